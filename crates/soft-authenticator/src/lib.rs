@@ -65,6 +65,8 @@ pub struct Tweaks {
     pub raw_flags: bool,
     /// The signature counter to report.
     pub sign_count: Option<u32>,
+    /// Leave attested credential data out of a registration.
+    pub omit_attested: bool,
     /// Bytes appended to authenticator data (before signing).
     pub auth_data_suffix: Vec<u8>,
     /// An extensions map (CBOR) to include, with the ED flag.
@@ -237,7 +239,7 @@ impl Authenticator {
         attested.extend_from_slice(&id);
         attested.extend_from_slice(&cose);
         let count = 0;
-        let auth_data = self.auth_data(c, t, count, Some(&attested));
+        let auth_data = self.auth_data(c, t, count, (!t.omit_attested).then_some(&attested[..]));
         let cdj = client_data("webauthn.create", c, t);
         let cd_hash = sha256(&cdj);
 

@@ -65,11 +65,28 @@ impl TestPki {
     /// A PKI whose certificate carries the given AAGUID extension (or none)
     /// and organisational unit, for tests of the certificate requirements.
     pub fn with_options(aaguid: Option<[u8; 16]>, ou: &str) -> Self {
+        let mut serial = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut serial).expect("rng");
+        let name = format!(
+            "keybound test attestation root {:016x}",
+            u64::from_be_bytes(serial)
+        );
+        Self::build(aaguid, ou, &name)
+    }
+
+    /// A PKI whose root has the given name.
+    pub fn with_root_name(aaguid: [u8; 16], root_name: &str) -> Self {
+        Self::build(Some(aaguid), "Authenticator Attestation", root_name)
+    }
+
+    fn build(aaguid: Option<[u8; 16]>, ou: &str, root_name: &str) -> Self {
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("root key");
         let mut root_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        // Names are unique by default, so two test roots are told apart by
+        // name as real roots are; a same-named impostor is built on purpose.
         root_params
             .distinguished_name
-            .push(DnType::CommonName, "keybound test attestation root");
+            .push(DnType::CommonName, root_name);
         root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let root = root_params.self_signed(&root_key).expect("root cert");
         let issuer = Issuer::new(root_params, root_key);

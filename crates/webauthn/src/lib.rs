@@ -29,9 +29,7 @@
 //!
 //! let origins = OriginPolicy::exact(["https://login.example.com"]).unwrap();
 //! let anchors = TrustAnchors::none();
-//! let mut rng = rand_core::OsRng;
-//! # use rand_core::TryRngCore;
-//! # let mut rng = rng.unwrap_err();
+//! let mut rng = rand_core::UnwrapErr(rand_core::OsRng); // any CryptoRng
 //!
 //! // 1. Creation options go to the browser; the challenge stays with us.
 //! let options = PublicKeyCredentialCreationOptions::new(

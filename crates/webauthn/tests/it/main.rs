@@ -1,1 +1,18 @@
-fn main() {}
+//! Integration tests of the verification core: W3C vectors, round trips with
+//! a software authenticator, one negative test per check, hostile input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod attestation_trust;
+mod authentication_checks;
+mod hostile;
+mod options;
+mod registration_checks;
+mod round_trip;
+mod support;
+mod vectors;
