@@ -1,0 +1,56 @@
+//! Writes a seed corpus for both targets from the software authenticator:
+//! every algorithm and attestation format, in every input mode.
+//!
+//! `cargo run --manifest-path fuzz/Cargo.toml --bin make-seeds`
+
+use keybound_fuzz::*;
+use keybound_soft_authenticator::{
+    Algorithm, AttestationMode, Authenticator, Ceremony, TestPki,
+};
+use std::path::Path;
+
+fn field(json: &serde_json::Value, name: &str) -> Vec<u8> {
+    keybound_webauthn::b64::decode(json["response"][name].as_str().unwrap()).unwrap()
+}
+
+fn write(dir: &Path, name: String, mode: u8, body: &[u8]) {
+    let mut data = vec![mode];
+    data.extend_from_slice(body);
+    std::fs::write(dir.join(name), data).unwrap();
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let reg_dir = root.join("registration");
+    let auth_dir = root.join("authentication");
+    std::fs::create_dir_all(&reg_dir).unwrap();
+    std::fs::create_dir_all(&auth_dir).unwrap();
+    let pki = TestPki::new([0x4b; 16]);
+    let ceremony = Ceremony { rp_id: RP_ID, origin: ORIGIN, challenge: &CHALLENGE };
+    let modes = [
+        ("none", AttestationMode::None),
+        ("self", AttestationMode::PackedSelf),
+        ("packed", AttestationMode::Packed(pki.attestation.clone())),
+        ("u2f", AttestationMode::FidoU2f(pki.attestation.clone())),
+    ];
+    for (label, mode) in modes {
+        let auth = Authenticator { aaguid: [0x4b; 16], attestation: mode, ..Default::default() };
+        for alg in Algorithm::ALL {
+            if label == "u2f" && alg != Algorithm::Es256 {
+                continue;
+            }
+            let (mut cred, json) = auth.register(alg, &ceremony, USER);
+            let name = format!("{label}-{alg:?}");
+            write(&reg_dir, format!("{name}-attobj"), 0, &field(&json, "attestationObject"));
+            write(&reg_dir, format!("{name}-json"), 2, json.to_string().as_bytes());
+            let assertion = auth.assert(&mut cred, &ceremony);
+            write(&auth_dir, format!("{name}-authdata"), 0, &field(&assertion, "authenticatorData"));
+            write(&auth_dir, format!("{name}-sig"), 2, &field(&assertion, "signature"));
+            write(&auth_dir, format!("{name}-cose"), 3, &cred.key.cose_public_key());
+            write(&auth_dir, format!("{name}-json"), 4, assertion.to_string().as_bytes());
+        }
+    }
+    write(&reg_dir, "cdj".into(), 1, &good_client_data("webauthn.create"));
+    write(&auth_dir, "cdj".into(), 1, &good_client_data("webauthn.get"));
+    println!("seeds written under {}", root.display());
+}
