@@ -19,7 +19,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 pub use keys::{Algorithm, CredentialKey};
-pub use pki::{AttestationKey, TestPki};
+pub use pki::{AttestationKey, CertProfile, TestPki};
 
 /// How the authenticator attests new credentials.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ pub struct AttestationKey {
 }
 
 impl AttestationKey {
-    /// Signs with ECDSA P-256 SHA-256 (DER).
+    /// Signs with the key's ECDSA algorithm (DER).
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         let key = KeyPair::try_from(self.key_der.as_slice()).expect("attestation key");
         key.sign(msg).expect("sign")
@@ -34,52 +34,110 @@ pub struct TestPki {
     pub self_signed: AttestationKey,
 }
 
-fn attestation_params(aaguid: Option<[u8; 16]>, ou: &str) -> CertificateParams {
-    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-    p.distinguished_name.push(DnType::CountryName, "AA");
-    p.distinguished_name
-        .push(DnType::OrganizationName, "keybound tests");
-    p.distinguished_name
-        .push(DnType::OrganizationalUnitName, ou);
-    p.distinguished_name
-        .push(DnType::CommonName, "keybound soft authenticator");
-    p.is_ca = IsCa::ExplicitNoCa;
-    if let Some(aaguid) = aaguid {
-        // id-fido-gen-ce-aaguid: an OCTET STRING holding the 16 bytes.
-        let mut content = vec![0x04, 0x10];
-        content.extend_from_slice(&aaguid);
-        p.custom_extensions.push(CustomExtension::from_oid_content(
-            &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
-            content,
-        ));
+/// How to make the attestation certificate: compliant by default, each
+/// field adjustable so tests can break one requirement at a time.
+#[derive(Debug, Clone)]
+pub struct CertProfile {
+    /// The AAGUID extension value, if any.
+    pub aaguid: Option<[u8; 16]>,
+    /// Mark the AAGUID extension critical.
+    pub aaguid_critical: bool,
+    /// Subject C.
+    pub country: Option<String>,
+    /// Subject O.
+    pub organization: Option<String>,
+    /// Subject OU.
+    pub organizational_unit: Option<String>,
+    /// Subject CN.
+    pub common_name: Option<String>,
+    /// Basic constraints: `Some(false)` CA=false, `Some(true)` CA=true,
+    /// `None` no extension.
+    pub basic_constraints_ca: Option<bool>,
+}
+
+impl CertProfile {
+    /// A certificate meeting the `packed` requirements for `aaguid`.
+    pub fn compliant(aaguid: Option<[u8; 16]>) -> Self {
+        CertProfile {
+            aaguid,
+            aaguid_critical: false,
+            country: Some("AA".into()),
+            organization: Some("keybound tests".into()),
+            organizational_unit: Some("Authenticator Attestation".into()),
+            common_name: Some("keybound soft authenticator".into()),
+            basic_constraints_ca: Some(false),
+        }
     }
-    p
+
+    fn params(&self) -> CertificateParams {
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        for (ty, value) in [
+            (DnType::CountryName, &self.country),
+            (DnType::OrganizationName, &self.organization),
+            (DnType::OrganizationalUnitName, &self.organizational_unit),
+            (DnType::CommonName, &self.common_name),
+        ] {
+            if let Some(v) = value {
+                p.distinguished_name.push(ty, v.as_str());
+            }
+        }
+        p.is_ca = match self.basic_constraints_ca {
+            Some(false) => IsCa::ExplicitNoCa,
+            Some(true) => IsCa::Ca(BasicConstraints::Unconstrained),
+            None => IsCa::NoCa,
+        };
+        if let Some(aaguid) = self.aaguid {
+            // id-fido-gen-ce-aaguid: an OCTET STRING holding the 16 bytes.
+            let mut content = vec![0x04, 0x10];
+            content.extend_from_slice(&aaguid);
+            let mut ext =
+                CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], content);
+            ext.set_criticality(self.aaguid_critical);
+            p.custom_extensions.push(ext);
+        }
+        p
+    }
 }
 
 impl TestPki {
     /// A fresh PKI whose attestation certificate names `aaguid`.
     pub fn new(aaguid: [u8; 16]) -> Self {
-        Self::with_options(Some(aaguid), "Authenticator Attestation")
+        Self::with_profile(&CertProfile::compliant(Some(aaguid)))
     }
 
-    /// A PKI whose certificate carries the given AAGUID extension (or none)
-    /// and organisational unit, for tests of the certificate requirements.
-    pub fn with_options(aaguid: Option<[u8; 16]>, ou: &str) -> Self {
+    /// A PKI whose attestation certificate follows `profile`, for tests of
+    /// the certificate requirements.
+    pub fn with_profile(profile: &CertProfile) -> Self {
+        Self::with_leaf(profile, &PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// As [`TestPki::with_profile`], with the attestation key of another
+    /// algorithm (e.g. `rcgen::PKCS_ECDSA_P384_SHA384`).
+    pub fn with_leaf(profile: &CertProfile, alg: &'static rcgen::SignatureAlgorithm) -> Self {
         let mut serial = [0u8; 8];
         aws_lc_rs::rand::fill(&mut serial).expect("rng");
         let name = format!(
             "keybound test attestation root {:016x}",
             u64::from_be_bytes(serial)
         );
-        Self::build(aaguid, ou, &name)
+        Self::build(profile, alg, &name)
     }
 
     /// A PKI whose root has the given name.
     pub fn with_root_name(aaguid: [u8; 16], root_name: &str) -> Self {
-        Self::build(Some(aaguid), "Authenticator Attestation", root_name)
+        Self::build(
+            &CertProfile::compliant(Some(aaguid)),
+            &PKCS_ECDSA_P256_SHA256,
+            root_name,
+        )
     }
 
-    fn build(aaguid: Option<[u8; 16]>, ou: &str, root_name: &str) -> Self {
+    fn build(
+        profile: &CertProfile,
+        leaf_alg: &'static rcgen::SignatureAlgorithm,
+        root_name: &str,
+    ) -> Self {
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("root key");
         let mut root_params = CertificateParams::new(Vec::<String>::new()).expect("params");
         // Names are unique by default, so two test roots are told apart by
@@ -91,13 +149,15 @@ impl TestPki {
         let root = root_params.self_signed(&root_key).expect("root cert");
         let issuer = Issuer::new(root_params, root_key);
 
-        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("leaf key");
-        let leaf = attestation_params(aaguid, ou)
+        let leaf_key = KeyPair::generate_for(leaf_alg).expect("leaf key");
+        let leaf = profile
+            .params()
             .signed_by(&leaf_key, &issuer)
             .expect("leaf cert");
 
-        let lone_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("key");
-        let lone = attestation_params(aaguid, ou)
+        let lone_key = KeyPair::generate_for(leaf_alg).expect("key");
+        let lone = profile
+            .params()
             .self_signed(&lone_key)
             .expect("self-signed cert");
 

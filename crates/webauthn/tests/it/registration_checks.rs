@@ -5,7 +5,7 @@
 
 use crate::support::*;
 use keybound_soft_authenticator::{
-    b64, Algorithm, AttestationMode, Authenticator, Ceremony, TestPki, Tweaks,
+    b64, Algorithm, AttestationMode, Authenticator, Ceremony, CertProfile, TestPki, Tweaks,
 };
 use keybound_webauthn::*;
 use serde_json::{json, Value};
@@ -760,27 +760,159 @@ fn attestation_certificate_must_parse() {
     );
 }
 
+fn register_with_cert(profile: &CertProfile) -> Result<VerifiedRegistration, Error> {
+    let pki = TestPki::with_profile(profile);
+    let auth = Authenticator {
+        aaguid: [0x4b; 16],
+        attestation: AttestationMode::Packed(pki.attestation),
+        ..none_auth()
+    };
+    register_tweaked(&auth, Algorithm::Es256, &Tweaks::default())
+}
+
 #[test]
 fn packed_certificate_requirements() {
-    let aaguid = [0x4b; 16];
-    let wrong_ou = TestPki::with_options(Some(aaguid), "Marketing");
+    let good = CertProfile::compliant(Some([0x4b; 16]));
+    register_with_cert(&good).unwrap();
+    // The AAGUID extension is optional.
+    register_with_cert(&CertProfile {
+        aaguid: None,
+        ..good.clone()
+    })
+    .unwrap();
+    let s = |v: &str| Some(v.to_owned());
+    let broken: Vec<(&str, CertProfile)> = vec![
+        (
+            "no C",
+            CertProfile {
+                country: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "C not a country code",
+            CertProfile {
+                country: s("AAA"),
+                ..good.clone()
+            },
+        ),
+        (
+            "no O",
+            CertProfile {
+                organization: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "empty O",
+            CertProfile {
+                organization: s(""),
+                ..good.clone()
+            },
+        ),
+        (
+            "no OU",
+            CertProfile {
+                organizational_unit: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "wrong OU",
+            CertProfile {
+                organizational_unit: s("Marketing"),
+                ..good.clone()
+            },
+        ),
+        (
+            "no CN",
+            CertProfile {
+                common_name: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "empty CN",
+            CertProfile {
+                common_name: s(""),
+                ..good.clone()
+            },
+        ),
+        (
+            "CA=true",
+            CertProfile {
+                basic_constraints_ca: Some(true),
+                ..good.clone()
+            },
+        ),
+        (
+            "no basic constraints",
+            CertProfile {
+                basic_constraints_ca: None,
+                ..good.clone()
+            },
+        ),
+        (
+            "critical AAGUID",
+            CertProfile {
+                aaguid_critical: true,
+                ..good.clone()
+            },
+        ),
+    ];
+    for (name, profile) in broken {
+        assert_eq!(
+            register_with_cert(&profile).unwrap_err(),
+            Error::AttestationCertificateRequirement,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn packed_certificate_must_be_version_3() {
+    let pki = TestPki::new([0x4b; 16]);
+    let mut key = pki.attestation.clone();
+    // The TBS starts with [0] EXPLICIT INTEGER 2 (v3); make it 1 (v2). The
+    // signature statement still verifies: it is the attestation key's.
+    let cert = &mut key.chain[0];
+    let at = cert
+        .windows(5)
+        .position(|w| w == [0xa0, 0x03, 0x02, 0x01, 0x02])
+        .unwrap();
+    cert[at + 4] = 0x01;
     let auth = Authenticator {
-        aaguid,
-        attestation: AttestationMode::Packed(wrong_ou.attestation),
+        aaguid: [0x4b; 16],
+        attestation: AttestationMode::Packed(key),
         ..none_auth()
     };
     assert_eq!(
         register_tweaked(&auth, Algorithm::Es256, &Tweaks::default()).unwrap_err(),
         Error::AttestationCertificateRequirement
     );
-    // The same PKI with the right OU is fine; the AAGUID extension is optional.
-    let good = TestPki::with_options(None, "Authenticator Attestation");
+}
+
+#[test]
+fn packed_x5c_with_a_p384_attestation_key() {
+    let pki = TestPki::with_leaf(
+        &CertProfile::compliant(Some([0x4b; 16])),
+        &rcgen::PKCS_ECDSA_P384_SHA384,
+    );
     let auth = Authenticator {
-        aaguid,
-        attestation: AttestationMode::Packed(good.attestation),
+        aaguid: [0x4b; 16],
+        attestation: AttestationMode::Packed(pki.attestation),
         ..none_auth()
     };
-    register_tweaked(&auth, Algorithm::Es256, &Tweaks::default()).unwrap();
+    let es384 = Tweaks {
+        attestation_alg: Some(-35),
+        ..Tweaks::default()
+    };
+    register_tweaked(&auth, Algorithm::Es256, &es384).unwrap();
+    // ES256 claimed for a P-384 certificate key.
+    assert_eq!(
+        register_tweaked(&auth, Algorithm::Es256, &Tweaks::default()).unwrap_err(),
+        Error::AttestationAlgorithmMismatch
+    );
 }
 
 #[test]
@@ -833,4 +965,17 @@ fn fido_u2f_rules() {
         }
     });
     assert_eq!(result.unwrap_err(), Error::MalformedAttestationStatement);
+    // The certificate key must be P-256.
+    let p384 = TestPki::with_leaf(
+        &CertProfile::compliant(None),
+        &rcgen::PKCS_ECDSA_P384_SHA384,
+    );
+    let auth = Authenticator {
+        attestation: AttestationMode::FidoU2f(p384.attestation),
+        ..none_auth()
+    };
+    assert_eq!(
+        register_tweaked(&auth, Algorithm::Es256, &Tweaks::default()).unwrap_err(),
+        Error::AttestationCertificateRequirement
+    );
 }
