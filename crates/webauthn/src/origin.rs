@@ -147,3 +147,6 @@ impl OriginPolicy {
             .is_some_and(|tops| tops.iter().any(|t| t == top))
     }
 }
+
+#[cfg(test)]
+mod tests;
