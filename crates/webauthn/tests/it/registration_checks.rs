@@ -979,3 +979,30 @@ fn fido_u2f_rules() {
         Error::AttestationCertificateRequirement
     );
 }
+
+#[test]
+fn packed_x5c_with_an_rsa_attestation_key() {
+    let pki = TestPki::with_leaf(
+        &CertProfile::compliant(Some([0x4b; 16])),
+        &rcgen::PKCS_RSA_SHA256,
+    );
+    let auth = Authenticator {
+        aaguid: [0x4b; 16],
+        attestation: AttestationMode::Packed(pki.attestation),
+        ..none_auth()
+    };
+    let rs256 = Tweaks {
+        attestation_alg: Some(-257),
+        ..Tweaks::default()
+    };
+    register_tweaked(&auth, Algorithm::Es256, &rs256).unwrap();
+    // PS256 over a PKCS#1 v1.5 signature does not verify.
+    let ps256 = Tweaks {
+        attestation_alg: Some(-37),
+        ..Tweaks::default()
+    };
+    assert_eq!(
+        register_tweaked(&auth, Algorithm::Es256, &ps256).unwrap_err(),
+        Error::AttestationSignatureInvalid
+    );
+}
