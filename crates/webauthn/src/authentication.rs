@@ -1,6 +1,6 @@
 //! Verifying an authentication assertion (§7.2).
 
-use crate::authenticator_data::{AuthenticatorData, AuthenticatorExtensionOutputs};
+use crate::authenticator_data::{signed_message, AuthenticatorData, AuthenticatorExtensionOutputs};
 use crate::client_data::{self, CeremonyType, CollectedClientData};
 use crate::cose::CredentialPublicKey;
 use crate::crypto::{ct_eq, sha256};
@@ -106,9 +106,10 @@ pub fn verify_authentication(
     )?;
 
     // Steps 20-21: signature over authenticatorData || SHA-256(clientDataJSON).
-    let mut signed = Vec::with_capacity(response.authenticator_data.len() + 32);
-    signed.extend_from_slice(&response.authenticator_data);
-    signed.extend_from_slice(&sha256(&response.client_data_json));
+    let signed = signed_message(
+        &response.authenticator_data,
+        &sha256(&response.client_data_json),
+    );
     if !stored.public_key.verify(&signed, &response.signature) {
         return Err(Error::SignatureInvalid);
     }

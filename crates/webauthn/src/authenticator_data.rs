@@ -177,6 +177,15 @@ impl AuthenticatorData {
     }
 }
 
+/// authenticatorData || clientDataHash: what an assertion signature and a
+/// `packed` attestation signature cover (§6.3.3, §8.2).
+pub(crate) fn signed_message(auth_data: &[u8], client_data_hash: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(auth_data.len() + client_data_hash.len());
+    m.extend_from_slice(auth_data);
+    m.extend_from_slice(client_data_hash);
+    m
+}
+
 fn parse_attested_credential(rest: &mut &[u8]) -> Result<AttestedCredentialData, Error> {
     let (aaguid, tail) = split(rest, 16)?;
     let (len, tail) = split(tail, 2)?;

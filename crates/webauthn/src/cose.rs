@@ -292,7 +292,11 @@ fn verifier_for(key: &CoseKey) -> Result<ParsedKey, Error> {
             }
             let n = strip_leading_zeros(bytes_param(key, iana::RsaKeyParameter::N.to_i64())?);
             let e = strip_leading_zeros(bytes_param(key, iana::RsaKeyParameter::E.to_i64())?);
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            // n has no leading zero byte now, so its first byte has at most
+            // seven leading zero bits.
+            let bits = n
+                .first()
+                .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
             if !(2048..=4096).contains(&bits) {
                 return Err(Error::RsaKeySizeOutOfRange);
             }

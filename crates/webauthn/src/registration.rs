@@ -126,12 +126,18 @@ pub fn verify_registration(
         },
     )?;
 
-    let flags = auth_data.flags;
-    let credential = credential.clone();
+    let AuthenticatorData {
+        flags,
+        sign_count,
+        attested_credential,
+        extensions,
+        ..
+    } = auth_data;
+    let credential = attested_credential.ok_or(Error::AttestedCredentialDataMissing)?;
     Ok(VerifiedRegistration {
         credential_id: credential.credential_id,
         public_key: credential.public_key,
-        sign_count: auth_data.sign_count,
+        sign_count,
         aaguid: credential.aaguid,
         user_verified: flags.user_verified(),
         backup_eligible: flags.backup_eligible(),
@@ -139,7 +145,7 @@ pub fn verify_registration(
         transports: response.transports,
         authenticator_attachment: response.authenticator_attachment,
         attestation,
-        authenticator_extensions: auth_data.extensions,
+        authenticator_extensions: extensions,
         client_extension_results: response.client_extension_results,
         client_data,
     })

@@ -97,10 +97,7 @@ pub(crate) struct Input<'a> {
 impl Input<'_> {
     /// authenticatorData || clientDataHash, the message `packed` signs.
     pub(crate) fn signed_data(&self) -> Vec<u8> {
-        let mut m = Vec::with_capacity(self.auth_data_bytes.len() + 32);
-        m.extend_from_slice(self.auth_data_bytes);
-        m.extend_from_slice(self.client_data_hash);
-        m
+        crate::authenticator_data::signed_message(self.auth_data_bytes, self.client_data_hash)
     }
 }
 

@@ -596,6 +596,24 @@ fn key_type_and_curve_must_fit_the_algorithm() {
 }
 
 #[test]
+fn rsa_modulus_that_is_empty_or_zero_is_out_of_range() {
+    for n in [vec![], vec![0; 256]] {
+        let key = with_key(cose(vec![
+            (1, 3.into()),
+            (3, (-257).into()),
+            (-1, ciborium::Value::Bytes(n)),
+            (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
+        ]));
+        expect(
+            &none_auth(),
+            Algorithm::Rs256,
+            key,
+            Error::RsaKeySizeOutOfRange,
+        );
+    }
+}
+
+#[test]
 fn rsa_modulus_between_2048_and_4096_bits() {
     for bits in [1024usize, 4104] {
         let mut n = vec![0xc5; bits / 8];
