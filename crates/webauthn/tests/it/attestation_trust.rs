@@ -132,3 +132,15 @@ fn invalid_anchor_is_reported_at_configuration() {
     let err = TrustAnchors::new([pki.root_der, b"not a certificate".to_vec()], NOW).unwrap_err();
     assert_eq!(err.index, 1);
 }
+
+#[test]
+fn trust_anchor_set_reports_emptiness_and_bad_input() {
+    assert!(TrustAnchors::none().is_empty());
+    let pki = TestPki::new([0x4b; 16]);
+    assert!(!TrustAnchors::new([pki.root_der], NOW).unwrap().is_empty());
+    let err = TrustAnchors::new([b"junk".to_vec()], NOW).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "trust anchor 0 is not a valid DER certificate"
+    );
+}

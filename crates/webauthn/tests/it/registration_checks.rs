@@ -1024,3 +1024,141 @@ fn packed_x5c_with_an_rsa_attestation_key() {
         Error::AttestationSignatureInvalid
     );
 }
+
+// --- gaps found by mutation testing (cargo mutants) ---
+
+#[test]
+fn ec2_coordinates_must_each_have_the_curve_length() {
+    // A valid point split at the wrong place: 31-byte x, 33-byte y. The bytes
+    // concatenated are a valid point, so only the per-coordinate length
+    // check refuses it.
+    let key = keybound_soft_authenticator::CredentialKey::generate(Algorithm::Es256);
+    let point = key.ec_point().unwrap();
+    let shifted = with_key(ec2(-7, 1, point[1..32].to_vec(), point[32..].to_vec()));
+    expect(
+        &none_auth(),
+        Algorithm::Es256,
+        shifted,
+        Error::MalformedPublicKey,
+    );
+}
+
+#[test]
+fn rsa_algorithm_on_an_rsa_key_only() {
+    // ES256 declared on an RSA key.
+    let key = with_key(cose(vec![
+        (1, 3.into()),
+        (3, (-7).into()),
+        (-1, ciborium::Value::Bytes(vec![0xc5; 256])),
+        (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
+    ]));
+    expect(
+        &none_auth(),
+        Algorithm::Rs256,
+        key,
+        Error::KeyAlgorithmMismatch,
+    );
+}
+
+#[test]
+fn rsa_modulus_bit_length_is_exact() {
+    let modulus = |bytes: usize, top: u8| {
+        let mut n = vec![0xc5; bytes];
+        n[0] = top;
+        with_key(cose(vec![
+            (1, 3.into()),
+            (3, (-257).into()),
+            (-1, ciborium::Value::Bytes(n)),
+            (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
+        ]))
+    };
+    // 2047 bits (256 bytes, top bit clear) is too short...
+    expect(
+        &none_auth(),
+        Algorithm::Rs256,
+        modulus(256, 0x7f),
+        Error::RsaKeySizeOutOfRange,
+    );
+    // ...4089 bits (512 bytes, top byte 0x01) is in range.
+    register_tweaked(&none_auth(), Algorithm::Rs256, &modulus(512, 0x01)).unwrap();
+}
+
+#[test]
+fn extensions_followed_by_garbage_are_trailing_bytes() {
+    let mut ext = Vec::new();
+    ciborium::into_writer(
+        &ciborium::Value::Map(vec![("minPinLength".into(), 6.into())]),
+        &mut ext,
+    )
+    .unwrap();
+    let with_ext = Tweaks {
+        extensions: Some(ext.clone()),
+        ..Tweaks::default()
+    };
+    let reg = register_tweaked(&none_auth(), Algorithm::Es256, &with_ext).unwrap();
+    assert_eq!(
+        reg.authenticator_extensions.unwrap().min_pin_length,
+        Some(6)
+    );
+    let trailing = Tweaks {
+        extensions: Some(ext),
+        auth_data_suffix: vec![0xf6],
+        ..Tweaks::default()
+    };
+    expect(
+        &none_auth(),
+        Algorithm::Es256,
+        trailing,
+        Error::AuthenticatorDataTrailingBytes,
+    );
+}
+
+#[test]
+fn packed_x5c_with_an_ed25519_attestation_key() {
+    let pki = TestPki::with_leaf(
+        &CertProfile::compliant(Some([0x4b; 16])),
+        &rcgen::PKCS_ED25519,
+    );
+    let auth = Authenticator {
+        aaguid: [0x4b; 16],
+        attestation: AttestationMode::Packed(pki.attestation),
+        ..none_auth()
+    };
+    let eddsa = Tweaks {
+        attestation_alg: Some(-8),
+        ..Tweaks::default()
+    };
+    register_tweaked(&auth, Algorithm::Es256, &eddsa).unwrap();
+    // EdDSA claimed for a P-256 certificate key.
+    let p256 = TestPki::new([0x4b; 16]);
+    let auth = Authenticator {
+        attestation: AttestationMode::Packed(p256.attestation),
+        ..auth
+    };
+    expect(
+        &auth,
+        Algorithm::Es256,
+        eddsa,
+        Error::AttestationAlgorithmMismatch,
+    );
+}
+
+#[test]
+fn credential_public_keys_compare_by_their_cose_bytes() {
+    let a = keybound_soft_authenticator::CredentialKey::generate(Algorithm::Es256);
+    let b = keybound_soft_authenticator::CredentialKey::generate(Algorithm::Es256);
+    let ka = CredentialPublicKey::from_cose(&a.cose_public_key()).unwrap();
+    let ka2 = CredentialPublicKey::from_cose(&a.cose_public_key()).unwrap();
+    let kb = CredentialPublicKey::from_cose(&b.cose_public_key()).unwrap();
+    assert_eq!(ka, ka2);
+    assert_ne!(ka, kb);
+}
+
+#[test]
+fn formats_and_aaguids_have_their_spec_spelling() {
+    assert_eq!(AttestationFormat::None.as_str(), "none");
+    assert_eq!(AttestationFormat::Packed.as_str(), "packed");
+    assert_eq!(AttestationFormat::FidoU2f.as_str(), "fido-u2f");
+    let aaguid = Aaguid(core::array::from_fn(|i| i as u8 + 1));
+    assert_eq!(aaguid.to_string(), "01020304-0506-0708-090a-0b0c0d0e0f10");
+}
