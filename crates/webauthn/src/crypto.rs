@@ -30,20 +30,20 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn verification_algorithm(
     alg: CoseAlgorithm,
 ) -> Option<&'static dyn VerificationAlgorithm> {
+    if let Some(rsa) = rsa_parameters(alg) {
+        return Some(rsa);
+    }
     Some(match alg {
         CoseAlgorithm::Es256 => &signature::ECDSA_P256_SHA256_ASN1,
         CoseAlgorithm::Es384 => &signature::ECDSA_P384_SHA384_ASN1,
         CoseAlgorithm::Es512 => &signature::ECDSA_P521_SHA512_ASN1,
         CoseAlgorithm::EdDsa => &signature::ED25519,
-        CoseAlgorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        CoseAlgorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        CoseAlgorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        CoseAlgorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
-        CoseAlgorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
-        CoseAlgorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
     })
 }
 
+/// RSA verification parameters; moduli of 2048-8192 bits (credential keys
+/// are further limited to 4096 when parsed).
 fn rsa_parameters(alg: CoseAlgorithm) -> Option<&'static signature::RsaParameters> {
     Some(match alg {
         CoseAlgorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,

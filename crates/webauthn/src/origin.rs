@@ -51,6 +51,14 @@ fn normalise(origin: &str) -> Result<String, InvalidOrigin> {
     }
 }
 
+fn normalise_all<I, S>(origins: I) -> Result<Vec<String>, InvalidOrigin>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    origins.into_iter().map(|o| normalise(o.as_ref())).collect()
+}
+
 fn site(origin: &str) -> Option<SiteOrigin> {
     let url = url::Url::parse(origin).ok()?;
     Some(SiteOrigin {
@@ -70,12 +78,8 @@ impl OriginPolicy {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let exact = origins
-            .into_iter()
-            .map(|o| normalise(o.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(OriginPolicy {
-            exact,
+            exact: normalise_all(origins)?,
             ..OriginPolicy::default()
         })
     }
@@ -96,11 +100,7 @@ impl OriginPolicy {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let tops = top_origins
-            .into_iter()
-            .map(|o| normalise(o.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.cross_origin = Some(tops);
+        self.cross_origin = Some(normalise_all(top_origins)?);
         Ok(self)
     }
 

@@ -30,14 +30,7 @@ fn with_json(
     let auth = Authenticator::default();
     let (mut cred, stored) = enrolled(&auth);
     let c = challenge();
-    let mut json = auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
+    let mut json = auth.assert(&mut cred, &ceremony(&c));
     edit(&mut json);
     let allowed = allowed.unwrap_or_else(|| vec![stored.id.clone()]);
     Rp::default().authenticate(&c, &json, &stored, &allowed)
@@ -78,14 +71,7 @@ fn credential_must_be_the_stored_one() {
     let (mut cred, _) = enrolled(&auth);
     let (_, other) = enrolled(&auth);
     let c = challenge();
-    let json = auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
+    let json = auth.assert(&mut cred, &ceremony(&c));
     assert_eq!(
         Rp::default()
             .authenticate(&c, &json, &other, &[])
@@ -158,14 +144,7 @@ fn challenge_and_origin_must_match() {
     let auth = Authenticator::default();
     let (mut cred, stored) = enrolled(&auth);
     let c = challenge();
-    let json = auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
+    let json = auth.assert(&mut cred, &ceremony(&c));
     let ids = [stored.id.clone()];
     assert_eq!(
         Rp::default()
@@ -325,11 +304,7 @@ fn non_canonical_der_is_refused() {
     let (mut cred, stored) = enrolled(&auth);
     // Capture a valid signature, then re-encode its length in long form.
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let mut json = auth.assert(&mut cred, &ceremony);
     let sig =
         keybound_webauthn::b64::decode(json["response"]["signature"].as_str().unwrap()).unwrap();

@@ -2,18 +2,14 @@
 //! must produce errors, never panics or huge allocations.
 
 use crate::support::*;
-use keybound_soft_authenticator::{b64, AttestationMode, Authenticator, Ceremony, TestPki};
+use keybound_soft_authenticator::{b64, AttestationMode, Authenticator, TestPki};
 use keybound_webauthn::*;
 use serde_json::json;
 
 fn registration_json(auth: &Authenticator, c: &[u8]) -> serde_json::Value {
     auth.register(
         keybound_soft_authenticator::Algorithm::Es256,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: c,
-        },
+        &ceremony(c),
         USER,
     )
     .1
@@ -74,14 +70,7 @@ fn every_truncation_of_authenticator_data_in_an_assertion_is_an_error() {
     let auth = Authenticator::default();
     let (mut cred, stored) = enrolled(&auth);
     let c = challenge();
-    let json = auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
+    let json = auth.assert(&mut cred, &ceremony(&c));
     let data = field(&json, "authenticatorData");
     for len in 0..data.len() {
         let mut j = json.clone();

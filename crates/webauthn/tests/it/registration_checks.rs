@@ -24,11 +24,7 @@ fn expect(auth: &Authenticator, alg: Algorithm, tweaks: Tweaks, err: Error) {
 /// expectation.
 fn with_json(edit: impl FnOnce(&mut Value)) -> Result<VerifiedRegistration, Error> {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (_, mut json) = none_auth().register(Algorithm::Es256, &ceremony, USER);
     edit(&mut json);
     Rp::default().register(&c, &json)
@@ -40,11 +36,7 @@ fn with_attestation_object(
     edit: impl FnOnce(&mut Vec<(ciborium::Value, ciborium::Value)>),
 ) -> Result<VerifiedRegistration, Error> {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (_, mut json) = auth.register(Algorithm::Es256, &ceremony, USER);
     let bytes = b64_decode(json["response"]["attestationObject"].as_str().unwrap());
     let ciborium::Value::Map(mut map) = ciborium::from_reader(bytes.as_slice()).unwrap() else {
@@ -143,11 +135,7 @@ fn client_data_type_must_be_create() {
 #[test]
 fn challenge_must_match() {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (_, json) = none_auth().register(Algorithm::Es256, &ceremony, USER);
     let mut wrong = c.clone();
     wrong[31] ^= 1;
@@ -472,6 +460,16 @@ fn ec2(alg: i64, crv: i64, x: Vec<u8>, y: Vec<u8>) -> Vec<u8> {
     ])
 }
 
+/// An RSA COSE_Key with modulus `n` and exponent 65537.
+fn rsa_cose(alg: i64, n: Vec<u8>) -> Vec<u8> {
+    cose(vec![
+        (1, 3.into()),
+        (3, alg.into()),
+        (-1, ciborium::Value::Bytes(n)),
+        (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
+    ])
+}
+
 fn with_key(key: Vec<u8>) -> Tweaks {
     Tweaks {
         cose_key: Some(key),
@@ -598,12 +596,7 @@ fn key_type_and_curve_must_fit_the_algorithm() {
 #[test]
 fn rsa_modulus_that_is_empty_or_zero_is_out_of_range() {
     for n in [vec![], vec![0; 256]] {
-        let key = with_key(cose(vec![
-            (1, 3.into()),
-            (3, (-257).into()),
-            (-1, ciborium::Value::Bytes(n)),
-            (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
-        ]));
+        let key = with_key(rsa_cose(-257, n));
         expect(
             &none_auth(),
             Algorithm::Rs256,
@@ -618,12 +611,7 @@ fn rsa_modulus_between_2048_and_4096_bits() {
     for bits in [1024usize, 4104] {
         let mut n = vec![0xc5; bits / 8];
         n[0] = 0xff;
-        let key = with_key(cose(vec![
-            (1, 3.into()),
-            (3, (-257).into()),
-            (-1, ciborium::Value::Bytes(n)),
-            (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
-        ]));
+        let key = with_key(rsa_cose(-257, n));
         expect(
             &none_auth(),
             Algorithm::Rs256,
@@ -911,29 +899,6 @@ fn packed_certificate_must_be_version_3() {
 }
 
 #[test]
-fn packed_x5c_with_a_p384_attestation_key() {
-    let pki = TestPki::with_leaf(
-        &CertProfile::compliant(Some([0x4b; 16])),
-        &rcgen::PKCS_ECDSA_P384_SHA384,
-    );
-    let auth = Authenticator {
-        aaguid: [0x4b; 16],
-        attestation: AttestationMode::Packed(pki.attestation),
-        ..none_auth()
-    };
-    let es384 = Tweaks {
-        attestation_alg: Some(-35),
-        ..Tweaks::default()
-    };
-    register_tweaked(&auth, Algorithm::Es256, &es384).unwrap();
-    // ES256 claimed for a P-384 certificate key.
-    assert_eq!(
-        register_tweaked(&auth, Algorithm::Es256, &Tweaks::default()).unwrap_err(),
-        Error::AttestationAlgorithmMismatch
-    );
-}
-
-#[test]
 fn packed_certificate_aaguid_must_match() {
     let pki = TestPki::new([0x22; 16]);
     let auth = Authenticator {
@@ -998,33 +963,6 @@ fn fido_u2f_rules() {
     );
 }
 
-#[test]
-fn packed_x5c_with_an_rsa_attestation_key() {
-    let pki = TestPki::with_leaf(
-        &CertProfile::compliant(Some([0x4b; 16])),
-        &rcgen::PKCS_RSA_SHA256,
-    );
-    let auth = Authenticator {
-        aaguid: [0x4b; 16],
-        attestation: AttestationMode::Packed(pki.attestation),
-        ..none_auth()
-    };
-    let rs256 = Tweaks {
-        attestation_alg: Some(-257),
-        ..Tweaks::default()
-    };
-    register_tweaked(&auth, Algorithm::Es256, &rs256).unwrap();
-    // PS256 over a PKCS#1 v1.5 signature does not verify.
-    let ps256 = Tweaks {
-        attestation_alg: Some(-37),
-        ..Tweaks::default()
-    };
-    assert_eq!(
-        register_tweaked(&auth, Algorithm::Es256, &ps256).unwrap_err(),
-        Error::AttestationSignatureInvalid
-    );
-}
-
 // --- gaps found by mutation testing (cargo mutants) ---
 
 #[test]
@@ -1046,12 +984,7 @@ fn ec2_coordinates_must_each_have_the_curve_length() {
 #[test]
 fn rsa_algorithm_on_an_rsa_key_only() {
     // ES256 declared on an RSA key.
-    let key = with_key(cose(vec![
-        (1, 3.into()),
-        (3, (-7).into()),
-        (-1, ciborium::Value::Bytes(vec![0xc5; 256])),
-        (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
-    ]));
+    let key = with_key(rsa_cose(-7, vec![0xc5; 256]));
     expect(
         &none_auth(),
         Algorithm::Rs256,
@@ -1065,12 +998,7 @@ fn rsa_modulus_bit_length_is_exact() {
     let modulus = |bytes: usize, top: u8| {
         let mut n = vec![0xc5; bytes];
         n[0] = top;
-        with_key(cose(vec![
-            (1, 3.into()),
-            (3, (-257).into()),
-            (-1, ciborium::Value::Bytes(n)),
-            (-2, ciborium::Value::Bytes(vec![1, 0, 1])),
-        ]))
+        with_key(rsa_cose(-257, n))
     };
     // 2047 bits (256 bytes, top bit clear) is too short...
     expect(
@@ -1114,36 +1042,6 @@ fn extensions_followed_by_garbage_are_trailing_bytes() {
 }
 
 #[test]
-fn packed_x5c_with_an_ed25519_attestation_key() {
-    let pki = TestPki::with_leaf(
-        &CertProfile::compliant(Some([0x4b; 16])),
-        &rcgen::PKCS_ED25519,
-    );
-    let auth = Authenticator {
-        aaguid: [0x4b; 16],
-        attestation: AttestationMode::Packed(pki.attestation),
-        ..none_auth()
-    };
-    let eddsa = Tweaks {
-        attestation_alg: Some(-8),
-        ..Tweaks::default()
-    };
-    register_tweaked(&auth, Algorithm::Es256, &eddsa).unwrap();
-    // EdDSA claimed for a P-256 certificate key.
-    let p256 = TestPki::new([0x4b; 16]);
-    let auth = Authenticator {
-        attestation: AttestationMode::Packed(p256.attestation),
-        ..auth
-    };
-    expect(
-        &auth,
-        Algorithm::Es256,
-        eddsa,
-        Error::AttestationAlgorithmMismatch,
-    );
-}
-
-#[test]
 fn credential_public_keys_compare_by_their_cose_bytes() {
     let a = keybound_soft_authenticator::CredentialKey::generate(Algorithm::Es256);
     let b = keybound_soft_authenticator::CredentialKey::generate(Algorithm::Es256);
@@ -1161,4 +1059,64 @@ fn formats_and_aaguids_have_their_spec_spelling() {
     assert_eq!(AttestationFormat::FidoU2f.as_str(), "fido-u2f");
     let aaguid = Aaguid(core::array::from_fn(|i| i as u8 + 1));
     assert_eq!(aaguid.to_string(), "01020304-0506-0708-090a-0b0c0d0e0f10");
+}
+
+#[test]
+fn packed_x5c_with_every_attestation_key_type() {
+    let cases: [(&'static rcgen::SignatureAlgorithm, i64, i64, Error); 3] = [
+        // P-384 key: ES384 verifies; ES256 names the wrong curve.
+        (
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+            -35,
+            -7,
+            Error::AttestationAlgorithmMismatch,
+        ),
+        // RSA key: RS256 verifies; PS256 over a PKCS#1 v1.5 signature does not.
+        (
+            &rcgen::PKCS_RSA_SHA256,
+            -257,
+            -37,
+            Error::AttestationSignatureInvalid,
+        ),
+        // Ed25519 key: EdDSA verifies; ES256 names the wrong key type.
+        (
+            &rcgen::PKCS_ED25519,
+            -8,
+            -7,
+            Error::AttestationAlgorithmMismatch,
+        ),
+    ];
+    for (leaf, alg, wrong_alg, wrong_err) in cases {
+        let pki = TestPki::with_leaf(&CertProfile::compliant(Some([0x4b; 16])), leaf);
+        let auth = Authenticator {
+            aaguid: [0x4b; 16],
+            attestation: AttestationMode::Packed(pki.attestation),
+            ..none_auth()
+        };
+        let with_alg = |a: i64| Tweaks {
+            attestation_alg: Some(a),
+            ..Tweaks::default()
+        };
+        register_tweaked(&auth, Algorithm::Es256, &with_alg(alg)).unwrap();
+        assert_eq!(
+            register_tweaked(&auth, Algorithm::Es256, &with_alg(wrong_alg)).unwrap_err(),
+            wrong_err,
+            "{alg} key with {wrong_alg}"
+        );
+    }
+    // EdDSA claimed for a P-256 certificate key.
+    let p256 = Authenticator {
+        attestation: AttestationMode::Packed(TestPki::new([0x4b; 16]).attestation),
+        ..none_auth()
+    };
+    let eddsa = Tweaks {
+        attestation_alg: Some(-8),
+        ..Tweaks::default()
+    };
+    expect(
+        &p256,
+        Algorithm::Es256,
+        eddsa,
+        Error::AttestationAlgorithmMismatch,
+    );
 }

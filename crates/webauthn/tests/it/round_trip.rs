@@ -6,11 +6,7 @@ use keybound_webauthn::*;
 
 fn round_trip(auth: &Authenticator, alg: Algorithm, rp: &Rp) -> VerifiedRegistration {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (mut cred, json) = auth.register(alg, &ceremony, USER);
     let reg = rp
         .register(&c, &json)
@@ -106,11 +102,7 @@ fn fido_u2f_round_trips() {
         ..Rp::default()
     };
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (mut cred, json) = auth.register(Algorithm::Es256, &ceremony, USER);
     let reg = rp.register(&c, &json).unwrap();
     assert_eq!(reg.attestation.format, AttestationFormat::FidoU2f);
@@ -203,11 +195,7 @@ fn extensions_are_parsed_and_reported() {
 fn get_client_extension_results_spelling_is_accepted() {
     let auth = Authenticator::default();
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (_, mut json) = auth.register(Algorithm::Es256, &ceremony, USER);
     let results = json["clientExtensionResults"].take();
     json.as_object_mut()

@@ -9,6 +9,15 @@ pub const RP_ID: &str = "example.com";
 pub const ORIGIN: &str = "https://login.example.com";
 pub const USER: &[u8] = b"user-handle-0001";
 
+/// The browser's view of a ceremony at the test relying party.
+pub fn ceremony(challenge: &[u8]) -> Ceremony<'_> {
+    Ceremony {
+        rp_id: RP_ID,
+        origin: ORIGIN,
+        challenge,
+    }
+}
+
 pub fn challenge() -> Vec<u8> {
     let mut c = vec![0u8; 32];
     aws_lc_rs::rand::fill(&mut c).unwrap();
@@ -116,11 +125,7 @@ pub fn register_with_rp(
     tweaks: &Tweaks,
 ) -> Result<VerifiedRegistration, Error> {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (_, json) = auth.register_with(alg, &ceremony, USER, tweaks);
     rp.register(&c, &json)
 }
@@ -128,11 +133,7 @@ pub fn register_with_rp(
 /// A registered ES256 credential ready for assertion tests.
 pub fn enrolled(auth: &Authenticator) -> (Credential, Stored) {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let (cred, json) = auth.register(Algorithm::Es256, &ceremony, USER);
     let reg = Rp::default().register(&c, &json).unwrap();
     (cred, Stored::from(&reg))
@@ -147,11 +148,7 @@ pub fn assert_tweaked(
     tweaks: &Tweaks,
 ) -> Result<VerifiedAuthentication, Error> {
     let c = challenge();
-    let ceremony = Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: &c,
-    };
+    let ceremony = ceremony(&c);
     let json = auth.assert_with(cred, &ceremony, tweaks);
     rp.authenticate(&c, &json, stored, std::slice::from_ref(&stored.id))
 }
