@@ -41,13 +41,20 @@ struct SiteOrigin {
 fn normalise(origin: &str) -> Result<String, InvalidOrigin> {
     match url::Url::parse(origin) {
         Ok(url) if matches!(url.scheme(), "https" | "http") => {
-            if url.host_str().is_none() || url.path() != "/" || url.query().is_some() {
+            let bare = url.host_str().is_some()
+                && url.path() == "/"
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
+            if !bare {
                 return Err(InvalidOrigin(origin.to_owned()));
             }
             Ok(url.origin().ascii_serialization())
         }
-        Ok(_) if !origin.is_empty() => Ok(origin.to_owned()),
-        _ => Err(InvalidOrigin(origin.to_owned())),
+        // Url::parse refuses the empty string, so this is never "".
+        Ok(_) => Ok(origin.to_owned()),
+        Err(_) => Err(InvalidOrigin(origin.to_owned())),
     }
 }
 

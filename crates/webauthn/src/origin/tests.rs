@@ -24,6 +24,9 @@ fn origins_with_paths_or_queries_are_configuration_errors() {
     for bad in [
         "https://example.com/login",
         "https://example.com/?a=1",
+        "https://example.com/#top",
+        "https://admin@example.com",
+        "https://:secret@example.com",
         "",
         "example.com",
     ] {
