@@ -1,0 +1,346 @@
+//! The SQLite backend.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use keybound_audit::{AuditEvent, NewEvent, Outcome};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool};
+
+use crate::model::{Credential, CredentialStatus, Identity, IdentityStatus};
+use crate::StoreError;
+
+/// A SQLite database holding all of keybound's state.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// One write transaction (`BEGIN IMMEDIATE`). Dropped without
+/// [`Tx::commit`], it rolls back: a refused ceremony leaves nothing behind.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or
+    /// `sqlite::memory:`), in WAL mode with foreign keys on, and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // An in-memory database exists once per connection: keep one.
+        let max = if url.contains(":memory:") { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        })
+    }
+
+    /// True when the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// The whole audit chain in sequence order (for verify and export).
+    pub async fn audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
+fn outcome_str(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Alert => "alert",
+    }
+}
+
+fn outcome_parse(s: &str) -> Result<Outcome, StoreError> {
+    Ok(match s {
+        "success" => Outcome::Success,
+        "failure" => Outcome::Failure,
+        "alert" => Outcome::Alert,
+        other => return Err(StoreError::Corrupt(format!("outcome {other:?}"))),
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
+    let seq: i64 = row.try_get("seq")?;
+    let sign_count: Option<i64> = row.try_get("sign_count")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    Ok(AuditEvent {
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?,
+        event: NewEvent {
+            time_ms: row.try_get("time_ms")?,
+            kind: row.try_get("kind")?,
+            actor: row.try_get("actor")?,
+            subject: row.try_get("subject")?,
+            credential_id: row.try_get("credential_id")?,
+            aaguid: row.try_get("aaguid")?,
+            attestation: row.try_get("attestation")?,
+            user_verified: row.try_get("user_verified")?,
+            sign_count: sign_count
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("audit sign_count".into()))?,
+            origin: row.try_get("origin")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            outcome: outcome.as_deref().map(outcome_parse).transpose()?,
+            reason: row.try_get("reason")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn identity_from_row(row: &SqliteRow) -> Result<Identity, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Identity {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        status: IdentityStatus::parse(&status)?,
+        is_admin: row.try_get("is_admin")?,
+        user_handle: row.try_get("user_handle")?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
+    let sign_count: i64 = row.try_get("sign_count")?;
+    let transports: String = row.try_get("transports")?;
+    let status: String = row.try_get("status")?;
+    let status = match status.as_str() {
+        "active" => CredentialStatus::Active,
+        "revoked" => CredentialStatus::Revoked(
+            row.try_get::<Option<String>, _>("revoked_reason")?
+                .unwrap_or_default(),
+        ),
+        other => return Err(StoreError::Corrupt(format!("credential status {other:?}"))),
+    };
+    Ok(Credential {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        public_key: row.try_get("public_key")?,
+        alg: row.try_get("alg")?,
+        sign_count: u32::try_from(sign_count)
+            .map_err(|_| StoreError::Corrupt("sign_count".into()))?,
+        aaguid: row.try_get("aaguid")?,
+        attestation_format: row.try_get("attestation_format")?,
+        attestation_type: row.try_get("attestation_type")?,
+        attestation_trust: row.try_get("attestation_trust")?,
+        transports: serde_json::from_str(&transports)
+            .map_err(|_| StoreError::Corrupt("transports".into()))?,
+        backup_eligible: row.try_get("backup_eligible")?,
+        backup_state: row.try_get("backup_state")?,
+        user_verified: row.try_get("user_verified")?,
+        nickname: row.try_get("nickname")?,
+        created_ms: row.try_get("created_ms")?,
+        last_used_ms: row.try_get("last_used_ms")?,
+        status,
+    })
+}
+
+impl Tx {
+    /// Makes every write of this transaction durable, together.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    /// Adds an identity. [`StoreError::Conflict`] when the name or user
+    /// handle is taken.
+    pub async fn insert_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO identities (id, name, status, is_admin, user_handle, created_ms)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&identity.id)
+        .bind(&identity.name)
+        .bind(identity.status.as_str())
+        .bind(identity.is_admin)
+        .bind(&identity.user_handle)
+        .bind(identity.created_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The identity with this name.
+    pub async fn identity_by_name(&mut self, name: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM identities WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    /// The identity owning this WebAuthn user handle.
+    pub async fn identity_by_user_handle(
+        &mut self,
+        handle: &[u8],
+    ) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM identities WHERE user_handle = ?")
+            .bind(handle)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    /// Sets an identity's status.
+    pub async fn set_identity_status(
+        &mut self,
+        id: &str,
+        status: IdentityStatus,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE identities SET status = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Adds a credential. [`StoreError::Conflict`] when its id is already
+    /// registered to anyone (§7.1 step 27).
+    pub async fn insert_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO credentials (id, identity_id, public_key, alg, sign_count, aaguid,
+                 attestation_format, attestation_type, attestation_trust, transports,
+                 backup_eligible, backup_state, user_verified, nickname, created_ms,
+                 last_used_ms, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
+        )
+        .bind(&c.id)
+        .bind(&c.identity_id)
+        .bind(&c.public_key)
+        .bind(c.alg)
+        .bind(i64::from(c.sign_count))
+        .bind(&c.aaguid)
+        .bind(&c.attestation_format)
+        .bind(&c.attestation_type)
+        .bind(&c.attestation_trust)
+        .bind(serde_json::to_string(&c.transports).unwrap_or_else(|_| "[]".into()))
+        .bind(c.backup_eligible)
+        .bind(c.backup_state)
+        .bind(c.user_verified)
+        .bind(&c.nickname)
+        .bind(c.created_ms)
+        .bind(c.last_used_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The credential with this id, active or not.
+    pub async fn credential(&mut self, id: &[u8]) -> Result<Option<Credential>, StoreError> {
+        let row = sqlx::query("SELECT * FROM credentials WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(credential_from_row).transpose()
+    }
+
+    /// Every credential of an identity, oldest first.
+    pub async fn credentials_of(
+        &mut self,
+        identity_id: &str,
+    ) -> Result<Vec<Credential>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM credentials WHERE identity_id = ? ORDER BY created_ms, id")
+                .bind(identity_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// Records a successful sign-in: the new counter and backup state.
+    pub async fn record_use(
+        &mut self,
+        id: &[u8],
+        sign_count: u32,
+        backup_state: bool,
+        time_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET sign_count = ?, backup_state = ?, last_used_ms = ?
+             WHERE id = ? AND status = 'active'",
+        )
+        .bind(i64::from(sign_count))
+        .bind(backup_state)
+        .bind(time_ms)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes an active credential; false when there was none to revoke.
+    pub async fn revoke_credential(&mut self, id: &[u8], reason: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET status = 'revoked', revoked_reason = ?
+             WHERE id = ? AND status = 'active'",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Appends an event to the audit chain, linked to the current last
+    /// event. Under `BEGIN IMMEDIATE` no other writer can append between the
+    /// read of the last event and this insert.
+    pub async fn append_audit(&mut self, event: NewEvent) -> Result<AuditEvent, StoreError> {
+        let last = sqlx::query("SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let last = last.as_ref().map(audit_from_row).transpose()?;
+        let sealed = keybound_audit::seal(last.as_ref(), event);
+        let e = &sealed.event;
+        sqlx::query(
+            "INSERT INTO audit_events (seq, time_ms, kind, actor, subject, credential_id, aaguid,
+                 attestation, user_verified, sign_count, origin, ip, user_agent, outcome, reason,
+                 prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?)
+        .bind(e.time_ms)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.subject)
+        .bind(&e.credential_id)
+        .bind(&e.aaguid)
+        .bind(&e.attestation)
+        .bind(e.user_verified)
+        .bind(e.sign_count.map(i64::from))
+        .bind(&e.origin)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(e.outcome.map(outcome_str))
+        .bind(&e.reason)
+        .bind(&sealed.prev_hash)
+        .bind(&sealed.hash)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(sealed)
+    }
+}

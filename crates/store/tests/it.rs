@@ -1,0 +1,187 @@
+//! The store conformance suite, run here against SQLite (file and memory).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use keybound_audit::{verify_chain, NewEvent, Outcome};
+use keybound_store::*;
+
+async fn file_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    let store = Store::open(&url).await.unwrap();
+    (dir, store)
+}
+
+fn identity(name: &str) -> Identity {
+    Identity {
+        id: format!("id-{name}"),
+        name: name.into(),
+        status: IdentityStatus::Invited,
+        is_admin: false,
+        user_handle: format!("handle-{name}").into_bytes(),
+        created_ms: 1,
+    }
+}
+
+fn credential(id: &[u8], owner: &str) -> Credential {
+    Credential {
+        id: id.to_vec(),
+        identity_id: format!("id-{owner}"),
+        public_key: vec![0xa5, 1, 2],
+        alg: -7,
+        sign_count: 0,
+        aaguid: "00000000-0000-0000-0000-000000000000".into(),
+        attestation_format: "none".into(),
+        attestation_type: "none".into(),
+        attestation_trust: "not_applicable".into(),
+        transports: vec!["usb".into(), "nfc".into()],
+        backup_eligible: false,
+        backup_state: false,
+        user_verified: true,
+        nickname: Some("key".into()),
+        created_ms: 5,
+        last_used_ms: None,
+        status: CredentialStatus::Active,
+    }
+}
+
+#[tokio::test]
+async fn identities_round_trip_and_names_are_unique() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    assert_eq!(
+        tx.insert_identity(&Identity {
+            id: "other".into(),
+            ..identity("ada")
+        })
+        .await
+        .unwrap_err(),
+        StoreError::Conflict
+    );
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.identity_by_name("ada").await.unwrap(),
+        Some(identity("ada"))
+    );
+    assert_eq!(
+        tx.identity_by_user_handle(b"handle-ada").await.unwrap(),
+        Some(identity("ada"))
+    );
+    assert_eq!(tx.identity_by_name("bob").await.unwrap(), None);
+    assert!(tx
+        .set_identity_status("id-ada", IdentityStatus::Active)
+        .await
+        .unwrap());
+    assert_eq!(
+        tx.identity_by_name("ada").await.unwrap().unwrap().status,
+        IdentityStatus::Active
+    );
+}
+
+#[tokio::test]
+async fn credentials_are_unique_across_identities_and_revocable() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_identity(&identity("bob")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.insert_credential(&credential(b"c1", "bob"))
+            .await
+            .unwrap_err(),
+        StoreError::Conflict
+    );
+    assert_eq!(
+        tx.credential(b"c1").await.unwrap(),
+        Some(credential(b"c1", "ada"))
+    );
+    assert!(tx.record_use(b"c1", 7, true, 99).await.unwrap());
+    let used = tx.credential(b"c1").await.unwrap().unwrap();
+    assert_eq!(
+        (used.sign_count, used.backup_state, used.last_used_ms),
+        (7, true, Some(99))
+    );
+    assert!(tx.revoke_credential(b"c1", "lost").await.unwrap());
+    assert!(!tx.revoke_credential(b"c1", "again").await.unwrap());
+    assert!(
+        !tx.record_use(b"c1", 8, true, 100).await.unwrap(),
+        "revoked: no use"
+    );
+    assert_eq!(
+        tx.credentials_of("id-ada").await.unwrap()[0].status,
+        CredentialStatus::Revoked("lost".into())
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_transaction_leaves_nothing() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.append_audit(NewEvent {
+        kind: "test".into(),
+        ..NewEvent::default()
+    })
+    .await
+    .unwrap();
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.identity_by_name("ada").await.unwrap(), None);
+    assert!(store.audit_events().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn audit_chain_survives_concurrent_writers_and_reopening() {
+    let (dir, store) = file_store().await;
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let mut tx = store.begin().await.unwrap();
+                tx.append_audit(NewEvent {
+                    time_ms: i,
+                    kind: "authentication".into(),
+                    subject: Some(format!("writer{w}")),
+                    outcome: Some(Outcome::Success),
+                    sign_count: Some(i as u32),
+                    ..NewEvent::default()
+                })
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = store.audit_events().await.unwrap();
+    assert_eq!(verify_chain(events).unwrap(), 80);
+    drop(store);
+    let url = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    let reopened = Store::open(&url).await.unwrap();
+    assert_eq!(
+        verify_chain(reopened.audit_events().await.unwrap()).unwrap(),
+        80
+    );
+    assert!(reopened.ping().await);
+}
+
+#[tokio::test]
+async fn in_memory_database_works_for_tests() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.identity_by_name("ada").await.unwrap().is_some());
+}
