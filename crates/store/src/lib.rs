@@ -18,5 +18,7 @@ mod model;
 mod sqlite;
 
 pub use error::StoreError;
-pub use model::{Credential, CredentialStatus, Identity, IdentityStatus};
+pub use model::{
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Session,
+};
 pub use sqlite::{Store, Tx};

@@ -101,3 +101,56 @@ pub struct Credential {
     /// Active or revoked.
     pub status: CredentialStatus,
 }
+
+/// Server-side state of an issued ceremony, found again by its challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// SHA-256 of the challenge bytes.
+    pub challenge_hash: Vec<u8>,
+    /// SHA-256 of the browser session cookie that asked for it.
+    pub session_hash: Vec<u8>,
+    /// `registration` or `authentication`.
+    pub ceremony: String,
+    /// What the service needs to finish the ceremony (JSON, opaque here).
+    pub payload: String,
+    /// Expiry, ms.
+    pub expires_ms: i64,
+}
+
+/// A single-use enrolment grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// SHA-256 of the token handed out.
+    pub token_hash: Vec<u8>,
+    /// `invitation`, `additional`, `recovery`.
+    pub kind: String,
+    /// Who may enrol with it.
+    pub identity_id: String,
+    /// Who issued it.
+    pub issued_by: String,
+    /// The minimum tier the enrolled credential must reach.
+    pub min_tier: i64,
+    /// Issue time, ms.
+    pub created_ms: i64,
+    /// Expiry, ms.
+    pub expires_ms: i64,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the session cookie.
+    pub id_hash: Vec<u8>,
+    /// Who.
+    pub identity_id: String,
+    /// With which credential.
+    pub credential_id: Vec<u8>,
+    /// Whether UV happened.
+    pub user_verified: bool,
+    /// The tier the credential reached.
+    pub tier: i64,
+    /// Start, ms.
+    pub created_ms: i64,
+    /// Expiry, ms.
+    pub expires_ms: i64,
+}

@@ -9,7 +9,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, SqlitePool};
 
-use crate::model::{Credential, CredentialStatus, Identity, IdentityStatus};
+use crate::model::{
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Session,
+};
 use crate::StoreError;
 
 /// A SQLite database holding all of keybound's state.
@@ -342,5 +344,164 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(sealed)
+    }
+
+    /// Stores an issued ceremony's state.
+    pub async fn insert_challenge(&mut self, c: &Challenge) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO challenges (challenge_hash, session_hash, ceremony, payload, expires_ms)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&c.challenge_hash)
+        .bind(&c.session_hash)
+        .bind(&c.ceremony)
+        .bind(&c.payload)
+        .bind(c.expires_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Consumes a challenge: only an unused, unexpired one issued to this
+    /// session for this ceremony, and only once, even with many nodes racing
+    /// (the check and the mark are one statement).
+    pub async fn take_challenge(
+        &mut self,
+        challenge_hash: &[u8],
+        session_hash: &[u8],
+        ceremony: &str,
+        now_ms: i64,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE challenges SET used = 1
+             WHERE challenge_hash = ? AND session_hash = ? AND ceremony = ?
+               AND used = 0 AND expires_ms > ?
+             RETURNING challenge_hash, session_hash, ceremony, payload, expires_ms",
+        )
+        .bind(challenge_hash)
+        .bind(session_hash)
+        .bind(ceremony)
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| {
+            Ok(Challenge {
+                challenge_hash: r.try_get("challenge_hash")?,
+                session_hash: r.try_get("session_hash")?,
+                ceremony: r.try_get("ceremony")?,
+                payload: r.try_get("payload")?,
+                expires_ms: r.try_get("expires_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a grant (by its token's hash).
+    pub async fn insert_grant(&mut self, g: &Grant) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO grants (token_hash, kind, identity_id, issued_by, min_tier, created_ms,
+                 expires_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&g.token_hash)
+        .bind(&g.kind)
+        .bind(&g.identity_id)
+        .bind(&g.issued_by)
+        .bind(g.min_tier)
+        .bind(g.created_ms)
+        .bind(g.expires_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a grant: once, before it expires.
+    pub async fn take_grant(
+        &mut self,
+        token_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE grants SET used_ms = ?
+             WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?
+             RETURNING token_hash, kind, identity_id, issued_by, min_tier, created_ms, expires_ms",
+        )
+        .bind(now_ms)
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| {
+            Ok(Grant {
+                token_hash: r.try_get("token_hash")?,
+                kind: r.try_get("kind")?,
+                identity_id: r.try_get("identity_id")?,
+                issued_by: r.try_get("issued_by")?,
+                min_tier: r.try_get("min_tier")?,
+                created_ms: r.try_get("created_ms")?,
+                expires_ms: r.try_get("expires_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Starts a session.
+    pub async fn insert_session(&mut self, s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, identity_id, credential_id, user_verified, tier,
+                 created_ms, expires_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.identity_id)
+        .bind(&s.credential_id)
+        .bind(s.user_verified)
+        .bind(s.tier)
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session with this cookie hash: not ended, not expired, and
+    /// its credential still active.
+    pub async fn live_session(
+        &mut self,
+        id_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.* FROM sessions s JOIN credentials c ON c.id = s.credential_id
+             WHERE s.id_hash = ? AND s.ended_ms IS NULL AND s.expires_ms > ?
+               AND c.status = 'active'",
+        )
+        .bind(id_hash)
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                id_hash: r.try_get("id_hash")?,
+                identity_id: r.try_get("identity_id")?,
+                credential_id: r.try_get("credential_id")?,
+                user_verified: r.try_get("user_verified")?,
+                tier: r.try_get("tier")?,
+                created_ms: r.try_get("created_ms")?,
+                expires_ms: r.try_get("expires_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends one session (sign-out); false when it was not live.
+    pub async fn end_session(&mut self, id_hash: &[u8], now_ms: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE sessions SET ended_ms = ? WHERE id_hash = ? AND ended_ms IS NULL")
+                .bind(now_ms)
+                .bind(id_hash)
+                .execute(&mut *self.tx)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -185,3 +185,145 @@ async fn in_memory_database_works_for_tests() {
     let mut tx = store.begin().await.unwrap();
     assert!(tx.identity_by_name("ada").await.unwrap().is_some());
 }
+
+fn challenge(tag: u8, expires_ms: i64) -> Challenge {
+    Challenge {
+        challenge_hash: vec![tag; 32],
+        session_hash: b"session-a".to_vec(),
+        ceremony: "registration".into(),
+        payload: "{}".into(),
+        expires_ms,
+    }
+}
+
+#[tokio::test]
+async fn challenges_are_single_use_bound_to_session_and_ceremony_and_expire() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_challenge(&challenge(1, 1_000)).await.unwrap();
+    tx.insert_challenge(&challenge(2, 1_000)).await.unwrap();
+    // Another session, the other ceremony, or too late: not found.
+    assert!(tx
+        .take_challenge(&[1; 32], b"session-b", "registration", 10)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tx
+        .take_challenge(&[1; 32], b"session-a", "authentication", 10)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tx
+        .take_challenge(&[2; 32], b"session-a", "registration", 1_000)
+        .await
+        .unwrap()
+        .is_none());
+    // The right one, once.
+    let taken = tx
+        .take_challenge(&[1; 32], b"session-a", "registration", 10)
+        .await
+        .unwrap();
+    assert_eq!(taken, Some(challenge(1, 1_000)));
+    assert!(tx
+        .take_challenge(&[1; 32], b"session-a", "registration", 10)
+        .await
+        .unwrap()
+        .is_none());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_challenge_raced_by_many_transactions_is_taken_once() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_challenge(&challenge(9, i64::MAX)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let got = tx
+                .take_challenge(&[9; 32], b"session-a", "registration", 1)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            got.is_some()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test]
+async fn grants_are_single_use_and_expire() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    let grant = Grant {
+        token_hash: vec![3; 32],
+        kind: "invitation".into(),
+        identity_id: "id-ada".into(),
+        issued_by: "cli".into(),
+        min_tier: 1,
+        created_ms: 0,
+        expires_ms: 100,
+    };
+    tx.insert_grant(&grant).await.unwrap();
+    tx.insert_grant(&Grant {
+        token_hash: vec![4; 32],
+        ..grant.clone()
+    })
+    .await
+    .unwrap();
+    assert!(
+        tx.take_grant(&[4; 32], 100).await.unwrap().is_none(),
+        "expired"
+    );
+    assert_eq!(tx.take_grant(&[3; 32], 50).await.unwrap(), Some(grant));
+    assert!(tx.take_grant(&[3; 32], 51).await.unwrap().is_none(), "used");
+}
+
+#[tokio::test]
+async fn sessions_end_on_sign_out_expiry_or_credential_revocation() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    let session = |tag: u8| Session {
+        id_hash: vec![tag; 32],
+        identity_id: "id-ada".into(),
+        credential_id: b"c1".to_vec(),
+        user_verified: true,
+        tier: 2,
+        created_ms: 0,
+        expires_ms: 100,
+    };
+    tx.insert_session(&session(1)).await.unwrap();
+    tx.insert_session(&session(2)).await.unwrap();
+    assert_eq!(
+        tx.live_session(&[1; 32], 10).await.unwrap(),
+        Some(session(1))
+    );
+    assert!(
+        tx.live_session(&[1; 32], 100).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(tx.end_session(&[1; 32], 20).await.unwrap());
+    assert!(
+        tx.live_session(&[1; 32], 21).await.unwrap().is_none(),
+        "signed out"
+    );
+    assert!(!tx.end_session(&[1; 32], 22).await.unwrap());
+    assert!(tx.live_session(&[2; 32], 10).await.unwrap().is_some());
+    tx.revoke_credential(b"c1", "lost").await.unwrap();
+    assert!(
+        tx.live_session(&[2; 32], 10).await.unwrap().is_none(),
+        "credential revoked"
+    );
+}

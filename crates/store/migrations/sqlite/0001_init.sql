@@ -52,3 +52,40 @@ CREATE TABLE audit_events (
     prev_hash     TEXT NOT NULL,
     hash          TEXT NOT NULL
 );
+
+-- A ceremony's server-side state: single use, expiring, bound to the browser
+-- session (by the hash of its cookie) that asked for the options.
+CREATE TABLE challenges (
+    challenge_hash BLOB PRIMARY KEY,
+    session_hash   BLOB NOT NULL,
+    ceremony       TEXT NOT NULL,
+    payload        TEXT NOT NULL,
+    expires_ms     INTEGER NOT NULL,
+    used           INTEGER NOT NULL DEFAULT 0
+);
+
+-- Single-use enrolment grants (invitations, additional credentials, recovery).
+-- Only the token's hash is stored.
+CREATE TABLE grants (
+    token_hash  BLOB PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    identity_id TEXT NOT NULL REFERENCES identities(id),
+    issued_by   TEXT NOT NULL,
+    min_tier    INTEGER NOT NULL DEFAULT 1,
+    created_ms  INTEGER NOT NULL,
+    expires_ms  INTEGER NOT NULL,
+    used_ms     INTEGER
+);
+
+-- Signed-in sessions; only the cookie's hash is stored.
+CREATE TABLE sessions (
+    id_hash       BLOB PRIMARY KEY,
+    identity_id   TEXT NOT NULL REFERENCES identities(id),
+    credential_id BLOB NOT NULL REFERENCES credentials(id),
+    user_verified INTEGER NOT NULL,
+    tier          INTEGER NOT NULL DEFAULT 1,
+    created_ms    INTEGER NOT NULL,
+    expires_ms    INTEGER NOT NULL,
+    ended_ms      INTEGER
+);
+CREATE INDEX sessions_by_credential ON sessions(credential_id);
