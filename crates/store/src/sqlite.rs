@@ -162,6 +162,18 @@ fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
     })
 }
 
+fn grant_from_row(r: &SqliteRow) -> Result<Grant, StoreError> {
+    Ok(Grant {
+        token_hash: r.try_get("token_hash")?,
+        kind: r.try_get("kind")?,
+        identity_id: r.try_get("identity_id")?,
+        issued_by: r.try_get("issued_by")?,
+        min_tier: r.try_get("min_tier")?,
+        created_ms: r.try_get("created_ms")?,
+        expires_ms: r.try_get("expires_ms")?,
+    })
+}
+
 impl Tx {
     /// Makes every write of this transaction durable, together.
     pub async fn commit(self) -> Result<(), StoreError> {
@@ -190,6 +202,15 @@ impl Tx {
     pub async fn identity_by_name(&mut self, name: &str) -> Result<Option<Identity>, StoreError> {
         let row = sqlx::query("SELECT * FROM identities WHERE name = ?")
             .bind(name)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    /// The identity with this id.
+    pub async fn identity_by_id(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM identities WHERE id = ?")
+            .bind(id)
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(identity_from_row).transpose()
@@ -415,6 +436,23 @@ impl Tx {
         Ok(())
     }
 
+    /// Looks at a grant without using it (to show an enrolment page or
+    /// issue options); [`Tx::take_grant`] is what consumes it.
+    pub async fn find_grant(
+        &mut self,
+        token_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM grants WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
     /// Uses a grant: once, before it expires.
     pub async fn take_grant(
         &mut self,
@@ -431,18 +469,7 @@ impl Tx {
         .bind(now_ms)
         .fetch_optional(&mut *self.tx)
         .await?;
-        row.map(|r| {
-            Ok(Grant {
-                token_hash: r.try_get("token_hash")?,
-                kind: r.try_get("kind")?,
-                identity_id: r.try_get("identity_id")?,
-                issued_by: r.try_get("issued_by")?,
-                min_tier: r.try_get("min_tier")?,
-                created_ms: r.try_get("created_ms")?,
-                expires_ms: r.try_get("expires_ms")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(grant_from_row).transpose()
     }
 
     /// Starts a session.

@@ -85,3 +85,19 @@ pub(crate) fn verify(
         top_origin: wire.top_origin.map(Cow::into_owned),
     })
 }
+
+/// The challenge a clientDataJSON answers, so a relying party can find the
+/// ceremony state it stored under it before verifying anything.
+///
+/// This only reads; the full checks happen in verification. Errors:
+/// [`Error::MalformedClientData`].
+pub fn challenge_of(client_data_json: &[u8]) -> Result<Vec<u8>, Error> {
+    #[derive(Deserialize)]
+    struct Only<'a> {
+        #[serde(borrow)]
+        challenge: Cow<'a, str>,
+    }
+    let only: Only<'_> =
+        serde_json::from_slice(client_data_json).map_err(|_| Error::MalformedClientData)?;
+    b64::decode(&only.challenge).map_err(|_| Error::MalformedClientData)
+}

@@ -122,7 +122,7 @@ pub use authenticator_data::{
     Aaguid, AttestedCredentialData, AuthenticatorData, AuthenticatorExtensionOutputs, Flags,
     MAX_CREDENTIAL_ID_LEN,
 };
-pub use client_data::CollectedClientData;
+pub use client_data::{challenge_of, CollectedClientData};
 pub use cose::{CoseAlgorithm, CredentialPublicKey};
 pub use error::Error;
 pub use options::{

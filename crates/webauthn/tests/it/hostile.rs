@@ -185,3 +185,13 @@ fn hostile_client_data_is_an_error() {
         );
     }
 }
+
+#[test]
+fn challenge_of_reads_only_the_challenge() {
+    let c = challenge();
+    let json = registration_json(&Authenticator::default(), &c);
+    assert_eq!(challenge_of(&field(&json, "clientDataJSON")).unwrap(), c);
+    for bad in [&b"{}"[..], b"{\"challenge\":\"***\"}", b"\xff"] {
+        assert_eq!(challenge_of(bad).unwrap_err(), Error::MalformedClientData);
+    }
+}

@@ -1,0 +1,258 @@
+//! Sign-in: request options (by name, username-less, or plausibly for a
+//! name that does not exist), then the verified assertion becomes a session.
+
+use aws_lc_rs::hmac;
+use keybound_audit::Outcome;
+use keybound_store::{Challenge, CredentialStatus, Session};
+use keybound_webauthn::{
+    b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
+    CredentialPublicKey, Error as VerifyError, PublicKeyCredentialDescriptor,
+    PublicKeyCredentialRequestOptions, StoredCredential, UserVerificationRequirement,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::registration::{refuse, Failure, Refusal};
+use crate::tokens::{hash_token, sha256};
+use crate::{ClientContext, Service, ServiceError, Token};
+
+/// The stored state of a sign-in ceremony.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    identity_id: Option<String>,
+    allowed: Vec<String>,
+    user_verification: UserVerificationRequirement,
+}
+
+/// A sign-in succeeded and a session began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The session cookie value (shown once; stored hashed).
+    pub session: Token,
+    /// Who signed in.
+    pub name: String,
+    /// With which credential.
+    pub credential_id: Vec<u8>,
+    /// Whether the user was verified.
+    pub user_verified: bool,
+}
+
+/// Transports offered for a name that does not exist: what most passkeys report.
+const PLAUSIBLE_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
+
+impl Service {
+    /// Request options. `""` gives username-less options; an unknown name
+    /// gets options of the same shape whose credential id is derived from the
+    /// name with a server secret, so replies do not reveal who has an account.
+    pub async fn begin_authentication(
+        &self,
+        browser: &[u8],
+        name: &str,
+    ) -> Result<PublicKeyCredentialRequestOptions, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let (identity_id, allow) = if name.is_empty() {
+            (None, Vec::new())
+        } else {
+            match tx.identity_by_name(name).await? {
+                Some(identity) => {
+                    let creds = tx.credentials_of(&identity.id).await?;
+                    let allow: Vec<_> = creds
+                        .into_iter()
+                        .filter(|c| c.status == CredentialStatus::Active)
+                        .map(|c| PublicKeyCredentialDescriptor::new(c.id, c.transports))
+                        .collect();
+                    (Some(identity.id), allow)
+                }
+                None => (None, vec![self.plausible_descriptor(name)]),
+            }
+        };
+        let mut options = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            PublicKeyCredentialRequestOptions::new(&self.config.rp_id, &mut **rng)
+        };
+        options.allow_credentials = allow;
+        options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
+        let pending = Pending {
+            identity_id,
+            allowed: options
+                .allow_credentials
+                .iter()
+                .map(|d| b64::encode(&d.id))
+                .collect(),
+            user_verification: options.user_verification,
+        };
+        tx.insert_challenge(&Challenge {
+            challenge_hash: sha256(&options.challenge),
+            session_hash: browser.to_vec(),
+            ceremony: "authentication".to_owned(),
+            payload: serde_json::to_string(&pending)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            expires_ms: now.saturating_add(self.config.challenge_ttl_ms),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(options)
+    }
+
+    fn plausible_descriptor(&self, name: &str) -> PublicKeyCredentialDescriptor {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.config.enumeration_secret);
+        let tag = hmac::sign(&key, name.as_bytes());
+        PublicKeyCredentialDescriptor::new(
+            tag.as_ref().to_vec(),
+            PLAUSIBLE_TRANSPORTS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+        )
+    }
+
+    /// Verifies an assertion and starts a session, recording the new counter
+    /// and the audit event in one transaction.
+    pub async fn finish_authentication(
+        &self,
+        browser: &[u8],
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<SignedIn, ServiceError> {
+        match self.try_finish_authentication(browser, body, ctx).await {
+            Ok(done) => Ok(done),
+            Err(Failure::Internal(e)) => Err(e),
+            Err(Failure::Refused(refusal)) => {
+                let Refusal { reason, mut event } = *refusal;
+                event.outcome = Some(Outcome::Failure);
+                event.reason = Some(reason.to_owned());
+                self.audit_refusal(event).await?;
+                Err(ServiceError::Rejected(reason))
+            }
+        }
+    }
+
+    async fn try_finish_authentication(
+        &self,
+        browser: &[u8],
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<SignedIn, Failure> {
+        let now = self.now_ms();
+        let mut event = self.event("authentication", ctx);
+        let response =
+            AuthenticationResponse::from_json(body).map_err(|e| refuse(e.reason(), &event))?;
+        event.credential_id = Some(b64::encode(&response.raw_id));
+        let challenge =
+            challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
+
+        let mut tx = self.store.begin().await?;
+        let stored = tx
+            .take_challenge(&sha256(&challenge), browser, "authentication", now)
+            .await?
+            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+        let pending: Pending = serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+
+        let credential = tx
+            .credential(&response.raw_id)
+            .await?
+            .ok_or_else(|| refuse("unknown_credential", &event))?;
+        let identity = tx
+            .identity_by_id(&credential.identity_id)
+            .await?
+            .ok_or_else(|| refuse("unknown_credential", &event))?;
+        event.subject = Some(identity.name.clone());
+        event.aaguid = Some(credential.aaguid.clone());
+        if credential.status != CredentialStatus::Active {
+            return Err(refuse("credential_revoked", &event));
+        }
+        if pending
+            .identity_id
+            .as_ref()
+            .is_some_and(|id| *id != identity.id)
+        {
+            return Err(refuse("credential_of_another_identity", &event));
+        }
+        if identity.status != keybound_store::IdentityStatus::Active {
+            return Err(refuse("identity_not_active", &event));
+        }
+        let allowed: Vec<Vec<u8>> = pending
+            .allowed
+            .iter()
+            .filter_map(|id| b64::decode(id).ok())
+            .collect();
+        let key = CredentialPublicKey::from_cose(&credential.public_key)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let verified = verify_authentication(
+            &AuthenticationExpectation {
+                challenge: &challenge,
+                rp_id: &self.config.rp_id,
+                origins: &self.config.origins,
+                user_verification: pending.user_verification,
+                allowed_credentials: &allowed,
+            },
+            &response,
+            &StoredCredential {
+                credential_id: &credential.id,
+                public_key: &key,
+                user_handle: &identity.user_handle,
+                sign_count: credential.sign_count,
+                backup_eligible: credential.backup_eligible,
+            },
+        )
+        .map_err(|e| {
+            if let VerifyError::CloneSuspected { received, .. } = e {
+                event.sign_count = Some(received);
+            }
+            refuse(e.reason(), &event)
+        })?;
+        event.user_verified = Some(verified.user_verified);
+        event.sign_count = Some(verified.sign_count);
+        event.origin = Some(verified.client_data.origin.clone());
+
+        tx.record_use(
+            &credential.id,
+            verified.sign_count,
+            verified.backup_state,
+            now,
+        )
+        .await?;
+        let session = Token::from_bytes(self.random());
+        tx.insert_session(&Session {
+            id_hash: session.hash.clone(),
+            identity_id: identity.id.clone(),
+            credential_id: credential.id.clone(),
+            user_verified: verified.user_verified,
+            tier: 1,
+            created_ms: now,
+            expires_ms: now.saturating_add(self.config.session_ttl_ms),
+        })
+        .await?;
+        event.outcome = Some(Outcome::Success);
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(SignedIn {
+            session,
+            name: identity.name,
+            credential_id: credential.id,
+            user_verified: verified.user_verified,
+        })
+    }
+
+    /// Ends the session whose cookie is `token`; false when none was live.
+    pub async fn sign_out(&self, token: &str, ctx: &ClientContext) -> Result<bool, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let hash = hash_token(token);
+        let Some(session) = tx.live_session(&hash, now).await? else {
+            return Ok(false);
+        };
+        tx.end_session(&hash, now).await?;
+        let mut event = self.event("sign_out", ctx);
+        event.subject = tx
+            .identity_by_id(&session.identity_id)
+            .await?
+            .map(|i| i.name);
+        event.credential_id = Some(b64::encode(&session.credential_id));
+        event.outcome = Some(Outcome::Success);
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,63 @@
+//! What the service needs to know about its relying party, and its clock.
+
+use keybound_webauthn::OriginPolicy;
+
+/// Relying-party settings the use cases apply.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The RP ID (a registrable domain, or `localhost`).
+    pub rp_id: String,
+    /// The name shown by authenticators.
+    pub rp_name: String,
+    /// Origins allowed to run ceremonies.
+    pub origins: OriginPolicy,
+    /// Anyone may register a new name (demos, conformance testing).
+    pub open_registration: bool,
+    /// How long a challenge may be answered, ms.
+    pub challenge_ttl_ms: i64,
+    /// How long a session lasts, ms.
+    pub session_ttl_ms: i64,
+    /// How long an invitation may be used, ms.
+    pub invitation_ttl_ms: i64,
+    /// Keys the fake allow-lists of unknown names, so they are stable per
+    /// name and unpredictable without it. Must persist across restarts.
+    pub enumeration_secret: [u8; 32],
+    /// Trusted attestation roots (DER).
+    pub attestation_roots: Vec<Vec<u8>>,
+}
+
+impl Config {
+    /// Defaults for `rp_id` served at `origins`: 5-minute challenges,
+    /// 12-hour sessions, 24-hour invitations, registration governed.
+    pub fn new(rp_id: &str, origins: OriginPolicy, enumeration_secret: [u8; 32]) -> Self {
+        Config {
+            rp_id: rp_id.to_owned(),
+            rp_name: "keybound".to_owned(),
+            origins,
+            open_registration: false,
+            challenge_ttl_ms: 5 * 60 * 1000,
+            session_ttl_ms: 12 * 60 * 60 * 1000,
+            invitation_ttl_ms: 24 * 60 * 60 * 1000,
+            enumeration_secret,
+            attestation_roots: Vec::new(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch; injected so tests control time.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+}

@@ -1,0 +1,42 @@
+//! The service's one error type, which the server maps to HTTP once.
+
+use std::fmt;
+
+use keybound_store::StoreError;
+
+/// Why a use case did not happen.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The client's request was refused; the reason is for the audit log,
+    /// never for the client.
+    Rejected(&'static str),
+    /// The caller may not do this.
+    Forbidden,
+    /// No such thing.
+    NotFound,
+    /// Too many attempts.
+    RateLimited,
+    /// Our fault (the database is down...). Details went to the log.
+    Internal(String),
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Rejected(reason) => write!(f, "rejected: {reason}"),
+            ServiceError::Forbidden => f.write_str("forbidden"),
+            ServiceError::NotFound => f.write_str("not found"),
+            ServiceError::RateLimited => f.write_str("rate limited"),
+            ServiceError::Internal(what) => write!(f, "internal error: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,71 @@
+//! Inviting an identity: the only way into a governed deployment.
+
+use keybound_audit::Outcome;
+use keybound_store::{Grant, Identity, IdentityStatus};
+use keybound_webauthn::b64;
+
+use crate::{ClientContext, Service, ServiceError, Token};
+
+/// Names are what people type; keep them printable and short.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
+}
+
+impl Service {
+    /// Creates `name` if needed and issues a single-use invitation for it
+    /// (`keybound admin invite NAME [--admin]`). The token is returned once;
+    /// only its hash is stored.
+    pub async fn invite(
+        &self,
+        name: &str,
+        admin: bool,
+        actor: &str,
+    ) -> Result<Token, ServiceError> {
+        if !valid_name(name) {
+            return Err(ServiceError::Rejected("invalid_name"));
+        }
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let identity = match tx.identity_by_name(name).await? {
+            Some(existing) => existing,
+            None => {
+                let identity = Identity {
+                    id: hex_id(self.random::<16>()),
+                    name: name.to_owned(),
+                    status: IdentityStatus::Invited,
+                    is_admin: admin,
+                    user_handle: self.random::<32>().to_vec(),
+                    created_ms: now,
+                };
+                tx.insert_identity(&identity).await?;
+                identity
+            }
+        };
+        let token = Token::from_bytes(self.random());
+        tx.insert_grant(&Grant {
+            token_hash: token.hash.clone(),
+            kind: "invitation".to_owned(),
+            identity_id: identity.id.clone(),
+            issued_by: actor.to_owned(),
+            min_tier: 1,
+            created_ms: now,
+            expires_ms: now.saturating_add(self.config.invitation_ttl_ms),
+        })
+        .await?;
+        let mut event = self.event("admin.invite", &ClientContext::default());
+        event.actor = Some(actor.to_owned());
+        event.subject = Some(identity.name);
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(format!(
+            "grant {}",
+            b64::encode(token.hash.get(..8).unwrap_or_default())
+        ));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+}
+
+pub(crate) fn hex_id(bytes: [u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,109 @@
+//! keybound's use cases. Each public method of [`Service`] is one use case:
+//! it runs in one store transaction and appends its audit event in that same
+//! transaction. A refused ceremony rolls its transaction back and records
+//! only the refusal, with the precise reason, in a transaction of its own.
+//!
+//! HTTP handlers and CLI commands call these methods and nothing below them.
+//! The clock and the RNG are injected so tests can fix both.
+#![warn(missing_docs)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod authentication;
+mod config;
+mod error;
+mod invite;
+mod registration;
+mod tokens;
+
+use std::sync::{Arc, Mutex};
+
+use keybound_audit::NewEvent;
+use keybound_store::Store;
+
+pub use authentication::SignedIn;
+pub use config::{Clock, Config, SystemClock};
+pub use error::ServiceError;
+pub use registration::{Enrolled, RegistrationStart};
+pub use tokens::{hash_token, Token};
+
+/// Where a request came from, for the audit record.
+#[derive(Debug, Clone, Default)]
+pub struct ClientContext {
+    /// Client address.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// A cryptographic RNG the service may share across requests.
+pub type SharedRng = Mutex<Box<dyn rand_core::CryptoRng + Send>>;
+
+/// The use cases over one store, configuration, clock and RNG.
+pub struct Service {
+    store: Store,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    rng: SharedRng,
+}
+
+impl Service {
+    /// A service over `store`.
+    pub fn new(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        rng: Box<dyn rand_core::CryptoRng + Send>,
+    ) -> Self {
+        Service {
+            store,
+            config,
+            clock,
+            rng: Mutex::new(rng),
+        }
+    }
+
+    /// The store, for read-only views (audit export and verify).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn random<const N: usize>(&self) -> [u8; N] {
+        let mut out = [0u8; N];
+        // A poisoned lock only means another request panicked mid-fill; the
+        // RNG state is still an RNG.
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        rng.fill_bytes(&mut out);
+        out
+    }
+
+    /// Records a refusal on its own: the ceremony's transaction was dropped,
+    /// so this event is the only trace it leaves.
+    async fn audit_refusal(&self, event: NewEvent) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
+        NewEvent {
+            time_ms: self.now_ms(),
+            kind: kind.to_owned(),
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            ..NewEvent::default()
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Enrolment: creation options, then the verified credential stored with its
+//! audit event in one transaction.
+
+use keybound_audit::{NewEvent, Outcome};
+use keybound_store::{Challenge, Credential, Identity, IdentityStatus, StoreError};
+use keybound_webauthn::{
+    b64, challenge_of, verify_registration, AttestationTrust, AttestationType, CoseAlgorithm,
+    PublicKeyCredentialCreationOptions, PublicKeyCredentialDescriptor, PublicKeyCredentialRpEntity,
+    PublicKeyCredentialUserEntity, RegistrationExpectation, RegistrationResponse,
+    ResidentKeyRequirement, TrustAnchors, UserVerificationRequirement,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::invite::hex_id;
+use crate::tokens::{hash_token, sha256};
+use crate::{ClientContext, Service, ServiceError};
+
+/// What entitles a browser to register a credential.
+#[derive(Debug, Clone, Copy)]
+pub enum RegistrationStart<'a> {
+    /// An invitation token.
+    Invitation(&'a str),
+    /// A signed-in session adding a credential to its own account.
+    Session(&'a str),
+    /// Open registration of a name (only with `open_registration`).
+    Open(&'a str),
+}
+
+/// The stored state of a registration ceremony.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    identity_id: Option<String>,
+    new_name: Option<String>,
+    user_handle: String,
+    grant_hash: Option<String>,
+    algorithms: Vec<CoseAlgorithm>,
+    user_verification: UserVerificationRequirement,
+}
+
+/// A credential was enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The identity's name.
+    pub name: String,
+    /// The new credential's id.
+    pub credential_id: Vec<u8>,
+}
+
+/// A refusal: the audit reason plus what is known about the attempt.
+pub(crate) struct Refusal {
+    pub reason: &'static str,
+    pub event: NewEvent,
+}
+
+pub(crate) enum Failure {
+    Refused(Box<Refusal>),
+    Internal(ServiceError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
+    Failure::Refused(Box::new(Refusal {
+        reason,
+        event: event.clone(),
+    }))
+}
+
+impl Service {
+    /// Issues creation options for whoever `start` entitles, remembering the
+    /// challenge for `browser` (the hash of the ceremony cookie).
+    pub async fn begin_registration(
+        &self,
+        browser: &[u8],
+        start: RegistrationStart<'_>,
+    ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let (identity, new_name, grant_hash): (Option<Identity>, Option<String>, Option<Vec<u8>>) =
+            match start {
+                RegistrationStart::Invitation(token) => {
+                    let hash = hash_token(token);
+                    let grant = tx
+                        .find_grant(&hash, now)
+                        .await?
+                        .ok_or(ServiceError::Forbidden)?;
+                    let identity = tx
+                        .identity_by_id(&grant.identity_id)
+                        .await?
+                        .ok_or(ServiceError::Forbidden)?;
+                    (Some(identity), None, Some(hash))
+                }
+                RegistrationStart::Session(token) => {
+                    let session = tx
+                        .live_session(&hash_token(token), now)
+                        .await?
+                        .ok_or(ServiceError::Forbidden)?;
+                    let identity = tx
+                        .identity_by_id(&session.identity_id)
+                        .await?
+                        .ok_or(ServiceError::Forbidden)?;
+                    (Some(identity), None, None)
+                }
+                RegistrationStart::Open(name) => {
+                    if !self.config.open_registration {
+                        return Err(ServiceError::Forbidden);
+                    }
+                    match tx.identity_by_name(name).await? {
+                        Some(existing) => (Some(existing), None, None),
+                        None => (None, Some(name.to_owned()), None),
+                    }
+                }
+            };
+        if identity.as_ref().is_some_and(|i| {
+            i.status == IdentityStatus::Offboarded || i.status == IdentityStatus::Suspended
+        }) {
+            return Err(ServiceError::Forbidden);
+        }
+        let (name, user_handle) = match &identity {
+            Some(i) => (i.name.clone(), i.user_handle.clone()),
+            None => (
+                new_name.clone().unwrap_or_default(),
+                self.random::<32>().to_vec(),
+            ),
+        };
+        let exclude = match &identity {
+            Some(i) => tx.credentials_of(&i.id).await?,
+            None => Vec::new(),
+        };
+
+        let mut options = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            PublicKeyCredentialCreationOptions::new(
+                PublicKeyCredentialRpEntity {
+                    id: self.config.rp_id.clone(),
+                    name: self.config.rp_name.clone(),
+                },
+                PublicKeyCredentialUserEntity {
+                    id: user_handle.clone(),
+                    name: name.clone(),
+                    display_name: name,
+                },
+                &CoseAlgorithm::ALL,
+                &mut **rng,
+            )
+        };
+        options.exclude_credentials = exclude
+            .into_iter()
+            .map(|c| PublicKeyCredentialDescriptor::new(c.id, c.transports))
+            .collect();
+        options.authenticator_selection = Some(keybound_webauthn::AuthenticatorSelectionCriteria {
+            resident_key: Some(ResidentKeyRequirement::Preferred),
+            user_verification: UserVerificationRequirement::Preferred,
+            ..Default::default()
+        });
+        options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
+
+        let pending = Pending {
+            identity_id: identity.map(|i| i.id),
+            new_name,
+            user_handle: b64::encode(&user_handle),
+            grant_hash: grant_hash.map(|h| b64::encode(&h)),
+            algorithms: options.algorithms(),
+            user_verification: UserVerificationRequirement::Preferred,
+        };
+        tx.insert_challenge(&Challenge {
+            challenge_hash: sha256(&options.challenge),
+            session_hash: browser.to_vec(),
+            ceremony: "registration".to_owned(),
+            payload: serde_json::to_string(&pending)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            expires_ms: now.saturating_add(self.config.challenge_ttl_ms),
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(options)
+    }
+
+    /// Verifies a registration response and stores the credential, with its
+    /// audit event, in one transaction. A refusal stores nothing but its
+    /// audit event and returns [`ServiceError::Rejected`] with the reason.
+    pub async fn finish_registration(
+        &self,
+        browser: &[u8],
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<Enrolled, ServiceError> {
+        match self.try_finish_registration(browser, body, ctx).await {
+            Ok(done) => Ok(done),
+            Err(Failure::Internal(e)) => Err(e),
+            Err(Failure::Refused(refusal)) => {
+                let Refusal { reason, mut event } = *refusal;
+                event.outcome = Some(Outcome::Failure);
+                event.reason = Some(reason.to_owned());
+                self.audit_refusal(event).await?;
+                Err(ServiceError::Rejected(reason))
+            }
+        }
+    }
+
+    async fn try_finish_registration(
+        &self,
+        browser: &[u8],
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<Enrolled, Failure> {
+        let now = self.now_ms();
+        let mut event = self.event("registration", ctx);
+        let response =
+            RegistrationResponse::from_json(body).map_err(|e| refuse(e.reason(), &event))?;
+        event.credential_id = Some(b64::encode(&response.raw_id));
+        let challenge =
+            challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
+
+        let mut tx = self.store.begin().await?;
+        let stored = tx
+            .take_challenge(&sha256(&challenge), browser, "registration", now)
+            .await?
+            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+        let pending: Pending = serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+
+        let anchors = TrustAnchors::new(
+            self.config.attestation_roots.iter().cloned(),
+            u64::try_from(now / 1000).unwrap_or_default(),
+        )
+        .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let verified = verify_registration(
+            &RegistrationExpectation {
+                challenge: &challenge,
+                rp_id: &self.config.rp_id,
+                origins: &self.config.origins,
+                algorithms: &pending.algorithms,
+                user_verification: pending.user_verification,
+                trust_anchors: &anchors,
+            },
+            response,
+        )
+        .map_err(|e| refuse(e.reason(), &event))?;
+        event.aaguid = Some(verified.aaguid.to_string());
+        event.user_verified = Some(verified.user_verified);
+        event.sign_count = Some(verified.sign_count);
+        event.origin = Some(verified.client_data.origin.clone());
+        event.attestation = Some(format!(
+            "{}/{}",
+            verified.attestation.format.as_str(),
+            attestation_type(verified.attestation.attestation_type)
+        ));
+
+        if let Some(grant) = &pending.grant_hash {
+            let hash = b64::decode(grant).unwrap_or_default();
+            tx.take_grant(&hash, now)
+                .await?
+                .ok_or_else(|| refuse("grant_used_or_expired", &event))?;
+        }
+        let identity = match (&pending.identity_id, &pending.new_name) {
+            (Some(id), _) => tx
+                .identity_by_id(id)
+                .await?
+                .ok_or_else(|| refuse("identity_gone", &event))?,
+            (None, Some(name)) => {
+                let identity = Identity {
+                    id: hex_id(self.random::<16>()),
+                    name: name.clone(),
+                    status: IdentityStatus::Active,
+                    is_admin: false,
+                    user_handle: b64::decode(&pending.user_handle).unwrap_or_default(),
+                    created_ms: now,
+                };
+                match tx.insert_identity(&identity).await {
+                    Err(StoreError::Conflict) => return Err(refuse("name_taken", &event)),
+                    other => other?,
+                }
+                identity
+            }
+            (None, None) => return Err(refuse("no_identity", &event)),
+        };
+        event.subject = Some(identity.name.clone());
+        if matches!(
+            identity.status,
+            IdentityStatus::Offboarded | IdentityStatus::Suspended
+        ) {
+            return Err(refuse("identity_not_enrollable", &event));
+        }
+
+        let credential = Credential {
+            id: verified.credential_id.clone(),
+            identity_id: identity.id.clone(),
+            public_key: verified.public_key.cose_bytes().to_vec(),
+            alg: verified.algorithm().id(),
+            sign_count: verified.sign_count,
+            aaguid: verified.aaguid.to_string(),
+            attestation_format: verified.attestation.format.as_str().to_owned(),
+            attestation_type: attestation_type(verified.attestation.attestation_type).to_owned(),
+            attestation_trust: attestation_trust(&verified.attestation.trust),
+            transports: verified.transports.clone(),
+            backup_eligible: verified.backup_eligible,
+            backup_state: verified.backup_state,
+            user_verified: verified.user_verified,
+            nickname: None,
+            created_ms: now,
+            last_used_ms: None,
+            status: keybound_store::CredentialStatus::Active,
+        };
+        match tx.insert_credential(&credential).await {
+            Err(StoreError::Conflict) => return Err(refuse("credential_id_taken", &event)),
+            other => other?,
+        }
+        if identity.status == IdentityStatus::Invited {
+            tx.set_identity_status(&identity.id, IdentityStatus::Active)
+                .await?;
+        }
+        event.outcome = Some(Outcome::Success);
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(Enrolled {
+            name: identity.name,
+            credential_id: credential.id,
+        })
+    }
+}
+
+fn attestation_type(t: AttestationType) -> &'static str {
+    match t {
+        AttestationType::None => "none",
+        AttestationType::SelfAttestation => "self",
+        AttestationType::Basic => "basic",
+        AttestationType::AttCa => "attca",
+        _ => "unknown",
+    }
+}
+
+fn attestation_trust(t: &AttestationTrust) -> String {
+    match t {
+        AttestationTrust::NotApplicable => "not_applicable".to_owned(),
+        AttestationTrust::Verified { .. } => "verified".to_owned(),
+        AttestationTrust::Unverified { reason, .. } => format!("unverified:{reason:?}"),
+    }
+}

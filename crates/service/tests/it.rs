@@ -1,0 +1,446 @@
+//! The use cases end to end, in process, with the software authenticator:
+//! invitation -> enrolment -> sign-in, and the refusals that must change
+//! nothing but the audit log.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use keybound_audit::{verify_chain, Outcome};
+use keybound_service::*;
+use keybound_soft_authenticator::{Algorithm, Authenticator, Ceremony, Credential, Tweaks};
+use keybound_store::Store;
+use keybound_webauthn::OriginPolicy;
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::Value;
+
+const RP_ID: &str = "localhost";
+const ORIGIN: &str = "http://localhost:8080";
+const BROWSER: &[u8] = b"browser-cookie-hash-1";
+
+struct FakeClock(AtomicI64);
+impl Clock for FakeClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct World {
+    service: Service,
+    clock: Arc<FakeClock>,
+    auth: Authenticator,
+}
+
+async fn world() -> World {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
+    let service = Service::new(
+        store,
+        config,
+        clock.clone(),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(1)),
+    );
+    World {
+        service,
+        clock,
+        auth: Authenticator::default(),
+    }
+}
+
+fn challenge_of(options: &Value) -> Vec<u8> {
+    keybound_webauthn::b64::decode(options["challenge"].as_str().unwrap()).unwrap()
+}
+
+impl World {
+    async fn enrol(&self, name: &str) -> (Credential, Vec<u8>) {
+        let token = self.service.invite(name, false, "cli").await.unwrap();
+        let options = self
+            .service
+            .begin_registration(BROWSER, RegistrationStart::Invitation(&token.value))
+            .await
+            .unwrap();
+        let options = serde_json::to_value(&options).unwrap();
+        let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+        let c = challenge_of(&options);
+        let (cred, json) = self.auth.register(
+            Algorithm::Es256,
+            &Ceremony {
+                rp_id: RP_ID,
+                origin: ORIGIN,
+                challenge: &c,
+            },
+            &user,
+        );
+        let enrolled = self
+            .service
+            .finish_registration(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(enrolled.name, name);
+        (cred, user)
+    }
+
+    async fn sign_in(
+        &self,
+        cred: &mut Credential,
+        name: &str,
+        tweaks: &Tweaks,
+    ) -> (Value, Result<SignedIn, ServiceError>) {
+        let options = self
+            .service
+            .begin_authentication(BROWSER, name)
+            .await
+            .unwrap();
+        let options = serde_json::to_value(&options).unwrap();
+        let c = challenge_of(&options);
+        let json = self.auth.assert_with(
+            cred,
+            &Ceremony {
+                rp_id: RP_ID,
+                origin: ORIGIN,
+                challenge: &c,
+            },
+            tweaks,
+        );
+        let result = self
+            .service
+            .finish_authentication(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default(),
+            )
+            .await;
+        (json, result)
+    }
+
+    async fn audit(&self) -> Vec<keybound_audit::AuditEvent> {
+        self.service.store().audit_events().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn invitation_enrolment_and_both_kinds_of_sign_in() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, by_name) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    let by_name = by_name.unwrap();
+    assert_eq!(by_name.name, "ada");
+    let (_, username_less) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    assert_eq!(username_less.unwrap().name, "ada");
+    assert!(w
+        .service
+        .sign_out(&by_name.session.value, &ClientContext::default())
+        .await
+        .unwrap());
+    assert!(!w
+        .service
+        .sign_out(&by_name.session.value, &ClientContext::default())
+        .await
+        .unwrap());
+    let events = w.audit().await;
+    let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "admin.invite",
+            "registration",
+            "authentication",
+            "authentication",
+            "sign_out"
+        ]
+    );
+    assert_eq!(verify_chain(events).unwrap(), 5);
+}
+
+#[tokio::test]
+async fn an_invitation_enrols_once() {
+    let w = world().await;
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let start = || {
+        w.service
+            .begin_registration(BROWSER, RegistrationStart::Invitation(&token.value))
+    };
+    let first = serde_json::to_value(start().await.unwrap()).unwrap();
+    let second = serde_json::to_value(start().await.unwrap()).unwrap();
+    let user = keybound_webauthn::b64::decode(first["user"]["id"].as_str().unwrap()).unwrap();
+    let register = |options: &Value| {
+        let c = challenge_of(options);
+        w.auth
+            .register(
+                Algorithm::Es256,
+                &Ceremony {
+                    rp_id: RP_ID,
+                    origin: ORIGIN,
+                    challenge: &c,
+                },
+                &user,
+            )
+            .1
+    };
+    let (a, b) = (register(&first), register(&second));
+    let ctx = ClientContext::default();
+    w.service
+        .finish_registration(BROWSER, a.to_string().as_bytes(), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.service
+            .finish_registration(BROWSER, b.to_string().as_bytes(), &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("grant_used_or_expired")
+    );
+    assert_eq!(start().await.unwrap_err(), ServiceError::Forbidden);
+    assert_eq!(
+        w.service
+            .begin_registration(BROWSER, RegistrationStart::Open("eve"))
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden,
+        "open registration is off by default"
+    );
+}
+
+#[tokio::test]
+async fn refused_ceremonies_change_nothing_but_the_audit_log() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let before = w.audit().await.len();
+
+    // Replay of a successful result.
+    let (json, ok) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    ok.unwrap();
+    let replay = w
+        .service
+        .finish_authentication(
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await;
+    assert_eq!(
+        replay.unwrap_err(),
+        ServiceError::Rejected("no_matching_challenge")
+    );
+
+    // A result from another browser session.
+    let options = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "ada")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let c = challenge_of(&options);
+    let json = w.auth.assert(
+        &mut cred,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+    );
+    let other = w
+        .service
+        .finish_authentication(
+            b"another-browser",
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await;
+    assert_eq!(
+        other.unwrap_err(),
+        ServiceError::Rejected("no_matching_challenge")
+    );
+
+    // An expired challenge.
+    let options = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "ada")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    w.clock.0.fetch_add(5 * 60 * 1000, Ordering::SeqCst);
+    let c = challenge_of(&options);
+    let json = w.auth.assert(
+        &mut cred,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+    );
+    let late = w
+        .service
+        .finish_authentication(
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await;
+    assert_eq!(
+        late.unwrap_err(),
+        ServiceError::Rejected("no_matching_challenge")
+    );
+
+    // A counter regression is refused with its own reason; the stored counter stays.
+    let (_, regressed) = w
+        .sign_in(
+            &mut cred,
+            "ada",
+            &Tweaks {
+                sign_count: Some(0),
+                ..Tweaks::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        regressed.unwrap_err(),
+        ServiceError::Rejected("clone_suspected")
+    );
+
+    // Wrong origin and garbage.
+    let options = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "ada")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let c = challenge_of(&options);
+    let json = w.auth.assert(
+        &mut cred,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: "http://evil:8080",
+            challenge: &c,
+        },
+    );
+    assert_eq!(
+        w.service
+            .finish_authentication(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("origin_mismatch")
+    );
+    assert_eq!(
+        w.service
+            .finish_authentication(BROWSER, b"{]", &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("malformed_response")
+    );
+
+    // The one success wrote one event; every refusal wrote exactly one failure.
+    let events = w.audit().await;
+    let new: Vec<_> = events[before..]
+        .iter()
+        .map(|e| (e.event.outcome, e.event.reason.clone()))
+        .collect();
+    assert_eq!(new.len(), 7);
+    assert_eq!(new[0].0, Some(Outcome::Success));
+    let reasons: Vec<_> = new[1..]
+        .iter()
+        .map(|(o, r)| {
+            assert_eq!(*o, Some(Outcome::Failure));
+            r.clone().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "no_matching_challenge",
+            "no_matching_challenge",
+            "no_matching_challenge",
+            "clone_suspected",
+            "origin_mismatch",
+            "malformed_response",
+        ]
+    );
+    assert!(verify_chain(events).is_ok());
+    // Still one credential that signs in with the counter it had.
+    let (_, again) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    again.unwrap();
+}
+
+#[tokio::test]
+async fn another_users_credential_is_refused() {
+    let w = world().await;
+    let (mut ada, _) = w.enrol("ada").await;
+    w.enrol("bob").await;
+    // Options for bob, answered with ada's credential.
+    let (_, result) = w.sign_in(&mut ada, "bob", &Tweaks::default()).await;
+    assert_eq!(
+        result.unwrap_err(),
+        ServiceError::Rejected("credential_of_another_identity")
+    );
+}
+
+#[tokio::test]
+async fn unknown_names_get_options_shaped_like_known_ones() {
+    let w = world().await;
+    w.enrol("ada").await;
+    let shape = |v: &Value| -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{:?}", std::mem::discriminant(v))))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let known = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "ada")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let unknown = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "nobody")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shape(&known), shape(&unknown));
+    let descriptor = |v: &Value| v["allowCredentials"][0].clone();
+    assert_eq!(shape(&descriptor(&known)), shape(&descriptor(&unknown)));
+    assert_eq!(
+        descriptor(&known)["id"].as_str().unwrap().len(),
+        descriptor(&unknown)["id"].as_str().unwrap().len()
+    );
+    // Stable per name, different across names.
+    let again = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "nobody")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let other = serde_json::to_value(
+        w.service
+            .begin_authentication(BROWSER, "someone")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(descriptor(&unknown), descriptor(&again));
+    assert_ne!(descriptor(&unknown), descriptor(&other));
+}
