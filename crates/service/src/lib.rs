@@ -75,6 +75,11 @@ impl Service {
         &self.config
     }
 
+    /// 32 random bytes from the service's RNG (cookie values).
+    pub fn random_bytes(&self) -> [u8; 32] {
+        self.random()
+    }
+
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }

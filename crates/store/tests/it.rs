@@ -327,3 +327,11 @@ async fn sessions_end_on_sign_out_expiry_or_credential_revocation() {
         "credential revoked"
     );
 }
+
+#[tokio::test]
+async fn secrets_are_created_once() {
+    let (_dir, store) = file_store().await;
+    assert_eq!(store.secret("k", &[1; 32]).await.unwrap(), vec![1; 32]);
+    assert_eq!(store.secret("k", &[2; 32]).await.unwrap(), vec![1; 32]);
+    assert_eq!(store.secret("other", &[3; 32]).await.unwrap(), vec![3; 32]);
+}

@@ -89,3 +89,10 @@ CREATE TABLE sessions (
     ended_ms      INTEGER
 );
 CREATE INDEX sessions_by_credential ON sessions(credential_id);
+
+-- Server-wide secrets generated on first start (e.g. the key that makes
+-- unknown names' sign-in options look like real ones).
+CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);

@@ -1,0 +1,261 @@
+//! The `keybound` binary: `serve`, `admin …`, `audit …`. Parses, loads
+//! configuration and calls the service or the server; nothing more.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use keybound_service::{Config, Service, SystemClock};
+use keybound_store::Store;
+use keybound_webauthn::OriginPolicy;
+use rand_core::TryRngCore;
+
+#[derive(Parser)]
+#[command(
+    name = "keybound",
+    version,
+    about = "Bind identities to keys, not secrets."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the relying-party server.
+    Serve(Common),
+    /// Administer identities.
+    Admin {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Check or export the audit chain.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create NAME if needed and print a single-use enrolment URL.
+    Invite {
+        /// The account name.
+        name: String,
+        /// Make the identity an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; names the first broken event.
+    Verify,
+    /// Write every event as JSON lines to standard output.
+    Export,
+}
+
+/// Settings shared by every subcommand (flags or KEYBOUND_* variables).
+#[derive(Args, Clone)]
+struct Common {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "KEYBOUND_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    listen: SocketAddr,
+    /// The WebAuthn RP ID.
+    #[arg(
+        long,
+        env = "KEYBOUND_RP_ID",
+        default_value = "localhost",
+        global = true
+    )]
+    rp_id: String,
+    /// The name authenticators show.
+    #[arg(
+        long,
+        env = "KEYBOUND_RP_NAME",
+        default_value = "keybound",
+        global = true
+    )]
+    rp_name: String,
+    /// Allowed origin (repeatable); default from the listen address and RP ID.
+    #[arg(
+        long = "origin",
+        env = "KEYBOUND_ORIGIN",
+        value_delimiter = ',',
+        global = true
+    )]
+    origins: Vec<String>,
+    /// Where the embedded database lives.
+    #[arg(
+        long,
+        env = "KEYBOUND_DATA_DIR",
+        default_value = "keybound-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Database URL (`sqlite://…`); default: DATA_DIR/keybound.db.
+    #[arg(long, env = "KEYBOUND_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Let anyone register a new name through the ceremony API.
+    #[arg(long, env = "KEYBOUND_OPEN_REGISTRATION", global = true)]
+    open_registration: bool,
+}
+
+impl Common {
+    fn origins(&self) -> Vec<String> {
+        if !self.origins.is_empty() {
+            return self.origins.clone();
+        }
+        if self.rp_id == "localhost" {
+            vec![format!("http://localhost:{}", self.listen.port())]
+        } else {
+            vec![format!("https://{}", self.rp_id)]
+        }
+    }
+
+    fn database_url(&self) -> Result<String, String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("keybound.db").display()
+        ))
+    }
+
+    async fn service(&self) -> Result<Service, String> {
+        let url = self.database_url()?;
+        if !url.starts_with("sqlite:") {
+            return Err(format!(
+                "unsupported database URL {url:?}: only sqlite:// for now"
+            ));
+        }
+        let store = Store::open(&url).await.map_err(|e| e.to_string())?;
+        let mut rng = rand_core::OsRng.unwrap_err();
+        let mut fresh = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rng, &mut fresh);
+        let secret = store
+            .secret("enumeration", &fresh)
+            .await
+            .map_err(|e| e.to_string())?;
+        let origins = OriginPolicy::exact(self.origins()).map_err(|e| e.to_string())?;
+        let mut config = Config::new(
+            &self.rp_id,
+            origins,
+            secret
+                .try_into()
+                .map_err(|_| "stored secret has the wrong length".to_owned())?,
+        );
+        config.rp_name = self.rp_name.clone();
+        config.open_registration = self.open_registration;
+        Ok(Service::new(
+            store,
+            config,
+            Arc::new(SystemClock),
+            Box::new(rng),
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYBOUND_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keybound: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Serve(common) => serve(common).await,
+        Command::Admin { common, command } => {
+            let service = common.service().await?;
+            match command {
+                AdminCommand::Invite { name, admin } => {
+                    let token = service
+                        .invite(&name, admin, "cli")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let origin = common.origins().into_iter().next().unwrap_or_default();
+                    println!("{origin}/enroll?token={}", token.value);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { common, command } => {
+            let service = common.service().await?;
+            let events = service
+                .store()
+                .audit_events()
+                .await
+                .map_err(|e| e.to_string())?;
+            match command {
+                AuditCommand::Verify => match keybound_audit::verify_chain(events) {
+                    Ok(n) => {
+                        println!("audit chain verified: {n} events");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        println!("audit chain BROKEN: {e}");
+                        Ok(ExitCode::FAILURE)
+                    }
+                },
+                AuditCommand::Export => {
+                    for e in events {
+                        println!("{}", serde_json::to_string(&e).map_err(|e| e.to_string())?);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+    }
+}
+
+async fn serve(common: Common) -> Result<ExitCode, String> {
+    let service = Arc::new(common.service().await?);
+    let secure = common.origins().iter().all(|o| o.starts_with("https://"));
+    let app = keybound_server::router(keybound_server::AppState::new(service, secure));
+    let listener = tokio::net::TcpListener::bind(common.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", common.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "keybound listening on http://{local} (RP ID {})",
+        common.rp_id
+    );
+    println!("origins: {}", common.origins().join(", "));
+    println!("data: {}", common.database_url()?);
+    println!("invite the first admin: keybound admin invite NAME --admin");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,180 @@
+//! The FIDO2 conformance API: `/attestation/options`, `/attestation/result`,
+//! `/assertion/options`, `/assertion/result`, and sign-out.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use keybound_service::{hash_token, ClientContext, RegistrationStart};
+use serde::Deserialize;
+
+use crate::reply::{failed, from_service, ok};
+use crate::{cookies, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/attestation/options", post(attestation_options))
+        .route("/attestation/result", post(attestation_result))
+        .route("/assertion/options", post(assertion_options))
+        .route("/assertion/result", post(assertion_result))
+        .route("/signout", post(sign_out))
+}
+
+#[derive(Deserialize)]
+struct AttestationOptionsRequest {
+    #[serde(default)]
+    username: String,
+    /// An invitation token (keybound's extension of the conformance API).
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AssertionOptionsRequest {
+    #[serde(default)]
+    username: String,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Option<T> {
+    serde_json::from_slice(body).ok()
+}
+
+fn malformed() -> Response {
+    failed(StatusCode::BAD_REQUEST, "malformed request")
+}
+
+fn context(headers: &HeaderMap) -> ClientContext {
+    ClientContext {
+        ip: None,
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+    }
+}
+
+/// The ceremony cookie of this browser, minting one when absent.
+fn ceremony_cookie(state: &AppState, headers: &HeaderMap, out: &mut HeaderMap) -> Vec<u8> {
+    let value = cookies::get(headers, cookies::CEREMONY).unwrap_or_else(|| {
+        let fresh = cookies::fresh(state.service.random_bytes());
+        cookies::set(
+            out,
+            cookies::CEREMONY,
+            &fresh,
+            state.secure_cookies,
+            24 * 3600,
+        );
+        fresh
+    });
+    hash_token(&value)
+}
+
+fn with_headers(mut response: Response, headers: HeaderMap) -> Response {
+    response.headers_mut().extend(headers);
+    response
+}
+
+async fn attestation_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(request) = parse::<AttestationOptionsRequest>(&body) else {
+        return malformed();
+    };
+    let mut out = HeaderMap::new();
+    let browser = ceremony_cookie(&state, &headers, &mut out);
+    let session = cookies::get(&headers, cookies::SESSION);
+    let start = match (&request.token, &session) {
+        (Some(token), _) => RegistrationStart::Invitation(token),
+        (None, Some(session)) => RegistrationStart::Session(session),
+        (None, None) => RegistrationStart::Open(&request.username),
+    };
+    let reply = match state.service.begin_registration(&browser, start).await {
+        Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
+        Err(e) => from_service(&e),
+    };
+    with_headers(reply, out)
+}
+
+async fn attestation_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(cookie) = cookies::get(&headers, cookies::CEREMONY) else {
+        return failed(StatusCode::BAD_REQUEST, "the ceremony failed");
+    };
+    match state
+        .service
+        .finish_registration(&hash_token(&cookie), &body, &context(&headers))
+        .await
+    {
+        Ok(_) => ok(serde_json::json!({})),
+        Err(e) => from_service(&e),
+    }
+}
+
+async fn assertion_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(request) = parse::<AssertionOptionsRequest>(&body) else {
+        return malformed();
+    };
+    let mut out = HeaderMap::new();
+    let browser = ceremony_cookie(&state, &headers, &mut out);
+    let reply = match state
+        .service
+        .begin_authentication(&browser, &request.username)
+        .await
+    {
+        Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
+        Err(e) => from_service(&e),
+    };
+    with_headers(reply, out)
+}
+
+async fn assertion_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(cookie) = cookies::get(&headers, cookies::CEREMONY) else {
+        return failed(StatusCode::BAD_REQUEST, "the ceremony failed");
+    };
+    match state
+        .service
+        .finish_authentication(&hash_token(&cookie), &body, &context(&headers))
+        .await
+    {
+        Ok(signed_in) => {
+            let mut out = HeaderMap::new();
+            let ttl_s = state.service.config().session_ttl_ms / 1000;
+            cookies::set(
+                &mut out,
+                cookies::SESSION,
+                &signed_in.session.value,
+                state.secure_cookies,
+                ttl_s,
+            );
+            with_headers(ok(serde_json::json!({"username": signed_in.name})), out)
+        }
+        Err(e) => from_service(&e),
+    }
+}
+
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(session) = cookies::get(&headers, cookies::SESSION) else {
+        return ok(serde_json::json!({}));
+    };
+    let mut out = HeaderMap::new();
+    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    match state.service.sign_out(&session, &context(&headers)).await {
+        Ok(_) => with_headers(ok(serde_json::json!({})), out),
+        Err(e) => from_service(&e),
+    }
+}

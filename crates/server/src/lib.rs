@@ -1,0 +1,58 @@
+//! keybound's HTTP layer. Handlers extract typed input, call one service
+//! method and map the result; no SQL, policy or audit here.
+//!
+//! The ceremony API is the FIDO2 server conformance API: JSON bodies with
+//! base64url binary members, every reply carrying `status` and
+//! `errorMessage`. Failures are 4xx with one generic message; the precise
+//! reason is in the audit log.
+#![warn(missing_docs)]
+
+mod ceremony;
+mod cookies;
+mod reply;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use keybound_service::Service;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    service: Arc<Service>,
+    secure_cookies: bool,
+}
+
+impl AppState {
+    /// State over `service`; `secure_cookies` adds `Secure` (serve over https).
+    pub fn new(service: Arc<Service>, secure_cookies: bool) -> Self {
+        AppState {
+            service,
+            secure_cookies,
+        }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/readyz", get(readyz))
+        .merge(ceremony::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> StatusCode {
+    if state.service.store().ping().await {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}

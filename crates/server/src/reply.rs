@@ -1,0 +1,42 @@
+//! Every reply of the ceremony API, and the one mapping from service errors
+//! to HTTP.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use keybound_service::ServiceError;
+use serde_json::{json, Value};
+
+/// `{"status":"ok","errorMessage":"", ...fields}`.
+pub(crate) fn ok(mut fields: Value) -> Response {
+    if let Some(map) = fields.as_object_mut() {
+        map.insert("status".into(), json!("ok"));
+        map.insert("errorMessage".into(), json!(""));
+    }
+    (StatusCode::OK, Json(fields)).into_response()
+}
+
+/// `{"status":"failed","errorMessage":message}` with `status`.
+pub(crate) fn failed(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"status": "failed", "errorMessage": message})),
+    )
+        .into_response()
+}
+
+/// The only place a service error becomes HTTP. Clients get a generic
+/// message; the reason is already in the audit log.
+pub(crate) fn from_service(e: &ServiceError) -> Response {
+    match e {
+        ServiceError::Rejected(_) => failed(StatusCode::BAD_REQUEST, "the ceremony failed"),
+        ServiceError::Forbidden => failed(StatusCode::FORBIDDEN, "not allowed"),
+        ServiceError::NotFound => failed(StatusCode::NOT_FOUND, "not found"),
+        ServiceError::RateLimited => failed(StatusCode::TOO_MANY_REQUESTS, "too many attempts"),
+        ServiceError::Internal(what) => {
+            tracing::error!(error = %what, "internal error");
+            failed(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+        _ => failed(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
+}

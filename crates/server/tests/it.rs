@@ -1,0 +1,205 @@
+//! The ceremony API through the real router (in process): the conformance
+//! flow with cookies, and the hostile requests that must get 4xx, never 5xx.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use keybound_server::{router, AppState, MAX_BODY};
+use keybound_service::{Config, Service, SystemClock};
+use keybound_soft_authenticator::{Algorithm, Authenticator, Ceremony};
+use keybound_store::Store;
+use keybound_webauthn::{b64, OriginPolicy};
+use rand_chacha::rand_core::SeedableRng;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://localhost:8080";
+
+async fn app() -> (Router, Arc<Service>) {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let config = Config::new("localhost", OriginPolicy::exact([ORIGIN]).unwrap(), [5; 32]);
+    let service = Arc::new(Service::new(
+        store,
+        config,
+        Arc::new(SystemClock),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(3)),
+    ));
+    (router(AppState::new(service.clone(), false)), service)
+}
+
+/// A browser: remembers cookies between requests.
+struct Browser {
+    app: Router,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    async fn post(&mut self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, cookie)
+            .body(body.into())
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+                "{set}"
+            );
+            let (pair, _) = set.split_once(';').unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            self.cookies.push((k.to_owned(), v.to_owned()));
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY * 2)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn challenge(options: &Value) -> Vec<u8> {
+    b64::decode(options["challenge"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn invitation_then_sign_in_over_the_conformance_api() {
+    let (app, service) = app().await;
+    let token = service.invite("ada", false, "test").await.unwrap();
+    let mut browser = Browser {
+        app,
+        cookies: vec![],
+    };
+    let auth = Authenticator::default();
+
+    let (status, options) = browser
+        .post(
+            "/attestation/options",
+            json!({"username": "ada", "token": token.value}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (options["status"].as_str(), options["errorMessage"].as_str()),
+        (Some("ok"), Some(""))
+    );
+    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge(&options);
+    let ceremony = Ceremony {
+        rp_id: "localhost",
+        origin: ORIGIN,
+        challenge: &c,
+    };
+    let (mut cred, json) = auth.register(Algorithm::Es256, &ceremony, &user);
+    let (status, reply) = browser.post("/attestation/result", json.to_string()).await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    // The same result again: the challenge is gone.
+    let (status, reply) = browser.post("/attestation/result", json.to_string()).await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("failed"))
+    );
+
+    let (_, options) = browser
+        .post("/assertion/options", json!({"username": "ada"}).to_string())
+        .await;
+    assert_eq!(
+        options["allowCredentials"][0]["id"],
+        json!(b64::encode(&cred.id))
+    );
+    let c = challenge(&options);
+    let json = auth.assert(
+        &mut cred,
+        &Ceremony {
+            challenge: &c,
+            ..ceremony
+        },
+    );
+    let (status, reply) = browser.post("/assertion/result", json.to_string()).await;
+    assert_eq!(
+        (status, reply["username"].as_str()),
+        (StatusCode::OK, Some("ada"))
+    );
+    assert!(browser.cookies.iter().any(|(k, _)| k == "kb_session"));
+
+    // Signed in, the browser may add a second credential without a token.
+    let (status, options) = browser
+        .post("/attestation/options", json!({}).to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        options["excludeCredentials"][0]["id"],
+        json!(b64::encode(&cred.id))
+    );
+    let (status, _) = browser.post("/signout", "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn hostile_requests_get_4xx_with_status_failed() {
+    let (app, _) = app().await;
+    let mut browser = Browser {
+        app,
+        cookies: vec![],
+    };
+    for path in ["/attestation/options", "/assertion/options"] {
+        let (status, reply) = browser.post(path, "{not json").await;
+        assert_eq!(
+            (status, reply["status"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("failed"))
+        );
+    }
+    for path in ["/attestation/result", "/assertion/result"] {
+        // No options were asked for: no ceremony cookie, nothing to answer.
+        let mut fresh = Browser {
+            app: browser.app.clone(),
+            cookies: vec![],
+        };
+        let (status, _) = fresh.post(path, "{}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        for body in ["", "null", "{]", "{\"id\":\"AA\"}"] {
+            let (status, reply) = browser.post(path, body).await;
+            assert_eq!(
+                (status, reply["status"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("failed")),
+                "{path} {body}"
+            );
+        }
+    }
+    let huge = vec![b' '; MAX_BODY + 1];
+    let (status, _) = browser.post("/assertion/result", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Registration is governed: no token, no session, no open registration.
+    let (status, reply) = browser
+        .post(
+            "/attestation/options",
+            json!({"username": "eve"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (StatusCode::FORBIDDEN, Some("failed"))
+    );
+}
