@@ -1,6 +1,7 @@
 //! The `keybound` binary: `serve`, `admin …`, `audit …`. Parses, loads
 //! configuration and calls the service or the server; nothing more.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -244,13 +245,21 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", common.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!(
+    // A closed stdout (a supervisor that stopped reading) must not take the
+    // server down, so these lines ignore write errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
         "keybound listening on http://{local} (RP ID {})",
         common.rp_id
     );
-    println!("origins: {}", common.origins().join(", "));
-    println!("data: {}", common.database_url()?);
-    println!("invite the first admin: keybound admin invite NAME --admin");
+    let _ = writeln!(out, "origins: {}", common.origins().join(", "));
+    let _ = writeln!(out, "data: {}", common.database_url()?);
+    let _ = writeln!(
+        out,
+        "invite the first admin: keybound admin invite NAME --admin"
+    );
+    let _ = out.flush();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,0 +1,106 @@
+//! The `keybound` binary as a person runs it: serve, then admin and audit
+//! commands against the same database while the server runs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keybound");
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn keybound(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn serve_admin_and_audit_on_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _server = Server(child);
+    // "keybound listening on http://127.0.0.1:PORT (RP ID localhost)"
+    let port: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
+
+    let (ok, url) = keybound(dir.path(), &["admin", "invite", "ada", "--admin"]);
+    assert!(ok);
+    assert!(
+        url.starts_with("http://localhost:8080/enroll?token="),
+        "{url}"
+    );
+    let (ok, _) = keybound(dir.path(), &["admin", "invite", "bob"]);
+    assert!(ok);
+
+    let (ok, verified) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(ok);
+    assert_eq!(verified.trim(), "audit chain verified: 2 events");
+    let (ok, export) = keybound(dir.path(), &["audit", "export"]);
+    assert!(ok);
+    assert_eq!(export.lines().count(), 2);
+    assert!(export.contains("\"kind\":\"admin.invite\""));
+
+    // Alter one row behind keybound's back: verify names that event.
+    let db = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(!ok);
+    assert!(broken.contains("event 2 was altered"), "{broken}");
+}
