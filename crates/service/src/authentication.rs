@@ -11,7 +11,7 @@ use keybound_webauthn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::registration::{refuse, Failure, Refusal};
+use crate::ceremony::{refuse, Failure};
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError, Token};
 
@@ -114,17 +114,8 @@ impl Service {
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<SignedIn, ServiceError> {
-        match self.try_finish_authentication(browser, body, ctx).await {
-            Ok(done) => Ok(done),
-            Err(Failure::Internal(e)) => Err(e),
-            Err(Failure::Refused(refusal)) => {
-                let Refusal { reason, mut event } = *refusal;
-                event.outcome = Some(Outcome::Failure);
-                event.reason = Some(reason.to_owned());
-                self.audit_refusal(event).await?;
-                Err(ServiceError::Rejected(reason))
-            }
-        }
+        let attempt = self.try_finish_authentication(browser, body, ctx).await;
+        self.settle(attempt).await
     }
 
     async fn try_finish_authentication(
@@ -142,12 +133,9 @@ impl Service {
             challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
 
         let mut tx = self.store.begin().await?;
-        let stored = tx
-            .take_challenge(&sha256(&challenge), browser, "authentication", now)
-            .await?
-            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
-        let pending: Pending = serde_json::from_str(&stored.payload)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let pending: Pending = self
+            .take_pending(&mut tx, browser, &challenge, "authentication", &event)
+            .await?;
 
         let credential = tx
             .credential(&response.raw_id)

@@ -12,6 +12,7 @@
 )]
 
 mod authentication;
+mod ceremony;
 mod config;
 mod error;
 mod invite;

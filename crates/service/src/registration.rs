@@ -1,7 +1,7 @@
 //! Enrolment: creation options, then the verified credential stored with its
 //! audit event in one transaction.
 
-use keybound_audit::{NewEvent, Outcome};
+use keybound_audit::Outcome;
 use keybound_store::{Challenge, Credential, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::{
     b64, challenge_of, verify_registration, AttestationTrust, AttestationType, CoseAlgorithm,
@@ -11,6 +11,7 @@ use keybound_webauthn::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::ceremony::{refuse, Failure};
 use crate::invite::hex_id;
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError};
@@ -44,30 +45,6 @@ pub struct Enrolled {
     pub name: String,
     /// The new credential's id.
     pub credential_id: Vec<u8>,
-}
-
-/// A refusal: the audit reason plus what is known about the attempt.
-pub(crate) struct Refusal {
-    pub reason: &'static str,
-    pub event: NewEvent,
-}
-
-pub(crate) enum Failure {
-    Refused(Box<Refusal>),
-    Internal(ServiceError),
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Internal(e.into())
-    }
-}
-
-pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
-    Failure::Refused(Box::new(Refusal {
-        reason,
-        event: event.clone(),
-    }))
 }
 
 impl Service {
@@ -189,17 +166,8 @@ impl Service {
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<Enrolled, ServiceError> {
-        match self.try_finish_registration(browser, body, ctx).await {
-            Ok(done) => Ok(done),
-            Err(Failure::Internal(e)) => Err(e),
-            Err(Failure::Refused(refusal)) => {
-                let Refusal { reason, mut event } = *refusal;
-                event.outcome = Some(Outcome::Failure);
-                event.reason = Some(reason.to_owned());
-                self.audit_refusal(event).await?;
-                Err(ServiceError::Rejected(reason))
-            }
-        }
+        let attempt = self.try_finish_registration(browser, body, ctx).await;
+        self.settle(attempt).await
     }
 
     async fn try_finish_registration(
@@ -217,12 +185,9 @@ impl Service {
             challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
 
         let mut tx = self.store.begin().await?;
-        let stored = tx
-            .take_challenge(&sha256(&challenge), browser, "registration", now)
-            .await?
-            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
-        let pending: Pending = serde_json::from_str(&stored.payload)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let pending: Pending = self
+            .take_pending(&mut tx, browser, &challenge, "registration", &event)
+            .await?;
 
         let anchors = TrustAnchors::new(
             self.config.attestation_roots.iter().cloned(),

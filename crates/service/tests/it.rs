@@ -90,37 +90,53 @@ impl World {
         (cred, user)
     }
 
-    async fn sign_in(
-        &self,
-        cred: &mut Credential,
-        name: &str,
-        tweaks: &Tweaks,
-    ) -> (Value, Result<SignedIn, ServiceError>) {
+    /// Asks for sign-in options for `name`; returns their challenge.
+    async fn options(&self, name: &str) -> Vec<u8> {
         let options = self
             .service
             .begin_authentication(BROWSER, name)
             .await
             .unwrap();
-        let options = serde_json::to_value(&options).unwrap();
-        let c = challenge_of(&options);
+        challenge_of(&serde_json::to_value(&options).unwrap())
+    }
+
+    /// Answers `challenge` with `cred` from `origin`, posting as `browser`.
+    async fn answer(
+        &self,
+        cred: &mut Credential,
+        challenge: &[u8],
+        origin: &str,
+        browser: &[u8],
+        tweaks: &Tweaks,
+    ) -> (Value, Result<SignedIn, ServiceError>) {
         let json = self.auth.assert_with(
             cred,
             &Ceremony {
                 rp_id: RP_ID,
-                origin: ORIGIN,
-                challenge: &c,
+                origin,
+                challenge,
             },
             tweaks,
         );
         let result = self
             .service
             .finish_authentication(
-                BROWSER,
+                browser,
                 json.to_string().as_bytes(),
                 &ClientContext::default(),
             )
             .await;
         (json, result)
+    }
+
+    async fn sign_in(
+        &self,
+        cred: &mut Credential,
+        name: &str,
+        tweaks: &Tweaks,
+    ) -> (Value, Result<SignedIn, ServiceError>) {
+        let c = self.options(name).await;
+        self.answer(cred, &c, ORIGIN, BROWSER, tweaks).await
     }
 
     async fn audit(&self) -> Vec<keybound_audit::AuditEvent> {
@@ -233,111 +249,45 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
         ServiceError::Rejected("no_matching_challenge")
     );
 
+    let none = Tweaks::default();
+    let rejected = |r: Result<SignedIn, ServiceError>| r.unwrap_err();
+
     // A result from another browser session.
-    let options = serde_json::to_value(
-        w.service
-            .begin_authentication(BROWSER, "ada")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let c = challenge_of(&options);
-    let json = w.auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
-    let other = w
-        .service
-        .finish_authentication(
-            b"another-browser",
-            json.to_string().as_bytes(),
-            &ClientContext::default(),
-        )
+    let c = w.options("ada").await;
+    let (_, other) = w
+        .answer(&mut cred, &c, ORIGIN, b"another-browser", &none)
         .await;
     assert_eq!(
-        other.unwrap_err(),
+        rejected(other),
         ServiceError::Rejected("no_matching_challenge")
     );
 
     // An expired challenge.
-    let options = serde_json::to_value(
-        w.service
-            .begin_authentication(BROWSER, "ada")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let c = w.options("ada").await;
     w.clock.0.fetch_add(5 * 60 * 1000, Ordering::SeqCst);
-    let c = challenge_of(&options);
-    let json = w.auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &c,
-        },
-    );
-    let late = w
-        .service
-        .finish_authentication(
-            BROWSER,
-            json.to_string().as_bytes(),
-            &ClientContext::default(),
-        )
-        .await;
+    let (_, late) = w.answer(&mut cred, &c, ORIGIN, BROWSER, &none).await;
     assert_eq!(
-        late.unwrap_err(),
+        rejected(late),
         ServiceError::Rejected("no_matching_challenge")
     );
 
     // A counter regression is refused with its own reason; the stored counter stays.
-    let (_, regressed) = w
-        .sign_in(
-            &mut cred,
-            "ada",
-            &Tweaks {
-                sign_count: Some(0),
-                ..Tweaks::default()
-            },
-        )
-        .await;
+    let regress = Tweaks {
+        sign_count: Some(0),
+        ..Tweaks::default()
+    };
+    let (_, regressed) = w.sign_in(&mut cred, "ada", &regress).await;
     assert_eq!(
-        regressed.unwrap_err(),
+        rejected(regressed),
         ServiceError::Rejected("clone_suspected")
     );
 
     // Wrong origin and garbage.
-    let options = serde_json::to_value(
-        w.service
-            .begin_authentication(BROWSER, "ada")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let c = challenge_of(&options);
-    let json = w.auth.assert(
-        &mut cred,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: "http://evil:8080",
-            challenge: &c,
-        },
-    );
-    assert_eq!(
-        w.service
-            .finish_authentication(
-                BROWSER,
-                json.to_string().as_bytes(),
-                &ClientContext::default()
-            )
-            .await
-            .unwrap_err(),
-        ServiceError::Rejected("origin_mismatch")
-    );
+    let c = w.options("ada").await;
+    let (_, evil) = w
+        .answer(&mut cred, &c, "http://evil:8080", BROWSER, &none)
+        .await;
+    assert_eq!(rejected(evil), ServiceError::Rejected("origin_mismatch"));
     assert_eq!(
         w.service
             .finish_authentication(BROWSER, b"{]", &ClientContext::default())

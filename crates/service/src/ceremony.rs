@@ -1,0 +1,70 @@
+//! What both ceremonies share: finding the stored state a response answers,
+//! and turning a refusal into its audit event.
+
+use keybound_audit::{NewEvent, Outcome};
+use keybound_store::{StoreError, Tx};
+use serde::de::DeserializeOwned;
+
+use crate::tokens::sha256;
+use crate::{Service, ServiceError};
+
+/// A refusal: the audit reason plus what is known about the attempt.
+pub(crate) struct Refusal {
+    pub reason: &'static str,
+    pub event: NewEvent,
+}
+
+pub(crate) enum Failure {
+    Refused(Box<Refusal>),
+    Internal(ServiceError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
+    Failure::Refused(Box::new(Refusal {
+        reason,
+        event: event.clone(),
+    }))
+}
+
+impl Service {
+    /// Finishes a ceremony attempt: success passes through; a refusal is
+    /// recorded on its own (the attempt's transaction was dropped) and
+    /// becomes [`ServiceError::Rejected`].
+    pub(crate) async fn settle<T>(&self, attempt: Result<T, Failure>) -> Result<T, ServiceError> {
+        match attempt {
+            Ok(done) => Ok(done),
+            Err(Failure::Internal(e)) => Err(e),
+            Err(Failure::Refused(refusal)) => {
+                let Refusal { reason, mut event } = *refusal;
+                event.outcome = Some(Outcome::Failure);
+                event.reason = Some(reason.to_owned());
+                self.audit_refusal(event).await?;
+                Err(ServiceError::Rejected(reason))
+            }
+        }
+    }
+
+    /// Consumes the challenge `challenge` issued to `browser` for `ceremony`
+    /// and returns the state stored with it.
+    pub(crate) async fn take_pending<P: DeserializeOwned>(
+        &self,
+        tx: &mut Tx,
+        browser: &[u8],
+        challenge: &[u8],
+        ceremony: &str,
+        event: &NewEvent,
+    ) -> Result<P, Failure> {
+        let stored = tx
+            .take_challenge(&sha256(challenge), browser, ceremony, self.now_ms())
+            .await?
+            .ok_or_else(|| refuse("no_matching_challenge", event))?;
+        serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))
+    }
+}
