@@ -54,6 +54,21 @@ enum AdminCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List identities, their status and credentials.
+    Users,
+    /// List the credentials of NAME.
+    Credentials {
+        /// The account name.
+        name: String,
+    },
+    /// Revoke a credential (base64url id): no more sign-ins, sessions end.
+    RevokeCredential {
+        /// The credential id as `admin credentials` prints it.
+        id: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "revoked by admin")]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +219,56 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .map_err(|e| e.to_string())?;
                     let origin = common.origins().into_iter().next().unwrap_or_default();
                     println!("{origin}/enroll?token={}", token.value);
+                }
+                AdminCommand::Users => {
+                    for (identity, creds) in service.people().await.map_err(|e| e.to_string())? {
+                        let active = creds
+                            .iter()
+                            .filter(|c| c.status == keybound_store::CredentialStatus::Active)
+                            .count();
+                        println!(
+                            "{}\t{}\t{}\t{active} active / {} credentials",
+                            identity.name,
+                            identity.status.as_str(),
+                            if identity.is_admin { "admin" } else { "user" },
+                            creds.len()
+                        );
+                    }
+                }
+                AdminCommand::Credentials { name } => {
+                    let creds = service
+                        .credentials_of(&name)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    for c in creds {
+                        let status = match &c.status {
+                            keybound_store::CredentialStatus::Active => "active".to_owned(),
+                            keybound_store::CredentialStatus::Revoked(why) => {
+                                format!("revoked ({why})")
+                            }
+                        };
+                        println!(
+                            "{}\t{}\t{}\t{}/{}\t{}\t{}",
+                            keybound_webauthn::b64::encode(&c.id),
+                            status,
+                            c.aaguid,
+                            c.attestation_format,
+                            c.attestation_type,
+                            if c.backup_eligible {
+                                "synced"
+                            } else {
+                                "device-bound"
+                            },
+                            c.nickname.unwrap_or_default()
+                        );
+                    }
+                }
+                AdminCommand::RevokeCredential { id, reason } => {
+                    service
+                        .revoke_credential(&id, "cli", &reason)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("revoked {id}");
                 }
             }
             Ok(ExitCode::SUCCESS)

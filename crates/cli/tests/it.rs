@@ -82,6 +82,22 @@ fn serve_admin_and_audit_on_one_database() {
     let (ok, _) = keybound(dir.path(), &["admin", "invite", "bob"]);
     assert!(ok);
 
+    let (ok, users) = keybound(dir.path(), &["admin", "users"]);
+    assert!(ok);
+    assert_eq!(
+        users.lines().collect::<Vec<_>>(),
+        [
+            "ada\tinvited\tadmin\t0 active / 0 credentials",
+            "bob\tinvited\tuser\t0 active / 0 credentials"
+        ]
+    );
+    let (ok, creds) = keybound(dir.path(), &["admin", "credentials", "ada"]);
+    assert!(ok && creds.is_empty());
+    let (ok, _) = keybound(dir.path(), &["admin", "credentials", "nobody"]);
+    assert!(!ok);
+    let (ok, _) = keybound(dir.path(), &["admin", "revoke-credential", "AAAA"]);
+    assert!(!ok, "no such credential");
+
     let (ok, verified) = keybound(dir.path(), &["audit", "verify"]);
     assert!(ok);
     assert_eq!(verified.trim(), "audit chain verified: 2 events");

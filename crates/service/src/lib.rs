@@ -11,6 +11,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod admin;
 mod authentication;
 mod ceremony;
 mod config;

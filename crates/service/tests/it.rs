@@ -394,3 +394,47 @@ async fn unknown_names_get_options_shaped_like_known_ones() {
     assert_eq!(descriptor(&unknown), descriptor(&again));
     assert_ne!(descriptor(&unknown), descriptor(&other));
 }
+
+#[tokio::test]
+async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    let people = w.service.people().await.unwrap();
+    assert_eq!(people.len(), 1);
+    assert_eq!(people[0].1.len(), 1);
+    let id = keybound_webauthn::b64::encode(&cred.id);
+    w.service
+        .revoke_credential(&id, "cli", "lost")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.service
+            .revoke_credential(&id, "cli", "again")
+            .await
+            .unwrap_err(),
+        ServiceError::NotFound
+    );
+    // Its session is over: sign-out finds nothing live.
+    assert!(!w
+        .service
+        .sign_out(&session.value, &ClientContext::default())
+        .await
+        .unwrap());
+    let (_, refused) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    assert_eq!(
+        refused.unwrap_err(),
+        ServiceError::Rejected("credential_revoked")
+    );
+    let creds = w.service.credentials_of("ada").await.unwrap();
+    assert_eq!(
+        creds[0].status,
+        keybound_store::CredentialStatus::Revoked("lost".into())
+    );
+    assert_eq!(
+        w.service.credentials_of("nobody").await.unwrap_err(),
+        ServiceError::NotFound
+    );
+    assert!(verify_chain(w.audit().await).is_ok());
+}

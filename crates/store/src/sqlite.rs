@@ -222,6 +222,14 @@ impl Tx {
         row.as_ref().map(identity_from_row).transpose()
     }
 
+    /// Every identity, by name.
+    pub async fn identities(&mut self) -> Result<Vec<Identity>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM identities ORDER BY name")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
     /// The identity with this id.
     pub async fn identity_by_id(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
         let row = sqlx::query("SELECT * FROM identities WHERE id = ?")

@@ -1,0 +1,58 @@
+//! Administration that is not a ceremony: listing people and credentials,
+//! revoking a credential.
+
+use keybound_audit::Outcome;
+use keybound_store::{Credential, Identity};
+use keybound_webauthn::b64;
+
+use crate::{ClientContext, Service, ServiceError};
+
+impl Service {
+    /// Every identity with its credentials (`keybound admin users`).
+    pub async fn people(&self) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let mut out = Vec::new();
+        for identity in tx.identities().await? {
+            let creds = tx.credentials_of(&identity.id).await?;
+            out.push((identity, creds));
+        }
+        Ok(out)
+    }
+
+    /// The credentials of `name` (`keybound admin credentials NAME`).
+    pub async fn credentials_of(&self, name: &str) -> Result<Vec<Credential>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let identity = tx
+            .identity_by_name(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(tx.credentials_of(&identity.id).await?)
+    }
+
+    /// Revokes a credential (base64url id): it can no longer sign in and its
+    /// sessions end at once. One transaction with its audit event.
+    pub async fn revoke_credential(
+        &self,
+        credential_id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self.store.begin().await?;
+        let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
+        if !tx.revoke_credential(&id, reason).await? {
+            return Err(ServiceError::NotFound);
+        }
+        let owner = tx.identity_by_id(&credential.identity_id).await?;
+        let mut event = self.event("admin.revoke_credential", &ClientContext::default());
+        event.actor = Some(actor.to_owned());
+        event.subject = owner.map(|o| o.name);
+        event.credential_id = Some(credential_id.to_owned());
+        event.aaguid = Some(credential.aaguid);
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(reason.to_owned());
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
