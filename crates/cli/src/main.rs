@@ -325,11 +325,14 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         "invite the first admin: keybound admin invite NAME --admin"
     );
     let _ = out.flush();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,10 @@
 //! `/assertion/options`, `/assertion/result`, and sign-out.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::Extensions;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
@@ -45,9 +48,13 @@ fn malformed() -> Response {
     failed(StatusCode::BAD_REQUEST, "malformed request")
 }
 
-fn context(headers: &HeaderMap) -> ClientContext {
+/// Who is asking: the socket's address (trusted proxies arrive with rate
+/// limiting) and the user agent, truncated.
+fn context(headers: &HeaderMap, extensions: &Extensions) -> ClientContext {
     ClientContext {
-        ip: None,
+        ip: extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -102,6 +109,7 @@ async fn attestation_options(
 async fn attestation_result(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     let Some(cookie) = cookies::get(&headers, cookies::CEREMONY) else {
@@ -109,7 +117,7 @@ async fn attestation_result(
     };
     match state
         .service
-        .finish_registration(&hash_token(&cookie), &body, &context(&headers))
+        .finish_registration(&hash_token(&cookie), &body, &context(&headers, &extensions))
         .await
     {
         Ok(_) => ok(serde_json::json!({})),
@@ -141,6 +149,7 @@ async fn assertion_options(
 async fn assertion_result(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     let Some(cookie) = cookies::get(&headers, cookies::CEREMONY) else {
@@ -148,7 +157,7 @@ async fn assertion_result(
     };
     match state
         .service
-        .finish_authentication(&hash_token(&cookie), &body, &context(&headers))
+        .finish_authentication(&hash_token(&cookie), &body, &context(&headers, &extensions))
         .await
     {
         Ok(signed_in) => {
@@ -167,13 +176,21 @@ async fn assertion_result(
     }
 }
 
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
     let Some(session) = cookies::get(&headers, cookies::SESSION) else {
         return ok(serde_json::json!({}));
     };
     let mut out = HeaderMap::new();
     cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
-    match state.service.sign_out(&session, &context(&headers)).await {
+    match state
+        .service
+        .sign_out(&session, &context(&headers, &extensions))
+        .await
+    {
         Ok(_) => with_headers(ok(serde_json::json!({})), out),
         Err(e) => from_service(&e),
     }

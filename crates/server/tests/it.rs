@@ -49,11 +49,18 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let request = Request::post(path)
+        let mut request = Request::post(path)
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::COOKIE, cookie)
             .body(body.into())
             .unwrap();
+        // What `into_make_service_with_connect_info` adds for a real socket.
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 7],
+                5555,
+            ))));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         for set in response.headers().get_all(header::SET_COOKIE) {
@@ -155,6 +162,27 @@ async fn invitation_then_sign_in_over_the_conformance_api() {
     );
     let (status, _) = browser.post("/signout", "").await;
     assert_eq!(status, StatusCode::OK);
+
+    // Every ceremony event names the client's address.
+    let events = service.store().audit_events().await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "admin.invite",
+            "registration",
+            "registration",
+            "authentication",
+            "sign_out"
+        ]
+    );
+    for e in &events[1..] {
+        assert_eq!(e.event.ip.as_deref(), Some("127.0.0.7"), "{}", e.event.kind);
+    }
+    assert_eq!(
+        events[2].event.reason.as_deref(),
+        Some("no_matching_challenge")
+    );
 }
 
 #[tokio::test]
