@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+
+mod config_file;
 use keybound_service::{Config, Service, SystemClock};
 use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
@@ -20,6 +22,10 @@ use rand_core::TryRngCore;
     about = "Bind identities to keys, not secrets."
 )]
 struct Cli {
+    /// A TOML file with the same settings as the flags (flags and
+    /// KEYBOUND_* variables take precedence).
+    #[arg(long, env = "KEYBOUND_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -188,8 +194,31 @@ impl Common {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The configuration file becomes environment defaults before the
+    // runtime starts any thread.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = config_file::requested(&args) {
+        if let Err(e) = config_file::apply(std::path::Path::new(&path)) {
+            eprintln!("keybound: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keybound: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(start(cli))
+}
+
+async fn start(cli: Cli) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYBOUND_LOG")
@@ -197,7 +226,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("keybound: {e}");

@@ -120,3 +120,41 @@ fn serve_admin_and_audit_on_one_database() {
     assert!(!ok);
     assert!(broken.contains("event 2 was altered"), "{broken}");
 }
+
+#[test]
+fn a_config_file_sets_defaults_that_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keybound.toml");
+    std::fs::write(
+        &file,
+        "rp_id = \"example.com\"\norigins = [\"https://login.example.com\"]\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let (ok, url) = keybound(dir.path(), &["admin", "invite", "ada", "--config", config]);
+    assert!(ok);
+    assert!(
+        url.starts_with("https://login.example.com/enroll?token="),
+        "{url}"
+    );
+    let (ok, url) = keybound(
+        dir.path(),
+        &[
+            "admin",
+            "invite",
+            "bob",
+            "--config",
+            config,
+            "--origin",
+            "https://other.example.com",
+        ],
+    );
+    assert!(ok);
+    assert!(
+        url.starts_with("https://other.example.com/enroll?token="),
+        "{url}"
+    );
+    std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+    let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
+    assert!(!ok, "unknown keys are refused");
+}

@@ -1,0 +1,64 @@
+//! `--config FILE`: a TOML file with the same settings as the flags.
+//!
+//! Precedence is flag, then `KEYBOUND_*` variable, then file: the file's
+//! values are offered to clap as environment defaults for variables that
+//! are not already set, before any thread starts.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The file's shape; every key optional, unknown keys refused.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    rp_id: Option<String>,
+    rp_name: Option<String>,
+    origins: Option<Vec<String>>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    open_registration: Option<bool>,
+}
+
+/// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
+pub(crate) fn requested(args: &[String]) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(v.to_owned());
+        }
+    }
+    std::env::var("KEYBOUND_CONFIG").ok()
+}
+
+/// Reads `path` and exports its settings as `KEYBOUND_*` defaults.
+/// Must run before any other thread exists (it sets environment variables).
+pub(crate) fn apply(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let pairs = [
+        ("KEYBOUND_LISTEN", file.listen),
+        ("KEYBOUND_RP_ID", file.rp_id),
+        ("KEYBOUND_RP_NAME", file.rp_name),
+        ("KEYBOUND_ORIGIN", file.origins.map(|o| o.join(","))),
+        ("KEYBOUND_DATA_DIR", file.data_dir),
+        ("KEYBOUND_DATABASE_URL", file.database_url),
+        (
+            "KEYBOUND_OPEN_REGISTRATION",
+            file.open_registration.map(|b| b.to_string()),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            if std::env::var_os(name).is_none() {
+                std::env::set_var(name, value);
+            }
+        }
+    }
+    Ok(())
+}
