@@ -1,0 +1,359 @@
+//! The real server on a random port with a temporary SQLite database,
+//! driven over HTTP by the software authenticator: the conformance flow and
+//! the hostile cases, each refused and leaving nothing but its audit event.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Ceremony, Credential, Tweaks};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keybound");
+const RP_ID: &str = "kb.test";
+const ORIGIN: &str = "https://kb.test";
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rp-id",
+                RP_ID,
+                "--origin",
+                ORIGIN,
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("KEYBOUND_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        Server { child, port, dir }
+    }
+
+    fn cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--rp-id", RP_ID, "--origin", ORIGIN, "--data-dir"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    fn browser(&self) -> Browser {
+        Browser {
+            port: self.port,
+            cookies: Vec::new(),
+        }
+    }
+
+    /// How many credentials `name` has (active or not), and whether the
+    /// audit chain still verifies, as an admin would check.
+    fn state(&self, name: &str) -> (usize, String) {
+        let (_, creds) = self.cli(&["admin", "credentials", name]);
+        let (_, audit) = self.cli(&["audit", "verify"]);
+        (creds.lines().count(), audit.trim().to_owned())
+    }
+}
+
+/// A minimal HTTP/1.1 browser: one request per connection, keeps cookies.
+struct Browser {
+    port: u16,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn post(&mut self, path: &str, body: &[u8]) -> (u16, Value) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: kb.test\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            body.len(),
+            cookie.join("; ")
+        )
+        .unwrap();
+        // The server may answer (413) before reading a huge body.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        for line in head.lines() {
+            if let Some(set) = line.strip_prefix("set-cookie: ") {
+                let (pair, _) = set.split_once(';').unwrap();
+                let (k, v) = pair.split_once('=').unwrap();
+                self.cookies.retain(|(name, _)| name != k);
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
+        self.post(path, body.to_string().as_bytes())
+    }
+}
+
+fn decode(s: &str) -> Vec<u8> {
+    keybound_webauthn::b64::decode(s).unwrap()
+}
+
+fn challenge(options: &Value) -> Vec<u8> {
+    decode(options["challenge"].as_str().unwrap())
+}
+
+fn ceremony(c: &[u8]) -> Ceremony<'_> {
+    Ceremony {
+        rp_id: RP_ID,
+        origin: ORIGIN,
+        challenge: c,
+    }
+}
+
+/// Enrols `name` from a CLI invitation; returns the credential and handle.
+fn enrol(
+    server: &Server,
+    browser: &mut Browser,
+    auth: &Authenticator,
+    name: &str,
+) -> (Credential, Vec<u8>) {
+    let (ok, url) = server.cli(&["admin", "invite", name]);
+    assert!(ok);
+    let token = url.trim().split("token=").nth(1).unwrap().to_owned();
+    let (status, options) = browser.post_json(
+        "/attestation/options",
+        &json!({"username": name, "token": token}),
+    );
+    assert_eq!(status, 200, "{options}");
+    let user = decode(options["user"]["id"].as_str().unwrap());
+    let c = challenge(&options);
+    let (cred, json) = auth.register(Algorithm::Es256, &ceremony(&c), &user);
+    let (status, reply) = browser.post_json("/attestation/result", &json);
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("ok")),
+        "{reply}"
+    );
+    (cred, user)
+}
+
+/// Runs one sign-in for `name` with `tweaks`; returns the HTTP status.
+fn sign_in(
+    browser: &mut Browser,
+    auth: &Authenticator,
+    cred: &mut Credential,
+    name: &str,
+    tweaks: &Tweaks,
+) -> u16 {
+    let (_, options) = browser.post_json("/assertion/options", &json!({"username": name}));
+    let c = challenge(&options);
+    let json = auth.assert_with(cred, &ceremony(&c), tweaks);
+    browser.post_json("/assertion/result", &json).0
+}
+
+#[test]
+fn conformance_flow_over_a_real_port() {
+    let server = Server::start();
+    let auth = Authenticator::default();
+    let mut browser = server.browser();
+    let (mut first, _) = enrol(&server, &mut browser, &auth, "ada");
+
+    // Sign in by name, then username-less.
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut first, "ada", &Tweaks::default()),
+        200
+    );
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut first, "", &Tweaks::default()),
+        200
+    );
+    assert!(browser.cookies.iter().any(|(k, _)| k == "kb_session"));
+
+    // Signed in, add a second credential without a token.
+    let (status, options) = browser.post_json("/attestation/options", &json!({}));
+    assert_eq!(status, 200);
+    let user = decode(options["user"]["id"].as_str().unwrap());
+    let c = challenge(&options);
+    let (mut second, json) = auth.register(Algorithm::EdDsa, &ceremony(&c), &user);
+    assert_eq!(browser.post_json("/attestation/result", &json).0, 200);
+    assert_eq!(server.state("ada").0, 2);
+
+    // Revoke the first through the CLI while the server runs.
+    let id = b64(&first.id);
+    let (ok, _) = server.cli(&["admin", "revoke-credential", &id]);
+    assert!(ok);
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut first, "ada", &Tweaks::default()),
+        400
+    );
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut second, "ada", &Tweaks::default()),
+        200
+    );
+    let (_, audit) = server.state("ada");
+    assert!(audit.starts_with("audit chain verified"), "{audit}");
+}
+
+#[track_caller]
+fn refused(status: u16) {
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn hostile_requests_are_refused_and_change_nothing() {
+    let server = Server::start();
+    let auth = Authenticator::default();
+    let mut browser = server.browser();
+    let (mut ada, _) = enrol(&server, &mut browser, &auth, "ada");
+    let (mut bob, _) = enrol(&server, &mut browser, &auth, "bob");
+    let before = server.state("ada");
+
+    // Wrong origin, wrong RP ID hash, counter regression.
+    let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
+    let c = challenge(&options);
+    let json = auth.assert(
+        &mut ada,
+        &Ceremony {
+            origin: "https://evil.test",
+            ..ceremony(&c)
+        },
+    );
+    refused(browser.post_json("/assertion/result", &json).0);
+    refused(sign_in(
+        &mut browser,
+        &auth,
+        &mut ada,
+        "ada",
+        &Tweaks {
+            rp_id_hash_of: Some("evil.test".into()),
+            ..Tweaks::default()
+        },
+    ));
+    // (A counter of 0 after 0 is fine; regress from a real count.)
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
+        200
+    );
+    refused(sign_in(
+        &mut browser,
+        &auth,
+        &mut ada,
+        "ada",
+        &Tweaks {
+            sign_count: Some(0),
+            ..Tweaks::default()
+        },
+    ));
+    // Another user's credential, another user's handle.
+    refused(sign_in(
+        &mut browser,
+        &auth,
+        &mut bob,
+        "ada",
+        &Tweaks::default(),
+    ));
+    refused(sign_in(
+        &mut browser,
+        &auth,
+        &mut ada,
+        "",
+        &Tweaks {
+            user_handle: Some(Some(b"bob".to_vec())),
+            ..Tweaks::default()
+        },
+    ));
+
+    // A replayed result.
+    let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
+    let c = challenge(&options);
+    let json = auth.assert(&mut ada, &ceremony(&c));
+    assert_eq!(browser.post_json("/assertion/result", &json).0, 200);
+    refused(browser.post_json("/assertion/result", &json).0);
+
+    // A result without options, and a challenge from another session.
+    let mut stranger = server.browser();
+    let json = auth.assert(&mut ada, &ceremony(&[7; 32]));
+    refused(stranger.post_json("/assertion/result", &json).0);
+    let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
+    let c = challenge(&options);
+    let json = auth.assert(&mut ada, &ceremony(&c));
+    stranger.post_json("/assertion/options", &json!({"username": "ada"}));
+    refused(stranger.post_json("/assertion/result", &json).0);
+
+    // Garbage and oversized bodies from a browser that is not signed in:
+    // 4xx, never 5xx.
+    let not_json: [&[u8]; 4] = [b"", b"{]", b"null", b"\xff\xfe"];
+    for path in [
+        "/attestation/options",
+        "/attestation/result",
+        "/assertion/options",
+        "/assertion/result",
+    ] {
+        for body in not_json {
+            let (status, _) = stranger.post(path, body);
+            assert!((400..500).contains(&status), "{path} {body:?} -> {status}");
+        }
+    }
+    for path in ["/attestation/result", "/assertion/result"] {
+        let (status, _) = stranger.post(path, b"{\"id\":5}");
+        assert_eq!(status, 400, "{path}");
+    }
+    let (status, _) = browser.post("/assertion/result", &vec![b'x'; 2 * 1024 * 1024]);
+    assert_eq!(status, 413);
+
+    // Nothing changed but the audit log (which still verifies), and the
+    // legitimate user still signs in.
+    let after = server.state("ada");
+    assert_eq!(after.0, before.0);
+    assert!(after.1.starts_with("audit chain verified"), "{}", after.1);
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
+        200
+    );
+}
