@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use keybound_service::{hash_token, ClientContext, RegistrationStart};
+use keybound_service::{hash_token, ClientContext, RegistrationRequest, RegistrationStart};
+use keybound_webauthn::{
+    AttestationConveyancePreference, AuthenticatorSelectionCriteria, UserVerificationRequirement,
+};
 use serde::Deserialize;
 
 use crate::reply::{failed, from_service, ok};
@@ -26,18 +29,28 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AttestationOptionsRequest {
     #[serde(default)]
     username: String,
+    #[serde(default)]
+    authenticator_selection: Option<AuthenticatorSelectionCriteria>,
+    #[serde(default)]
+    attestation: Option<AttestationConveyancePreference>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
     /// An invitation token (keybound's extension of the conformance API).
     #[serde(default)]
     token: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AssertionOptionsRequest {
     #[serde(default)]
     username: String,
+    #[serde(default)]
+    user_verification: Option<UserVerificationRequirement>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Option<T> {
@@ -99,7 +112,16 @@ async fn attestation_options(
         (None, Some(session)) => RegistrationStart::Session(session),
         (None, None) => RegistrationStart::Open(&request.username),
     };
-    let reply = match state.service.begin_registration(&browser, start).await {
+    let preferences = RegistrationRequest {
+        authenticator_selection: request.authenticator_selection,
+        attestation: request.attestation,
+        extensions: request.extensions,
+    };
+    let reply = match state
+        .service
+        .begin_registration(&browser, start, &preferences)
+        .await
+    {
         Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
         Err(e) => from_service(&e),
     };
@@ -137,7 +159,7 @@ async fn assertion_options(
     let browser = ceremony_cookie(&state, &headers, &mut out);
     let reply = match state
         .service
-        .begin_authentication(&browser, &request.username)
+        .begin_authentication(&browser, &request.username, request.user_verification)
         .await
     {
         Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),

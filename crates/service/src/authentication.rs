@@ -43,10 +43,14 @@ impl Service {
     /// Request options. `""` gives username-less options; an unknown name
     /// gets options of the same shape whose credential id is derived from the
     /// name with a server secret, so replies do not reveal who has an account.
+    ///
+    /// `user_verification` is what the client asked for (default
+    /// preferred); `required` is then enforced on the response.
     pub async fn begin_authentication(
         &self,
         browser: &[u8],
         name: &str,
+        user_verification: Option<UserVerificationRequirement>,
     ) -> Result<PublicKeyCredentialRequestOptions, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
@@ -71,6 +75,9 @@ impl Service {
             PublicKeyCredentialRequestOptions::new(&self.config.rp_id, &mut **rng)
         };
         options.allow_credentials = allow;
+        if let Some(uv) = user_verification {
+            options.user_verification = uv;
+        }
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
         let pending = Pending {
             identity_id,

@@ -28,7 +28,7 @@ use keybound_store::Store;
 pub use authentication::SignedIn;
 pub use config::{Clock, Config, SystemClock};
 pub use error::ServiceError;
-pub use registration::{Enrolled, RegistrationStart};
+pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use tokens::{hash_token, Token};
 
 /// Where a request came from, for the audit record.

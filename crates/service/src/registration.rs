@@ -4,7 +4,8 @@
 use keybound_audit::Outcome;
 use keybound_store::{Challenge, Credential, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::{
-    b64, challenge_of, verify_registration, AttestationTrust, AttestationType, CoseAlgorithm,
+    b64, challenge_of, verify_registration, AttestationConveyancePreference, AttestationTrust,
+    AttestationType, AuthenticatorSelectionCriteria, CoseAlgorithm,
     PublicKeyCredentialCreationOptions, PublicKeyCredentialDescriptor, PublicKeyCredentialRpEntity,
     PublicKeyCredentialUserEntity, RegistrationExpectation, RegistrationResponse,
     ResidentKeyRequirement, TrustAnchors, UserVerificationRequirement,
@@ -25,6 +26,18 @@ pub enum RegistrationStart<'a> {
     Session(&'a str),
     /// Open registration of a name (only with `open_registration`).
     Open(&'a str),
+}
+
+/// What the client asked for in `/attestation/options`, honoured within
+/// the server's policy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistrationRequest {
+    /// `authenticatorSelection` (attachment, resident key, UV).
+    pub authenticator_selection: Option<AuthenticatorSelectionCriteria>,
+    /// `attestation` conveyance.
+    pub attestation: Option<AttestationConveyancePreference>,
+    /// Client extension inputs, passed through.
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The stored state of a registration ceremony.
@@ -50,10 +63,14 @@ pub struct Enrolled {
 impl Service {
     /// Issues creation options for whoever `start` entitles, remembering the
     /// challenge for `browser` (the hash of the ceremony cookie).
+    ///
+    /// A request for `userVerification: required` is enforced when the
+    /// response arrives; by default UV and resident keys are preferred.
     pub async fn begin_registration(
         &self,
         browser: &[u8],
         start: RegistrationStart<'_>,
+        request: &RegistrationRequest,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
@@ -129,11 +146,17 @@ impl Service {
             .into_iter()
             .map(|c| PublicKeyCredentialDescriptor::new(c.id, c.transports))
             .collect();
-        options.authenticator_selection = Some(keybound_webauthn::AuthenticatorSelectionCriteria {
-            resident_key: Some(ResidentKeyRequirement::Preferred),
-            user_verification: UserVerificationRequirement::Preferred,
-            ..Default::default()
+        let selection = request.authenticator_selection.clone().unwrap_or_else(|| {
+            AuthenticatorSelectionCriteria {
+                resident_key: Some(ResidentKeyRequirement::Preferred),
+                user_verification: UserVerificationRequirement::Preferred,
+                ..Default::default()
+            }
         });
+        let user_verification = selection.user_verification;
+        options.authenticator_selection = Some(selection);
+        options.attestation = request.attestation.unwrap_or_default();
+        options.extensions = request.extensions.clone();
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
 
         let pending = Pending {
@@ -142,7 +165,7 @@ impl Service {
             user_handle: b64::encode(&user_handle),
             grant_hash: grant_hash.map(|h| b64::encode(&h)),
             algorithms: options.algorithms(),
-            user_verification: UserVerificationRequirement::Preferred,
+            user_verification,
         };
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),

@@ -62,7 +62,11 @@ impl World {
         let token = self.service.invite(name, false, "cli").await.unwrap();
         let options = self
             .service
-            .begin_registration(BROWSER, RegistrationStart::Invitation(&token.value))
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Invitation(&token.value),
+                &RegistrationRequest::default(),
+            )
             .await
             .unwrap();
         let options = serde_json::to_value(&options).unwrap();
@@ -94,7 +98,7 @@ impl World {
     async fn options(&self, name: &str) -> Vec<u8> {
         let options = self
             .service
-            .begin_authentication(BROWSER, name)
+            .begin_authentication(BROWSER, name, None)
             .await
             .unwrap();
         challenge_of(&serde_json::to_value(&options).unwrap())
@@ -182,9 +186,13 @@ async fn invitation_enrolment_and_both_kinds_of_sign_in() {
 async fn an_invitation_enrols_once() {
     let w = world().await;
     let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let defaults = RegistrationRequest::default();
     let start = || {
-        w.service
-            .begin_registration(BROWSER, RegistrationStart::Invitation(&token.value))
+        w.service.begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&token.value),
+            &defaults,
+        )
     };
     let first = serde_json::to_value(start().await.unwrap()).unwrap();
     let second = serde_json::to_value(start().await.unwrap()).unwrap();
@@ -219,7 +227,11 @@ async fn an_invitation_enrols_once() {
     assert_eq!(start().await.unwrap_err(), ServiceError::Forbidden);
     assert_eq!(
         w.service
-            .begin_registration(BROWSER, RegistrationStart::Open("eve"))
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Open("eve"),
+                &RegistrationRequest::default()
+            )
             .await
             .unwrap_err(),
         ServiceError::Forbidden,
@@ -357,14 +369,14 @@ async fn unknown_names_get_options_shaped_like_known_ones() {
     };
     let known = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "ada")
+            .begin_authentication(BROWSER, "ada", None)
             .await
             .unwrap(),
     )
     .unwrap();
     let unknown = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "nobody")
+            .begin_authentication(BROWSER, "nobody", None)
             .await
             .unwrap(),
     )
@@ -379,14 +391,14 @@ async fn unknown_names_get_options_shaped_like_known_ones() {
     // Stable per name, different across names.
     let again = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "nobody")
+            .begin_authentication(BROWSER, "nobody", None)
             .await
             .unwrap(),
     )
     .unwrap();
     let other = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "someone")
+            .begin_authentication(BROWSER, "someone", None)
             .await
             .unwrap(),
     )
@@ -437,4 +449,59 @@ async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
         ServiceError::NotFound
     );
     assert!(verify_chain(w.audit().await).is_ok());
+}
+
+#[tokio::test]
+async fn requested_user_verification_is_enforced() {
+    let w = world().await;
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let request = RegistrationRequest {
+        authenticator_selection: Some(keybound_webauthn::AuthenticatorSelectionCriteria {
+            user_verification: keybound_webauthn::UserVerificationRequirement::Required,
+            ..Default::default()
+        }),
+        attestation: Some(keybound_webauthn::AttestationConveyancePreference::Direct),
+        extensions: None,
+    };
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&token.value),
+            &request,
+        )
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    assert_eq!(options["attestation"], "direct");
+    assert_eq!(
+        options["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge_of(&options);
+    let no_uv = Authenticator {
+        user_verified: false,
+        ..Authenticator::default()
+    };
+    let (_, json) = no_uv.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &user,
+    );
+    assert_eq!(
+        w.service
+            .finish_registration(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("user_not_verified")
+    );
 }
