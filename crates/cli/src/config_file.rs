@@ -19,6 +19,7 @@ struct FileConfig {
     data_dir: Option<String>,
     database_url: Option<String>,
     open_registration: Option<bool>,
+    challenge_ttl: Option<u32>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -48,6 +49,10 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ("KEYBOUND_ORIGIN", file.origins.map(|o| o.join(","))),
         ("KEYBOUND_DATA_DIR", file.data_dir),
         ("KEYBOUND_DATABASE_URL", file.database_url),
+        (
+            "KEYBOUND_CHALLENGE_TTL",
+            file.challenge_ttl.map(|t| t.to_string()),
+        ),
         (
             "KEYBOUND_OPEN_REGISTRATION",
             file.open_registration.map(|b| b.to_string()),

@@ -131,6 +131,14 @@ struct Common {
     /// Database URL (`sqlite://…`); default: DATA_DIR/keybound.db.
     #[arg(long, env = "KEYBOUND_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// Seconds a ceremony's challenge may be answered.
+    #[arg(
+        long,
+        env = "KEYBOUND_CHALLENGE_TTL",
+        default_value_t = 300,
+        global = true
+    )]
+    challenge_ttl: u32,
     /// Let anyone register a new name through the ceremony API.
     #[arg(long, env = "KEYBOUND_OPEN_REGISTRATION", global = true)]
     open_registration: bool,
@@ -185,6 +193,7 @@ impl Common {
         );
         config.rp_name = self.rp_name.clone();
         config.open_registration = self.open_registration;
+        config.challenge_ttl_ms = i64::from(self.challenge_ttl) * 1000;
         Ok(Service::new(
             store,
             config,

@@ -34,6 +34,10 @@ impl Drop for Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args([
@@ -45,6 +49,7 @@ impl Server {
                 "--origin",
                 ORIGIN,
             ])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path())
             .env_remove("KEYBOUND_DATABASE_URL")
@@ -352,6 +357,25 @@ fn hostile_requests_are_refused_and_change_nothing() {
     let after = server.state("ada");
     assert_eq!(after.0, before.0);
     assert!(after.1.starts_with("audit chain verified"), "{}", after.1);
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
+        200
+    );
+}
+
+#[test]
+fn an_expired_challenge_is_refused() {
+    // The only test here that waits: a real process has a real clock. The
+    // service's own tests cover expiry with a fake clock.
+    let server = Server::start_with(&["--challenge-ttl", "1"]);
+    let auth = Authenticator::default();
+    let mut browser = server.browser();
+    let (mut ada, _) = enrol(&server, &mut browser, &auth, "ada");
+    let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let c = challenge(&options);
+    let json = auth.assert(&mut ada, &ceremony(&c));
+    refused(browser.post_json("/assertion/result", &json).0);
     assert_eq!(
         sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
         200
