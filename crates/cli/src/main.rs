@@ -286,7 +286,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             }
                         };
                         println!(
-                            "{}\t{}\t{}\t{}/{}\t{}\t{}",
+                            "{}\t{}\t{}\t{}/{}\t{}\tcount={}\tlast_used={}\t{}",
                             keybound_webauthn::b64::encode(&c.id),
                             status,
                             c.aaguid,
@@ -297,6 +297,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             } else {
                                 "device-bound"
                             },
+                            c.sign_count,
+                            c.last_used_ms.map_or("never".to_owned(), |t| t.to_string()),
                             c.nickname.unwrap_or_default()
                         );
                     }

@@ -84,6 +84,29 @@ impl Server {
         )
     }
 
+    /// Everything a refused request must leave alone: both users'
+    /// credentials (with counters and last use) and the audit chain's length.
+    fn snapshot(&self) -> (String, String, usize) {
+        let (_, ada) = self.cli(&["admin", "credentials", "ada"]);
+        let (_, bob) = self.cli(&["admin", "credentials", "bob"]);
+        let (_, audit) = self.cli(&["audit", "export"]);
+        (ada, bob, audit.lines().count())
+    }
+
+    /// Runs `attempt`, asserts it was refused with 400, changed nothing, and
+    /// added exactly one audit event: a failure.
+    #[track_caller]
+    fn expect_refusal(&self, attempt: impl FnOnce() -> u16) {
+        let (ada, bob, events) = self.snapshot();
+        assert_eq!(attempt(), 400);
+        let after = self.snapshot();
+        assert_eq!((&after.0, &after.1), (&ada, &bob), "state changed");
+        assert_eq!(after.2, events + 1, "one audit event per refusal");
+        let (_, audit) = self.cli(&["audit", "export"]);
+        let last = audit.lines().last().unwrap();
+        assert!(last.contains("\"outcome\":\"failure\""), "{last}");
+    }
+
     fn browser(&self) -> Browser {
         Browser {
             port: self.port,
@@ -245,11 +268,6 @@ fn conformance_flow_over_a_real_port() {
     assert!(audit.starts_with("audit chain verified"), "{audit}");
 }
 
-#[track_caller]
-fn refused(status: u16) {
-    assert_eq!(status, 400);
-}
-
 #[test]
 fn hostile_requests_are_refused_and_change_nothing() {
     let server = Server::start();
@@ -269,67 +287,67 @@ fn hostile_requests_are_refused_and_change_nothing() {
             ..ceremony(&c)
         },
     );
-    refused(browser.post_json("/assertion/result", &json).0);
-    refused(sign_in(
-        &mut browser,
-        &auth,
-        &mut ada,
-        "ada",
-        &Tweaks {
-            rp_id_hash_of: Some("evil.test".into()),
-            ..Tweaks::default()
-        },
-    ));
+    server.expect_refusal(|| browser.post_json("/assertion/result", &json).0);
+    server.expect_refusal(|| {
+        sign_in(
+            &mut browser,
+            &auth,
+            &mut ada,
+            "ada",
+            &Tweaks {
+                rp_id_hash_of: Some("evil.test".into()),
+                ..Tweaks::default()
+            },
+        )
+    });
     // (A counter of 0 after 0 is fine; regress from a real count.)
     assert_eq!(
         sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
         200
     );
-    refused(sign_in(
-        &mut browser,
-        &auth,
-        &mut ada,
-        "ada",
-        &Tweaks {
-            sign_count: Some(0),
-            ..Tweaks::default()
-        },
-    ));
+    server.expect_refusal(|| {
+        sign_in(
+            &mut browser,
+            &auth,
+            &mut ada,
+            "ada",
+            &Tweaks {
+                sign_count: Some(0),
+                ..Tweaks::default()
+            },
+        )
+    });
     // Another user's credential, another user's handle.
-    refused(sign_in(
-        &mut browser,
-        &auth,
-        &mut bob,
-        "ada",
-        &Tweaks::default(),
-    ));
-    refused(sign_in(
-        &mut browser,
-        &auth,
-        &mut ada,
-        "",
-        &Tweaks {
-            user_handle: Some(Some(b"bob".to_vec())),
-            ..Tweaks::default()
-        },
-    ));
+    server.expect_refusal(|| sign_in(&mut browser, &auth, &mut bob, "ada", &Tweaks::default()));
+    server.expect_refusal(|| {
+        sign_in(
+            &mut browser,
+            &auth,
+            &mut ada,
+            "",
+            &Tweaks {
+                user_handle: Some(Some(b"bob".to_vec())),
+                ..Tweaks::default()
+            },
+        )
+    });
 
     // A replayed result.
     let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
     let c = challenge(&options);
     let json = auth.assert(&mut ada, &ceremony(&c));
     assert_eq!(browser.post_json("/assertion/result", &json).0, 200);
-    refused(browser.post_json("/assertion/result", &json).0);
+    server.expect_refusal(|| browser.post_json("/assertion/result", &json).0);
 
     // A result without options, and a challenge from another session.
     let mut stranger = server.browser();
     let json = auth.assert(&mut ada, &ceremony(&[7; 32]));
-    refused(stranger.post_json("/assertion/result", &json).0);
+    server.expect_refusal(|| stranger.post_json("/assertion/result", &json).0);
     let (_, options) = browser.post_json("/assertion/options", &json!({"username": "ada"}));
     let c = challenge(&options);
     let json = auth.assert(&mut ada, &ceremony(&c));
     stranger.post_json("/assertion/options", &json!({"username": "ada"}));
-    refused(stranger.post_json("/assertion/result", &json).0);
+    server.expect_refusal(|| stranger.post_json("/assertion/result", &json).0);
 
     // Garbage and oversized bodies from a browser that is not signed in:
     // 4xx, never 5xx.
@@ -375,7 +393,7 @@ fn an_expired_challenge_is_refused() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let c = challenge(&options);
     let json = auth.assert(&mut ada, &ceremony(&c));
-    refused(browser.post_json("/assertion/result", &json).0);
+    server.expect_refusal(|| browser.post_json("/assertion/result", &json).0);
     assert_eq!(
         sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
         200

@@ -505,3 +505,53 @@ async fn requested_user_verification_is_enforced() {
         ServiceError::Rejected("user_not_verified")
     );
 }
+
+#[tokio::test]
+async fn open_registration_creates_the_name_when_enabled() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let mut config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    config.open_registration = true;
+    let service = Service::new(
+        store,
+        config,
+        Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000))),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(2)),
+    );
+    let auth = Authenticator::default();
+    for round in 0..2 {
+        let options = service
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Open("eve"),
+                &RegistrationRequest::default(),
+            )
+            .await
+            .unwrap();
+        let options = serde_json::to_value(&options).unwrap();
+        let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+        let c = challenge_of(&options);
+        let (_, json) = auth.register(
+            Algorithm::Es256,
+            &Ceremony {
+                rp_id: RP_ID,
+                origin: ORIGIN,
+                challenge: &c,
+            },
+            &user,
+        );
+        let enrolled = service
+            .finish_registration(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(enrolled.name, "eve");
+        // The second round adds to the same identity.
+        assert_eq!(
+            service.credentials_of("eve").await.unwrap().len(),
+            round + 1
+        );
+    }
+}
