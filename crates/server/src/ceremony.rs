@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use keybound_service::{hash_token, ClientContext, RegistrationRequest, RegistrationStart};
+use keybound_service::{
+    hash_token, AuthenticationRequest, ClientContext, RegistrationRequest, RegistrationStart,
+};
 use keybound_webauthn::{
     AttestationConveyancePreference, AuthenticatorSelectionCriteria, UserVerificationRequirement,
 };
@@ -34,6 +36,8 @@ struct AttestationOptionsRequest {
     #[serde(default)]
     username: String,
     #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
     authenticator_selection: Option<AuthenticatorSelectionCriteria>,
     #[serde(default)]
     attestation: Option<AttestationConveyancePreference>,
@@ -51,6 +55,8 @@ struct AssertionOptionsRequest {
     username: String,
     #[serde(default)]
     user_verification: Option<UserVerificationRequirement>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Option<T> {
@@ -116,6 +122,7 @@ async fn attestation_options(
         authenticator_selection: request.authenticator_selection,
         attestation: request.attestation,
         extensions: request.extensions,
+        display_name: request.display_name,
     };
     let reply = match state
         .service
@@ -159,7 +166,14 @@ async fn assertion_options(
     let browser = ceremony_cookie(&state, &headers, &mut out);
     let reply = match state
         .service
-        .begin_authentication(&browser, &request.username, request.user_verification)
+        .begin_authentication(
+            &browser,
+            &request.username,
+            &AuthenticationRequest {
+                user_verification: request.user_verification,
+                extensions: request.extensions,
+            },
+        )
         .await
     {
         Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),

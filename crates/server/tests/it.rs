@@ -163,6 +163,18 @@ async fn invitation_then_sign_in_over_the_conformance_api() {
     let (status, _) = browser.post("/signout", "").await;
     assert_eq!(status, StatusCode::OK);
 
+    // Options honour what the request asks for.
+    let (_, options) = browser
+        .post(
+            "/assertion/options",
+            json!({"username": "", "userVerification": "required", "extensions": {"credProps": true}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(options["userVerification"], "required");
+    assert_eq!(options["extensions"], json!({"credProps": true}));
+    assert!(options.get("allowCredentials").is_none(), "username-less");
+
     // Every ceremony event names the client's address.
     let events = service.store().audit_events().await.unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();

@@ -15,6 +15,15 @@ use crate::ceremony::{refuse, Failure};
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError, Token};
 
+/// What the client asked for in `/assertion/options`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthenticationRequest {
+    /// `userVerification`; `required` is then enforced on the response.
+    pub user_verification: Option<UserVerificationRequirement>,
+    /// Client extension inputs, passed through.
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// The stored state of a sign-in ceremony.
 #[derive(Serialize, Deserialize)]
 struct Pending {
@@ -43,14 +52,11 @@ impl Service {
     /// Request options. `""` gives username-less options; an unknown name
     /// gets options of the same shape whose credential id is derived from the
     /// name with a server secret, so replies do not reveal who has an account.
-    ///
-    /// `user_verification` is what the client asked for (default
-    /// preferred); `required` is then enforced on the response.
     pub async fn begin_authentication(
         &self,
         browser: &[u8],
         name: &str,
-        user_verification: Option<UserVerificationRequirement>,
+        request: &AuthenticationRequest,
     ) -> Result<PublicKeyCredentialRequestOptions, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
@@ -75,9 +81,10 @@ impl Service {
             PublicKeyCredentialRequestOptions::new(&self.config.rp_id, &mut **rng)
         };
         options.allow_credentials = allow;
-        if let Some(uv) = user_verification {
+        if let Some(uv) = request.user_verification {
             options.user_verification = uv;
         }
+        options.extensions = request.extensions.clone();
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
         let pending = Pending {
             identity_id,

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use keybound_audit::NewEvent;
 use keybound_store::Store;
 
-pub use authentication::SignedIn;
+pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, SystemClock};
 pub use error::ServiceError;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};

@@ -38,6 +38,8 @@ pub struct RegistrationRequest {
     pub attestation: Option<AttestationConveyancePreference>,
     /// Client extension inputs, passed through.
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `displayName` for the account; the name when absent.
+    pub display_name: Option<String>,
 }
 
 /// The stored state of a registration ceremony.
@@ -135,8 +137,12 @@ impl Service {
                 },
                 PublicKeyCredentialUserEntity {
                     id: user_handle.clone(),
-                    name: name.clone(),
-                    display_name: name,
+                    display_name: request
+                        .display_name
+                        .clone()
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or_else(|| name.clone()),
+                    name,
                 },
                 &CoseAlgorithm::ALL,
                 &mut **rng,

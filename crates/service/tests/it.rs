@@ -98,7 +98,7 @@ impl World {
     async fn options(&self, name: &str) -> Vec<u8> {
         let options = self
             .service
-            .begin_authentication(BROWSER, name, None)
+            .begin_authentication(BROWSER, name, &AuthenticationRequest::default())
             .await
             .unwrap();
         challenge_of(&serde_json::to_value(&options).unwrap())
@@ -369,14 +369,14 @@ async fn unknown_names_get_options_shaped_like_known_ones() {
     };
     let known = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "ada", None)
+            .begin_authentication(BROWSER, "ada", &AuthenticationRequest::default())
             .await
             .unwrap(),
     )
     .unwrap();
     let unknown = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "nobody", None)
+            .begin_authentication(BROWSER, "nobody", &AuthenticationRequest::default())
             .await
             .unwrap(),
     )
@@ -391,14 +391,14 @@ async fn unknown_names_get_options_shaped_like_known_ones() {
     // Stable per name, different across names.
     let again = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "nobody", None)
+            .begin_authentication(BROWSER, "nobody", &AuthenticationRequest::default())
             .await
             .unwrap(),
     )
     .unwrap();
     let other = serde_json::to_value(
         w.service
-            .begin_authentication(BROWSER, "someone", None)
+            .begin_authentication(BROWSER, "someone", &AuthenticationRequest::default())
             .await
             .unwrap(),
     )
@@ -462,6 +462,7 @@ async fn requested_user_verification_is_enforced() {
         }),
         attestation: Some(keybound_webauthn::AttestationConveyancePreference::Direct),
         extensions: None,
+        display_name: Some("Ada Lovelace".into()),
     };
     let options = w
         .service
@@ -474,6 +475,7 @@ async fn requested_user_verification_is_enforced() {
         .unwrap();
     let options = serde_json::to_value(&options).unwrap();
     assert_eq!(options["attestation"], "direct");
+    assert_eq!(options["user"]["displayName"], "Ada Lovelace");
     assert_eq!(
         options["authenticatorSelection"]["userVerification"],
         "required"
