@@ -243,3 +243,35 @@ async fn hostile_requests_get_4xx_with_status_failed() {
         (StatusCode::FORBIDDEN, Some("failed"))
     );
 }
+
+#[tokio::test]
+async fn every_browser_gets_its_own_ceremony_cookie() {
+    let (app, _) = app().await;
+    let mut a = Browser {
+        app: app.clone(),
+        cookies: vec![],
+    };
+    let mut b = Browser {
+        app,
+        cookies: vec![],
+    };
+    a.post("/assertion/options", json!({"username": ""}).to_string())
+        .await;
+    b.post("/assertion/options", json!({"username": ""}).to_string())
+        .await;
+    let cookie = |br: &Browser| {
+        br.cookies
+            .iter()
+            .find(|(k, _)| k == "kb_ceremony")
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_ne!(cookie(&a), cookie(&b));
+    assert_eq!(cookie(&a).len(), 43, "32 random bytes, base64url");
+    // A browser keeps its cookie across ceremonies.
+    let first = cookie(&a);
+    a.post("/assertion/options", json!({"username": ""}).to_string())
+        .await;
+    assert_eq!(cookie(&a), first);
+}

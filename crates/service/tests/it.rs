@@ -557,3 +557,173 @@ async fn open_registration_creates_the_name_when_enabled() {
         );
     }
 }
+
+// --- gaps found by cargo mutants over the service ---
+
+#[tokio::test]
+async fn ceremony_events_carry_time_address_and_agent() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let c = w.options("ada").await;
+    let json = w.auth.assert(
+        &mut cred,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+    );
+    let ctx = ClientContext {
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("test-agent/1".into()),
+    };
+    w.service
+        .finish_authentication(BROWSER, json.to_string().as_bytes(), &ctx)
+        .await
+        .unwrap();
+    let last = w.audit().await.pop().unwrap().event;
+    assert_eq!(last.time_ms, w.clock.now_ms());
+    assert_eq!(last.ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(last.user_agent.as_deref(), Some("test-agent/1"));
+    assert_eq!(last.origin.as_deref(), Some(ORIGIN));
+    assert_eq!(last.user_verified, Some(true));
+}
+
+#[tokio::test]
+async fn names_must_be_printable_and_short() {
+    let w = world().await;
+    for bad in ["", "tab\there", &"x".repeat(65)] {
+        assert_eq!(
+            w.service.invite(bad, false, "cli").await.unwrap_err(),
+            ServiceError::Rejected("invalid_name"),
+            "{bad:?}"
+        );
+    }
+    w.service
+        .invite(&"x".repeat(64), false, "cli")
+        .await
+        .unwrap();
+    w.service
+        .invite("Zoë Ångström", false, "cli")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn suspended_and_offboarded_identities_cannot_enrol() {
+    let w = world().await;
+    for status in [
+        keybound_store::IdentityStatus::Suspended,
+        keybound_store::IdentityStatus::Offboarded,
+    ] {
+        let token = w.service.invite("ada", false, "cli").await.unwrap();
+        let mut tx = w.service.store().begin().await.unwrap();
+        let ada = tx.identity_by_name("ada").await.unwrap().unwrap();
+        tx.set_identity_status(&ada.id, status).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            w.service
+                .begin_registration(
+                    BROWSER,
+                    RegistrationStart::Invitation(&token.value),
+                    &RegistrationRequest::default()
+                )
+                .await
+                .unwrap_err(),
+            ServiceError::Forbidden,
+            "{status:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn default_creation_options_prefer_passkeys_and_uv() {
+    let w = world().await;
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&token.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&options).unwrap();
+    assert_eq!(
+        v["authenticatorSelection"],
+        serde_json::json!({"residentKey": "preferred", "requireResidentKey": false, "userVerification": "preferred"})
+    );
+    assert_eq!(v["pubKeyCredParams"][0]["alg"], -8);
+    assert_eq!(v["pubKeyCredParams"][1]["alg"], -7);
+}
+
+#[tokio::test]
+async fn stored_credentials_record_attestation_format_type_and_trust() {
+    use keybound_soft_authenticator::{AttestationMode, TestPki};
+    let pki = TestPki::new([0x4b; 16]);
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let mut config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    config.attestation_roots = vec![pki.root_der.clone()];
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
+    let mut w = World {
+        service: Service::new(
+            store,
+            config,
+            clock.clone(),
+            Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(4)),
+        ),
+        clock,
+        auth: Authenticator::default(),
+    };
+    let cases = [
+        ("none", AttestationMode::None, "none/none/not_applicable"),
+        (
+            "self",
+            AttestationMode::PackedSelf,
+            "packed/self/not_applicable",
+        ),
+        (
+            "x5c",
+            AttestationMode::Packed(pki.attestation.clone()),
+            "packed/basic/verified",
+        ),
+        (
+            "other",
+            AttestationMode::Packed(TestPki::new([0x4b; 16]).attestation),
+            "packed/basic/unverified:UnknownIssuer",
+        ),
+    ];
+    for (name, mode, expected) in cases {
+        w.auth = Authenticator {
+            aaguid: [0x4b; 16],
+            attestation: mode,
+            ..Authenticator::default()
+        };
+        w.enrol(name).await;
+        let c = &w.service.credentials_of(name).await.unwrap()[0];
+        assert_eq!(
+            format!(
+                "{}/{}/{}",
+                c.attestation_format, c.attestation_type, c.attestation_trust
+            ),
+            expected
+        );
+    }
+}
+
+#[test]
+fn the_system_clock_is_in_this_century() {
+    let now = SystemClock.now_ms();
+    assert!(now > 1_700_000_000_000 && now < 4_102_444_800_000, "{now}");
+}
+
+#[test]
+fn errors_read_as_what_went_wrong() {
+    assert_eq!(ServiceError::Rejected("x").to_string(), "rejected: x");
+    assert_eq!(ServiceError::Forbidden.to_string(), "forbidden");
+    assert_eq!(
+        keybound_audit::ChainError::HashMismatch { seq: 4 }.to_string(),
+        "event 4 was altered: its hash does not match its content"
+    );
+}
