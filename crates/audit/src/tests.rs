@@ -109,3 +109,19 @@ fn events_round_trip_through_json_lines() {
     assert_eq!(back, c);
     assert_eq!(verify_chain(back).unwrap(), 3);
 }
+
+#[test]
+fn chain_errors_name_the_event() {
+    assert_eq!(
+        ChainError::BrokenLink { seq: 9 }.to_string(),
+        "event 9 does not link to the event before it"
+    );
+    assert_eq!(
+        ChainError::SequenceGap {
+            expected: 2,
+            found: 5
+        }
+        .to_string(),
+        "expected event 2, found 5: events missing or inserted"
+    );
+}
