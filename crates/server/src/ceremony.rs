@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::Router;
 use keybound_service::{
     hash_token, AuthenticationRequest, ClientContext, RegistrationRequest, RegistrationStart,
+    ServiceError,
 };
 use keybound_webauthn::{
     AttestationConveyancePreference, AuthenticatorSelectionCriteria, UserVerificationRequirement,
@@ -97,6 +98,20 @@ fn ceremony_cookie(state: &AppState, headers: &HeaderMap, out: &mut HeaderMap) -
     hash_token(&value)
 }
 
+/// The browser a result claims to come from. Without a ceremony cookie no
+/// challenge can match, but the service still sees (and audits) the attempt.
+fn answering_browser(headers: &HeaderMap) -> Vec<u8> {
+    hash_token(&cookies::get(headers, cookies::CEREMONY).unwrap_or_default())
+}
+
+/// Options as the conformance API returns them, or the mapped error.
+fn options_reply<T: serde::Serialize>(result: Result<T, ServiceError>) -> Response {
+    match result {
+        Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
+        Err(e) => from_service(&e),
+    }
+}
+
 fn with_headers(mut response: Response, headers: HeaderMap) -> Response {
     response.headers_mut().extend(headers);
     response
@@ -124,15 +139,11 @@ async fn attestation_options(
         extensions: request.extensions,
         display_name: request.display_name,
     };
-    let reply = match state
+    let reply = state
         .service
         .begin_registration(&browser, start, &preferences)
-        .await
-    {
-        Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
-        Err(e) => from_service(&e),
-    };
-    with_headers(reply, out)
+        .await;
+    with_headers(options_reply(reply), out)
 }
 
 async fn attestation_result(
@@ -141,12 +152,13 @@ async fn attestation_result(
     extensions: Extensions,
     body: Bytes,
 ) -> Response {
-    // Without a ceremony cookie no challenge can match; the service still
-    // sees (and audits) the attempt.
-    let cookie = cookies::get(&headers, cookies::CEREMONY).unwrap_or_default();
     match state
         .service
-        .finish_registration(&hash_token(&cookie), &body, &context(&headers, &extensions))
+        .finish_registration(
+            &answering_browser(&headers),
+            &body,
+            &context(&headers, &extensions),
+        )
         .await
     {
         Ok(_) => ok(serde_json::json!({})),
@@ -164,7 +176,7 @@ async fn assertion_options(
     };
     let mut out = HeaderMap::new();
     let browser = ceremony_cookie(&state, &headers, &mut out);
-    let reply = match state
+    let reply = state
         .service
         .begin_authentication(
             &browser,
@@ -174,12 +186,8 @@ async fn assertion_options(
                 extensions: request.extensions,
             },
         )
-        .await
-    {
-        Ok(options) => ok(serde_json::to_value(options).unwrap_or_default()),
-        Err(e) => from_service(&e),
-    };
-    with_headers(reply, out)
+        .await;
+    with_headers(options_reply(reply), out)
 }
 
 async fn assertion_result(
@@ -188,12 +196,13 @@ async fn assertion_result(
     extensions: Extensions,
     body: Bytes,
 ) -> Response {
-    // Without a ceremony cookie no challenge can match; the service still
-    // sees (and audits) the attempt.
-    let cookie = cookies::get(&headers, cookies::CEREMONY).unwrap_or_default();
     match state
         .service
-        .finish_authentication(&hash_token(&cookie), &body, &context(&headers, &extensions))
+        .finish_authentication(
+            &answering_browser(&headers),
+            &body,
+            &context(&headers, &extensions),
+        )
         .await
     {
         Ok(signed_in) => {
