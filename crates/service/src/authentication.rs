@@ -3,7 +3,7 @@
 
 use aws_lc_rs::hmac;
 use keybound_audit::Outcome;
-use keybound_store::{Challenge, CredentialStatus, Session};
+use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
 use keybound_webauthn::{
     b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
     CredentialPublicKey, Error as VerifyError, PublicKeyCredentialDescriptor,
@@ -11,7 +11,7 @@ use keybound_webauthn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::ceremony::{refuse, Failure};
+use crate::ceremony::{refuse, refuse_unknown, Failure};
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError, Token};
 
@@ -50,8 +50,9 @@ const PLAUSIBLE_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
 
 impl Service {
     /// Request options. `""` gives username-less options; an unknown name
-    /// gets options of the same shape whose credential id is derived from the
-    /// name with a server secret, so replies do not reveal who has an account.
+    /// gets options of the same shape with a decoy credential id derived from
+    /// the name with a server secret, so replies do not reveal who has an
+    /// account.
     pub async fn begin_authentication(
         &self,
         browser: &[u8],
@@ -73,7 +74,7 @@ impl Service {
                         .collect();
                     (Some(identity.id), allow)
                 }
-                None => (None, vec![self.plausible_descriptor(name)]),
+                None => (None, vec![self.decoy_descriptor(name)]),
             }
         };
         let mut options = {
@@ -108,11 +109,9 @@ impl Service {
         Ok(options)
     }
 
-    fn plausible_descriptor(&self, name: &str) -> PublicKeyCredentialDescriptor {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.config.enumeration_secret);
-        let tag = hmac::sign(&key, name.as_bytes());
+    fn decoy_descriptor(&self, name: &str) -> PublicKeyCredentialDescriptor {
         PublicKeyCredentialDescriptor::new(
-            tag.as_ref().to_vec(),
+            decoy_id(&self.config.enumeration_secret, name),
             PLAUSIBLE_TRANSPORTS
                 .iter()
                 .map(|t| (*t).to_owned())
@@ -151,10 +150,17 @@ impl Service {
             .take_pending(&mut tx, browser, &challenge, "authentication", &event)
             .await?;
 
-        let credential = tx
-            .credential(&response.raw_id)
-            .await?
-            .ok_or_else(|| refuse("unknown_credential", &event))?;
+        let Some(credential) = tx.credential(&response.raw_id).await? else {
+            // A decoy must fail like a real credential with a bad signature,
+            // or answering with it would tell which names have accounts.
+            return Err(
+                if is_decoy(&self.config.enumeration_secret, &response.raw_id) {
+                    refuse("decoy_credential", &event)
+                } else {
+                    refuse_unknown("unknown_credential", &event)
+                },
+            );
+        };
         let identity = tx
             .identity_by_id(&credential.identity_id)
             .await?
@@ -162,7 +168,7 @@ impl Service {
         event.subject = Some(identity.name.clone());
         event.aaguid = Some(credential.aaguid.clone());
         if credential.status != CredentialStatus::Active {
-            return Err(refuse("credential_revoked", &event));
+            return Err(refuse_unknown("credential_revoked", &event));
         }
         if pending
             .identity_id
@@ -215,17 +221,14 @@ impl Service {
             now,
         )
         .await?;
-        let session = Token::from_bytes(self.random());
-        tx.insert_session(&Session {
-            id_hash: session.hash.clone(),
-            identity_id: identity.id.clone(),
-            credential_id: credential.id.clone(),
-            user_verified: verified.user_verified,
-            tier: 1,
-            created_ms: now,
-            expires_ms: now.saturating_add(self.config.session_ttl_ms),
-        })
-        .await?;
+        let session = self
+            .start_session(
+                &mut tx,
+                &identity.id,
+                &credential.id,
+                verified.user_verified,
+            )
+            .await?;
         event.outcome = Some(Outcome::Success);
         tx.append_audit(event).await?;
         tx.commit().await?;
@@ -235,6 +238,30 @@ impl Service {
             credential_id: credential.id,
             user_verified: verified.user_verified,
         })
+    }
+
+    /// Opens a session for `identity_id` signed in with `credential_id`, in
+    /// the caller's transaction; the token is handed out once.
+    pub(crate) async fn start_session(
+        &self,
+        tx: &mut Tx,
+        identity_id: &str,
+        credential_id: &[u8],
+        user_verified: bool,
+    ) -> Result<Token, StoreError> {
+        let now = self.now_ms();
+        let session = Token::from_bytes(self.random());
+        tx.insert_session(&Session {
+            id_hash: session.hash.clone(),
+            identity_id: identity_id.to_owned(),
+            credential_id: credential_id.to_vec(),
+            user_verified,
+            tier: 1,
+            created_ms: now,
+            expires_ms: now.saturating_add(self.config.session_ttl_ms),
+        })
+        .await?;
+        Ok(session)
     }
 
     /// Ends the session whose cookie is `token`; false when none was live.
@@ -256,5 +283,68 @@ impl Service {
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Decoy ids are `r || MAC(r)`, with `r` derived from the name: the same name
+/// always gets the same id, and the server recognises its own decoys
+/// whichever ceremony they come back in.
+const DECOY_HALF: usize = 16;
+
+fn decoy_mac(secret: &[u8; 32], r: &[u8]) -> hmac::Tag {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(b"keybound decoy mac\0");
+    ctx.update(r);
+    ctx.sign()
+}
+
+fn decoy_id(secret: &[u8; 32], name: &str) -> Vec<u8> {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(b"keybound decoy seed\0");
+    ctx.update(name.as_bytes());
+    let seed = ctx.sign();
+    let r = seed.as_ref().get(..DECOY_HALF).unwrap_or_default();
+    let mac = decoy_mac(secret, r);
+    let mut id = r.to_vec();
+    id.extend_from_slice(mac.as_ref().get(..DECOY_HALF).unwrap_or_default());
+    id
+}
+
+fn is_decoy(secret: &[u8; 32], id: &[u8]) -> bool {
+    let (Some(r), Some(tag)) = (id.get(..DECOY_HALF), id.get(DECOY_HALF..)) else {
+        return false;
+    };
+    let expected = decoy_mac(secret, r);
+    tag.len() == DECOY_HALF
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            tag,
+            expected.as_ref().get(..DECOY_HALF).unwrap_or_default(),
+        )
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoys_are_stable_per_name_and_recognised() {
+        let secret = [7u8; 32];
+        let ada = decoy_id(&secret, "ada");
+        assert_eq!(ada, decoy_id(&secret, "ada"));
+        assert_ne!(ada, decoy_id(&secret, "bob"));
+        assert_eq!(ada.len(), 2 * DECOY_HALF);
+        assert!(is_decoy(&secret, &ada));
+        assert!(!is_decoy(&[8u8; 32], &ada), "another server's secret");
+        let mut forged = ada.clone();
+        forged[2 * DECOY_HALF - 1] ^= 1;
+        assert!(!is_decoy(&secret, &forged));
+        assert!(!is_decoy(&secret, &ada[..2 * DECOY_HALF - 1]));
+        let mut longer = ada.clone();
+        longer.push(0);
+        assert!(!is_decoy(&secret, &longer));
+        assert!(!is_decoy(&secret, &[]));
     }
 }

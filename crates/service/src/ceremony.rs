@@ -12,6 +12,8 @@ use crate::{Service, ServiceError};
 pub(crate) struct Refusal {
     pub reason: &'static str,
     pub event: NewEvent,
+    /// The client may learn that the credential is unknown here.
+    pub unknown_credential: bool,
 }
 
 pub(crate) enum Failure {
@@ -29,23 +31,43 @@ pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
     Failure::Refused(Box::new(Refusal {
         reason,
         event: event.clone(),
+        unknown_credential: false,
+    }))
+}
+
+/// A refusal because the credential is not one we accept, which the client
+/// may be told (see [`ServiceError::UnknownCredential`]).
+pub(crate) fn refuse_unknown(reason: &'static str, event: &NewEvent) -> Failure {
+    Failure::Refused(Box::new(Refusal {
+        reason,
+        event: event.clone(),
+        unknown_credential: true,
     }))
 }
 
 impl Service {
     /// Finishes a ceremony attempt: success passes through; a refusal is
     /// recorded on its own (the attempt's transaction was dropped) and
-    /// becomes [`ServiceError::Rejected`].
+    /// becomes [`ServiceError::Rejected`] (or
+    /// [`ServiceError::UnknownCredential`]).
     pub(crate) async fn settle<T>(&self, attempt: Result<T, Failure>) -> Result<T, ServiceError> {
         match attempt {
             Ok(done) => Ok(done),
             Err(Failure::Internal(e)) => Err(e),
             Err(Failure::Refused(refusal)) => {
-                let Refusal { reason, mut event } = *refusal;
+                let Refusal {
+                    reason,
+                    mut event,
+                    unknown_credential,
+                } = *refusal;
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(reason.to_owned());
                 self.audit_refusal(event).await?;
-                Err(ServiceError::Rejected(reason))
+                if unknown_credential {
+                    Err(ServiceError::UnknownCredential(reason))
+                } else {
+                    Err(ServiceError::Rejected(reason))
+                }
             }
         }
     }

@@ -11,6 +11,15 @@ pub enum ServiceError {
     /// The client's request was refused; the reason is for the audit log,
     /// never for the client.
     Rejected(&'static str),
+    /// The credential a sign-in presented is not (or no longer) registered
+    /// here. Unlike [`ServiceError::Rejected`] the client may be told, so its
+    /// page can ask the passkey provider to forget the credential
+    /// (`signalUnknownCredential`). Never returned for the decoy ids offered
+    /// for names that do not exist, so it reveals nothing about accounts.
+    UnknownCredential(&'static str),
+    /// The action needs the person's explicit confirmation (revoking their
+    /// last credential).
+    ConfirmationRequired,
     /// The caller may not do this.
     Forbidden,
     /// No such thing.
@@ -25,6 +34,8 @@ impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ServiceError::Rejected(reason) => write!(f, "rejected: {reason}"),
+            ServiceError::UnknownCredential(reason) => write!(f, "unknown credential: {reason}"),
+            ServiceError::ConfirmationRequired => f.write_str("confirmation required"),
             ServiceError::Forbidden => f.write_str("forbidden"),
             ServiceError::NotFound => f.write_str("not found"),
             ServiceError::RateLimited => f.write_str("rate limited"),

@@ -50,6 +50,7 @@ impl Service {
             min_tier: 1,
             created_ms: now,
             expires_ms: now.saturating_add(self.config.invitation_ttl_ms),
+            used_ms: None,
         })
         .await?;
         let mut event = self.event("admin.invite", &ClientContext::default());

@@ -11,6 +11,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod account;
 mod admin;
 mod authentication;
 mod ceremony;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use keybound_audit::NewEvent;
 use keybound_store::Store;
 
+pub use account::{Account, InvitationState, Revoked};
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, SystemClock};
 pub use error::ServiceError;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::ceremony::{refuse, Failure};
 use crate::invite::hex_id;
 use crate::tokens::{hash_token, sha256};
-use crate::{ClientContext, Service, ServiceError};
+use crate::{ClientContext, Service, ServiceError, Token};
 
 /// What entitles a browser to register a credential.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +51,10 @@ struct Pending {
     grant_hash: Option<String>,
     algorithms: Vec<CoseAlgorithm>,
     user_verification: UserVerificationRequirement,
+    /// Started by a signed-in session adding a credential; otherwise the
+    /// new credential signs its holder in.
+    #[serde(default)]
+    by_session: bool,
 }
 
 /// A credential was enrolled.
@@ -60,6 +64,10 @@ pub struct Enrolled {
     pub name: String,
     /// The new credential's id.
     pub credential_id: Vec<u8>,
+    /// A session opened with the new credential, when the ceremony was not
+    /// started by a session already (invitation, open registration): the
+    /// person just proved they hold it.
+    pub session: Option<Token>,
 }
 
 impl Service {
@@ -75,6 +83,7 @@ impl Service {
         request: &RegistrationRequest,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
         let now = self.now_ms();
+        let by_session = matches!(start, RegistrationStart::Session(_));
         let mut tx = self.store.begin().await?;
         let (identity, new_name, grant_hash): (Option<Identity>, Option<String>, Option<Vec<u8>>) =
             match start {
@@ -172,6 +181,7 @@ impl Service {
             grant_hash: grant_hash.map(|h| b64::encode(&h)),
             algorithms: options.algorithms(),
             user_verification,
+            by_session,
         };
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),
@@ -308,12 +318,26 @@ impl Service {
             tx.set_identity_status(&identity.id, IdentityStatus::Active)
                 .await?;
         }
+        let session = if pending.by_session {
+            None
+        } else {
+            Some(
+                self.start_session(
+                    &mut tx,
+                    &identity.id,
+                    &credential.id,
+                    verified.user_verified,
+                )
+                .await?,
+            )
+        };
         event.outcome = Some(Outcome::Success);
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(Enrolled {
             name: identity.name,
             credential_id: credential.id,
+            session,
         })
     }
 }

@@ -134,6 +134,8 @@ pub struct Grant {
     pub created_ms: i64,
     /// Expiry, ms.
     pub expires_ms: i64,
+    /// When it was used; `None` while it is still open.
+    pub used_ms: Option<i64>,
 }
 
 /// A signed-in session.

@@ -186,6 +186,7 @@ fn grant_from_row(r: &SqliteRow) -> Result<Grant, StoreError> {
         min_tier: r.try_get("min_tier")?,
         created_ms: r.try_get("created_ms")?,
         expires_ms: r.try_get("expires_ms")?,
+        used_ms: r.try_get("used_ms")?,
     })
 }
 
@@ -339,6 +340,20 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Sets (or with `None` clears) a credential's nickname.
+    pub async fn set_nickname(
+        &mut self,
+        id: &[u8],
+        nickname: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE credentials SET nickname = ? WHERE id = ?")
+            .bind(nickname)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Revokes an active credential; false when there was none to revoke.
     pub async fn revoke_credential(&mut self, id: &[u8], reason: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
@@ -476,6 +491,16 @@ impl Tx {
         row.as_ref().map(grant_from_row).transpose()
     }
 
+    /// A grant in whatever state it is (used, expired or open), so a page can
+    /// tell its holder which.
+    pub async fn grant(&mut self, token_hash: &[u8]) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query("SELECT * FROM grants WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
     /// Uses a grant: once, before it expires.
     pub async fn take_grant(
         &mut self,
@@ -485,7 +510,7 @@ impl Tx {
         let row = sqlx::query(
             "UPDATE grants SET used_ms = ?
              WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?
-             RETURNING token_hash, kind, identity_id, issued_by, min_tier, created_ms, expires_ms",
+             RETURNING *",
         )
         .bind(now_ms)
         .bind(token_hash)

@@ -271,6 +271,7 @@ async fn grants_are_single_use_and_expire() {
         min_tier: 1,
         created_ms: 0,
         expires_ms: 100,
+        used_ms: None,
     };
     tx.insert_grant(&grant).await.unwrap();
     tx.insert_grant(&Grant {
@@ -283,8 +284,37 @@ async fn grants_are_single_use_and_expire() {
         tx.take_grant(&[4; 32], 100).await.unwrap().is_none(),
         "expired"
     );
-    assert_eq!(tx.take_grant(&[3; 32], 50).await.unwrap(), Some(grant));
+    assert_eq!(
+        tx.take_grant(&[3; 32], 50).await.unwrap(),
+        Some(Grant {
+            used_ms: Some(50),
+            ..grant.clone()
+        })
+    );
     assert!(tx.take_grant(&[3; 32], 51).await.unwrap().is_none(), "used");
+    let seen = tx.grant(&[3; 32]).await.unwrap().unwrap();
+    assert_eq!(seen.used_ms, Some(50), "a used grant says when");
+    assert_eq!(tx.grant(&[4; 32]).await.unwrap().unwrap().used_ms, None);
+    assert!(tx.grant(&[5; 32]).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn nicknames_are_set_and_cleared() {
+    let (_dir, store) = file_store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    assert!(tx.set_nickname(b"c1", Some("laptop")).await.unwrap());
+    let nick = |c: Option<keybound_store::Credential>| c.unwrap().nickname;
+    assert_eq!(
+        nick(tx.credential(b"c1").await.unwrap()).as_deref(),
+        Some("laptop")
+    );
+    assert!(tx.set_nickname(b"c1", None).await.unwrap());
+    assert_eq!(nick(tx.credential(b"c1").await.unwrap()), None);
+    assert!(!tx.set_nickname(b"nope", Some("x")).await.unwrap());
 }
 
 #[tokio::test]

@@ -1,0 +1,228 @@
+//! Self-service for a signed-in person: what they may see and change about
+//! their own credentials, and what an invitation link says to its holder.
+//! Every change is checked against the session's owner and commits with its
+//! audit event.
+
+use keybound_audit::Outcome;
+use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
+use keybound_webauthn::b64;
+
+use crate::tokens::hash_token;
+use crate::{ClientContext, Service, ServiceError};
+
+/// A signed-in person's view of their account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Who is signed in.
+    pub identity: Identity,
+    /// Their active credentials, oldest first.
+    pub credentials: Vec<Credential>,
+    /// The credential this session signed in with.
+    pub session_credential: Vec<u8>,
+}
+
+/// What happened when a person revoked one of their credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    /// The revoked credential opened the session that asked, which has
+    /// therefore ended too.
+    pub ended_own_session: bool,
+}
+
+/// What an invitation link is, told to whoever holds it (the token is 256
+/// random bits, so holding it is the only way to ask).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvitationState {
+    /// Usable: enrol `name` before `expires_ms`.
+    Open {
+        /// The invited identity.
+        name: String,
+        /// When the invitation lapses, ms since the epoch.
+        expires_ms: i64,
+    },
+    /// Already used to enrol a credential.
+    Used,
+    /// Past its expiry.
+    Expired,
+    /// No such invitation (mistyped, or voided).
+    Unknown,
+}
+
+/// Nicknames are what people type to tell their passkeys apart.
+const MAX_NICKNAME_CHARS: usize = 64;
+
+fn clean_nickname(raw: &str) -> Result<Option<String>, ServiceError> {
+    let nickname = raw.trim();
+    if nickname.chars().count() > MAX_NICKNAME_CHARS || nickname.chars().any(char::is_control) {
+        return Err(ServiceError::Rejected("invalid_nickname"));
+    }
+    Ok((!nickname.is_empty()).then(|| nickname.to_owned()))
+}
+
+impl Service {
+    /// The account behind a session cookie; [`ServiceError::Forbidden`]
+    /// when the session is not live.
+    pub async fn account(&self, session_token: &str) -> Result<Account, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let (session, identity) = self.signed_in(&mut tx, session_token).await?;
+        let credentials = active_credentials(&mut tx, &identity.id).await?;
+        Ok(Account {
+            identity,
+            credentials,
+            session_credential: session.credential_id,
+        })
+    }
+
+    /// Gives one of the session owner's credentials a nickname (blank
+    /// clears it).
+    pub async fn rename_credential(
+        &self,
+        session_token: &str,
+        credential_id: &str,
+        nickname: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let nickname = clean_nickname(nickname)?;
+        let mut tx = self.store.begin().await?;
+        let (_, identity) = self.signed_in(&mut tx, session_token).await?;
+        let credential = owned_credential(&mut tx, &identity, credential_id).await?;
+        tx.set_nickname(&credential.id, nickname.as_deref()).await?;
+        let mut event = self.event("credential.rename", ctx);
+        event.actor = Some(identity.name.clone());
+        event.subject = Some(identity.name);
+        event.credential_id = Some(credential_id.to_owned());
+        event.outcome = Some(Outcome::Success);
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes one of the session owner's credentials; every session it
+    /// opened ends with it. Revoking the last active credential leaves the
+    /// person unable to sign in, so it needs `confirmed`
+    /// ([`ServiceError::ConfirmationRequired`] otherwise).
+    pub async fn revoke_own_credential(
+        &self,
+        session_token: &str,
+        credential_id: &str,
+        confirmed: bool,
+        ctx: &ClientContext,
+    ) -> Result<Revoked, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let (session, identity) = self.signed_in(&mut tx, session_token).await?;
+        let credential = owned_credential(&mut tx, &identity, credential_id).await?;
+        let active = active_credentials(&mut tx, &identity.id).await?;
+        if active.len() <= 1 && !confirmed {
+            return Err(ServiceError::ConfirmationRequired);
+        }
+        if !tx
+            .revoke_credential(&credential.id, "revoked by owner")
+            .await?
+        {
+            return Err(ServiceError::NotFound);
+        }
+        let mut event = self.event("credential.revoke", ctx);
+        event.actor = Some(identity.name.clone());
+        event.subject = Some(identity.name);
+        event.credential_id = Some(credential_id.to_owned());
+        event.aaguid = Some(credential.aaguid);
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some("revoked by owner".to_owned());
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(Revoked {
+            ended_own_session: session.credential_id == credential.id,
+        })
+    }
+
+    /// What the invitation `token` is, for the enrolment page.
+    pub async fn invitation(&self, token: &str) -> Result<InvitationState, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let Some(grant) = tx.grant(&hash_token(token)).await? else {
+            return Ok(InvitationState::Unknown);
+        };
+        if grant.kind != "invitation" {
+            return Ok(InvitationState::Unknown);
+        }
+        if grant.used_ms.is_some() {
+            return Ok(InvitationState::Used);
+        }
+        if grant.expires_ms <= now {
+            return Ok(InvitationState::Expired);
+        }
+        let identity = tx.identity_by_id(&grant.identity_id).await?;
+        Ok(match identity {
+            Some(i) if !matches!(i.status, IdentityStatus::Offboarded) => InvitationState::Open {
+                name: i.name,
+                expires_ms: grant.expires_ms,
+            },
+            _ => InvitationState::Unknown,
+        })
+    }
+
+    /// The live session behind `token` and its owner.
+    async fn signed_in(
+        &self,
+        tx: &mut Tx,
+        token: &str,
+    ) -> Result<(Session, Identity), ServiceError> {
+        let session = tx
+            .live_session(&hash_token(token), self.now_ms())
+            .await?
+            .ok_or(ServiceError::Forbidden)?;
+        let identity = tx
+            .identity_by_id(&session.identity_id)
+            .await?
+            .filter(|i| i.status == IdentityStatus::Active)
+            .ok_or(ServiceError::Forbidden)?;
+        Ok((session, identity))
+    }
+}
+
+async fn active_credentials(
+    tx: &mut Tx,
+    identity_id: &str,
+) -> Result<Vec<Credential>, ServiceError> {
+    let mut credentials = tx.credentials_of(identity_id).await?;
+    credentials.retain(|c| c.status == CredentialStatus::Active);
+    Ok(credentials)
+}
+
+/// One of `identity`'s active credentials; anyone else's is
+/// [`ServiceError::NotFound`], exactly as a credential that does not exist.
+async fn owned_credential(
+    tx: &mut Tx,
+    identity: &Identity,
+    credential_id: &str,
+) -> Result<Credential, ServiceError> {
+    let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+    tx.credential(&id)
+        .await?
+        .filter(|c| c.identity_id == identity.id && c.status == CredentialStatus::Active)
+        .ok_or(ServiceError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicknames_are_trimmed_bounded_and_printable() {
+        assert_eq!(
+            clean_nickname("  laptop ").unwrap().as_deref(),
+            Some("laptop")
+        );
+        assert_eq!(clean_nickname("   ").unwrap(), None);
+        assert!(clean_nickname(&"x".repeat(MAX_NICKNAME_CHARS)).is_ok());
+        assert!(clean_nickname(&"x".repeat(MAX_NICKNAME_CHARS + 1)).is_err());
+        assert!(clean_nickname("a\u{7}b").is_err());
+        assert_eq!(
+            clean_nickname(&"é".repeat(MAX_NICKNAME_CHARS))
+                .unwrap()
+                .map(|n| n.chars().count()),
+            Some(MAX_NICKNAME_CHARS),
+            "characters, not bytes"
+        );
+    }
+}
