@@ -8,29 +8,18 @@
     missing_docs
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+
+use support::Server;
 
 use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Ceremony, Credential, Tweaks};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 const RP_ID: &str = "kb.test";
 const ORIGIN: &str = "https://kb.test";
-
-struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 impl Server {
     fn start() -> Server {
@@ -38,50 +27,7 @@ impl Server {
     }
 
     fn start_with(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--rp-id",
-                RP_ID,
-                "--origin",
-                ORIGIN,
-            ])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env_remove("KEYBOUND_DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let port = first
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap()
-            .parse()
-            .unwrap();
-        Server { child, port, dir }
-    }
-
-    fn cli(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(BIN)
-            .args(args)
-            .args(["--rp-id", RP_ID, "--origin", ORIGIN, "--data-dir"])
-            .arg(self.dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, extra)
     }
 
     /// Everything a refused request must leave alone: both users'

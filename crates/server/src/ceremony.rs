@@ -70,7 +70,7 @@ fn malformed() -> Response {
 
 /// Who is asking: the socket's address (trusted proxies arrive with rate
 /// limiting) and the user agent, truncated.
-fn context(headers: &HeaderMap, extensions: &Extensions) -> ClientContext {
+pub(crate) fn context(headers: &HeaderMap, extensions: &Extensions) -> ClientContext {
     ClientContext {
         ip: extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -161,9 +161,20 @@ async fn attestation_result(
         )
         .await
     {
-        Ok(_) => ok(serde_json::json!({})),
+        Ok(enrolled) => {
+            let mut out = HeaderMap::new();
+            if let Some(session) = &enrolled.session {
+                set_session(&state, &mut out, &session.value);
+            }
+            with_headers(ok(serde_json::json!({})), out)
+        }
         Err(e) => from_service(&e),
     }
+}
+
+fn set_session(state: &AppState, out: &mut HeaderMap, value: &str) {
+    let ttl_s = state.service.config().session_ttl_ms / 1000;
+    cookies::set(out, cookies::SESSION, value, state.secure_cookies, ttl_s);
 }
 
 async fn assertion_options(
@@ -207,14 +218,7 @@ async fn assertion_result(
     {
         Ok(signed_in) => {
             let mut out = HeaderMap::new();
-            let ttl_s = state.service.config().session_ttl_ms / 1000;
-            cookies::set(
-                &mut out,
-                cookies::SESSION,
-                &signed_in.session.value,
-                state.secure_cookies,
-                ttl_s,
-            );
+            set_session(&state, &mut out, &signed_in.session.value);
             with_headers(ok(serde_json::json!({"username": signed_in.name})), out)
         }
         Err(e) => from_service(&e),

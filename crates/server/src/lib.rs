@@ -4,11 +4,15 @@
 //! The ceremony API is the FIDO2 server conformance API: JSON bodies with
 //! base64url binary members, every reply carrying `status` and
 //! `errorMessage`. Failures are 4xx with one generic message; the precise
-//! reason is in the audit log.
+//! reason is in the audit log. The pages (`/`, `/enroll`, `/me`) sit on
+//! the same origin and call that API from `/assets/keybound.js`.
 #![warn(missing_docs)]
 
+mod assets;
 mod ceremony;
 mod cookies;
+mod headers;
+mod pages;
 mod reply;
 
 use std::sync::Arc;
@@ -45,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { StatusCode::OK }))
         .route("/readyz", get(readyz))
         .merge(ceremony::router())
+        .merge(pages::router())
+        .merge(assets::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(headers::secure))
         .with_state(state)
 }
 

@@ -30,6 +30,18 @@ pub(crate) fn failed(status: StatusCode, message: &str) -> Response {
 pub(crate) fn from_service(e: &ServiceError) -> Response {
     match e {
         ServiceError::Rejected(_) => failed(StatusCode::BAD_REQUEST, "the ceremony failed"),
+        // Still the generic message; the flag lets the page ask the passkey
+        // provider to forget the credential (`signalUnknownCredential`).
+        ServiceError::UnknownCredential(_) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "status": "failed",
+                "errorMessage": "the ceremony failed",
+                "unknownCredential": true,
+            })),
+        )
+            .into_response(),
+        ServiceError::ConfirmationRequired => failed(StatusCode::CONFLICT, "confirmation required"),
         ServiceError::Forbidden => failed(StatusCode::FORBIDDEN, "not allowed"),
         ServiceError::NotFound => failed(StatusCode::NOT_FOUND, "not found"),
         ServiceError::RateLimited => failed(StatusCode::TOO_MANY_REQUESTS, "too many attempts"),

@@ -30,6 +30,7 @@ pub use account::{Account, InvitationState, Revoked};
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, SystemClock};
 pub use error::ServiceError;
+pub use keybound_store::{Credential, CredentialStatus, Identity};
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use tokens::{hash_token, Token};
 

@@ -40,10 +40,12 @@ pub enum CoseAlgorithm {
 
 impl CoseAlgorithm {
     /// Every algorithm this crate verifies, in the order a relying party
-    /// should usually offer them (EdDSA and ES256 first, RSA last).
+    /// should usually offer them: ES256 first (every FIDO-certified
+    /// authenticator implements it, and FIPS-validated hardware uses it), then
+    /// EdDSA, the other curves, RSA last.
     pub const ALL: [CoseAlgorithm; 10] = [
-        CoseAlgorithm::EdDsa,
         CoseAlgorithm::Es256,
+        CoseAlgorithm::EdDsa,
         CoseAlgorithm::Es384,
         CoseAlgorithm::Es512,
         CoseAlgorithm::Ps256,

@@ -69,7 +69,7 @@ fn creation_options_json_shape() {
             p["alg"].as_i64().unwrap()
         })
         .collect();
-    assert_eq!(algs, [-8, -7, -35, -36, -37, -38, -39, -257, -258, -259]);
+    assert_eq!(algs, [-7, -8, -35, -36, -37, -38, -39, -257, -258, -259]);
     assert_eq!(
         v["excludeCredentials"],
         json!([{"type": "public-key", "id": "-_v7", "transports": ["usb"]}])

@@ -1,0 +1,650 @@
+//! The pages as a person uses them: headless Chromium (Debian's `chromium`)
+//! with a CDP virtual authenticator, against the real server binary.
+//! Screenshots of every page go to `target/tmp/browser/<test>/` (printed at
+//! the end); they are artefacts of the run, not part of the repository.
+//!
+//! Without a Chromium binary the tests say so loudly and pass, except under
+//! CI (`CI` set), where a missing browser fails them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::page::{
+    AddScriptToEvaluateOnNewDocumentParams, RemoveScriptToEvaluateOnNewDocumentParams,
+};
+use chromiumoxide::cdp::browser_protocol::web_authn::{
+    AddCredentialParams, AddVirtualAuthenticatorParams, AuthenticatorId, AuthenticatorProtocol,
+    AuthenticatorTransport, Credential, EnableParams, EventCredentialDeleted,
+    EventCredentialUpdated, GetCredentialsParams, SetAutomaticPresenceSimulationParams,
+    VirtualAuthenticatorOptions,
+};
+use chromiumoxide::page::ScreenshotParams;
+use chromiumoxide::Page;
+use futures::StreamExt;
+use support::Server;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KEYBOUND_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// The server on a port chosen up front, since the origin names it.
+fn serve() -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let server = Server::start_on(&format!("127.0.0.1:{port}"), "localhost", &origin, &[]);
+    (server, origin)
+}
+
+fn invite(server: &Server, name: &str) -> String {
+    let (ok, url) = server.cli(&["admin", "invite", name]);
+    assert!(ok, "invite {name}");
+    url.trim().to_owned()
+}
+
+/// CDP's standard base64 as the base64url the pages and server use.
+fn b64url(cdp: &str) -> String {
+    cdp.replace('+', "-")
+        .replace('/', "_")
+        .trim_end_matches('=')
+        .to_owned()
+}
+
+struct Chrome {
+    browser: Browser,
+    handler: tokio::task::JoinHandle<()>,
+    page: Page,
+    /// Virtual authenticators: each one a device.
+    devices: Vec<AuthenticatorId>,
+    origin: String,
+    shots: PathBuf,
+    taken: usize,
+    /// Credential ids (base64url) the pages' signals made the provider forget.
+    deleted: Arc<Mutex<Vec<String>>>,
+    /// How many times a signal updated a credential's user details.
+    updated: Arc<Mutex<usize>>,
+    _profile: tempfile::TempDir,
+}
+
+impl Chrome {
+    /// Chromium with one virtual authenticator, or `None` (after a loud
+    /// message) where there is no Chromium and this is not CI.
+    async fn launch(
+        test: &str,
+        origin: &str,
+        authenticator: VirtualAuthenticatorOptions,
+    ) -> Option<Chrome> {
+        let Some(executable) = chromium() else {
+            let message =
+                "no Chromium found (install Debian's `chromium` or set KEYBOUND_CHROMIUM)";
+            if std::env::var_os("CI").is_some() {
+                panic!("{message}: the browser tests must run in CI");
+            }
+            eprintln!(
+                "\n{}\n!!! SKIPPING browser test {test}: {message}\n{}\n",
+                "!".repeat(78),
+                "!".repeat(78)
+            );
+            return None;
+        };
+        let profile = tempfile::tempdir().unwrap();
+        let config = BrowserConfig::builder()
+            .chrome_executable(executable)
+            .no_sandbox()
+            .user_data_dir(profile.path())
+            .window_size(1000, 900)
+            .args([
+                "--headless=new",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ])
+            .build()
+            .unwrap();
+        let (browser, mut events) = Browser::launch(config).await.unwrap();
+        let handler = tokio::spawn(async move { while events.next().await.is_some() {} });
+        let page = browser.new_page("about:blank").await.unwrap();
+        page.execute(EnableParams::default()).await.unwrap();
+
+        let deleted = Arc::new(Mutex::new(Vec::new()));
+        let mut stream = page
+            .event_listener::<EventCredentialDeleted>()
+            .await
+            .unwrap();
+        let sink = deleted.clone();
+        tokio::spawn(async move {
+            while let Some(e) = stream.next().await {
+                sink.lock().unwrap().push(b64url(e.credential_id.as_ref()));
+            }
+        });
+        let updated = Arc::new(Mutex::new(0));
+        let mut stream = page
+            .event_listener::<EventCredentialUpdated>()
+            .await
+            .unwrap();
+        let sink = updated.clone();
+        tokio::spawn(async move {
+            while stream.next().await.is_some() {
+                *sink.lock().unwrap() += 1;
+            }
+        });
+
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("browser")
+            .join(test);
+        let _ = std::fs::remove_dir_all(&shots);
+        std::fs::create_dir_all(&shots).unwrap();
+        let mut chrome = Chrome {
+            browser,
+            handler,
+            page,
+            devices: Vec::new(),
+            origin: origin.to_owned(),
+            shots,
+            taken: 0,
+            deleted,
+            updated,
+            _profile: profile,
+        };
+        chrome.add_device(authenticator).await;
+        Some(chrome)
+    }
+
+    /// Attaches another device; returns its index.
+    async fn add_device(&mut self, options: VirtualAuthenticatorOptions) -> usize {
+        let id = self
+            .page
+            .execute(AddVirtualAuthenticatorParams::new(options))
+            .await
+            .unwrap()
+            .result
+            .authenticator_id;
+        self.devices.push(id);
+        self.devices.len() - 1
+    }
+
+    /// Whether device `i` answers (a person touching it) or stays silent
+    /// (a device out of reach).
+    async fn reachable(&self, i: usize, yes: bool) {
+        self.page
+            .execute(SetAutomaticPresenceSimulationParams::new(
+                self.devices[i].clone(),
+                yes,
+            ))
+            .await
+            .unwrap();
+    }
+
+    async fn goto(&self, url: &str) {
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.origin)
+        };
+        self.page.goto(url).await.unwrap();
+    }
+
+    async fn eval(&self, js: &str) -> Option<serde_json::Value> {
+        self.page.evaluate(js).await.ok()?.into_value().ok()
+    }
+
+    /// Waits until the address (path and query) satisfies `want`.
+    async fn wait_for_address(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let here = self
+                .eval("location.pathname + location.search")
+                .await
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let ready = self
+                .eval("document.readyState")
+                .await
+                .is_some_and(|v| v == "complete");
+            if ready && want(&here) {
+                return here;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let error = self.text("#error").await;
+                panic!("waited for {what}; still at {here:?} (page error: {error:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_path(&self, path: &str) -> String {
+        self.wait_for_address(path, |here| here.split('?').next() == Some(path))
+            .await
+    }
+
+    /// The text of the first element matching `selector` ("" if none).
+    async fn text(&self, selector: &str) -> String {
+        let js = format!(
+            "(document.querySelector({}) || {{textContent: ''}}).textContent",
+            serde_json::to_string(selector).unwrap()
+        );
+        self.eval(&js)
+            .await
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    async fn wait_text(&self, selector: &str, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let text = self.text(selector).await;
+            if text.contains(needle) {
+                return text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("{selector} never said {needle:?}; it says {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks the first match of `selector`, retrying while the page is
+    /// still replacing its document.
+    async fn click(&self, selector: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let attempt = match self.page.find_element(selector).await {
+                Ok(element) => element.click().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("{selector}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Clicks something that navigates, and waits until the next document
+    /// has loaded (whatever its address).
+    async fn click_and_leave(&self, selector: &str) {
+        self.eval("window.__kbLeaving = true").await;
+        self.click(selector).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.eval("window.__kbLeaving === true").await != Some(false.into())
+            || self.eval("document.readyState").await != Some("complete".into())
+        {
+            if tokio::time::Instant::now() > deadline {
+                panic!("clicking {selector} never left the page");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_into(&self, selector: &str, text: &str) {
+        self.page
+            .find_element(selector)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap()
+            .type_str(text)
+            .await
+            .unwrap();
+    }
+
+    async fn count(&self, selector: &str) -> usize {
+        let js = format!(
+            "document.querySelectorAll({}).length",
+            serde_json::to_string(selector).unwrap()
+        );
+        self.eval(&js)
+            .await
+            .and_then(|v| v.as_u64())
+            .unwrap_or_default() as usize
+    }
+
+    async fn shot(&mut self, name: &str) {
+        self.taken += 1;
+        let path = self.shots.join(format!("{:02}-{name}.png", self.taken));
+        self.page
+            .save_screenshot(ScreenshotParams::builder().full_page(true).build(), &path)
+            .await
+            .unwrap();
+    }
+
+    /// Device `i`'s credentials, private keys included.
+    async fn credentials(&self, i: usize) -> Vec<Credential> {
+        self.page
+            .execute(GetCredentialsParams::new(self.devices[i].clone()))
+            .await
+            .unwrap()
+            .result
+            .credentials
+    }
+
+    /// Puts a credential (taken earlier) back on device `i`.
+    async fn put_back(&self, i: usize, credential: &Credential) {
+        self.page
+            .execute(AddCredentialParams::new(
+                self.devices[i].clone(),
+                credential.clone(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Runs the next page load as in a browser without passkey autofill.
+    async fn without_autofill(&self) -> String {
+        self.page
+            .execute(AddScriptToEvaluateOnNewDocumentParams::new(
+                "PublicKeyCredential.isConditionalMediationAvailable = async () => false;",
+            ))
+            .await
+            .unwrap()
+            .result
+            .identifier
+            .into()
+    }
+
+    async fn with_autofill(&self, script: String) {
+        self.page
+            .execute(RemoveScriptToEvaluateOnNewDocumentParams::new(script))
+            .await
+            .unwrap();
+    }
+
+    fn deleted(&self) -> Vec<String> {
+        self.deleted.lock().unwrap().clone()
+    }
+
+    async fn close(mut self) {
+        println!("screenshots: {}", self.shots.display());
+        let _ = self.browser.close().await;
+        let _ = self.browser.wait().await;
+        self.handler.abort();
+    }
+}
+
+fn passkey_authenticator() -> VirtualAuthenticatorOptions {
+    let mut options = VirtualAuthenticatorOptions::new(
+        AuthenticatorProtocol::Ctap2,
+        AuthenticatorTransport::Internal,
+    );
+    options.has_resident_key = Some(true);
+    options.has_user_verification = Some(true);
+    options.is_user_verified = Some(true);
+    options.automatic_presence_simulation = Some(true);
+    // A synced passkey, as a phone's or a password manager's would be.
+    options.default_backup_eligibility = Some(true);
+    options.default_backup_state = Some(true);
+    options
+}
+
+/// A hardware security key that holds passkeys (CTAP 2, PIN): one device,
+/// no sync.
+fn hardware_passkey() -> VirtualAuthenticatorOptions {
+    let mut options =
+        VirtualAuthenticatorOptions::new(AuthenticatorProtocol::Ctap2, AuthenticatorTransport::Usb);
+    options.has_resident_key = Some(true);
+    options.has_user_verification = Some(true);
+    options.is_user_verified = Some(true);
+    options.automatic_presence_simulation = Some(true);
+    options
+}
+
+fn security_key() -> VirtualAuthenticatorOptions {
+    let mut options =
+        VirtualAuthenticatorOptions::new(AuthenticatorProtocol::U2f, AuthenticatorTransport::Usb);
+    options.has_resident_key = Some(false);
+    options.has_user_verification = Some(false);
+    options.automatic_presence_simulation = Some(true);
+    options
+}
+
+/// The whole life of a passkey in the pages: invitation, enrolment, every
+/// way of signing in, a second passkey, rename, revoke, and the revoked one
+/// refused with a clear message while the provider is told to forget it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_life_in_the_browser() {
+    let (server, origin) = serve();
+    let Some(mut chrome) = Chrome::launch("passkey_life", &origin, passkey_authenticator()).await
+    else {
+        return;
+    };
+
+    // Invitation -> enrolment, which signs in.
+    chrome.goto(&invite(&server, "ada")).await;
+    chrome.wait_text("main", "Welcome, ada").await;
+    chrome.shot("enroll").await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.wait_text("#notice", "Your passkey is ready").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "ada");
+    assert_eq!(chrome.count("#credentials li").await, 1);
+    assert!(chrome.text("#credentials").await.contains("Synced passkey"));
+    chrome.shot("me-after-enrolment").await;
+    let first = chrome.credentials(0).await.remove(0); // on the phone
+
+    // Sign out; username-less sign-in with the button, in a browser
+    // without autofill (where autofill exists it would answer first).
+    let autofill_off = chrome.without_autofill().await;
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome.wait_text("#notice", "signed out").await;
+    let autocomplete = chrome
+        .eval("document.querySelector('#username').autocomplete")
+        .await;
+    assert_eq!(autocomplete, Some("username webauthn".into()));
+    chrome.shot("sign-in").await;
+    chrome.click("#signin-passkey").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "ada");
+    assert!(chrome.text("#credentials").await.contains("Last used"));
+
+    // Sign out; passkey autofill on the username field signs in by itself.
+    chrome.with_autofill(autofill_off).await;
+    chrome.click_and_leave("#sign-out").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "ada");
+
+    // A second passkey on the same device is refused by it (the page lists
+    // the first in excludeCredentials) and the page says why; with a second
+    // device at hand (the first out of reach) it is added.
+    const PHONE: usize = 0;
+    chrome.click("#add-passkey").await;
+    chrome
+        .wait_text("#error", "already holds a passkey for your account")
+        .await;
+    chrome.shot("add-on-same-device-refused").await;
+    let key = chrome.add_device(hardware_passkey()).await;
+    chrome.reachable(PHONE, false).await;
+    chrome.click("#add-passkey").await;
+    chrome.wait_text("#notice", "Passkey added").await;
+    assert_eq!(chrome.count("#credentials li").await, 2);
+    assert!(chrome
+        .text("#credentials")
+        .await
+        .contains("Device-bound passkey"));
+    let second = chrome.credentials(key).await.remove(0);
+    let second_item = format!(
+        "#credentials li[data-credential-id='{}']",
+        b64url(second.credential_id.as_ref())
+    );
+    let updates_before = *chrome.updated.lock().unwrap();
+    chrome
+        .type_into(
+            &format!("{second_item} input[name=nickname]"),
+            "Security key",
+        )
+        .await;
+    chrome
+        .click(&format!("{second_item} form.rename button"))
+        .await;
+    chrome.wait_text("#notice", "Passkey renamed").await;
+    assert_eq!(
+        chrome.text(&format!("{second_item} .nickname")).await,
+        "Security key"
+    );
+    chrome.shot("me-two-passkeys-renamed").await;
+    wait_until("signalCurrentUserDetails after the rename", || {
+        *chrome.updated.lock().unwrap() > updates_before
+    })
+    .await;
+
+    // Revoke the first (the one this session signed in with): signed out.
+    // Then the phone, which still holds it, tries to sign in: refused with
+    // a clear message, and the page tells the provider to forget it.
+    let first_id = b64url(first.credential_id.as_ref());
+    chrome.reachable(PHONE, true).await;
+    chrome.reachable(key, false).await;
+    // Autofill stays off from here: it would answer the sign-in page at once.
+    chrome.without_autofill().await;
+    chrome
+        .click(&format!(
+            "#credentials li[data-credential-id='{first_id}'] form.revoke button"
+        ))
+        .await;
+    chrome.wait_path("/").await;
+    assert!(chrome.text("#notice").await.contains("Passkey revoked"));
+    chrome.click("#signin-passkey").await;
+    chrome
+        .wait_text("#error", "no longer registered here")
+        .await;
+    chrome.shot("revoked-passkey-refused").await;
+    wait_until("signalUnknownCredential for the revoked passkey", || {
+        chrome.deleted().contains(&first_id)
+    })
+    .await;
+    assert!(chrome.credentials(PHONE).await.is_empty());
+
+    // The key's passkey still signs in; /me then tells the provider which
+    // passkeys are still accepted, so a stale copy of the first goes too.
+    chrome.reachable(key, true).await;
+    chrome.click("#signin-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.put_back(PHONE, &first).await;
+    chrome.deleted.lock().unwrap().clear();
+    chrome.goto("/me").await;
+    wait_until(
+        "signalAllAcceptedCredentials hides the revoked passkey",
+        || chrome.deleted().contains(&first_id),
+    )
+    .await;
+    assert!(chrome.credentials(PHONE).await.is_empty());
+    assert_eq!(chrome.credentials(key).await.len(), 1);
+    assert_eq!(chrome.count("#credentials li").await, 1);
+    chrome.shot("me-after-revocation").await;
+
+    // Revoking the last passkey asks first.
+    chrome.click("#credentials li form.revoke button").await;
+    chrome.wait_text("main", "This is your only passkey").await;
+    chrome.shot("confirm-last-revocation").await;
+    chrome.click("#confirm-revoke").await;
+    chrome.wait_path("/").await;
+    chrome.wait_text("#notice", "Passkey revoked").await;
+
+    let (_, audit) = server.cli(&["audit", "verify"]);
+    assert!(audit.contains("verified"), "{audit}");
+    chrome.close().await;
+}
+
+/// A U2F-style security key: no discoverable credential and no user
+/// verification, so it enrols and then signs in by username.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_key_enrols_and_signs_in_by_username() {
+    let (server, origin) = serve();
+    let Some(mut chrome) = Chrome::launch("security_key", &origin, security_key()).await else {
+        return;
+    };
+    chrome.goto(&invite(&server, "bob")).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    assert!(chrome
+        .text("#credentials")
+        .await
+        .contains("Device-bound passkey"));
+    chrome.shot("me-security-key").await;
+    let key = chrome.credentials(0).await;
+    assert_eq!(key.len(), 1);
+    assert!(
+        !key[0].is_resident_credential,
+        "a U2F key holds no discoverable credential"
+    );
+
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome.type_into("#username", "bob").await;
+    chrome.shot("sign-in-by-username").await;
+    chrome.click("#signin-by-name").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "bob");
+    chrome.shot("me-signed-in-with-key").await;
+
+    // An invitation link that was used says so.
+    let (_, export) = server.cli(&["audit", "export"]);
+    assert!(export.lines().any(
+        |l| l.contains("\"kind\":\"authentication\"") && l.contains("\"outcome\":\"success\"")
+    ));
+    chrome.close().await;
+}
+
+/// Invitation links that cannot be used explain why, in the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_invitations_explain_themselves() {
+    let (server, origin) = serve();
+    let Some(mut chrome) = Chrome::launch("invitations", &origin, passkey_authenticator()).await
+    else {
+        return;
+    };
+    chrome.without_autofill().await;
+    let link = invite(&server, "cy");
+    chrome.goto(&link).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome.goto(&link).await;
+    chrome.wait_text("main", "already been used").await;
+    chrome.shot("used-invitation").await;
+    chrome.goto("/enroll?token=not-a-real-token").await;
+    chrome.wait_text("main", "not valid").await;
+    chrome.shot("unknown-invitation").await;
+    chrome.close().await;
+}
+
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,81 @@
+//! The real `keybound` binary on a port of its own with a temporary SQLite
+//! database, and its admin CLI on the same data: what the end-to-end and
+//! browser tests drive.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keybound");
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    rp_id: String,
+    origin: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Serves on `listen` (port 0: any) for `rp_id` and `origin`.
+    pub fn start_on(listen: &str, rp_id: &str, origin: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve", "--listen", listen, "--rp-id", rp_id, "--origin", origin,
+            ])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("KEYBOUND_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("the first line names the address")
+            .parse()
+            .unwrap();
+        Server {
+            child,
+            port,
+            dir,
+            rp_id: rp_id.to_owned(),
+            origin: origin.to_owned(),
+        }
+    }
+
+    /// Runs the admin CLI on this server's data; (success, stdout).
+    pub fn cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(BIN)
+            .args(args)
+            .args([
+                "--rp-id",
+                &self.rp_id,
+                "--origin",
+                &self.origin,
+                "--data-dir",
+            ])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}

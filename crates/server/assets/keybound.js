@@ -1,0 +1,305 @@
+// keybound's pages: the WebAuthn calls and the passkey-provider signals.
+// Everything else (lists, rename, revoke, sign-out) is plain HTML forms.
+// The server's ceremony API speaks the WebAuthn Level 3 JSON shapes, so this
+// uses the browser's JSON helpers and falls back to a small conversion where
+// they are missing.
+"use strict";
+
+(function () {
+  // ---- base64url and the L3 JSON helpers, with a fallback ----------------
+
+  function toBytes(b64url) {
+    const b64 = b64url.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  }
+
+  function toB64url(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function descriptors(list) {
+    return (list || []).map((d) => Object.assign({}, d, { id: toBytes(d.id) }));
+  }
+
+  function creationOptions(json) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    }
+    return Object.assign({}, json, {
+      challenge: toBytes(json.challenge),
+      user: Object.assign({}, json.user, { id: toBytes(json.user.id) }),
+      excludeCredentials: descriptors(json.excludeCredentials),
+    });
+  }
+
+  function requestOptions(json) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    return Object.assign({}, json, {
+      challenge: toBytes(json.challenge),
+      allowCredentials: descriptors(json.allowCredentials),
+    });
+  }
+
+  function credentialJSON(credential) {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    const r = credential.response;
+    const response = { clientDataJSON: toB64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = toB64url(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = toB64url(r.authenticatorData);
+      response.signature = toB64url(r.signature);
+      response.userHandle = r.userHandle ? toB64url(r.userHandle) : null;
+    }
+    return {
+      id: credential.id,
+      rawId: toB64url(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || null,
+      response,
+      clientExtensionResults: credential.getClientExtensionResults(),
+    };
+  }
+
+  // ---- talking to the server and to the person ---------------------------
+
+  class Failure extends Error {
+    constructor(message, reply) {
+      super(message);
+      this.reply = reply || {};
+    }
+  }
+
+  async function post(path, body) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (e) {
+      throw new Failure("The server could not be reached. Check your connection and try again.");
+    }
+    let reply = {};
+    try {
+      reply = await response.json();
+    } catch (e) {
+      reply = {};
+    }
+    if (response.status === 429) {
+      throw new Failure("Too many attempts. Wait a minute, then try again.", reply);
+    }
+    if (!response.ok || reply.status !== "ok") {
+      throw new Failure(null, Object.assign({ httpStatus: response.status }, reply));
+    }
+    return reply;
+  }
+
+  function say(id, text) {
+    const el = document.getElementById(id);
+    if (el) el.textContent = text || "";
+  }
+
+  function showError(text) {
+    say("notice", "");
+    say("error", text);
+  }
+
+  // What a person can cause, in words they can act on. The browser reports
+  // a cancelled prompt and "no passkey for this site on this device" with
+  // the same NotAllowedError, on purpose (so sites cannot probe), so one
+  // message covers both.
+  function explain(error, fallback) {
+    if (error instanceof Failure) return error.message || fallback;
+    switch (error && error.name) {
+      case "NotAllowedError":
+        return "The passkey prompt was closed or timed out, or this device has no passkey for this site. Try again, or use another device or security key.";
+      case "InvalidStateError":
+        return "This authenticator already holds a passkey for your account. Use another device or security key.";
+      case "SecurityError":
+        return "This page's address does not match the site's configuration. Contact your administrator.";
+      case "NotSupportedError":
+        return "This browser or authenticator does not support any of the key types this site accepts.";
+      default:
+        return fallback;
+    }
+  }
+
+  // ---- provider signals (feature-detected, best effort) ------------------
+
+  async function signal(method, options) {
+    if (typeof PublicKeyCredential === "undefined") return;
+    const fn = PublicKeyCredential[method];
+    if (typeof fn !== "function") return;
+    try {
+      await fn.call(PublicKeyCredential, options);
+    } catch (e) {
+      // A provider that cannot take the hint is no reason to bother anyone.
+    }
+  }
+
+  function siteRpId() {
+    const el = document.getElementById("site") || document.getElementById("account");
+    return el ? el.dataset.rpId : location.hostname;
+  }
+
+  // ---- sign in -----------------------------------------------------------
+
+  let conditional = null;
+
+  async function finishSignIn(credential) {
+    const json = credentialJSON(credential);
+    try {
+      await post("/assertion/result", json);
+    } catch (e) {
+      if (e instanceof Failure && e.reply.unknownCredential) {
+        const told = typeof PublicKeyCredential.signalUnknownCredential === "function";
+        await signal("signalUnknownCredential", { rpId: siteRpId(), credentialId: json.id });
+        throw new Failure(
+          "This passkey is no longer registered here (it may have been revoked)." +
+            (told ? " Your device was asked to forget it." : "") +
+            " Sign in with another passkey."
+        );
+      }
+      throw new Failure(e.message || "Sign-in failed. Try again, or use another passkey.");
+    }
+    location.assign("/me");
+  }
+
+  async function signIn(username) {
+    if (conditional) conditional.abort();
+    showError("");
+    try {
+      const options = await post("/assertion/options", { username: username || "" });
+      delete options.status;
+      delete options.errorMessage;
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+      await finishSignIn(credential);
+    } catch (e) {
+      showError(explain(e, "Sign-in failed. Try again, or use another passkey."));
+      startAutofill();
+    }
+  }
+
+  // Passkey autofill: a pending conditional request that the browser
+  // offers from the username field's suggestions.
+  async function startAutofill() {
+    if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+    const controller = new AbortController();
+    conditional = controller;
+    try {
+      const options = await post("/assertion/options", { username: "" });
+      delete options.status;
+      delete options.errorMessage;
+      const credential = await navigator.credentials.get({
+        mediation: "conditional",
+        publicKey: requestOptions(options),
+        signal: controller.signal,
+      });
+      conditional = null;
+      await finishSignIn(credential);
+    } catch (e) {
+      if (controller.signal.aborted || (e && e.name === "AbortError")) return;
+      conditional = null;
+      showError(explain(e, "Sign-in failed. Try again, or use another passkey."));
+    }
+  }
+
+  function signInPage() {
+    const form = document.getElementById("signin-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      signIn(document.getElementById("username").value.trim());
+    });
+    document.getElementById("signin-passkey").addEventListener("click", () => signIn(""));
+    startAutofill();
+  }
+
+  // ---- enrol and add -----------------------------------------------------
+
+  async function register(request, next) {
+    showError("");
+    try {
+      const options = await post("/attestation/options", request);
+      delete options.status;
+      delete options.errorMessage;
+      const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+      await post("/attestation/result", credentialJSON(credential));
+      location.assign(next);
+    } catch (e) {
+      if (e instanceof Failure && e.reply.httpStatus === 403) {
+        showError("This can no longer be done from this page: the invitation was used or has expired, or you were signed out. Reload the page.");
+        return;
+      }
+      showError(explain(e, "The passkey could not be registered. Try again."));
+    }
+  }
+
+  function enrollPage() {
+    const button = document.getElementById("enroll-passkey");
+    if (!button) return;
+    button.addEventListener("click", () =>
+      register(
+        { token: button.dataset.token, username: button.dataset.username },
+        "/me?notice=enrolled"
+      )
+    );
+  }
+
+  function mePage() {
+    const account = document.getElementById("account");
+    const add = document.getElementById("add-passkey");
+    if (add) add.addEventListener("click", () => register({}, "/me?notice=added"));
+    if (!account) return;
+    const userId = account.dataset.userId;
+    const rpId = account.dataset.rpId;
+    const accepted = account.dataset.accepted ? account.dataset.accepted.split(" ") : [];
+    // The server's list is the truth: any passkey of this account that the
+    // provider still offers but we no longer accept (revoked here, or on
+    // another device) is hidden.
+    signal("signalAllAcceptedCredentials", { rpId, userId, allAcceptedCredentialIds: accepted });
+    if ("renamed" in account.dataset) {
+      signal("signalCurrentUserDetails", {
+        rpId,
+        userId,
+        name: account.dataset.userName,
+        displayName: account.dataset.userName,
+      });
+    }
+  }
+
+  function start() {
+    if (!window.PublicKeyCredential) {
+      const page = document.body.dataset.page;
+      if (page === "sign-in" || page === "enroll") {
+        showError("This browser does not support passkeys. Use a current browser.");
+      }
+    }
+    switch (document.body.dataset.page) {
+      case "sign-in":
+        return signInPage();
+      case "enroll":
+        return enrollPage();
+      case "me":
+        return mePage();
+      default:
+        return undefined;
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

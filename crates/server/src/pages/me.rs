@@ -1,0 +1,229 @@
+//! `/me`: my passkeys — when each was added and last used, whether it is
+//! synced or bound to one device — with rename, revoke (confirmed when it is
+//! the last) and add. The page also keeps the passkey provider in step
+//! (signal methods in the script, fed by `#account`'s data attributes).
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keybound_service::{Account, Credential, ServiceError};
+use keybound_webauthn::b64;
+use maud::{html, Markup};
+
+use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
+use crate::ceremony::context;
+use crate::reply::from_service;
+use crate::{cookies, AppState};
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    Query(query): Query<NoticeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(session) = cookies::get(&headers, cookies::SESSION) else {
+        return see_other("/", HeaderMap::new());
+    };
+    match state.service.account(&session).await {
+        Ok(account) => {
+            let notice = query.notice();
+            layout(
+                "Your passkeys",
+                "me",
+                notice,
+                account_page(&state, &account, notice),
+            )
+            .into_response()
+        }
+        Err(e) => not_signed_in(&state, &e),
+    }
+}
+
+fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> Markup {
+    let accepted: Vec<String> = account
+        .credentials
+        .iter()
+        .map(|c| b64::encode(&c.id))
+        .collect();
+    html! {
+        div #account hidden
+            data-rp-id=(state.service.config().rp_id)
+            data-user-id=(b64::encode(&account.identity.user_handle))
+            data-user-name=(account.identity.name)
+            data-accepted=(accepted.join(" "))
+            data-renamed[notice == Some(Notice::Renamed)] {}
+        p {
+            "Signed in as " strong #signed-in-as { (account.identity.name) } ". "
+        }
+        form method="post" action="/me/signout" { button #sign-out type="submit" { "Sign out" } }
+        @if account.credentials.len() < 2 {
+            p.hint { "You have one passkey. Add another on a second device so that losing one does not lock you out." }
+        }
+        ul #credentials {
+            @for credential in &account.credentials {
+                (credential_item(credential, credential.id == account.session_credential))
+            }
+        }
+        button #add-passkey type="button" { "Add a passkey" }
+        noscript { p.problem { "Adding a passkey needs JavaScript; renaming and revoking do not." } }
+    }
+}
+
+fn credential_item(credential: &Credential, this_session: bool) -> Markup {
+    let id = b64::encode(&credential.id);
+    let name = credential.nickname.as_deref().unwrap_or("Unnamed passkey");
+    html! {
+        li.credential data-credential-id=(id) {
+            h2.nickname { (name) }
+            p.kind {
+                @if credential.backup_eligible {
+                    "Synced passkey: your passkey provider keeps a copy on your other devices."
+                } @else {
+                    "Device-bound passkey: it exists only on the device that made it."
+                }
+            }
+            p.dates {
+                "Added " (date(credential.created_ms)) ". "
+                @match credential.last_used_ms {
+                    Some(ms) => { "Last used " (date(ms)) "." }
+                    None => { "Not used to sign in yet." }
+                }
+                @if this_session { " You signed in with this one." }
+            }
+            form.rename method="post" action={ "/me/credentials/" (id) "/rename" } {
+                label { "Name " input name="nickname" type="text" maxlength="64" value=(credential.nickname.as_deref().unwrap_or("")); }
+                button type="submit" { "Rename" }
+            }
+            form.revoke method="post" action={ "/me/credentials/" (id) "/revoke" } {
+                button type="submit" { "Revoke" }
+            }
+        }
+    }
+}
+
+/// The session is gone (expired, signed out, its credential revoked):
+/// forget the cookie and go to sign-in.
+fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
+    if *e != ServiceError::Forbidden {
+        return from_service(e);
+    }
+    let mut out = HeaderMap::new();
+    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    see_other(&with_notice("/", Notice::SessionEnded), out)
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RenameForm {
+    #[serde(default)]
+    nickname: String,
+}
+
+pub(super) async fn rename(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
+    let ctx = context(&headers, &extensions);
+    match state
+        .service
+        .rename_credential(&session, &id, &form.nickname, &ctx)
+        .await
+    {
+        Ok(()) => see_other(&with_notice("/me", Notice::Renamed), HeaderMap::new()),
+        Err(ServiceError::NotFound) => {
+            see_other(&with_notice("/me", Notice::NotFound), HeaderMap::new())
+        }
+        Err(ServiceError::Rejected(_)) => see_other(
+            &with_notice("/me", Notice::InvalidNickname),
+            HeaderMap::new(),
+        ),
+        Err(e) => not_signed_in(&state, &e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RevokeForm {
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
+    let confirmed = form.confirm.as_deref() == Some("yes");
+    let ctx = context(&headers, &extensions);
+    match state
+        .service
+        .revoke_own_credential(&session, &id, confirmed, &ctx)
+        .await
+    {
+        Ok(revoked) if revoked.ended_own_session => {
+            let mut out = HeaderMap::new();
+            cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+            see_other(&with_notice("/", Notice::RevokedSignedOut), out)
+        }
+        Ok(_) => see_other(&with_notice("/me", Notice::Revoked), HeaderMap::new()),
+        Err(ServiceError::ConfirmationRequired) => confirm_last(&id),
+        Err(ServiceError::NotFound) => {
+            see_other(&with_notice("/me", Notice::NotFound), HeaderMap::new())
+        }
+        Err(e) => not_signed_in(&state, &e),
+    }
+}
+
+/// Asks before the last passkey goes: without one the person cannot sign
+/// in again until an administrator lets them enrol anew.
+fn confirm_last(id: &str) -> Response {
+    layout(
+        "Revoke your last passkey?",
+        "confirm-revoke",
+        None,
+        html! {
+            p.problem {
+                "This is your only passkey. Once it is revoked you cannot sign in, and you will "
+                "need a new invitation from an administrator to enrol again."
+            }
+            form method="post" action={ "/me/credentials/" (id) "/revoke" } {
+                input type="hidden" name="confirm" value="yes";
+                button #confirm-revoke type="submit" { "Revoke it anyway" }
+            }
+            p { a href="/me" { "Keep it" } }
+        },
+    )
+    .into_response()
+}
+
+pub(super) async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let mut out = HeaderMap::new();
+    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    if let Some(session) = cookies::get(&headers, cookies::SESSION) {
+        if let Err(e) = state
+            .service
+            .sign_out(&session, &context(&headers, &extensions))
+            .await
+        {
+            return from_service(&e);
+        }
+    }
+    see_other(&with_notice("/", Notice::SignedOut), out)
+}

@@ -1,0 +1,205 @@
+//! The pages people use: sign in, enrol from an invitation, my passkeys.
+//! Server-rendered HTML (maud escapes everything interpolated); the only
+//! script is `/assets/keybound.js`, which does the WebAuthn calls. Lists,
+//! rename, revoke and sign-out are plain forms that work without it.
+
+mod enroll;
+mod me;
+mod sign_in;
+
+use axum::http::header::{HeaderMap, LOCATION};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(sign_in::page))
+        .route("/enroll", get(enroll::page))
+        .route("/me", get(me::page))
+        .route("/me/signout", post(me::sign_out))
+        .route("/me/credentials/{id}/rename", post(me::rename))
+        .route("/me/credentials/{id}/revoke", post(me::revoke))
+}
+
+/// Messages a page can show after a redirect. The query carries only the
+/// key, so no link can make our pages display text of its choosing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    SignedOut,
+    SessionEnded,
+    RevokedSignedOut,
+    Enrolled,
+    Added,
+    Renamed,
+    Revoked,
+    NotFound,
+    InvalidNickname,
+}
+
+impl Notice {
+    const ALL: [Notice; 9] = [
+        Notice::SignedOut,
+        Notice::SessionEnded,
+        Notice::RevokedSignedOut,
+        Notice::Enrolled,
+        Notice::Added,
+        Notice::Renamed,
+        Notice::Revoked,
+        Notice::NotFound,
+        Notice::InvalidNickname,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "signed-out",
+            Notice::SessionEnded => "session-ended",
+            Notice::RevokedSignedOut => "revoked-signed-out",
+            Notice::Enrolled => "enrolled",
+            Notice::Added => "added",
+            Notice::Renamed => "renamed",
+            Notice::Revoked => "revoked",
+            Notice::NotFound => "not-found",
+            Notice::InvalidNickname => "invalid-nickname",
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|n| n.key() == key)
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "You are signed out.",
+            Notice::SessionEnded => "Your session has ended. Sign in again.",
+            Notice::RevokedSignedOut => {
+                "Passkey revoked. You had signed in with it, so you are now signed out: \
+                 sign in with another passkey."
+            }
+            Notice::Enrolled => {
+                "Your passkey is ready and you are signed in. Add a second passkey on \
+                 another device as a backup, so losing one device does not lock you out."
+            }
+            Notice::Added => "Passkey added.",
+            Notice::Renamed => "Passkey renamed.",
+            Notice::Revoked => "Passkey revoked. It can no longer sign in.",
+            Notice::NotFound => "That passkey is not one of yours, or was already revoked.",
+            Notice::InvalidNickname => {
+                "A passkey name is at most 64 characters, without control characters."
+            }
+        }
+    }
+
+    /// Whether this reports a problem rather than a success.
+    fn is_problem(self) -> bool {
+        matches!(self, Notice::NotFound | Notice::InvalidNickname)
+    }
+}
+
+/// The query every page accepts.
+#[derive(serde::Deserialize, Default)]
+struct NoticeQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+impl NoticeQuery {
+    fn notice(&self) -> Option<Notice> {
+        self.notice.as_deref().and_then(Notice::from_key)
+    }
+}
+
+/// The frame of every page. `page` names it for the script (`data-page`).
+fn layout(title: &str, page: &str, notice: Option<Notice>, body: Markup) -> Markup {
+    let class = if notice.is_some_and(Notice::is_problem) {
+        "problem"
+    } else {
+        ""
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · keybound" }
+                link rel="stylesheet" href="/assets/keybound.css";
+                script src="/assets/keybound.js" defer {}
+            }
+            body data-page=(page) {
+                main {
+                    h1 { (title) }
+                    p #notice role="status" class=(class) {
+                        @if let Some(n) = notice { (n.text()) }
+                    }
+                    p #error role="alert" {}
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// 303 to `location`, optionally with extra headers (a cleared cookie).
+fn see_other(location: &str, extra: HeaderMap) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, location.to_owned())]).into_response();
+    response.headers_mut().extend(extra);
+    response
+}
+
+fn with_notice(path: &str, notice: Notice) -> String {
+    format!("{path}?notice={}", notice.key())
+}
+
+/// A form post that did not come from our own pages (cross-site request
+/// forgery). Browsers send `Sec-Fetch-Site`; older ones at least `Origin`.
+fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site != "same-origin";
+    }
+    match header("origin") {
+        Some(origin) => !state
+            .service
+            .config()
+            .origins
+            .origins()
+            .iter()
+            .any(|o| o == origin),
+        None => false,
+    }
+}
+
+/// `2026-11-22 05:31 UTC`.
+fn date(ms: i64) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(FORMAT).ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_keys_round_trip_and_unknown_keys_show_nothing() {
+        for n in Notice::ALL {
+            assert!(Notice::from_key(n.key()) == Some(n));
+        }
+        assert!(Notice::from_key("<script>").is_none());
+    }
+
+    #[test]
+    fn dates_are_utc_minutes() {
+        assert_eq!(date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date(1_795_325_460_000), "2026-11-22 05:31 UTC");
+        assert_eq!(date(i64::MAX), "unknown");
+    }
+}
