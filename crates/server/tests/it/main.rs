@@ -21,6 +21,8 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod pages;
+
 const ORIGIN: &str = "http://localhost:8080";
 
 async fn app() -> (Router, Arc<Service>) {
@@ -42,18 +44,36 @@ struct Browser {
 }
 
 impl Browser {
-    async fn post(&mut self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+    fn new(app: Router) -> Browser {
+        Browser {
+            app,
+            cookies: vec![],
+        }
+    }
+
+    /// Sends a request with this browser's cookies and `headers`, keeps the
+    /// cookies it sets, and returns status, headers and body.
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let cookie = self
             .cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let mut request = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::COOKIE, cookie)
-            .body(body.into())
-            .unwrap();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, cookie);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut request = request.body(body.into()).unwrap();
         // What `into_make_service_with_connect_info` adds for a real socket.
         request
             .extensions_mut()
@@ -72,11 +92,21 @@ impl Browser {
             let (pair, _) = set.split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             self.cookies.retain(|(name, _)| name != k);
-            self.cookies.push((k.to_owned(), v.to_owned()));
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
         }
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY * 2)
             .await
             .unwrap();
+        (status, headers, bytes.to_vec())
+    }
+
+    async fn post(&mut self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        let (status, _, bytes) = self
+            .request("POST", path, &[("content-type", "application/json")], body)
+            .await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -92,10 +122,7 @@ fn challenge(options: &Value) -> Vec<u8> {
 async fn invitation_then_sign_in_over_the_conformance_api() {
     let (app, service) = app().await;
     let token = service.invite("ada", false, "test").await.unwrap();
-    let mut browser = Browser {
-        app,
-        cookies: vec![],
-    };
+    let mut browser = Browser::new(app);
     let auth = Authenticator::default();
 
     let (status, options) = browser
@@ -200,10 +227,7 @@ async fn invitation_then_sign_in_over_the_conformance_api() {
 #[tokio::test]
 async fn hostile_requests_get_4xx_with_status_failed() {
     let (app, _) = app().await;
-    let mut browser = Browser {
-        app,
-        cookies: vec![],
-    };
+    let mut browser = Browser::new(app);
     for path in ["/attestation/options", "/assertion/options"] {
         let (status, reply) = browser.post(path, "{not json").await;
         assert_eq!(
@@ -213,10 +237,7 @@ async fn hostile_requests_get_4xx_with_status_failed() {
     }
     for path in ["/attestation/result", "/assertion/result"] {
         // No options were asked for: no ceremony cookie, nothing to answer.
-        let mut fresh = Browser {
-            app: browser.app.clone(),
-            cookies: vec![],
-        };
+        let mut fresh = Browser::new(browser.app.clone());
         let (status, _) = fresh.post(path, "{}").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         for body in ["", "null", "{]", "{\"id\":\"AA\"}"] {
@@ -247,14 +268,8 @@ async fn hostile_requests_get_4xx_with_status_failed() {
 #[tokio::test]
 async fn every_browser_gets_its_own_ceremony_cookie() {
     let (app, _) = app().await;
-    let mut a = Browser {
-        app: app.clone(),
-        cookies: vec![],
-    };
-    let mut b = Browser {
-        app,
-        cookies: vec![],
-    };
+    let mut a = Browser::new(app.clone());
+    let mut b = Browser::new(app);
     a.post("/assertion/options", json!({"username": ""}).to_string())
         .await;
     b.post("/assertion/options", json!({"username": ""}).to_string())
