@@ -51,14 +51,14 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// The server on a port chosen up front, since the origin names it.
-fn serve() -> (Server, String) {
+fn serve(extra: &[&str]) -> (Server, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let origin = format!("http://localhost:{port}");
-    let server = Server::start_on(&format!("127.0.0.1:{port}"), "localhost", &origin, &[]);
+    let server = Server::start_on(&format!("127.0.0.1:{port}"), "localhost", &origin, extra);
     (server, origin)
 }
 
@@ -360,17 +360,24 @@ impl Chrome {
             .unwrap();
     }
 
-    /// Runs the next page load as in a browser without passkey autofill.
-    async fn without_autofill(&self) -> String {
+    /// Runs `js` before every page's own scripts from now on (until
+    /// [`Chrome::with_autofill`] removes it): an older browser, emulated.
+    async fn before_pages(&self, js: &str) -> String {
         self.page
-            .execute(AddScriptToEvaluateOnNewDocumentParams::new(
-                "PublicKeyCredential.isConditionalMediationAvailable = async () => false;",
-            ))
+            .execute(AddScriptToEvaluateOnNewDocumentParams::new(js))
             .await
             .unwrap()
             .result
             .identifier
             .into()
+    }
+
+    /// Loads pages as a browser without passkey autofill would.
+    async fn without_autofill(&self) -> String {
+        self.before_pages(
+            "PublicKeyCredential.isConditionalMediationAvailable = async () => false;",
+        )
+        .await
     }
 
     async fn with_autofill(&self, script: String) {
@@ -433,7 +440,7 @@ fn security_key() -> VirtualAuthenticatorOptions {
 /// refused with a clear message while the provider is told to forget it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkey_life_in_the_browser() {
-    let (server, origin) = serve();
+    let (server, origin) = serve(&[]);
     let Some(mut chrome) = Chrome::launch("passkey_life", &origin, passkey_authenticator()).await
     else {
         return;
@@ -579,11 +586,25 @@ async fn passkey_life_in_the_browser() {
 /// verification, so it enrols and then signs in by username.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_key_enrols_and_signs_in_by_username() {
-    let (server, origin) = serve();
+    // A short ceremony timeout, so a prompt nobody answers ends quickly.
+    let (server, origin) = serve(&["--challenge-ttl", "3"]);
     let Some(mut chrome) = Chrome::launch("security_key", &origin, security_key()).await else {
         return;
     };
+    // And a browser without the Level 3 JSON helpers: the pages' fallback
+    // does the conversions.
+    chrome
+        .before_pages(
+            "delete PublicKeyCredential.parseCreationOptionsFromJSON;
+             delete PublicKeyCredential.parseRequestOptionsFromJSON;
+             delete PublicKeyCredential.prototype.toJSON;",
+        )
+        .await;
     chrome.goto(&invite(&server, "bob")).await;
+    let helpers = chrome
+        .eval("typeof PublicKeyCredential.parseCreationOptionsFromJSON + typeof PublicKeyCredential.prototype.toJSON")
+        .await;
+    assert_eq!(helpers, Some("undefinedundefined".into()));
     chrome.click("#enroll-passkey").await;
     chrome.wait_path("/me").await;
     assert!(chrome
@@ -600,6 +621,13 @@ async fn security_key_enrols_and_signs_in_by_username() {
 
     chrome.click("#sign-out").await;
     chrome.wait_path("/").await;
+    // The username-less button finds no passkey on a U2F key: the prompt
+    // ends without one, and the page says what to do.
+    chrome.click("#signin-passkey").await;
+    chrome
+        .wait_text("#error", "this device has no passkey for this site")
+        .await;
+    chrome.shot("no-passkey-on-this-device").await;
     chrome.type_into("#username", "bob").await;
     chrome.shot("sign-in-by-username").await;
     chrome.click("#signin-by-name").await;
@@ -607,7 +635,6 @@ async fn security_key_enrols_and_signs_in_by_username() {
     assert_eq!(chrome.text("#signed-in-as").await, "bob");
     chrome.shot("me-signed-in-with-key").await;
 
-    // An invitation link that was used says so.
     let (_, export) = server.cli(&["audit", "export"]);
     assert!(export.lines().any(
         |l| l.contains("\"kind\":\"authentication\"") && l.contains("\"outcome\":\"success\"")
@@ -618,7 +645,7 @@ async fn security_key_enrols_and_signs_in_by_username() {
 /// Invitation links that cannot be used explain why, in the browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_invitations_explain_themselves() {
-    let (server, origin) = serve();
+    let (server, origin) = serve(&[]);
     let Some(mut chrome) = Chrome::launch("invitations", &origin, passkey_authenticator()).await
     else {
         return;

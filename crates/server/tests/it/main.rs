@@ -26,8 +26,13 @@ mod pages;
 const ORIGIN: &str = "http://localhost:8080";
 
 async fn app() -> (Router, Arc<Service>) {
+    app_with(|_| {}).await
+}
+
+async fn app_with(tweak: impl FnOnce(&mut Config)) -> (Router, Arc<Service>) {
     let store = Store::open("sqlite::memory:").await.unwrap();
-    let config = Config::new("localhost", OriginPolicy::exact([ORIGIN]).unwrap(), [5; 32]);
+    let mut config = Config::new("localhost", OriginPolicy::exact([ORIGIN]).unwrap(), [5; 32]);
+    tweak(&mut config);
     let service = Arc::new(Service::new(
         store,
         config,

@@ -153,6 +153,18 @@ async fn the_enrolment_page_says_what_an_invitation_is() {
 }
 
 #[tokio::test]
+async fn an_expired_invitation_says_so() {
+    let (app, service) = app_with(|c| c.invitation_ttl_ms = 1).await;
+    let token = service.invite("ada", false, "test").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mut browser = Browser::new(app);
+    let (status, _, body) = get(&mut browser, &format!("/enroll?token={}", token.value)).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(body.contains("has expired"));
+    assert!(!body.contains("enroll-passkey"));
+}
+
+#[tokio::test]
 async fn a_used_invitation_says_so() {
     let (app, service) = app().await;
     let token = service.invite("ada", false, "test").await.unwrap();
