@@ -663,8 +663,9 @@ async fn default_creation_options_prefer_passkeys_and_uv() {
         v["authenticatorSelection"],
         serde_json::json!({"residentKey": "preferred", "requireResidentKey": false, "userVerification": "preferred"})
     );
-    assert_eq!(v["pubKeyCredParams"][0]["alg"], -8);
-    assert_eq!(v["pubKeyCredParams"][1]["alg"], -7);
+    // ES256 first: every certified authenticator has it; EdDSA next.
+    assert_eq!(v["pubKeyCredParams"][0]["alg"], -7);
+    assert_eq!(v["pubKeyCredParams"][1]["alg"], -8);
 }
 
 #[tokio::test]
