@@ -131,8 +131,23 @@ pub(crate) fn algorithm_from_wire(id: i64) -> Result<CoseAlgorithm, Error> {
 pub struct CredentialPublicKey {
     algorithm: CoseAlgorithm,
     cose: Vec<u8>,
-    ec_point: Option<Vec<u8>>,
+    material: KeyMaterial,
     verifier: Verifier,
+}
+
+/// The key itself, for comparing with the same key as another structure
+/// carries it (an X.509 SubjectPublicKeyInfo, a TPM `pubArea`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyMaterial {
+    /// An EC2 key: its curve and uncompressed point `0x04 || x || y`.
+    Ec2 {
+        curve: iana::EllipticCurve,
+        point: Vec<u8>,
+    },
+    /// An Ed25519 key's 32 bytes.
+    Ed25519(Vec<u8>),
+    /// An RSA key: modulus and exponent, big-endian without leading zeros.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
 }
 
 impl CredentialPublicKey {
@@ -159,11 +174,11 @@ impl CredentialPublicKey {
             .ok_or(Error::MalformedPublicKey)?
             .to_vec();
         let key = CoseKey::from_cbor_value(value).map_err(|_| Error::MalformedPublicKey)?;
-        let (algorithm, ec_point, verifier) = verifier_for(&key)?;
+        let (algorithm, material, verifier) = verifier_for(&key)?;
         Ok(CredentialPublicKey {
             algorithm,
             cose,
-            ec_point,
+            material,
             verifier,
         })
     }
@@ -180,7 +195,15 @@ impl CredentialPublicKey {
 
     /// The uncompressed point (0x04 || x || y) of an EC2 key.
     pub(crate) fn ec_point(&self) -> Option<&[u8]> {
-        self.ec_point.as_deref()
+        match &self.material {
+            KeyMaterial::Ec2 { point, .. } => Some(point),
+            _ => None,
+        }
+    }
+
+    /// The key's material, for comparison with other encodings of it.
+    pub(crate) fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
@@ -234,7 +257,7 @@ fn strip_leading_zeros(mut b: &[u8]) -> &[u8] {
     b
 }
 
-type ParsedKey = (CoseAlgorithm, Option<Vec<u8>>, Verifier);
+type ParsedKey = (CoseAlgorithm, KeyMaterial, Verifier);
 
 fn verifier_for(key: &CoseKey) -> Result<ParsedKey, Error> {
     let wire_alg = wire_algorithm(key)?;
@@ -260,7 +283,7 @@ fn verifier_for(key: &CoseKey) -> Result<ParsedKey, Error> {
             point.extend_from_slice(x);
             point.extend_from_slice(y);
             let verifier = Verifier::from_bytes(alg, &point).ok_or(Error::MalformedPublicKey)?;
-            Ok((alg, Some(point), verifier))
+            Ok((alg, KeyMaterial::Ec2 { curve, point }, verifier))
         }
         KeyType::Assigned(iana::KeyType::OKP) => {
             if wire_alg != iana::Algorithm::EdDSA.to_i64() {
@@ -285,7 +308,11 @@ fn verifier_for(key: &CoseKey) -> Result<ParsedKey, Error> {
             }
             let verifier =
                 Verifier::from_bytes(CoseAlgorithm::EdDsa, x).ok_or(Error::MalformedPublicKey)?;
-            Ok((CoseAlgorithm::EdDsa, None, verifier))
+            Ok((
+                CoseAlgorithm::EdDsa,
+                KeyMaterial::Ed25519(x.to_vec()),
+                verifier,
+            ))
         }
         KeyType::Assigned(iana::KeyType::RSA) => {
             let alg = algorithm_from_wire(wire_alg)?;
@@ -304,7 +331,11 @@ fn verifier_for(key: &CoseKey) -> Result<ParsedKey, Error> {
             }
             let verifier =
                 Verifier::from_rsa_components(alg, n, e).ok_or(Error::MalformedPublicKey)?;
-            Ok((alg, None, verifier))
+            let material = KeyMaterial::Rsa {
+                n: n.to_vec(),
+                e: e.to_vec(),
+            };
+            Ok((alg, material, verifier))
         }
         _ => Err(Error::MalformedPublicKey),
     }

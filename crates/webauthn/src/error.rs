@@ -89,6 +89,23 @@ pub enum Error {
     AttestationCertificateRequirement,
     /// The certificate's id-fido-gen-ce-aaguid extension differs from the AAGUID.
     AttestationAaguidMismatch,
+    /// The statement does not commit to this registration (apple nonce,
+    /// android-key attestationChallenge, SafetyNet nonce, TPM extraData).
+    AttestationNonceMismatch,
+    /// The key the statement attests (certificate key, TPM pubArea) is not
+    /// the credential public key.
+    AttestationKeyMismatch,
+    /// TPM: certInfo is not a TPM-generated certification of this pubArea
+    /// (magic, type, or attested name wrong).
+    TpmCertInfoInvalid,
+    /// android-key: the key's authorisations break §8.4 (usable by all
+    /// applications, not generated in the keystore, or not a signing key).
+    AndroidKeyAuthorizationInvalid,
+    /// android-safetynet: the device failed the CTS profile match.
+    SafetyNetIntegrityFailed,
+    /// android-safetynet: the response is older than allowed, or from the
+    /// future.
+    SafetyNetStale,
 
     // --- assertion (§7.2) ---
     /// The credential is not in the ceremony's allowCredentials.
@@ -153,6 +170,12 @@ impl Error {
             Error::MalformedAttestationCertificate => "malformed_attestation_certificate",
             Error::AttestationCertificateRequirement => "attestation_certificate_requirement",
             Error::AttestationAaguidMismatch => "attestation_aaguid_mismatch",
+            Error::AttestationNonceMismatch => "attestation_nonce_mismatch",
+            Error::AttestationKeyMismatch => "attestation_key_mismatch",
+            Error::TpmCertInfoInvalid => "tpm_cert_info_invalid",
+            Error::AndroidKeyAuthorizationInvalid => "android_key_authorization_invalid",
+            Error::SafetyNetIntegrityFailed => "safetynet_integrity_failed",
+            Error::SafetyNetStale => "safetynet_stale",
             Error::CredentialNotAllowed => "credential_not_allowed",
             Error::UnknownCredential => "unknown_credential",
             Error::UserHandleMissing => "user_handle_missing",

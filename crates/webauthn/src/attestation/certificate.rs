@@ -12,7 +12,7 @@ use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
 use crate::authenticator_data::Aaguid;
-use crate::cose::CoseAlgorithm;
+use crate::cose::{CoseAlgorithm, KeyMaterial};
 use crate::crypto::Verifier;
 use crate::error::Error;
 
@@ -30,6 +30,8 @@ const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 
 /// The attestation trust roots a relying party accepts, and the time at which
 /// to judge certificate validity (the crate has no clock).
@@ -84,6 +86,12 @@ impl TrustAnchors {
     /// No trust anchors: every x5c attestation is reported unverified.
     pub fn none() -> Self {
         TrustAnchors::default()
+    }
+
+    /// The verification time given to [`TrustAnchors::new`]; also the
+    /// "now" of time-bound statements (SafetyNet's timestamp).
+    pub fn now_unix_secs(&self) -> u64 {
+        self.now
     }
 
     /// True when no anchors are configured.
@@ -172,8 +180,7 @@ impl AttestationCertificate {
     /// §8.2.1: version 3; subject C, O, OU "Authenticator Attestation", CN;
     /// basic constraints CA false.
     pub(super) fn check_packed_requirements(&self) -> Result<(), Error> {
-        let tbs = &self.cert.tbs_certificate;
-        if tbs.version != x509_cert::certificate::Version::V3 {
+        if !self.is_v3() {
             return Err(Error::AttestationCertificateRequirement);
         }
         let country = self.subject_attribute(OID_COUNTRY);
@@ -185,18 +192,7 @@ impl AttestationCertificate {
             && org.is_some_and(|o| !o.is_empty())
             && unit.as_deref() == Some("Authenticator Attestation")
             && cn.is_some_and(|c| !c.is_empty());
-        if !ok {
-            return Err(Error::AttestationCertificateRequirement);
-        }
-        let ca = match self.extension(OID_BASIC_CONSTRAINTS) {
-            Some(ext) => {
-                BasicConstraints::from_der(ext.extn_value.as_bytes())
-                    .map_err(|_| Error::MalformedAttestationCertificate)?
-                    .ca
-            }
-            None => return Err(Error::AttestationCertificateRequirement),
-        };
-        if ca {
+        if !ok || !self.is_end_entity()? {
             return Err(Error::AttestationCertificateRequirement);
         }
         Ok(())
@@ -219,7 +215,115 @@ impl AttestationCertificate {
         Ok(())
     }
 
-    fn extension(&self, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
+    /// Whether the certificate's key is `key` (same type, curve and value).
+    pub(super) fn key_matches(&self, key: &KeyMaterial) -> bool {
+        let spki = &self.cert.tbs_certificate.subject_public_key_info;
+        let Some(bits) = spki.subject_public_key.as_bytes() else {
+            return false;
+        };
+        match key {
+            KeyMaterial::Ec2 { curve, point } => {
+                let expected = match curve {
+                    coset::iana::EllipticCurve::P_256 => OID_P256,
+                    coset::iana::EllipticCurve::P_384 => OID_P384,
+                    coset::iana::EllipticCurve::P_521 => OID_P521,
+                    _ => return false,
+                };
+                let named = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+                spki.algorithm.oid == OID_EC_PUBLIC_KEY && named == Some(expected) && bits == point
+            }
+            KeyMaterial::Ed25519(x) => spki.algorithm.oid == OID_ED25519 && bits == x.as_slice(),
+            KeyMaterial::Rsa { n, e } => {
+                spki.algorithm.oid == OID_RSA
+                    && rsa_components(bits)
+                        .is_some_and(|(cn, ce)| cn == n.as_slice() && ce == e.as_slice())
+            }
+        }
+    }
+
+    /// Version 3, as every format's certificate requirements demand.
+    pub(super) fn is_v3(&self) -> bool {
+        self.cert.tbs_certificate.version == x509_cert::certificate::Version::V3
+    }
+
+    /// Basic constraints present with CA false.
+    pub(super) fn is_end_entity(&self) -> Result<bool, Error> {
+        match self.extension(OID_BASIC_CONSTRAINTS) {
+            Some(ext) => Ok(!BasicConstraints::from_der(ext.extn_value.as_bytes())
+                .map_err(|_| Error::MalformedAttestationCertificate)?
+                .ca),
+            None => Ok(false),
+        }
+    }
+
+    /// An empty subject (TPM AIK certificates name the TPM in the SAN).
+    pub(super) fn subject_is_empty(&self) -> bool {
+        self.cert.tbs_certificate.subject.0.is_empty()
+    }
+
+    /// Whether the extended key usage extension lists `purpose`.
+    pub(super) fn has_extended_key_usage(&self, purpose: ObjectIdentifier) -> Result<bool, Error> {
+        let Some(ext) = self.extension(OID_EXTENDED_KEY_USAGE) else {
+            return Ok(false);
+        };
+        let usages = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+            .map_err(|_| Error::MalformedAttestationCertificate)?;
+        Ok(usages.0.contains(&purpose))
+    }
+
+    /// The attributes of the directory names in the subject alternative
+    /// name, as text (TPM manufacturer, model and version live here).
+    pub(super) fn san_directory_attributes(
+        &self,
+    ) -> Result<Vec<(ObjectIdentifier, String)>, Error> {
+        let Some(ext) = self.extension(OID_SUBJECT_ALT_NAME) else {
+            return Ok(Vec::new());
+        };
+        let names = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map_err(|_| Error::MalformedAttestationCertificate)?;
+        Ok(names
+            .0
+            .iter()
+            .filter_map(|n| match n {
+                x509_cert::ext::pkix::name::GeneralName::DirectoryName(name) => Some(name),
+                _ => None,
+            })
+            .flat_map(|name| name.0.iter().flat_map(|rdn| rdn.0.iter()))
+            .filter_map(|atv| {
+                std::str::from_utf8(atv.value.value())
+                    .ok()
+                    .map(|v| (atv.oid, v.to_owned()))
+            })
+            .collect())
+    }
+
+    /// The DNS names of the subject alternative name.
+    pub(super) fn san_dns_names(&self) -> Result<Vec<String>, Error> {
+        let Some(ext) = self.extension(OID_SUBJECT_ALT_NAME) else {
+            return Ok(Vec::new());
+        };
+        let names = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map_err(|_| Error::MalformedAttestationCertificate)?;
+        Ok(names
+            .0
+            .iter()
+            .filter_map(|n| match n {
+                x509_cert::ext::pkix::name::GeneralName::DnsName(d) => Some(d.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The subject's common name.
+    pub(super) fn common_name(&self) -> Option<String> {
+        self.subject_attribute(OID_COMMON_NAME)
+    }
+
+    pub(super) fn extension(&self, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
         self.cert
             .tbs_certificate
             .extensions
@@ -242,6 +346,20 @@ impl AttestationCertificate {
                     .map(str::to_owned)
             })
     }
+}
+
+/// The modulus and exponent of a DER RSAPublicKey, without leading zeros.
+fn rsa_components(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    use der::{Reader, SliceReader};
+    let mut reader = SliceReader::new(der).ok()?;
+    let (n, e) = reader
+        .sequence(|r| {
+            let n = der::asn1::UintRef::decode(r)?;
+            let e = der::asn1::UintRef::decode(r)?;
+            Ok((n, e))
+        })
+        .ok()?;
+    reader.is_finished().then_some((n.as_bytes(), e.as_bytes()))
 }
 
 /// Accepts any extended key usage: attestation certificates follow their

@@ -43,9 +43,9 @@ pub(super) fn verify(
     if !verifier.verify(&message, &sig) {
         return Err(Error::AttestationSignatureInvalid);
     }
-    Ok(Attestation {
-        format: AttestationFormat::FidoU2f,
-        attestation_type: AttestationType::Basic,
-        trust: certificate::chain_trust(chain, input.trust_anchors),
-    })
+    Ok(Attestation::new(
+        AttestationFormat::FidoU2f,
+        AttestationType::Basic,
+        certificate::chain_trust(chain, input.trust_anchors),
+    ))
 }

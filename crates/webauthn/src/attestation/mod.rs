@@ -1,14 +1,20 @@
 //! Attestation statements (§8): one module per format, a common result type,
 //! and the trust decision for certificate chains.
 
+mod android_key;
+mod apple;
 mod certificate;
 mod fido_u2f;
 mod none;
 mod packed;
+mod safetynet;
+mod tlv;
+mod tpm;
 
 use ciborium::Value;
 
 pub use certificate::{InvalidTrustAnchor, TrustAnchors, UnverifiedReason};
+pub use safetynet::SAFETYNET_MAX_AGE_SECS;
 
 use crate::authenticator_data::{AttestedCredentialData, AuthenticatorData};
 use crate::error::Error;
@@ -23,6 +29,17 @@ pub enum AttestationFormat {
     Packed,
     /// `fido-u2f`: a CTAP1/U2F security key.
     FidoU2f,
+    /// `tpm`: a TPM 2.0 (Windows Hello and other platform authenticators).
+    Tpm,
+    /// `android-key`: Android's hardware-backed keystore.
+    AndroidKey,
+    /// `android-safetynet`: Google's SafetyNet device attestation (retired by
+    /// Google, still sent by older devices).
+    AndroidSafetyNet,
+    /// `apple`: Apple's anonymous attestation.
+    Apple,
+    /// `compound`: several statements, all of which must verify.
+    Compound,
 }
 
 impl AttestationFormat {
@@ -32,6 +49,11 @@ impl AttestationFormat {
             AttestationFormat::None => "none",
             AttestationFormat::Packed => "packed",
             AttestationFormat::FidoU2f => "fido-u2f",
+            AttestationFormat::Tpm => "tpm",
+            AttestationFormat::AndroidKey => "android-key",
+            AttestationFormat::AndroidSafetyNet => "android-safetynet",
+            AttestationFormat::Apple => "apple",
+            AttestationFormat::Compound => "compound",
         }
     }
 }
@@ -50,6 +72,21 @@ pub enum AttestationType {
     Basic,
     /// Attestation CA: a per-device key certified by an attestation CA.
     AttCa,
+    /// Anonymization CA: a per-credential certificate from a CA that hides
+    /// which device asked (Apple).
+    AnonCa,
+}
+
+/// Where an attested key lives, when the statement says (android-key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyStorage {
+    /// In software: the statement proves nothing about hardware.
+    Software,
+    /// In a trusted execution environment (TEE).
+    TrustedEnvironment,
+    /// In a discrete secure element (Android StrongBox).
+    StrongBox,
 }
 
 /// How far the attestation could be trusted.
@@ -82,6 +119,27 @@ pub struct Attestation {
     pub attestation_type: AttestationType,
     /// Whether the chain reached a trust anchor.
     pub trust: AttestationTrust,
+    /// Where the key lives, when the format says (android-key); for a
+    /// compound statement, the strongest any part proves.
+    pub key_storage: Option<KeyStorage>,
+    /// The verified statements inside a `compound` one; empty otherwise.
+    pub components: Vec<Attestation>,
+}
+
+impl Attestation {
+    pub(crate) fn new(
+        format: AttestationFormat,
+        attestation_type: AttestationType,
+        trust: AttestationTrust,
+    ) -> Self {
+        Attestation {
+            format,
+            attestation_type,
+            trust,
+            key_storage: None,
+            components: Vec::new(),
+        }
+    }
 }
 
 /// Everything a format's verification procedure receives (§8 "verification
@@ -103,14 +161,71 @@ impl Input<'_> {
 
 /// Runs the verification procedure of the format named `fmt`.
 pub(crate) fn verify(fmt: &str, statement: Value, input: &Input<'_>) -> Result<Attestation, Error> {
+    if fmt == "compound" {
+        return compound(statement, input);
+    }
     let statement =
         crate::cbor::text_map(statement).map_err(|()| Error::MalformedAttestationStatement)?;
     match fmt {
         "none" => none::verify(statement),
         "packed" => packed::verify(statement, input),
         "fido-u2f" => fido_u2f::verify(statement, input),
+        "tpm" => tpm::verify(statement, input),
+        "android-key" => android_key::verify(statement, input),
+        "android-safetynet" => safetynet::verify(statement, input),
+        "apple" => apple::verify(statement, input),
         _ => Err(Error::UnsupportedAttestationFormat),
     }
+}
+
+/// `compound` (§8.9): an array of at least two `{fmt, attStmt}` maps, each
+/// verified on its own; one failure fails the whole. Nesting is refused.
+fn compound(statement: Value, input: &Input<'_>) -> Result<Attestation, Error> {
+    let Value::Array(items) = statement else {
+        return Err(Error::MalformedAttestationStatement);
+    };
+    if items.len() < 2 {
+        return Err(Error::MalformedAttestationStatement);
+    }
+    let mut components = Vec::with_capacity(items.len());
+    for item in items {
+        let mut map =
+            crate::cbor::text_map(item).map_err(|()| Error::MalformedAttestationStatement)?;
+        let fmt = match crate::cbor::take(&mut map, "fmt") {
+            Some(Value::Text(fmt)) => fmt,
+            _ => return Err(Error::MalformedAttestationStatement),
+        };
+        let inner =
+            crate::cbor::take(&mut map, "attStmt").ok_or(Error::MalformedAttestationStatement)?;
+        if fmt == "compound" || !map.is_empty() {
+            return Err(Error::MalformedAttestationStatement);
+        }
+        components.push(verify(&fmt, inner, input)?);
+    }
+    let verified = components
+        .iter()
+        .find(|c| matches!(c.trust, AttestationTrust::Verified { .. }));
+    let trust = verified
+        .or_else(|| components.first())
+        .map_or(AttestationTrust::NotApplicable, |c| c.trust.clone());
+    let attestation_type = verified
+        .or_else(|| components.first())
+        .map_or(AttestationType::None, |c| c.attestation_type);
+    let key_storage = components
+        .iter()
+        .filter_map(|c| c.key_storage)
+        .max_by_key(|k| match k {
+            KeyStorage::Software => 0,
+            KeyStorage::TrustedEnvironment => 1,
+            KeyStorage::StrongBox => 2,
+        });
+    Ok(Attestation {
+        format: AttestationFormat::Compound,
+        attestation_type,
+        trust,
+        key_storage,
+        components,
+    })
 }
 
 /// The `alg` member as a supported algorithm.

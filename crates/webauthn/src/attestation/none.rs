@@ -9,9 +9,9 @@ pub(super) fn verify(statement: Vec<(String, Value)>) -> Result<Attestation, Err
     if !statement.is_empty() {
         return Err(Error::MalformedAttestationStatement);
     }
-    Ok(Attestation {
-        format: AttestationFormat::None,
-        attestation_type: AttestationType::None,
-        trust: AttestationTrust::NotApplicable,
-    })
+    Ok(Attestation::new(
+        AttestationFormat::None,
+        AttestationType::None,
+        AttestationTrust::NotApplicable,
+    ))
 }

@@ -32,11 +32,11 @@ pub(super) fn verify(
         if !key.verify(&signed, &sig) {
             return Err(Error::AttestationSignatureInvalid);
         }
-        return Ok(Attestation {
-            format: AttestationFormat::Packed,
-            attestation_type: AttestationType::SelfAttestation,
-            trust: AttestationTrust::NotApplicable,
-        });
+        return Ok(Attestation::new(
+            AttestationFormat::Packed,
+            AttestationType::SelfAttestation,
+            AttestationTrust::NotApplicable,
+        ));
     };
 
     let chain = certificate::parse_x5c(x5c)?;
@@ -46,9 +46,9 @@ pub(super) fn verify(
     }
     leaf.check_packed_requirements()?;
     leaf.check_aaguid(&input.credential.aaguid)?;
-    Ok(Attestation {
-        format: AttestationFormat::Packed,
-        attestation_type: AttestationType::Basic,
-        trust: certificate::chain_trust(chain, input.trust_anchors),
-    })
+    Ok(Attestation::new(
+        AttestationFormat::Packed,
+        AttestationType::Basic,
+        certificate::chain_trust(chain, input.trust_anchors),
+    ))
 }

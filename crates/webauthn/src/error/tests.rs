@@ -1,6 +1,6 @@
 use super::Error;
 
-const ALL: [Error; 39] = [
+const ALL: [Error; 45] = [
     Error::MalformedResponse,
     Error::InvalidBase64,
     Error::CredentialTypeMismatch,
@@ -33,6 +33,12 @@ const ALL: [Error; 39] = [
     Error::MalformedAttestationCertificate,
     Error::AttestationCertificateRequirement,
     Error::AttestationAaguidMismatch,
+    Error::AttestationNonceMismatch,
+    Error::AttestationKeyMismatch,
+    Error::TpmCertInfoInvalid,
+    Error::AndroidKeyAuthorizationInvalid,
+    Error::SafetyNetIntegrityFailed,
+    Error::SafetyNetStale,
     Error::CredentialNotAllowed,
     Error::UnknownCredential,
     Error::UserHandleMissing,

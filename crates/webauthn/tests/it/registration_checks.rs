@@ -655,7 +655,7 @@ fn unknown_formats_are_refused_by_name() {
     let set_fmt = |m: &mut Vec<(ciborium::Value, ciborium::Value)>| {
         for (k, v) in m.iter_mut() {
             if k.as_text() == Some("fmt") {
-                *v = "tpm".into();
+                *v = "x-vendor-format".into();
             }
         }
     };
