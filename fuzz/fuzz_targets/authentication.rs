@@ -23,7 +23,11 @@ fn fixture() -> &'static Fixture {
             origin: ORIGIN,
             challenge: &CHALLENGE,
         };
-        let (mut cred, _) = auth.register(keybound_soft_authenticator::Algorithm::Es256, &ceremony, USER);
+        let (mut cred, _) = auth.register(
+            keybound_soft_authenticator::Algorithm::Es256,
+            &ceremony,
+            USER,
+        );
         let json = auth.assert(&mut cred, &ceremony);
         Fixture {
             origins: OriginPolicy::exact([ORIGIN]).unwrap(),
@@ -34,7 +38,9 @@ fn fixture() -> &'static Fixture {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((mode, rest)) = split(data) else { return };
+    let Some((mode, rest)) = split(data) else {
+        return;
+    };
     let f = fixture();
     let expectation = AuthenticationExpectation {
         challenge: &CHALLENGE,

@@ -25,7 +25,9 @@ fn rp() -> &'static Rp {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((mode, rest)) = split(data) else { return };
+    let Some((mode, rest)) = split(data) else {
+        return;
+    };
     let rp = rp();
     let expectation = RegistrationExpectation {
         challenge: &CHALLENGE,

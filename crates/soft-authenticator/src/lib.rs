@@ -2,14 +2,21 @@
 //! benchmarks and load generation.
 //!
 //! It produces the JSON a browser's `PublicKeyCredential.toJSON()` would
-//! send, for every algorithm keybound verifies and the `none`, `packed`
-//! (self and x5c) and `fido-u2f` attestation formats. [`Tweaks`] bend one
+//! send, for every algorithm keybound verifies and every attestation format:
+//! `none`, `packed` (self and x5c), `fido-u2f`, `tpm`, `android-key`,
+//! `android-safetynet`, `apple` and `compound`. [`Tweaks`] bend one
 //! thing at a time so negative tests can violate exactly one check.
 //!
 //! This is a test tool: it panics on its own misuse (an impossible key
 //! generation), never on data it receives.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
+mod formats;
 mod keys;
 mod pki;
 
@@ -18,6 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TpmProfile};
 pub use keys::{Algorithm, CredentialKey};
 pub use pki::{AttestationKey, CertProfile, TestPki};
 
@@ -32,6 +40,17 @@ pub enum AttestationMode {
     Packed(AttestationKey),
     /// `fido-u2f` with a single certificate (the key must be P-256).
     FidoU2f(AttestationKey),
+    /// `apple`: a certificate for the credential key with a nonce.
+    Apple(AppleProfile),
+    /// `android-key`: a certificate for the credential key with a key
+    /// description.
+    AndroidKey(AndroidKeyProfile),
+    /// `tpm`: pubArea and certInfo signed by an AIK.
+    Tpm(TpmProfile),
+    /// `android-safetynet`: a JWS.
+    SafetyNet(SafetyNetProfile),
+    /// `compound`: each of these.
+    Compound(Vec<AttestationMode>),
 }
 
 /// Where and for what a ceremony runs: what the browser knows.
@@ -243,53 +262,17 @@ impl Authenticator {
         let cdj = client_data("webauthn.create", c, t);
         let cd_hash = sha256(&cdj);
 
-        let mut signed = auth_data.clone();
-        signed.extend_from_slice(&cd_hash);
-        let corrupt = |mut sig: Vec<u8>| {
-            if let Some(s) = &t.signature {
-                return s.clone();
-            }
-            if t.corrupt_signature {
-                let last = sig.len() - 1;
-                sig[last] ^= 1;
-            }
-            sig
-        };
-        let (fmt, stmt) = match &self.attestation {
-            AttestationMode::None => ("none", ciborium::Value::Map(vec![])),
-            AttestationMode::PackedSelf => {
-                let sig = corrupt(key.sign(&signed));
-                let alg = t.attestation_alg.unwrap_or(alg.cose_id());
-                ("packed", packed_statement(alg, sig, None))
-            }
-            AttestationMode::Packed(att) => {
-                let sig = corrupt(att.sign(&signed));
-                let alg = t.attestation_alg.unwrap_or(-7);
-                ("packed", packed_statement(alg, sig, Some(&att.chain)))
-            }
-            AttestationMode::FidoU2f(att) => {
-                let point = key.ec_point().expect("fido-u2f needs an EC credential key");
-                let mut m = vec![0u8];
-                m.extend_from_slice(&auth_data[..32]);
-                m.extend_from_slice(&cd_hash);
-                m.extend_from_slice(&id);
-                m.extend_from_slice(&point);
-                let sig = corrupt(att.sign(&m));
-                let x5c = att
-                    .chain
-                    .iter()
-                    .take(1)
-                    .map(|c| ciborium::Value::Bytes(c.clone()))
-                    .collect();
-                (
-                    "fido-u2f",
-                    ciborium::Value::Map(vec![
-                        (text("sig"), ciborium::Value::Bytes(sig)),
-                        (text("x5c"), ciborium::Value::Array(x5c)),
-                    ]),
-                )
-            }
-        };
+        let (fmt, stmt) = statement(
+            &self.attestation,
+            &Statement {
+                key: &key,
+                alg,
+                id: &id,
+                auth_data: &auth_data,
+                client_data_hash: &cd_hash,
+                tweaks: t,
+            },
+        );
         let att_obj = ciborium::Value::Map(vec![
             (text("fmt"), text(fmt)),
             (text("attStmt"), stmt),
@@ -357,6 +340,101 @@ impl Authenticator {
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
         })
+    }
+}
+
+/// What an attestation statement is made over.
+struct Statement<'a> {
+    key: &'a CredentialKey,
+    alg: Algorithm,
+    id: &'a [u8],
+    auth_data: &'a [u8],
+    client_data_hash: &'a [u8],
+    tweaks: &'a Tweaks,
+}
+
+impl Statement<'_> {
+    /// The signature as the tweaks want it.
+    fn bend(&self, mut sig: Vec<u8>) -> Vec<u8> {
+        if let Some(s) = &self.tweaks.signature {
+            return s.clone();
+        }
+        if self.tweaks.corrupt_signature {
+            let last = sig.len() - 1;
+            sig[last] ^= 1;
+        }
+        sig
+    }
+
+    fn signed(&self) -> Vec<u8> {
+        [self.auth_data, self.client_data_hash].concat()
+    }
+}
+
+fn statement(mode: &AttestationMode, s: &Statement<'_>) -> (&'static str, ciborium::Value) {
+    let t = s.tweaks;
+    let subject = formats::Subject {
+        key: s.key,
+        auth_data: s.auth_data,
+        client_data_hash: s.client_data_hash,
+    };
+    let bend = |sig| s.bend(sig);
+    match mode {
+        AttestationMode::None => ("none", ciborium::Value::Map(vec![])),
+        AttestationMode::PackedSelf => {
+            let sig = s.bend(s.key.sign(&s.signed()));
+            let alg = t.attestation_alg.unwrap_or(s.alg.cose_id());
+            ("packed", packed_statement(alg, sig, None))
+        }
+        AttestationMode::Packed(att) => {
+            let sig = s.bend(att.sign(&s.signed()));
+            let alg = t.attestation_alg.unwrap_or(-7);
+            ("packed", packed_statement(alg, sig, Some(&att.chain)))
+        }
+        AttestationMode::FidoU2f(att) => {
+            let point = s
+                .key
+                .ec_point()
+                .expect("fido-u2f needs an EC credential key");
+            let mut m = vec![0u8];
+            m.extend_from_slice(&s.auth_data[..32]);
+            m.extend_from_slice(s.client_data_hash);
+            m.extend_from_slice(s.id);
+            m.extend_from_slice(&point);
+            let sig = s.bend(att.sign(&m));
+            let x5c = att
+                .chain
+                .iter()
+                .take(1)
+                .map(|c| ciborium::Value::Bytes(c.clone()))
+                .collect();
+            (
+                "fido-u2f",
+                ciborium::Value::Map(vec![
+                    (text("sig"), ciborium::Value::Bytes(sig)),
+                    (text("x5c"), ciborium::Value::Array(x5c)),
+                ]),
+            )
+        }
+        AttestationMode::Apple(p) => ("apple", p.statement(&subject)),
+        AttestationMode::AndroidKey(p) => ("android-key", p.statement(&subject, bend)),
+        AttestationMode::Tpm(p) => ("tpm", p.statement(&subject, bend)),
+        AttestationMode::SafetyNet(p) => ("android-safetynet", p.statement(&subject, bend)),
+        AttestationMode::Compound(parts) => (
+            "compound",
+            ciborium::Value::Array(
+                parts
+                    .iter()
+                    .map(|part| {
+                        let (fmt, stmt) = statement(part, s);
+                        ciborium::Value::Map(vec![
+                            (text("fmt"), text(fmt)),
+                            (text("attStmt"), stmt),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ),
     }
 }
 

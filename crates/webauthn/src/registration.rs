@@ -152,7 +152,8 @@ pub fn verify_registration(
 }
 
 /// §7.1 step 13: the attestationObject is a CBOR map of `fmt` (text),
-/// `attStmt` (map) and `authData` (bytes), with nothing after it.
+/// `attStmt` (a map; for `compound` an array) and `authData` (bytes), with
+/// nothing after it.
 fn split_attestation_object(bytes: &[u8]) -> Result<(String, Value, Vec<u8>), Error> {
     let value = cbor::read_exact(bytes).map_err(|()| Error::MalformedAttestationObject)?;
     let mut map = cbor::text_map(value).map_err(|()| Error::MalformedAttestationObject)?;
@@ -162,6 +163,7 @@ fn split_attestation_object(bytes: &[u8]) -> Result<(String, Value, Vec<u8>), Er
     };
     let statement = match cbor::take(&mut map, "attStmt") {
         Some(v @ Value::Map(_)) => v,
+        Some(v @ Value::Array(_)) if fmt == "compound" => v,
         _ => return Err(Error::MalformedAttestationObject),
     };
     let auth_data = match cbor::take(&mut map, "authData") {

@@ -66,12 +66,12 @@ pub(super) fn verify(
         .map(|c| standard_base64(c).ok_or(Error::MalformedAttestationStatement))
         .collect::<Result<Vec<_>, _>>()?;
     let leaf = AttestationCertificate::parse(chain.first())?;
-    let alg = match header.alg.as_str() {
-        "RS256" => CoseAlgorithm::Rs256,
-        "ES256" => CoseAlgorithm::Es256,
-        "PS256" => CoseAlgorithm::Ps256,
-        _ => return Err(Error::UnsupportedAlgorithm),
-    };
+    // SafetyNet signs with RS256 only; a JWS ES256 signature would not even
+    // be in the DER form the other formats use.
+    if header.alg != "RS256" {
+        return Err(Error::UnsupportedAlgorithm);
+    }
+    let alg = CoseAlgorithm::Rs256;
     let signed = format!("{header_b64}.{payload_b64}");
     if !leaf.verifier(alg)?.verify(signed.as_bytes(), &signature) {
         return Err(Error::AttestationSignatureInvalid);

@@ -2,7 +2,10 @@
 //! must produce errors, never panics or huge allocations.
 
 use crate::support::*;
-use keybound_soft_authenticator::{b64, AttestationMode, Authenticator, TestPki};
+use keybound_soft_authenticator::{
+    b64, AndroidKeyProfile, AppleProfile, AttestationMode, Authenticator, SafetyNetProfile, TestCa,
+    TestPki, TpmProfile,
+};
 use keybound_webauthn::*;
 use serde_json::json;
 
@@ -33,9 +36,19 @@ impl Xorshift {
 #[test]
 fn every_truncation_and_bit_flip_of_an_attestation_object_is_an_error() {
     let pki = TestPki::new([0x4b; 16]);
+    let ca = TestCa::new("hostile test root");
+    const NOW: u64 = 1_800_000_000;
     for mode in [
         AttestationMode::None,
         AttestationMode::Packed(pki.attestation.clone()),
+        AttestationMode::Tpm(TpmProfile::new(ca.clone())),
+        AttestationMode::AndroidKey(AndroidKeyProfile::new(ca.clone())),
+        AttestationMode::Apple(AppleProfile::new(ca.clone())),
+        AttestationMode::SafetyNet(SafetyNetProfile::new(ca.clone(), NOW * 1000)),
+        AttestationMode::Compound(vec![
+            AttestationMode::Packed(pki.attestation.clone()),
+            AttestationMode::Apple(AppleProfile::new(ca.clone())),
+        ]),
     ] {
         let auth = Authenticator {
             attestation: mode,
@@ -44,7 +57,10 @@ fn every_truncation_and_bit_flip_of_an_attestation_object_is_an_error() {
         let c = challenge();
         let json = registration_json(&auth, &c);
         let original = field(&json, "attestationObject");
-        let rp = Rp::default();
+        let rp = Rp {
+            anchors: TrustAnchors::new([ca.root_der.clone()], NOW).unwrap(),
+            ..Rp::default()
+        };
         rp.register(&c, &json).unwrap();
         for len in 0..original.len() {
             let mut j = json.clone();

@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+mod attestation_formats;
 mod attestation_trust;
 mod authentication_checks;
 mod hostile;

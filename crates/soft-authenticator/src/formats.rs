@@ -1,0 +1,484 @@
+//! The attestation formats that certify the credential key itself: `apple`,
+//! `android-key`, `tpm`, `android-safetynet`, and `compound`. Each has a
+//! profile whose fields start out correct and can be bent one at a time.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ciborium::Value;
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, PublicKeyData, SignatureAlgorithm, SigningKey, PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+};
+
+use crate::keys::{Algorithm, CredentialKey};
+
+/// A test certificate authority that certifies keys at registration time.
+#[derive(Clone)]
+pub struct TestCa {
+    /// The root certificate (what a relying party trusts).
+    pub root_der: Vec<u8>,
+    issuer: Arc<Issuer<'static, KeyPair>>,
+}
+
+impl TestCa {
+    /// A fresh root named `name`.
+    pub fn new(name: &str) -> Self {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("root key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let root = params.self_signed(&key).expect("root");
+        TestCa {
+            root_der: root.der().to_vec(),
+            issuer: Arc::new(Issuer::new(params, key)),
+        }
+    }
+
+    fn certify(&self, params: &CertificateParams, key: &impl PublicKeyData) -> Vec<u8> {
+        params
+            .signed_by(key, &self.issuer)
+            .expect("certificate")
+            .der()
+            .to_vec()
+    }
+}
+
+/// A credential public key as rcgen sees one it is asked to certify.
+struct SubjectKey {
+    bits: Vec<u8>,
+    alg: &'static SignatureAlgorithm,
+}
+
+impl PublicKeyData for SubjectKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.bits
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
+}
+
+fn subject_key(key: &CredentialKey) -> SubjectKey {
+    match key.algorithm() {
+        Algorithm::Es256 => SubjectKey {
+            bits: key.ec_point().expect("ec"),
+            alg: &PKCS_ECDSA_P256_SHA256,
+        },
+        Algorithm::Es384 => SubjectKey {
+            bits: key.ec_point().expect("ec"),
+            alg: &PKCS_ECDSA_P384_SHA384,
+        },
+        other => panic!("the soft authenticator certifies ES256/ES384 keys, not {other:?}"),
+    }
+}
+
+/// What is being attested: everything a statement may sign or commit to.
+pub(crate) struct Subject<'a> {
+    pub key: &'a CredentialKey,
+    pub auth_data: &'a [u8],
+    pub client_data_hash: &'a [u8],
+}
+
+impl Subject<'_> {
+    fn signed(&self) -> Vec<u8> {
+        [self.auth_data, self.client_data_hash].concat()
+    }
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, data).as_ref().to_vec()
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn x5c(chain: &[Vec<u8>]) -> Value {
+    Value::Array(chain.iter().map(|c| Value::Bytes(c.clone())).collect())
+}
+
+/// DER: `tag` (already encoded) with a definite length.
+fn tlv(tag: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut out = tag.to_vec();
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n < 0x100 {
+        out.extend_from_slice(&[0x81, n as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+// ---------------------------------------------------------------- apple --
+
+/// How to make an `apple` statement.
+#[derive(Clone)]
+pub struct AppleProfile {
+    /// Issues the per-credential certificate.
+    pub ca: TestCa,
+    /// Put this in the nonce extension instead of the right nonce.
+    pub nonce: Option<Vec<u8>>,
+    /// Leave the nonce extension out.
+    pub omit_nonce: bool,
+    /// Certify a different key than the credential's.
+    pub other_key: bool,
+}
+
+impl AppleProfile {
+    /// A correct profile under `ca`.
+    pub fn new(ca: TestCa) -> Self {
+        AppleProfile {
+            ca,
+            nonce: None,
+            omit_nonce: false,
+            other_key: false,
+        }
+    }
+
+    pub(crate) fn statement(&self, s: &Subject<'_>) -> Value {
+        let nonce = self.nonce.clone().unwrap_or_else(|| sha256(&s.signed()));
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "keybound soft apple credential");
+        if !self.omit_nonce {
+            let value = tlv(&[0x30], &tlv(&[0xa1], &tlv(&[0x04], &nonce)));
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 2, 840, 113635, 100, 8, 2],
+                    value,
+                ));
+        }
+        let leaf = if self.other_key {
+            let other = CredentialKey::generate(s.key.algorithm());
+            self.ca.certify(&params, &subject_key(&other))
+        } else {
+            self.ca.certify(&params, &subject_key(s.key))
+        };
+        Value::Map(vec![(text("x5c"), x5c(&[leaf]))])
+    }
+}
+
+// ---------------------------------------------------------- android-key --
+
+/// How to make an `android-key` statement.
+#[derive(Clone)]
+pub struct AndroidKeyProfile {
+    /// Issues the key's certificate.
+    pub ca: TestCa,
+    /// attestationSecurityLevel: 0 software, 1 TEE, 2 StrongBox.
+    pub security_level: u8,
+    /// attestationChallenge instead of the client data hash.
+    pub challenge: Option<Vec<u8>>,
+    /// Add allApplications to the hardware list.
+    pub all_applications: bool,
+    /// The origin authorisation (`None`: absent).
+    pub origin: Option<u8>,
+    /// The purposes (empty: absent).
+    pub purposes: Vec<u8>,
+    /// Certify a different key than the credential's.
+    pub other_key: bool,
+}
+
+impl AndroidKeyProfile {
+    /// A correct TEE profile under `ca`: generated, signing, scoped.
+    pub fn new(ca: TestCa) -> Self {
+        AndroidKeyProfile {
+            ca,
+            security_level: 1,
+            challenge: None,
+            all_applications: false,
+            origin: Some(0),
+            purposes: vec![2],
+            other_key: false,
+        }
+    }
+
+    fn key_description(&self, client_data_hash: &[u8]) -> Vec<u8> {
+        let mut hardware = Vec::new();
+        if !self.purposes.is_empty() {
+            let ints: Vec<u8> = self
+                .purposes
+                .iter()
+                .flat_map(|p| tlv(&[0x02], &[*p]))
+                .collect();
+            hardware.extend(tlv(&[0xa1], &tlv(&[0x31], &ints)));
+        }
+        if self.all_applications {
+            hardware.extend(tlv(&[0xbf, 0x84, 0x58], &[0x05, 0x00]));
+        }
+        if let Some(origin) = self.origin {
+            hardware.extend(tlv(&[0xbf, 0x85, 0x3e], &tlv(&[0x02], &[origin])));
+        }
+        let challenge = self
+            .challenge
+            .clone()
+            .unwrap_or_else(|| client_data_hash.to_vec());
+        let fields = [
+            tlv(&[0x02], &[3]),
+            tlv(&[0x0a], &[self.security_level]),
+            tlv(&[0x02], &[4]),
+            tlv(&[0x0a], &[self.security_level]),
+            tlv(&[0x04], &challenge),
+            tlv(&[0x04], &[]),
+            tlv(&[0x30], &[]),
+            tlv(&[0x30], &hardware),
+        ]
+        .concat();
+        tlv(&[0x30], &fields)
+    }
+
+    pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Android Keystore Key");
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 11129, 2, 1, 17],
+                self.key_description(s.client_data_hash),
+            ));
+        // other_key: a consistent statement (certificate and signature) by
+        // a key that is not the credential's.
+        let other = self
+            .other_key
+            .then(|| CredentialKey::generate(s.key.algorithm()));
+        let signer = other.as_ref().unwrap_or(s.key);
+        let leaf = self.ca.certify(&params, &subject_key(signer));
+        Value::Map(vec![
+            (
+                text("alg"),
+                Value::Integer(s.key.algorithm().cose_id().into()),
+            ),
+            (text("sig"), Value::Bytes(sig(signer.sign(&s.signed())))),
+            (text("x5c"), x5c(&[leaf])),
+        ])
+    }
+}
+
+// ------------------------------------------------------------------ tpm --
+
+const TPM_ALG_SHA256: u16 = 0x000b;
+const TPM_ALG_NULL: u16 = 0x0010;
+
+/// How to make a `tpm` statement (ES256 credential keys; an ES256 AIK).
+#[derive(Clone)]
+pub struct TpmProfile {
+    /// Issues the AIK certificate.
+    pub ca: TestCa,
+    /// `ver`.
+    pub version: String,
+    /// certInfo magic.
+    pub magic: u32,
+    /// certInfo type.
+    pub attest_type: u16,
+    /// extraData instead of the hash of what was registered.
+    pub extra_data: Option<Vec<u8>>,
+    /// Attest this name instead of the pubArea's.
+    pub name: Option<Vec<u8>>,
+    /// Put a different key in pubArea than the credential's.
+    pub other_key: bool,
+    /// Give the AIK certificate a subject (it must have none).
+    pub aik_subject: bool,
+    /// Leave out the SAN naming the TPM.
+    pub aik_omit_san: bool,
+    /// Leave out the tcg-kp-AIKCertificate purpose.
+    pub aik_omit_eku: bool,
+    /// Basic constraints CA=true.
+    pub aik_is_ca: bool,
+}
+
+impl TpmProfile {
+    /// A correct profile under `ca`.
+    pub fn new(ca: TestCa) -> Self {
+        TpmProfile {
+            ca,
+            version: "2.0".into(),
+            magic: 0xff54_4347,
+            attest_type: 0x8017,
+            extra_data: None,
+            name: None,
+            other_key: false,
+            aik_subject: false,
+            aik_omit_san: false,
+            aik_omit_eku: false,
+            aik_is_ca: false,
+        }
+    }
+
+    fn pub_area(key: &CredentialKey) -> Vec<u8> {
+        let point = key.ec_point().expect("tpm: ES256 credential keys");
+        let (x, y) = point[1..].split_at((point.len() - 1) / 2);
+        let mut out = Vec::new();
+        out.extend_from_slice(&0x0023u16.to_be_bytes()); // TPM_ALG_ECC
+        out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); // nameAlg
+        out.extend_from_slice(&0x0006_0472u32.to_be_bytes()); // objectAttributes
+        out.extend_from_slice(&0u16.to_be_bytes()); // authPolicy: empty
+        out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // symmetric
+        out.extend_from_slice(&0x0018u16.to_be_bytes()); // scheme: ECDSA
+        out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); //   with SHA-256
+        out.extend_from_slice(&0x0003u16.to_be_bytes()); // curve: NIST P-256
+        out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // kdf
+        for coordinate in [x, y] {
+            out.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
+            out.extend_from_slice(coordinate);
+        }
+        out
+    }
+
+    fn cert_info(&self, pub_area: &[u8], extra: &[u8]) -> Vec<u8> {
+        let sized = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            out.extend_from_slice(b);
+        };
+        let mut name = TPM_ALG_SHA256.to_be_bytes().to_vec();
+        name.extend(sha256(pub_area));
+        let name = self.name.clone().unwrap_or(name);
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.magic.to_be_bytes());
+        out.extend_from_slice(&self.attest_type.to_be_bytes());
+        sized(&mut out, &[0x00, 0x0b, 0xaa, 0xbb]); // qualifiedSigner
+        sized(&mut out, extra);
+        out.extend_from_slice(&[0u8; 17]); // clockInfo
+        out.extend_from_slice(&[0u8; 8]); // firmwareVersion
+        sized(&mut out, &name);
+        sized(&mut out, &[0x00, 0x0b, 0xcc]); // qualifiedName
+        out
+    }
+
+    fn aik_certificate(&self, aik: &KeyPair) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if self.aik_subject {
+            params.distinguished_name.push(DnType::CommonName, "a TPM");
+        }
+        params.is_ca = if self.aik_is_ca {
+            IsCa::Ca(BasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        if !self.aik_omit_eku {
+            params.extended_key_usages =
+                vec![ExtendedKeyUsagePurpose::Other(vec![2, 23, 133, 8, 3])];
+        }
+        if !self.aik_omit_san {
+            // GeneralNames { directoryName { manufacturer, model, version } }
+            let attribute = |last: u8, value: &str| {
+                let oid = tlv(&[0x06], &[0x67, 0x81, 0x05, 0x02, last]);
+                tlv(
+                    &[0x31],
+                    &tlv(&[0x30], &[oid, tlv(&[0x0c], value.as_bytes())].concat()),
+                )
+            };
+            let name = tlv(
+                &[0x30],
+                &[
+                    attribute(1, "id:FFFFF1D0"),
+                    attribute(2, "keybound soft TPM"),
+                    attribute(3, "id:00020065"),
+                ]
+                .concat(),
+            );
+            let san = tlv(&[0x30], &tlv(&[0xa4], &name));
+            let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 17], san);
+            ext.set_criticality(true);
+            params.custom_extensions.push(ext);
+        }
+        self.ca.certify(&params, aik)
+    }
+
+    pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
+        let pub_area = if self.other_key {
+            Self::pub_area(&CredentialKey::generate(Algorithm::Es256))
+        } else {
+            Self::pub_area(s.key)
+        };
+        let extra = self
+            .extra_data
+            .clone()
+            .unwrap_or_else(|| sha256(&s.signed()));
+        let cert_info = self.cert_info(&pub_area, &extra);
+        let aik = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("aik");
+        let aik_cert = self.aik_certificate(&aik);
+        Value::Map(vec![
+            (text("ver"), text(&self.version)),
+            (text("alg"), Value::Integer((-7).into())),
+            (text("x5c"), x5c(&[aik_cert])),
+            (
+                text("sig"),
+                Value::Bytes(sig(aik.sign(&cert_info).expect("sign"))),
+            ),
+            (text("certInfo"), Value::Bytes(cert_info)),
+            (text("pubArea"), Value::Bytes(pub_area)),
+        ])
+    }
+}
+
+// ---------------------------------------------------- android-safetynet --
+
+/// How to make an `android-safetynet` statement (an RS256 JWS).
+#[derive(Clone)]
+pub struct SafetyNetProfile {
+    /// Issues the `attest.android.com` certificate.
+    pub ca: TestCa,
+    /// The payload's `timestampMs` (the relying party judges freshness).
+    pub timestamp_ms: u64,
+    /// `ctsProfileMatch`.
+    pub cts_profile_match: bool,
+    /// A nonce instead of the right one.
+    pub nonce: Option<Vec<u8>>,
+    /// The signing certificate's host name.
+    pub hostname: String,
+}
+
+impl SafetyNetProfile {
+    /// A correct profile under `ca`, stamped at `timestamp_ms`.
+    pub fn new(ca: TestCa, timestamp_ms: u64) -> Self {
+        SafetyNetProfile {
+            ca,
+            timestamp_ms,
+            cts_profile_match: true,
+            nonce: None,
+            hostname: "attest.android.com".into(),
+        }
+    }
+
+    pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
+        let key = KeyPair::generate_for(&PKCS_RSA_SHA256).expect("rsa key");
+        let mut params = CertificateParams::new(vec![self.hostname.clone()]).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, self.hostname.as_str());
+        let leaf = self.ca.certify(&params, &key);
+        let url = |b: &[u8]| crate::b64(b);
+        let header = serde_json::json!({"alg": "RS256", "x5c": [STANDARD.encode(&leaf)]});
+        let nonce = self.nonce.clone().unwrap_or_else(|| sha256(&s.signed()));
+        let payload = serde_json::json!({
+            "nonce": STANDARD.encode(nonce),
+            "timestampMs": self.timestamp_ms,
+            "apkPackageName": "com.google.android.gms",
+            "ctsProfileMatch": self.cts_profile_match,
+            "basicIntegrity": true,
+        });
+        let signed = format!(
+            "{}.{}",
+            url(header.to_string().as_bytes()),
+            url(payload.to_string().as_bytes())
+        );
+        let signature = sig(key.sign(signed.as_bytes()).expect("sign"));
+        let jws = format!("{signed}.{}", url(&signature));
+        Value::Map(vec![
+            (text("ver"), text("25180000")),
+            (text("response"), Value::Bytes(jws.into_bytes())),
+        ])
+    }
+}

@@ -1,0 +1,387 @@
+//! tpm, android-key, android-safetynet, apple and compound statements made
+//! by the soft authenticator: each verifies with its chain, and each breaks
+//! exactly one requirement in turn and is refused for that reason.
+
+use crate::support::*;
+use keybound_soft_authenticator::{
+    Algorithm, AndroidKeyProfile, AppleProfile, AttestationMode, Authenticator, SafetyNetProfile,
+    TestCa, TestPki, TpmProfile, Tweaks,
+};
+use keybound_webauthn::*;
+
+const NOW: u64 = 1_800_000_000;
+
+fn authenticator(attestation: AttestationMode) -> Authenticator {
+    Authenticator {
+        aaguid: [0x4b; 16],
+        attestation,
+        ..Authenticator::default()
+    }
+}
+
+/// Registers with `mode`, trusting `root`.
+fn register(
+    mode: AttestationMode,
+    root: &[u8],
+    tweaks: &Tweaks,
+) -> Result<VerifiedRegistration, Error> {
+    let rp = Rp {
+        anchors: TrustAnchors::new([root.to_vec()], NOW).unwrap(),
+        ..Rp::default()
+    };
+    register_with_rp(&rp, &authenticator(mode), Algorithm::Es256, tweaks)
+}
+
+fn verified(reg: &VerifiedRegistration) -> bool {
+    matches!(reg.attestation.trust, AttestationTrust::Verified { .. })
+}
+
+// ---------------------------------------------------------------- apple --
+
+fn apple(bend: impl FnOnce(&mut AppleProfile)) -> Result<VerifiedRegistration, Error> {
+    let ca = TestCa::new("apple test root");
+    let mut profile = AppleProfile::new(ca.clone());
+    bend(&mut profile);
+    register(
+        AttestationMode::Apple(profile),
+        &ca.root_der,
+        &Tweaks::default(),
+    )
+}
+
+#[test]
+fn apple_verifies_as_anonymous_ca() {
+    let reg = apple(|_| {}).unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::Apple);
+    assert_eq!(reg.attestation.attestation_type, AttestationType::AnonCa);
+    assert!(verified(&reg));
+}
+
+#[test]
+fn apple_checks_nonce_and_key() {
+    assert_eq!(
+        apple(|p| p.nonce = Some(vec![0; 32])).unwrap_err(),
+        Error::AttestationNonceMismatch
+    );
+    assert_eq!(
+        apple(|p| p.omit_nonce = true).unwrap_err(),
+        Error::AttestationCertificateRequirement
+    );
+    assert_eq!(
+        apple(|p| p.other_key = true).unwrap_err(),
+        Error::AttestationKeyMismatch
+    );
+}
+
+#[test]
+fn apple_under_another_root_is_unverified() {
+    let ca = TestCa::new("apple test root");
+    let other = TestCa::new("another root");
+    let reg = register(
+        AttestationMode::Apple(AppleProfile::new(ca)),
+        &other.root_der,
+        &Tweaks::default(),
+    )
+    .unwrap();
+    assert!(matches!(
+        reg.attestation.trust,
+        AttestationTrust::Unverified {
+            reason: UnverifiedReason::UnknownIssuer,
+            ..
+        }
+    ));
+}
+
+// ---------------------------------------------------------- android-key --
+
+fn android(bend: impl FnOnce(&mut AndroidKeyProfile)) -> Result<VerifiedRegistration, Error> {
+    android_tweaked(bend, &Tweaks::default())
+}
+
+fn android_tweaked(
+    bend: impl FnOnce(&mut AndroidKeyProfile),
+    tweaks: &Tweaks,
+) -> Result<VerifiedRegistration, Error> {
+    let ca = TestCa::new("android test root");
+    let mut profile = AndroidKeyProfile::new(ca.clone());
+    bend(&mut profile);
+    register(AttestationMode::AndroidKey(profile), &ca.root_der, tweaks)
+}
+
+#[test]
+fn android_key_reports_where_the_key_lives() {
+    let reg = android(|_| {}).unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::AndroidKey);
+    assert_eq!(
+        reg.attestation.key_storage,
+        Some(KeyStorage::TrustedEnvironment)
+    );
+    assert!(verified(&reg));
+    let strongbox = android(|p| p.security_level = 2).unwrap();
+    assert_eq!(
+        strongbox.attestation.key_storage,
+        Some(KeyStorage::StrongBox)
+    );
+    let software = android(|p| p.security_level = 0).unwrap();
+    assert_eq!(software.attestation.key_storage, Some(KeyStorage::Software));
+}
+
+#[test]
+fn android_key_silent_lists_prove_only_software() {
+    let reg = android(|p| {
+        p.origin = None;
+        p.purposes.clear();
+    })
+    .unwrap();
+    assert_eq!(reg.attestation.key_storage, Some(KeyStorage::Software));
+}
+
+#[test]
+fn android_key_checks_challenge_key_signature_and_authorisations() {
+    assert_eq!(
+        android(|p| p.challenge = Some(vec![1; 32])).unwrap_err(),
+        Error::AttestationNonceMismatch
+    );
+    assert_eq!(
+        android(|p| p.other_key = true).unwrap_err(),
+        Error::AttestationKeyMismatch
+    );
+    assert_eq!(
+        android_tweaked(
+            |_| {},
+            &Tweaks {
+                corrupt_signature: true,
+                ..Tweaks::default()
+            }
+        )
+        .unwrap_err(),
+        Error::AttestationSignatureInvalid
+    );
+    for (what, bend) in [
+        (
+            "all applications",
+            (|p: &mut AndroidKeyProfile| p.all_applications = true) as fn(&mut AndroidKeyProfile),
+        ),
+        ("imported, not generated", |p| p.origin = Some(2)),
+        ("not a signing key", |p| p.purposes = vec![3]),
+    ] {
+        assert_eq!(
+            android(bend).unwrap_err(),
+            Error::AndroidKeyAuthorizationInvalid,
+            "{what}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ tpm --
+
+fn tpm(bend: impl FnOnce(&mut TpmProfile)) -> Result<VerifiedRegistration, Error> {
+    tpm_tweaked(bend, &Tweaks::default())
+}
+
+fn tpm_tweaked(
+    bend: impl FnOnce(&mut TpmProfile),
+    tweaks: &Tweaks,
+) -> Result<VerifiedRegistration, Error> {
+    let ca = TestCa::new("tpm test root");
+    let mut profile = TpmProfile::new(ca.clone());
+    bend(&mut profile);
+    register(AttestationMode::Tpm(profile), &ca.root_der, tweaks)
+}
+
+#[test]
+fn tpm_verifies_as_attestation_ca() {
+    let reg = tpm(|_| {}).unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::Tpm);
+    assert_eq!(reg.attestation.attestation_type, AttestationType::AttCa);
+    assert!(verified(&reg));
+}
+
+#[test]
+fn tpm_checks_cert_info_pub_area_and_signature() {
+    assert_eq!(
+        tpm(|p| p.version = "1.2".into()).unwrap_err(),
+        Error::UnsupportedAttestationFormat
+    );
+    assert_eq!(
+        tpm(|p| p.magic = 0x1234_5678).unwrap_err(),
+        Error::TpmCertInfoInvalid
+    );
+    assert_eq!(
+        tpm(|p| p.attest_type = 0x8018).unwrap_err(),
+        Error::TpmCertInfoInvalid
+    );
+    assert_eq!(
+        tpm(|p| p.name = Some(vec![0, 0x0b, 1, 2, 3])).unwrap_err(),
+        Error::TpmCertInfoInvalid
+    );
+    assert_eq!(
+        tpm(|p| p.extra_data = Some(vec![9; 32])).unwrap_err(),
+        Error::AttestationNonceMismatch
+    );
+    assert_eq!(
+        tpm(|p| p.other_key = true).unwrap_err(),
+        Error::AttestationKeyMismatch
+    );
+    assert_eq!(
+        tpm_tweaked(
+            |_| {},
+            &Tweaks {
+                corrupt_signature: true,
+                ..Tweaks::default()
+            }
+        )
+        .unwrap_err(),
+        Error::AttestationSignatureInvalid
+    );
+}
+
+#[test]
+fn tpm_aik_certificate_requirements() {
+    for (what, bend) in [
+        (
+            "a subject",
+            (|p: &mut TpmProfile| p.aik_subject = true) as fn(&mut TpmProfile),
+        ),
+        ("no SAN naming the TPM", |p| p.aik_omit_san = true),
+        ("no AIK purpose", |p| p.aik_omit_eku = true),
+        ("a CA certificate", |p| p.aik_is_ca = true),
+    ] {
+        assert_eq!(
+            tpm(bend).unwrap_err(),
+            Error::AttestationCertificateRequirement,
+            "{what}"
+        );
+    }
+}
+
+// ---------------------------------------------------- android-safetynet --
+
+fn safetynet(bend: impl FnOnce(&mut SafetyNetProfile)) -> Result<VerifiedRegistration, Error> {
+    safetynet_tweaked(bend, &Tweaks::default())
+}
+
+fn safetynet_tweaked(
+    bend: impl FnOnce(&mut SafetyNetProfile),
+    tweaks: &Tweaks,
+) -> Result<VerifiedRegistration, Error> {
+    let ca = TestCa::new("safetynet test root");
+    let mut profile = SafetyNetProfile::new(ca.clone(), NOW * 1000);
+    bend(&mut profile);
+    register(AttestationMode::SafetyNet(profile), &ca.root_der, tweaks)
+}
+
+#[test]
+fn safetynet_verifies_when_fresh_and_compatible() {
+    let reg = safetynet(|_| {}).unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::AndroidSafetyNet);
+    assert!(verified(&reg));
+    let edge = SAFETYNET_MAX_AGE_SECS * 1000;
+    assert!(safetynet(|p| p.timestamp_ms -= edge).is_ok(), "at the edge");
+}
+
+#[test]
+fn safetynet_checks_time_integrity_nonce_host_and_signature() {
+    let late = (SAFETYNET_MAX_AGE_SECS + 1) * 1000;
+    assert_eq!(
+        safetynet(|p| p.timestamp_ms -= late).unwrap_err(),
+        Error::SafetyNetStale
+    );
+    assert_eq!(
+        safetynet(|p| p.timestamp_ms += late).unwrap_err(),
+        Error::SafetyNetStale
+    );
+    assert_eq!(
+        safetynet(|p| p.cts_profile_match = false).unwrap_err(),
+        Error::SafetyNetIntegrityFailed
+    );
+    assert_eq!(
+        safetynet(|p| p.nonce = Some(vec![2; 32])).unwrap_err(),
+        Error::AttestationNonceMismatch
+    );
+    assert_eq!(
+        safetynet(|p| p.hostname = "attest.example.com".into()).unwrap_err(),
+        Error::AttestationCertificateRequirement
+    );
+    assert_eq!(
+        safetynet_tweaked(
+            |_| {},
+            &Tweaks {
+                corrupt_signature: true,
+                ..Tweaks::default()
+            }
+        )
+        .unwrap_err(),
+        Error::AttestationSignatureInvalid
+    );
+}
+
+// ------------------------------------------------------------- compound --
+
+#[test]
+fn compound_verifies_every_part() {
+    let pki = TestPki::new([0x4b; 16]);
+    let ca = TestCa::new("apple test root");
+    let parts = vec![
+        AttestationMode::Packed(pki.attestation.clone()),
+        AttestationMode::Apple(AppleProfile::new(ca.clone())),
+    ];
+    let reg = register(
+        AttestationMode::Compound(parts),
+        &ca.root_der,
+        &Tweaks::default(),
+    )
+    .unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::Compound);
+    let formats: Vec<_> = reg
+        .attestation
+        .components
+        .iter()
+        .map(|c| c.format)
+        .collect();
+    assert_eq!(
+        formats,
+        [AttestationFormat::Packed, AttestationFormat::Apple]
+    );
+    assert!(verified(&reg), "the apple part chains to the trusted root");
+
+    let mut bad = AppleProfile::new(ca.clone());
+    bad.nonce = Some(vec![0; 32]);
+    let parts = vec![
+        AttestationMode::Packed(pki.attestation.clone()),
+        AttestationMode::Apple(bad),
+    ];
+    assert_eq!(
+        register(
+            AttestationMode::Compound(parts),
+            &ca.root_der,
+            &Tweaks::default()
+        )
+        .unwrap_err(),
+        Error::AttestationNonceMismatch,
+        "one failing part fails the whole"
+    );
+}
+
+#[test]
+fn compound_needs_two_parts_and_no_nesting() {
+    let ca = TestCa::new("apple test root");
+    let apple = || AttestationMode::Apple(AppleProfile::new(ca.clone()));
+    assert_eq!(
+        register(
+            AttestationMode::Compound(vec![apple()]),
+            &ca.root_der,
+            &Tweaks::default()
+        )
+        .unwrap_err(),
+        Error::MalformedAttestationStatement
+    );
+    let nested = AttestationMode::Compound(vec![
+        apple(),
+        AttestationMode::Compound(vec![apple(), apple()]),
+    ]);
+    assert_eq!(
+        register(nested, &ca.root_der, &Tweaks::default()).unwrap_err(),
+        Error::MalformedAttestationStatement
+    );
+}
