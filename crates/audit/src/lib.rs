@@ -33,6 +33,18 @@ pub enum Outcome {
     Alert,
 }
 
+/// How urgently a human should look at an event. Absent on routine events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Worth checking.
+    Warning,
+    /// Someone should act now (a cloned credential, a compromised model).
+    High,
+}
+
 /// What a layer above reports: everything but the chain members.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEvent {
@@ -64,6 +76,10 @@ pub struct NewEvent {
     pub outcome: Option<Outcome>,
     /// The precise reason (never shown to the client).
     pub reason: Option<String>,
+    /// Set on events that call for attention. Left out of the canonical
+    /// JSON when absent, so chains written before it existed still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
 /// An event as stored: its content plus its place in the chain.

@@ -125,3 +125,26 @@ fn chain_errors_name_the_event() {
         "expected event 2, found 5: events missing or inserted"
     );
 }
+
+#[test]
+fn severity_is_sealed_when_present_and_absent_from_older_events() {
+    let plain = chain(1).remove(0);
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("severity"), "routine events hash as before");
+    let mut flagged = seal(
+        None,
+        NewEvent {
+            severity: Some(Severity::High),
+            ..plain.event.clone()
+        },
+    );
+    assert_ne!(flagged.hash, plain.hash, "severity is part of the hash");
+    assert!(serde_json::to_string(&flagged)
+        .unwrap()
+        .contains("\"severity\":\"high\""));
+    flagged.event.severity = Some(Severity::Info);
+    assert_eq!(
+        verify_chain(vec![flagged]).unwrap_err(),
+        ChainError::HashMismatch { seq: 1 }
+    );
+}

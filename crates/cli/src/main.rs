@@ -75,6 +75,12 @@ enum AdminCommand {
         #[arg(long, default_value = "revoked by admin")]
         reason: String,
     },
+    /// Return a quarantined credential (suspected clone) to use once you
+    /// have established it is genuine; its counter restarts.
+    ClearCredential {
+        /// The credential id as `admin credentials` prints it.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,6 +287,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     for c in creds {
                         let status = match &c.status {
                             keybound_store::CredentialStatus::Active => "active".to_owned(),
+                            keybound_store::CredentialStatus::Quarantined => {
+                                "QUARANTINED (suspected clone)".to_owned()
+                            }
                             keybound_store::CredentialStatus::Revoked(why) => {
                                 format!("revoked ({why})")
                             }
@@ -309,6 +318,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("revoked {id}");
+                }
+                AdminCommand::ClearCredential { id } => {
+                    service
+                        .clear_credential(&id, "cli")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("cleared {id}");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -246,23 +246,8 @@ fn hostile_requests_are_refused_and_change_nothing() {
             },
         )
     });
-    // (A counter of 0 after 0 is fine; regress from a real count.)
-    assert_eq!(
-        sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
-        200
-    );
-    server.expect_refusal(|| {
-        sign_in(
-            &mut browser,
-            &auth,
-            &mut ada,
-            "ada",
-            &Tweaks {
-                sign_count: Some(0),
-                ..Tweaks::default()
-            },
-        )
-    });
+    // (A counter regression is the one refusal that changes state: it
+    // quarantines the credential. Its own test is below.)
     // Another user's credential, another user's handle.
     server.expect_refusal(|| sign_in(&mut browser, &auth, &mut bob, "ada", &Tweaks::default()));
     server.expect_refusal(|| {
@@ -344,4 +329,65 @@ fn an_expired_challenge_is_refused() {
         sign_in(&mut browser, &auth, &mut ada, "ada", &Tweaks::default()),
         200
     );
+}
+
+/// A counter that goes backwards means two copies of the key may exist: the
+/// credential is quarantined with a high-severity event and refused even
+/// with a correct counter, until an administrator clears it.
+#[test]
+fn a_counter_regression_quarantines_the_credential_until_an_admin_clears_it() {
+    let server = Server::start();
+    let auth = Authenticator::default();
+    let mut browser = server.browser();
+    let (mut cred, _) = enrol(&server, &mut browser, &auth, "ada");
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in(&mut browser, &auth, &mut cred, "ada", &Tweaks::default()),
+            200
+        );
+    }
+    let clone = Tweaks {
+        sign_count: Some(2),
+        ..Tweaks::default()
+    };
+    assert_eq!(sign_in(&mut browser, &auth, &mut cred, "", &clone), 400);
+    // The genuine authenticator, with a counter above anything seen:
+    for name in ["", "ada"] {
+        assert_eq!(
+            sign_in(&mut browser, &auth, &mut cred, name, &Tweaks::default()),
+            400,
+            "quarantined, whoever answers"
+        );
+    }
+    let (_, listed) = server.cli(&["admin", "credentials", "ada"]);
+    assert!(listed.contains("QUARANTINED"), "{listed}");
+    let (_, audit) = server.cli(&["audit", "export"]);
+    let clone_event = audit
+        .lines()
+        .find(|l| l.contains("\"reason\":\"clone_suspected\""))
+        .expect("a clone event");
+    assert!(
+        clone_event.contains("\"severity\":\"high\""),
+        "{clone_event}"
+    );
+    assert!(clone_event.contains("\"sign_count\":2"), "{clone_event}");
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"reason\":\"credential_quarantined\""))
+            .count(),
+        2
+    );
+
+    let id = keybound_webauthn::b64::encode(&cred.id);
+    let (ok, _) = server.cli(&["admin", "clear-credential", &id]);
+    assert!(ok);
+    let (ok, _) = server.cli(&["admin", "clear-credential", &id]);
+    assert!(!ok, "only a quarantined credential can be cleared");
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut cred, "ada", &Tweaks::default()),
+        200
+    );
+    let (_, verified) = server.cli(&["audit", "verify"]);
+    assert!(verified.contains("verified"), "{verified}");
 }

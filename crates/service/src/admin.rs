@@ -1,8 +1,8 @@
 //! Administration that is not a ceremony: listing people and credentials,
 //! revoking a credential.
 
-use keybound_audit::Outcome;
-use keybound_store::{Credential, Identity};
+use keybound_audit::{NewEvent, Outcome};
+use keybound_store::{Credential, Identity, Tx};
 use keybound_webauthn::b64;
 
 use crate::{ClientContext, Service, ServiceError};
@@ -43,16 +43,52 @@ impl Service {
         if !tx.revoke_credential(&id, reason).await? {
             return Err(ServiceError::NotFound);
         }
-        let owner = tx.identity_by_id(&credential.identity_id).await?;
-        let mut event = self.event("admin.revoke_credential", &ClientContext::default());
-        event.actor = Some(actor.to_owned());
-        event.subject = owner.map(|o| o.name);
-        event.credential_id = Some(credential_id.to_owned());
-        event.aaguid = Some(credential.aaguid);
-        event.outcome = Some(Outcome::Success);
+        let mut event = self
+            .admin_credential_event(&mut tx, "admin.revoke_credential", actor, &credential)
+            .await?;
         event.reason = Some(reason.to_owned());
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Returns a quarantined credential (suspected clone) to use, after an
+    /// administrator has looked into it; its counter restarts. One
+    /// transaction with its audit event.
+    pub async fn clear_credential(
+        &self,
+        credential_id: &str,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
+        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self.store.begin().await?;
+        let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
+        if !tx.clear_quarantine(&id).await? {
+            return Err(ServiceError::NotFound);
+        }
+        let event = self
+            .admin_credential_event(&mut tx, "admin.clear_credential", actor, &credential)
+            .await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit event of an administrator's action on `credential`.
+    async fn admin_credential_event(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        actor: &str,
+        credential: &Credential,
+    ) -> Result<NewEvent, ServiceError> {
+        let owner = tx.identity_by_id(&credential.identity_id).await?;
+        let mut event = self.event(kind, &ClientContext::default());
+        event.actor = Some(actor.to_owned());
+        event.subject = owner.map(|o| o.name);
+        event.credential_id = Some(b64::encode(&credential.id));
+        event.aaguid = Some(credential.aaguid.clone());
+        event.outcome = Some(Outcome::Success);
+        Ok(event)
     }
 }

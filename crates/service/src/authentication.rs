@@ -11,7 +11,7 @@ use keybound_webauthn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::ceremony::{refuse, refuse_unknown, Failure};
+use crate::ceremony::{refuse, refuse_and_quarantine, refuse_unknown, Failure};
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError, Token};
 
@@ -167,8 +167,15 @@ impl Service {
             .ok_or_else(|| refuse("unknown_credential", &event))?;
         event.subject = Some(identity.name.clone());
         event.aaguid = Some(credential.aaguid.clone());
-        if credential.status != CredentialStatus::Active {
-            return Err(refuse_unknown("credential_revoked", &event));
+        match credential.status {
+            CredentialStatus::Active => {}
+            CredentialStatus::Quarantined => {
+                event.severity = Some(keybound_audit::Severity::Warning);
+                return Err(refuse("credential_quarantined", &event));
+            }
+            CredentialStatus::Revoked(_) => {
+                return Err(refuse_unknown("credential_revoked", &event));
+            }
         }
         if pending
             .identity_id
@@ -204,11 +211,12 @@ impl Service {
                 backup_eligible: credential.backup_eligible,
             },
         )
-        .map_err(|e| {
-            if let VerifyError::CloneSuspected { received, .. } = e {
+        .map_err(|e| match e {
+            VerifyError::CloneSuspected { received, .. } => {
                 event.sign_count = Some(received);
+                refuse_and_quarantine(e.reason(), &event, &credential.id)
             }
-            refuse(e.reason(), &event)
+            e => refuse(e.reason(), &event),
         })?;
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);

@@ -1,7 +1,7 @@
 //! What both ceremonies share: finding the stored state a response answers,
 //! and turning a refusal into its audit event.
 
-use keybound_audit::{NewEvent, Outcome};
+use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{StoreError, Tx};
 use serde::de::DeserializeOwned;
 
@@ -14,6 +14,9 @@ pub(crate) struct Refusal {
     pub event: NewEvent,
     /// The client may learn that the credential is unknown here.
     pub unknown_credential: bool,
+    /// Quarantine this credential, in the transaction that records the
+    /// refusal (a suspected clone).
+    pub quarantine: Option<Vec<u8>>,
 }
 
 pub(crate) enum Failure {
@@ -32,6 +35,7 @@ pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
         reason,
         event: event.clone(),
         unknown_credential: false,
+        quarantine: None,
     }))
 }
 
@@ -42,6 +46,25 @@ pub(crate) fn refuse_unknown(reason: &'static str, event: &NewEvent) -> Failure 
         reason,
         event: event.clone(),
         unknown_credential: true,
+        quarantine: None,
+    }))
+}
+
+/// A refusal that also quarantines `credential_id`: its counter went
+/// backwards, so two copies of the key may exist. The event is high
+/// severity.
+pub(crate) fn refuse_and_quarantine(
+    reason: &'static str,
+    event: &NewEvent,
+    credential_id: &[u8],
+) -> Failure {
+    let mut event = event.clone();
+    event.severity = Some(Severity::High);
+    Failure::Refused(Box::new(Refusal {
+        reason,
+        event,
+        unknown_credential: false,
+        quarantine: Some(credential_id.to_vec()),
     }))
 }
 
@@ -59,10 +82,16 @@ impl Service {
                     reason,
                     mut event,
                     unknown_credential,
+                    quarantine,
                 } = *refusal;
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(reason.to_owned());
-                self.audit_refusal(event).await?;
+                let mut tx = self.store.begin().await?;
+                if let Some(id) = quarantine {
+                    tx.quarantine_credential(&id).await?;
+                }
+                tx.append_audit(event).await?;
+                tx.commit().await?;
                 if unknown_credential {
                     Err(ServiceError::UnknownCredential(reason))
                 } else {

@@ -98,15 +98,6 @@ impl Service {
         out
     }
 
-    /// Records a refusal on its own: the ceremony's transaction was dropped,
-    /// so this event is the only trace it leaves.
-    async fn audit_refusal(&self, event: NewEvent) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin().await?;
-        tx.append_audit(event).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
         NewEvent {
             time_ms: self.now_ms(),

@@ -59,6 +59,9 @@ pub struct Identity {
 pub enum CredentialStatus {
     /// Usable.
     Active,
+    /// Suspected cloned (its counter went backwards): no sign-in until an
+    /// administrator clears or revokes it.
+    Quarantined,
     /// Revoked, with the reason.
     Revoked(String),
 }

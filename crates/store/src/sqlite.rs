@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use keybound_audit::{AuditEvent, NewEvent, Outcome};
+use keybound_audit::{AuditEvent, NewEvent, Outcome, Severity};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -100,10 +100,28 @@ fn outcome_parse(s: &str) -> Result<Outcome, StoreError> {
     })
 }
 
+fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::High => "high",
+    }
+}
+
+fn severity_parse(s: &str) -> Result<Severity, StoreError> {
+    Ok(match s {
+        "info" => Severity::Info,
+        "warning" => Severity::Warning,
+        "high" => Severity::High,
+        other => return Err(StoreError::Corrupt(format!("severity {other:?}"))),
+    })
+}
+
 fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
     let seq: i64 = row.try_get("seq")?;
     let sign_count: Option<i64> = row.try_get("sign_count")?;
     let outcome: Option<String> = row.try_get("outcome")?;
+    let severity: Option<String> = row.try_get("severity")?;
     Ok(AuditEvent {
         seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?,
         event: NewEvent {
@@ -124,6 +142,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
             user_agent: row.try_get("user_agent")?,
             outcome: outcome.as_deref().map(outcome_parse).transpose()?,
             reason: row.try_get("reason")?,
+            severity: severity.as_deref().map(severity_parse).transpose()?,
         },
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
@@ -148,6 +167,7 @@ fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
     let status: String = row.try_get("status")?;
     let status = match status.as_str() {
         "active" => CredentialStatus::Active,
+        "quarantined" => CredentialStatus::Quarantined,
         "revoked" => CredentialStatus::Revoked(
             row.try_get::<Option<String>, _>("revoked_reason")?
                 .unwrap_or_default(),
@@ -354,11 +374,38 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Revokes an active credential; false when there was none to revoke.
+    /// Quarantines an active credential (a suspected clone); false when
+    /// it was not active.
+    pub async fn quarantine_credential(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET status = 'quarantined' WHERE id = ? AND status = 'active'",
+        )
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Returns a quarantined credential to use. Its counter restarts from
+    /// zero: after a regression nobody knows which count is the genuine
+    /// one, so the next sign-in sets it again.
+    pub async fn clear_quarantine(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET status = 'active', sign_count = 0
+             WHERE id = ? AND status = 'quarantined'",
+        )
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes an active or quarantined credential; false when there was
+    /// none to revoke.
     pub async fn revoke_credential(&mut self, id: &[u8], reason: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE credentials SET status = 'revoked', revoked_reason = ?
-             WHERE id = ? AND status = 'active'",
+             WHERE id = ? AND status IN ('active', 'quarantined')",
         )
         .bind(reason)
         .bind(id)
@@ -380,8 +427,8 @@ impl Tx {
         sqlx::query(
             "INSERT INTO audit_events (seq, time_ms, kind, actor, subject, credential_id, aaguid,
                  attestation, user_verified, sign_count, origin, ip, user_agent, outcome, reason,
-                 prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 severity, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?)
         .bind(e.time_ms)
@@ -398,6 +445,7 @@ impl Tx {
         .bind(&e.user_agent)
         .bind(e.outcome.map(outcome_str))
         .bind(&e.reason)
+        .bind(e.severity.map(severity_str))
         .bind(&sealed.prev_hash)
         .bind(&sealed.hash)
         .execute(&mut *self.tx)

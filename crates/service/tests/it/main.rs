@@ -292,17 +292,6 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
         ServiceError::Rejected("no_matching_challenge")
     );
 
-    // A counter regression is refused with its own reason; the stored counter stays.
-    let regress = Tweaks {
-        sign_count: Some(0),
-        ..Tweaks::default()
-    };
-    let (_, regressed) = w.sign_in(&mut cred, "ada", &regress).await;
-    assert_eq!(
-        rejected(regressed),
-        ServiceError::Rejected("clone_suspected")
-    );
-
     // Wrong origin and garbage.
     let c = w.options("ada").await;
     let (_, evil) = w
@@ -323,7 +312,7 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
         .iter()
         .map(|e| (e.event.outcome, e.event.reason.clone()))
         .collect();
-    assert_eq!(new.len(), 7);
+    assert_eq!(new.len(), 6);
     assert_eq!(new[0].0, Some(Outcome::Success));
     let reasons: Vec<_> = new[1..]
         .iter()
@@ -338,7 +327,6 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
             "no_matching_challenge",
             "no_matching_challenge",
             "no_matching_challenge",
-            "clone_suspected",
             "origin_mismatch",
             "malformed_response",
         ]
@@ -347,6 +335,52 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
     // Still one credential that signs in with the counter it had.
     let (_, again) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
     again.unwrap();
+}
+
+/// The one refusal that changes state: a counter regression quarantines
+/// the credential (and ends its sessions) in the transaction that records
+/// it, with a high-severity event.
+#[tokio::test]
+async fn a_counter_regression_quarantines_the_credential() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, first) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    let session = first.unwrap().session;
+    let regress = Tweaks {
+        sign_count: Some(0),
+        ..Tweaks::default()
+    };
+    let (_, regressed) = w.sign_in(&mut cred, "", &regress).await;
+    assert_eq!(
+        regressed.unwrap_err(),
+        ServiceError::Rejected("clone_suspected")
+    );
+    let last = w.audit().await.pop().unwrap().event;
+    assert_eq!(last.severity, Some(keybound_audit::Severity::High));
+    assert_eq!(last.sign_count, Some(0));
+    let stored = &w.service.credentials_of("ada").await.unwrap()[0];
+    assert_eq!(stored.status, keybound_store::CredentialStatus::Quarantined);
+    assert_eq!(stored.sign_count, 1, "the counter is not lowered");
+    assert_eq!(
+        w.service.account(&session.value).await.unwrap_err(),
+        ServiceError::Forbidden,
+        "its sessions end"
+    );
+    let (_, refused) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    assert_eq!(
+        refused.unwrap_err(),
+        ServiceError::Rejected("credential_quarantined")
+    );
+
+    let id = keybound_webauthn::b64::encode(&cred.id);
+    w.service.clear_credential(&id, "cli").await.unwrap();
+    assert_eq!(
+        w.service.clear_credential(&id, "cli").await.unwrap_err(),
+        ServiceError::NotFound
+    );
+    let (_, back) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    back.unwrap();
+    assert!(verify_chain(w.audit().await).is_ok());
 }
 
 #[tokio::test]
