@@ -20,6 +20,11 @@ struct FileConfig {
     database_url: Option<String>,
     open_registration: Option<bool>,
     challenge_ttl: Option<u32>,
+    registration_min_tier: Option<u8>,
+    require_user_verification: Option<bool>,
+    aaguid_allow: Option<Vec<String>>,
+    aaguid_deny: Option<Vec<String>>,
+    attestation: Option<String>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -57,6 +62,23 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
             "KEYBOUND_OPEN_REGISTRATION",
             file.open_registration.map(|b| b.to_string()),
         ),
+        (
+            "KEYBOUND_REGISTRATION_MIN_TIER",
+            file.registration_min_tier.map(|t| t.to_string()),
+        ),
+        (
+            "KEYBOUND_REQUIRE_USER_VERIFICATION",
+            file.require_user_verification.map(|b| b.to_string()),
+        ),
+        (
+            "KEYBOUND_AAGUID_ALLOW",
+            file.aaguid_allow.map(|l| l.join(",")),
+        ),
+        (
+            "KEYBOUND_AAGUID_DENY",
+            file.aaguid_deny.map(|l| l.join(",")),
+        ),
+        ("KEYBOUND_ATTESTATION", file.attestation),
     ];
     for (name, value) in pairs {
         if let Some(value) = value {

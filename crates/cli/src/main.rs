@@ -148,6 +148,44 @@ struct Common {
     /// Let anyone register a new name through the ceremony API.
     #[arg(long, env = "KEYBOUND_OPEN_REGISTRATION", global = true)]
     open_registration: bool,
+    /// The lowest tier a new credential may have: 1 any passkey, 2
+    /// device-bound with user verification, 3 certified hardware.
+    #[arg(
+        long,
+        env = "KEYBOUND_REGISTRATION_MIN_TIER",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=3),
+        global = true
+    )]
+    registration_min_tier: u8,
+    /// Refuse credentials created without user verification.
+    #[arg(long, env = "KEYBOUND_REQUIRE_USER_VERIFICATION", global = true)]
+    require_user_verification: bool,
+    /// Only these authenticator models (AAGUID) may register (repeatable).
+    #[arg(
+        long,
+        env = "KEYBOUND_AAGUID_ALLOW",
+        value_delimiter = ',',
+        global = true
+    )]
+    aaguid_allow: Vec<String>,
+    /// These authenticator models (AAGUID) may never register (repeatable).
+    #[arg(
+        long,
+        env = "KEYBOUND_AAGUID_DENY",
+        value_delimiter = ',',
+        global = true
+    )]
+    aaguid_deny: Vec<String>,
+    /// Attestation requested at registration: none, indirect, direct,
+    /// enterprise.
+    #[arg(
+        long,
+        env = "KEYBOUND_ATTESTATION",
+        default_value = "none",
+        global = true
+    )]
+    attestation: String,
 }
 
 impl Common {
@@ -200,6 +238,21 @@ impl Common {
         config.rp_name = self.rp_name.clone();
         config.open_registration = self.open_registration;
         config.challenge_ttl_ms = i64::from(self.challenge_ttl) * 1000;
+        config.policy = keybound_service::Policy {
+            registration_min_tier: i64::from(self.registration_min_tier),
+            require_user_verification: self.require_user_verification,
+            aaguid_allow: self.aaguid_allow.clone(),
+            aaguid_deny: self.aaguid_deny.clone(),
+            attestation: serde_json::from_value(serde_json::Value::String(
+                self.attestation.clone(),
+            ))
+            .map_err(|_| {
+                format!(
+                    "--attestation {:?}: expected none, indirect, direct or enterprise",
+                    self.attestation
+                )
+            })?,
+        };
         Ok(Service::new(
             store,
             config,
@@ -295,9 +348,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             }
                         };
                         println!(
-                            "{}\t{}\t{}\t{}/{}\t{}\tcount={}\tlast_used={}\t{}",
+                            "{}\t{}\ttier={} ({})\t{}\t{}/{}\t{}\tcount={}\tlast_used={}\t{}",
                             keybound_webauthn::b64::encode(&c.id),
                             status,
+                            c.tier,
+                            c.tier_reasons,
                             c.aaguid,
                             c.attestation_format,
                             c.attestation_type,

@@ -391,3 +391,39 @@ fn a_counter_regression_quarantines_the_credential_until_an_admin_clears_it() {
     let (_, verified) = server.cli(&["audit", "verify"]);
     assert!(verified.contains("verified"), "{verified}");
 }
+
+/// `--registration-min-tier 2` refuses a synced passkey (tier 1) and lets a
+/// device-bound one with user verification (tier 2) enrol; the listing
+/// shows the tier and why.
+#[test]
+fn the_registration_tier_policy_is_enforced_through_the_server() {
+    let server = Server::start_with(&["--registration-min-tier", "2"]);
+    let synced = Authenticator {
+        backup_eligible: true,
+        backup_state: true,
+        ..Authenticator::default()
+    };
+    let mut browser = server.browser();
+    let (ok, url) = server.cli(&["admin", "invite", "ada"]);
+    assert!(ok);
+    let token = url.trim().split("token=").nth(1).unwrap().to_owned();
+    let (_, options) = browser.post_json(
+        "/attestation/options",
+        &json!({"username": "ada", "token": token}),
+    );
+    let user = decode(options["user"]["id"].as_str().unwrap());
+    let c = challenge(&options);
+    let (_, json) = synced.register(Algorithm::Es256, &ceremony(&c), &user);
+    let (status, _) = browser.post_json("/attestation/result", &json);
+    assert_eq!(status, 400);
+    let (_, audit) = server.cli(&["audit", "export"]);
+    assert!(audit.lines().last().unwrap().contains("tier_below_policy"));
+
+    let device_bound = Authenticator::default();
+    enrol(&server, &mut browser, &device_bound, "bob");
+    let (_, listed) = server.cli(&["admin", "credentials", "bob"]);
+    assert!(
+        listed.contains("tier=2 (device-bound; user verified"),
+        "{listed}"
+    );
+}

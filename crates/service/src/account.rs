@@ -19,6 +19,8 @@ pub struct Account {
     pub credentials: Vec<Credential>,
     /// The credential this session signed in with.
     pub session_credential: Vec<u8>,
+    /// The tier this session reached.
+    pub session_tier: i64,
 }
 
 /// What happened when a person revoked one of their credentials.
@@ -70,6 +72,7 @@ impl Service {
             identity,
             credentials,
             session_credential: session.credential_id,
+            session_tier: session.tier,
         })
     }
 

@@ -235,6 +235,7 @@ impl Service {
                 &identity.id,
                 &credential.id,
                 verified.user_verified,
+                crate::tiers::session_tier(credential.tier, verified.user_verified),
             )
             .await?;
         event.outcome = Some(Outcome::Success);
@@ -256,6 +257,7 @@ impl Service {
         identity_id: &str,
         credential_id: &[u8],
         user_verified: bool,
+        tier: i64,
     ) -> Result<Token, StoreError> {
         let now = self.now_ms();
         let session = Token::from_bytes(self.random());
@@ -264,7 +266,7 @@ impl Service {
             identity_id: identity_id.to_owned(),
             credential_id: credential_id.to_vec(),
             user_verified,
-            tier: 1,
+            tier,
             created_ms: now,
             expires_ms: now.saturating_add(self.config.session_ttl_ms),
         })

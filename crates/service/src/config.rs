@@ -1,6 +1,6 @@
 //! What the service needs to know about its relying party, and its clock.
 
-use keybound_webauthn::OriginPolicy;
+use keybound_webauthn::{AttestationConveyancePreference, OriginPolicy};
 
 /// Relying-party settings the use cases apply.
 #[derive(Debug, Clone)]
@@ -24,6 +24,37 @@ pub struct Config {
     pub enumeration_secret: [u8; 32],
     /// Trusted attestation roots (DER).
     pub attestation_roots: Vec<Vec<u8>>,
+    /// What a registration must meet.
+    pub policy: Policy,
+}
+
+/// Registration policy: which authenticators may bind to an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The lowest tier a new credential may have (1-3).
+    pub registration_min_tier: i64,
+    /// Refuse credentials created without user verification.
+    pub require_user_verification: bool,
+    /// When not empty, only these AAGUIDs (8-4-4-4-12) may register.
+    pub aaguid_allow: Vec<String>,
+    /// These AAGUIDs may never register.
+    pub aaguid_deny: Vec<String>,
+    /// The attestation conveyance requested when the client asks for none
+    /// in particular.
+    pub attestation: AttestationConveyancePreference,
+}
+
+impl Default for Policy {
+    /// Any valid passkey, attestation not requested.
+    fn default() -> Self {
+        Policy {
+            registration_min_tier: 1,
+            require_user_verification: false,
+            aaguid_allow: Vec::new(),
+            aaguid_deny: Vec::new(),
+            attestation: AttestationConveyancePreference::None,
+        }
+    }
 }
 
 impl Config {
@@ -40,6 +71,7 @@ impl Config {
             invitation_ttl_ms: 24 * 60 * 60 * 1000,
             enumeration_secret,
             attestation_roots: Vec::new(),
+            policy: Policy::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod invite;
 mod registration;
+mod tiers;
 mod tokens;
 
 use std::sync::{Arc, Mutex};
@@ -28,10 +29,11 @@ use keybound_store::Store;
 
 pub use account::{Account, InvitationState, Revoked};
 pub use authentication::{AuthenticationRequest, SignedIn};
-pub use config::{Clock, Config, SystemClock};
+pub use config::{Clock, Config, Policy, SystemClock};
 pub use error::ServiceError;
 pub use keybound_store::{Credential, CredentialStatus, Identity};
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
+pub use tiers::{session_tier, standing, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 
 /// Where a request came from, for the audit record.

@@ -168,9 +168,15 @@ impl Service {
                 ..Default::default()
             }
         });
+        let mut selection = selection;
+        if self.config.policy.require_user_verification {
+            selection.user_verification = UserVerificationRequirement::Required;
+        }
         let user_verification = selection.user_verification;
         options.authenticator_selection = Some(selection);
-        options.attestation = request.attestation.unwrap_or_default();
+        options.attestation = request
+            .attestation
+            .unwrap_or(self.config.policy.attestation);
         options.extensions = request.extensions.clone();
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
 
@@ -254,6 +260,19 @@ impl Service {
             verified.attestation.format.as_str(),
             attestation_type(verified.attestation.attestation_type)
         ));
+        let standing = crate::tiers::standing(
+            verified.backup_eligible,
+            verified.user_verified,
+            crate::tiers::ModelEvidence {
+                attested: matches!(
+                    verified.attestation.trust,
+                    AttestationTrust::Verified { .. }
+                ),
+                ..Default::default()
+            },
+        );
+        self.check_policy(&verified.aaguid.to_string(), &standing)
+            .map_err(|reason| refuse(reason, &event))?;
 
         if let Some(grant) = &pending.grant_hash {
             let hash = b64::decode(grant).unwrap_or_default();
@@ -309,6 +328,8 @@ impl Service {
             created_ms: now,
             last_used_ms: None,
             status: keybound_store::CredentialStatus::Active,
+            tier: standing.tier,
+            tier_reasons: standing.reasons.clone(),
         };
         match tx.insert_credential(&credential).await {
             Err(StoreError::Conflict) => return Err(refuse("credential_id_taken", &event)),
@@ -327,11 +348,13 @@ impl Service {
                     &identity.id,
                     &credential.id,
                     verified.user_verified,
+                    crate::tiers::session_tier(standing.tier, verified.user_verified),
                 )
                 .await?,
             )
         };
         event.outcome = Some(Outcome::Success);
+        event.reason = Some(format!("tier {}: {}", standing.tier, standing.reasons));
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(Enrolled {
@@ -342,12 +365,36 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The registration policy's verdict on a new credential: `Err` names
+    /// the rule it breaks, for the audit log.
+    fn check_policy(
+        &self,
+        aaguid: &str,
+        standing: &crate::tiers::Standing,
+    ) -> Result<(), &'static str> {
+        let policy = &self.config.policy;
+        let listed = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(aaguid));
+        if listed(&policy.aaguid_deny) {
+            return Err("aaguid_denied");
+        }
+        if !policy.aaguid_allow.is_empty() && !listed(&policy.aaguid_allow) {
+            return Err("aaguid_not_allowed");
+        }
+        if standing.tier < policy.registration_min_tier {
+            return Err("tier_below_policy");
+        }
+        Ok(())
+    }
+}
+
 fn attestation_type(t: AttestationType) -> &'static str {
     match t {
         AttestationType::None => "none",
         AttestationType::SelfAttestation => "self",
         AttestationType::Basic => "basic",
         AttestationType::AttCa => "attca",
+        AttestationType::AnonCa => "anonca",
         _ => "unknown",
     }
 }

@@ -103,6 +103,11 @@ pub struct Credential {
     pub last_used_ms: Option<i64>,
     /// Active or revoked.
     pub status: CredentialStatus,
+    /// Assurance tier (1-3) computed at registration, recomputed when
+    /// authenticator metadata changes.
+    pub tier: i64,
+    /// Why it has that tier, for people (e.g. `device-bound; user verified`).
+    pub tier_reasons: String,
 }
 
 /// Server-side state of an issued ceremony, found again by its challenge.

@@ -194,6 +194,8 @@ fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
         created_ms: row.try_get("created_ms")?,
         last_used_ms: row.try_get("last_used_ms")?,
         status,
+        tier: row.try_get("tier")?,
+        tier_reasons: row.try_get("tier_reasons")?,
     })
 }
 
@@ -293,8 +295,8 @@ impl Tx {
             "INSERT INTO credentials (id, identity_id, public_key, alg, sign_count, aaguid,
                  attestation_format, attestation_type, attestation_trust, transports,
                  backup_eligible, backup_state, user_verified, nickname, created_ms,
-                 last_used_ms, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
+                 last_used_ms, status, tier, tier_reasons)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
         )
         .bind(&c.id)
         .bind(&c.identity_id)
@@ -312,6 +314,8 @@ impl Tx {
         .bind(&c.nickname)
         .bind(c.created_ms)
         .bind(c.last_used_ms)
+        .bind(c.tier)
+        .bind(&c.tier_reasons)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -357,6 +361,22 @@ impl Tx {
         .bind(id)
         .execute(&mut *self.tx)
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a credential's new tier and why (metadata changed).
+    pub async fn set_tier(
+        &mut self,
+        id: &[u8],
+        tier: i64,
+        reasons: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE credentials SET tier = ?, tier_reasons = ? WHERE id = ?")
+            .bind(tier)
+            .bind(reasons)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -46,6 +46,8 @@ fn credential(id: &[u8], owner: &str) -> Credential {
         created_ms: 5,
         last_used_ms: None,
         status: CredentialStatus::Active,
+        tier: 1,
+        tier_reasons: String::new(),
     }
 }
 

@@ -81,6 +81,7 @@ fn credential_item(credential: &Credential, this_session: bool) -> Markup {
                     "Device-bound passkey: it exists only on the device that made it."
                 }
             }
+            p.tier { "Tier " (credential.tier) ": " (credential.tier_reasons) "." }
             p.dates {
                 "Added " (date(credential.created_ms)) ". "
                 @match credential.last_used_ms {

@@ -20,6 +20,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 
 mod account;
+mod tiers;
 
 const RP_ID: &str = "localhost";
 const ORIGIN: &str = "http://localhost:8080";
@@ -39,8 +40,13 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
     let store = Store::open("sqlite::memory:").await.unwrap();
-    let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    let mut config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    tweak(&mut config);
     let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
     let service = Service::new(
         store,

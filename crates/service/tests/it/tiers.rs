@@ -1,0 +1,131 @@
+//! Tiers as registration computes them, sessions carry them, and policy
+//! demands them.
+
+use super::*;
+
+fn synced() -> Authenticator {
+    Authenticator {
+        backup_eligible: true,
+        backup_state: true,
+        ..Authenticator::default()
+    }
+}
+
+/// Enrols `name` with the world's authenticator; the enrolment's session.
+async fn enrol(w: &World, name: &str) -> Result<Token, ServiceError> {
+    let token = w.service.invite(name, false, "cli").await.unwrap();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    enrolled.map(|e| e.session.unwrap())
+}
+
+#[tokio::test]
+async fn synced_passkeys_are_tier_1_and_device_bound_uv_tier_2() {
+    let mut w = world().await;
+    w.auth = synced();
+    let session = enrol(&w, "ada").await.unwrap();
+    let account = w.service.account(&session.value).await.unwrap();
+    assert_eq!(account.credentials[0].tier, 1);
+    assert_eq!(
+        account.credentials[0].tier_reasons,
+        "synced passkey; user verified"
+    );
+    assert_eq!(account.session_tier, 1);
+
+    w.auth = Authenticator::default();
+    let session = enrol(&w, "bob").await.unwrap();
+    let account = w.service.account(&session.value).await.unwrap();
+    assert_eq!(account.credentials[0].tier, 2);
+    assert!(account.credentials[0]
+        .tier_reasons
+        .starts_with("device-bound; user verified"));
+    assert_eq!(account.session_tier, 2, "the session carries the tier");
+    let event = w.audit().await.pop().unwrap().event;
+    assert!(event.reason.unwrap().starts_with("tier 2: device-bound"));
+
+    // A tier-2 credential signing in without user verification reaches
+    // only tier 1.
+    let mut cred = w
+        .register(RegistrationStart::Session(&session.value))
+        .await
+        .0;
+    w.auth.user_verified = false;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let signed_in = signed_in.unwrap();
+    let account = w.service.account(&signed_in.session.value).await.unwrap();
+    assert_eq!(account.credentials[1].tier, 2);
+    assert_eq!(account.session_tier, 1);
+}
+
+#[tokio::test]
+async fn a_policy_demanding_tier_2_refuses_a_synced_passkey() {
+    let mut w = world_with(|c| c.policy.registration_min_tier = 2).await;
+    w.auth = synced();
+    let before = w.audit().await.len();
+    assert_eq!(
+        enrol(&w, "ada").await.unwrap_err(),
+        ServiceError::Rejected("tier_below_policy")
+    );
+    assert!(w.service.credentials_of("ada").await.unwrap().is_empty());
+    let events = w.audit().await;
+    assert_eq!(events.len(), before + 2, "the invitation and the refusal");
+    assert_eq!(events.last().unwrap().event.outcome, Some(Outcome::Failure));
+
+    w.auth = Authenticator::default();
+    assert!(
+        enrol(&w, "bob").await.is_ok(),
+        "device-bound with UV passes"
+    );
+}
+
+#[tokio::test]
+async fn aaguid_lists_decide_which_models_may_register() {
+    let model = Authenticator::default().aaguid;
+    let canonical = keybound_webauthn::Aaguid(model).to_string();
+    let denied = world_with(|c| c.policy.aaguid_deny = vec![canonical.to_uppercase()]).await;
+    assert_eq!(
+        enrol(&denied, "ada").await.unwrap_err(),
+        ServiceError::Rejected("aaguid_denied")
+    );
+    let elsewhere =
+        world_with(|c| c.policy.aaguid_allow = vec!["00000000-0000-0000-0000-000000000001".into()])
+            .await;
+    assert_eq!(
+        enrol(&elsewhere, "ada").await.unwrap_err(),
+        ServiceError::Rejected("aaguid_not_allowed")
+    );
+    let allowed = world_with(|c| c.policy.aaguid_allow = vec![canonical.clone()]).await;
+    assert!(enrol(&allowed, "ada").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_policy_requiring_uv_asks_for_it_and_enforces_it() {
+    let mut w = world_with(|c| {
+        c.policy.require_user_verification = true;
+        c.policy.attestation = keybound_webauthn::AttestationConveyancePreference::Direct;
+    })
+    .await;
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&token.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    assert_eq!(
+        options["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert_eq!(options["attestation"], "direct");
+
+    w.auth.user_verified = false;
+    assert_eq!(
+        enrol(&w, "bob").await.unwrap_err(),
+        ServiceError::Rejected("user_not_verified")
+    );
+}
