@@ -94,6 +94,14 @@ impl TrustAnchors {
         self.now
     }
 
+    /// Chains `x5c` (end-entity certificate first, then intermediates) to
+    /// these anchors: what registration does with a statement's x5c, offered
+    /// for chains met elsewhere (a metadata root re-checking a stored
+    /// attestation, a metadata BLOB's signing certificate).
+    pub fn verify_chain(&self, x5c: Vec<Vec<u8>>) -> super::AttestationTrust {
+        chain_trust(x5c, self)
+    }
+
     /// True when no anchors are configured.
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
