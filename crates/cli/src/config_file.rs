@@ -25,6 +25,7 @@ struct FileConfig {
     aaguid_allow: Option<Vec<String>>,
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
+    mds_root: Option<String>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -79,6 +80,7 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
             file.aaguid_deny.map(|l| l.join(",")),
         ),
         ("KEYBOUND_ATTESTATION", file.attestation),
+        ("KEYBOUND_MDS_ROOT", file.mds_root),
     ];
     for (name, value) in pairs {
         if let Some(value) = value {

@@ -48,6 +48,28 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// FIDO Metadata Service BLOBs (needs --mds-root).
+    Mds {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: MdsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MdsCommand {
+    /// Verify and import a BLOB (the JWT file from the FIDO MDS); existing
+    /// credentials are re-tiered by what it says.
+    Import {
+        /// The BLOB file.
+        file: PathBuf,
+    },
+    /// Show what the current BLOB says about a model.
+    Show {
+        /// The model's AAGUID (8-4-4-4-12).
+        aaguid: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +199,10 @@ struct Common {
         global = true
     )]
     aaguid_deny: Vec<String>,
+    /// The FIDO Metadata Service root certificate (DER or PEM file) that
+    /// metadata BLOBs must chain to.
+    #[arg(long, env = "KEYBOUND_MDS_ROOT", global = true)]
+    mds_root: Option<PathBuf>,
     /// Attestation requested at registration: none, indirect, direct,
     /// enterprise.
     #[arg(
@@ -238,6 +264,7 @@ impl Common {
         config.rp_name = self.rp_name.clone();
         config.open_registration = self.open_registration;
         config.challenge_ttl_ms = i64::from(self.challenge_ttl) * 1000;
+        config.mds_root = self.mds_root.as_deref().map(read_certificate).transpose()?;
         config.policy = keybound_service::Policy {
             registration_min_tier: i64::from(self.registration_min_tier),
             require_user_verification: self.require_user_verification,
@@ -260,6 +287,26 @@ impl Common {
             Box::new(rng),
         ))
     }
+}
+
+/// A certificate file, DER or PEM.
+fn read_certificate(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(bytes);
+    };
+    let Some(body) = text
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)
+        .and_then(|rest| rest.split("-----END CERTIFICATE-----").next())
+    else {
+        return Ok(bytes);
+    };
+    let joined: String = body.split_whitespace().collect();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(joined)
+        .map_err(|e| format!("{}: bad PEM: {e}", path.display()))
 }
 
 fn main() -> ExitCode {
@@ -380,6 +427,43 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("cleared {id}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mds { common, command } => {
+            let service = common.service().await?;
+            match command {
+                MdsCommand::Import { file } => {
+                    let jwt = std::fs::read(&file)
+                        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                    let report = service
+                        .import_metadata(&jwt, "cli")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "imported metadata BLOB no {}: {} entries; {} credentials re-tiered, {} suspended",
+                        report.no, report.entries, report.retiered, report.suspended
+                    );
+                }
+                MdsCommand::Show { aaguid } => {
+                    match service
+                        .metadata_entry(&aaguid)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        Some(entry) => {
+                            println!("description: {}", entry.description);
+                            println!("certification: {}", entry.certification().unwrap_or("none"));
+                            println!(
+                                "adverse status: {}",
+                                entry.adverse_status().unwrap_or("none")
+                            );
+                            println!("status reports: {}", entry.statuses.join(", "));
+                            println!("attestation roots: {}", entry.roots.len());
+                        }
+                        None => return Err(format!("no metadata for {aaguid}")),
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

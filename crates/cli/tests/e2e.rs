@@ -427,3 +427,45 @@ fn the_registration_tier_policy_is_enforced_through_the_server() {
         "{listed}"
     );
 }
+
+/// `keybound mds import` and `mds show` against the FIDO root given by
+/// `--mds-root`; a second import of the same serial is refused and the
+/// first stays in force.
+#[test]
+fn metadata_is_imported_and_shown_from_the_command_line() {
+    let server = Server::start();
+    let mds = keybound_soft_authenticator::TestMds::new();
+    let root = server.dir.path().join("fido-root.der");
+    std::fs::write(&root, &mds.root_der).unwrap();
+    let blob = server.dir.path().join("blob.jwt");
+    let entry = keybound_soft_authenticator::TestMds::entry(
+        "4b4b4b4b-4b4b-4b4b-4b4b-4b4b4b4b4b4b",
+        &[],
+        &["FIDO_CERTIFIED_L2"],
+    );
+    std::fs::write(&blob, mds.blob(3, "2099-01-01", json!([entry]))).unwrap();
+    let root_arg = root.to_str().unwrap();
+    let blob_arg = blob.to_str().unwrap();
+
+    let (ok, out) = server.cli(&["mds", "import", blob_arg, "--mds-root", root_arg]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no 3: 1 entries"), "{out}");
+    let (ok, _) = server.cli(&["mds", "import", blob_arg, "--mds-root", root_arg]);
+    assert!(!ok, "the same serial again is refused");
+    let (ok, _) = server.cli(&["mds", "import", blob_arg]);
+    assert!(!ok, "no FIDO root, no import");
+    let (ok, shown) = server.cli(&[
+        "mds",
+        "show",
+        "4B4B4B4B-4B4B-4B4B-4B4B-4B4B4B4B4B4B",
+        "--mds-root",
+        root_arg,
+    ]);
+    assert!(ok);
+    assert!(
+        shown.contains("certification: FIDO_CERTIFIED_L2"),
+        "{shown}"
+    );
+    let (_, audit) = server.cli(&["audit", "verify"]);
+    assert!(audit.contains("verified"));
+}

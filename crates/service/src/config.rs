@@ -26,6 +26,9 @@ pub struct Config {
     pub attestation_roots: Vec<Vec<u8>>,
     /// What a registration must meet.
     pub policy: Policy,
+    /// The FIDO Metadata Service root (DER) that BLOBs must chain to; no
+    /// metadata is used without one.
+    pub mds_root: Option<Vec<u8>>,
 }
 
 /// Registration policy: which authenticators may bind to an identity.
@@ -72,6 +75,7 @@ impl Config {
             enumeration_secret,
             attestation_roots: Vec::new(),
             policy: Policy::default(),
+            mds_root: None,
         }
     }
 }

@@ -18,6 +18,7 @@ mod ceremony;
 mod config;
 mod error;
 mod invite;
+mod metadata;
 mod registration;
 mod tiers;
 mod tokens;
@@ -32,6 +33,7 @@ pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, SystemClock};
 pub use error::ServiceError;
 pub use keybound_store::{Credential, CredentialStatus, Identity};
+pub use metadata::MetadataImport;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use tiers::{session_tier, standing, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
@@ -54,6 +56,8 @@ pub struct Service {
     config: Config,
     clock: Arc<dyn Clock>,
     rng: SharedRng,
+    /// The current metadata BLOB, parsed, with its serial.
+    metadata: Mutex<Option<(u64, Arc<keybound_metadata::MetadataBlob>)>>,
 }
 
 impl Service {
@@ -69,6 +73,7 @@ impl Service {
             config,
             clock,
             rng: Mutex::new(rng),
+            metadata: Mutex::new(None),
         }
     }
 

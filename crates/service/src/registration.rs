@@ -260,17 +260,28 @@ impl Service {
             verified.attestation.format.as_str(),
             attestation_type(verified.attestation.attestation_type)
         ));
-        let standing = crate::tiers::standing(
-            verified.backup_eligible,
-            verified.user_verified,
-            crate::tiers::ModelEvidence {
-                attested: matches!(
-                    verified.attestation.trust,
-                    AttestationTrust::Verified { .. }
-                ),
-                ..Default::default()
-            },
+        let chain = match &verified.attestation.trust {
+            AttestationTrust::Verified { chain } | AttestationTrust::Unverified { chain, .. } => {
+                chain.clone()
+            }
+            _ => Vec::new(),
+        };
+        let metadata = self
+            .current_metadata(&mut tx)
+            .await
+            .map_err(Failure::Internal)?;
+        let (model, adverse) = crate::metadata::evidence(
+            metadata.as_deref(),
+            &verified.aaguid.to_string(),
+            &chain,
+            u64::try_from(now / 1000).unwrap_or_default(),
         );
+        if adverse.is_some() {
+            event.severity = Some(keybound_audit::Severity::Warning);
+            return Err(refuse("authenticator_model_compromised", &event));
+        }
+        let standing =
+            crate::tiers::standing(verified.backup_eligible, verified.user_verified, model);
         self.check_policy(&verified.aaguid.to_string(), &standing)
             .map_err(|reason| refuse(reason, &event))?;
 
@@ -330,6 +341,7 @@ impl Service {
             status: keybound_store::CredentialStatus::Active,
             tier: standing.tier,
             tier_reasons: standing.reasons.clone(),
+            attestation_chain: chain.iter().map(|c| b64::encode(c)).collect(),
         };
         match tx.insert_credential(&credential).await {
             Err(StoreError::Conflict) => return Err(refuse("credential_id_taken", &event)),

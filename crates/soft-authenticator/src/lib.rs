@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TpmProfile};
+pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TestMds, TpmProfile};
 pub use keys::{Algorithm, CredentialKey};
 pub use pki::{AttestationKey, CertProfile, TestPki};
 

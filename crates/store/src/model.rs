@@ -108,6 +108,9 @@ pub struct Credential {
     pub tier: i64,
     /// Why it has that tier, for people (e.g. `device-bound; user verified`).
     pub tier_reasons: String,
+    /// The attestation certificates it arrived with (base64url DER, leaf
+    /// first), kept so new metadata can re-judge it.
+    pub attestation_chain: Vec<String>,
 }
 
 /// Server-side state of an issued ceremony, found again by its challenge.

@@ -196,6 +196,8 @@ fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
         status,
         tier: row.try_get("tier")?,
         tier_reasons: row.try_get("tier_reasons")?,
+        attestation_chain: serde_json::from_str(&row.try_get::<String, _>("attestation_chain")?)
+            .map_err(|_| StoreError::Corrupt("attestation chain".into()))?,
     })
 }
 
@@ -295,8 +297,8 @@ impl Tx {
             "INSERT INTO credentials (id, identity_id, public_key, alg, sign_count, aaguid,
                  attestation_format, attestation_type, attestation_trust, transports,
                  backup_eligible, backup_state, user_verified, nickname, created_ms,
-                 last_used_ms, status, tier, tier_reasons)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+                 last_used_ms, status, tier, tier_reasons, attestation_chain)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
         )
         .bind(&c.id)
         .bind(&c.identity_id)
@@ -316,6 +318,7 @@ impl Tx {
         .bind(c.last_used_ms)
         .bind(c.tier)
         .bind(&c.tier_reasons)
+        .bind(serde_json::to_string(&c.attestation_chain).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -362,6 +365,60 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Every credential of an authenticator model (AAGUID), any status.
+    pub async fn credentials_of_model(
+        &mut self,
+        aaguid: &str,
+    ) -> Result<Vec<Credential>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM credentials WHERE aaguid = ? ORDER BY created_ms, id")
+                .bind(aaguid)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// Keeps an accepted metadata BLOB.
+    pub async fn insert_metadata(
+        &mut self,
+        no: u64,
+        next_update: &str,
+        jwt: &[u8],
+        imported_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO metadata_blobs (no, next_update, jwt, imported_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(i64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?)
+        .bind(next_update)
+        .bind(jwt)
+        .bind(imported_ms)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+            e => e.into(),
+        })?;
+        Ok(())
+    }
+
+    /// The current metadata BLOB: (serial, JWT, import time).
+    pub async fn latest_metadata(&mut self) -> Result<Option<(u64, Vec<u8>, i64)>, StoreError> {
+        let row =
+            sqlx::query("SELECT no, jwt, imported_ms FROM metadata_blobs ORDER BY no DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|r| {
+            let no: i64 = r.try_get("no")?;
+            Ok((
+                u64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?,
+                r.try_get("jwt")?,
+                r.try_get("imported_ms")?,
+            ))
+        })
+        .transpose()
     }
 
     /// Records a credential's new tier and why (metadata changed).

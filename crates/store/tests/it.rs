@@ -48,6 +48,7 @@ fn credential(id: &[u8], owner: &str) -> Credential {
         status: CredentialStatus::Active,
         tier: 1,
         tier_reasons: String::new(),
+        attestation_chain: vec!["AQID".into()],
     }
 }
 

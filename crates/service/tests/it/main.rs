@@ -20,6 +20,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 
 mod account;
+mod metadata;
 mod tiers;
 
 const RP_ID: &str = "localhost";

@@ -1,0 +1,235 @@
+//! FIDO metadata: importing a BLOB (keeping the last good one), what it
+//! says about a model at registration, and re-tiering every credential when
+//! a new BLOB changes a model's standing.
+
+use std::sync::Arc;
+
+use keybound_audit::{Outcome, Severity};
+use keybound_metadata::{key_identifier, verify_blob, Entry, MetadataBlob, MetadataError};
+use keybound_store::{Credential, CredentialStatus, Tx};
+use keybound_webauthn::b64;
+
+use crate::tiers::{standing, ModelEvidence, Standing};
+use crate::{ClientContext, Service, ServiceError};
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataImport {
+    /// The BLOB's serial number.
+    pub no: u64,
+    /// Entries it holds.
+    pub entries: usize,
+    /// Credentials whose tier changed.
+    pub retiered: usize,
+    /// Credentials quarantined because their model is now compromised.
+    pub suspended: usize,
+}
+
+/// The model evidence for a credential of `aaguid` that arrived with
+/// `chain`, and the model's adverse status if it has one.
+pub(crate) fn evidence(
+    blob: Option<&MetadataBlob>,
+    aaguid: &str,
+    chain: &[Vec<u8>],
+    now_secs: u64,
+) -> (ModelEvidence, Option<String>) {
+    let entry: Option<&Entry> = blob.and_then(|b| {
+        b.by_aaguid(aaguid).or_else(|| {
+            chain
+                .first()
+                .and_then(|leaf| key_identifier(leaf))
+                .and_then(|id| b.by_key_identifier(&id))
+        })
+    });
+    let Some(entry) = entry else {
+        return (ModelEvidence::default(), None);
+    };
+    let evidence = ModelEvidence {
+        attested: !chain.is_empty() && entry.verify_attestation(chain.to_vec(), now_secs),
+        certified: entry.certification().is_some(),
+        adverse: entry.adverse_status().is_some(),
+    };
+    (evidence, entry.adverse_status().map(str::to_owned))
+}
+
+fn refusal_reason(e: &MetadataError) -> &'static str {
+    match e {
+        MetadataError::Malformed(_) => "metadata_malformed",
+        MetadataError::UnsupportedAlgorithm(_) => "metadata_unsupported_algorithm",
+        MetadataError::BadSignature => "metadata_bad_signature",
+        MetadataError::UntrustedSigner(_) => "metadata_untrusted_signer",
+        MetadataError::Expired { .. } => "metadata_expired",
+        _ => "metadata_refused",
+    }
+}
+
+fn decode_chain(chain: &[String]) -> Vec<Vec<u8>> {
+    chain.iter().filter_map(|c| b64::decode(c).ok()).collect()
+}
+
+impl Service {
+    fn now_secs(&self) -> u64 {
+        u64::try_from(self.now_ms() / 1000).unwrap_or_default()
+    }
+
+    /// The current BLOB, if one was imported (parsed once per serial).
+    pub(crate) async fn current_metadata(
+        &self,
+        tx: &mut Tx,
+    ) -> Result<Option<Arc<MetadataBlob>>, ServiceError> {
+        let Some(root) = &self.config.mds_root else {
+            return Ok(None);
+        };
+        let Some((no, jwt, imported_ms)) = tx.latest_metadata().await? else {
+            return Ok(None);
+        };
+        if let Some((cached, blob)) = &*self.metadata.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *cached == no {
+                return Ok(Some(blob.clone()));
+            }
+        }
+        // Judged as at its import, when it was verified: the last good BLOB
+        // stays in use after its nextUpdate until a newer one arrives.
+        let at = u64::try_from(imported_ms / 1000).unwrap_or_default();
+        let blob = Arc::new(
+            verify_blob(&jwt, root, at).map_err(|e| ServiceError::Internal(e.to_string()))?,
+        );
+        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((no, blob.clone()));
+        Ok(Some(blob))
+    }
+
+    /// The metadata entry for a model (`keybound mds show AAGUID`).
+    pub async fn metadata_entry(&self, aaguid: &str) -> Result<Option<Entry>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let blob = self.current_metadata(&mut tx).await?;
+        Ok(blob.and_then(|b| b.by_aaguid(aaguid).cloned()))
+    }
+
+    /// Imports a BLOB (`keybound mds import FILE`). It must verify against
+    /// the configured FIDO root and be newer than the current one; a refused
+    /// BLOB leaves the last good one in force. An accepted one re-judges
+    /// every credential in the same transaction, with an event for each
+    /// that changes.
+    pub async fn import_metadata(
+        &self,
+        jwt: &[u8],
+        actor: &str,
+    ) -> Result<MetadataImport, ServiceError> {
+        let mut event = self.event("admin.mds_import", &ClientContext::default());
+        event.actor = Some(actor.to_owned());
+        let Some(root) = &self.config.mds_root else {
+            return Err(ServiceError::Rejected("no_mds_root_configured"));
+        };
+        let blob = match verify_blob(jwt, root, self.now_secs()) {
+            Ok(blob) => blob,
+            Err(e) => {
+                return Err(self
+                    .refuse_import(event, refusal_reason(&e), e.to_string())
+                    .await)
+            }
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some((current, _, _)) = tx.latest_metadata().await? {
+            if blob.no <= current {
+                drop(tx);
+                let why = format!("serial {} is not newer than {current}", blob.no);
+                return Err(self.refuse_import(event, "metadata_not_newer", why).await);
+            }
+        }
+        tx.insert_metadata(blob.no, &blob.next_update, jwt, self.now_ms())
+            .await?;
+        let (retiered, suspended) = self.rejudge_all(&mut tx, &blob, actor).await?;
+        let report = MetadataImport {
+            no: blob.no,
+            entries: blob.entries().len(),
+            retiered,
+            suspended,
+        };
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(format!(
+            "no {}: {} entries, {} re-tiered, {} suspended",
+            report.no, report.entries, report.retiered, report.suspended
+        ));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((blob.no, Arc::new(blob)));
+        Ok(report)
+    }
+
+    async fn refuse_import(
+        &self,
+        mut event: keybound_audit::NewEvent,
+        reason: &'static str,
+        detail: String,
+    ) -> ServiceError {
+        event.outcome = Some(Outcome::Failure);
+        event.reason = Some(format!("{reason}: {detail}"));
+        let recorded = async {
+            let mut tx = self.store.begin().await?;
+            tx.append_audit(event).await?;
+            tx.commit().await
+        };
+        match recorded.await {
+            Ok(()) => ServiceError::Rejected(reason),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// New tiers for every credential not revoked; a compromised model's
+    /// active credentials are quarantined. (re-tiered, suspended).
+    async fn rejudge_all(
+        &self,
+        tx: &mut Tx,
+        blob: &MetadataBlob,
+        actor: &str,
+    ) -> Result<(usize, usize), ServiceError> {
+        let mut credentials: Vec<(Credential, String)> = Vec::new();
+        for identity in tx.identities().await? {
+            for c in tx.credentials_of(&identity.id).await? {
+                credentials.push((c, identity.name.clone()));
+            }
+        }
+        let (mut retiered, mut suspended) = (0, 0);
+        for (credential, owner) in credentials {
+            if matches!(credential.status, CredentialStatus::Revoked(_)) {
+                continue;
+            }
+            let chain = decode_chain(&credential.attestation_chain);
+            let (model, adverse) =
+                evidence(Some(blob), &credential.aaguid, &chain, self.now_secs());
+            let Standing { tier, mut reasons } =
+                standing(credential.backup_eligible, credential.user_verified, model);
+            let suspend = adverse.is_some() && credential.status == CredentialStatus::Active;
+            if let Some(status) = &adverse {
+                reasons = format!("{reasons}; metadata status {status}");
+            }
+            if tier == credential.tier && !suspend {
+                continue;
+            }
+            tx.set_tier(&credential.id, tier, &reasons).await?;
+            let mut event = self.event(
+                if suspend {
+                    "metadata.suspend"
+                } else {
+                    "metadata.retier"
+                },
+                &ClientContext::default(),
+            );
+            event.actor = Some(actor.to_owned());
+            event.subject = Some(owner);
+            event.credential_id = Some(b64::encode(&credential.id));
+            event.aaguid = Some(credential.aaguid.clone());
+            event.outcome = Some(Outcome::Success);
+            event.reason = Some(format!("tier {} -> {tier}: {reasons}", credential.tier));
+            if suspend {
+                tx.quarantine_credential(&credential.id).await?;
+                event.severity = Some(Severity::High);
+                suspended += 1;
+            } else {
+                retiered += 1;
+            }
+            tx.append_audit(event).await?;
+        }
+        Ok((retiered, suspended))
+    }
+}
