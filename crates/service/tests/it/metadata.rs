@@ -31,7 +31,7 @@ impl Fixture {
             DUE,
             serde_json::json!([TestMds::entry(
                 MODEL,
-                &[self.pki.root_der.clone()],
+                std::slice::from_ref(&self.pki.root_der),
                 statuses
             )]),
         )
