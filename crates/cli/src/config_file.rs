@@ -26,6 +26,7 @@ struct FileConfig {
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
     mds_root: Option<String>,
+    group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -81,6 +82,15 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ),
         ("KEYBOUND_ATTESTATION", file.attestation),
         ("KEYBOUND_MDS_ROOT", file.mds_root),
+        (
+            "KEYBOUND_GROUP_MIN_TIER",
+            file.group_min_tier.map(|m| {
+                m.iter()
+                    .map(|(g, t)| format!("{g}={t}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        ),
     ];
     for (name, value) in pairs {
         if let Some(value) = value {

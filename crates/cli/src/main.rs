@@ -191,6 +191,15 @@ struct Common {
         global = true
     )]
     aaguid_allow: Vec<String>,
+    /// A higher minimum tier for a group (role), as GROUP=TIER, e.g.
+    /// `admin=2` (repeatable).
+    #[arg(
+        long,
+        env = "KEYBOUND_GROUP_MIN_TIER",
+        value_delimiter = ',',
+        global = true
+    )]
+    group_min_tier: Vec<String>,
     /// These authenticator models (AAGUID) may never register (repeatable).
     #[arg(
         long,
@@ -270,6 +279,20 @@ impl Common {
             require_user_verification: self.require_user_verification,
             aaguid_allow: self.aaguid_allow.clone(),
             aaguid_deny: self.aaguid_deny.clone(),
+            group_min_tier: self
+                .group_min_tier
+                .iter()
+                .map(|g| {
+                    g.split_once('=')
+                        .and_then(|(group, tier)| {
+                            let tier: i64 = tier.trim().parse().ok()?;
+                            (1..=3)
+                                .contains(&tier)
+                                .then(|| (group.trim().to_owned(), tier))
+                        })
+                        .ok_or_else(|| format!("--group-min-tier {g:?}: expected GROUP=1..3"))
+                })
+                .collect::<Result<_, _>>()?,
             attestation: serde_json::from_value(serde_json::Value::String(
                 self.attestation.clone(),
             ))

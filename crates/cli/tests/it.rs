@@ -158,3 +158,30 @@ fn a_config_file_sets_defaults_that_flags_override() {
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
     assert!(!ok, "unknown keys are refused");
 }
+
+#[test]
+fn policy_settings_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keybound.toml");
+    let config = file.to_str().unwrap();
+    std::fs::write(
+        &file,
+        "registration_min_tier = 2\nrequire_user_verification = true\n\
+         aaguid_deny = [\"00000000-0000-0000-0000-000000000001\"]\n\
+         attestation = \"direct\"\n[group_min_tier]\nadmin = 3\n",
+    )
+    .unwrap();
+    let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
+    assert!(ok, "a valid policy is accepted");
+    for bad in [
+        "registration_min_tier = 4\n",
+        "attestation = \"sometimes\"\n",
+        "[group_min_tier]\nadmin = 0\n",
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
+        assert!(!ok, "{bad}");
+    }
+    let (ok, _) = keybound(dir.path(), &["admin", "users", "--group-min-tier", "admin"]);
+    assert!(!ok, "GROUP=TIER");
+}

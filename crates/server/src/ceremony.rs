@@ -207,15 +207,25 @@ async fn assertion_result(
     extensions: Extensions,
     body: Bytes,
 ) -> Response {
-    match state
-        .service
-        .finish_authentication(
-            &answering_browser(&headers),
-            &body,
-            &context(&headers, &extensions),
-        )
-        .await
-    {
+    let browser = answering_browser(&headers);
+    let ctx = context(&headers, &extensions);
+    // A browser already signed in steps up (or switches account): the new
+    // session replaces the old one.
+    let result = match cookies::get(&headers, cookies::SESSION) {
+        Some(previous) => {
+            state
+                .service
+                .step_up(&previous, &browser, &body, &ctx)
+                .await
+        }
+        None => {
+            state
+                .service
+                .finish_authentication(&browser, &body, &ctx)
+                .await
+        }
+    };
+    match result {
         Ok(signed_in) => {
             let mut out = HeaderMap::new();
             set_session(&state, &mut out, &signed_in.session.value);

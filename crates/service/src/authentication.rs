@@ -43,6 +43,8 @@ pub struct SignedIn {
     pub credential_id: Vec<u8>,
     /// Whether the user was verified.
     pub user_verified: bool,
+    /// The tier the session reached.
+    pub tier: i64,
 }
 
 /// Transports offered for a name that does not exist: what most passkeys report.
@@ -127,7 +129,27 @@ impl Service {
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<SignedIn, ServiceError> {
-        let attempt = self.try_finish_authentication(browser, body, ctx).await;
+        let attempt = self
+            .try_finish_authentication(browser, body, ctx, None)
+            .await;
+        self.settle(attempt).await
+    }
+
+    /// A sign-in from a browser that already holds `previous` (its session
+    /// cookie): the new session replaces it, in the same transaction. When
+    /// both belong to the same person this is a step-up: the new session
+    /// keeps the higher of the two tiers, so proving more raises it and
+    /// proving less does not lower it. Otherwise it is a plain sign-in.
+    pub async fn step_up(
+        &self,
+        previous: &str,
+        browser: &[u8],
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<SignedIn, ServiceError> {
+        let attempt = self
+            .try_finish_authentication(browser, body, ctx, Some(previous))
+            .await;
         self.settle(attempt).await
     }
 
@@ -136,6 +158,7 @@ impl Service {
         browser: &[u8],
         body: &[u8],
         ctx: &ClientContext,
+        previous: Option<&str>,
     ) -> Result<SignedIn, Failure> {
         let now = self.now_ms();
         let mut event = self.event("authentication", ctx);
@@ -229,13 +252,24 @@ impl Service {
             now,
         )
         .await?;
+        let mut tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
+        if let Some(previous) = previous {
+            let hash = hash_token(previous);
+            if let Some(old) = tx.live_session(&hash, now).await? {
+                tx.end_session(&hash, now).await?;
+                if old.identity_id == identity.id {
+                    event.reason = Some(format!("step-up from tier {}", old.tier));
+                    tier = tier.max(old.tier);
+                }
+            }
+        }
         let session = self
             .start_session(
                 &mut tx,
                 &identity.id,
                 &credential.id,
                 verified.user_verified,
-                crate::tiers::session_tier(credential.tier, verified.user_verified),
+                tier,
             )
             .await?;
         event.outcome = Some(Outcome::Success);
@@ -246,6 +280,7 @@ impl Service {
             name: identity.name,
             credential_id: credential.id,
             user_verified: verified.user_verified,
+            tier,
         })
     }
 

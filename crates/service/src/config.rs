@@ -45,6 +45,9 @@ pub struct Policy {
     /// The attestation conveyance requested when the client asks for none
     /// in particular.
     pub attestation: AttestationConveyancePreference,
+    /// A higher minimum tier for a group of identities. The groups are the
+    /// roles, `admin` and `user`.
+    pub group_min_tier: std::collections::BTreeMap<String, i64>,
 }
 
 impl Default for Policy {
@@ -56,6 +59,7 @@ impl Default for Policy {
             aaguid_allow: Vec::new(),
             aaguid_deny: Vec::new(),
             attestation: AttestationConveyancePreference::None,
+            group_min_tier: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -320,6 +320,12 @@ impl Service {
         ) {
             return Err(refuse("identity_not_enrollable", &event));
         }
+        let group = if identity.is_admin { "admin" } else { "user" };
+        if let Some(min) = self.config.policy.group_min_tier.get(group) {
+            if standing.tier < *min {
+                return Err(refuse("tier_below_group_policy", &event));
+            }
+        }
 
         let credential = Credential {
             id: verified.credential_id.clone(),

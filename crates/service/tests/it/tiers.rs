@@ -129,3 +129,96 @@ async fn a_policy_requiring_uv_asks_for_it_and_enforces_it() {
         ServiceError::Rejected("user_not_verified")
     );
 }
+
+/// Signs in with `cred` as a browser holding `previous`.
+async fn step_up(
+    w: &World,
+    previous: &str,
+    cred: &mut Credential,
+) -> Result<SignedIn, ServiceError> {
+    let c = w.options("").await;
+    let json = w.auth.assert_with(
+        cred,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &Tweaks::default(),
+    );
+    w.service
+        .step_up(
+            previous,
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_step_up_raises_the_session_tier_and_never_lowers_it() {
+    let mut w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    w.auth.user_verified = false;
+    let (_, plain) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let plain = plain.unwrap();
+    assert_eq!(plain.tier, 1, "possession only");
+
+    w.auth.user_verified = true;
+    let raised = step_up(&w, &plain.session.value, &mut cred).await.unwrap();
+    assert_eq!(raised.tier, 2);
+    assert_eq!(
+        w.service.account(&plain.session.value).await.unwrap_err(),
+        ServiceError::Forbidden,
+        "the old session is replaced"
+    );
+    assert_eq!(
+        w.service
+            .account(&raised.session.value)
+            .await
+            .unwrap()
+            .session_tier,
+        2
+    );
+    let event = w.audit().await.pop().unwrap().event;
+    assert_eq!(event.reason.as_deref(), Some("step-up from tier 1"));
+
+    w.auth.user_verified = false;
+    let again = step_up(&w, &raised.session.value, &mut cred).await.unwrap();
+    assert_eq!(again.tier, 2, "a weaker proof does not lower it");
+
+    // Another person's session in the same browser: a plain sign-in.
+    w.auth.user_verified = true;
+    let (mut bob, _) = w.enrol("bob").await;
+    w.auth.user_verified = false;
+    let switched = step_up(&w, &again.session.value, &mut bob).await.unwrap();
+    assert_eq!((switched.name.as_str(), switched.tier), ("bob", 1));
+    assert!(w.service.account(&again.session.value).await.is_err());
+}
+
+#[tokio::test]
+async fn a_group_may_demand_a_higher_tier() {
+    let mut w = world_with(|c| {
+        c.policy.group_min_tier.insert("admin".into(), 2);
+    })
+    .await;
+    w.auth = synced();
+    let admin = w.service.invite("root", true, "cli").await.unwrap();
+    let (_, _, refused) = w
+        .register(RegistrationStart::Invitation(&admin.value))
+        .await;
+    assert_eq!(
+        refused.unwrap_err(),
+        ServiceError::Rejected("tier_below_group_policy")
+    );
+    assert!(
+        enrol(&w, "user").await.is_ok(),
+        "users are not in the group"
+    );
+    w.auth = Authenticator::default();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&admin.value))
+        .await;
+    assert!(enrolled.is_ok(), "a device-bound passkey with UV meets it");
+}
