@@ -26,6 +26,8 @@ struct FileConfig {
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
     mds_root: Option<String>,
+    mds_url: Option<String>,
+    mds_refresh: Option<u64>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
 }
 
@@ -82,6 +84,11 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ),
         ("KEYBOUND_ATTESTATION", file.attestation),
         ("KEYBOUND_MDS_ROOT", file.mds_root),
+        ("KEYBOUND_MDS_URL", file.mds_url),
+        (
+            "KEYBOUND_MDS_REFRESH",
+            file.mds_refresh.map(|s| s.to_string()),
+        ),
         (
             "KEYBOUND_GROUP_MIN_TIER",
             file.group_min_tier.map(|m| {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 mod config_file;
+mod mds_fetch;
 use keybound_service::{Config, Service, SystemClock};
 use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
@@ -65,6 +66,8 @@ enum MdsCommand {
         /// The BLOB file.
         file: PathBuf,
     },
+    /// Download the BLOB from --mds-url and import it if it is newer.
+    Fetch,
     /// Show what the current BLOB says about a model.
     Show {
         /// The model's AAGUID (8-4-4-4-12).
@@ -212,6 +215,18 @@ struct Common {
     /// metadata BLOBs must chain to.
     #[arg(long, env = "KEYBOUND_MDS_ROOT", global = true)]
     mds_root: Option<PathBuf>,
+    /// Where to fetch the FIDO metadata BLOB from while serving (e.g.
+    /// https://mds3.fidoalliance.org/); off unless set.
+    #[arg(long, env = "KEYBOUND_MDS_URL", global = true)]
+    mds_url: Option<String>,
+    /// Seconds between metadata fetches.
+    #[arg(
+        long,
+        env = "KEYBOUND_MDS_REFRESH",
+        default_value_t = 86_400,
+        global = true
+    )]
+    mds_refresh: u64,
     /// Attestation requested at registration: none, indirect, direct,
     /// enterprise.
     #[arg(
@@ -469,6 +484,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         report.no, report.entries, report.retiered, report.suspended
                     );
                 }
+                MdsCommand::Fetch => {
+                    let url = common
+                        .mds_url
+                        .as_deref()
+                        .ok_or("set --mds-url (or KEYBOUND_MDS_URL)")?;
+                    match mds_fetch::Fetcher::default().fetch(&service, url).await? {
+                        Some(report) => println!(
+                            "imported metadata BLOB no {}: {} entries; {} credentials re-tiered, {} suspended",
+                            report.no, report.entries, report.retiered, report.suspended
+                        ),
+                        None => println!("metadata unchanged"),
+                    }
+                }
                 MdsCommand::Show { aaguid } => {
                     match service
                         .metadata_entry(&aaguid)
@@ -522,6 +550,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
 
 async fn serve(common: Common) -> Result<ExitCode, String> {
     let service = Arc::new(common.service().await?);
+    if let Some(url) = &common.mds_url {
+        if common.mds_root.is_none() {
+            return Err("--mds-url needs --mds-root (the FIDO root the BLOB must chain to)".into());
+        }
+        mds_fetch::spawn_refresh(
+            service.clone(),
+            url.clone(),
+            std::time::Duration::from_secs(common.mds_refresh.max(1)),
+        );
+    }
     let secure = common.origins().iter().all(|o| o.starts_with("https://"));
     let app = keybound_server::router(keybound_server::AppState::new(service, secure));
     let listener = tokio::net::TcpListener::bind(common.listen)

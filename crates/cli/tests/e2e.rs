@@ -469,3 +469,86 @@ fn metadata_is_imported_and_shown_from_the_command_line() {
     let (_, audit) = server.cli(&["audit", "verify"]);
     assert!(audit.contains("verified"));
 }
+
+/// A stand-in for the FIDO MDS: serves one BLOB with an ETag, answers 304
+/// when asked with it, and counts full downloads.
+fn serve_blob(blob: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let downloads = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = downloads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+            let reply = if request.contains("if-none-match: \"v1\"") {
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_owned()
+            } else {
+                counter.fetch_add(1, Ordering::SeqCst);
+                format!(
+                    "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{blob}",
+                    blob.len()
+                )
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (url, downloads)
+}
+
+/// With --mds-url the server fetches the BLOB when it starts and then on
+/// its schedule, sending the ETag so an unchanged BLOB is not downloaded
+/// again; `keybound mds fetch` does one fetch; an unchanged BLOB is not
+/// audited.
+#[test]
+fn metadata_is_fetched_from_a_url() {
+    let mds = keybound_soft_authenticator::TestMds::new();
+    let entry = keybound_soft_authenticator::TestMds::entry(
+        "4b4b4b4b-4b4b-4b4b-4b4b-4b4b4b4b4b4b",
+        &[],
+        &["FIDO_CERTIFIED_L1"],
+    );
+    let (url, downloads) = serve_blob(mds.blob(9, "2099-01-01", json!([entry])));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fido-root.der");
+    std::fs::write(&root, &mds.root_der).unwrap();
+    let root = root.to_str().unwrap().to_owned();
+    let server =
+        Server::start_with(&["--mds-url", &url, "--mds-root", &root, "--mds-refresh", "1"]);
+    let show = || {
+        server.cli(&[
+            "mds",
+            "show",
+            "4b4b4b4b-4b4b-4b4b-4b4b-4b4b4b4b4b4b",
+            "--mds-root",
+            &root,
+        ])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !show().0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never fetched"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(show().1.contains("FIDO_CERTIFIED_L1"));
+    // Later scheduled fetches send the ETag and get 304: no new download.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(downloads.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let (ok, out) = server.cli(&["mds", "fetch", "--mds-url", &url, "--mds-root", &root]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "metadata unchanged");
+    let (_, audit) = server.cli(&["audit", "export"]);
+    let imports = audit
+        .lines()
+        .filter(|l| l.contains("admin.mds_import"))
+        .count();
+    assert_eq!(imports, 1, "unchanged fetches leave no event");
+    assert_eq!(downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

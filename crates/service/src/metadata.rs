@@ -115,6 +115,28 @@ impl Service {
         jwt: &[u8],
         actor: &str,
     ) -> Result<MetadataImport, ServiceError> {
+        self.import(jwt, actor, false)
+            .await?
+            .ok_or(ServiceError::Rejected("metadata_not_newer"))
+    }
+
+    /// A scheduled fetch's import: like [`Service::import_metadata`], but
+    /// the BLOB already in force (same serial) is `Ok(None)` and leaves no
+    /// audit event, since most fetches find nothing new.
+    pub async fn refresh_metadata(
+        &self,
+        jwt: &[u8],
+        actor: &str,
+    ) -> Result<Option<MetadataImport>, ServiceError> {
+        self.import(jwt, actor, true).await
+    }
+
+    async fn import(
+        &self,
+        jwt: &[u8],
+        actor: &str,
+        same_is_unchanged: bool,
+    ) -> Result<Option<MetadataImport>, ServiceError> {
         let mut event = self.event("admin.mds_import", &ClientContext::default());
         event.actor = Some(actor.to_owned());
         let Some(root) = &self.config.mds_root else {
@@ -130,6 +152,9 @@ impl Service {
         };
         let mut tx = self.store.begin().await?;
         if let Some((current, _, _)) = tx.latest_metadata().await? {
+            if same_is_unchanged && blob.no == current {
+                return Ok(None);
+            }
             if blob.no <= current {
                 drop(tx);
                 let why = format!("serial {} is not newer than {current}", blob.no);
@@ -153,7 +178,7 @@ impl Service {
         tx.append_audit(event).await?;
         tx.commit().await?;
         *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((blob.no, Arc::new(blob)));
-        Ok(report)
+        Ok(Some(report))
     }
 
     async fn refuse_import(
