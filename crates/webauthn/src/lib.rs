@@ -15,9 +15,14 @@
 //!   well-formed attested credential data and extensions, no trailing bytes;
 //! - the credential key (COSE): EC2 P-256/384/521, Ed25519, RSA 2048-4096,
 //!   paired with its algorithm, which must be one the caller offered;
-//! - attestation: `none`, `packed` (self and x5c), `fido-u2f`, with the
-//!   chain taken to the caller's [`TrustAnchors`] (an unmatched chain is
-//!   reported [`AttestationTrust::Unverified`], not refused);
+//! - attestation: `none`, `packed` (self and x5c), `fido-u2f`, `tpm`
+//!   (pubArea/certInfo and the AIK certificate), `android-key` (key
+//!   description; where the key lives is reported as [`KeyStorage`]),
+//!   `android-safetynet` (JWS, nonce, CTS profile, freshness at the
+//!   [`TrustAnchors`] time), `apple` (nonce and key) and `compound` (every
+//!   part), with the chain taken to the caller's [`TrustAnchors`] (an
+//!   unmatched chain is reported [`AttestationTrust::Unverified`], not
+//!   refused);
 //! - assertions: allowed credential, owner's user handle, signature, BE
 //!   unchanged, and a sign counter that must grow ([`Error::CloneSuspected`]).
 //!
