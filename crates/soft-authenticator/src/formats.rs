@@ -270,7 +270,8 @@ impl AndroidKeyProfile {
 const TPM_ALG_SHA256: u16 = 0x000b;
 const TPM_ALG_NULL: u16 = 0x0010;
 
-/// How to make a `tpm` statement (ES256 credential keys; an ES256 AIK).
+/// How to make a `tpm` statement (ES256 or RSA credential keys; an ES256
+/// AIK).
 #[derive(Clone)]
 pub struct TpmProfile {
     /// Issues the AIK certificate.
@@ -315,23 +316,44 @@ impl TpmProfile {
         }
     }
 
+    /// TPMT_PUBLIC for an ES256 or RSA credential key. RSA keys carry an
+    /// exponent of 0, the TPM's way of saying 65537.
     fn pub_area(key: &CredentialKey) -> Vec<u8> {
-        let point = key.ec_point().expect("tpm: ES256 credential keys");
-        let (x, y) = point[1..].split_at((point.len() - 1) / 2);
+        let sized = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            out.extend_from_slice(b);
+        };
         let mut out = Vec::new();
+        if let Some((modulus, exponent)) = key.rsa_components() {
+            assert_eq!(
+                exponent,
+                [1, 0, 1],
+                "the soft TPM writes the default exponent"
+            );
+            out.extend_from_slice(&0x0001u16.to_be_bytes()); // TPM_ALG_RSA
+            out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); // nameAlg
+            out.extend_from_slice(&0x0006_0472u32.to_be_bytes()); // objectAttributes
+            sized(&mut out, &[]); // authPolicy
+            out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // symmetric
+            out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // scheme
+            out.extend_from_slice(&((modulus.len() * 8) as u16).to_be_bytes()); // keyBits
+            out.extend_from_slice(&0u32.to_be_bytes()); // exponent: default
+            sized(&mut out, &modulus);
+            return out;
+        }
+        let point = key.ec_point().expect("tpm: ES256 or RSA credential keys");
+        let (x, y) = point[1..].split_at((point.len() - 1) / 2);
         out.extend_from_slice(&0x0023u16.to_be_bytes()); // TPM_ALG_ECC
         out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); // nameAlg
         out.extend_from_slice(&0x0006_0472u32.to_be_bytes()); // objectAttributes
-        out.extend_from_slice(&0u16.to_be_bytes()); // authPolicy: empty
+        sized(&mut out, &[]); // authPolicy
         out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // symmetric
         out.extend_from_slice(&0x0018u16.to_be_bytes()); // scheme: ECDSA
         out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); //   with SHA-256
         out.extend_from_slice(&0x0003u16.to_be_bytes()); // curve: NIST P-256
         out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // kdf
-        for coordinate in [x, y] {
-            out.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
-            out.extend_from_slice(coordinate);
-        }
+        sized(&mut out, x);
+        sized(&mut out, y);
         out
     }
 
@@ -398,7 +420,7 @@ impl TpmProfile {
 
     pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
         let pub_area = if self.other_key {
-            Self::pub_area(&CredentialKey::generate(Algorithm::Es256))
+            Self::pub_area(&CredentialKey::generate(s.key.algorithm()))
         } else {
             Self::pub_area(s.key)
         };

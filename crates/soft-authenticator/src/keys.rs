@@ -138,6 +138,20 @@ impl CredentialKey {
         }
     }
 
+    /// Modulus and exponent (big-endian, no leading zeros), for RSA keys.
+    pub fn rsa_components(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        match &self.pair {
+            Pair::Rsa(k, _) => {
+                let public = k.public_key();
+                Some((
+                    public.modulus().big_endian_without_leading_zero().to_vec(),
+                    public.exponent().big_endian_without_leading_zero().to_vec(),
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// The COSE_Key encoding of the public key, with its `alg`.
     pub fn cose_public_key(&self) -> Vec<u8> {
         let alg = iana::Algorithm::from_i64(self.alg.cose_id()).expect("iana alg");

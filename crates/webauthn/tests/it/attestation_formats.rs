@@ -198,6 +198,27 @@ fn tpm_verifies_as_attestation_ca() {
 }
 
 #[test]
+fn tpm_rsa_keys_verify_and_must_match() {
+    let ca = TestCa::new("tpm test root");
+    let rp = Rp {
+        anchors: TrustAnchors::new([ca.root_der.clone()], NOW).unwrap(),
+        ..Rp::default()
+    };
+    let mode = |other_key| {
+        let mut profile = TpmProfile::new(ca.clone());
+        profile.other_key = other_key;
+        authenticator(AttestationMode::Tpm(profile))
+    };
+    let reg = register_with_rp(&rp, &mode(false), Algorithm::Rs256, &Tweaks::default()).unwrap();
+    assert_eq!(reg.attestation.format, AttestationFormat::Tpm);
+    assert!(verified(&reg));
+    assert_eq!(
+        register_with_rp(&rp, &mode(true), Algorithm::Rs256, &Tweaks::default()).unwrap_err(),
+        Error::AttestationKeyMismatch
+    );
+}
+
+#[test]
 fn tpm_checks_cert_info_pub_area_and_signature() {
     assert_eq!(
         tpm(|p| p.version = "1.2".into()).unwrap_err(),
