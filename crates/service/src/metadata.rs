@@ -25,14 +25,39 @@ pub struct MetadataImport {
     pub suspended: usize,
 }
 
-/// The model evidence for a credential of `aaguid` that arrived with
-/// `chain`, and the model's adverse status if it has one.
+/// What metadata says about one credential's model.
+pub(crate) struct Judgement {
+    pub model: ModelEvidence,
+    /// The adverse status, if the model has one.
+    pub adverse: Option<String>,
+    /// The certification level, if certified.
+    pub certification: Option<String>,
+}
+
+impl Judgement {
+    /// The credential's standing, its reasons naming the certification
+    /// level and any adverse status.
+    pub(crate) fn standing(&self, backup_eligible: bool, user_verified: bool) -> Standing {
+        let mut s = standing(backup_eligible, user_verified, self.model);
+        if let Some(level) = &self.certification {
+            s.reasons = format!("{}; {level}", s.reasons);
+        }
+        if let Some(status) = &self.adverse {
+            s.reasons = format!("{}; metadata status {status}", s.reasons);
+        }
+        s
+    }
+}
+
+/// The judgement on a credential of `aaguid` that arrived with `chain`:
+/// its model found by AAGUID, or (U2F) by the attestation certificate's key
+/// identifier.
 pub(crate) fn evidence(
     blob: Option<&MetadataBlob>,
     aaguid: &str,
     chain: &[Vec<u8>],
     now_secs: u64,
-) -> (ModelEvidence, Option<String>) {
+) -> Judgement {
     let entry: Option<&Entry> = blob.and_then(|b| {
         b.by_aaguid(aaguid).or_else(|| {
             chain
@@ -42,14 +67,21 @@ pub(crate) fn evidence(
         })
     });
     let Some(entry) = entry else {
-        return (ModelEvidence::default(), None);
+        return Judgement {
+            model: ModelEvidence::default(),
+            adverse: None,
+            certification: None,
+        };
     };
-    let evidence = ModelEvidence {
-        attested: !chain.is_empty() && entry.verify_attestation(chain.to_vec(), now_secs),
-        certified: entry.certification().is_some(),
-        adverse: entry.adverse_status().is_some(),
-    };
-    (evidence, entry.adverse_status().map(str::to_owned))
+    Judgement {
+        model: ModelEvidence {
+            attested: !chain.is_empty() && entry.verify_attestation(chain.to_vec(), now_secs),
+            certified: entry.certification().is_some(),
+            adverse: entry.adverse_status().is_some(),
+        },
+        adverse: entry.adverse_status().map(str::to_owned),
+        certification: entry.certification().map(str::to_owned),
+    }
 }
 
 fn refusal_reason(e: &MetadataError) -> &'static str {
@@ -220,14 +252,11 @@ impl Service {
                 continue;
             }
             let chain = decode_chain(&credential.attestation_chain);
-            let (model, adverse) =
-                evidence(Some(blob), &credential.aaguid, &chain, self.now_secs());
-            let Standing { tier, mut reasons } =
-                standing(credential.backup_eligible, credential.user_verified, model);
-            let suspend = adverse.is_some() && credential.status == CredentialStatus::Active;
-            if let Some(status) = &adverse {
-                reasons = format!("{reasons}; metadata status {status}");
-            }
+            let judgement = evidence(Some(blob), &credential.aaguid, &chain, self.now_secs());
+            let Standing { tier, reasons } =
+                judgement.standing(credential.backup_eligible, credential.user_verified);
+            let suspend =
+                judgement.adverse.is_some() && credential.status == CredentialStatus::Active;
             if tier == credential.tier && !suspend {
                 continue;
             }

@@ -270,18 +270,17 @@ impl Service {
             .current_metadata(&mut tx)
             .await
             .map_err(Failure::Internal)?;
-        let (model, adverse) = crate::metadata::evidence(
+        let judgement = crate::metadata::evidence(
             metadata.as_deref(),
             &verified.aaguid.to_string(),
             &chain,
             u64::try_from(now / 1000).unwrap_or_default(),
         );
-        if adverse.is_some() {
+        if judgement.adverse.is_some() {
             event.severity = Some(keybound_audit::Severity::Warning);
             return Err(refuse("authenticator_model_compromised", &event));
         }
-        let standing =
-            crate::tiers::standing(verified.backup_eligible, verified.user_verified, model);
+        let standing = judgement.standing(verified.backup_eligible, verified.user_verified);
         self.check_policy(&verified.aaguid.to_string(), &standing)
             .map_err(|reason| refuse(reason, &event))?;
 

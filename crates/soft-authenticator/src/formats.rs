@@ -570,6 +570,25 @@ impl TestMds {
     }
 }
 
+impl TestMds {
+    /// A U2F entry: attestation certificates known by their key
+    /// identifiers (hex SHA-1 of the public key bits) instead of an AAGUID.
+    pub fn u2f_entry(
+        key_identifiers: &[String],
+        roots: &[Vec<u8>],
+        statuses: &[&str],
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "attestationCertificateKeyIdentifiers": key_identifiers,
+            "metadataStatement": {
+                "description": "test U2F model",
+                "attestationRootCertificates": roots.iter().map(|r| STANDARD.encode(r)).collect::<Vec<_>>(),
+            },
+            "statusReports": statuses.iter().map(|s| serde_json::json!({"status": s})).collect::<Vec<_>>(),
+        })
+    }
+}
+
 impl Default for TestMds {
     fn default() -> Self {
         Self::new()

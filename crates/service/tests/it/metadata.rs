@@ -193,3 +193,19 @@ async fn without_a_fido_root_nothing_is_imported() {
         ServiceError::Rejected("no_mds_root_configured")
     );
 }
+
+/// U2F keys have no AAGUID: their model is found by the attestation
+/// certificate's key identifier, and the certification level is recorded.
+#[tokio::test]
+async fn u2f_models_are_found_by_key_identifier() {
+    let mut f = fixture().await;
+    f.w.auth.attestation = AttestationMode::FidoU2f(f.pki.attestation.clone());
+    let key_id = keybound_metadata::key_identifier(&f.pki.attestation.chain[0]).unwrap();
+    let entry = TestMds::u2f_entry(&[key_id], &[f.pki.root_der.clone()], &["FIDO_CERTIFIED_L1"]);
+    f.import(&f.mds.blob(1, DUE, serde_json::json!([entry])))
+        .await
+        .unwrap();
+    let (tier, reasons) = f.enrol("ada").await.unwrap();
+    assert_eq!(tier, 3, "{reasons}");
+    assert!(reasons.ends_with("FIDO_CERTIFIED_L1"), "{reasons}");
+}
