@@ -18,12 +18,14 @@ fn text(body: &[u8]) -> String {
 /// does; the browser comes back signed in.
 async fn enrolled(app: &Router, service: &Service, name: &str) -> (Browser, Credential) {
     let token = service.invite(name, false, "test").await.unwrap();
+    enrolled_with(app, &token.value).await
+}
+
+/// Enrols with the invitation `token`.
+async fn enrolled_with(app: &Router, token: &str) -> (Browser, Credential) {
     let mut browser = Browser::new(app.clone());
     let (_, options) = browser
-        .post(
-            "/attestation/options",
-            json!({"username": name, "token": token.value}).to_string(),
-        )
+        .post("/attestation/options", json!({"token": token}).to_string())
         .await;
     let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
     let c = challenge(&options);
@@ -168,25 +170,7 @@ async fn an_expired_invitation_says_so() {
 async fn a_used_invitation_says_so() {
     let (app, service) = app().await;
     let token = service.invite("ada", false, "test").await.unwrap();
-    let mut browser = Browser::new(app.clone());
-    let (_, options) = browser
-        .post(
-            "/attestation/options",
-            json!({"token": token.value}).to_string(),
-        )
-        .await;
-    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-    let c = challenge(&options);
-    let (_, json) = Authenticator::default().register(
-        Algorithm::Es256,
-        &Ceremony {
-            rp_id: "localhost",
-            origin: ORIGIN,
-            challenge: &c,
-        },
-        &user,
-    );
-    browser.post("/attestation/result", json.to_string()).await;
+    let (mut browser, _) = enrolled_with(&app, &token.value).await;
     let (status, _, body) = get(&mut browser, &format!("/enroll?token={}", token.value)).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(body.contains("already been used"));

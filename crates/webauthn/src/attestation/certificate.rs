@@ -283,21 +283,27 @@ impl AttestationCertificate {
         Ok(usages.0.contains(&purpose))
     }
 
+    /// The general names of the subject alternative name extension.
+    fn subject_alt_names(&self) -> Result<Vec<x509_cert::ext::pkix::name::GeneralName>, Error> {
+        let Some(ext) = self.extension(OID_SUBJECT_ALT_NAME) else {
+            return Ok(Vec::new());
+        };
+        x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map(|names| names.0)
+            .map_err(|_| Error::MalformedAttestationCertificate)
+    }
+
     /// The attributes of the directory names in the subject alternative
     /// name, as text (TPM manufacturer, model and version live here).
     pub(super) fn san_directory_attributes(
         &self,
     ) -> Result<Vec<(ObjectIdentifier, String)>, Error> {
-        let Some(ext) = self.extension(OID_SUBJECT_ALT_NAME) else {
-            return Ok(Vec::new());
-        };
-        let names = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
-            .map_err(|_| Error::MalformedAttestationCertificate)?;
-        Ok(names
-            .0
+        use x509_cert::ext::pkix::name::GeneralName;
+        Ok(self
+            .subject_alt_names()?
             .iter()
             .filter_map(|n| match n {
-                x509_cert::ext::pkix::name::GeneralName::DirectoryName(name) => Some(name),
+                GeneralName::DirectoryName(name) => Some(name),
                 _ => None,
             })
             .flat_map(|name| name.0.iter().flat_map(|rdn| rdn.0.iter()))
@@ -311,16 +317,12 @@ impl AttestationCertificate {
 
     /// The DNS names of the subject alternative name.
     pub(super) fn san_dns_names(&self) -> Result<Vec<String>, Error> {
-        let Some(ext) = self.extension(OID_SUBJECT_ALT_NAME) else {
-            return Ok(Vec::new());
-        };
-        let names = x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
-            .map_err(|_| Error::MalformedAttestationCertificate)?;
-        Ok(names
-            .0
+        use x509_cert::ext::pkix::name::GeneralName;
+        Ok(self
+            .subject_alt_names()?
             .iter()
             .filter_map(|n| match n {
-                x509_cert::ext::pkix::name::GeneralName::DnsName(d) => Some(d.to_string()),
+                GeneralName::DnsName(d) => Some(d.to_string()),
                 _ => None,
             })
             .collect())

@@ -32,6 +32,20 @@ fn register(
     register_with_rp(&rp, &authenticator(mode), Algorithm::Es256, tweaks)
 }
 
+/// Registers with a statement made from `new`'s profile bent by `bend`,
+/// under a fresh root that the relying party trusts.
+fn attest<P>(
+    new: impl FnOnce(TestCa) -> P,
+    bend: impl FnOnce(&mut P),
+    mode: fn(P) -> AttestationMode,
+    tweaks: &Tweaks,
+) -> Result<VerifiedRegistration, Error> {
+    let ca = TestCa::new("format test root");
+    let mut profile = new(ca.clone());
+    bend(&mut profile);
+    register(mode(profile), &ca.root_der, tweaks)
+}
+
 fn verified(reg: &VerifiedRegistration) -> bool {
     matches!(reg.attestation.trust, AttestationTrust::Verified { .. })
 }
@@ -39,12 +53,10 @@ fn verified(reg: &VerifiedRegistration) -> bool {
 // ---------------------------------------------------------------- apple --
 
 fn apple(bend: impl FnOnce(&mut AppleProfile)) -> Result<VerifiedRegistration, Error> {
-    let ca = TestCa::new("apple test root");
-    let mut profile = AppleProfile::new(ca.clone());
-    bend(&mut profile);
-    register(
-        AttestationMode::Apple(profile),
-        &ca.root_der,
+    attest(
+        AppleProfile::new,
+        bend,
+        AttestationMode::Apple,
         &Tweaks::default(),
     )
 }
@@ -102,10 +114,12 @@ fn android_tweaked(
     bend: impl FnOnce(&mut AndroidKeyProfile),
     tweaks: &Tweaks,
 ) -> Result<VerifiedRegistration, Error> {
-    let ca = TestCa::new("android test root");
-    let mut profile = AndroidKeyProfile::new(ca.clone());
-    bend(&mut profile);
-    register(AttestationMode::AndroidKey(profile), &ca.root_der, tweaks)
+    attest(
+        AndroidKeyProfile::new,
+        bend,
+        AttestationMode::AndroidKey,
+        tweaks,
+    )
 }
 
 #[test]
@@ -183,10 +197,7 @@ fn tpm_tweaked(
     bend: impl FnOnce(&mut TpmProfile),
     tweaks: &Tweaks,
 ) -> Result<VerifiedRegistration, Error> {
-    let ca = TestCa::new("tpm test root");
-    let mut profile = TpmProfile::new(ca.clone());
-    bend(&mut profile);
-    register(AttestationMode::Tpm(profile), &ca.root_der, tweaks)
+    attest(TpmProfile::new, bend, AttestationMode::Tpm, tweaks)
 }
 
 #[test]
@@ -286,10 +297,8 @@ fn safetynet_tweaked(
     bend: impl FnOnce(&mut SafetyNetProfile),
     tweaks: &Tweaks,
 ) -> Result<VerifiedRegistration, Error> {
-    let ca = TestCa::new("safetynet test root");
-    let mut profile = SafetyNetProfile::new(ca.clone(), NOW * 1000);
-    bend(&mut profile);
-    register(AttestationMode::SafetyNet(profile), &ca.root_der, tweaks)
+    let new = |ca| SafetyNetProfile::new(ca, NOW * 1000);
+    attest(new, bend, AttestationMode::SafetyNet, tweaks)
 }
 
 #[test]
