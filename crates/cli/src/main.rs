@@ -100,6 +100,12 @@ enum AdminCommand {
         #[arg(long, default_value = "revoked by admin")]
         reason: String,
     },
+    /// Offboard NAME: revoke every credential, end every session, void every
+    /// open invitation, in one transaction. Only a new invitation undoes it.
+    Offboard {
+        /// The account name.
+        name: String,
+    },
     /// Return a quarantined credential (suspected clone) to use once you
     /// have established it is genuine; its counter restarts.
     ClearCredential {
@@ -458,6 +464,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("revoked {id}");
+                }
+                AdminCommand::Offboard { name } => {
+                    let done = service
+                        .offboard(&name, "cli")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "offboarded {name}: {} credentials revoked, {} sessions ended, {} invitations voided",
+                        done.credentials, done.sessions, done.grants
+                    );
                 }
                 AdminCommand::ClearCredential { id } => {
                     service

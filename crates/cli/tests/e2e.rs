@@ -552,3 +552,38 @@ fn metadata_is_fetched_from_a_url() {
     assert_eq!(imports, 1, "unchanged fetches leave no event");
     assert_eq!(downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// `keybound admin offboard`: afterwards the former credential cannot sign
+/// in and the browser's session is dead.
+#[test]
+fn offboarding_from_the_command_line_ends_everything() {
+    let server = Server::start();
+    let auth = Authenticator::default();
+    let mut browser = server.browser();
+    let (mut cred, _) = enrol(&server, &mut browser, &auth, "ada");
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut cred, "ada", &Tweaks::default()),
+        200
+    );
+    let (ok, out) = server.cli(&["admin", "offboard", "ada"]);
+    assert!(ok);
+    // The sign-in replaced the enrolment's session: one live session.
+    assert!(
+        out.contains("1 credentials revoked, 1 sessions ended"),
+        "{out}"
+    );
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut cred, "", &Tweaks::default()),
+        400
+    );
+    assert_eq!(
+        sign_in(&mut browser, &auth, &mut cred, "ada", &Tweaks::default()),
+        400
+    );
+    let (status, _) = browser.post_json("/attestation/options", &json!({}));
+    assert_eq!(status, 403, "the old session cannot add a passkey");
+    let (_, users) = server.cli(&["admin", "users"]);
+    assert!(users.contains("offboarded"), "{users}");
+    let (_, audit) = server.cli(&["audit", "verify"]);
+    assert!(audit.contains("verified"));
+}

@@ -27,6 +27,12 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let identity = match tx.identity_by_name(name).await? {
+            // A new invitation is the only way back after offboarding.
+            Some(existing) if existing.status == IdentityStatus::Offboarded => {
+                tx.set_identity_status(&existing.id, IdentityStatus::Invited)
+                    .await?;
+                existing
+            }
             Some(existing) => existing,
             None => {
                 let identity = Identity {

@@ -704,4 +704,45 @@ impl Tx {
                 .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// Ends every live session of an identity; the sessions ended (their
+    /// credential ids, for the audit record).
+    pub async fn end_sessions_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE sessions SET ended_ms = ?
+             WHERE identity_id = ? AND ended_ms IS NULL AND expires_ms > ?
+             RETURNING credential_id",
+        )
+        .bind(now_ms)
+        .bind(identity_id)
+        .bind(now_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("credential_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Voids every open grant of an identity (they read as unknown from
+    /// then on); the voided grants.
+    pub async fn void_grants_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE grants SET used_ms = ?, kind = 'voided'
+             WHERE identity_id = ? AND used_ms IS NULL
+             RETURNING *",
+        )
+        .bind(now_ms)
+        .bind(identity_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
 }

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 mod account;
 mod metadata;
+mod offboard;
 mod tiers;
 
 const RP_ID: &str = "localhost";

@@ -1,0 +1,77 @@
+//! Offboarding: one transaction that leaves an identity with no way in —
+//! every credential revoked, every session ended, every open grant voided —
+//! with an audit event for each. Only a new invitation brings it back.
+
+use keybound_audit::Outcome;
+use keybound_store::{CredentialStatus, IdentityStatus};
+use keybound_webauthn::b64;
+
+use crate::{ClientContext, Service, ServiceError};
+
+/// What offboarding took away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offboarded {
+    /// Credentials revoked.
+    pub credentials: usize,
+    /// Live sessions ended.
+    pub sessions: usize,
+    /// Open grants (invitations) voided.
+    pub grants: usize,
+}
+
+impl Service {
+    /// Offboards `name` (`keybound admin offboard NAME`).
+    pub async fn offboard(&self, name: &str, actor: &str) -> Result<Offboarded, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let identity = tx
+            .identity_by_name(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let event = |kind: &str| {
+            let mut e = self.event(kind, &ClientContext::default());
+            e.actor = Some(actor.to_owned());
+            e.subject = Some(identity.name.clone());
+            e.outcome = Some(Outcome::Success);
+            e
+        };
+        let mut done = Offboarded::default();
+        for credential in tx.credentials_of(&identity.id).await? {
+            if matches!(credential.status, CredentialStatus::Revoked(_)) {
+                continue;
+            }
+            tx.revoke_credential(&credential.id, "offboarded").await?;
+            let mut e = event("offboard.revoke_credential");
+            e.credential_id = Some(b64::encode(&credential.id));
+            e.aaguid = Some(credential.aaguid);
+            tx.append_audit(e).await?;
+            done.credentials += 1;
+        }
+        for credential_id in tx.end_sessions_of(&identity.id, now).await? {
+            let mut e = event("offboard.end_session");
+            e.credential_id = Some(b64::encode(&credential_id));
+            tx.append_audit(e).await?;
+            done.sessions += 1;
+        }
+        for grant in tx.void_grants_of(&identity.id, now).await? {
+            let mut e = event("offboard.void_grant");
+            e.reason = Some(format!(
+                "grant {} issued by {}",
+                b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
+                grant.issued_by
+            ));
+            tx.append_audit(e).await?;
+            done.grants += 1;
+        }
+        tx.set_identity_status(&identity.id, IdentityStatus::Offboarded)
+            .await?;
+        let mut e = event("admin.offboard");
+        e.reason = Some(format!(
+            "{} credentials revoked, {} sessions ended, {} grants voided",
+            done.credentials, done.sessions, done.grants
+        ));
+        tx.append_audit(e).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+}
