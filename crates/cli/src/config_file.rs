@@ -28,6 +28,9 @@ struct FileConfig {
     mds_root: Option<String>,
     mds_url: Option<String>,
     mds_refresh: Option<u64>,
+    rate_limit_per_minute: Option<u32>,
+    rate_limit_per_identity: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
 }
 
@@ -85,6 +88,18 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ("KEYBOUND_ATTESTATION", file.attestation),
         ("KEYBOUND_MDS_ROOT", file.mds_root),
         ("KEYBOUND_MDS_URL", file.mds_url),
+        (
+            "KEYBOUND_RATE_LIMIT_PER_MINUTE",
+            file.rate_limit_per_minute.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_RATE_LIMIT_PER_IDENTITY",
+            file.rate_limit_per_identity.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_TRUSTED_PROXIES",
+            file.trusted_proxies.map(|l| l.join(",")),
+        ),
         (
             "KEYBOUND_MDS_REFRESH",
             file.mds_refresh.map(|s| s.to_string()),

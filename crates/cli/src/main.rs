@@ -221,6 +221,32 @@ struct Common {
     /// metadata BLOBs must chain to.
     #[arg(long, env = "KEYBOUND_MDS_ROOT", global = true)]
     mds_root: Option<PathBuf>,
+    /// Ceremony requests a minute from one client address (0: no limits).
+    /// The default suits an organisation behind one NAT.
+    #[arg(
+        long,
+        env = "KEYBOUND_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 600,
+        global = true
+    )]
+    rate_limit_per_minute: u32,
+    /// Ceremony requests a minute naming one account from one address.
+    #[arg(
+        long,
+        env = "KEYBOUND_RATE_LIMIT_PER_IDENTITY",
+        default_value_t = 30,
+        global = true
+    )]
+    rate_limit_per_identity: u32,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeatable);
+    /// otherwise the socket's address is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KEYBOUND_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Where to fetch the FIDO metadata BLOB from while serving (e.g.
     /// https://mds3.fidoalliance.org/); off unless set.
     #[arg(long, env = "KEYBOUND_MDS_URL", global = true)]
@@ -295,6 +321,10 @@ impl Common {
         config.open_registration = self.open_registration;
         config.challenge_ttl_ms = i64::from(self.challenge_ttl) * 1000;
         config.mds_root = self.mds_root.as_deref().map(read_certificate).transpose()?;
+        config.rate_limits = keybound_service::RateLimits {
+            per_source: self.rate_limit_per_minute,
+            per_identity: self.rate_limit_per_identity,
+        };
         config.policy = keybound_service::Policy {
             registration_min_tier: i64::from(self.registration_min_tier),
             require_user_verification: self.require_user_verification,
@@ -577,7 +607,10 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         );
     }
     let secure = common.origins().iter().all(|o| o.starts_with("https://"));
-    let app = keybound_server::router(keybound_server::AppState::new(service, secure));
+    let app = keybound_server::router(
+        keybound_server::AppState::new(service, secure)
+            .with_trusted_proxies(common.trusted_proxies.clone()),
+    );
     let listener = tokio::net::TcpListener::bind(common.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", common.listen))?;

@@ -68,13 +68,31 @@ fn malformed() -> Response {
     failed(StatusCode::BAD_REQUEST, "malformed request")
 }
 
-/// Who is asking: the socket's address (trusted proxies arrive with rate
-/// limiting) and the user agent, truncated.
-pub(crate) fn context(headers: &HeaderMap, extensions: &Extensions) -> ClientContext {
+/// Who is asking: the socket's address, or behind a trusted proxy the
+/// nearest untrusted address in `X-Forwarded-For`, and the user agent,
+/// truncated.
+pub(crate) fn context(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> ClientContext {
+    let socket = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let ip = match socket {
+        Some(ip) if state.trusted_proxies.contains(&ip) => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .rev()
+            .find(|a| !state.trusted_proxies.contains(a))
+            .or(Some(ip)),
+        other => other,
+    };
     ClientContext {
-        ip: extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ip: ip.map(|ip| ip.to_string()),
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -120,11 +138,16 @@ fn with_headers(mut response: Response, headers: HeaderMap) -> Response {
 async fn attestation_options(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     let Some(request) = parse::<AttestationOptionsRequest>(&body) else {
         return malformed();
     };
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, Some(&request.username)).await {
+        return from_service(&e);
+    }
     let mut out = HeaderMap::new();
     let browser = ceremony_cookie(&state, &headers, &mut out);
     let session = cookies::get(&headers, cookies::SESSION);
@@ -152,13 +175,13 @@ async fn attestation_result(
     extensions: Extensions,
     body: Bytes,
 ) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return from_service(&e);
+    }
     match state
         .service
-        .finish_registration(
-            &answering_browser(&headers),
-            &body,
-            &context(&headers, &extensions),
-        )
+        .finish_registration(&answering_browser(&headers), &body, &ctx)
         .await
     {
         Ok(enrolled) => {
@@ -180,11 +203,16 @@ fn set_session(state: &AppState, out: &mut HeaderMap, value: &str) {
 async fn assertion_options(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     let Some(request) = parse::<AssertionOptionsRequest>(&body) else {
         return malformed();
     };
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, Some(&request.username)).await {
+        return from_service(&e);
+    }
     let mut out = HeaderMap::new();
     let browser = ceremony_cookie(&state, &headers, &mut out);
     let reply = state
@@ -208,7 +236,10 @@ async fn assertion_result(
     body: Bytes,
 ) -> Response {
     let browser = answering_browser(&headers);
-    let ctx = context(&headers, &extensions);
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return from_service(&e);
+    }
     // A browser already signed in steps up (or switches account): the new
     // session replaces the old one.
     let result = match cookies::get(&headers, cookies::SESSION) {
@@ -247,7 +278,7 @@ async fn sign_out(
     cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
     match state
         .service
-        .sign_out(&session, &context(&headers, &extensions))
+        .sign_out(&session, &context(&state, &headers, &extensions))
         .await
     {
         Ok(_) => with_headers(ok(serde_json::json!({})), out),

@@ -31,6 +31,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct AppState {
     service: Arc<Service>,
     secure_cookies: bool,
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -39,7 +40,15 @@ impl AppState {
         AppState {
             service,
             secure_cookies,
+            trusted_proxies: Arc::new(Vec::new()),
         }
+    }
+
+    /// Reverse proxies whose `X-Forwarded-For` names the client; from any
+    /// other peer the socket address is the client.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 }
 

@@ -44,7 +44,15 @@ pub(crate) fn from_service(e: &ServiceError) -> Response {
         ServiceError::ConfirmationRequired => failed(StatusCode::CONFLICT, "confirmation required"),
         ServiceError::Forbidden => failed(StatusCode::FORBIDDEN, "not allowed"),
         ServiceError::NotFound => failed(StatusCode::NOT_FOUND, "not found"),
-        ServiceError::RateLimited => failed(StatusCode::TOO_MANY_REQUESTS, "too many attempts"),
+        ServiceError::RateLimited { retry_after_s } => {
+            let mut response = failed(StatusCode::TOO_MANY_REQUESTS, "too many attempts");
+            if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_s.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            response
+        }
         ServiceError::Internal(what) => {
             tracing::error!(error = %what, "internal error");
             failed(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -29,6 +29,8 @@ pub struct Config {
     /// The FIDO Metadata Service root (DER) that BLOBs must chain to; no
     /// metadata is used without one.
     pub mds_root: Option<Vec<u8>>,
+    /// Ceremony rate limits.
+    pub rate_limits: crate::RateLimits,
 }
 
 /// Registration policy: which authenticators may bind to an identity.
@@ -80,6 +82,7 @@ impl Config {
             attestation_roots: Vec::new(),
             policy: Policy::default(),
             mds_root: None,
+            rate_limits: crate::RateLimits::default(),
         }
     }
 }

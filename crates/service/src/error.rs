@@ -24,8 +24,12 @@ pub enum ServiceError {
     Forbidden,
     /// No such thing.
     NotFound,
-    /// Too many attempts.
-    RateLimited,
+    /// Too many attempts from this source; try again after this many
+    /// seconds.
+    RateLimited {
+        /// Seconds until the next attempt is admitted.
+        retry_after_s: u64,
+    },
     /// Our fault (the database is down...). Details went to the log.
     Internal(String),
 }
@@ -38,7 +42,9 @@ impl fmt::Display for ServiceError {
             ServiceError::ConfirmationRequired => f.write_str("confirmation required"),
             ServiceError::Forbidden => f.write_str("forbidden"),
             ServiceError::NotFound => f.write_str("not found"),
-            ServiceError::RateLimited => f.write_str("rate limited"),
+            ServiceError::RateLimited { retry_after_s } => {
+                write!(f, "rate limited for {retry_after_s} s")
+            }
             ServiceError::Internal(what) => write!(f, "internal error: {what}"),
         }
     }

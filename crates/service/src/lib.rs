@@ -20,6 +20,7 @@ mod error;
 mod invite;
 mod metadata;
 mod offboard;
+mod rate_limit;
 mod registration;
 mod tiers;
 mod tokens;
@@ -36,6 +37,7 @@ pub use error::ServiceError;
 pub use keybound_store::{Credential, CredentialStatus, Identity};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
+pub use rate_limit::RateLimits;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use tiers::{session_tier, standing, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
@@ -60,6 +62,8 @@ pub struct Service {
     rng: SharedRng,
     /// The current metadata BLOB, parsed, with its serial.
     metadata: Mutex<Option<(u64, Arc<keybound_metadata::MetadataBlob>)>>,
+    /// This node's ceremony rate limits.
+    limiter: rate_limit::Limiter,
 }
 
 impl Service {
@@ -76,6 +80,7 @@ impl Service {
             clock,
             rng: Mutex::new(rng),
             metadata: Mutex::new(None),
+            limiter: rate_limit::Limiter::default(),
         }
     }
 
@@ -105,6 +110,51 @@ impl Service {
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         rng.fill_bytes(&mut out);
         out
+    }
+
+    /// Admits one ceremony request from `ctx`'s address, naming `identity`
+    /// if it does. Refused requests get [`ServiceError::RateLimited`]; the
+    /// first refusal of a burst is audited (not every one: a flood must not
+    /// flood the audit chain too).
+    pub async fn admit(
+        &self,
+        ctx: &ClientContext,
+        identity: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let limits = self.config.rate_limits;
+        if limits.per_source == 0 {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let source = ctx.ip.as_deref().unwrap_or("unknown");
+        let mut verdict = self
+            .limiter
+            .take(&format!("src {source}"), limits.per_source, now);
+        if verdict == rate_limit::Admission::Admitted {
+            if let Some(name) = identity.filter(|n| !n.is_empty()) {
+                let key = format!("id {name}\u{0} {source}");
+                verdict = self.limiter.take(&key, limits.per_identity, now);
+            }
+        }
+        match verdict {
+            rate_limit::Admission::Admitted => Ok(()),
+            rate_limit::Admission::Refused {
+                retry_after_s,
+                first,
+            } => {
+                if first {
+                    let mut event = self.event("rate_limited", ctx);
+                    event.subject = identity.map(str::to_owned);
+                    event.outcome = Some(keybound_audit::Outcome::Failure);
+                    event.reason = Some(format!("retry after {retry_after_s} s"));
+                    event.severity = Some(keybound_audit::Severity::Warning);
+                    let mut tx = self.store.begin().await?;
+                    tx.append_audit(event).await?;
+                    tx.commit().await?;
+                }
+                Err(ServiceError::RateLimited { retry_after_s })
+            }
+        }
     }
 
     fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {

@@ -129,7 +129,7 @@ pub(super) async fn rename(
         return StatusCode::FORBIDDEN.into_response();
     }
     let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
-    let ctx = context(&headers, &extensions);
+    let ctx = context(&state, &headers, &extensions);
     match state
         .service
         .rename_credential(&session, &id, &form.nickname, &ctx)
@@ -165,7 +165,7 @@ pub(super) async fn revoke(
     }
     let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
     let confirmed = form.confirm.as_deref() == Some("yes");
-    let ctx = context(&headers, &extensions);
+    let ctx = context(&state, &headers, &extensions);
     match state
         .service
         .revoke_own_credential(&session, &id, confirmed, &ctx)
@@ -220,7 +220,7 @@ pub(super) async fn sign_out(
     if let Some(session) = cookies::get(&headers, cookies::SESSION) {
         if let Err(e) = state
             .service
-            .sign_out(&session, &context(&headers, &extensions))
+            .sign_out(&session, &context(&state, &headers, &extensions))
             .await
         {
             return from_service(&e);

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod pages;
+mod rate_limits;
 
 const ORIGIN: &str = "http://localhost:8080";
 
@@ -46,13 +47,20 @@ async fn app_with(tweak: impl FnOnce(&mut Config)) -> (Router, Arc<Service>) {
 struct Browser {
     app: Router,
     cookies: Vec<(String, String)>,
+    ip: [u8; 4],
 }
 
 impl Browser {
     fn new(app: Router) -> Browser {
+        Browser::at(app, [127, 0, 0, 7])
+    }
+
+    /// A browser at another client address.
+    fn at(app: Router, ip: [u8; 4]) -> Browser {
         Browser {
             app,
             cookies: vec![],
+            ip,
         }
     }
 
@@ -83,8 +91,7 @@ impl Browser {
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-                [127, 0, 0, 7],
-                5555,
+                self.ip, 5555,
             ))));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
