@@ -120,6 +120,31 @@ enum AuditCommand {
     Verify,
     /// Write every event as JSON lines to standard output.
     Export,
+    /// Write the events that call for attention (alerts, and events with a
+    /// severity) as JSON lines.
+    Alerts {
+        /// Only those of the last DURATION: `30m`, `24h`, `7d`.
+        #[arg(long, value_parser = parse_duration_ms)]
+        since: Option<i64>,
+    },
+}
+
+/// `30s`, `30m`, `24h`, `7d` in milliseconds.
+fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and s, m, h or d"))?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: expected a number and s, m, h or d")),
+    };
+    n.checked_mul(unit_ms)
+        .filter(|ms| *ms >= 0)
+        .ok_or_else(|| format!("{text:?}: out of range"))
 }
 
 /// Settings shared by every subcommand (flags or KEYBOUND_* variables).
@@ -586,6 +611,18 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 AuditCommand::Export => {
                     for e in events {
                         println!("{}", serde_json::to_string(&e).map_err(|e| e.to_string())?);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                AuditCommand::Alerts { since } => {
+                    let now = keybound_service::Clock::now_ms(&SystemClock);
+                    let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
+                    for e in events.iter().filter(|e| {
+                        e.event.time_ms >= from
+                            && (e.event.outcome == Some(keybound_audit::Outcome::Alert)
+                                || e.event.severity.is_some())
+                    }) {
+                        println!("{}", serde_json::to_string(e).map_err(|e| e.to_string())?);
                     }
                     Ok(ExitCode::SUCCESS)
                 }

@@ -379,6 +379,19 @@ fn a_counter_regression_quarantines_the_credential_until_an_admin_clears_it() {
         2
     );
 
+    let (ok, alerts) = server.cli(&["audit", "alerts", "--since", "1h"]);
+    assert!(ok);
+    assert!(
+        alerts.lines().any(|l| l.contains("clone_suspected")),
+        "{alerts}"
+    );
+    assert!(
+        alerts.lines().all(|l| l.contains("\"severity\"")),
+        "{alerts}"
+    );
+    let (ok, _) = server.cli(&["audit", "alerts", "--since", "soon"]);
+    assert!(!ok, "durations are checked");
+
     let id = keybound_webauthn::b64::encode(&cred.id);
     let (ok, _) = server.cli(&["admin", "clear-credential", &id]);
     assert!(ok);

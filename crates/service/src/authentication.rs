@@ -197,6 +197,8 @@ impl Service {
                 return Err(refuse("credential_quarantined", &event));
             }
             CredentialStatus::Revoked(_) => {
+                // Someone still holds a key we took away: worth a look.
+                event.severity = Some(keybound_audit::Severity::Warning);
                 return Err(refuse_unknown("credential_revoked", &event));
             }
         }

@@ -86,11 +86,15 @@ impl Service {
                 } = *refusal;
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(reason.to_owned());
+                let alert = self.failure_alert(&event);
                 let mut tx = self.store.begin().await?;
                 if let Some(id) = quarantine {
                     tx.quarantine_credential(&id).await?;
                 }
                 tx.append_audit(event).await?;
+                if let Some(alert) = alert {
+                    tx.append_audit(alert).await?;
+                }
                 tx.commit().await?;
                 if unknown_credential {
                     Err(ServiceError::UnknownCredential(reason))
@@ -99,6 +103,25 @@ impl Service {
                 }
             }
         }
+    }
+
+    /// The failures-across-accounts detector's verdict on one refusal.
+    fn failure_alert(&self, event: &NewEvent) -> Option<NewEvent> {
+        let source = event.ip.as_deref()?;
+        let target = event
+            .subject
+            .as_deref()
+            .or(event.credential_id.as_deref())?;
+        let t = self.config.alerts;
+        self.detectors.observe(
+            "failures_across_accounts",
+            source,
+            target,
+            true,
+            t.failure_accounts,
+            t.window_ms,
+            event.time_ms,
+        )
     }
 
     /// Consumes the challenge `challenge` issued to `browser` for `ceremony`

@@ -31,6 +31,8 @@ pub struct Config {
     pub mds_root: Option<Vec<u8>>,
     /// Ceremony rate limits.
     pub rate_limits: crate::RateLimits,
+    /// When the anomaly detectors raise alerts.
+    pub alerts: crate::AlertThresholds,
 }
 
 /// Registration policy: which authenticators may bind to an identity.
@@ -83,6 +85,7 @@ impl Config {
             policy: Policy::default(),
             mds_root: None,
             rate_limits: crate::RateLimits::default(),
+            alerts: crate::AlertThresholds::default(),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod authentication;
 mod ceremony;
 mod config;
@@ -31,6 +32,7 @@ use keybound_audit::NewEvent;
 use keybound_store::Store;
 
 pub use account::{Account, InvitationState, Revoked};
+pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, SystemClock};
 pub use error::ServiceError;
@@ -64,6 +66,8 @@ pub struct Service {
     metadata: Mutex<Option<(u64, Arc<keybound_metadata::MetadataBlob>)>>,
     /// This node's ceremony rate limits.
     limiter: rate_limit::Limiter,
+    /// This node's anomaly detectors.
+    detectors: alerts::Detectors,
 }
 
 impl Service {
@@ -81,6 +85,7 @@ impl Service {
             rng: Mutex::new(rng),
             metadata: Mutex::new(None),
             limiter: rate_limit::Limiter::default(),
+            detectors: alerts::Detectors::default(),
         }
     }
 

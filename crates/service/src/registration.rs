@@ -372,7 +372,22 @@ impl Service {
         };
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!("tier {}: {}", standing.tier, standing.reasons));
+        let alert = event.ip.as_deref().and_then(|source| {
+            let t = self.config.alerts;
+            self.detectors.observe(
+                "registrations",
+                source,
+                &identity.name,
+                false,
+                t.registrations,
+                t.window_ms,
+                now,
+            )
+        });
         tx.append_audit(event).await?;
+        if let Some(alert) = alert {
+            tx.append_audit(alert).await?;
+        }
         tx.commit().await?;
         Ok(Enrolled {
             name: identity.name,

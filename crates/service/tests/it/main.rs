@@ -20,6 +20,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 
 mod account;
+mod alerts;
 mod metadata;
 mod offboard;
 mod tiers;
