@@ -186,6 +186,14 @@ pub struct AndroidKeyProfile {
     pub purposes: Vec<u8>,
     /// Certify a different key than the credential's.
     pub other_key: bool,
+    /// The DER tag of attestationChallenge (0x04, OCTET STRING).
+    pub challenge_tag: u8,
+    /// The DER tag of the two authorisation lists (0x30, SEQUENCE).
+    pub list_tag: u8,
+    /// The DER tag of the purpose set (0x31, SET).
+    pub purpose_set_tag: u8,
+    /// Put the purposes in the software-enforced list.
+    pub purposes_in_software: bool,
 }
 
 impl AndroidKeyProfile {
@@ -199,18 +207,28 @@ impl AndroidKeyProfile {
             origin: Some(0),
             purposes: vec![2],
             other_key: false,
+            challenge_tag: 0x04,
+            list_tag: 0x30,
+            purpose_set_tag: 0x31,
+            purposes_in_software: false,
         }
     }
 
     fn key_description(&self, client_data_hash: &[u8]) -> Vec<u8> {
         let mut hardware = Vec::new();
+        let mut software = Vec::new();
         if !self.purposes.is_empty() {
             let ints: Vec<u8> = self
                 .purposes
                 .iter()
                 .flat_map(|p| tlv(&[0x02], &[*p]))
                 .collect();
-            hardware.extend(tlv(&[0xa1], &tlv(&[0x31], &ints)));
+            let purposes = tlv(&[0xa1], &tlv(&[self.purpose_set_tag], &ints));
+            if self.purposes_in_software {
+                software.extend(purposes);
+            } else {
+                hardware.extend(purposes);
+            }
         }
         if self.all_applications {
             hardware.extend(tlv(&[0xbf, 0x84, 0x58], &[0x05, 0x00]));
@@ -227,10 +245,10 @@ impl AndroidKeyProfile {
             tlv(&[0x0a], &[self.security_level]),
             tlv(&[0x02], &[4]),
             tlv(&[0x0a], &[self.security_level]),
-            tlv(&[0x04], &challenge),
+            tlv(&[self.challenge_tag], &challenge),
             tlv(&[0x04], &[]),
-            tlv(&[0x30], &[]),
-            tlv(&[0x30], &hardware),
+            tlv(&[self.list_tag], &software),
+            tlv(&[self.list_tag], &hardware),
         ]
         .concat();
         tlv(&[0x30], &fields)
@@ -296,6 +314,10 @@ pub struct TpmProfile {
     pub aik_omit_eku: bool,
     /// Basic constraints CA=true.
     pub aik_is_ca: bool,
+    /// Leave the TPM version out of the AIK certificate's SAN.
+    pub aik_san_without_version: bool,
+    /// Sign with a P-384 AIK (`alg` -35: extraData is then SHA-384).
+    pub aik_p384: bool,
 }
 
 impl TpmProfile {
@@ -313,6 +335,8 @@ impl TpmProfile {
             aik_omit_san: false,
             aik_omit_eku: false,
             aik_is_ca: false,
+            aik_san_without_version: false,
+            aik_p384: false,
         }
     }
 
@@ -401,15 +425,12 @@ impl TpmProfile {
                     &tlv(&[0x30], &[oid, tlv(&[0x0c], value.as_bytes())].concat()),
                 )
             };
-            let name = tlv(
-                &[0x30],
-                &[
-                    attribute(1, "id:FFFFF1D0"),
-                    attribute(2, "keybound soft TPM"),
-                    attribute(3, "id:00020065"),
-                ]
-                .concat(),
-            );
+            let mut attributes = attribute(1, "id:FFFFF1D0");
+            attributes.extend(attribute(2, "keybound soft TPM"));
+            if !self.aik_san_without_version {
+                attributes.extend(attribute(3, "id:00020065"));
+            }
+            let name = tlv(&[0x30], &attributes);
             let san = tlv(&[0x30], &tlv(&[0xa4], &name));
             let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 17], san);
             ext.set_criticality(true);
@@ -424,16 +445,21 @@ impl TpmProfile {
         } else {
             Self::pub_area(s.key)
         };
+        let (aik_alg, cose_alg, hash) = if self.aik_p384 {
+            (&PKCS_ECDSA_P384_SHA384, -35, &digest::SHA384)
+        } else {
+            (&PKCS_ECDSA_P256_SHA256, -7, &digest::SHA256)
+        };
         let extra = self
             .extra_data
             .clone()
-            .unwrap_or_else(|| sha256(&s.signed()));
+            .unwrap_or_else(|| digest::digest(hash, &s.signed()).as_ref().to_vec());
         let cert_info = self.cert_info(&pub_area, &extra);
-        let aik = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("aik");
+        let aik = KeyPair::generate_for(aik_alg).expect("aik");
         let aik_cert = self.aik_certificate(&aik);
         Value::Map(vec![
             (text("ver"), text(&self.version)),
-            (text("alg"), Value::Integer((-7).into())),
+            (text("alg"), Value::Integer(cose_alg.into())),
             (text("x5c"), x5c(&[aik_cert])),
             (
                 text("sig"),
@@ -458,8 +484,12 @@ pub struct SafetyNetProfile {
     pub cts_profile_match: bool,
     /// A nonce instead of the right one.
     pub nonce: Option<Vec<u8>>,
-    /// The signing certificate's host name.
+    /// The signing certificate's host name (its SAN).
     pub hostname: String,
+    /// The signing certificate's common name.
+    pub common_name: String,
+    /// `ver`.
+    pub version: String,
 }
 
 impl SafetyNetProfile {
@@ -471,6 +501,8 @@ impl SafetyNetProfile {
             cts_profile_match: true,
             nonce: None,
             hostname: "attest.android.com".into(),
+            common_name: "attest.android.com".into(),
+            version: "25180000".into(),
         }
     }
 
@@ -479,7 +511,7 @@ impl SafetyNetProfile {
         let mut params = CertificateParams::new(vec![self.hostname.clone()]).expect("params");
         params
             .distinguished_name
-            .push(DnType::CommonName, self.hostname.as_str());
+            .push(DnType::CommonName, self.common_name.as_str());
         let leaf = self.ca.certify(&params, &key);
         let url = |b: &[u8]| crate::b64(b);
         let header = serde_json::json!({"alg": "RS256", "x5c": [STANDARD.encode(&leaf)]});
@@ -499,7 +531,7 @@ impl SafetyNetProfile {
         let signature = sig(key.sign(signed.as_bytes()).expect("sign"));
         let jws = format!("{signed}.{}", url(&signature));
         Value::Map(vec![
-            (text("ver"), text("25180000")),
+            (text("ver"), text(&self.version)),
             (text("response"), Value::Bytes(jws.into_bytes())),
         ])
     }

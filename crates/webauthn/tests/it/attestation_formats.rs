@@ -187,6 +187,38 @@ fn android_key_checks_challenge_key_signature_and_authorisations() {
     }
 }
 
+#[test]
+fn android_key_description_must_have_its_shape() {
+    for (what, bend) in [
+        (
+            "challenge not an OCTET STRING",
+            (|p: &mut AndroidKeyProfile| p.challenge_tag = 0x0c) as fn(&mut AndroidKeyProfile),
+        ),
+        ("authorisation lists not SEQUENCEs", |p| p.list_tag = 0x31),
+    ] {
+        assert_eq!(
+            android(bend).unwrap_err(),
+            Error::MalformedAttestationCertificate,
+            "{what}"
+        );
+    }
+    assert_eq!(
+        android(|p| p.purpose_set_tag = 0x30).unwrap_err(),
+        Error::AndroidKeyAuthorizationInvalid,
+        "purposes not a SET"
+    );
+}
+
+#[test]
+fn android_key_hardware_storage_needs_the_hardware_list_to_say_so() {
+    let reg = android(|p| p.purposes_in_software = true).unwrap();
+    assert_eq!(
+        reg.attestation.key_storage,
+        Some(KeyStorage::Software),
+        "purpose only software-enforced"
+    );
+}
+
 // ------------------------------------------------------------------ tpm --
 
 fn tpm(bend: impl FnOnce(&mut TpmProfile)) -> Result<VerifiedRegistration, Error> {
@@ -269,12 +301,19 @@ fn tpm_checks_cert_info_pub_area_and_signature() {
 }
 
 #[test]
+fn tpm_extra_data_uses_the_statement_algorithm_hash() {
+    let reg = tpm(|p| p.aik_p384 = true).unwrap();
+    assert!(verified(&reg));
+}
+
+#[test]
 fn tpm_aik_certificate_requirements() {
     for (what, bend) in [
         (
-            "a subject",
-            (|p: &mut TpmProfile| p.aik_subject = true) as fn(&mut TpmProfile),
+            "no TPM version in the SAN",
+            (|p: &mut TpmProfile| p.aik_san_without_version = true) as fn(&mut TpmProfile),
         ),
+        ("a subject", |p| p.aik_subject = true),
         ("no SAN naming the TPM", |p| p.aik_omit_san = true),
         ("no AIK purpose", |p| p.aik_omit_eku = true),
         ("a CA certificate", |p| p.aik_is_ca = true),
@@ -311,6 +350,23 @@ fn safetynet_verifies_when_fresh_and_compatible() {
 }
 
 #[test]
+fn safetynet_host_may_be_named_by_san_or_common_name() {
+    assert!(
+        safetynet(|p| p.common_name = "something else".into()).is_ok(),
+        "SAN"
+    );
+    assert!(
+        safetynet(|p| p.hostname = "other.example".into()).is_ok(),
+        "CN"
+    );
+    assert_eq!(
+        safetynet(|p| p.version = String::new()).unwrap_err(),
+        Error::MalformedAttestationStatement,
+        "an empty ver"
+    );
+}
+
+#[test]
 fn safetynet_checks_time_integrity_nonce_host_and_signature() {
     let late = (SAFETYNET_MAX_AGE_SECS + 1) * 1000;
     assert_eq!(
@@ -330,7 +386,11 @@ fn safetynet_checks_time_integrity_nonce_host_and_signature() {
         Error::AttestationNonceMismatch
     );
     assert_eq!(
-        safetynet(|p| p.hostname = "attest.example.com".into()).unwrap_err(),
+        safetynet(|p| {
+            p.hostname = "attest.example.com".into();
+            p.common_name = "attest.example.com".into();
+        })
+        .unwrap_err(),
         Error::AttestationCertificateRequirement
     );
     assert_eq!(
