@@ -29,6 +29,7 @@ struct FileConfig {
     mds_url: Option<String>,
     mds_refresh: Option<u64>,
     rate_limit_per_minute: Option<u32>,
+    min_credentials: Option<usize>,
     rate_limit_per_identity: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
@@ -88,6 +89,10 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ("KEYBOUND_ATTESTATION", file.attestation),
         ("KEYBOUND_MDS_ROOT", file.mds_root),
         ("KEYBOUND_MDS_URL", file.mds_url),
+        (
+            "KEYBOUND_MIN_CREDENTIALS",
+            file.min_credentials.map(|n| n.to_string()),
+        ),
         (
             "KEYBOUND_RATE_LIMIT_PER_MINUTE",
             file.rate_limit_per_minute.map(|n| n.to_string()),

@@ -214,6 +214,16 @@ struct Common {
         global = true
     )]
     registration_min_tier: u8,
+    /// Passkeys each person should hold (the backup rule): below it the
+    /// account says it lacks a backup, and revoking down past it needs a
+    /// fresh sign-in and a confirmation.
+    #[arg(
+        long,
+        env = "KEYBOUND_MIN_CREDENTIALS",
+        default_value_t = 2,
+        global = true
+    )]
+    min_credentials: usize,
     /// Refuse credentials created without user verification.
     #[arg(long, env = "KEYBOUND_REQUIRE_USER_VERIFICATION", global = true)]
     require_user_verification: bool,
@@ -355,6 +365,7 @@ impl Common {
             require_user_verification: self.require_user_verification,
             aaguid_allow: self.aaguid_allow.clone(),
             aaguid_deny: self.aaguid_deny.clone(),
+            min_credentials: self.min_credentials,
             group_min_tier: self
                 .group_min_tier
                 .iter()

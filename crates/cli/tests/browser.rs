@@ -456,6 +456,7 @@ async fn passkey_life_in_the_browser() {
     assert_eq!(chrome.text("#signed-in-as").await, "ada");
     assert_eq!(chrome.count("#credentials li").await, 1);
     assert!(chrome.text("#credentials").await.contains("Synced passkey"));
+    assert!(chrome.text("#lacks-backup").await.contains("No backup yet"));
     chrome.shot("me-after-enrolment").await;
     let first = chrome.credentials(0).await.remove(0); // on the phone
 
@@ -538,6 +539,9 @@ async fn passkey_life_in_the_browser() {
             "#credentials li[data-credential-id='{first_id}'] form.revoke button"
         ))
         .await;
+    // One passkey would be left, below the backup minimum: confirm.
+    chrome.wait_text("main", "without a backup passkey").await;
+    chrome.click("#confirm-revoke").await;
     chrome.wait_path("/").await;
     assert!(chrome.text("#notice").await.contains("Passkey revoked"));
     chrome.click("#signin-passkey").await;
@@ -571,7 +575,7 @@ async fn passkey_life_in_the_browser() {
 
     // Revoking the last passkey asks first.
     chrome.click("#credentials li form.revoke button").await;
-    chrome.wait_text("main", "This is your only passkey").await;
+    chrome.wait_text("main", "without a backup passkey").await;
     chrome.shot("confirm-last-revocation").await;
     chrome.click("#confirm-revoke").await;
     chrome.wait_path("/").await;

@@ -193,6 +193,7 @@
   // Passkey autofill: a pending conditional request that the browser
   // offers from the username field's suggestions.
   async function startAutofill() {
+    if (!document.getElementById("username")) return;
     if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
     if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
     const controller = new AbortController();
@@ -260,6 +261,9 @@
     const account = document.getElementById("account");
     const add = document.getElementById("add-passkey");
     if (add) add.addEventListener("click", () => register({}, "/me?notice=added"));
+    // A fresh sign-in from this page replaces the session (a step-up).
+    const stepUp = document.getElementById("step-up");
+    if (stepUp) stepUp.addEventListener("click", () => signIn(""));
     if (!account) return;
     const userId = account.dataset.userId;
     const rpId = account.dataset.rpId;

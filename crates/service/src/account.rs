@@ -21,6 +21,9 @@ pub struct Account {
     pub session_credential: Vec<u8>,
     /// The tier this session reached.
     pub session_tier: i64,
+    /// Fewer active credentials than the policy's minimum: no backup if
+    /// this one is lost. Access policy may require it to be false.
+    pub lacks_backup: bool,
 }
 
 /// What happened when a person revoked one of their credentials.
@@ -50,6 +53,9 @@ pub enum InvitationState {
     Unknown,
 }
 
+/// How recent a sign-in must be for actions that weaken an account.
+pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
 /// Nicknames are what people type to tell their passkeys apart.
 const MAX_NICKNAME_CHARS: usize = 64;
 
@@ -69,6 +75,7 @@ impl Service {
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
         Ok(Account {
+            lacks_backup: credentials.len() < self.config.policy.min_credentials,
             identity,
             credentials,
             session_credential: session.credential_id,
@@ -101,9 +108,11 @@ impl Service {
     }
 
     /// Revokes one of the session owner's credentials; every session it
-    /// opened ends with it. Revoking the last active credential leaves the
-    /// person unable to sign in, so it needs `confirmed`
-    /// ([`ServiceError::ConfirmationRequired`] otherwise).
+    /// opened ends with it. Revoking one that leaves fewer than the policy's
+    /// `min_credentials` (the last one above all) needs `confirmed`
+    /// ([`ServiceError::ConfirmationRequired`]) and a session signed in within
+    /// [`STEP_UP_WINDOW_MS`] ([`ServiceError::StepUpRequired`]): a stolen,
+    /// stale session must not be able to strip someone's backup.
     pub async fn revoke_own_credential(
         &self,
         session_token: &str,
@@ -115,8 +124,13 @@ impl Service {
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         let active = active_credentials(&mut tx, &identity.id).await?;
-        if active.len() <= 1 && !confirmed {
-            return Err(ServiceError::ConfirmationRequired);
+        if active.len() <= self.config.policy.min_credentials.max(1) {
+            if self.now_ms().saturating_sub(session.created_ms) > STEP_UP_WINDOW_MS {
+                return Err(ServiceError::StepUpRequired);
+            }
+            if !confirmed {
+                return Err(ServiceError::ConfirmationRequired);
+            }
         }
         if !tx
             .revoke_credential(&credential.id, "revoked by owner")

@@ -52,6 +52,10 @@ pub struct Policy {
     /// A higher minimum tier for a group of identities. The groups are the
     /// roles, `admin` and `user`.
     pub group_min_tier: std::collections::BTreeMap<String, i64>,
+    /// Credentials a person should hold (a backup). Below it their account
+    /// says it lacks a backup, and revoking one that takes them below it
+    /// needs a fresh sign-in and an explicit confirmation.
+    pub min_credentials: usize,
 }
 
 impl Default for Policy {
@@ -64,6 +68,7 @@ impl Default for Policy {
             aaguid_deny: Vec::new(),
             attestation: AttestationConveyancePreference::None,
             group_min_tier: std::collections::BTreeMap::new(),
+            min_credentials: 2,
         }
     }
 }

@@ -17,9 +17,12 @@ pub enum ServiceError {
     /// (`signalUnknownCredential`). Never returned for the decoy ids offered
     /// for names that do not exist, so it reveals nothing about accounts.
     UnknownCredential(&'static str),
-    /// The action needs the person's explicit confirmation (revoking their
-    /// last credential).
+    /// The action needs the person's explicit confirmation (revoking a
+    /// credential they cannot spare).
     ConfirmationRequired,
+    /// The action needs a fresh sign-in first (the session is older than
+    /// the step-up window).
+    StepUpRequired,
     /// The caller may not do this.
     Forbidden,
     /// No such thing.
@@ -40,6 +43,7 @@ impl fmt::Display for ServiceError {
             ServiceError::Rejected(reason) => write!(f, "rejected: {reason}"),
             ServiceError::UnknownCredential(reason) => write!(f, "unknown credential: {reason}"),
             ServiceError::ConfirmationRequired => f.write_str("confirmation required"),
+            ServiceError::StepUpRequired => f.write_str("step-up required"),
             ServiceError::Forbidden => f.write_str("forbidden"),
             ServiceError::NotFound => f.write_str("not found"),
             ServiceError::RateLimited { retry_after_s } => {

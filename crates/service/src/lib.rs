@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use keybound_audit::NewEvent;
 use keybound_store::Store;
 
-pub use account::{Account, InvitationState, Revoked};
+pub use account::{Account, InvitationState, Revoked, STEP_UP_WINDOW_MS};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, SystemClock};

@@ -55,8 +55,11 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
             "Signed in as " strong #signed-in-as { (account.identity.name) } ". "
         }
         form method="post" action="/me/signout" { button #sign-out type="submit" { "Sign out" } }
-        @if account.credentials.len() < 2 {
-            p.hint { "You have one passkey. Add another on a second device so that losing one does not lock you out." }
+        @if account.lacks_backup {
+            p.hint #lacks-backup { "No backup yet: add another passkey on a second device, so that losing one does not lock you out." }
+        }
+        @if notice == Some(Notice::StepUp) {
+            button #step-up type="button" { "Confirm it is you" }
         }
         ul #credentials {
             @for credential in &account.credentials {
@@ -178,6 +181,9 @@ pub(super) async fn revoke(
         }
         Ok(_) => see_other(&with_notice("/me", Notice::Revoked), HeaderMap::new()),
         Err(ServiceError::ConfirmationRequired) => confirm_last(&id),
+        Err(ServiceError::StepUpRequired) => {
+            see_other(&with_notice("/me", Notice::StepUp), HeaderMap::new())
+        }
         Err(ServiceError::NotFound) => {
             see_other(&with_notice("/me", Notice::NotFound), HeaderMap::new())
         }
@@ -185,17 +191,19 @@ pub(super) async fn revoke(
     }
 }
 
-/// Asks before the last passkey goes: without one the person cannot sign
-/// in again until an administrator lets them enrol anew.
+/// Asks before a passkey the person cannot spare goes: below the backup
+/// minimum losing the other device locks them out, and without any they
+/// cannot sign in until an administrator lets them enrol anew.
 fn confirm_last(id: &str) -> Response {
     layout(
-        "Revoke your last passkey?",
+        "Revoke this passkey?",
         "confirm-revoke",
         None,
         html! {
             p.problem {
-                "This is your only passkey. Once it is revoked you cannot sign in, and you will "
-                "need a new invitation from an administrator to enrol again."
+                "You would be left without a backup passkey. If it is your only one, you "
+                "cannot sign in once it is revoked, and will need a new invitation from an "
+                "administrator to enrol again."
             }
             form method="post" action={ "/me/credentials/" (id) "/revoke" } {
                 input type="hidden" name="confirm" value="yes";

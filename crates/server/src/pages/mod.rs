@@ -39,10 +39,11 @@ enum Notice {
     Revoked,
     NotFound,
     InvalidNickname,
+    StepUp,
 }
 
 impl Notice {
-    const ALL: [Notice; 9] = [
+    const ALL: [Notice; 10] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -52,6 +53,7 @@ impl Notice {
         Notice::Revoked,
         Notice::NotFound,
         Notice::InvalidNickname,
+        Notice::StepUp,
     ];
 
     fn key(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Notice {
             Notice::Revoked => "revoked",
             Notice::NotFound => "not-found",
             Notice::InvalidNickname => "invalid-nickname",
+            Notice::StepUp => "step-up",
         }
     }
 
@@ -91,12 +94,18 @@ impl Notice {
             Notice::InvalidNickname => {
                 "A passkey name is at most 64 characters, without control characters."
             }
+            Notice::StepUp => {
+                "You signed in a while ago. Confirm it is you with a passkey, then revoke again."
+            }
         }
     }
 
     /// Whether this reports a problem rather than a success.
     fn is_problem(self) -> bool {
-        matches!(self, Notice::NotFound | Notice::InvalidNickname)
+        matches!(
+            self,
+            Notice::NotFound | Notice::InvalidNickname | Notice::StepUp
+        )
     }
 }
 

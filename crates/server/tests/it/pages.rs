@@ -244,7 +244,7 @@ async fn my_passkeys_work_without_javascript() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let body = text(&body);
-    assert!(body.contains("This is your only passkey"));
+    assert!(body.contains("without a backup passkey"));
     assert!(body.contains("name=\"confirm\" value=\"yes\""));
     assert_eq!(headers["cache-control"], "no-store");
     assert!(service.account(&session(&browser)).await.is_ok());

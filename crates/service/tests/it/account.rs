@@ -145,10 +145,18 @@ async fn revoking_another_credential_keeps_the_session_and_ends_its_own() {
     let (_, on_second) = w.sign_in(&mut second, "ada", &Tweaks::default()).await;
     let on_second = on_second.unwrap().session;
 
-    // From the session opened with the first, revoke the second.
+    // From the session opened with the first, revoke the second: it takes
+    // ada below the backup minimum, so it is confirmed.
+    assert_eq!(
+        w.service
+            .revoke_own_credential(&enrol_session.value, &id(&second), false, &ctx())
+            .await
+            .unwrap_err(),
+        ServiceError::ConfirmationRequired
+    );
     let revoked = w
         .service
-        .revoke_own_credential(&enrol_session.value, &id(&second), false, &ctx())
+        .revoke_own_credential(&enrol_session.value, &id(&second), true, &ctx())
         .await
         .unwrap();
     assert!(!revoked.ended_own_session);
@@ -252,4 +260,62 @@ async fn unknown_credentials_are_told_but_decoys_are_not() {
         refused.unwrap_err(),
         ServiceError::Rejected("decoy_credential")
     );
+}
+
+#[tokio::test]
+async fn the_backup_rule_marks_accounts_and_guards_revocation_with_a_fresh_sign_in() {
+    let w = world().await;
+    let (mut first, session) = enrolled(&w, "ada").await;
+    assert!(
+        w.service
+            .account(&session.value)
+            .await
+            .unwrap()
+            .lacks_backup
+    );
+    let (second, _, added) = w.register(RegistrationStart::Session(&session.value)).await;
+    added.unwrap();
+    assert!(
+        !w.service
+            .account(&session.value)
+            .await
+            .unwrap()
+            .lacks_backup
+    );
+
+    // Six minutes later the session is too old to strip the backup...
+    w.clock
+        .0
+        .fetch_add(STEP_UP_WINDOW_MS + 60_000, Ordering::SeqCst);
+    assert_eq!(
+        w.service
+            .revoke_own_credential(&session.value, &id(&second), true, &ctx())
+            .await
+            .unwrap_err(),
+        ServiceError::StepUpRequired
+    );
+    // ...until a fresh sign-in.
+    let (_, fresh) = w.sign_in(&mut first, "", &Tweaks::default()).await;
+    let fresh = fresh.unwrap().session;
+    w.service
+        .revoke_own_credential(&fresh.value, &id(&second), true, &ctx())
+        .await
+        .unwrap();
+    assert!(w.service.account(&fresh.value).await.unwrap().lacks_backup);
+
+    // With a minimum of one, a second passkey goes without ceremony.
+    let w = world_with(|c| c.policy.min_credentials = 1).await;
+    let (_, session) = enrolled(&w, "bob").await;
+    let (spare, _, _) = w.register(RegistrationStart::Session(&session.value)).await;
+    assert!(
+        !w.service
+            .account(&session.value)
+            .await
+            .unwrap()
+            .lacks_backup
+    );
+    w.service
+        .revoke_own_credential(&session.value, &id(&spare), false, &ctx())
+        .await
+        .unwrap();
 }
