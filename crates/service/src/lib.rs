@@ -117,51 +117,6 @@ impl Service {
         out
     }
 
-    /// Admits one ceremony request from `ctx`'s address, naming `identity`
-    /// if it does. Refused requests get [`ServiceError::RateLimited`]; the
-    /// first refusal of a burst is audited (not every one: a flood must not
-    /// flood the audit chain too).
-    pub async fn admit(
-        &self,
-        ctx: &ClientContext,
-        identity: Option<&str>,
-    ) -> Result<(), ServiceError> {
-        let limits = self.config.rate_limits;
-        if limits.per_source == 0 {
-            return Ok(());
-        }
-        let now = self.now_ms();
-        let source = ctx.ip.as_deref().unwrap_or("unknown");
-        let mut verdict = self
-            .limiter
-            .take(&format!("src {source}"), limits.per_source, now);
-        if verdict == rate_limit::Admission::Admitted {
-            if let Some(name) = identity.filter(|n| !n.is_empty()) {
-                let key = format!("id {name}\u{0} {source}");
-                verdict = self.limiter.take(&key, limits.per_identity, now);
-            }
-        }
-        match verdict {
-            rate_limit::Admission::Admitted => Ok(()),
-            rate_limit::Admission::Refused {
-                retry_after_s,
-                first,
-            } => {
-                if first {
-                    let mut event = self.event("rate_limited", ctx);
-                    event.subject = identity.map(str::to_owned);
-                    event.outcome = Some(keybound_audit::Outcome::Failure);
-                    event.reason = Some(format!("retry after {retry_after_s} s"));
-                    event.severity = Some(keybound_audit::Severity::Warning);
-                    let mut tx = self.store.begin().await?;
-                    tx.append_audit(event).await?;
-                    tx.commit().await?;
-                }
-                Err(ServiceError::RateLimited { retry_after_s })
-            }
-        }
-    }
-
     fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
         NewEvent {
             time_ms: self.now_ms(),

@@ -9,6 +9,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use keybound_audit::{Outcome, Severity};
+
+use crate::{ClientContext, Service, ServiceError};
+
 /// Buckets not touched for this long are forgotten (they are full again).
 const IDLE_MS: i64 = 10 * 60 * 1000;
 /// Sweep the map for idle buckets at most this often.
@@ -94,6 +98,53 @@ impl Limiter {
         Admission::Refused {
             retry_after_s: ((wait_ms / 1000.0).ceil() as u64).max(1),
             first,
+        }
+    }
+}
+
+impl Service {
+    /// Admits one ceremony request from `ctx`'s address, naming `identity`
+    /// if it does. Refused requests get [`ServiceError::RateLimited`]; the
+    /// first refusal of a burst is audited (not every one: a flood must not
+    /// flood the audit chain too).
+    pub async fn admit(
+        &self,
+        ctx: &ClientContext,
+        identity: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let limits = self.config.rate_limits;
+        if limits.per_source == 0 {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let source = ctx.ip.as_deref().unwrap_or("unknown");
+        let mut verdict = self
+            .limiter
+            .take(&format!("src {source}"), limits.per_source, now);
+        if verdict == Admission::Admitted {
+            if let Some(name) = identity.filter(|n| !n.is_empty()) {
+                let key = format!("id {name}\u{0} {source}");
+                verdict = self.limiter.take(&key, limits.per_identity, now);
+            }
+        }
+        match verdict {
+            Admission::Admitted => Ok(()),
+            Admission::Refused {
+                retry_after_s,
+                first,
+            } => {
+                if first {
+                    let mut event = self.event("rate_limited", ctx);
+                    event.subject = identity.map(str::to_owned);
+                    event.outcome = Some(Outcome::Failure);
+                    event.reason = Some(format!("retry after {retry_after_s} s"));
+                    event.severity = Some(Severity::Warning);
+                    let mut tx = self.store.begin().await?;
+                    tx.append_audit(event).await?;
+                    tx.commit().await?;
+                }
+                Err(ServiceError::RateLimited { retry_after_s })
+            }
         }
     }
 }
