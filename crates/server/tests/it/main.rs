@@ -126,6 +126,36 @@ impl Browser {
     }
 }
 
+/// Enrols with the invitation `token` from a browser at `ip`, as the
+/// enrolment page does; the browser comes back signed in.
+async fn enrol_at(
+    app: &Router,
+    ip: [u8; 4],
+    token: &str,
+) -> (Browser, keybound_soft_authenticator::Credential) {
+    let mut browser = Browser::at(app.clone(), ip);
+    let (_, options) = browser
+        .post(
+            "/attestation/options",
+            json!({ "token": token }).to_string(),
+        )
+        .await;
+    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge(&options);
+    let (cred, json) = Authenticator::default().register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &user,
+    );
+    let (status, _) = browser.post("/attestation/result", json.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    (browser, cred)
+}
+
 fn challenge(options: &Value) -> Vec<u8> {
     b64::decode(options["challenge"].as_str().unwrap()).unwrap()
 }

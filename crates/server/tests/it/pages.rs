@@ -23,24 +23,7 @@ async fn enrolled(app: &Router, service: &Service, name: &str) -> (Browser, Cred
 
 /// Enrols with the invitation `token`.
 async fn enrolled_with(app: &Router, token: &str) -> (Browser, Credential) {
-    let mut browser = Browser::new(app.clone());
-    let (_, options) = browser
-        .post("/attestation/options", json!({"token": token}).to_string())
-        .await;
-    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-    let c = challenge(&options);
-    let (cred, json) = Authenticator::default().register(
-        Algorithm::Es256,
-        &Ceremony {
-            rp_id: "localhost",
-            origin: ORIGIN,
-            challenge: &c,
-        },
-        &user,
-    );
-    let (status, _) = browser.post("/attestation/result", json.to_string()).await;
-    assert_eq!(status, StatusCode::OK);
-    (browser, cred)
+    enrol_at(app, [127, 0, 0, 7], token).await
 }
 
 async fn get(browser: &mut Browser, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
