@@ -215,7 +215,13 @@ impl AndroidKeyProfile {
     }
 
     fn key_description(&self, client_data_hash: &[u8]) -> Vec<u8> {
-        let mut hardware = Vec::new();
+        // algorithm [2] EC and keySize [3] 256, as real key descriptions
+        // carry beside the tags §8.4 looks at.
+        let mut hardware = [
+            tlv(&[0xa2], &tlv(&[0x02], &[3])),
+            tlv(&[0xa3], &tlv(&[0x02], &[0x01, 0x00])),
+        ]
+        .concat();
         let mut software = Vec::new();
         if !self.purposes.is_empty() {
             let ints: Vec<u8> = self
