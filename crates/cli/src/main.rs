@@ -84,6 +84,9 @@ enum AdminCommand {
         /// Make the identity an administrator.
         #[arg(long)]
         admin: bool,
+        /// The lowest tier the enrolled credential may have (1-3).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        min_tier: u8,
     },
     /// List identities, their status and credentials.
     Users,
@@ -466,9 +469,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Admin { common, command } => {
             let service = common.service().await?;
             match command {
-                AdminCommand::Invite { name, admin } => {
+                AdminCommand::Invite {
+                    name,
+                    admin,
+                    min_tier,
+                } => {
                     let token = service
-                        .invite(&name, admin, "cli")
+                        .invite_with_min_tier(&name, admin, "cli", i64::from(min_tier))
                         .await
                         .map_err(|e| e.to_string())?;
                     let origin = common.origins().into_iter().next().unwrap_or_default();

@@ -21,6 +21,22 @@ impl Service {
         admin: bool,
         actor: &str,
     ) -> Result<Token, ServiceError> {
+        self.invite_with_min_tier(name, admin, actor, 1).await
+    }
+
+    /// [`Service::invite`] for a credential of at least `min_tier`
+    /// (`keybound admin invite NAME --min-tier N`): an enrolment below it is
+    /// refused and leaves the invitation usable.
+    pub async fn invite_with_min_tier(
+        &self,
+        name: &str,
+        admin: bool,
+        actor: &str,
+        min_tier: i64,
+    ) -> Result<Token, ServiceError> {
+        if !(1..=3).contains(&min_tier) {
+            return Err(ServiceError::Rejected("invalid_tier"));
+        }
         if !valid_name(name) {
             return Err(ServiceError::Rejected("invalid_name"));
         }
@@ -53,7 +69,7 @@ impl Service {
             kind: "invitation".to_owned(),
             identity_id: identity.id.clone(),
             issued_by: actor.to_owned(),
-            min_tier: 1,
+            min_tier,
             created_ms: now,
             expires_ms: now.saturating_add(self.config.invitation_ttl_ms),
             used_ms: None,

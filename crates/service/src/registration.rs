@@ -286,9 +286,13 @@ impl Service {
 
         if let Some(grant) = &pending.grant_hash {
             let hash = b64::decode(grant).unwrap_or_default();
-            tx.take_grant(&hash, now)
+            let grant = tx
+                .take_grant(&hash, now)
                 .await?
                 .ok_or_else(|| refuse("grant_used_or_expired", &event))?;
+            if standing.tier < grant.min_tier {
+                return Err(refuse("tier_below_grant", &event));
+            }
         }
         let identity = match (&pending.identity_id, &pending.new_name) {
             (Some(id), _) => tx

@@ -222,3 +222,40 @@ async fn a_group_may_demand_a_higher_tier() {
         .await;
     assert!(enrolled.is_ok(), "a device-bound passkey with UV meets it");
 }
+
+#[tokio::test]
+async fn an_invitation_may_demand_a_tier_and_survives_a_weaker_attempt() {
+    let mut w = world().await;
+    let token = w
+        .service
+        .invite_with_min_tier("ada", false, "cli", 2)
+        .await
+        .unwrap();
+    w.auth = synced();
+    let (_, _, refused) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    assert_eq!(
+        refused.unwrap_err(),
+        ServiceError::Rejected("tier_below_grant")
+    );
+    assert!(
+        matches!(
+            w.service.invitation(&token.value).await.unwrap(),
+            InvitationState::Open { .. }
+        ),
+        "a refused enrolment does not use the invitation"
+    );
+    w.auth = Authenticator::default();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    assert!(enrolled.is_ok());
+    assert_eq!(
+        w.service
+            .invite_with_min_tier("bob", false, "cli", 4)
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("invalid_tier")
+    );
+}
