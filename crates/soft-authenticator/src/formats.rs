@@ -322,8 +322,11 @@ pub struct TpmProfile {
     pub aik_is_ca: bool,
     /// Leave the TPM version out of the AIK certificate's SAN.
     pub aik_san_without_version: bool,
-    /// Sign with a P-384 AIK (`alg` -35: extraData is then SHA-384).
-    pub aik_p384: bool,
+    /// The AIK's curve size: 256, 384 or 521 (`alg` -7, -35, -36, and
+    /// extraData made with SHA-256, -384, -512).
+    pub aik_bits: u16,
+    /// Bytes after the TPMT_PUBLIC structure.
+    pub pub_area_suffix: Vec<u8>,
 }
 
 impl TpmProfile {
@@ -342,7 +345,8 @@ impl TpmProfile {
             aik_omit_eku: false,
             aik_is_ca: false,
             aik_san_without_version: false,
-            aik_p384: false,
+            aik_bits: 256,
+            pub_area_suffix: Vec::new(),
         }
     }
 
@@ -446,15 +450,16 @@ impl TpmProfile {
     }
 
     pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
-        let pub_area = if self.other_key {
+        let mut pub_area = if self.other_key {
             Self::pub_area(&CredentialKey::generate(s.key.algorithm()))
         } else {
             Self::pub_area(s.key)
         };
-        let (aik_alg, cose_alg, hash) = if self.aik_p384 {
-            (&PKCS_ECDSA_P384_SHA384, -35, &digest::SHA384)
-        } else {
-            (&PKCS_ECDSA_P256_SHA256, -7, &digest::SHA256)
+        pub_area.extend_from_slice(&self.pub_area_suffix);
+        let (aik_alg, cose_alg, hash) = match self.aik_bits {
+            384 => (&PKCS_ECDSA_P384_SHA384, -35, &digest::SHA384),
+            521 => (&rcgen::PKCS_ECDSA_P521_SHA512, -36, &digest::SHA512),
+            _ => (&PKCS_ECDSA_P256_SHA256, -7, &digest::SHA256),
         };
         let extra = self
             .extra_data

@@ -302,8 +302,18 @@ fn tpm_checks_cert_info_pub_area_and_signature() {
 
 #[test]
 fn tpm_extra_data_uses_the_statement_algorithm_hash() {
-    let reg = tpm(|p| p.aik_p384 = true).unwrap();
-    assert!(verified(&reg));
+    for bits in [384, 521] {
+        let reg = tpm(|p| p.aik_bits = bits).unwrap();
+        assert!(verified(&reg), "P-{bits}");
+    }
+}
+
+#[test]
+fn tpm_structures_have_nothing_after_them() {
+    assert_eq!(
+        tpm(|p| p.pub_area_suffix = vec![0]).unwrap_err(),
+        Error::MalformedAttestationStatement
+    );
 }
 
 #[test]
