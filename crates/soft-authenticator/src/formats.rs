@@ -294,8 +294,7 @@ impl AndroidKeyProfile {
 const TPM_ALG_SHA256: u16 = 0x000b;
 const TPM_ALG_NULL: u16 = 0x0010;
 
-/// How to make a `tpm` statement (ES256 or RSA credential keys; an ES256
-/// AIK).
+/// How to make a `tpm` statement (EC or RSA credential keys).
 #[derive(Clone)]
 pub struct TpmProfile {
     /// Issues the AIK certificate.
@@ -327,6 +326,11 @@ pub struct TpmProfile {
     pub aik_bits: u16,
     /// Bytes after the TPMT_PUBLIC structure.
     pub pub_area_suffix: Vec<u8>,
+    /// pubArea's nameAlg (SHA-1 0x0004, SHA-256 0x000b, SHA-384 0x000c,
+    /// SHA-512 0x000d), which certInfo's name then uses.
+    pub name_alg: u16,
+    /// A curve ID instead of the credential key's.
+    pub curve_id: Option<u16>,
 }
 
 impl TpmProfile {
@@ -347,12 +351,14 @@ impl TpmProfile {
             aik_san_without_version: false,
             aik_bits: 256,
             pub_area_suffix: Vec::new(),
+            name_alg: 0x000b,
+            curve_id: None,
         }
     }
 
-    /// TPMT_PUBLIC for an ES256 or RSA credential key. RSA keys carry an
+    /// TPMT_PUBLIC for an EC or RSA credential key. RSA keys carry an
     /// exponent of 0, the TPM's way of saying 65537.
-    fn pub_area(key: &CredentialKey) -> Vec<u8> {
+    fn pub_area(&self, key: &CredentialKey) -> Vec<u8> {
         let sized = |out: &mut Vec<u8>, b: &[u8]| {
             out.extend_from_slice(&(b.len() as u16).to_be_bytes());
             out.extend_from_slice(b);
@@ -365,7 +371,7 @@ impl TpmProfile {
                 "the soft TPM writes the default exponent"
             );
             out.extend_from_slice(&0x0001u16.to_be_bytes()); // TPM_ALG_RSA
-            out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); // nameAlg
+            out.extend_from_slice(&self.name_alg.to_be_bytes()); // nameAlg
             out.extend_from_slice(&0x0006_0472u32.to_be_bytes()); // objectAttributes
             sized(&mut out, &[]); // authPolicy
             out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // symmetric
@@ -375,16 +381,21 @@ impl TpmProfile {
             sized(&mut out, &modulus);
             return out;
         }
-        let point = key.ec_point().expect("tpm: ES256 or RSA credential keys");
+        let point = key.ec_point().expect("tpm: EC or RSA credential keys");
         let (x, y) = point[1..].split_at((point.len() - 1) / 2);
+        let curve = self.curve_id.unwrap_or(match key.algorithm() {
+            Algorithm::Es384 => 0x0004,
+            Algorithm::Es512 => 0x0005,
+            _ => 0x0003,
+        });
         out.extend_from_slice(&0x0023u16.to_be_bytes()); // TPM_ALG_ECC
-        out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); // nameAlg
+        out.extend_from_slice(&self.name_alg.to_be_bytes()); // nameAlg
         out.extend_from_slice(&0x0006_0472u32.to_be_bytes()); // objectAttributes
         sized(&mut out, &[]); // authPolicy
         out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // symmetric
         out.extend_from_slice(&0x0018u16.to_be_bytes()); // scheme: ECDSA
         out.extend_from_slice(&TPM_ALG_SHA256.to_be_bytes()); //   with SHA-256
-        out.extend_from_slice(&0x0003u16.to_be_bytes()); // curve: NIST P-256
+        out.extend_from_slice(&curve.to_be_bytes()); // curve: NIST P-256/384/521
         out.extend_from_slice(&TPM_ALG_NULL.to_be_bytes()); // kdf
         sized(&mut out, x);
         sized(&mut out, y);
@@ -396,8 +407,14 @@ impl TpmProfile {
             out.extend_from_slice(&(b.len() as u16).to_be_bytes());
             out.extend_from_slice(b);
         };
-        let mut name = TPM_ALG_SHA256.to_be_bytes().to_vec();
-        name.extend(sha256(pub_area));
+        let hash = match self.name_alg {
+            0x0004 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            0x000c => &digest::SHA384,
+            0x000d => &digest::SHA512,
+            _ => &digest::SHA256,
+        };
+        let mut name = self.name_alg.to_be_bytes().to_vec();
+        name.extend(digest::digest(hash, pub_area).as_ref());
         let name = self.name.clone().unwrap_or(name);
         let mut out = Vec::new();
         out.extend_from_slice(&self.magic.to_be_bytes());
@@ -451,9 +468,9 @@ impl TpmProfile {
 
     pub(crate) fn statement(&self, s: &Subject<'_>, sig: impl Fn(Vec<u8>) -> Vec<u8>) -> Value {
         let mut pub_area = if self.other_key {
-            Self::pub_area(&CredentialKey::generate(s.key.algorithm()))
+            self.pub_area(&CredentialKey::generate(s.key.algorithm()))
         } else {
-            Self::pub_area(s.key)
+            self.pub_area(s.key)
         };
         pub_area.extend_from_slice(&self.pub_area_suffix);
         let (aik_alg, cose_alg, hash) = match self.aik_bits {

@@ -309,6 +309,36 @@ fn tpm_extra_data_uses_the_statement_algorithm_hash() {
 }
 
 #[test]
+fn tpm_ec_keys_of_every_curve_and_names_of_every_hash() {
+    let ca = TestCa::new("tpm test root");
+    let rp = Rp {
+        anchors: TrustAnchors::new([ca.root_der.clone()], NOW).unwrap(),
+        ..Rp::default()
+    };
+    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::Es512] {
+        let auth = authenticator(AttestationMode::Tpm(TpmProfile::new(ca.clone())));
+        let reg = register_with_rp(&rp, &auth, alg, &Tweaks::default());
+        assert!(verified(&reg.unwrap()), "{alg:?}");
+    }
+    for name_alg in [0x0004, 0x000b, 0x000c, 0x000d] {
+        assert!(
+            tpm(|p| p.name_alg = name_alg).is_ok(),
+            "nameAlg {name_alg:#06x}"
+        );
+    }
+    assert_eq!(
+        tpm(|p| p.name_alg = 0x0012).unwrap_err(),
+        Error::TpmCertInfoInvalid,
+        "an unknown nameAlg (SM3)"
+    );
+    assert_eq!(
+        tpm(|p| p.curve_id = Some(0x0004)).unwrap_err(),
+        Error::AttestationKeyMismatch,
+        "P-256 point under the P-384 curve ID"
+    );
+}
+
+#[test]
 fn tpm_structures_have_nothing_after_them() {
     assert_eq!(
         tpm(|p| p.pub_area_suffix = vec![0]).unwrap_err(),
