@@ -179,7 +179,7 @@ impl Service {
     }
 
     /// The live session behind `token` and its owner.
-    async fn signed_in(
+    pub(crate) async fn signed_in(
         &self,
         tx: &mut Tx,
         token: &str,

@@ -55,6 +55,9 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
             "Signed in as " strong #signed-in-as { (account.identity.name) } ". "
         }
         form method="post" action="/me/signout" { button #sign-out type="submit" { "Sign out" } }
+        @if account.identity.is_admin {
+            p { a #admin-console href="/admin" { "Admin console" } }
+        }
         @if account.lacks_backup {
             p.hint #lacks-backup { "No backup yet: add another passkey on a second device, so that losing one does not lock you out." }
         }

@@ -3,6 +3,7 @@
 //! script is `/assets/keybound.js`, which does the WebAuthn calls. Lists,
 //! rename, revoke and sign-out are plain forms that work without it.
 
+mod admin;
 mod enroll;
 mod me;
 mod sign_in;
@@ -24,6 +25,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/me/signout", post(me::sign_out))
         .route("/me/credentials/{id}/rename", post(me::rename))
         .route("/me/credentials/{id}/revoke", post(me::revoke))
+        .route("/admin", get(admin::people))
+        .route("/admin/invite", post(admin::invite))
+        .route("/admin/offboard", post(admin::offboard))
+        .route("/admin/audit", get(admin::audit))
 }
 
 /// Messages a page can show after a redirect. The query carries only the
@@ -40,10 +45,14 @@ enum Notice {
     NotFound,
     InvalidNickname,
     StepUp,
+    InvalidInvitation,
+    ConfirmOffboard,
+    NotYourself,
+    Offboarded,
 }
 
 impl Notice {
-    const ALL: [Notice; 10] = [
+    const ALL: [Notice; 14] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -54,6 +63,10 @@ impl Notice {
         Notice::NotFound,
         Notice::InvalidNickname,
         Notice::StepUp,
+        Notice::InvalidInvitation,
+        Notice::ConfirmOffboard,
+        Notice::NotYourself,
+        Notice::Offboarded,
     ];
 
     fn key(self) -> &'static str {
@@ -68,6 +81,10 @@ impl Notice {
             Notice::NotFound => "not-found",
             Notice::InvalidNickname => "invalid-nickname",
             Notice::StepUp => "step-up",
+            Notice::InvalidInvitation => "invalid-invitation",
+            Notice::ConfirmOffboard => "confirm-offboard",
+            Notice::NotYourself => "not-yourself",
+            Notice::Offboarded => "offboarded",
         }
     }
 
@@ -95,7 +112,16 @@ impl Notice {
                 "A passkey name is at most 64 characters, without control characters."
             }
             Notice::StepUp => {
-                "You signed in a while ago. Confirm it is you with a passkey, then revoke again."
+                "This needs a recent sign-in with a device-bound passkey and user verification. \
+                 Confirm it is you with a passkey, then try again."
+            }
+            Notice::InvalidInvitation => {
+                "Names are 1 to 64 printable characters; the minimum tier is 1, 2 or 3."
+            }
+            Notice::ConfirmOffboard => "Tick \"I am sure\" to offboard someone.",
+            Notice::NotYourself => "Administrators cannot offboard themselves here.",
+            Notice::Offboarded => {
+                "Offboarded: every passkey revoked, every session ended, every invitation voided."
             }
         }
     }
@@ -104,7 +130,12 @@ impl Notice {
     fn is_problem(self) -> bool {
         matches!(
             self,
-            Notice::NotFound | Notice::InvalidNickname | Notice::StepUp
+            Notice::NotFound
+                | Notice::InvalidNickname
+                | Notice::StepUp
+                | Notice::InvalidInvitation
+                | Notice::ConfirmOffboard
+                | Notice::NotYourself
         )
     }
 }

@@ -21,6 +21,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod admin;
 mod pages;
 mod rate_limits;
 

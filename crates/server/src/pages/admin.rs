@@ -1,0 +1,309 @@
+//! The admin console: people (status, role, credentials with their tiers),
+//! invitations, offboarding, and the audit log with filters. Every request
+//! goes through [`Service::console_admin`]: an administrator at tier 2,
+//! signed in within the step-up window.
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keybound_service::{AuditFilter, Identity, Outcome, ServiceError};
+use maud::{html, Markup};
+
+use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
+use crate::reply::from_service;
+use crate::{cookies, AppState};
+
+/// The administrator making this request, or the response that turns them
+/// away: sign in, step up, or not for you.
+async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+    let Some(session) = cookies::get(headers, cookies::SESSION) else {
+        return Err(see_other("/", HeaderMap::new()));
+    };
+    match state.service.console_admin(&session).await {
+        Ok(identity) => Ok(identity),
+        Err(ServiceError::StepUpRequired) => {
+            Err(see_other(&with_notice("/me", Notice::StepUp), HeaderMap::new()))
+        }
+        Err(ServiceError::Forbidden) => Err((
+            StatusCode::FORBIDDEN,
+            layout(
+                "Administrators only",
+                "forbidden",
+                None,
+                html! { p.problem { "This page is for administrators." } p { a href="/me" { "Your passkeys" } } },
+            ),
+        )
+            .into_response()),
+        Err(e) => Err(from_service(&e)),
+    }
+}
+
+fn nav() -> Markup {
+    html! {
+        nav { a href="/admin" { "People" } " · " a href="/admin/audit" { "Audit log" } " · " a href="/me" { "Your passkeys" } }
+    }
+}
+
+pub(super) async fn people(
+    State(state): State<AppState>,
+    Query(query): Query<NoticeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let me = match admin(&state, &headers).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let people = match state.service.people().await {
+        Ok(people) => people,
+        Err(e) => return from_service(&e),
+    };
+    layout(
+        "People",
+        "admin",
+        query.notice(),
+        html! {
+            (nav())
+            p { "Signed in as " strong { (me.name) } " (administrator)." }
+            table #people {
+                tr { th { "Name" } th { "Status" } th { "Role" } th { "Passkeys (tier)" } th { "" } }
+                @for (identity, credentials) in &people {
+                    tr data-name=(identity.name) {
+                        td.name { (identity.name) }
+                        td.status { (identity.status.as_str()) }
+                        td.role { @if identity.is_admin { "admin" } @else { "user" } }
+                        td.credentials {
+                            @for c in credentials {
+                                span.credential title=(c.tier_reasons) {
+                                    (c.nickname.as_deref().unwrap_or("passkey")) " (tier " (c.tier) ", "
+                                    (match &c.status { keybound_service::CredentialStatus::Active => "active", keybound_service::CredentialStatus::Quarantined => "quarantined", _ => "revoked" })
+                                    ") "
+                                }
+                            }
+                        }
+                        td {
+                            @if identity.status != keybound_service::IdentityStatus::Offboarded && identity.name != me.name {
+                                form.offboard method="post" action="/admin/offboard" {
+                                    input type="hidden" name="name" value=(identity.name);
+                                    label { input type="checkbox" name="confirm" value="yes"; " I am sure" }
+                                    button type="submit" { "Offboard" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Invite" }
+            form #invite method="post" action="/admin/invite" {
+                label { "Name " input name="name" type="text" required maxlength="64"; }
+                label { input type="checkbox" name="admin" value="yes"; " Administrator" }
+                label { "Minimum tier "
+                    select name="min_tier" { option value="1" { "1" } option value="2" { "2" } option value="3" { "3" } }
+                }
+                button type="submit" { "Create invitation" }
+            }
+        },
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct InviteForm {
+    name: String,
+    #[serde(default)]
+    admin: Option<String>,
+    #[serde(default)]
+    min_tier: Option<i64>,
+}
+
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let me = match admin(&state, &headers).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let token = match state
+        .service
+        .invite_with_min_tier(
+            form.name.trim(),
+            form.admin.as_deref() == Some("yes"),
+            &me.name,
+            form.min_tier.unwrap_or(1),
+        )
+        .await
+    {
+        Ok(token) => token,
+        Err(ServiceError::Rejected(_)) => {
+            return see_other(
+                &with_notice("/admin", Notice::InvalidInvitation),
+                HeaderMap::new(),
+            )
+        }
+        Err(e) => return from_service(&e),
+    };
+    let origin = state
+        .service
+        .config()
+        .origins
+        .origins()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let link = format!("{origin}/enroll?token={}", token.value);
+    layout(
+        "Invitation created",
+        "admin-invited",
+        None,
+        html! {
+            (nav())
+            p { "Hand this link to " strong { (form.name.trim()) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
+            p { code #invitation-link { (link) } }
+        },
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct OffboardForm {
+    name: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+pub(super) async fn offboard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<OffboardForm>,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let me = match admin(&state, &headers).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    if form.confirm.as_deref() != Some("yes") {
+        return see_other(
+            &with_notice("/admin", Notice::ConfirmOffboard),
+            HeaderMap::new(),
+        );
+    }
+    if form.name == me.name {
+        return see_other(
+            &with_notice("/admin", Notice::NotYourself),
+            HeaderMap::new(),
+        );
+    }
+    match state.service.offboard(&form.name, &me.name).await {
+        Ok(_) => see_other(&with_notice("/admin", Notice::Offboarded), HeaderMap::new()),
+        Err(ServiceError::NotFound) => {
+            see_other(&with_notice("/admin", Notice::NotFound), HeaderMap::new())
+        }
+        Err(e) => from_service(&e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct AuditQuery {
+    #[serde(default)]
+    identity: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    /// `30m`, `24h`, `7d`.
+    #[serde(default)]
+    since: Option<String>,
+}
+
+/// `30m`, `24h`, `7d` as milliseconds.
+fn duration_ms(text: &str) -> Option<i64> {
+    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok()?;
+    let unit = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit).filter(|ms| *ms >= 0)
+}
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = admin(&state, &headers).await {
+        return response;
+    }
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
+    let filter = AuditFilter {
+        identity: nonempty(&query.identity),
+        kind: nonempty(&query.kind),
+        outcome: match query.outcome.as_deref() {
+            Some("success") => Some(Outcome::Success),
+            Some("failure") => Some(Outcome::Failure),
+            Some("alert") => Some(Outcome::Alert),
+            _ => None,
+        },
+        since_ms: query
+            .since
+            .as_deref()
+            .and_then(duration_ms)
+            .map(|ms| now.saturating_sub(ms)),
+        limit: 500,
+    };
+    let events = match state.service.audit_view(&filter).await {
+        Ok(events) => events,
+        Err(e) => return from_service(&e),
+    };
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    layout(
+        "Audit log",
+        "admin-audit",
+        None,
+        html! {
+            (nav())
+            form #audit-filter method="get" action="/admin/audit" {
+                label { "Identity " input name="identity" type="text" value=(value(&query.identity)); }
+                label { "Kind " input name="kind" type="text" value=(value(&query.kind)); }
+                label { "Outcome "
+                    select name="outcome" {
+                        option value="" { "any" }
+                        @for o in ["success", "failure", "alert"] {
+                            option value=(o) selected[query.outcome.as_deref() == Some(o)] { (o) }
+                        }
+                    }
+                }
+                label { "Since " input name="since" type="text" placeholder="24h" value=(value(&query.since)); }
+                button type="submit" { "Filter" }
+            }
+            p { (events.len()) " events, newest first (at most 500)." }
+            table #events {
+                tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } }
+                @for e in &events {
+                    tr.event {
+                        td { (e.seq) }
+                        td { (date(e.event.time_ms)) }
+                        td.kind { (e.event.kind) }
+                        td { (e.event.actor.as_deref().unwrap_or("")) }
+                        td.subject { (e.event.subject.as_deref().unwrap_or("")) }
+                        td.outcome { (e.event.outcome.map(|o| format!("{o:?}").to_lowercase()).unwrap_or_default()) }
+                        td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
+                        td { (e.event.reason.as_deref().unwrap_or("")) }
+                        td { (e.event.ip.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+            p.hint { "The whole chain verifies offline: keybound audit export, then keybound audit verify." }
+        },
+    )
+    .into_response()
+}

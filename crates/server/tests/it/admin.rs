@@ -1,0 +1,187 @@
+//! The admin console over HTTP: who gets in (an administrator, tier 2,
+//! recently signed in), invitations, offboarding, and the audit viewer.
+
+use keybound_soft_authenticator::Credential;
+
+use super::*;
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const SAME_ORIGIN: (&str, &str) = ("sec-fetch-site", "same-origin");
+
+async fn get(browser: &mut Browser, path: &str) -> (StatusCode, String, String) {
+    let (status, headers, body) = browser.request("GET", path, &[], Body::empty()).await;
+    let location = headers
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, String::from_utf8(body).unwrap())
+}
+
+async fn post_form(
+    browser: &mut Browser,
+    path: &str,
+    body: &str,
+    extra: (&str, &str),
+) -> (StatusCode, String, String) {
+    let (status, headers, body) = browser
+        .request("POST", path, &[FORM, extra], body.to_owned())
+        .await;
+    let location = headers
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location, String::from_utf8(body).unwrap())
+}
+
+/// Enrols `name` (device-bound with UV: tier 2) and returns the signed-in
+/// browser.
+async fn enrolled(
+    app: &Router,
+    service: &Service,
+    name: &str,
+    admin: bool,
+) -> (Browser, Credential) {
+    let token = service.invite(name, admin, "test").await.unwrap();
+    enrol_at(app, [127, 0, 0, 7], &token.value).await
+}
+
+#[tokio::test]
+async fn only_a_recently_signed_in_tier_2_administrator_gets_in() {
+    let (app, service) = app().await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    let (mut ada, _) = enrolled(&app, &service, "ada", false).await;
+
+    let (status, _, page) = get(&mut root, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    for name in ["root", "ada"] {
+        assert!(page.contains(&format!("data-name=\"{name}\"")), "{name}");
+    }
+    assert!(page.contains("(tier 2, active)"));
+    let (_, _, me) = get(&mut root, "/me").await;
+    assert!(me.contains("id=\"admin-console\""));
+
+    let (status, _, _) = get(&mut ada, "/admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not an administrator");
+    let (_, _, me) = get(&mut ada, "/me").await;
+    assert!(!me.contains("admin-console"));
+    let (status, location, _) = get(&mut Browser::new(app.clone()), "/admin").await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
+
+    // An administrator with a synced passkey reaches only tier 1.
+    let token = service.invite("sync", true, "test").await.unwrap();
+    let mut synced = Browser::new(app.clone());
+    let (_, options) = synced
+        .post(
+            "/attestation/options",
+            json!({"token": token.value}).to_string(),
+        )
+        .await;
+    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge(&options);
+    let auth = Authenticator {
+        backup_eligible: true,
+        backup_state: true,
+        ..Authenticator::default()
+    };
+    let (_, json) = auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &user,
+    );
+    synced.post("/attestation/result", json.to_string()).await;
+    let (status, location, _) = get(&mut synced, "/admin").await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/me?notice=step-up")
+    );
+}
+
+#[tokio::test]
+async fn invitations_and_offboarding_from_the_console() {
+    let (app, service) = app().await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    let (_, _) = enrolled(&app, &service, "bob", false).await;
+
+    let (status, _, page) = post_form(
+        &mut root,
+        "/admin/invite",
+        "name=cy&min_tier=2",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = page
+        .split("/enroll?token=")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(matches!(
+        service.invitation(&token).await.unwrap(),
+        keybound_service::InvitationState::Open { ref name, .. } if name == "cy"
+    ));
+    let (_, location, _) =
+        post_form(&mut root, "/admin/invite", "name=&min_tier=2", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=invalid-invitation");
+
+    let (_, location, _) = post_form(&mut root, "/admin/offboard", "name=bob", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=confirm-offboard", "needs the tick");
+    let (status, _, _) = post_form(
+        &mut root,
+        "/admin/offboard",
+        "name=bob&confirm=yes",
+        ("sec-fetch-site", "cross-site"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, location, _) = post_form(
+        &mut root,
+        "/admin/offboard",
+        "name=root&confirm=yes",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=not-yourself");
+    let (_, location, _) = post_form(
+        &mut root,
+        "/admin/offboard",
+        "name=bob&confirm=yes",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=offboarded");
+    let people = service.people().await.unwrap();
+    let bob = people.iter().find(|(i, _)| i.name == "bob").unwrap();
+    assert_eq!(bob.0.status, keybound_service::IdentityStatus::Offboarded);
+
+    // The audit viewer, filtered.
+    let (status, _, page) = get(&mut root, "/admin/audit?kind=admin.offboard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page.matches("<tr class=\"event\">").count(), 1);
+    assert!(page.contains("<td class=\"subject\">bob</td>"));
+    let (_, _, page) = get(&mut root, "/admin/audit?identity=bob&kind=offboard.").await;
+    assert_eq!(
+        page.matches("<tr class=\"event\">").count(),
+        2,
+        "a credential and a session"
+    );
+    let (_, _, page) = get(&mut root, "/admin/audit?outcome=failure").await;
+    assert_eq!(page.matches("<tr class=\"event\">").count(), 0);
+    let (_, _, page) = get(&mut root, "/admin/audit?since=1h").await;
+    assert!(page.matches("<tr class=\"event\">").count() >= 8);
+    let filter = keybound_service::AuditFilter {
+        kind: Some("admin.invite".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let invites = service.audit_view(&filter).await.unwrap();
+    let actors: Vec<_> = invites.into_iter().map(|e| e.event.actor).collect();
+    assert!(
+        actors.contains(&Some("root".to_owned())),
+        "the console's actor is the admin"
+    );
+}

@@ -1,0 +1,69 @@
+//! What the admin console may do and see. Every console request is checked
+//! here: the session's owner must be an active administrator, signed in at
+//! tier 2 or above within the step-up window. Console actions then run as
+//! the ordinary use cases with that administrator as the actor.
+
+use keybound_audit::{AuditEvent, Outcome};
+use keybound_store::Identity;
+
+use crate::account::STEP_UP_WINDOW_MS;
+use crate::{Service, ServiceError};
+
+/// The tier an administrator's session needs.
+pub const ADMIN_MIN_TIER: i64 = 2;
+
+/// Which audit events the console shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Events about this identity (subject) or by it (actor).
+    pub identity: Option<String>,
+    /// Events whose kind starts with this (`registration`, `admin.`).
+    pub kind: Option<String>,
+    /// `success`, `failure` or `alert`.
+    pub outcome: Option<Outcome>,
+    /// Events at or after this time, ms.
+    pub since_ms: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+impl AuditFilter {
+    fn admits(&self, e: &AuditEvent) -> bool {
+        let e = &e.event;
+        self.identity
+            .as_deref()
+            .is_none_or(|who| e.subject.as_deref() == Some(who) || e.actor.as_deref() == Some(who))
+            && self.kind.as_deref().is_none_or(|k| e.kind.starts_with(k))
+            && self.outcome.is_none_or(|o| e.outcome == Some(o))
+            && self.since_ms.is_none_or(|t| e.time_ms >= t)
+    }
+}
+
+impl Service {
+    /// The administrator behind a console request. Not an admin:
+    /// [`ServiceError::Forbidden`]; an admin whose session is below tier 2
+    /// or older than the step-up window: [`ServiceError::StepUpRequired`].
+    pub async fn console_admin(&self, session_token: &str) -> Result<Identity, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let (session, identity) = self.signed_in(&mut tx, session_token).await?;
+        if !identity.is_admin {
+            return Err(ServiceError::Forbidden);
+        }
+        let fresh = self.now_ms().saturating_sub(session.created_ms) <= STEP_UP_WINDOW_MS;
+        if session.tier < ADMIN_MIN_TIER || !fresh {
+            return Err(ServiceError::StepUpRequired);
+        }
+        Ok(identity)
+    }
+
+    /// Audit events for the console, newest first.
+    pub async fn audit_view(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, ServiceError> {
+        let events = self.store.audit_events().await?;
+        Ok(events
+            .into_iter()
+            .rev()
+            .filter(|e| filter.admits(e))
+            .take(filter.limit.max(1))
+            .collect())
+    }
+}
