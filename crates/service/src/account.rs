@@ -159,7 +159,7 @@ impl Service {
         let Some(grant) = tx.grant(&hash_token(token)).await? else {
             return Ok(InvitationState::Unknown);
         };
-        if grant.kind != "invitation" {
+        if grant.kind != "invitation" && grant.kind != "recovery" {
             return Ok(InvitationState::Unknown);
         }
         if grant.used_ms.is_some() {

@@ -33,6 +33,34 @@ pub struct Config {
     pub rate_limits: crate::RateLimits,
     /// When the anomaly detectors raise alerts.
     pub alerts: crate::AlertThresholds,
+    /// How account recovery is governed.
+    pub recovery: RecoveryPolicy,
+}
+
+/// Recovery by M-of-N administrator approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryPolicy {
+    /// Approvals needed, each from a different administrator who is not
+    /// the person recovered.
+    pub approvals: usize,
+    /// Wait after the last approval before the grant can be issued, ms.
+    pub wait_ms: i64,
+    /// How long a request stays open, ms.
+    pub request_ttl_ms: i64,
+    /// How long the issued grant lasts, ms.
+    pub grant_ttl_ms: i64,
+}
+
+impl Default for RecoveryPolicy {
+    /// Two approvals, no wait, requests open a day, grants 15 minutes.
+    fn default() -> Self {
+        RecoveryPolicy {
+            approvals: 2,
+            wait_ms: 0,
+            request_ttl_ms: 24 * 60 * 60 * 1000,
+            grant_ttl_ms: 15 * 60 * 1000,
+        }
+    }
 }
 
 /// Registration policy: which authenticators may bind to an identity.
@@ -91,6 +119,7 @@ impl Config {
             mds_root: None,
             rate_limits: crate::RateLimits::default(),
             alerts: crate::AlertThresholds::default(),
+            recovery: RecoveryPolicy::default(),
         }
     }
 }

@@ -63,6 +63,12 @@ impl Service {
             tx.append_audit(e).await?;
             done.grants += 1;
         }
+        let recoveries = tx.void_recoveries_of(&identity.id).await?;
+        if recoveries > 0 {
+            let mut e = event("offboard.void_recovery");
+            e.reason = Some(format!("{recoveries} pending recoveries voided"));
+            tx.append_audit(e).await?;
+        }
         tx.set_identity_status(&identity.id, IdentityStatus::Offboarded)
             .await?;
         let mut e = event("admin.offboard");

@@ -19,6 +19,6 @@ mod sqlite;
 
 pub use error::StoreError;
 pub use model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Session,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, Session,
 };
 pub use sqlite::{Store, Tx};

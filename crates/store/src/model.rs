@@ -167,3 +167,23 @@ pub struct Session {
     /// Expiry, ms.
     pub expires_ms: i64,
 }
+
+/// A request to recover an identity that lost every credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Random id.
+    pub id: String,
+    /// Who is being recovered.
+    pub identity_id: String,
+    /// When it was asked for, ms.
+    pub requested_ms: i64,
+    /// When it lapses unless issued, ms.
+    pub expires_ms: i64,
+    /// When the grant may be issued (enough approvals plus the waiting
+    /// period), ms.
+    pub ready_ms: Option<i64>,
+    /// `pending`, `issued`, `denied`, `voided`.
+    pub status: String,
+    /// Revoke the old credentials when the grant is issued.
+    pub revoke_old: bool,
+}

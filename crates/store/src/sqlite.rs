@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use crate::model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Session,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, Session,
 };
 use crate::StoreError;
 
@@ -745,4 +745,121 @@ impl Tx {
         .await?;
         rows.iter().map(grant_from_row).collect()
     }
+
+    /// Records a recovery request.
+    pub async fn insert_recovery(&mut self, r: &Recovery) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recoveries (id, identity_id, requested_ms, expires_ms, ready_ms, status,
+                 revoke_old)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id)
+        .bind(&r.identity_id)
+        .bind(r.requested_ms)
+        .bind(r.expires_ms)
+        .bind(r.ready_ms)
+        .bind(&r.status)
+        .bind(r.revoke_old)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A recovery by id.
+    pub async fn recovery(&mut self, id: &str) -> Result<Option<Recovery>, StoreError> {
+        let row = sqlx::query("SELECT * FROM recoveries WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(recovery_from_row).transpose()
+    }
+
+    /// Recoveries still pending and not expired at `now_ms`, oldest first.
+    pub async fn pending_recoveries(&mut self, now_ms: i64) -> Result<Vec<Recovery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM recoveries WHERE status = 'pending' AND expires_ms > ?
+             ORDER BY requested_ms, id",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(recovery_from_row).collect()
+    }
+
+    /// Updates a recovery's status, readiness and choice about old
+    /// credentials.
+    pub async fn update_recovery(&mut self, r: &Recovery) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recoveries SET status = ?, ready_ms = ?, revoke_old = ? WHERE id = ?",
+        )
+        .bind(&r.status)
+        .bind(r.ready_ms)
+        .bind(r.revoke_old)
+        .bind(&r.id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Voids every pending recovery of an identity (offboarding).
+    pub async fn void_recoveries_of(&mut self, identity_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE recoveries SET status = 'voided' WHERE identity_id = ? AND status = 'pending'",
+        )
+        .bind(identity_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records an approval; [`StoreError::Conflict`] when this approver
+    /// already approved.
+    pub async fn approve_recovery(
+        &mut self,
+        recovery_id: &str,
+        approver_id: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recovery_approvals (recovery_id, approver_id, approved_ms) VALUES (?, ?, ?)",
+        )
+        .bind(recovery_id)
+        .bind(approver_id)
+        .bind(now_ms)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+            e => e.into(),
+        })?;
+        Ok(())
+    }
+
+    /// The identity ids that approved a recovery, in order.
+    pub async fn recovery_approvers(
+        &mut self,
+        recovery_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT approver_id FROM recovery_approvals WHERE recovery_id = ? ORDER BY approved_ms, approver_id",
+        )
+        .bind(recovery_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("approver_id").map_err(StoreError::from))
+            .collect()
+    }
+}
+
+fn recovery_from_row(r: &SqliteRow) -> Result<Recovery, StoreError> {
+    Ok(Recovery {
+        id: r.try_get("id")?,
+        identity_id: r.try_get("identity_id")?,
+        requested_ms: r.try_get("requested_ms")?,
+        expires_ms: r.try_get("expires_ms")?,
+        ready_ms: r.try_get("ready_ms")?,
+        status: r.try_get("status")?,
+        revoke_old: r.try_get("revoke_old")?,
+    })
 }

@@ -23,6 +23,7 @@ mod account;
 mod alerts;
 mod metadata;
 mod offboard;
+mod recovery;
 mod tiers;
 
 const RP_ID: &str = "localhost";

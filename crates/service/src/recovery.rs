@@ -1,0 +1,311 @@
+//! Recovery when every credential is lost: no email link, no codes. The
+//! person asks by name; M administrators other than them approve, each from
+//! a fresh tier-2 console session; after an optional wait, one of the
+//! approvers receives a single-use 15-minute grant to hand over in person,
+//! and (by default) the old credentials are revoked then.
+
+use keybound_audit::{NewEvent, Outcome, Severity};
+use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
+use keybound_webauthn::b64;
+
+use crate::invite::hex_id;
+use crate::{ClientContext, Service, ServiceError, Token};
+
+/// A pending recovery as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecovery {
+    /// Its id.
+    pub id: String,
+    /// Who asked.
+    pub name: String,
+    /// When, ms.
+    pub requested_ms: i64,
+    /// Until when it may be approved, ms.
+    pub expires_ms: i64,
+    /// Names of the administrators who approved.
+    pub approvers: Vec<String>,
+    /// When enough approvals arrived and the wait ends, ms.
+    pub ready_ms: Option<i64>,
+}
+
+/// What an approval led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// More approvals are needed.
+    NeedsMore {
+        /// How many.
+        missing: usize,
+    },
+    /// Enough approvals; the grant can be issued from this time, ms.
+    Waiting {
+        /// When.
+        ready_ms: i64,
+    },
+    /// The grant: hand it to the person. Shown once.
+    Issued(Token),
+}
+
+impl Service {
+    /// A person asks to recover `name`. The answer is the same whether or
+    /// not the name exists; the request is audited as an alert either way.
+    pub async fn request_recovery(
+        &self,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let mut event = self.event("recovery.request", ctx);
+        event.subject = Some(name.to_owned());
+        event.severity = Some(Severity::Warning);
+        event.outcome = Some(Outcome::Alert);
+        let identity = tx.identity_by_name(name).await?;
+        match identity.filter(|i| i.status == IdentityStatus::Active) {
+            None => event.reason = Some("no active identity of that name".into()),
+            Some(identity) => {
+                let open = tx
+                    .pending_recoveries(now)
+                    .await?
+                    .into_iter()
+                    .any(|r| r.identity_id == identity.id);
+                if open {
+                    event.reason = Some("a recovery is already pending".into());
+                } else {
+                    let id = hex_id(self.random::<16>());
+                    tx.insert_recovery(&Recovery {
+                        id: id.clone(),
+                        identity_id: identity.id,
+                        requested_ms: now,
+                        expires_ms: now.saturating_add(self.config.recovery.request_ttl_ms),
+                        ready_ms: None,
+                        status: "pending".into(),
+                        revoke_old: true,
+                    })
+                    .await?;
+                    event.reason = Some(format!("recovery {id}"));
+                }
+            }
+        }
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recoveries awaiting approval or issue, oldest first.
+    pub async fn pending_recoveries(&self) -> Result<Vec<PendingRecovery>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let mut out = Vec::new();
+        for r in tx.pending_recoveries(self.now_ms()).await? {
+            let name = tx
+                .identity_by_id(&r.identity_id)
+                .await?
+                .map(|i| i.name)
+                .unwrap_or_default();
+            let mut approvers = Vec::new();
+            for id in tx.recovery_approvers(&r.id).await? {
+                if let Some(a) = tx.identity_by_id(&id).await? {
+                    approvers.push(a.name);
+                }
+            }
+            out.push(PendingRecovery {
+                id: r.id,
+                name,
+                requested_ms: r.requested_ms,
+                expires_ms: r.expires_ms,
+                approvers,
+                ready_ms: r.ready_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `admin` (from [`Service::console_admin`]) approves recovery `id`,
+    /// choosing whether the old credentials are revoked. Nobody approves
+    /// their own recovery, and each administrator counts once.
+    pub async fn approve_recovery(
+        &self,
+        admin: &Identity,
+        id: &str,
+        revoke_old: bool,
+    ) -> Result<Approval, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let mut recovery = self.open_recovery(&mut tx, id, now).await?;
+        let mut event = self
+            .recovery_event(&mut tx, "recovery.approve", admin, &recovery)
+            .await?;
+        if recovery.identity_id == admin.id {
+            drop(tx);
+            return Err(self.refuse_recovery(event, "self_approval").await);
+        }
+        match tx.approve_recovery(id, &admin.id, now).await {
+            Err(StoreError::Conflict) => {
+                drop(tx);
+                return Err(self.refuse_recovery(event, "already_approved").await);
+            }
+            other => other?,
+        }
+        let approvals = tx.recovery_approvers(id).await?.len();
+        let needed = self.config.recovery.approvals.max(1);
+        recovery.revoke_old = revoke_old;
+        let outcome = if approvals < needed {
+            Approval::NeedsMore {
+                missing: needed - approvals,
+            }
+        } else {
+            let ready_ms = now.saturating_add(self.config.recovery.wait_ms);
+            recovery.ready_ms = Some(ready_ms);
+            if ready_ms <= now {
+                Approval::Issued(
+                    self.issue_recovery(&mut tx, &mut recovery, admin, now)
+                        .await?,
+                )
+            } else {
+                Approval::Waiting { ready_ms }
+            }
+        };
+        tx.update_recovery(&recovery).await?;
+        event.reason = Some(format!(
+            "recovery {id}: {approvals} of {needed} approvals{}",
+            if revoke_old {
+                ", old credentials to be revoked"
+            } else {
+                ""
+            }
+        ));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// After the waiting period, one of the approvers takes the grant.
+    pub async fn issue_recovery_grant(
+        &self,
+        admin: &Identity,
+        id: &str,
+    ) -> Result<Token, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let mut recovery = self.open_recovery(&mut tx, id, now).await?;
+        if !tx.recovery_approvers(id).await?.contains(&admin.id) {
+            return Err(ServiceError::Forbidden);
+        }
+        match recovery.ready_ms {
+            Some(ready) if ready <= now => {}
+            _ => return Err(ServiceError::Rejected("recovery_not_ready")),
+        }
+        let token = self
+            .issue_recovery(&mut tx, &mut recovery, admin, now)
+            .await?;
+        tx.update_recovery(&recovery).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// `admin` denies recovery `id`.
+    pub async fn deny_recovery(&self, admin: &Identity, id: &str) -> Result<(), ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let mut recovery = self.open_recovery(&mut tx, id, now).await?;
+        recovery.status = "denied".into();
+        tx.update_recovery(&recovery).await?;
+        let event = self
+            .recovery_event(&mut tx, "recovery.deny", admin, &recovery)
+            .await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A pending, unexpired recovery.
+    async fn open_recovery(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        now: i64,
+    ) -> Result<Recovery, ServiceError> {
+        tx.recovery(id)
+            .await?
+            .filter(|r| r.status == "pending" && r.expires_ms > now)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    async fn recovery_event(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        admin: &Identity,
+        recovery: &Recovery,
+    ) -> Result<NewEvent, ServiceError> {
+        let mut event = self.event(kind, &ClientContext::default());
+        event.actor = Some(admin.name.clone());
+        event.subject = tx
+            .identity_by_id(&recovery.identity_id)
+            .await?
+            .map(|i| i.name);
+        event.outcome = Some(Outcome::Alert);
+        event.severity = Some(Severity::Warning);
+        Ok(event)
+    }
+
+    async fn refuse_recovery(&self, mut event: NewEvent, reason: &'static str) -> ServiceError {
+        event.outcome = Some(Outcome::Failure);
+        event.reason = Some(reason.to_owned());
+        let recorded = async {
+            let mut tx = self.store.begin().await?;
+            tx.append_audit(event).await?;
+            tx.commit().await
+        };
+        match recorded.await {
+            Ok(()) => ServiceError::Rejected(reason),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Issues the grant (and revokes the old credentials if so chosen), in
+    /// the caller's transaction, with an event for each.
+    async fn issue_recovery(
+        &self,
+        tx: &mut Tx,
+        recovery: &mut Recovery,
+        admin: &Identity,
+        now: i64,
+    ) -> Result<Token, ServiceError> {
+        let token = Token::from_bytes(self.random());
+        tx.insert_grant(&Grant {
+            token_hash: token.hash.clone(),
+            kind: "recovery".into(),
+            identity_id: recovery.identity_id.clone(),
+            issued_by: admin.name.clone(),
+            min_tier: 1,
+            created_ms: now,
+            expires_ms: now.saturating_add(self.config.recovery.grant_ttl_ms),
+            used_ms: None,
+        })
+        .await?;
+        if recovery.revoke_old {
+            for c in tx.credentials_of(&recovery.identity_id).await? {
+                if tx.revoke_credential(&c.id, "replaced by recovery").await? {
+                    let mut e = self
+                        .recovery_event(tx, "recovery.revoke_credential", admin, recovery)
+                        .await?;
+                    e.outcome = Some(Outcome::Success);
+                    e.severity = None;
+                    e.credential_id = Some(b64::encode(&c.id));
+                    tx.append_audit(e).await?;
+                }
+            }
+            tx.end_sessions_of(&recovery.identity_id, now).await?;
+        }
+        recovery.status = "issued".into();
+        let mut e = self
+            .recovery_event(tx, "recovery.issue", admin, recovery)
+            .await?;
+        e.reason = Some(format!(
+            "grant {} for 15 minutes",
+            b64::encode(token.hash.get(..8).unwrap_or_default())
+        ));
+        tx.append_audit(e).await?;
+        Ok(token)
+    }
+}
