@@ -3,10 +3,10 @@
 //! goes through [`Service::console_admin`]: an administrator at tier 2,
 //! signed in within the step-up window.
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keybound_service::{AuditFilter, Identity, Outcome, ServiceError};
+use keybound_service::{Approval, AuditFilter, Identity, Outcome, ServiceError};
 use maud::{html, Markup};
 
 use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
@@ -57,6 +57,10 @@ pub(super) async fn people(
         Ok(people) => people,
         Err(e) => return from_service(&e),
     };
+    let recoveries = match state.service.pending_recoveries().await {
+        Ok(recoveries) => recoveries,
+        Err(e) => return from_service(&e),
+    };
     layout(
         "People",
         "admin",
@@ -90,6 +94,27 @@ pub(super) async fn people(
                             }
                         }
                     }
+                }
+            }
+            h2 { "Pending recoveries" }
+            @if recoveries.is_empty() { p { "None." } }
+            @for r in &recoveries {
+                div.recovery data-name=(r.name) {
+                    p {
+                        strong { (r.name) } " asked " (date(r.requested_ms)) "; open until " (date(r.expires_ms)) ". "
+                        "Approved by: " (if r.approvers.is_empty() { "nobody yet".to_owned() } else { r.approvers.join(", ") }) "."
+                        @if let Some(ready) = r.ready_ms { " Grant available from " (date(ready)) "." }
+                    }
+                    form.approve method="post" action={ "/admin/recoveries/" (r.id) "/approve" } {
+                        label { "Old passkeys "
+                            select name="revoke_old" { option value="yes" selected { "revoke" } option value="no" { "keep" } }
+                        }
+                        button type="submit" { "Approve" }
+                    }
+                    @if r.ready_ms.is_some() && r.approvers.contains(&me.name) {
+                        form.issue method="post" action={ "/admin/recoveries/" (r.id) "/issue" } { button type="submit" { "Issue the grant" } }
+                    }
+                    form.deny method="post" action={ "/admin/recoveries/" (r.id) "/deny" } { button type="submit" { "Deny" } }
                 }
             }
             h2 { "Invite" }
@@ -303,6 +328,83 @@ pub(super) async fn audit(
                 }
             }
             p.hint { "The whole chain verifies offline: keybound audit export, then keybound audit verify." }
+        },
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct RecoveryForm {
+    #[serde(default)]
+    revoke_old: Option<String>,
+}
+
+/// Approve, issue or deny a recovery.
+pub(super) async fn recovery_action(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<RecoveryForm>,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let me = match admin(&state, &headers).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
+    let result = match action.as_str() {
+        "approve" => {
+            let revoke_old = form.revoke_old.as_deref() != Some("no");
+            state
+                .service
+                .approve_recovery(&me, &id, revoke_old)
+                .await
+                .map(|approval| match approval {
+                    Approval::NeedsMore { .. } => notice(Notice::RecoveryApproved),
+                    Approval::Waiting { .. } => notice(Notice::RecoveryWaiting),
+                    Approval::Issued(token) => grant_page(&state, &token.value),
+                })
+        }
+        "issue" => state
+            .service
+            .issue_recovery_grant(&me, &id)
+            .await
+            .map(|token| grant_page(&state, &token.value)),
+        "deny" => state
+            .service
+            .deny_recovery(&me, &id)
+            .await
+            .map(|()| notice(Notice::RecoveryDenied)),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match result {
+        Ok(response) => response,
+        Err(ServiceError::Rejected(_)) => notice(Notice::RecoveryRefused),
+        Err(ServiceError::NotFound) => notice(Notice::NotFound),
+        Err(e) => from_service(&e),
+    }
+}
+
+/// The recovery grant, shown once to the approver who takes it.
+fn grant_page(state: &AppState, token: &str) -> Response {
+    let origin = state
+        .service
+        .config()
+        .origins
+        .origins()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    layout(
+        "Recovery grant",
+        "admin-recovery-grant",
+        None,
+        html! {
+            (nav())
+            p { "Hand this link over in person or over a channel you trust. It enrols one new passkey, works once, and expires in 15 minutes; it is shown only now." }
+            p { code #recovery-link { (origin) "/enroll?token=" (token) } }
         },
     )
     .into_response()

@@ -6,6 +6,7 @@
 mod admin;
 mod enroll;
 mod me;
+mod recover;
 mod sign_in;
 
 use axum::http::header::{HeaderMap, LOCATION};
@@ -29,6 +30,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/invite", post(admin::invite))
         .route("/admin/offboard", post(admin::offboard))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/recoveries/{id}/{action}",
+            post(admin::recovery_action),
+        )
+        .route("/recover", get(recover::page).post(recover::request))
 }
 
 /// Messages a page can show after a redirect. The query carries only the
@@ -49,10 +55,14 @@ enum Notice {
     ConfirmOffboard,
     NotYourself,
     Offboarded,
+    RecoveryApproved,
+    RecoveryWaiting,
+    RecoveryRefused,
+    RecoveryDenied,
 }
 
 impl Notice {
-    const ALL: [Notice; 14] = [
+    const ALL: [Notice; 18] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -67,6 +77,10 @@ impl Notice {
         Notice::ConfirmOffboard,
         Notice::NotYourself,
         Notice::Offboarded,
+        Notice::RecoveryApproved,
+        Notice::RecoveryWaiting,
+        Notice::RecoveryRefused,
+        Notice::RecoveryDenied,
     ];
 
     fn key(self) -> &'static str {
@@ -85,6 +99,10 @@ impl Notice {
             Notice::ConfirmOffboard => "confirm-offboard",
             Notice::NotYourself => "not-yourself",
             Notice::Offboarded => "offboarded",
+            Notice::RecoveryApproved => "recovery-approved",
+            Notice::RecoveryWaiting => "recovery-waiting",
+            Notice::RecoveryRefused => "recovery-refused",
+            Notice::RecoveryDenied => "recovery-denied",
         }
     }
 
@@ -123,6 +141,14 @@ impl Notice {
             Notice::Offboarded => {
                 "Offboarded: every passkey revoked, every session ended, every invitation voided."
             }
+            Notice::RecoveryApproved => "Approved. More approvals are needed.",
+            Notice::RecoveryWaiting => {
+                "Approved. The waiting period runs; an approver can issue the grant after it."
+            }
+            Notice::RecoveryRefused => {
+                "Not counted: nobody approves their own recovery, and each administrator counts once."
+            }
+            Notice::RecoveryDenied => "Recovery denied.",
         }
     }
 
@@ -136,6 +162,7 @@ impl Notice {
                 | Notice::InvalidInvitation
                 | Notice::ConfirmOffboard
                 | Notice::NotYourself
+                | Notice::RecoveryRefused
         )
     }
 }

@@ -37,6 +37,7 @@ pub(super) async fn page(
             p { "or" }
             button #signin-passkey type="button" { "Sign in with a passkey" }
             noscript { p.problem { "Signing in with a passkey needs JavaScript." } }
+            p { a #lost-passkeys href="/recover" { "Lost all your passkeys?" } }
         },
     )
     .into_response()

@@ -185,3 +185,53 @@ async fn invitations_and_offboarding_from_the_console() {
         "the console's actor is the admin"
     );
 }
+
+#[tokio::test]
+async fn a_recovery_asked_for_on_the_sign_in_page_is_approved_in_the_console() {
+    let (app, service) = app().await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    let (mut second, _) = enrolled(&app, &service, "second", true).await;
+    enrolled(&app, &service, "ada", false).await;
+
+    let mut lost = Browser::new(app.clone());
+    let (_, _, page) = get(&mut lost, "/").await;
+    assert!(page.contains("href=\"/recover\""));
+    for name in ["ada", "nobody"] {
+        let (status, _, page) =
+            post_form(&mut lost, "/recover", &format!("name={name}"), SAME_ORIGIN).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("If an account of that name exists"),
+            "{name}: the same answer"
+        );
+    }
+
+    let (_, _, console) = get(&mut root, "/admin").await;
+    assert!(console.contains("class=\"recovery\" data-name=\"ada\""));
+    assert!(!console.contains("data-name=\"nobody\""));
+    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let approve = format!("/admin/recoveries/{id}/approve");
+    let (_, location, _) = post_form(&mut root, &approve, "revoke_old=yes", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=recovery-approved");
+    let (_, location, _) = post_form(&mut root, &approve, "revoke_old=yes", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=recovery-refused", "once per admin");
+    let (status, _, page) = post_form(&mut second, &approve, "revoke_old=yes", SAME_ORIGIN).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = page
+        .split("/enroll?token=")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(matches!(
+        service.invitation(&token).await.unwrap(),
+        keybound_service::InvitationState::Open { ref name, .. } if name == "ada"
+    ));
+    let old = &service.credentials_of("ada").await.unwrap()[0];
+    assert!(matches!(
+        old.status,
+        keybound_service::CredentialStatus::Revoked(_)
+    ));
+    enrol_at(&app, [127, 0, 0, 8], &token).await;
+    assert_eq!(service.credentials_of("ada").await.unwrap().len(), 2);
+}
