@@ -30,6 +30,8 @@ struct FileConfig {
     mds_refresh: Option<u64>,
     rate_limit_per_minute: Option<u32>,
     min_credentials: Option<usize>,
+    recovery_approvals: Option<u8>,
+    recovery_wait: Option<u32>,
     rate_limit_per_identity: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
@@ -89,6 +91,14 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ("KEYBOUND_ATTESTATION", file.attestation),
         ("KEYBOUND_MDS_ROOT", file.mds_root),
         ("KEYBOUND_MDS_URL", file.mds_url),
+        (
+            "KEYBOUND_RECOVERY_APPROVALS",
+            file.recovery_approvals.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_RECOVERY_WAIT",
+            file.recovery_wait.map(|n| n.to_string()),
+        ),
         (
             "KEYBOUND_MIN_CREDENTIALS",
             file.min_credentials.map(|n| n.to_string()),

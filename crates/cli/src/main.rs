@@ -259,6 +259,18 @@ struct Common {
     /// metadata BLOBs must chain to.
     #[arg(long, env = "KEYBOUND_MDS_ROOT", global = true)]
     mds_root: Option<PathBuf>,
+    /// Administrators who must approve a recovery (each other than the
+    /// person recovered).
+    #[arg(long, env = "KEYBOUND_RECOVERY_APPROVALS", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..), global = true)]
+    recovery_approvals: u8,
+    /// Seconds between the last approval and the recovery grant.
+    #[arg(
+        long,
+        env = "KEYBOUND_RECOVERY_WAIT",
+        default_value_t = 0,
+        global = true
+    )]
+    recovery_wait: u32,
     /// Ceremony requests a minute from one client address (0: no limits).
     /// The default suits an organisation behind one NAT.
     #[arg(
@@ -359,6 +371,8 @@ impl Common {
         config.open_registration = self.open_registration;
         config.challenge_ttl_ms = i64::from(self.challenge_ttl) * 1000;
         config.mds_root = self.mds_root.as_deref().map(read_certificate).transpose()?;
+        config.recovery.approvals = usize::from(self.recovery_approvals);
+        config.recovery.wait_ms = i64::from(self.recovery_wait) * 1000;
         config.rate_limits = keybound_service::RateLimits {
             per_source: self.rate_limit_per_minute,
             per_identity: self.rate_limit_per_identity,

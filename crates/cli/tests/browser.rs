@@ -26,8 +26,8 @@ use chromiumoxide::cdp::browser_protocol::page::{
 use chromiumoxide::cdp::browser_protocol::web_authn::{
     AddCredentialParams, AddVirtualAuthenticatorParams, AuthenticatorId, AuthenticatorProtocol,
     AuthenticatorTransport, Credential, EnableParams, EventCredentialDeleted,
-    EventCredentialUpdated, GetCredentialsParams, SetAutomaticPresenceSimulationParams,
-    VirtualAuthenticatorOptions,
+    EventCredentialUpdated, GetCredentialsParams, RemoveCredentialParams,
+    SetAutomaticPresenceSimulationParams, VirtualAuthenticatorOptions,
 };
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::Page;
@@ -347,6 +347,17 @@ impl Chrome {
             .unwrap()
             .result
             .credentials
+    }
+
+    /// Takes a credential off device `i`.
+    async fn remove_credential(&self, i: usize, credential: &Credential) {
+        self.page
+            .execute(RemoveCredentialParams::new(
+                self.devices[i].clone(),
+                credential.credential_id.clone(),
+            ))
+            .await
+            .unwrap();
     }
 
     /// Puts a credential (taken earlier) back on device `i`.
@@ -678,4 +689,106 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Recovery in the pages: the person who lost their passkey asks on the
+/// sign-in page, two administrators approve in the console (one of them
+/// receives the grant), the person enrols a new passkey from it and signs
+/// in, and the old passkey is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_approved_in_the_console() {
+    let (server, origin) = serve(&["--recovery-approvals", "2"]);
+    // Device-bound passkeys with UV: tier 2, as the console demands.
+    let Some(mut chrome) = Chrome::launch("recovery", &origin, hardware_passkey()).await else {
+        return;
+    };
+    chrome.without_autofill().await;
+    for (name, admin) in [("a1", true), ("a2", true), ("ada", false)] {
+        let args: Vec<&str> = if admin {
+            vec!["admin", "invite", name, "--admin"]
+        } else {
+            vec!["admin", "invite", name]
+        };
+        let (ok, link) = server.cli(&args);
+        assert!(ok);
+        chrome.goto(link.trim()).await;
+        chrome.click("#enroll-passkey").await;
+        chrome.wait_path("/me").await;
+        chrome.click("#sign-out").await;
+        chrome.wait_path("/").await;
+    }
+    let credentials = chrome.credentials(0).await;
+    assert_eq!(credentials.len(), 3);
+
+    // ada's device is gone: her passkey is no longer on the authenticator.
+    let ada_old = credentials
+        .iter()
+        .find(|c| c.user_name.as_deref() == Some("ada"))
+        .unwrap()
+        .clone();
+    chrome.remove_credential(0, &ada_old).await;
+
+    chrome.click("#lost-passkeys").await;
+    chrome.wait_path("/recover").await;
+    chrome.type_into("#recover-name", "ada").await;
+    chrome.click("#recover-form button").await;
+    chrome
+        .wait_text("#recovery-requested", "administrators have been asked")
+        .await;
+    chrome.shot("recovery-requested").await;
+
+    let mut link = String::new();
+    for approver in ["a1", "a2"] {
+        chrome.goto("/").await;
+        chrome.type_into("#username", approver).await;
+        chrome.click("#signin-by-name").await;
+        chrome.wait_path("/me").await;
+        chrome.click("#admin-console").await;
+        chrome.wait_path("/admin").await;
+        chrome
+            .wait_text(".recovery[data-name='ada']", "ada asked")
+            .await;
+        chrome.shot(&format!("console-{approver}")).await;
+        chrome
+            .click(".recovery[data-name='ada'] form.approve button")
+            .await;
+        if approver == "a1" {
+            chrome
+                .wait_text("#notice", "More approvals are needed")
+                .await;
+        } else {
+            link = chrome.wait_text("#recovery-link", "/enroll?token=").await;
+            chrome.shot("recovery-grant").await;
+        }
+        chrome.goto("/me").await;
+        chrome.click("#sign-out").await;
+        chrome.wait_path("/").await;
+    }
+
+    // ada enrols a new passkey from the grant and is signed in.
+    chrome.goto(link.trim()).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "ada");
+    chrome.shot("recovered").await;
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+
+    // The old passkey turns up again: refused, and the provider is told.
+    let everyone = chrome.credentials(0).await;
+    for c in &everyone {
+        chrome.remove_credential(0, c).await;
+    }
+    chrome.put_back(0, &ada_old).await;
+    chrome.click("#signin-passkey").await;
+    chrome
+        .wait_text("#error", "no longer registered here")
+        .await;
+    chrome.shot("old-passkey-refused").await;
+
+    let (_, audit) = server.cli(&["audit", "verify"]);
+    assert!(audit.contains("verified"), "{audit}");
+    let (_, alerts) = server.cli(&["audit", "alerts"]);
+    assert!(alerts.contains("recovery.request") && alerts.contains("recovery.approve"));
+    chrome.close().await;
 }
