@@ -238,6 +238,11 @@
       await post("/attestation/result", credentialJSON(credential));
       location.assign(next);
     } catch (e) {
+      if (e instanceof Failure && e.reply.errorMessage === "sign in again first") {
+        // Adding a passkey needs a recent sign-in: offer the step-up.
+        location.assign("/me?notice=step-up");
+        return;
+      }
       if (e instanceof Failure && e.reply.httpStatus === 403) {
         showError("This can no longer be done from this page: the invitation was used or has expired, or you were signed out. Reload the page.");
         return;

@@ -42,6 +42,7 @@ pub(crate) fn from_service(e: &ServiceError) -> Response {
         )
             .into_response(),
         ServiceError::ConfirmationRequired => failed(StatusCode::CONFLICT, "confirmation required"),
+        ServiceError::StepUpRequired => failed(StatusCode::FORBIDDEN, "sign in again first"),
         ServiceError::Forbidden => failed(StatusCode::FORBIDDEN, "not allowed"),
         ServiceError::NotFound => failed(StatusCode::NOT_FOUND, "not found"),
         ServiceError::RateLimited { retry_after_s } => {

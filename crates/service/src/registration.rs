@@ -22,7 +22,9 @@ use crate::{ClientContext, Service, ServiceError, Token};
 pub enum RegistrationStart<'a> {
     /// An invitation token.
     Invitation(&'a str),
-    /// A signed-in session adding a credential to its own account.
+    /// A signed-in session adding a credential to its own account; it must
+    /// have signed in within the step-up window (device replacement:
+    /// prove an existing credential, add the new one, revoke the old).
     Session(&'a str),
     /// Open registration of a name (only with `open_registration`).
     Open(&'a str),
@@ -104,6 +106,11 @@ impl Service {
                         .live_session(&hash_token(token), now)
                         .await?
                         .ok_or(ServiceError::Forbidden)?;
+                    // Binding a new key to an account is a step-up action:
+                    // a stale (perhaps stolen) session cannot do it.
+                    if now.saturating_sub(session.created_ms) > crate::account::STEP_UP_WINDOW_MS {
+                        return Err(ServiceError::StepUpRequired);
+                    }
                     let identity = tx
                         .identity_by_id(&session.identity_id)
                         .await?

@@ -70,6 +70,9 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
             }
         }
         button #add-passkey type="button" { "Add a passkey" }
+        @if notice == Some(Notice::Added) && account.credentials.len() > 1 {
+            p.hint #replace-hint { "Replacing a device? Now revoke the passkey of the old one above." }
+        }
         noscript { p.problem { "Adding a passkey needs JavaScript; renaming and revoking do not." } }
     }
 }

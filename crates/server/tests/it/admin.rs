@@ -235,3 +235,29 @@ async fn a_recovery_asked_for_on_the_sign_in_page_is_approved_in_the_console() {
     enrol_at(&app, [127, 0, 0, 8], &token).await;
     assert_eq!(service.credentials_of("ada").await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_approve_their_own_recovery_in_the_console() {
+    let (app, service) = app().await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    let mut lost = Browser::new(app.clone());
+    post_form(&mut lost, "/recover", "name=root", SAME_ORIGIN).await;
+    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let (_, location, _) = post_form(
+        &mut root,
+        &format!("/admin/recoveries/{id}/approve"),
+        "revoke_old=yes",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=recovery-refused");
+    let (_, location, _) = post_form(
+        &mut root,
+        &format!("/admin/recoveries/{id}/deny"),
+        "",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=recovery-denied");
+    assert!(service.pending_recoveries().await.unwrap().is_empty());
+}

@@ -432,3 +432,53 @@ async fn unknown_credentials_are_flagged_to_the_page_but_decoys_are_not() {
         );
     }
 }
+
+/// Device replacement in one sitting: signed in with the old device, add
+/// the new device's passkey, revoke the old one (confirmed: it would leave
+/// one); the new one signs in and the old one is refused.
+#[tokio::test]
+async fn a_device_is_replaced_from_my_passkeys() {
+    let (app, service) = app().await;
+    let (mut browser, mut old) = enrolled(&app, &service, "ada").await;
+    let new_device = Authenticator::default();
+    let (status, options) = browser
+        .post("/attestation/options", json!({}).to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge(&options);
+    fn ceremony(c: &[u8]) -> Ceremony<'_> {
+        Ceremony {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: c,
+        }
+    }
+    let (mut new, json) = new_device.register(Algorithm::Es256, &ceremony(&c), &user);
+    let (status, _) = browser.post("/attestation/result", json.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, page) = get(&mut browser, "/me?notice=added").await;
+    assert!(page.contains("id=\"replace-hint\""));
+
+    let revoke = format!("/me/credentials/{}/revoke", b64::encode(&old.id));
+    let (status, _) = form(&mut browser, &revoke, "", &[SAME_ORIGIN]).await;
+    assert_eq!(status, StatusCode::OK, "the confirmation page");
+    let (status, to) = form(&mut browser, &revoke, "confirm=yes", &[SAME_ORIGIN]).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/?notice=revoked-signed-out")
+    );
+
+    for (cred, expected) in [
+        (&mut new, StatusCode::OK),
+        (&mut old, StatusCode::BAD_REQUEST),
+    ] {
+        let (_, options) = browser
+            .post("/assertion/options", json!({"username": ""}).to_string())
+            .await;
+        let c = challenge(&options);
+        let json = Authenticator::default().assert(cred, &ceremony(&c));
+        let (status, _) = browser.post("/assertion/result", json.to_string()).await;
+        assert_eq!(status, expected);
+    }
+}

@@ -319,3 +319,26 @@ async fn the_backup_rule_marks_accounts_and_guards_revocation_with_a_fresh_sign_
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn adding_a_passkey_needs_a_recent_sign_in() {
+    let w = world().await;
+    let (mut first, session) = enrolled(&w, "ada").await;
+    w.clock.0.fetch_add(STEP_UP_WINDOW_MS + 1, Ordering::SeqCst);
+    assert_eq!(
+        w.service
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Session(&session.value),
+                &RegistrationRequest::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::StepUpRequired
+    );
+    // Proving the existing passkey again (a step-up) lets the new one in.
+    let (_, fresh) = w.sign_in(&mut first, "", &Tweaks::default()).await;
+    let fresh = fresh.unwrap().session;
+    let (_, _, added) = w.register(RegistrationStart::Session(&fresh.value)).await;
+    assert!(added.is_ok());
+}
