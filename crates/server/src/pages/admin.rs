@@ -381,6 +381,7 @@ pub(super) async fn recovery_action(
     };
     match result {
         Ok(response) => response,
+        Err(ServiceError::Rejected("recovery_not_ready")) => notice(Notice::RecoveryWaiting),
         Err(ServiceError::Rejected(_)) => notice(Notice::RecoveryRefused),
         Err(ServiceError::NotFound) => notice(Notice::NotFound),
         Err(e) => from_service(&e),

@@ -261,3 +261,52 @@ async fn an_administrator_cannot_approve_their_own_recovery_in_the_console() {
     assert_eq!(location, "/admin?notice=recovery-denied");
     assert!(service.pending_recoveries().await.unwrap().is_empty());
 }
+
+/// The waiting period and expiry, through the console (short settings so
+/// the test can wait them out).
+#[tokio::test]
+async fn the_waiting_period_and_expiry_through_the_console() {
+    let (app, service) = app_with(|c| {
+        c.recovery.wait_ms = 300;
+        c.recovery.request_ttl_ms = 60_000;
+    })
+    .await;
+    let (mut a1, _) = enrolled(&app, &service, "a1", true).await;
+    let (mut a2, _) = enrolled(&app, &service, "a2", true).await;
+    enrolled(&app, &service, "ada", false).await;
+    service
+        .request_recovery("ada", &keybound_service::ClientContext::default())
+        .await
+        .unwrap();
+    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let action = |what: &str| format!("/admin/recoveries/{id}/{what}");
+    post_form(&mut a1, &action("approve"), "revoke_old=no", SAME_ORIGIN).await;
+    let (_, location, _) =
+        post_form(&mut a2, &action("approve"), "revoke_old=no", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=recovery-waiting");
+    let (_, location, _) = post_form(&mut a1, &action("issue"), "", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=recovery-waiting", "not yet");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (status, _, page) = post_form(&mut a1, &action("issue"), "", SAME_ORIGIN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"recovery-link\""));
+
+    // A request nobody approves in time lapses.
+    let (app, service) = app_with(|c| c.recovery.request_ttl_ms = 100).await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    enrolled(&app, &service, "bob", false).await;
+    service
+        .request_recovery("bob", &keybound_service::ClientContext::default())
+        .await
+        .unwrap();
+    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let (_, location, _) = post_form(
+        &mut root,
+        &format!("/admin/recoveries/{id}/approve"),
+        "",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=not-found");
+}
