@@ -38,6 +38,27 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, Respon
     }
 }
 
+/// [`admin`] for a form post, which must also come from our own pages.
+async fn admin_form(state: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+    if cross_site(state, headers) {
+        return Err(StatusCode::FORBIDDEN.into_response());
+    }
+    admin(state, headers).await
+}
+
+/// The enrolment link for a grant token, on the first configured origin.
+fn enrol_link(state: &AppState, token: &str) -> String {
+    let origin = state
+        .service
+        .config()
+        .origins
+        .origins()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    format!("{origin}/enroll?token={token}")
+}
+
 fn nav() -> Markup {
     html! {
         nav { a href="/admin" { "People" } " · " a href="/admin/audit" { "Audit log" } " · " a href="/me" { "Your passkeys" } }
@@ -145,10 +166,7 @@ pub(super) async fn invite(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    if cross_site(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let me = match admin(&state, &headers).await {
+    let me = match admin_form(&state, &headers).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -171,15 +189,7 @@ pub(super) async fn invite(
         }
         Err(e) => return from_service(&e),
     };
-    let origin = state
-        .service
-        .config()
-        .origins
-        .origins()
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    let link = format!("{origin}/enroll?token={}", token.value);
+    let link = enrol_link(&state, &token.value);
     layout(
         "Invitation created",
         "admin-invited",
@@ -205,10 +215,7 @@ pub(super) async fn offboard(
     headers: HeaderMap,
     Form(form): Form<OffboardForm>,
 ) -> Response {
-    if cross_site(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let me = match admin(&state, &headers).await {
+    let me = match admin_form(&state, &headers).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -346,10 +353,7 @@ pub(super) async fn recovery_action(
     headers: HeaderMap,
     Form(form): Form<RecoveryForm>,
 ) -> Response {
-    if cross_site(&state, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let me = match admin(&state, &headers).await {
+    let me = match admin_form(&state, &headers).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -390,14 +394,6 @@ pub(super) async fn recovery_action(
 
 /// The recovery grant, shown once to the approver who takes it.
 fn grant_page(state: &AppState, token: &str) -> Response {
-    let origin = state
-        .service
-        .config()
-        .origins
-        .origins()
-        .first()
-        .cloned()
-        .unwrap_or_default();
     layout(
         "Recovery grant",
         "admin-recovery-grant",
@@ -405,7 +401,7 @@ fn grant_page(state: &AppState, token: &str) -> Response {
         html! {
             (nav())
             p { "Hand this link over in person or over a channel you trust. It enrols one new passkey, works once, and expires in 15 minutes; it is shown only now." }
-            p { code #recovery-link { (origin) "/enroll?token=" (token) } }
+            p { code #recovery-link { (enrol_link(state, token)) } }
         },
     )
     .into_response()
