@@ -122,6 +122,30 @@ impl Service {
         out
     }
 
+    /// Records a refused administrative action (its own transaction: the
+    /// action's was dropped) and returns [`ServiceError::Rejected`].
+    async fn record_refusal(
+        &self,
+        mut event: NewEvent,
+        reason: &'static str,
+        detail: Option<String>,
+    ) -> ServiceError {
+        event.outcome = Some(keybound_audit::Outcome::Failure);
+        event.reason = Some(match detail {
+            Some(detail) => format!("{reason}: {detail}"),
+            None => reason.to_owned(),
+        });
+        let recorded = async {
+            let mut tx = self.store.begin().await?;
+            tx.append_audit(event).await?;
+            tx.commit().await
+        };
+        match recorded.await {
+            Ok(()) => ServiceError::Rejected(reason),
+            Err(e) => e.into(),
+        }
+    }
+
     fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
         NewEvent {
             time_ms: self.now_ms(),

@@ -178,7 +178,7 @@ impl Service {
             Ok(blob) => blob,
             Err(e) => {
                 return Err(self
-                    .refuse_import(event, refusal_reason(&e), e.to_string())
+                    .record_refusal(event, refusal_reason(&e), Some(e.to_string()))
                     .await)
             }
         };
@@ -190,7 +190,9 @@ impl Service {
             if blob.no <= current {
                 drop(tx);
                 let why = format!("serial {} is not newer than {current}", blob.no);
-                return Err(self.refuse_import(event, "metadata_not_newer", why).await);
+                return Err(self
+                    .record_refusal(event, "metadata_not_newer", Some(why))
+                    .await);
             }
         }
         tx.insert_metadata(blob.no, &blob.next_update, jwt, self.now_ms())
@@ -211,25 +213,6 @@ impl Service {
         tx.commit().await?;
         *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((blob.no, Arc::new(blob)));
         Ok(Some(report))
-    }
-
-    async fn refuse_import(
-        &self,
-        mut event: keybound_audit::NewEvent,
-        reason: &'static str,
-        detail: String,
-    ) -> ServiceError {
-        event.outcome = Some(Outcome::Failure);
-        event.reason = Some(format!("{reason}: {detail}"));
-        let recorded = async {
-            let mut tx = self.store.begin().await?;
-            tx.append_audit(event).await?;
-            tx.commit().await
-        };
-        match recorded.await {
-            Ok(()) => ServiceError::Rejected(reason),
-            Err(e) => e.into(),
-        }
     }
 
     /// New tiers for every credential not revoked; a compromised model's

@@ -136,12 +136,12 @@ impl Service {
             .await?;
         if recovery.identity_id == admin.id {
             drop(tx);
-            return Err(self.refuse_recovery(event, "self_approval").await);
+            return Err(self.record_refusal(event, "self_approval", None).await);
         }
         match tx.approve_recovery(id, &admin.id, now).await {
             Err(StoreError::Conflict) => {
                 drop(tx);
-                return Err(self.refuse_recovery(event, "already_approved").await);
+                return Err(self.record_refusal(event, "already_approved", None).await);
             }
             other => other?,
         }
@@ -246,20 +246,6 @@ impl Service {
         event.outcome = Some(Outcome::Alert);
         event.severity = Some(Severity::Warning);
         Ok(event)
-    }
-
-    async fn refuse_recovery(&self, mut event: NewEvent, reason: &'static str) -> ServiceError {
-        event.outcome = Some(Outcome::Failure);
-        event.reason = Some(reason.to_owned());
-        let recorded = async {
-            let mut tx = self.store.begin().await?;
-            tx.append_audit(event).await?;
-            tx.commit().await
-        };
-        match recorded.await {
-            Ok(()) => ServiceError::Rejected(reason),
-            Err(e) => e.into(),
-        }
     }
 
     /// Issues the grant (and revokes the old credentials if so chosen), in
