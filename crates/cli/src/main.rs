@@ -132,22 +132,10 @@ enum AuditCommand {
     },
 }
 
-/// `30s`, `30m`, `24h`, `7d` in milliseconds.
+/// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
 fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number and s, m, h or d"))?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("{text:?}: expected a number and s, m, h or d")),
-    };
-    n.checked_mul(unit_ms)
-        .filter(|ms| *ms >= 0)
-        .ok_or_else(|| format!("{text:?}: out of range"))
+    keybound_service::duration_ms(text)
+        .ok_or_else(|| format!("{text:?}: expected a number and s, m, h or d"))
 }
 
 /// Settings shared by every subcommand (flags or KEYBOUND_* variables).

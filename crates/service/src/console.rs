@@ -27,6 +27,21 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// `30s`, `30m`, `24h`, `7d` in milliseconds: how far back an audit view
+/// (console or `keybound audit alerts --since`) looks.
+pub fn duration_ms(text: &str) -> Option<i64> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms).filter(|ms| *ms >= 0)
+}
+
 impl AuditFilter {
     fn admits(&self, e: &AuditEvent) -> bool {
         let e = &e.event;
@@ -65,5 +80,20 @@ impl Service {
             .filter(|e| filter.admits(e))
             .take(filter.limit.max(1))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(duration_ms("30s"), Some(30_000));
+        assert_eq!(duration_ms("24h"), Some(86_400_000));
+        assert_eq!(duration_ms("7d"), Some(604_800_000));
+        for bad in ["", "h", "soon", "-1h", "1w", "9999999999999999d"] {
+            assert_eq!(duration_ms(bad), None, "{bad}");
+        }
     }
 }

@@ -253,19 +253,6 @@ pub(super) struct AuditQuery {
     since: Option<String>,
 }
 
-/// `30m`, `24h`, `7d` as milliseconds.
-fn duration_ms(text: &str) -> Option<i64> {
-    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok()?;
-    let unit = match unit {
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(unit).filter(|ms| *ms >= 0)
-}
-
 pub(super) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
@@ -288,7 +275,7 @@ pub(super) async fn audit(
         since_ms: query
             .since
             .as_deref()
-            .and_then(duration_ms)
+            .and_then(keybound_service::duration_ms)
             .map(|ms| now.saturating_sub(ms)),
         limit: 500,
     };
