@@ -112,7 +112,7 @@ impl Service {
         let Some(root) = &self.config.mds_root else {
             return Ok(None);
         };
-        let Some((no, jwt, imported_ms)) = tx.latest_metadata().await? else {
+        let Some(no) = tx.latest_metadata_no().await? else {
             return Ok(None);
         };
         if let Some((cached, blob)) = &*self.metadata.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -120,6 +120,9 @@ impl Service {
                 return Ok(Some(blob.clone()));
             }
         }
+        let Some((jwt, imported_ms)) = tx.metadata_blob(no).await? else {
+            return Ok(None);
+        };
         // Judged as at its import, when it was verified: the last good BLOB
         // stays in use after its nextUpdate until a newer one arrives.
         let at = u64::try_from(imported_ms / 1000).unwrap_or_default();
@@ -183,7 +186,7 @@ impl Service {
             }
         };
         let mut tx = self.store.begin().await?;
-        if let Some((current, _, _)) = tx.latest_metadata().await? {
+        if let Some(current) = tx.latest_metadata_no().await? {
             if same_is_unchanged && blob.no == current {
                 return Ok(None);
             }

@@ -404,21 +404,25 @@ impl Tx {
         Ok(())
     }
 
-    /// The current metadata BLOB: (serial, JWT, import time).
-    pub async fn latest_metadata(&mut self) -> Result<Option<(u64, Vec<u8>, i64)>, StoreError> {
-        let row =
-            sqlx::query("SELECT no, jwt, imported_ms FROM metadata_blobs ORDER BY no DESC LIMIT 1")
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        row.map(|r| {
-            let no: i64 = r.try_get("no")?;
-            Ok((
-                u64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?,
-                r.try_get("jwt")?,
-                r.try_get("imported_ms")?,
-            ))
-        })
-        .transpose()
+    /// The serial of the current metadata BLOB (cheap: callers cache the
+    /// parsed BLOB and only need to know whether it changed).
+    pub async fn latest_metadata_no(&mut self) -> Result<Option<u64>, StoreError> {
+        let no: Option<i64> = sqlx::query_scalar("SELECT MAX(no) FROM metadata_blobs")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        no.map(|n| u64::try_from(n).map_err(|_| StoreError::Corrupt("metadata no".into())))
+            .transpose()
+    }
+
+    /// The BLOB with serial `no`: (JWT, import time).
+    pub async fn metadata_blob(&mut self, no: u64) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
+        let no = i64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?;
+        let row = sqlx::query("SELECT jwt, imported_ms FROM metadata_blobs WHERE no = ?")
+            .bind(no)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| Ok((r.try_get("jwt")?, r.try_get("imported_ms")?)))
+            .transpose()
     }
 
     /// Records a credential's new tier and why (metadata changed).
