@@ -18,6 +18,7 @@ struct FileConfig {
     origins: Option<Vec<String>>,
     data_dir: Option<String>,
     database_url: Option<String>,
+    durability: Option<String>,
     open_registration: Option<bool>,
     challenge_ttl: Option<u32>,
     registration_min_tier: Option<u8>,
@@ -64,6 +65,7 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         ("KEYBOUND_ORIGIN", file.origins.map(|o| o.join(","))),
         ("KEYBOUND_DATA_DIR", file.data_dir),
         ("KEYBOUND_DATABASE_URL", file.database_url),
+        ("KEYBOUND_DURABILITY", file.durability),
         (
             "KEYBOUND_CHALLENGE_TTL",
             file.challenge_ttl.map(|t| t.to_string()),

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 mod config_file;
 mod mds_fetch;
 use keybound_service::{Config, Service, SystemClock};
-use keybound_store::Store;
+use keybound_store::{Durability, Store};
 use keybound_webauthn::OriginPolicy;
 use rand_core::TryRngCore;
 
@@ -181,9 +181,21 @@ struct Common {
         global = true
     )]
     data_dir: PathBuf,
-    /// Database URL (`sqlite://…`); default: DATA_DIR/keybound.db.
+    /// Database URL: `sqlite://FILE` (one node) or `postgres://…` (any
+    /// number of nodes on one database); default: DATA_DIR/keybound.db.
     #[arg(long, env = "KEYBOUND_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// What an acknowledged write survives: `full` (a power cut: fsync
+    /// before every acknowledgement, shared by group commit) or `relaxed`
+    /// (a killed process, not a power cut or database crash).
+    #[arg(
+        long,
+        env = "KEYBOUND_DURABILITY",
+        default_value = "full",
+        value_parser = parse_durability,
+        global = true
+    )]
+    durability: Durability,
     /// Seconds a ceremony's challenge may be answered.
     #[arg(
         long,
@@ -334,12 +346,9 @@ impl Common {
 
     async fn service(&self) -> Result<Service, String> {
         let url = self.database_url()?;
-        if !url.starts_with("sqlite:") {
-            return Err(format!(
-                "unsupported database URL {url:?}: only sqlite:// for now"
-            ));
-        }
-        let store = Store::open(&url).await.map_err(|e| e.to_string())?;
+        let store = Store::open_with(&url, self.durability)
+            .await
+            .map_err(|e| format!("{}: {e}", redact_password(&url)))?;
         let mut rng = rand_core::OsRng.unwrap_err();
         let mut fresh = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rng, &mut fresh);
@@ -651,6 +660,44 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+fn parse_durability(s: &str) -> Result<Durability, String> {
+    match s {
+        "full" => Ok(Durability::Full),
+        "relaxed" => Ok(Durability::Relaxed),
+        other => Err(format!("{other:?}: expected full or relaxed")),
+    }
+}
+
+/// A database URL fit for a log line: a password in it becomes `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let path = match path.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("password", _)) => "password=***".to_owned(),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => path.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
+
 async fn serve(common: Common) -> Result<ExitCode, String> {
     let service = Arc::new(common.service().await?);
     if let Some(url) = &common.mds_url {
@@ -681,7 +728,12 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         common.rp_id
     );
     let _ = writeln!(out, "origins: {}", common.origins().join(", "));
-    let _ = writeln!(out, "data: {}", common.database_url()?);
+    let _ = writeln!(
+        out,
+        "data: {} (durability: {:?})",
+        redact_password(&common.database_url()?),
+        common.durability
+    );
     let _ = writeln!(
         out,
         "invite the first admin: keybound admin invite NAME --admin"
@@ -697,4 +749,25 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
     .await
     .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn database_passwords_stay_out_of_logs() {
+        assert_eq!(
+            redact_password("postgres://kb:s3cret@db.internal:5432/keybound"),
+            "postgres://kb:***@db.internal:5432/keybound"
+        );
+        assert_eq!(
+            redact_password("postgres://kb@db/keybound?sslmode=require&password=s3cret"),
+            "postgres://kb@db/keybound?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_password("sqlite://keybound-data/keybound.db"),
+            "sqlite://keybound-data/keybound.db"
+        );
+    }
 }

@@ -11,15 +11,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
+use support::http::{ceremony, challenge, decode, Browser, ORIGIN, RP_ID};
 use support::Server;
 
 use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Ceremony, Credential, Tweaks};
-use serde_json::{json, Value};
-
-const RP_ID: &str = "kb.test";
-const ORIGIN: &str = "https://kb.test";
+use serde_json::json;
 
 impl Server {
     fn start() -> Server {
@@ -53,80 +50,12 @@ impl Server {
         assert!(last.contains("\"outcome\":\"failure\""), "{last}");
     }
 
-    fn browser(&self) -> Browser {
-        Browser {
-            port: self.port,
-            cookies: Vec::new(),
-        }
-    }
-
     /// How many credentials `name` has (active or not), and whether the
     /// audit chain still verifies, as an admin would check.
     fn state(&self, name: &str) -> (usize, String) {
         let (_, creds) = self.cli(&["admin", "credentials", name]);
         let (_, audit) = self.cli(&["audit", "verify"]);
         (creds.lines().count(), audit.trim().to_owned())
-    }
-}
-
-/// A minimal HTTP/1.1 browser: one request per connection, keeps cookies.
-struct Browser {
-    port: u16,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn post(&mut self, path: &str, body: &[u8]) -> (u16, Value) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nHost: kb.test\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
-            body.len(),
-            cookie.join("; ")
-        )
-        .unwrap();
-        // The server may answer (413) before reading a huge body.
-        let _ = s.write_all(body);
-        let mut raw = Vec::new();
-        let _ = s.read_to_end(&mut raw);
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        for line in head.lines() {
-            if let Some(set) = line.strip_prefix("set-cookie: ") {
-                let (pair, _) = set.split_once(';').unwrap();
-                let (k, v) = pair.split_once('=').unwrap();
-                self.cookies.retain(|(name, _)| name != k);
-                self.cookies.push((k.to_owned(), v.to_owned()));
-            }
-        }
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
-        self.post(path, body.to_string().as_bytes())
-    }
-}
-
-fn decode(s: &str) -> Vec<u8> {
-    keybound_webauthn::b64::decode(s).unwrap()
-}
-
-fn challenge(options: &Value) -> Vec<u8> {
-    decode(options["challenge"].as_str().unwrap())
-}
-
-fn ceremony(c: &[u8]) -> Ceremony<'_> {
-    Ceremony {
-        rp_id: RP_ID,
-        origin: ORIGIN,
-        challenge: c,
     }
 }
 

@@ -1,24 +1,134 @@
-//! keybound's storage. SQLite is the embedded default: `Store::open` with no
-//! configuration makes one file in WAL mode. PostgreSQL, for many nodes, will
-//! implement the same operations (issue 7), at which point these methods
-//! become the `Store` trait both backends pass one conformance suite against.
+//! keybound's storage: one set of queries over two databases. SQLite is the
+//! embedded default (`Store::open` with a file URL and nothing else to run);
+//! PostgreSQL serves many stateless nodes on one database. The queries are
+//! written once in SQL both accept and run through sqlx's `Any` driver; what
+//! differs (connection settings, migrations, the writer lock) is in
+//! `backend.rs`.
 //!
-//! Every write happens inside a [`Tx`] opened with `BEGIN IMMEDIATE`, so the
-//! audit event that records a change is appended in the same transaction as
-//! the change, and concurrent writers serialise instead of failing on a lock
-//! upgrade. Driver errors never leave this crate: callers see [`StoreError`].
+//! Writes go through group commit (`writer.rs`): each node has one
+//! connection and batches concurrent transactions into one database
+//! transaction, each caller's work a savepoint in it. A batch holds the
+//! database-wide writer lock (SQLite `BEGIN IMMEDIATE`, a PostgreSQL
+//! advisory lock), so the audit event recording a change is appended in the
+//! same transaction as the change and the chain has one writer at a time
+//! however many nodes there are. A caller's commit returns only after its
+//! batch is committed with the configured [`Durability`]. Driver errors
+//! never leave this crate: callers see [`StoreError`].
 #![warn(missing_docs)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod backend;
 mod error;
 mod model;
-mod sqlite;
+mod rows;
+mod tx;
+mod writer;
+
+use std::sync::Arc;
+
+use keybound_audit::AuditEvent;
 
 pub use error::StoreError;
 pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, Session,
 };
-pub use sqlite::{Store, Tx};
+pub use tx::Tx;
+pub use writer::CommitStats;
+
+use backend::Backend;
+use writer::Writer;
+
+/// What a commit survives. The choice is the operator's and is stated, not
+/// left to driver defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A commit is on stable storage before it is acknowledged: it survives
+    /// a killed process and a power cut (SQLite `synchronous=FULL` in WAL
+    /// mode; PostgreSQL `synchronous_commit=on`). Group commit shares one
+    /// fsync among every transaction of a batch.
+    #[default]
+    Full,
+    /// A commit survives the keybound process being killed but not the
+    /// machine losing power (SQLite `synchronous=NORMAL`: the WAL is synced
+    /// at checkpoints) or the database server crashing (PostgreSQL
+    /// `synchronous_commit=off`: up to about 0.6 s of commits).
+    Relaxed,
+}
+
+/// A database holding all of keybound's state. Cheap to clone: clones
+/// share the node's connection and write batch.
+#[derive(Clone)]
+pub struct Store {
+    writer: Arc<Writer>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://path`, `sqlite::memory:` or
+    /// `postgres://…`) with full durability, creating a SQLite file when
+    /// missing, and brings its schema up to date. Must be called inside a
+    /// tokio runtime (the batch flusher runs on it).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, Durability::Full).await
+    }
+
+    /// [`Store::open`] with a chosen durability.
+    pub async fn open_with(url: &str, durability: Durability) -> Result<Self, StoreError> {
+        let backend = Backend::of(url)?;
+        let writer = Writer::start(backend, url, durability).await?;
+        Ok(Store {
+            writer: Arc::new(writer),
+            backend,
+        })
+    }
+
+    /// Whether this store is the embedded SQLite one (one node only).
+    pub fn is_embedded(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
+    /// Starts a transaction (a savepoint in the node's write batch).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let lease = self.writer.lease().await?;
+        Ok(Tx::new(lease, self.writer.clone()))
+    }
+
+    /// The secret called `name`, created from `fresh` on first use and the
+    /// same on every later start and on every node.
+    pub async fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = self.begin().await?;
+        let value = tx.secret(name, fresh).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    /// True when the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        match self.begin().await {
+            Ok(mut tx) => tx.ping().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Group commit's record on this node (for benchmarks and tests).
+    pub async fn commit_stats(&self) -> CommitStats {
+        self.writer.stats().await
+    }
+
+    /// The whole audit chain in sequence order (for verify and export).
+    pub async fn audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit_events().await
+    }
+}

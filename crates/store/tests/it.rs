@@ -1,4 +1,7 @@
-//! The store conformance suite, run here against SQLite (file and memory).
+//! The store conformance suite: every test runs against SQLite (a file) and
+//! against a real PostgreSQL server started for this test binary
+//! (`keybound-testdb`). `cargo test -p keybound-store postgres` runs the
+//! PostgreSQL half.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,12 +12,73 @@
 use keybound_audit::{verify_chain, NewEvent, Outcome};
 use keybound_store::*;
 
-async fn file_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keybound.db").display());
-    let store = Store::open(&url).await.unwrap();
-    (dir, store)
+/// A database for one test: a SQLite file, or a fresh PostgreSQL database.
+struct Db {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
 }
+
+impl Db {
+    fn sqlite() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keybound.db").display());
+        Db {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    fn postgres(test: &str) -> Option<Db> {
+        let server = keybound_testdb::shared(test)?;
+        Some(Db {
+            url: server.fresh_database(),
+            _dir: None,
+        })
+    }
+
+    /// A store on this database; open it twice for two nodes.
+    async fn open(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+}
+
+/// Each named `async fn(&Db)` becomes a module with a `sqlite` and a
+/// `postgres` test.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(&super::Db::sqlite()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = super::Db::postgres(stringify!($name)) {
+                    super::$name(&db).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    identities_round_trip_and_names_are_unique,
+    credentials_are_unique_across_identities_and_revocable,
+    a_rolled_back_transaction_leaves_nothing,
+    audit_chain_survives_concurrent_writers_and_reopening,
+    challenges_are_single_use_bound_to_session_and_ceremony_and_expire,
+    a_challenge_raced_by_many_transactions_is_taken_once,
+    grants_are_single_use_and_expire,
+    nicknames_are_set_and_cleared,
+    sessions_end_on_sign_out_expiry_or_credential_revocation,
+    secrets_are_created_once,
+    concurrent_commits_share_batches_and_abandoned_ones_vanish,
+    two_nodes_race_for_one_challenge_and_share_one_audit_chain,
+    a_revocation_on_one_node_is_seen_at_once_by_the_other,
+    quarantine_metadata_and_recovery_round_trip,
+    relaxed_durability_opens_and_commits,
+);
 
 fn identity(name: &str) -> Identity {
     Identity {
@@ -52,9 +116,8 @@ fn credential(id: &[u8], owner: &str) -> Credential {
     }
 }
 
-#[tokio::test]
-async fn identities_round_trip_and_names_are_unique() {
-    let (_dir, store) = file_store().await;
+async fn identities_round_trip_and_names_are_unique(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     assert_eq!(
@@ -87,9 +150,8 @@ async fn identities_round_trip_and_names_are_unique() {
     );
 }
 
-#[tokio::test]
-async fn credentials_are_unique_across_identities_and_revocable() {
-    let (_dir, store) = file_store().await;
+async fn credentials_are_unique_across_identities_and_revocable(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     tx.insert_identity(&identity("bob")).await.unwrap();
@@ -124,9 +186,8 @@ async fn credentials_are_unique_across_identities_and_revocable() {
     );
 }
 
-#[tokio::test]
-async fn a_rolled_back_transaction_leaves_nothing() {
-    let (_dir, store) = file_store().await;
+async fn a_rolled_back_transaction_leaves_nothing(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     tx.append_audit(NewEvent {
@@ -138,12 +199,12 @@ async fn a_rolled_back_transaction_leaves_nothing() {
     drop(tx);
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.identity_by_name("ada").await.unwrap(), None);
+    drop(tx);
     assert!(store.audit_events().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn audit_chain_survives_concurrent_writers_and_reopening() {
-    let (dir, store) = file_store().await;
+async fn audit_chain_survives_concurrent_writers_and_reopening(db: &Db) {
+    let store = db.open().await;
     let mut tasks = Vec::new();
     for w in 0..8 {
         let store = store.clone();
@@ -170,8 +231,7 @@ async fn audit_chain_survives_concurrent_writers_and_reopening() {
     let events = store.audit_events().await.unwrap();
     assert_eq!(verify_chain(events).unwrap(), 80);
     drop(store);
-    let url = format!("sqlite://{}", dir.path().join("keybound.db").display());
-    let reopened = Store::open(&url).await.unwrap();
+    let reopened = db.open().await;
     assert_eq!(
         verify_chain(reopened.audit_events().await.unwrap()).unwrap(),
         80
@@ -199,9 +259,8 @@ fn challenge(tag: u8, expires_ms: i64) -> Challenge {
     }
 }
 
-#[tokio::test]
-async fn challenges_are_single_use_bound_to_session_and_ceremony_and_expire() {
-    let (_dir, store) = file_store().await;
+async fn challenges_are_single_use_bound_to_session_and_ceremony_and_expire(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_challenge(&challenge(1, 1_000)).await.unwrap();
     tx.insert_challenge(&challenge(2, 1_000)).await.unwrap();
@@ -235,9 +294,8 @@ async fn challenges_are_single_use_bound_to_session_and_ceremony_and_expire() {
     tx.commit().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_challenge_raced_by_many_transactions_is_taken_once() {
-    let (_dir, store) = file_store().await;
+async fn a_challenge_raced_by_many_transactions_is_taken_once(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_challenge(&challenge(9, i64::MAX)).await.unwrap();
     tx.commit().await.unwrap();
@@ -261,9 +319,8 @@ async fn a_challenge_raced_by_many_transactions_is_taken_once() {
     assert_eq!(wins, 1);
 }
 
-#[tokio::test]
-async fn grants_are_single_use_and_expire() {
-    let (_dir, store) = file_store().await;
+async fn grants_are_single_use_and_expire(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     let grant = Grant {
@@ -301,9 +358,8 @@ async fn grants_are_single_use_and_expire() {
     assert!(tx.grant(&[5; 32]).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn nicknames_are_set_and_cleared() {
-    let (_dir, store) = file_store().await;
+async fn nicknames_are_set_and_cleared(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     tx.insert_credential(&credential(b"c1", "ada"))
@@ -320,9 +376,8 @@ async fn nicknames_are_set_and_cleared() {
     assert!(!tx.set_nickname(b"nope", Some("x")).await.unwrap());
 }
 
-#[tokio::test]
-async fn sessions_end_on_sign_out_expiry_or_credential_revocation() {
-    let (_dir, store) = file_store().await;
+async fn sessions_end_on_sign_out_expiry_or_credential_revocation(db: &Db) {
+    let store = db.open().await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&identity("ada")).await.unwrap();
     tx.insert_credential(&credential(b"c1", "ada"))
@@ -361,10 +416,244 @@ async fn sessions_end_on_sign_out_expiry_or_credential_revocation() {
     );
 }
 
-#[tokio::test]
-async fn secrets_are_created_once() {
-    let (_dir, store) = file_store().await;
+async fn secrets_are_created_once(db: &Db) {
+    let store = db.open().await;
     assert_eq!(store.secret("k", &[1; 32]).await.unwrap(), vec![1; 32]);
     assert_eq!(store.secret("k", &[2; 32]).await.unwrap(), vec![1; 32]);
     assert_eq!(store.secret("other", &[3; 32]).await.unwrap(), vec![3; 32]);
+}
+
+async fn concurrent_commits_share_batches_and_abandoned_ones_vanish(db: &Db) {
+    let store = db.open().await;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert_identity(&identity(&format!("u{i:02}")))
+                .await
+                .unwrap();
+            tx.append_audit(NewEvent {
+                kind: "test".into(),
+                subject: Some(format!("u{i:02}")),
+                ..NewEvent::default()
+            })
+            .await
+            .unwrap();
+            if i % 2 == 0 {
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    let names: Vec<String> = tx
+        .identities()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    let evens: Vec<String> = (0..64).step_by(2).map(|i| format!("u{i:02}")).collect();
+    assert_eq!(names, evens, "committed ones stay, dropped ones vanish");
+    drop(tx);
+    let events = store.audit_events().await.unwrap();
+    assert_eq!(verify_chain(events).unwrap(), 32);
+    let stats = store.commit_stats().await;
+    assert_eq!(stats.transactions, 32);
+    assert!(
+        stats.batches < stats.transactions,
+        "concurrent commits share batches: {stats:?}"
+    );
+}
+
+async fn two_nodes_race_for_one_challenge_and_share_one_audit_chain(db: &Db) {
+    let nodes = [db.open().await, db.open().await];
+    for round in 0..10u8 {
+        let mut tx = nodes[0].begin().await.unwrap();
+        tx.insert_challenge(&challenge(round, i64::MAX))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut tasks = Vec::new();
+        for attempt in 0..8 {
+            let node = nodes[attempt % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = node.begin().await.unwrap();
+                let got = tx
+                    .take_challenge(&[round; 32], b"session-a", "registration", 1)
+                    .await
+                    .unwrap();
+                tx.append_audit(NewEvent {
+                    kind: "race".into(),
+                    outcome: Some(if got.is_some() {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    }),
+                    ..NewEvent::default()
+                })
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                got.is_some()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1, "round {round}: exactly one node takes it");
+    }
+    let events = nodes[1].audit_events().await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event.outcome == Some(Outcome::Success))
+            .count(),
+        10
+    );
+    assert_eq!(verify_chain(events).unwrap(), 80, "one chain, both nodes");
+}
+
+async fn a_revocation_on_one_node_is_seen_at_once_by_the_other(db: &Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let mut tx = a.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    tx.insert_session(&Session {
+        id_hash: vec![1; 32],
+        identity_id: "id-ada".into(),
+        credential_id: b"c1".to_vec(),
+        user_verified: true,
+        tier: 2,
+        created_ms: 0,
+        expires_ms: 100,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = b.begin().await.unwrap();
+    assert!(tx.live_session(&[1; 32], 10).await.unwrap().is_some());
+    drop(tx);
+    let mut tx = a.begin().await.unwrap();
+    assert!(tx.revoke_credential(b"c1", "lost").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = b.begin().await.unwrap();
+    assert_eq!(
+        tx.credential(b"c1").await.unwrap().unwrap().status,
+        CredentialStatus::Revoked("lost".into())
+    );
+    assert!(tx.live_session(&[1; 32], 10).await.unwrap().is_none());
+}
+
+async fn quarantine_metadata_and_recovery_round_trip(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_identity(&Identity {
+        is_admin: true,
+        ..identity("root")
+    })
+    .await
+    .unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    // Quarantine: no sign-in until cleared; clearing restarts the counter.
+    assert!(tx.record_use(b"c1", 9, false, 5).await.unwrap());
+    assert!(tx.quarantine_credential(b"c1").await.unwrap());
+    assert!(!tx.quarantine_credential(b"c1").await.unwrap());
+    assert!(!tx.record_use(b"c1", 10, false, 6).await.unwrap());
+    assert!(tx.clear_quarantine(b"c1").await.unwrap());
+    let c = tx.credential(b"c1").await.unwrap().unwrap();
+    assert_eq!((c.status, c.sign_count), (CredentialStatus::Active, 0));
+    // Tiers and models.
+    assert!(tx.set_tier(b"c1", 3, "certified").await.unwrap());
+    let model = tx
+        .credentials_of_model("00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap();
+    assert_eq!(
+        (model.len(), model[0].tier, model[0].tier_reasons.as_str()),
+        (1, 3, "certified")
+    );
+    assert!(tx.credentials_of_model("other").await.unwrap().is_empty());
+    // Metadata BLOBs: serials unique, the highest is current.
+    assert_eq!(tx.latest_metadata_no().await.unwrap(), None);
+    tx.insert_metadata(4, "2030-01-01", b"jwt4", 40)
+        .await
+        .unwrap();
+    tx.insert_metadata(7, "2030-01-01", b"jwt7", 70)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.insert_metadata(7, "2030-01-01", b"again", 71).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(tx.latest_metadata_no().await.unwrap(), Some(7));
+    assert_eq!(
+        tx.metadata_blob(7).await.unwrap(),
+        Some((b"jwt7".to_vec(), 70))
+    );
+    // Recovery: approvals once per approver; offboarding voids.
+    let recovery = Recovery {
+        id: "r1".into(),
+        identity_id: "id-ada".into(),
+        requested_ms: 1,
+        expires_ms: 100,
+        ready_ms: None,
+        status: "pending".into(),
+        revoke_old: true,
+    };
+    tx.insert_recovery(&recovery).await.unwrap();
+    assert_eq!(tx.recovery("r1").await.unwrap(), Some(recovery.clone()));
+    assert_eq!(tx.pending_recoveries(50).await.unwrap().len(), 1);
+    assert!(tx.pending_recoveries(100).await.unwrap().is_empty());
+    tx.approve_recovery("r1", "id-root", 2).await.unwrap();
+    assert_eq!(
+        tx.approve_recovery("r1", "id-root", 3).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(tx.recovery_approvers("r1").await.unwrap(), ["id-root"]);
+    let updated = Recovery {
+        ready_ms: Some(9),
+        revoke_old: false,
+        ..recovery.clone()
+    };
+    assert!(tx.update_recovery(&updated).await.unwrap());
+    assert_eq!(tx.recovery("r1").await.unwrap(), Some(updated));
+    assert_eq!(tx.void_recoveries_of("id-ada").await.unwrap(), 1);
+    assert!(tx.pending_recoveries(50).await.unwrap().is_empty());
+    tx.insert_grant(&Grant {
+        token_hash: vec![3; 32],
+        kind: "invitation".into(),
+        identity_id: "id-ada".into(),
+        issued_by: "cli".into(),
+        min_tier: 2,
+        created_ms: 0,
+        expires_ms: 100,
+        used_ms: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(tx.void_grants_of("id-ada", 5).await.unwrap().len(), 1);
+    assert!(tx.find_grant(&[3; 32], 6).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+}
+
+async fn relaxed_durability_opens_and_commits(db: &Db) {
+    let relaxed = Store::open_with(&db.url, Durability::Relaxed)
+        .await
+        .unwrap();
+    let mut tx = relaxed.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(relaxed);
+    let mut tx = db.open().await.begin().await.unwrap();
+    assert!(tx.identity_by_name("ada").await.unwrap().is_some());
 }

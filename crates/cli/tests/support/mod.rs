@@ -3,6 +3,8 @@
 //! browser tests drive.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -14,6 +16,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     rp_id: String,
     origin: String,
+    /// A shared database (PostgreSQL) instead of the data directory's file.
+    database_url: Option<String>,
 }
 
 impl Drop for Server {
@@ -26,11 +30,33 @@ impl Drop for Server {
 impl Server {
     /// Serves on `listen` (port 0: any) for `rp_id` and `origin`.
     pub fn start_on(listen: &str, rp_id: &str, origin: &str, extra: &[&str]) -> Server {
+        Server::start_with_database(listen, rp_id, origin, None, extra)
+    }
+
+    /// One node of several on the database at `url`.
+    pub fn node(url: &str, extra: &[&str]) -> Server {
+        Server::start_with_database(
+            "127.0.0.1:0",
+            http::RP_ID,
+            http::ORIGIN,
+            Some(url.to_owned()),
+            extra,
+        )
+    }
+
+    fn start_with_database(
+        listen: &str,
+        rp_id: &str,
+        origin: &str,
+        database_url: Option<String>,
+        extra: &[&str],
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args([
                 "serve", "--listen", listen, "--rp-id", rp_id, "--origin", origin,
             ])
+            .args(database_url.iter().flat_map(|u| ["--database-url", u]))
             .args(extra)
             .arg("--data-dir")
             .arg(dir.path())
@@ -56,7 +82,14 @@ impl Server {
             dir,
             rp_id: rp_id.to_owned(),
             origin: origin.to_owned(),
+            database_url,
         }
+    }
+
+    /// SIGKILL: no shutdown, no flushing, as a crash or an OOM kill.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// Runs the admin CLI on this server's data; (success, stdout).
@@ -71,6 +104,11 @@ impl Server {
                 "--data-dir",
             ])
             .arg(self.dir.path())
+            .args(
+                self.database_url
+                    .iter()
+                    .flat_map(|u| ["--database-url", u.as_str()]),
+            )
             .output()
             .unwrap();
         (

@@ -1,0 +1,113 @@
+//! Talking to a `keybound serve` over plain HTTP/1.1 as a browser would,
+//! with the software authenticator answering the ceremonies.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use keybound_soft_authenticator::Ceremony;
+use serde_json::Value;
+
+use super::Server;
+
+pub const RP_ID: &str = "kb.test";
+pub const ORIGIN: &str = "https://kb.test";
+
+impl Server {
+    /// A browser with an empty cookie jar pointed at this server.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            port: self.port,
+            cookies: Vec::new(),
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 browser: one request per connection, keeps cookies.
+#[derive(Clone)]
+pub struct Browser {
+    pub port: u16,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn post(&mut self, path: &str, body: &[u8]) -> (u16, Value) {
+        self.send(path, "application/json", body)
+    }
+
+    /// A same-origin HTML form post (`/me` actions); the status (303 on
+    /// success) and whatever JSON came back (none).
+    pub fn post_form(&mut self, path: &str, form: &str) -> (u16, Value) {
+        self.send(path, "application/x-www-form-urlencoded", form.as_bytes())
+    }
+
+    /// A JSON post that reports a dead server instead of panicking.
+    pub fn try_post_json(&mut self, path: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+        self.try_send(path, "application/json", body.to_string().as_bytes())
+    }
+
+    fn send(&mut self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        self.try_send(path, content_type, body).unwrap()
+    }
+
+    fn try_send(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, Value)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: kb.test\r\nContent-Type: {content_type}\r\n\
+             Sec-Fetch-Site: same-origin\r\n\
+             Content-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            body.len(),
+            cookie.join("; ")
+        )?;
+        // The server may answer (413) before reading a huge body.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {head:?}")))?;
+        for line in head.lines() {
+            if let Some(set) = line.strip_prefix("set-cookie: ") {
+                let (pair, _) = set.split_once(';').unwrap();
+                let (k, v) = pair.split_once('=').unwrap();
+                self.cookies.retain(|(name, _)| name != k);
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    }
+
+    pub fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
+        self.post(path, body.to_string().as_bytes())
+    }
+}
+
+pub fn decode(s: &str) -> Vec<u8> {
+    keybound_webauthn::b64::decode(s).unwrap()
+}
+
+pub fn challenge(options: &Value) -> Vec<u8> {
+    decode(options["challenge"].as_str().unwrap())
+}
+
+pub fn ceremony(c: &[u8]) -> Ceremony<'_> {
+    Ceremony {
+        rp_id: RP_ID,
+        origin: ORIGIN,
+        challenge: c,
+    }
+}

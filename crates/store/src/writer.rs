@@ -1,0 +1,206 @@
+//! Group commit. Every transaction of a node runs on one connection, inside
+//! a batch: one database transaction that holds the writer lock, in which
+//! each caller's transaction is a savepoint. A caller's commit releases its
+//! savepoint and then waits for the batch to commit; a background flusher
+//! commits the batch as soon as it gets the connection, which is after
+//! every caller already queued for it. Under load many ceremonies share one
+//! commit and one fsync; alone, a ceremony waits for nothing but its own.
+//!
+//! A caller is told "committed" only after the batch's COMMIT returned, so
+//! an acknowledged write is as durable as the backend's settings make a
+//! commit. A caller whose transaction is dropped without commit has its
+//! savepoint rolled back by whoever uses the connection next.
+
+use std::sync::{Arc, Weak};
+
+use sqlx::{AnyConnection, Executor};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+
+use crate::backend::Backend;
+use crate::{Durability, StoreError};
+
+/// The node's one connection and its batch.
+pub(crate) struct Writer {
+    state: Arc<Mutex<Batch>>,
+    wake: Arc<Notify>,
+}
+
+/// The connection and what is pending on it.
+pub(crate) struct Batch {
+    pub(crate) conn: AnyConnection,
+    backend: Backend,
+    url: String,
+    durability: Durability,
+    /// A batch transaction is open (and holds the writer lock).
+    open: bool,
+    /// A caller's savepoint is open: if its holder goes away without
+    /// releasing it, it is rolled back before anything else runs.
+    savepoint: bool,
+    /// Callers whose savepoints were released, waiting for the COMMIT.
+    waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    stats: CommitStats,
+}
+
+/// How well group commit is batching: committed batches and the caller
+/// transactions they carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Database COMMITs that succeeded.
+    pub batches: u64,
+    /// Caller transactions acknowledged by those COMMITs.
+    pub transactions: u64,
+}
+
+/// A caller's hold on the connection, inside its savepoint.
+pub(crate) type Lease = OwnedMutexGuard<Batch>;
+
+impl Writer {
+    /// Connects and starts the flusher on the current tokio runtime.
+    pub(crate) async fn start(
+        backend: Backend,
+        url: &str,
+        durability: Durability,
+    ) -> Result<Writer, StoreError> {
+        let mut conn = backend.connect(url, durability).await?;
+        backend.migrate(&mut conn).await?;
+        let state = Arc::new(Mutex::new(Batch {
+            conn,
+            backend,
+            url: url.to_owned(),
+            durability,
+            open: false,
+            savepoint: false,
+            waiting: Vec::new(),
+            stats: CommitStats::default(),
+        }));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(flush_when_woken(Arc::downgrade(&state), wake.clone()));
+        Ok(Writer { state, wake })
+    }
+
+    /// Waits for the connection, opens the batch if none is open, and a
+    /// savepoint for the caller.
+    pub(crate) async fn lease(&self) -> Result<Lease, StoreError> {
+        let mut batch = self.state.clone().lock_owned().await;
+        batch.discard_abandoned().await?;
+        if !batch.open {
+            batch.open_batch().await?;
+        }
+        batch.conn.execute("SAVEPOINT kb").await?;
+        batch.savepoint = true;
+        Ok(batch)
+    }
+
+    /// Keeps the caller's work in the batch and waits until the batch is
+    /// committed.
+    pub(crate) async fn commit(&self, mut lease: Lease) -> Result<(), StoreError> {
+        lease.conn.execute("RELEASE SAVEPOINT kb").await?;
+        lease.savepoint = false;
+        let (done, committed) = oneshot::channel();
+        lease.waiting.push(done);
+        drop(lease);
+        self.wake.notify_one();
+        committed
+            .await
+            .map_err(|_| StoreError::Backend("the writer stopped before committing".into()))?
+    }
+
+    /// Commits so far on this node.
+    pub(crate) async fn stats(&self) -> CommitStats {
+        self.state.lock().await.stats
+    }
+
+    /// A lease was dropped without commit: make sure a batch is not left
+    /// holding the writer lock with nobody coming.
+    pub(crate) fn abandoned(&self) {
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The flusher holds only a weak reference: wake it so it sees the
+        // writer is gone and ends.
+        self.wake.notify_one();
+    }
+}
+
+impl Batch {
+    async fn open_batch(&mut self) -> Result<(), StoreError> {
+        if self.begin().await.is_err() {
+            // The connection may have died (a database restart): one fresh
+            // connection, one more try.
+            self.conn = self.backend.connect(&self.url, self.durability).await?;
+            self.begin().await?;
+        }
+        self.open = true;
+        Ok(())
+    }
+
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        for statement in self.backend.begin_batch() {
+            self.conn.execute(*statement).await?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back the savepoint of a caller that went away without
+    /// committing. If even that fails, the whole batch is abandoned and its
+    /// waiters told.
+    async fn discard_abandoned(&mut self) -> Result<(), StoreError> {
+        if !self.savepoint {
+            return Ok(());
+        }
+        let undone = async {
+            self.conn.execute("ROLLBACK TO SAVEPOINT kb").await?;
+            self.conn.execute("RELEASE SAVEPOINT kb").await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        self.savepoint = false;
+        if let Err(e) = undone {
+            self.end(Err(e.clone())).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Commits the open batch and tells everyone waiting on it.
+    async fn flush(&mut self) {
+        if self.discard_abandoned().await.is_err() || !self.open {
+            return;
+        }
+        let committed = self
+            .conn
+            .execute("COMMIT")
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from);
+        self.end(committed).await;
+    }
+
+    /// Ends the batch with `outcome` (rolled back when it is an error).
+    async fn end(&mut self, outcome: Result<(), StoreError>) {
+        if outcome.is_err() && self.open {
+            let _ = self.conn.execute("ROLLBACK").await;
+        }
+        self.open = false;
+        if outcome.is_ok() && !self.waiting.is_empty() {
+            self.stats.batches += 1;
+            self.stats.transactions += self.waiting.len() as u64;
+        }
+        for waiter in self.waiting.drain(..) {
+            let _ = waiter.send(outcome.clone());
+        }
+    }
+}
+
+async fn flush_when_woken(state: Weak<Mutex<Batch>>, wake: Arc<Notify>) {
+    loop {
+        wake.notified().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        state.lock().await.flush().await;
+    }
+}
