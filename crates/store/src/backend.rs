@@ -2,10 +2,11 @@
 //! to connect, which migrations, how durable a commit is, and how a write
 //! batch excludes other writers. Every query is the same text on both.
 
-use std::sync::Once;
+use std::time::Duration;
 
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{Connection, Executor, PgConnection};
 
+use crate::conn::Conn;
 use crate::{Durability, StoreError};
 
 /// Which database a URL names.
@@ -32,17 +33,16 @@ impl Backend {
         }
     }
 
-    /// One connection, configured for `durability`.
+    /// One connection, configured for `durability`, with the schema
+    /// brought up to date.
     pub(crate) async fn connect(
         self,
         url: &str,
         durability: Durability,
-    ) -> Result<AnyConnection, StoreError> {
-        static DRIVERS: Once = Once::new();
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
+    ) -> Result<Conn, StoreError> {
         match self {
             Backend::Sqlite => {
-                let mut conn = AnyConnection::connect(&sqlite_url(url)).await?;
+                let db = sqlite_open(url)?;
                 let synchronous = match durability {
                     // WAL plus an fsync of the log at every commit.
                     Durability::Full => "FULL",
@@ -50,18 +50,21 @@ impl Backend {
                     // loses nothing, a power cut may lose the last commits.
                     Durability::Relaxed => "NORMAL",
                 };
-                for pragma in [
-                    "PRAGMA journal_mode = WAL".to_owned(),
-                    format!("PRAGMA synchronous = {synchronous}"),
-                    "PRAGMA foreign_keys = ON".to_owned(),
-                    "PRAGMA busy_timeout = 10000".to_owned(),
-                ] {
-                    conn.execute(pragma.as_str()).await?;
-                }
-                Ok(conn)
+                // Never wait for a lock inside a statement: that would block
+                // the runtime's thread. The one statement that can meet a
+                // lock held by another process, BEGIN IMMEDIATE, is retried
+                // asynchronously (`Conn::begin_batch`).
+                db.busy_timeout(Duration::ZERO)?;
+                db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+                db.execute_batch(&format!(
+                    "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
+                ))?;
+                db.set_prepared_statement_cache_capacity(128);
+                migrate_sqlite(&db)?;
+                Ok(Conn::Sqlite(Some(db)))
             }
             Backend::Postgres => {
-                let mut conn = AnyConnection::connect(url).await?;
+                let mut pg = PgConnection::connect(url).await?;
                 let synchronous_commit = match durability {
                     Durability::Full => "on",
                     // The server acknowledges before its WAL is flushed: a
@@ -69,22 +72,17 @@ impl Backend {
                     // database server may lose its last ~0.6 s of commits.
                     Durability::Relaxed => "off",
                 };
-                conn.execute(format!("SET synchronous_commit = {synchronous_commit}").as_str())
+                pg.execute(format!("SET synchronous_commit = {synchronous_commit}").as_str())
                     .await?;
-                conn.execute("SET application_name = 'keybound'").await?;
-                Ok(conn)
+                pg.execute("SET application_name = 'keybound'").await?;
+                // Migrations take their own advisory lock: nodes starting
+                // together are safe.
+                sqlx::migrate!("migrations/postgres")
+                    .run_direct(&mut pg)
+                    .await?;
+                Ok(Conn::Postgres(pg))
             }
         }
-    }
-
-    /// Brings the schema up to date (PostgreSQL migrations take their own
-    /// advisory lock, so nodes starting together are safe).
-    pub(crate) async fn migrate(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(conn).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(conn).await?,
-        }
-        Ok(())
     }
 
     /// Opens a write batch holding the database-wide writer lock, so the
@@ -103,15 +101,78 @@ impl Backend {
 /// every node (27490 is "kb" in ASCII). Held until the batch commits.
 const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(27490)";
 
-/// SQLite URLs as the driver wants them: a file is created when missing.
-fn sqlite_url(url: &str) -> String {
-    if url.contains(":memory:") || url.contains("mode=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
+/// Opens the SQLite database a `sqlite:` URL names, creating the file when
+/// missing (`sqlite::memory:` is a private in-memory database).
+fn sqlite_open(url: &str) -> Result<rusqlite::Connection, StoreError> {
+    let path = sqlite_path(url);
+    if path == ":memory:" {
+        return Ok(rusqlite::Connection::open_in_memory()?);
     }
+    Ok(rusqlite::Connection::open(path)?)
+}
+
+/// The file path in `sqlite://path`, `sqlite:path` or `sqlite://path?…`.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// Applies the SQLite migrations not yet applied, recording them in the
+/// `_sqlx_migrations` table in the layout sqlx's migrator uses, so
+/// databases made by earlier versions (migrated by sqlx) carry on.
+fn migrate_sqlite(db: &rusqlite::Connection) -> Result<(), StoreError> {
+    let migrator = sqlx::migrate!("migrations/sqlite");
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+             version BIGINT PRIMARY KEY,
+             description TEXT NOT NULL,
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+             success BOOLEAN NOT NULL,
+             checksum BLOB NOT NULL,
+             execution_time BIGINT NOT NULL
+         );",
+    )?;
+    for migration in migrator.iter() {
+        let applied: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT checksum FROM _sqlx_migrations WHERE version = ?1 AND success",
+                [migration.version],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        match applied {
+            Some(checksum) if checksum == *migration.checksum => continue,
+            Some(_) => {
+                return Err(StoreError::Backend(format!(
+                    "migration {} was changed after it was applied",
+                    migration.version
+                )))
+            }
+            None => {}
+        }
+        let started = std::time::Instant::now();
+        let tx = db.unchecked_transaction()?;
+        tx.execute_batch(&migration.sql)?;
+        tx.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (?1, ?2, TRUE, ?3, ?4)",
+            rusqlite::params![
+                migration.version,
+                migration.description.as_ref(),
+                migration.checksum.as_ref(),
+                i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX),
+            ],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -131,16 +192,10 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_files_are_created() {
-        assert_eq!(
-            sqlite_url("sqlite:///tmp/a.db"),
-            "sqlite:///tmp/a.db?mode=rwc"
-        );
-        assert_eq!(
-            sqlite_url("sqlite://a.db?cache=shared"),
-            "sqlite://a.db?cache=shared&mode=rwc"
-        );
-        assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
-        assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
+    fn sqlite_urls_name_a_path() {
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db"), "/tmp/a.db");
+        assert_eq!(sqlite_path("sqlite://data/a.db?mode=rwc"), "data/a.db");
+        assert_eq!(sqlite_path("sqlite:a.db"), "a.db");
+        assert_eq!(sqlite_path("sqlite::memory:"), ":memory:");
     }
 }

@@ -13,6 +13,8 @@ pub enum StoreError {
     Corrupt(String),
     /// The database could not be reached or refused the operation.
     Backend(String),
+    /// Another process holds the write lock (SQLite); retried internally.
+    Busy,
 }
 
 impl fmt::Display for StoreError {
@@ -21,6 +23,7 @@ impl fmt::Display for StoreError {
             StoreError::Conflict => f.write_str("already exists"),
             StoreError::Corrupt(what) => write!(f, "corrupt row: {what}"),
             StoreError::Backend(what) => write!(f, "database error: {what}"),
+            StoreError::Busy => f.write_str("database is locked"),
         }
     }
 }

@@ -21,6 +21,7 @@
 )]
 
 mod backend;
+mod conn;
 mod error;
 mod model;
 mod rows;

@@ -13,10 +13,10 @@
 
 use std::sync::{Arc, Weak};
 
-use sqlx::{AnyConnection, Executor};
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 use crate::backend::Backend;
+use crate::conn::Conn;
 use crate::{Durability, StoreError};
 
 /// The node's one connection and its batch.
@@ -27,7 +27,7 @@ pub(crate) struct Writer {
 
 /// The connection and what is pending on it.
 pub(crate) struct Batch {
-    pub(crate) conn: AnyConnection,
+    pub(crate) conn: Conn,
     backend: Backend,
     url: String,
     durability: Durability,
@@ -61,8 +61,7 @@ impl Writer {
         url: &str,
         durability: Durability,
     ) -> Result<Writer, StoreError> {
-        let mut conn = backend.connect(url, durability).await?;
-        backend.migrate(&mut conn).await?;
+        let conn = backend.connect(url, durability).await?;
         let state = Arc::new(Mutex::new(Batch {
             conn,
             backend,
@@ -86,7 +85,7 @@ impl Writer {
         if !batch.open {
             batch.open_batch().await?;
         }
-        batch.conn.execute("SAVEPOINT kb").await?;
+        batch.conn.run("SAVEPOINT kb").await?;
         batch.savepoint = true;
         Ok(batch)
     }
@@ -94,7 +93,7 @@ impl Writer {
     /// Keeps the caller's work in the batch and waits until the batch is
     /// committed.
     pub(crate) async fn commit(&self, mut lease: Lease) -> Result<(), StoreError> {
-        lease.conn.execute("RELEASE SAVEPOINT kb").await?;
+        lease.conn.run("RELEASE SAVEPOINT kb").await?;
         lease.savepoint = false;
         let (done, committed) = oneshot::channel();
         lease.waiting.push(done);
@@ -138,10 +137,7 @@ impl Batch {
     }
 
     async fn begin(&mut self) -> Result<(), StoreError> {
-        for statement in self.backend.begin_batch() {
-            self.conn.execute(*statement).await?;
-        }
-        Ok(())
+        self.conn.begin_batch(self.backend.begin_batch()).await
     }
 
     /// Rolls back the savepoint of a caller that went away without
@@ -152,8 +148,8 @@ impl Batch {
             return Ok(());
         }
         let undone = async {
-            self.conn.execute("ROLLBACK TO SAVEPOINT kb").await?;
-            self.conn.execute("RELEASE SAVEPOINT kb").await?;
+            self.conn.run("ROLLBACK TO SAVEPOINT kb").await?;
+            self.conn.run("RELEASE SAVEPOINT kb").await?;
             Ok::<_, StoreError>(())
         }
         .await;
@@ -170,19 +166,14 @@ impl Batch {
         if self.discard_abandoned().await.is_err() || !self.open {
             return;
         }
-        let committed = self
-            .conn
-            .execute("COMMIT")
-            .await
-            .map(|_| ())
-            .map_err(StoreError::from);
+        let committed = self.conn.commit().await;
         self.end(committed).await;
     }
 
     /// Ends the batch with `outcome` (rolled back when it is an error).
     async fn end(&mut self, outcome: Result<(), StoreError>) {
         if outcome.is_err() && self.open {
-            let _ = self.conn.execute("ROLLBACK").await;
+            let _ = self.conn.run("ROLLBACK").await;
         }
         self.open = false;
         if outcome.is_ok() && !self.waiting.is_empty() {

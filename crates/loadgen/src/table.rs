@@ -1,0 +1,199 @@
+//! `keybound-load table`: the BENCHMARKS.md table in one run. Measures the
+//! raw ES256 yardstick, then starts `keybound serve` on SQLite and on a
+//! throwaway PostgreSQL server, each with full and relaxed durability, and
+//! drives sign-ins by name at 1, 8 and 64 concurrent clients; then the other
+//! two ceremonies once, so every scenario is shown working.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use keybound_testdb::Postgres;
+
+use crate::client::Target;
+use crate::load::{run, Scenario};
+use crate::raw::es256_verifies_per_second;
+use crate::stats::Report;
+
+const RP_ID: &str = "kb.test";
+const ORIGIN: &str = "https://kb.test";
+
+/// How long each measurement runs.
+pub struct Plan {
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub clients: Vec<usize>,
+    pub server_bin: PathBuf,
+}
+
+/// A `keybound serve` child process, killed on drop.
+struct Node {
+    child: Child,
+    target: Target,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn start(bin: &PathBuf, database_url: Option<&str>, durability: &str) -> Result<Node, String> {
+        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rp-id",
+            RP_ID,
+            "--origin",
+            ORIGIN,
+            "--open-registration",
+            "--rate-limit-per-minute",
+            "0",
+            "--rate-limit-per-identity",
+            "0",
+            "--durability",
+            durability,
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        if let Some(url) = database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
+        let mut first = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut first);
+        }
+        let port: u16 = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("keybound serve did not start: {first:?}"))?;
+        Ok(Node {
+            child,
+            target: Target {
+                url: format!("http://127.0.0.1:{port}"),
+                rp_id: RP_ID.into(),
+                origin: ORIGIN.into(),
+            },
+            _data: data,
+        })
+    }
+}
+
+struct Row {
+    backend: &'static str,
+    durability: &'static str,
+    report: Report,
+}
+
+/// Runs the whole plan and prints the markdown tables.
+pub async fn table(plan: Plan) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    eprintln!("measuring raw aws-lc-rs ES256 verification ...");
+    let per_core = es256_verifies_per_second(1, Duration::from_secs(3))?;
+    let all_cores = es256_verifies_per_second(cores, Duration::from_secs(3))?;
+    let yardstick = per_core * cores as f64;
+
+    eprintln!("starting PostgreSQL (default durable settings) ...");
+    let pg = Postgres::start(&[])?;
+    let mut rows = Vec::new();
+    let mut scenarios = Vec::new();
+    for backend in ["SQLite", "PostgreSQL"] {
+        for durability in ["full", "relaxed"] {
+            let url = (backend == "PostgreSQL").then(|| pg.fresh_database());
+            let node = Node::start(&plan.server_bin, url.as_deref(), durability)?;
+            for &clients in &plan.clients {
+                let report = run(
+                    &node.target,
+                    Scenario::SignIn,
+                    clients,
+                    plan.warmup,
+                    plan.duration,
+                )
+                .await?;
+                eprintln!("{backend} {durability}: {report}");
+                rows.push(Row {
+                    backend,
+                    durability,
+                    report,
+                });
+            }
+            if durability == "full" {
+                for scenario in [Scenario::Registration, Scenario::UsernameLess] {
+                    let report = run(&node.target, scenario, 8, plan.warmup, plan.duration).await?;
+                    eprintln!("{backend} {durability}: {report}");
+                    scenarios.push(Row {
+                        backend,
+                        durability,
+                        report,
+                    });
+                }
+            }
+        }
+    }
+
+    println!("Raw aws-lc-rs ES256 verify: {per_core:.0}/s on one core; {all_cores:.0}/s on all {cores} cores at once.");
+    println!(
+        "Yardstick for the ratio: {per_core:.0} x {cores} cores = {yardstick:.0} verifies/s.\n"
+    );
+    println!("| backend | durability | clients | sign-ins/s | p50 ms | p99 ms | errors | ratio |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.3} |",
+            r.backend,
+            r.durability,
+            r.report.clients,
+            r.report.throughput(),
+            r.report.percentile_ms(50.0),
+            r.report.percentile_ms(99.0),
+            r.report.errors,
+            r.report.throughput() / yardstick
+        );
+    }
+    println!("\n| backend | durability | ceremony | clients | per s | p50 ms | p90 ms | p99 ms | errors |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in &scenarios {
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            r.backend,
+            r.durability,
+            r.report.scenario,
+            r.report.clients,
+            r.report.throughput(),
+            r.report.percentile_ms(50.0),
+            r.report.percentile_ms(90.0),
+            r.report.percentile_ms(99.0),
+            r.report.errors
+        );
+    }
+    for (backend, durability) in [("SQLite", "full"), ("PostgreSQL", "full")] {
+        if let Some(best) = rows
+            .iter()
+            .filter(|r| r.backend == backend && r.durability == durability)
+            .max_by(|a, b| a.report.throughput().total_cmp(&b.report.throughput()))
+        {
+            println!(
+                "\nBest {backend} ({durability}): {:.0} sign-ins/s at {} clients, ratio {:.3}, p99 {:.2} ms",
+                best.report.throughput(),
+                best.report.clients,
+                best.report.throughput() / yardstick,
+                best.report.percentile_ms(99.0)
+            );
+        }
+    }
+    Ok(())
+}
