@@ -2,12 +2,13 @@
 //! name that does not exist), then the verified assertion becomes a session.
 
 use aws_lc_rs::hmac;
-use keybound_audit::Outcome;
+use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
 use keybound_webauthn::{
     b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
     CredentialPublicKey, Error as VerifyError, PublicKeyCredentialDescriptor,
     PublicKeyCredentialRequestOptions, StoredCredential, UserVerificationRequirement,
+    VerifiedAuthentication,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,34 @@ pub struct SignedIn {
     pub user_verified: bool,
     /// The tier the session reached.
     pub tier: i64,
+}
+
+/// What a sign-in answer is checked against.
+struct Attempt<'a> {
+    challenge: &'a [u8],
+    pending: &'a Pending,
+    allowed: &'a [Vec<u8>],
+    response: &'a AuthenticationResponse,
+    user_handle: &'a [u8],
+}
+
+/// Refuses a credential that may not sign in: quarantined (a suspected
+/// clone) or revoked.
+fn usable(credential: &keybound_store::Credential, event: &NewEvent) -> Result<(), Failure> {
+    match credential.status {
+        CredentialStatus::Active => Ok(()),
+        CredentialStatus::Quarantined => {
+            let mut event = event.clone();
+            event.severity = Some(keybound_audit::Severity::Warning);
+            Err(refuse("credential_quarantined", &event))
+        }
+        CredentialStatus::Revoked(_) => {
+            // Someone still holds a key we took away: worth a look.
+            let mut event = event.clone();
+            event.severity = Some(keybound_audit::Severity::Warning);
+            Err(refuse_unknown("credential_revoked", &event))
+        }
+    }
 }
 
 /// Transports offered for a name that does not exist: what most passkeys report.
@@ -168,11 +197,15 @@ impl Service {
         let challenge =
             challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
 
+        // First look, in a read-only transaction (no savepoint, nothing to
+        // undo): the challenge (not taken yet), the credential, its owner.
         let mut tx = self.store.begin().await?;
-        let pending: Pending = self
-            .take_pending(&mut tx, browser, &challenge, "authentication", &event)
-            .await?;
-
+        let stored = tx
+            .peek_challenge(&sha256(&challenge), browser, "authentication", now)
+            .await?
+            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+        let pending: Pending = serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
         let Some(credential) = tx.credential(&response.raw_id).await? else {
             // A decoy must fail like a real credential with a bad signature,
             // or answering with it would tell which names have accounts.
@@ -188,20 +221,10 @@ impl Service {
             .identity_by_id(&credential.identity_id)
             .await?
             .ok_or_else(|| refuse("unknown_credential", &event))?;
+        drop(tx);
         event.subject = Some(identity.name.clone());
         event.aaguid = Some(credential.aaguid.clone());
-        match credential.status {
-            CredentialStatus::Active => {}
-            CredentialStatus::Quarantined => {
-                event.severity = Some(keybound_audit::Severity::Warning);
-                return Err(refuse("credential_quarantined", &event));
-            }
-            CredentialStatus::Revoked(_) => {
-                // Someone still holds a key we took away: worth a look.
-                event.severity = Some(keybound_audit::Severity::Warning);
-                return Err(refuse_unknown("credential_revoked", &event));
-            }
-        }
+        usable(&credential, &event)?;
         if pending
             .identity_id
             .as_ref()
@@ -217,32 +240,39 @@ impl Service {
             .iter()
             .filter_map(|id| b64::decode(id).ok())
             .collect();
-        let key = CredentialPublicKey::from_cose(&credential.public_key)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
-        let verified = verify_authentication(
-            &AuthenticationExpectation {
-                challenge: &challenge,
-                rp_id: &self.config.rp_id,
-                origins: &self.config.origins,
-                user_verification: pending.user_verification,
-                allowed_credentials: &allowed,
-            },
-            &response,
-            &StoredCredential {
-                credential_id: &credential.id,
-                public_key: &key,
-                user_handle: &identity.user_handle,
-                sign_count: credential.sign_count,
-                backup_eligible: credential.backup_eligible,
-            },
-        )
-        .map_err(|e| match e {
-            VerifyError::CloneSuspected { received, .. } => {
-                event.sign_count = Some(received);
-                refuse_and_quarantine(e.reason(), &event, &credential.id)
-            }
-            e => refuse(e.reason(), &event),
-        })?;
+        // The signature check, the costly part, runs while other ceremonies
+        // use the writer.
+        let attempt = Attempt {
+            challenge: &challenge,
+            pending: &pending,
+            allowed: &allowed,
+            response: &response,
+            user_handle: &identity.user_handle,
+        };
+        let seen = credential;
+        let mut verified = self.check_assertion(&attempt, &seen, &event);
+
+        // Then, under the writer: take the challenge (once, however many
+        // nodes race for it) and re-read the credential. If it was revoked
+        // meanwhile, refuse; if a concurrent sign-in moved its counter, judge
+        // again against what is stored now.
+        let mut tx = self.store.begin().await?;
+        tx.take_challenge(&sha256(&challenge), browser, "authentication", now)
+            .await?
+            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+        let credential = tx
+            .credential(&seen.id)
+            .await?
+            .ok_or_else(|| refuse_unknown("unknown_credential", &event))?;
+        usable(&credential, &event)?;
+        if credential.sign_count != seen.sign_count
+            || credential.public_key != seen.public_key
+            || credential.backup_eligible != seen.backup_eligible
+            || credential.identity_id != seen.identity_id
+        {
+            verified = self.check_assertion(&attempt, &credential, &event);
+        }
+        let verified = verified?;
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());
@@ -283,6 +313,43 @@ impl Service {
             credential_id: credential.id,
             user_verified: verified.user_verified,
             tier,
+        })
+    }
+
+    /// §7.2 against `credential` as stored; a counter that did not grow
+    /// becomes a refusal that quarantines the credential.
+    fn check_assertion(
+        &self,
+        attempt: &Attempt<'_>,
+        credential: &keybound_store::Credential,
+        event: &NewEvent,
+    ) -> Result<VerifiedAuthentication, Failure> {
+        let key = CredentialPublicKey::from_cose(&credential.public_key)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        verify_authentication(
+            &AuthenticationExpectation {
+                challenge: attempt.challenge,
+                rp_id: &self.config.rp_id,
+                origins: &self.config.origins,
+                user_verification: attempt.pending.user_verification,
+                allowed_credentials: attempt.allowed,
+            },
+            attempt.response,
+            &StoredCredential {
+                credential_id: &credential.id,
+                public_key: &key,
+                user_handle: attempt.user_handle,
+                sign_count: credential.sign_count,
+                backup_eligible: credential.backup_eligible,
+            },
+        )
+        .map_err(|e| match e {
+            VerifyError::CloneSuspected { received, .. } => {
+                let mut event = event.clone();
+                event.sign_count = Some(received);
+                refuse_and_quarantine(e.reason(), &event, &credential.id)
+            }
+            e => refuse(e.reason(), event),
         })
     }
 

@@ -4,7 +4,9 @@ use keybound_audit::{AuditEvent, NewEvent, Outcome, Severity};
 
 use crate::conn::Fields;
 
-use crate::model::{Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery};
+use crate::model::{
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
+};
 use crate::StoreError;
 
 pub(crate) fn outcome_str(o: Outcome) -> &'static str {
@@ -144,5 +146,15 @@ pub(crate) fn recovery_from_row(r: &dyn Fields) -> Result<Recovery, StoreError> 
         ready_ms: r.opt_int("ready_ms")?,
         status: r.text("status")?,
         revoke_old: r.flag("revoke_old")?,
+    })
+}
+
+pub(crate) fn challenge_from_row(r: &dyn Fields) -> Result<Challenge, StoreError> {
+    Ok(Challenge {
+        challenge_hash: r.blob("challenge_hash")?,
+        session_hash: r.blob("session_hash")?,
+        ceremony: r.text("ceremony")?,
+        payload: r.text("payload")?,
+        expires_ms: r.int("expires_ms")?,
     })
 }

@@ -6,8 +6,8 @@ use keybound_audit::{AuditEvent, NewEvent};
 
 use crate::model::{Challenge, Credential, Grant, Identity, IdentityStatus, Recovery, Session};
 use crate::rows::{
-    audit_from_row, credential_from_row, grant_from_row, identity_from_row, outcome_str,
-    recovery_from_row, severity_str,
+    audit_from_row, challenge_from_row, credential_from_row, grant_from_row, identity_from_row,
+    outcome_str, recovery_from_row, severity_str,
 };
 use std::sync::Arc;
 
@@ -47,8 +47,14 @@ impl Tx {
         }
     }
 
+    /// The connection for a read.
     fn db(&mut self) -> &mut Conn {
         &mut self.lease.conn
+    }
+
+    /// The connection for a write: inside this transaction's savepoint.
+    async fn write(&mut self) -> Result<&mut Conn, StoreError> {
+        self.lease.for_writing().await
     }
 
     /// Makes every write of this transaction durable, together; returns
@@ -62,7 +68,8 @@ impl Tx {
     /// The secret called `name`, stored from `fresh` if it does not exist.
     pub(crate) async fn secret(&mut self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
         let _done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 params![name, fresh],
@@ -103,7 +110,8 @@ impl Tx {
     /// handle is taken.
     pub async fn insert_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO identities (id, name, status, is_admin, user_handle, created_ms)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -175,7 +183,8 @@ impl Tx {
         status: IdentityStatus,
     ) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE identities SET status = $1 WHERE id = $2",
                 params![status.as_str(), id],
@@ -188,7 +197,8 @@ impl Tx {
     /// registered to anyone (§7.1 step 27).
     pub async fn insert_credential(&mut self, c: &Credential) -> Result<(), StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO credentials (id, identity_id, public_key, alg, sign_count, aaguid,
                  attestation_format, attestation_type, attestation_trust, transports,
@@ -236,7 +246,8 @@ impl Tx {
         time_ms: i64,
     ) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET sign_count = $1, backup_state = $2, last_used_ms = $3
              WHERE id = $4 AND status = 'active'",
@@ -270,7 +281,8 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let no = i64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?;
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO metadata_blobs (no, next_update, jwt, imported_ms)
                  VALUES ($1, $2, $3, $4)
@@ -315,7 +327,8 @@ impl Tx {
         reasons: &str,
     ) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET tier = $1, tier_reasons = $2 WHERE id = $3",
                 params![tier, reasons, id],
@@ -331,7 +344,8 @@ impl Tx {
         nickname: Option<&str>,
     ) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET nickname = $1 WHERE id = $2",
                 params![nickname, id],
@@ -344,7 +358,8 @@ impl Tx {
     /// it was not active.
     pub async fn quarantine_credential(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET status = 'quarantined' WHERE id = $1 AND status = 'active'",
                 params![id],
@@ -358,7 +373,8 @@ impl Tx {
     /// one, so the next sign-in sets it again.
     pub async fn clear_quarantine(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET status = 'active', sign_count = 0
              WHERE id = $1 AND status = 'quarantined'",
@@ -372,7 +388,8 @@ impl Tx {
     /// none to revoke.
     pub async fn revoke_credential(&mut self, id: &[u8], reason: &str) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE credentials SET status = 'revoked', revoked_reason = $1
              WHERE id = $2 AND status IN ('active', 'quarantined')",
@@ -398,7 +415,8 @@ impl Tx {
         let sealed = keybound_audit::seal(last.as_ref(), event);
         let e = &sealed.event;
         let seq = i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?;
-        self.db()
+        self.write()
+            .await?
             .execute(
                 "INSERT INTO audit_events (seq, time_ms, kind, actor, subject, credential_id, aaguid,
                      attestation, user_verified, sign_count, origin, ip, user_agent, outcome,
@@ -433,7 +451,8 @@ impl Tx {
     /// Stores an issued ceremony's state.
     pub async fn insert_challenge(&mut self, c: &Challenge) -> Result<(), StoreError> {
         let _done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO challenges (challenge_hash, session_hash, ceremony, payload, expires_ms)
              VALUES ($1, $2, $3, $4, $5)",
@@ -453,22 +472,37 @@ impl Tx {
         ceremony: &str,
         now_ms: i64,
     ) -> Result<Option<Challenge>, StoreError> {
-        self.db()
+        self.write()
+            .await?
             .query_opt(
                 "UPDATE challenges SET used = TRUE
              WHERE challenge_hash = $1 AND session_hash = $2 AND ceremony = $3
                AND used = FALSE AND expires_ms > $4
              RETURNING challenge_hash, session_hash, ceremony, payload, expires_ms",
                 params![challenge_hash, session_hash, ceremony, now_ms],
-                |r| {
-                    Ok(Challenge {
-                        challenge_hash: r.blob("challenge_hash")?,
-                        session_hash: r.blob("session_hash")?,
-                        ceremony: r.text("ceremony")?,
-                        payload: r.text("payload")?,
-                        expires_ms: r.int("expires_ms")?,
-                    })
-                },
+                challenge_from_row,
+            )
+            .await
+    }
+
+    /// The unused, unexpired challenge `challenge_hash` issued to this
+    /// session for `ceremony`, without consuming it (a sign-in verifies the
+    /// signature before it takes the challenge, outside the writer).
+    pub async fn peek_challenge(
+        &mut self,
+        challenge_hash: &[u8],
+        session_hash: &[u8],
+        ceremony: &str,
+        now_ms: i64,
+    ) -> Result<Option<Challenge>, StoreError> {
+        self.db()
+            .query_opt(
+                "SELECT challenge_hash, session_hash, ceremony, payload, expires_ms
+                 FROM challenges
+                 WHERE challenge_hash = $1 AND session_hash = $2 AND ceremony = $3
+                   AND used = FALSE AND expires_ms > $4",
+                params![challenge_hash, session_hash, ceremony, now_ms],
+                challenge_from_row,
             )
             .await
     }
@@ -476,7 +510,8 @@ impl Tx {
     /// Stores a grant (by its token's hash).
     pub async fn insert_grant(&mut self, g: &Grant) -> Result<(), StoreError> {
         let _done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO grants (token_hash, kind, identity_id, issued_by, min_tier, created_ms,
                  expires_ms)
@@ -515,7 +550,8 @@ impl Tx {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<Option<Grant>, StoreError> {
-        self.db()
+        self.write()
+            .await?
             .query_opt(
                 "UPDATE grants SET used_ms = $1
              WHERE token_hash = $2 AND used_ms IS NULL AND expires_ms > $3
@@ -529,7 +565,8 @@ impl Tx {
     /// Starts a session.
     pub async fn insert_session(&mut self, s: &Session) -> Result<(), StoreError> {
         let _done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO sessions (id_hash, identity_id, credential_id, user_verified, tier,
                  created_ms, expires_ms)
@@ -579,7 +616,8 @@ impl Tx {
     /// Ends one session (sign-out); false when it was not live.
     pub async fn end_session(&mut self, id_hash: &[u8], now_ms: i64) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE sessions SET ended_ms = $1 WHERE id_hash = $2 AND ended_ms IS NULL",
                 params![now_ms, id_hash],
@@ -595,7 +633,8 @@ impl Tx {
         identity_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.db()
+        self.write()
+            .await?
             .query_all(
                 "UPDATE sessions SET ended_ms = $1
              WHERE identity_id = $2 AND ended_ms IS NULL AND expires_ms > $3
@@ -613,7 +652,8 @@ impl Tx {
         identity_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Grant>, StoreError> {
-        self.db()
+        self.write()
+            .await?
             .query_all(
                 "UPDATE grants SET used_ms = $1, kind = 'voided'
              WHERE identity_id = $2 AND used_ms IS NULL
@@ -627,7 +667,8 @@ impl Tx {
     /// Records a recovery request.
     pub async fn insert_recovery(&mut self, r: &Recovery) -> Result<(), StoreError> {
         let _done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO recoveries (id, identity_id, requested_ms, expires_ms, ready_ms, status,
                  revoke_old)
@@ -665,7 +706,8 @@ impl Tx {
     /// credentials.
     pub async fn update_recovery(&mut self, r: &Recovery) -> Result<bool, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE recoveries SET status = $1, ready_ms = $2, revoke_old = $3 WHERE id = $4",
                 params![&r.status, r.ready_ms, r.revoke_old, &r.id],
@@ -677,7 +719,8 @@ impl Tx {
     /// Voids every pending recovery of an identity (offboarding).
     pub async fn void_recoveries_of(&mut self, identity_id: &str) -> Result<u64, StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "UPDATE recoveries SET status = 'voided' WHERE identity_id = $1 AND status = 'pending'",
                 params![identity_id],
@@ -695,7 +738,8 @@ impl Tx {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let done = self
-            .db()
+            .write()
+            .await?
             .execute(
                 "INSERT INTO recovery_approvals (recovery_id, approver_id, approved_ms) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",

@@ -77,22 +77,27 @@ impl Writer {
         Ok(Writer { state, wake })
     }
 
-    /// Waits for the connection, opens the batch if none is open, and a
-    /// savepoint for the caller.
+    /// Waits for the connection and opens the batch if none is open. The
+    /// caller's savepoint is opened by its first write
+    /// ([`Batch::for_writing`]): a transaction that only reads costs no
+    /// savepoint and leaves nothing to roll back.
     pub(crate) async fn lease(&self) -> Result<Lease, StoreError> {
         let mut batch = self.state.clone().lock_owned().await;
         batch.discard_abandoned().await?;
         if !batch.open {
             batch.open_batch().await?;
         }
-        batch.conn.run("SAVEPOINT kb").await?;
-        batch.savepoint = true;
         Ok(batch)
     }
 
     /// Keeps the caller's work in the batch and waits until the batch is
-    /// committed.
+    /// committed. A caller that wrote nothing has nothing to wait for.
     pub(crate) async fn commit(&self, mut lease: Lease) -> Result<(), StoreError> {
+        if !lease.savepoint {
+            drop(lease);
+            self.wake.notify_one();
+            return Ok(());
+        }
         lease.conn.run("RELEASE SAVEPOINT kb").await?;
         lease.savepoint = false;
         let (done, committed) = oneshot::channel();
@@ -125,6 +130,16 @@ impl Drop for Writer {
 }
 
 impl Batch {
+    /// The connection, inside the caller's savepoint (opened now if this is
+    /// the caller's first write).
+    pub(crate) async fn for_writing(&mut self) -> Result<&mut Conn, StoreError> {
+        if !self.savepoint {
+            self.conn.run("SAVEPOINT kb").await?;
+            self.savepoint = true;
+        }
+        Ok(&mut self.conn)
+    }
+
     async fn open_batch(&mut self) -> Result<(), StoreError> {
         if self.begin().await.is_err() {
             // The connection may have died (a database restart): one fresh
