@@ -97,6 +97,31 @@ struct Row {
     backend: &'static str,
     durability: &'static str,
     report: Report,
+    /// CPU seconds the keybound process used during the run, if readable.
+    server_cpu: Option<f64>,
+}
+
+impl Node {
+    /// CPU seconds (user + system) this server process has used so far.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the whole line.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        Some((utime + stime) / clock_ticks())
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// Runs the whole plan and prints the markdown tables.
@@ -116,6 +141,7 @@ pub async fn table(plan: Plan) -> Result<(), String> {
             let url = (backend == "PostgreSQL").then(|| pg.fresh_database());
             let node = Node::start(&plan.server_bin, url.as_deref(), durability)?;
             for &clients in &plan.clients {
+                let before = node.cpu_seconds();
                 let report = run(
                     &node.target,
                     Scenario::SignIn,
@@ -124,11 +150,18 @@ pub async fn table(plan: Plan) -> Result<(), String> {
                     plan.duration,
                 )
                 .await?;
+                // The CPU of the whole run, setup and warm-up included,
+                // spread over the measured ceremonies: an upper bound.
+                let server_cpu = node
+                    .cpu_seconds()
+                    .zip(before)
+                    .map(|(after, before)| after - before);
                 eprintln!("{backend} {durability}: {report}");
                 rows.push(Row {
                     backend,
                     durability,
                     report,
+                    server_cpu,
                 });
             }
             if durability == "full" {
@@ -139,6 +172,7 @@ pub async fn table(plan: Plan) -> Result<(), String> {
                         backend,
                         durability,
                         report,
+                        server_cpu: None,
                     });
                 }
             }
@@ -149,11 +183,14 @@ pub async fn table(plan: Plan) -> Result<(), String> {
     println!(
         "Yardstick for the ratio: {per_core:.0} x {cores} cores = {yardstick:.0} verifies/s.\n"
     );
-    println!("| backend | durability | clients | sign-ins/s | p50 ms | p99 ms | errors | ratio |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("| backend | durability | clients | sign-ins/s | p50 ms | p99 ms | errors | ratio | server CPU µs/sign-in | per-core ratio |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
+        let per_sign_in = r
+            .server_cpu
+            .map(|cpu| cpu / (r.report.ok() as f64).max(1.0));
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.3} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.3} | {} | {} |",
             r.backend,
             r.durability,
             r.report.clients,
@@ -161,7 +198,9 @@ pub async fn table(plan: Plan) -> Result<(), String> {
             r.report.percentile_ms(50.0),
             r.report.percentile_ms(99.0),
             r.report.errors,
-            r.report.throughput() / yardstick
+            r.report.throughput() / yardstick,
+            per_sign_in.map_or("-".into(), |s| format!("{:.0}", s * 1e6)),
+            per_sign_in.map_or("-".into(), |s| format!("{:.3}", 1.0 / s / per_core)),
         );
     }
     println!("\n| backend | durability | ceremony | clients | per s | p50 ms | p90 ms | p99 ms | errors |");

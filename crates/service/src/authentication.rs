@@ -91,10 +91,12 @@ impl Service {
         request: &AuthenticationRequest,
     ) -> Result<PublicKeyCredentialRequestOptions, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
         let (identity_id, allow) = if name.is_empty() {
             (None, Vec::new())
         } else {
+            // Who has which credentials: a committed view is enough, the
+            // answer is checked again when the assertion comes back.
+            let mut tx = self.store.read().await?;
             match tx.identity_by_name(name).await? {
                 Some(identity) => {
                     let creds = tx.credentials_of(&identity.id).await?;
@@ -127,6 +129,7 @@ impl Service {
                 .collect(),
             user_verification: options.user_verification,
         };
+        let mut tx = self.store.begin().await?;
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),
             session_hash: browser.to_vec(),
@@ -197,9 +200,9 @@ impl Service {
         let challenge =
             challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
 
-        // First look, in a read-only transaction (no savepoint, nothing to
-        // undo): the challenge (not taken yet), the credential, its owner.
-        let mut tx = self.store.begin().await?;
+        // First look, on a reader beside the writer: the challenge (not
+        // taken yet), the credential, its owner.
+        let mut tx = self.store.read().await?;
         let stored = tx
             .peek_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?

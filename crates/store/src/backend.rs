@@ -85,6 +85,31 @@ impl Backend {
         }
     }
 
+    /// A connection for reads only: the writer's settings, no migrations
+    /// (the writer ran them when the store opened).
+    pub(crate) async fn connect_reader(
+        self,
+        url: &str,
+        durability: Durability,
+    ) -> Result<Conn, StoreError> {
+        match self {
+            Backend::Sqlite => {
+                let db = sqlite_open(url)?;
+                db.busy_timeout(Duration::from_secs(1))?;
+                db.execute_batch("PRAGMA foreign_keys = ON; PRAGMA query_only = ON;")?;
+                db.set_prepared_statement_cache_capacity(128);
+                Ok(Conn::Sqlite(Some(db)))
+            }
+            Backend::Postgres => {
+                let _ = durability;
+                let mut pg = PgConnection::connect(url).await?;
+                pg.execute("SET application_name = 'keybound-reader'")
+                    .await?;
+                Ok(Conn::Postgres(pg))
+            }
+        }
+    }
+
     /// Opens a write batch holding the database-wide writer lock, so the
     /// audit chain gets one writer at a time however many nodes there are.
     pub(crate) fn begin_batch(self) -> &'static [&'static str] {

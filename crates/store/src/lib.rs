@@ -24,6 +24,7 @@ mod backend;
 mod conn;
 mod error;
 mod model;
+mod readers;
 mod rows;
 mod tx;
 mod writer;
@@ -40,6 +41,7 @@ pub use tx::Tx;
 pub use writer::CommitStats;
 
 use backend::Backend;
+use readers::Readers;
 use writer::Writer;
 
 /// What a commit survives. The choice is the operator's and is stated, not
@@ -64,6 +66,7 @@ pub enum Durability {
 #[derive(Clone)]
 pub struct Store {
     writer: Arc<Writer>,
+    readers: Arc<Readers>,
     backend: Backend,
 }
 
@@ -90,6 +93,7 @@ impl Store {
         let writer = Writer::start(backend, url, durability).await?;
         Ok(Store {
             writer: Arc::new(writer),
+            readers: Arc::new(Readers::new(backend, url, durability)),
             backend,
         })
     }
@@ -103,6 +107,18 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let lease = self.writer.lease().await?;
         Ok(Tx::new(lease, self.writer.clone()))
+    }
+
+    /// A read-only transaction that does not queue for the writer: it sees
+    /// what is committed (not the writes of the batch in progress), so a
+    /// decision taken on it must be confirmed under [`Store::begin`]. Any
+    /// write in it is an error.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        if !self.readers.usable() {
+            return self.begin().await;
+        }
+        let conn = self.readers.take().await?;
+        Ok(Tx::reading(conn, self.readers.clone()))
     }
 
     /// The secret called `name`, created from `fresh` on first use and the

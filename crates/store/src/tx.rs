@@ -11,15 +11,35 @@ use crate::rows::{
 };
 use std::sync::Arc;
 
+use crate::readers::Readers;
 use crate::writer::{Lease, Writer};
 use crate::StoreError;
 
-/// One transaction: a savepoint in the node's current write batch. Dropped
+/// One transaction: a savepoint in the node's current write batch, or a
+/// read-only look on a reader connection ([`crate::Store::read`]). Dropped
 /// without [`Tx::commit`], it rolls back: a refused ceremony leaves nothing
 /// behind.
 pub struct Tx {
-    lease: Lease,
-    abandon: Abandon,
+    holder: Holder,
+}
+
+enum Holder {
+    Write { lease: Lease, abandon: Abandon },
+    Read(Reader),
+}
+
+/// A reader connection, returned to the pool when the transaction ends.
+struct Reader {
+    conn: Option<Conn>,
+    pool: Arc<Readers>,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
+        }
+    }
 }
 
 /// Tells the writer when a transaction is dropped uncommitted.
@@ -39,30 +59,56 @@ impl Drop for Abandon {
 impl Tx {
     pub(crate) fn new(lease: Lease, writer: Arc<Writer>) -> Tx {
         Tx {
-            lease,
-            abandon: Abandon {
-                writer,
-                armed: true,
+            holder: Holder::Write {
+                lease,
+                abandon: Abandon {
+                    writer,
+                    armed: true,
+                },
             },
         }
     }
 
+    pub(crate) fn reading(conn: Conn, pool: Arc<Readers>) -> Tx {
+        Tx {
+            holder: Holder::Read(Reader {
+                conn: Some(conn),
+                pool,
+            }),
+        }
+    }
+
     /// The connection for a read.
-    fn db(&mut self) -> &mut Conn {
-        &mut self.lease.conn
+    fn db(&mut self) -> Result<&mut Conn, StoreError> {
+        match &mut self.holder {
+            Holder::Write { lease, .. } => Ok(&mut lease.conn),
+            Holder::Read(reader) => reader
+                .conn
+                .as_mut()
+                .ok_or_else(|| StoreError::Backend("reader connection gone".into())),
+        }
     }
 
     /// The connection for a write: inside this transaction's savepoint.
     async fn write(&mut self) -> Result<&mut Conn, StoreError> {
-        self.lease.for_writing().await
+        match &mut self.holder {
+            Holder::Write { lease, .. } => lease.for_writing().await,
+            Holder::Read(_) => Err(StoreError::Backend(
+                "a write in a read-only transaction".into(),
+            )),
+        }
     }
 
     /// Makes every write of this transaction durable, together; returns
     /// once the batch holding it has committed.
     pub async fn commit(self) -> Result<(), StoreError> {
-        let Tx { lease, mut abandon } = self;
-        abandon.armed = false;
-        abandon.writer.commit(lease).await
+        match self.holder {
+            Holder::Write { lease, mut abandon } => {
+                abandon.armed = false;
+                abandon.writer.commit(lease).await
+            }
+            Holder::Read(_) => Ok(()),
+        }
     }
 
     /// The secret called `name`, stored from `fresh` if it does not exist.
@@ -75,7 +121,7 @@ impl Tx {
                 params![name, fresh],
             )
             .await?;
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT value FROM secrets WHERE name = $1",
                 params![name],
@@ -87,7 +133,7 @@ impl Tx {
 
     /// One round trip to the database.
     pub(crate) async fn ping(&mut self) -> Result<(), StoreError> {
-        self.db()
+        self.db()?
             .query_opt("SELECT CAST(1 AS BIGINT) AS one", params![], |r| {
                 r.int("one")
             })
@@ -97,7 +143,7 @@ impl Tx {
 
     /// The whole audit chain in sequence order.
     pub(crate) async fn audit_events(&mut self) -> Result<Vec<AuditEvent>, StoreError> {
-        self.db()
+        self.db()?
             .query_all(
                 "SELECT * FROM audit_events ORDER BY seq",
                 params![],
@@ -131,7 +177,7 @@ impl Tx {
 
     /// The identity with this name.
     pub async fn identity_by_name(&mut self, name: &str) -> Result<Option<Identity>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM identities WHERE name = $1",
                 params![name],
@@ -142,7 +188,7 @@ impl Tx {
 
     /// Every identity, by name.
     pub async fn identities(&mut self) -> Result<Vec<Identity>, StoreError> {
-        self.db()
+        self.db()?
             .query_all(
                 "SELECT * FROM identities ORDER BY name",
                 params![],
@@ -153,7 +199,7 @@ impl Tx {
 
     /// The identity with this id.
     pub async fn identity_by_id(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM identities WHERE id = $1",
                 params![id],
@@ -167,7 +213,7 @@ impl Tx {
         &mut self,
         handle: &[u8],
     ) -> Result<Option<Identity>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM identities WHERE user_handle = $1",
                 params![handle],
@@ -214,7 +260,7 @@ impl Tx {
 
     /// The credential with this id, active or not.
     pub async fn credential(&mut self, id: &[u8]) -> Result<Option<Credential>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM credentials WHERE id = $1",
                 params![id],
@@ -228,7 +274,7 @@ impl Tx {
         &mut self,
         identity_id: &str,
     ) -> Result<Vec<Credential>, StoreError> {
-        self.db()
+        self.db()?
             .query_all(
                 "SELECT * FROM credentials WHERE identity_id = $1 ORDER BY created_ms, id",
                 params![identity_id],
@@ -262,7 +308,7 @@ impl Tx {
         &mut self,
         aaguid: &str,
     ) -> Result<Vec<Credential>, StoreError> {
-        self.db()
+        self.db()?
             .query_all(
                 "SELECT * FROM credentials WHERE aaguid = $1 ORDER BY created_ms, id",
                 params![aaguid],
@@ -297,7 +343,7 @@ impl Tx {
     /// parsed BLOB and only need to know whether it changed).
     pub async fn latest_metadata_no(&mut self) -> Result<Option<u64>, StoreError> {
         let no = self
-            .db()
+            .db()?
             .query_opt("SELECT MAX(no) AS no FROM metadata_blobs", params![], |r| {
                 r.opt_int("no")
             })
@@ -310,7 +356,7 @@ impl Tx {
     /// The BLOB with serial `no`: (JWT, import time).
     pub async fn metadata_blob(&mut self, no: u64) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
         let no = i64::try_from(no).map_err(|_| StoreError::Corrupt("metadata no".into()))?;
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT jwt, imported_ms FROM metadata_blobs WHERE no = $1",
                 params![no],
@@ -405,7 +451,7 @@ impl Tx {
     /// event and this insert.
     pub async fn append_audit(&mut self, event: NewEvent) -> Result<AuditEvent, StoreError> {
         let last = self
-            .db()
+            .db()?
             .query_opt(
                 "SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1",
                 params![],
@@ -495,7 +541,7 @@ impl Tx {
         ceremony: &str,
         now_ms: i64,
     ) -> Result<Option<Challenge>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT challenge_hash, session_hash, ceremony, payload, expires_ms
                  FROM challenges
@@ -529,13 +575,13 @@ impl Tx {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<Option<Grant>, StoreError> {
-        self.db().query_opt("SELECT * FROM grants WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $2", params![token_hash, now_ms], grant_from_row).await
+        self.db()?.query_opt("SELECT * FROM grants WHERE token_hash = $1 AND used_ms IS NULL AND expires_ms > $2", params![token_hash, now_ms], grant_from_row).await
     }
 
     /// A grant in whatever state it is (used, expired or open), so a page can
     /// tell its holder which.
     pub async fn grant(&mut self, token_hash: &[u8]) -> Result<Option<Grant>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM grants WHERE token_hash = $1",
                 params![token_hash],
@@ -592,7 +638,7 @@ impl Tx {
         id_hash: &[u8],
         now_ms: i64,
     ) -> Result<Option<Session>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT s.* FROM sessions s JOIN credentials c ON c.id = s.credential_id
              WHERE s.id_hash = $1 AND s.ended_ms IS NULL AND s.expires_ms > $2
@@ -681,7 +727,7 @@ impl Tx {
 
     /// A recovery by id.
     pub async fn recovery(&mut self, id: &str) -> Result<Option<Recovery>, StoreError> {
-        self.db()
+        self.db()?
             .query_opt(
                 "SELECT * FROM recoveries WHERE id = $1",
                 params![id],
@@ -692,7 +738,7 @@ impl Tx {
 
     /// Recoveries still pending and not expired at `now_ms`, oldest first.
     pub async fn pending_recoveries(&mut self, now_ms: i64) -> Result<Vec<Recovery>, StoreError> {
-        self.db()
+        self.db()?
             .query_all(
                 "SELECT * FROM recoveries WHERE status = 'pending' AND expires_ms > $1
              ORDER BY requested_ms, id",
@@ -754,7 +800,7 @@ impl Tx {
         &mut self,
         recovery_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        self.db().query_all("SELECT approver_id FROM recovery_approvals WHERE recovery_id = $1 ORDER BY approved_ms, approver_id", params![recovery_id], |r| r.text("approver_id")).await
+        self.db()?.query_all("SELECT approver_id FROM recovery_approvals WHERE recovery_id = $1 ORDER BY approved_ms, approver_id", params![recovery_id], |r| r.text("approver_id")).await
     }
 }
 

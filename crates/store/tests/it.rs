@@ -78,6 +78,7 @@ on_both_backends!(
     a_revocation_on_one_node_is_seen_at_once_by_the_other,
     quarantine_metadata_and_recovery_round_trip,
     relaxed_durability_opens_and_commits,
+    readers_see_what_is_committed_and_cannot_write,
 );
 
 fn identity(name: &str) -> Identity {
@@ -656,4 +657,24 @@ async fn relaxed_durability_opens_and_commits(db: &Db) {
     drop(relaxed);
     let mut tx = db.open().await.begin().await.unwrap();
     assert!(tx.identity_by_name("ada").await.unwrap().is_some());
+}
+
+async fn readers_see_what_is_committed_and_cannot_write(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    // Not committed yet: a reader beside the writer does not see it.
+    let mut look = store.read().await.unwrap();
+    assert_eq!(look.identity_by_name("ada").await.unwrap(), None);
+    drop(look);
+    tx.commit().await.unwrap();
+    let mut look = store.read().await.unwrap();
+    assert!(look.identity_by_name("ada").await.unwrap().is_some());
+    assert!(
+        look.insert_identity(&identity("bob")).await.is_err(),
+        "a read-only transaction refuses writes"
+    );
+    look.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.identity_by_name("bob").await.unwrap(), None);
 }

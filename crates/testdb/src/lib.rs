@@ -188,14 +188,17 @@ impl Postgres {
     /// A watchdog that stops the server and removes its directory once
     /// this process is gone, however it ended.
     fn stop_when_this_process_ends(&self) -> Result<(), String> {
+        // In a session of its own (`setsid`), so killing the test's process
+        // group does not take the watchdog with it; a zombie counts as gone.
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}; rm -rf '{dir}'",
+            "while kill -0 {pid} 2>/dev/null && [ \"$(cut -d' ' -f3 /proc/{pid}/stat 2>/dev/null)\" != Z ]; \
+             do sleep 0.5; done; {stop}; rm -rf '{dir}'",
             pid = std::process::id(),
             stop = self.stop_command(),
             dir = self.dir.display(),
         );
-        Command::new("sh")
-            .args(["-c", &script])
+        Command::new("setsid")
+            .args(["sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
