@@ -152,11 +152,15 @@ fn a_challenge_answered_on_both_nodes_at_once_is_accepted_once() {
             })
             .collect();
         let statuses: Vec<u16> = racers.into_iter().map(|r| r.join().unwrap()).collect();
-        assert_eq!(
-            statuses.iter().filter(|s| **s == 200).count(),
-            1,
-            "round {round}: {statuses:?}"
-        );
+        if statuses.iter().filter(|s| **s == 200).count() != 1 {
+            let (_, export) = a.cli(&["audit", "export"]);
+            let tail: Vec<&str> = export.lines().rev().take(RACERS).collect();
+            panic!("round {round}: {statuses:?}; last events: {tail:#?}");
+        }
+        let (_, creds) = a.cli(&["admin", "credentials", "ada"]);
+        if !creds.contains("active") {
+            panic!("round {round}: a lost race must not look like a clone: {creds}");
+        }
         assert!(
             statuses.iter().all(|s| *s == 200 || *s == 400),
             "{statuses:?}"

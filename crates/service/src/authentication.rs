@@ -252,41 +252,56 @@ impl Service {
             response: &response,
             user_handle: &identity.user_handle,
         };
-        let seen = credential;
-        let mut verified = self.check_assertion(&attempt, &seen, &event);
+        // A counter that did not grow may only mean that a copy of this very
+        // answer won the race for the challenge meanwhile: that suspicion is
+        // confirmed under the writer, with the challenge in hand, before
+        // anything is quarantined.
+        let verified = match self.check_assertion(&attempt, &credential, &event) {
+            Ok(verified) => Some(verified),
+            Err(Failure::Refused(refusal)) if refusal.quarantine.is_some() => None,
+            Err(refused) => return Err(refused),
+        };
 
         // Then, under the writer: take the challenge (once, however many
-        // nodes race for it) and re-read the credential. If it was revoked
-        // meanwhile, refuse; if a concurrent sign-in moved its counter, judge
-        // again against what is stored now.
+        // nodes race for it) and record the use, provided the credential is
+        // still active with the counter the assertion was judged against.
+        // If a concurrent sign-in moved the counter or it was revoked
+        // meanwhile, read it again and judge again against what is stored.
         let mut tx = self.store.begin().await?;
         tx.take_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?
             .ok_or_else(|| refuse("no_matching_challenge", &event))?;
-        let credential = tx
-            .credential(&seen.id)
-            .await?
-            .ok_or_else(|| refuse_unknown("unknown_credential", &event))?;
-        usable(&credential, &event)?;
-        if credential.sign_count != seen.sign_count
-            || credential.public_key != seen.public_key
-            || credential.backup_eligible != seen.backup_eligible
-            || credential.identity_id != seen.identity_id
-        {
-            verified = self.check_assertion(&attempt, &credential, &event);
-        }
-        let verified = verified?;
+        let unchanged = match &verified {
+            Some(verified) => {
+                tx.record_use_if_unchanged(
+                    &credential.id,
+                    credential.sign_count,
+                    verified.sign_count,
+                    verified.backup_state,
+                    now,
+                )
+                .await?
+            }
+            None => false,
+        };
+        let verified = match verified {
+            Some(verified) if unchanged => verified,
+            _ => {
+                let current = tx
+                    .credential(&credential.id)
+                    .await?
+                    .ok_or_else(|| refuse_unknown("unknown_credential", &event))?;
+                usable(&current, &event)?;
+                let verified = self.check_assertion(&attempt, &current, &event)?;
+                tx.record_use(&current.id, verified.sign_count, verified.backup_state, now)
+                    .await?;
+                verified
+            }
+        };
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());
 
-        tx.record_use(
-            &credential.id,
-            verified.sign_count,
-            verified.backup_state,
-            now,
-        )
-        .await?;
         let mut tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
         if let Some(previous) = previous {
             let hash = hash_token(previous);

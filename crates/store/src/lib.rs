@@ -117,8 +117,8 @@ impl Store {
         if !self.readers.usable() {
             return self.begin().await;
         }
-        let conn = self.readers.take().await?;
-        Ok(Tx::reading(conn, self.readers.clone()))
+        let (conn, permit) = self.readers.take().await?;
+        Ok(Tx::reading(conn, permit, self.readers.clone()))
     }
 
     /// The secret called `name`, created from `fresh` on first use and the

@@ -3,11 +3,17 @@
 //! what is committed, run beside the writer instead of queueing for it,
 //! and on PostgreSQL spread over the server's processes.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::Backend;
 use crate::conn::Conn;
 use crate::{Durability, StoreError};
+
+/// Reader connections per node: more would only cost connection set-up (a
+/// server process per connection on PostgreSQL) on cores already busy.
+const READERS: usize = 8;
 
 /// Idle reader connections, made on demand and kept.
 pub(crate) struct Readers {
@@ -15,10 +21,8 @@ pub(crate) struct Readers {
     url: String,
     durability: Durability,
     idle: Mutex<Vec<Conn>>,
+    permits: Arc<Semaphore>,
 }
-
-/// The most idle readers kept (more are made under load, then closed).
-const KEEP: usize = 8;
 
 impl Readers {
     pub(crate) fn new(backend: Backend, url: &str, durability: Durability) -> Readers {
@@ -27,6 +31,7 @@ impl Readers {
             url: url.to_owned(),
             durability,
             idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(READERS)),
         }
     }
 
@@ -36,24 +41,32 @@ impl Readers {
         !(self.backend == Backend::Sqlite && self.url.contains(":memory:"))
     }
 
-    /// An idle connection, or a new one.
-    pub(crate) async fn take(&self) -> Result<Conn, StoreError> {
+    /// An idle connection, or a new one, once fewer than [`READERS`] are
+    /// in use.
+    pub(crate) async fn take(&self) -> Result<(Conn, OwnedSemaphorePermit), StoreError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("readers closed".into()))?;
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(conn),
+        let conn = match idle {
+            Some(conn) => conn,
             None => {
                 self.backend
                     .connect_reader(&self.url, self.durability)
-                    .await
+                    .await?
             }
-        }
+        };
+        Ok((conn, permit))
     }
 
     /// Returns a connection for the next reader.
     pub(crate) fn give_back(&self, conn: Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < KEEP {
-            idle.push(conn);
-        }
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
     }
 }

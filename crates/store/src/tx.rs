@@ -32,6 +32,7 @@ enum Holder {
 struct Reader {
     conn: Option<Conn>,
     pool: Arc<Readers>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for Reader {
@@ -69,11 +70,16 @@ impl Tx {
         }
     }
 
-    pub(crate) fn reading(conn: Conn, pool: Arc<Readers>) -> Tx {
+    pub(crate) fn reading(
+        conn: Conn,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        pool: Arc<Readers>,
+    ) -> Tx {
         Tx {
             holder: Holder::Read(Reader {
                 conn: Some(conn),
                 pool,
+                _permit: permit,
             }),
         }
     }
@@ -303,6 +309,35 @@ impl Tx {
         Ok(done == 1)
     }
 
+    /// [`Tx::record_use`] only if the credential is still active with the
+    /// counter `seen_count` (what the assertion was judged against); false
+    /// when it moved or was revoked meanwhile, and nothing was changed.
+    pub async fn record_use_if_unchanged(
+        &mut self,
+        id: &[u8],
+        seen_count: u32,
+        sign_count: u32,
+        backup_state: bool,
+        time_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .write()
+            .await?
+            .execute(
+                "UPDATE credentials SET sign_count = $1, backup_state = $2, last_used_ms = $3
+                 WHERE id = $4 AND status = 'active' AND sign_count = $5",
+                params![
+                    i64::from(sign_count),
+                    backup_state,
+                    time_ms,
+                    id,
+                    i64::from(seen_count)
+                ],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
     /// Every credential of an authenticator model (AAGUID), any status.
     pub async fn credentials_of_model(
         &mut self,
@@ -450,14 +485,22 @@ impl Tx {
     /// writer, on this node or another, appends between the read of the last
     /// event and this insert.
     pub async fn append_audit(&mut self, event: NewEvent) -> Result<AuditEvent, StoreError> {
-        let last = self
-            .db()?
-            .query_opt(
-                "SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1",
-                params![],
-                audit_from_row,
-            )
-            .await?;
+        let cached = match &self.holder {
+            Holder::Write { lease, .. } => lease.chain_head(),
+            Holder::Read(_) => None,
+        };
+        let last = match cached {
+            Some(head) => head,
+            None => {
+                self.db()?
+                    .query_opt(
+                        "SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1",
+                        params![],
+                        audit_from_row,
+                    )
+                    .await?
+            }
+        };
         let sealed = keybound_audit::seal(last.as_ref(), event);
         let e = &sealed.event;
         let seq = i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?;
@@ -491,6 +534,9 @@ impl Tx {
                 ],
             )
             .await?;
+        if let Holder::Write { lease, .. } = &mut self.holder {
+            lease.set_chain_head(&sealed);
+        }
         Ok(sealed)
     }
 

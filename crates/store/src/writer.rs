@@ -13,6 +13,7 @@
 
 use std::sync::{Arc, Weak};
 
+use keybound_audit::AuditEvent;
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 use crate::backend::Backend;
@@ -39,6 +40,13 @@ pub(crate) struct Batch {
     /// Callers whose savepoints were released, waiting for the COMMIT.
     waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
     stats: CommitStats,
+    /// The audit chain's last event as this batch sees it: `Some(None)`
+    /// for an empty chain, `None` when unknown (read it from the table).
+    /// Valid only while the batch (and its writer lock) lasts: another
+    /// node may append between batches.
+    head: Option<Option<AuditEvent>>,
+    /// `head` when the caller's savepoint opened, restored if it rolls back.
+    head_at_savepoint: Option<Option<AuditEvent>>,
 }
 
 /// How well group commit is batching: committed batches and the caller
@@ -71,6 +79,8 @@ impl Writer {
             savepoint: false,
             waiting: Vec::new(),
             stats: CommitStats::default(),
+            head: None,
+            head_at_savepoint: None,
         }));
         let wake = Arc::new(Notify::new());
         tokio::spawn(flush_when_woken(Arc::downgrade(&state), wake.clone()));
@@ -100,6 +110,7 @@ impl Writer {
         }
         lease.conn.run("RELEASE SAVEPOINT kb").await?;
         lease.savepoint = false;
+        lease.head_at_savepoint = None;
         let (done, committed) = oneshot::channel();
         lease.waiting.push(done);
         drop(lease);
@@ -136,8 +147,20 @@ impl Batch {
         if !self.savepoint {
             self.conn.run("SAVEPOINT kb").await?;
             self.savepoint = true;
+            self.head_at_savepoint = self.head.clone();
         }
         Ok(&mut self.conn)
+    }
+
+    /// The audit chain's last event if this batch knows it (`Some(None)`:
+    /// the chain is empty).
+    pub(crate) fn chain_head(&self) -> Option<Option<AuditEvent>> {
+        self.head.clone()
+    }
+
+    /// Records the event just appended as the chain's last.
+    pub(crate) fn set_chain_head(&mut self, event: &AuditEvent) {
+        self.head = Some(Some(event.clone()));
     }
 
     async fn open_batch(&mut self) -> Result<(), StoreError> {
@@ -169,6 +192,7 @@ impl Batch {
         }
         .await;
         self.savepoint = false;
+        self.head = self.head_at_savepoint.take();
         if let Err(e) = undone {
             self.end(Err(e.clone())).await;
             return Err(e);
@@ -191,6 +215,8 @@ impl Batch {
             let _ = self.conn.run("ROLLBACK").await;
         }
         self.open = false;
+        self.head = None;
+        self.head_at_savepoint = None;
         if outcome.is_ok() && !self.waiting.is_empty() {
             self.stats.batches += 1;
             self.stats.transactions += self.waiting.len() as u64;

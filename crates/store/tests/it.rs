@@ -565,6 +565,15 @@ async fn quarantine_metadata_and_recovery_round_trip(db: &Db) {
     tx.insert_credential(&credential(b"c1", "ada"))
         .await
         .unwrap();
+    // A use is recorded only against the counter it was judged with.
+    assert!(!tx
+        .record_use_if_unchanged(b"c1", 3, 9, false, 5)
+        .await
+        .unwrap());
+    assert!(tx
+        .record_use_if_unchanged(b"c1", 0, 8, false, 5)
+        .await
+        .unwrap());
     // Quarantine: no sign-in until cleared; clearing restarts the counter.
     assert!(tx.record_use(b"c1", 9, false, 5).await.unwrap());
     assert!(tx.quarantine_credential(b"c1").await.unwrap());
