@@ -85,13 +85,9 @@ impl Backend {
         }
     }
 
-    /// A connection for reads only: the writer's settings, no migrations
-    /// (the writer ran them when the store opened).
-    pub(crate) async fn connect_reader(
-        self,
-        url: &str,
-        durability: Durability,
-    ) -> Result<Conn, StoreError> {
+    /// A connection for reads only (durability does not concern it), no
+    /// migrations (the writer ran them when the store opened).
+    pub(crate) async fn connect_reader(self, url: &str) -> Result<Conn, StoreError> {
         match self {
             Backend::Sqlite => {
                 let db = sqlite_open(url)?;
@@ -101,7 +97,6 @@ impl Backend {
                 Ok(Conn::Sqlite(Some(db)))
             }
             Backend::Postgres => {
-                let _ = durability;
                 let mut pg = PgConnection::connect(url).await?;
                 pg.execute("SET application_name = 'keybound-reader'")
                     .await?;

@@ -93,7 +93,7 @@ impl Store {
         let writer = Writer::start(backend, url, durability).await?;
         Ok(Store {
             writer: Arc::new(writer),
-            readers: Arc::new(Readers::new(backend, url, durability)),
+            readers: Arc::new(Readers::new(backend, url)),
             backend,
         })
     }

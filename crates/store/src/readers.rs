@@ -9,7 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::Backend;
 use crate::conn::Conn;
-use crate::{Durability, StoreError};
+use crate::StoreError;
 
 /// Reader connections per node: more would only cost connection set-up (a
 /// server process per connection on PostgreSQL) on cores already busy.
@@ -19,17 +19,15 @@ const READERS: usize = 8;
 pub(crate) struct Readers {
     backend: Backend,
     url: String,
-    durability: Durability,
     idle: Mutex<Vec<Conn>>,
     permits: Arc<Semaphore>,
 }
 
 impl Readers {
-    pub(crate) fn new(backend: Backend, url: &str, durability: Durability) -> Readers {
+    pub(crate) fn new(backend: Backend, url: &str) -> Readers {
         Readers {
             backend,
             url: url.to_owned(),
-            durability,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(READERS)),
         }
@@ -53,11 +51,7 @@ impl Readers {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => {
-                self.backend
-                    .connect_reader(&self.url, self.durability)
-                    .await?
-            }
+            None => self.backend.connect_reader(&self.url).await?,
         };
         Ok((conn, permit))
     }
