@@ -6,7 +6,8 @@
 //! every statement to a worker thread and back, which on the 2-core VM this
 //! is measured on costs 120-150 µs per row-returning statement
 //! (`cargo run --release -p keybound-store --example statement_cost`). Only
-//! the COMMIT, which waits for the disk, leaves the task (`spawn_blocking`).
+//! the COMMIT waits for the disk: in place on a multi-threaded runtime
+//! (`block_in_place`), on the blocking pool otherwise.
 //! PostgreSQL runs through sqlx, whose driver is async end to end.
 
 use std::borrow::Cow;

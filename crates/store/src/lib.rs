@@ -1,13 +1,14 @@
 //! keybound's storage: one set of queries over two databases. SQLite is the
 //! embedded default (`Store::open` with a file URL and nothing else to run);
 //! PostgreSQL serves many stateless nodes on one database. The queries are
-//! written once in SQL both accept and run through sqlx's `Any` driver; what
-//! differs (connection settings, migrations, the writer lock) is in
-//! `backend.rs`.
+//! written once (`tx.rs`) in SQL both accept; `conn.rs` runs them on SQLite
+//! through rusqlite and on PostgreSQL through sqlx; what else differs
+//! (connection settings, migrations, the writer lock) is in `backend.rs`.
 //!
-//! Writes go through group commit (`writer.rs`): each node has one
+//! Writes go through group commit (`writer.rs`): each node has one writer
 //! connection and batches concurrent transactions into one database
-//! transaction, each caller's work a savepoint in it. A batch holds the
+//! transaction, each caller's work a savepoint in it. Reads that need no
+//! lock ([`Store::read`]) use reader connections beside it. A batch holds the
 //! database-wide writer lock (SQLite `BEGIN IMMEDIATE`, a PostgreSQL
 //! advisory lock), so the audit event recording a change is appended in the
 //! same transaction as the change and the chain has one writer at a time
@@ -132,7 +133,7 @@ impl Store {
 
     /// True when the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
-        match self.begin().await {
+        match self.read().await {
             Ok(mut tx) => tx.ping().await.is_ok(),
             Err(_) => false,
         }
@@ -145,7 +146,8 @@ impl Store {
 
     /// The whole audit chain in sequence order (for verify and export).
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut tx = self.begin().await?;
+        // One statement: a consistent snapshot, without holding the writer.
+        let mut tx = self.read().await?;
         tx.audit_events().await
     }
 }

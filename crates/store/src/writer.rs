@@ -1,5 +1,5 @@
-//! Group commit. Every transaction of a node runs on one connection, inside
-//! a batch: one database transaction that holds the writer lock, in which
+//! Group commit. Every write transaction of a node runs on one connection,
+//! inside a batch: one database transaction that holds the writer lock, in which
 //! each caller's transaction is a savepoint. A caller's commit releases its
 //! savepoint and then waits for the batch to commit; a background flusher
 //! commits the batch as soon as it gets the connection, which is after
