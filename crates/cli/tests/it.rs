@@ -185,3 +185,57 @@ fn policy_settings_are_read_and_checked() {
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--group-min-tier", "admin"]);
     assert!(!ok, "GROUP=TIER");
 }
+
+#[test]
+fn durability_and_database_urls_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _) = keybound(dir.path(), &["admin", "users", "--durability", "relaxed"]);
+    assert!(ok, "relaxed is a setting");
+    let (ok, _) = keybound(dir.path(), &["admin", "users", "--durability", "sometimes"]);
+    assert!(!ok, "only full or relaxed");
+    let file = dir.path().join("keybound.toml");
+    std::fs::write(&file, "durability = \"maybe\"\n").unwrap();
+    let (ok, _) = keybound(
+        dir.path(),
+        &["admin", "users", "--config", file.to_str().unwrap()],
+    );
+    assert!(!ok, "the config file's durability is checked too");
+    // An unknown scheme is refused by name; a password never reaches the output.
+    let out = Command::new(BIN)
+        .args([
+            "admin",
+            "users",
+            "--database-url",
+            "mysql://kb:s3cret@db.internal/keybound",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("sqlite://") && said.contains("postgres://"),
+        "{said}"
+    );
+    assert!(!said.contains("s3cret"), "{said}");
+    let out = Command::new(BIN)
+        .args([
+            "admin",
+            "users",
+            "--database-url",
+            "postgres://kb:s3cret@127.0.0.1:1/keybound",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nothing listens on port 1");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("kb:***@127.0.0.1:1"), "{said}");
+    assert!(!said.contains("s3cret"), "{said}");
+}

@@ -133,12 +133,26 @@ pub async fn table(plan: Plan) -> Result<(), String> {
     let yardstick = per_core * cores as f64;
 
     eprintln!("starting PostgreSQL (default durable settings) ...");
-    let pg = Postgres::start(&[])?;
+    let pg = match Postgres::start(&[]) {
+        Ok(pg) => Some(pg),
+        Err(e) => {
+            eprintln!("!!! no PostgreSQL rows: {e}");
+            None
+        }
+    };
+    let backends: &[&'static str] = if pg.is_some() {
+        &["SQLite", "PostgreSQL"]
+    } else {
+        &["SQLite"]
+    };
     let mut rows = Vec::new();
     let mut scenarios = Vec::new();
-    for backend in ["SQLite", "PostgreSQL"] {
+    for &backend in backends {
         for durability in ["full", "relaxed"] {
-            let url = (backend == "PostgreSQL").then(|| pg.fresh_database());
+            let url = match (&pg, backend) {
+                (Some(pg), "PostgreSQL") => Some(pg.fresh_database()),
+                _ => None,
+            };
             let node = Node::start(&plan.server_bin, url.as_deref(), durability)?;
             for &clients in &plan.clients {
                 let before = node.cpu_seconds();
