@@ -80,7 +80,7 @@ impl Backend {
                 sqlx::migrate!("migrations/postgres")
                     .run_direct(&mut pg)
                     .await?;
-                Ok(Conn::Postgres(pg))
+                Ok(Conn::postgres(pg))
             }
         }
     }
@@ -100,7 +100,7 @@ impl Backend {
                 let mut pg = PgConnection::connect(url).await?;
                 pg.execute("SET application_name = 'keybound-reader'")
                     .await?;
-                Ok(Conn::Postgres(pg))
+                Ok(Conn::postgres(pg))
             }
         }
     }

@@ -181,7 +181,32 @@ impl Fields for PgRow {
 pub(crate) enum Conn {
     /// `None` only while a COMMIT runs on the blocking pool.
     Sqlite(Option<rusqlite::Connection>),
-    Postgres(PgConnection),
+    /// The flag is set once the connection failed in a way that means it
+    /// is gone (the server restarted or dropped it): it is then replaced,
+    /// not reused.
+    Postgres(PgConnection, bool),
+}
+
+/// Whether a PostgreSQL error means the connection itself is lost (I/O,
+/// protocol, "terminating connection", connection exceptions).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
+    }
+}
+
+/// Passes a PostgreSQL result on, noting a lost connection in `broken`.
+fn noting<T>(broken: &mut bool, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+    if let Err(e) = &result {
+        if connection_lost(e) {
+            *broken = true;
+        }
+    }
+    Ok(result?)
 }
 
 fn sqlite_sql(sql: &str) -> Cow<'_, str> {
@@ -250,6 +275,16 @@ fn pg_run<'a>(pg: &'a mut PgConnection, sql: &'a str) -> Boxed<'a, ()> {
 }
 
 impl Conn {
+    /// A PostgreSQL connection that has not failed.
+    pub(crate) fn postgres(pg: PgConnection) -> Conn {
+        Conn::Postgres(pg, false)
+    }
+
+    /// The connection is lost and must be replaced.
+    pub(crate) fn is_broken(&self) -> bool {
+        matches!(self, Conn::Postgres(_, true))
+    }
+
     fn sqlite(&mut self) -> Result<&mut rusqlite::Connection, StoreError> {
         match self {
             Conn::Sqlite(Some(c)) => Ok(c),
@@ -264,7 +299,7 @@ impl Conn {
         params: &[Param<'_>],
     ) -> Result<u64, StoreError> {
         match self {
-            Conn::Postgres(pg) => Ok(pg_execute(pg, sql, params).await?),
+            Conn::Postgres(pg, broken) => noting(broken, pg_execute(pg, sql, params).await),
             Conn::Sqlite(_) => {
                 let db = self.sqlite()?;
                 let mut statement = db.prepare_cached(&sqlite_sql(sql))?;
@@ -282,8 +317,8 @@ impl Conn {
         map: impl Fn(&dyn Fields) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         match self {
-            Conn::Postgres(pg) => {
-                let rows = pg_fetch_all(pg, sql, params).await?;
+            Conn::Postgres(pg, broken) => {
+                let rows = noting(broken, pg_fetch_all(pg, sql, params).await)?;
                 rows.iter().map(|r| map(r)).collect()
             }
             Conn::Sqlite(_) => {
@@ -307,8 +342,8 @@ impl Conn {
         map: impl Fn(&dyn Fields) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         match self {
-            Conn::Postgres(pg) => {
-                let row = pg_fetch_optional(pg, sql, params).await?;
+            Conn::Postgres(pg, broken) => {
+                let row = noting(broken, pg_fetch_optional(pg, sql, params).await)?;
                 row.as_ref().map(|r| map(r)).transpose()
             }
             Conn::Sqlite(_) => {
@@ -329,7 +364,7 @@ impl Conn {
     /// A statement without parameters or rows (transaction control).
     pub(crate) async fn run(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
-            Conn::Postgres(pg) => Ok(pg_run(pg, sql).await?),
+            Conn::Postgres(pg, broken) => noting(broken, pg_run(pg, sql).await),
             Conn::Sqlite(_) => {
                 self.sqlite()?.execute_batch(sql)?;
                 Ok(())
@@ -374,7 +409,7 @@ impl Conn {
     /// connection.
     pub(crate) async fn commit(&mut self) -> Result<(), StoreError> {
         match self {
-            Conn::Postgres(pg) => Ok(pg_run(pg, "COMMIT").await?),
+            Conn::Postgres(pg, broken) => noting(broken, pg_run(pg, "COMMIT").await),
             Conn::Sqlite(slot) => {
                 let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
                     h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread

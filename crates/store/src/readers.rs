@@ -56,8 +56,12 @@ impl Readers {
         Ok((conn, permit))
     }
 
-    /// Returns a connection for the next reader.
+    /// Returns a connection for the next reader (a lost one is dropped;
+    /// the next reader makes a new one).
     pub(crate) fn give_back(&self, conn: Conn) {
+        if conn.is_broken() {
+            return;
+        }
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -164,7 +164,7 @@ impl Batch {
     }
 
     async fn open_batch(&mut self) -> Result<(), StoreError> {
-        if self.begin().await.is_err() {
+        if self.conn.is_broken() || self.begin().await.is_err() {
             // The connection may have died (a database restart): one fresh
             // connection, one more try.
             self.conn = self.backend.connect(&self.url, self.durability).await?;

@@ -687,3 +687,55 @@ async fn readers_see_what_is_committed_and_cannot_write(db: &Db) {
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.identity_by_name("bob").await.unwrap(), None);
 }
+
+/// PostgreSQL only: a database that drops every connection (a restart, a
+/// failover) costs the transactions in flight, not the node.
+#[tokio::test]
+async fn the_store_reconnects_after_the_database_drops_its_connections() {
+    let Some(db) = Db::postgres("the_store_reconnects_after_the_database_drops_its_connections")
+    else {
+        return;
+    };
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut look = store.read().await.unwrap();
+    assert!(look.identity_by_name("ada").await.unwrap().is_some());
+    drop(look);
+
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(dropped.len() >= 2, "the writer and a reader were connected");
+
+    // The first use of each lost connection fails; the next one works.
+    let mut written = false;
+    for _ in 0..2 {
+        let Ok(mut tx) = store.begin().await else {
+            continue;
+        };
+        if tx.insert_identity(&identity("bob")).await.is_ok() && tx.commit().await.is_ok() {
+            written = true;
+            break;
+        }
+    }
+    assert!(written, "the writer reconnected");
+    let mut seen = false;
+    for _ in 0..2 {
+        let Ok(mut look) = store.read().await else {
+            continue;
+        };
+        if let Ok(found) = look.identity_by_name("bob").await {
+            seen = found.is_some();
+            break;
+        }
+    }
+    assert!(seen, "a reader reconnected and sees the new row");
+}
