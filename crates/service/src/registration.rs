@@ -84,6 +84,7 @@ impl Service {
         start: RegistrationStart<'_>,
         request: &RegistrationRequest,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
+        self.purge_if_due().await;
         let now = self.now_ms();
         let by_session = matches!(start, RegistrationStart::Session(_));
         let mut tx = self.store.begin().await?;

@@ -556,7 +556,8 @@ impl Tx {
 
     /// Consumes a challenge: only an unused, unexpired one issued to this
     /// session for this ceremony, and only once, even with many nodes racing
-    /// (the check and the mark are one statement).
+    /// (the check and the removal are one statement; a taken challenge is
+    /// gone, so the table holds only the ones still outstanding).
     pub async fn take_challenge(
         &mut self,
         challenge_hash: &[u8],
@@ -567,8 +568,8 @@ impl Tx {
         self.write()
             .await?
             .query_opt(
-                "UPDATE challenges SET used = TRUE
-             WHERE challenge_hash = $1 AND session_hash = $2 AND ceremony = $3
+                "DELETE FROM challenges
+                 WHERE challenge_hash = $1 AND session_hash = $2 AND ceremony = $3
                AND used = FALSE AND expires_ms > $4
              RETURNING challenge_hash, session_hash, ceremony, payload, expires_ms",
                 params![challenge_hash, session_hash, ceremony, now_ms],
@@ -597,6 +598,29 @@ impl Tx {
                 challenge_from_row,
             )
             .await
+    }
+
+    /// Removes challenges that expired unanswered and sessions that ended
+    /// or expired: nothing reads them again (the audit chain keeps the
+    /// record). Returns how many rows went.
+    pub async fn purge_expired(&mut self, now_ms: i64) -> Result<u64, StoreError> {
+        let challenges = self
+            .write()
+            .await?
+            .execute(
+                "DELETE FROM challenges WHERE expires_ms <= $1",
+                params![now_ms],
+            )
+            .await?;
+        let sessions = self
+            .write()
+            .await?
+            .execute(
+                "DELETE FROM sessions WHERE expires_ms <= $1 OR ended_ms IS NOT NULL",
+                params![now_ms],
+            )
+            .await?;
+        Ok(challenges + sessions)
     }
 
     /// Stores a grant (by its token's hash).

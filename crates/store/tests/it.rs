@@ -79,6 +79,7 @@ on_both_backends!(
     quarantine_metadata_and_recovery_round_trip,
     relaxed_durability_opens_and_commits,
     readers_see_what_is_committed_and_cannot_write,
+    expired_challenges_and_finished_sessions_are_purged,
 );
 
 fn identity(name: &str) -> Identity {
@@ -738,4 +739,50 @@ async fn the_store_reconnects_after_the_database_drops_its_connections() {
         }
     }
     assert!(seen, "a reader reconnected and sees the new row");
+}
+
+async fn expired_challenges_and_finished_sessions_are_purged(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    tx.insert_challenge(&challenge(1, 100)).await.unwrap();
+    tx.insert_challenge(&challenge(2, 300)).await.unwrap();
+    let session = |tag: u8, expires_ms| Session {
+        id_hash: vec![tag; 32],
+        identity_id: "id-ada".into(),
+        credential_id: b"c1".to_vec(),
+        user_verified: true,
+        tier: 1,
+        created_ms: 0,
+        expires_ms,
+    };
+    tx.insert_session(&session(1, 100)).await.unwrap();
+    tx.insert_session(&session(2, 300)).await.unwrap();
+    tx.insert_session(&session(3, 300)).await.unwrap();
+    assert!(tx.end_session(&[3; 32], 50).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.purge_expired(200).await.unwrap(),
+        3,
+        "challenge 1, session 1 (expired), session 3 (ended)"
+    );
+    assert!(tx
+        .take_challenge(&[2; 32], b"session-a", "registration", 200)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(tx.live_session(&[2; 32], 200).await.unwrap().is_some());
+    // A taken challenge is gone: nothing left to purge or to take again.
+    assert_eq!(tx.purge_expired(200).await.unwrap(), 0);
+    assert!(tx
+        .take_challenge(&[2; 32], b"session-a", "registration", 200)
+        .await
+        .unwrap()
+        .is_none());
+    tx.commit().await.unwrap();
 }
