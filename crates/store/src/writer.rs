@@ -59,7 +59,8 @@ pub struct CommitStats {
     pub transactions: u64,
 }
 
-/// A caller's hold on the connection, inside its savepoint.
+/// A caller's hold on the connection, inside the open batch (and inside
+/// its savepoint once it wrote).
 pub(crate) type Lease = OwnedMutexGuard<Batch>;
 
 impl Writer {
@@ -108,7 +109,13 @@ impl Writer {
             self.wake.notify_one();
             return Ok(());
         }
-        lease.conn.run("RELEASE SAVEPOINT kb").await?;
+        if let Err(e) = lease.conn.run("RELEASE SAVEPOINT kb").await {
+            // The next user of the connection rolls the savepoint back; make
+            // sure there is one, so the batch does not keep the lock.
+            drop(lease);
+            self.wake.notify_one();
+            return Err(e);
+        }
         lease.savepoint = false;
         lease.head_at_savepoint = None;
         let (done, committed) = oneshot::channel();
