@@ -786,3 +786,24 @@ async fn expired_challenges_and_finished_sessions_are_purged(db: &Db) {
         .is_none());
     tx.commit().await.unwrap();
 }
+
+/// Databases made by earlier versions, whose schema sqlx's migrator
+/// applied, open without re-applying or refusing anything.
+#[tokio::test]
+async fn a_sqlite_database_migrated_by_sqlx_opens() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let mut old = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::migrate!("migrations/sqlite")
+        .run_direct(&mut old)
+        .await
+        .unwrap();
+    old.close().await.unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.identity_by_name("ada").await.unwrap().is_some());
+}
