@@ -12,7 +12,7 @@ mod support;
 
 use std::io::{Read, Write};
 
-use support::http::{ceremony, challenge, decode, Browser, ORIGIN, RP_ID};
+use support::http::{ceremony, challenge, decode, enrol_across, Browser, ORIGIN, RP_ID};
 use support::Server;
 
 use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Ceremony, Credential, Tweaks};
@@ -66,24 +66,7 @@ fn enrol(
     auth: &Authenticator,
     name: &str,
 ) -> (Credential, Vec<u8>) {
-    let (ok, url) = server.cli(&["admin", "invite", name]);
-    assert!(ok);
-    let token = url.trim().split("token=").nth(1).unwrap().to_owned();
-    let (status, options) = browser.post_json(
-        "/attestation/options",
-        &json!({"username": name, "token": token}),
-    );
-    assert_eq!(status, 200, "{options}");
-    let user = decode(options["user"]["id"].as_str().unwrap());
-    let c = challenge(&options);
-    let (cred, json) = auth.register(Algorithm::Es256, &ceremony(&c), &user);
-    let (status, reply) = browser.post_json("/attestation/result", &json);
-    assert_eq!(
-        (status, reply["status"].as_str()),
-        (200, Some("ok")),
-        "{reply}"
-    );
-    (cred, user)
+    enrol_across(server, server, browser, auth, name)
 }
 
 /// Runs one sign-in for `name` with `tweaks`; returns the HTTP status.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Credential};
 use serde_json::json;
-use support::http::{ceremony, challenge, decode, Browser};
+use support::http::{ceremony, challenge, decode, enrol_across, Browser};
 use support::Server;
 
 /// Limits off: the tests below are many requests from one address.
@@ -40,33 +40,6 @@ fn database(test: &str) -> Option<String> {
 
 fn two_nodes(url: &str) -> (Server, Server) {
     (Server::node(url, NODE_FLAGS), Server::node(url, NODE_FLAGS))
-}
-
-/// Enrols `name` from an invitation, asking `start` for the options and
-/// sending the answer to `finish`.
-fn enrol_across(
-    start: &Server,
-    finish: &Server,
-    browser: &mut Browser,
-    auth: &Authenticator,
-    name: &str,
-) -> Credential {
-    let (ok, url) = start.cli(&["admin", "invite", name]);
-    assert!(ok);
-    let token = url.trim().split("token=").nth(1).unwrap().to_owned();
-    browser.port = start.port;
-    let (status, options) = browser.post_json(
-        "/attestation/options",
-        &json!({"username": name, "token": token}),
-    );
-    assert_eq!(status, 200, "{options}");
-    let user = decode(options["user"]["id"].as_str().unwrap());
-    let c = challenge(&options);
-    let (cred, answer) = auth.register(Algorithm::Es256, &ceremony(&c), &user);
-    browser.port = finish.port;
-    let (status, reply) = browser.post_json("/attestation/result", &answer);
-    assert_eq!((status, reply["status"].as_str()), (200, Some("ok")));
-    cred
 }
 
 /// One sign-in as `name` ("" for username-less): options from `start`, the
@@ -106,7 +79,7 @@ fn a_ceremony_started_on_one_node_finishes_on_the_other() {
     let (a, b) = two_nodes(&url);
     let auth = Authenticator::default();
     let mut browser = a.browser();
-    let mut cred = enrol_across(&a, &b, &mut browser, &auth, "ada");
+    let mut cred = enrol_across(&a, &b, &mut browser, &auth, "ada").0;
     for (start, finish, name) in [(&b, &a, "ada"), (&a, &b, ""), (&b, &a, "")] {
         assert_eq!(
             sign_in_across(start, finish, &mut browser, &auth, &mut cred, name),
@@ -131,7 +104,7 @@ fn a_challenge_answered_on_both_nodes_at_once_is_accepted_once() {
     let (a, b) = two_nodes(&url);
     let auth = Authenticator::default();
     let mut browser = a.browser();
-    let mut cred = enrol_across(&a, &b, &mut browser, &auth, "ada");
+    let mut cred = enrol_across(&a, &b, &mut browser, &auth, "ada").0;
     const ROUNDS: usize = 25;
     const RACERS: usize = 8;
     for round in 0..ROUNDS {
@@ -190,7 +163,7 @@ fn a_credential_revoked_through_one_node_is_refused_at_once_by_the_other() {
     let auth = Authenticator::default();
     // Ada enrols on a and is signed in there; her phone signs in on b.
     let mut on_a = a.browser();
-    let mut cred = enrol_across(&a, &a, &mut on_a, &auth, "ada");
+    let mut cred = enrol_across(&a, &a, &mut on_a, &auth, "ada").0;
     let mut on_b = b.browser();
     assert_eq!(
         sign_in_across(&b, &b, &mut on_b, &auth, &mut cred, "ada"),
@@ -231,7 +204,7 @@ fn the_audit_chain_stays_one_chain_with_both_nodes_writing() {
                 let auth = Authenticator::default();
                 let mut browser = a.browser();
                 let name = format!("person{p}");
-                let mut cred = enrol_across(a, b, &mut browser, &auth, &name);
+                let mut cred = enrol_across(a, b, &mut browser, &auth, &name).0;
                 for i in 0..SIGN_INS {
                     let (start, finish) = if (i + p) % 2 == 0 { (a, b) } else { (b, a) };
                     let who = if i % 3 == 0 { "" } else { name.as_str() };

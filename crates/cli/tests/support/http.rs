@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use keybound_soft_authenticator::Ceremony;
-use serde_json::Value;
+use keybound_soft_authenticator::{Algorithm, Authenticator, Ceremony, Credential};
+use serde_json::{json, Value};
 
 use super::Server;
 
@@ -110,4 +110,36 @@ pub fn ceremony(c: &[u8]) -> Ceremony<'_> {
         origin: ORIGIN,
         challenge: c,
     }
+}
+
+/// Enrols `name` from an admin invitation, asking `start` for the options
+/// and sending the answer to `finish` (the same server, or another node);
+/// the credential and the user handle.
+pub fn enrol_across(
+    start: &Server,
+    finish: &Server,
+    browser: &mut Browser,
+    auth: &Authenticator,
+    name: &str,
+) -> (Credential, Vec<u8>) {
+    let (ok, url) = start.cli(&["admin", "invite", name]);
+    assert!(ok);
+    let token = url.trim().split("token=").nth(1).unwrap().to_owned();
+    browser.port = start.port;
+    let (status, options) = browser.post_json(
+        "/attestation/options",
+        &json!({"username": name, "token": token}),
+    );
+    assert_eq!(status, 200, "{options}");
+    let user = decode(options["user"]["id"].as_str().unwrap());
+    let c = challenge(&options);
+    let (cred, answer) = auth.register(Algorithm::Es256, &ceremony(&c), &user);
+    browser.port = finish.port;
+    let (status, reply) = browser.post_json("/attestation/result", &answer);
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (200, Some("ok")),
+        "{reply}"
+    );
+    (cred, user)
 }
