@@ -99,11 +99,6 @@ impl Store {
         })
     }
 
-    /// Whether this store is the embedded SQLite one (one node only).
-    pub fn is_embedded(&self) -> bool {
-        self.backend == Backend::Sqlite
-    }
-
     /// Starts a transaction (a savepoint in the node's write batch).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let lease = self.writer.lease().await?;

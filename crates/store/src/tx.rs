@@ -119,8 +119,7 @@ impl Tx {
 
     /// The secret called `name`, stored from `fresh` if it does not exist.
     pub(crate) async fn secret(&mut self, name: &str, fresh: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let _done = self
-            .write()
+        self.write()
             .await?
             .execute(
                 "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -542,7 +541,7 @@ impl Tx {
 
     /// Stores an issued ceremony's state.
     pub async fn insert_challenge(&mut self, c: &Challenge) -> Result<(), StoreError> {
-        let _done = self
+        self
             .write()
             .await?
             .execute(
@@ -625,7 +624,7 @@ impl Tx {
 
     /// Stores a grant (by its token's hash).
     pub async fn insert_grant(&mut self, g: &Grant) -> Result<(), StoreError> {
-        let _done = self
+        self
             .write()
             .await?
             .execute(
@@ -680,8 +679,7 @@ impl Tx {
 
     /// Starts a session.
     pub async fn insert_session(&mut self, s: &Session) -> Result<(), StoreError> {
-        let _done = self
-            .write()
+        self.write()
             .await?
             .execute(
                 "INSERT INTO sessions (id_hash, identity_id, credential_id, user_verified, tier,
@@ -782,7 +780,7 @@ impl Tx {
 
     /// Records a recovery request.
     pub async fn insert_recovery(&mut self, r: &Recovery) -> Result<(), StoreError> {
-        let _done = self
+        self
             .write()
             .await?
             .execute(
