@@ -23,6 +23,7 @@ struct FileConfig {
     challenge_ttl: Option<u32>,
     registration_min_tier: Option<u8>,
     require_user_verification: Option<bool>,
+    tier2_requires_attestation: Option<bool>,
     aaguid_allow: Option<Vec<String>>,
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
@@ -81,6 +82,10 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         (
             "KEYBOUND_REQUIRE_USER_VERIFICATION",
             file.require_user_verification.map(|b| b.to_string()),
+        ),
+        (
+            "KEYBOUND_TIER2_REQUIRES_ATTESTATION",
+            file.tier2_requires_attestation.map(|b| b.to_string()),
         ),
         (
             "KEYBOUND_AAGUID_ALLOW",

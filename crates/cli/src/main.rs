@@ -115,6 +115,12 @@ enum AdminCommand {
         /// The credential id as `admin credentials` prints it.
         id: String,
     },
+    /// Vouch for a credential that counts below the tier it earned because
+    /// it was added from a weaker session: it then counts what it earned.
+    VouchCredential {
+        /// The credential id as `admin credentials` prints it.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +236,10 @@ struct Common {
     /// Refuse credentials created without user verification.
     #[arg(long, env = "KEYBOUND_REQUIRE_USER_VERIFICATION", global = true)]
     require_user_verification: bool,
+    /// Tier 2 needs a verified attestation: without one, "device-bound with
+    /// user verification" is only what the authenticator says of itself.
+    #[arg(long, env = "KEYBOUND_TIER2_REQUIRES_ATTESTATION", global = true)]
+    tier2_requires_attestation: bool,
     /// Only these authenticator models (AAGUID) may register (repeatable).
     #[arg(
         long,
@@ -377,6 +387,7 @@ impl Common {
         config.policy = keybound_service::Policy {
             registration_min_tier: i64::from(self.registration_min_tier),
             require_user_verification: self.require_user_verification,
+            tier2_requires_attestation: self.tier2_requires_attestation,
             aaguid_allow: self.aaguid_allow.clone(),
             aaguid_deny: self.aaguid_deny.clone(),
             min_credentials: self.min_credentials,
@@ -488,9 +499,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     let token = service
                         .invite_with_min_tier(&name, admin, "cli", i64::from(min_tier))
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| match e {
+                            keybound_service::ServiceError::Rejected("identity_active") => format!(
+                                "{name} already has an active account, so no invitation can be issued for it \
+                                 (it would let whoever holds the link add a key to that account). They add a \
+                                 passkey themselves from their signed-in page; if they lost every passkey, use \
+                                 recovery (\"Lost all your passkeys?\" on the sign-in page)."
+                            ),
+                            e => e.to_string(),
+                        })?;
                     let origin = common.origins().into_iter().next().unwrap_or_default();
                     println!("{origin}/enroll?token={}", token.value);
+                    if admin {
+                        eprintln!(
+                            "{name} is an administrator. The console needs a sign-in at tier {}: \
+                             enrol a device-bound passkey (a security key, or a passkey that stays on one \
+                             device) with a PIN or biometric.",
+                            keybound_service::ADMIN_MIN_TIER
+                        );
+                    }
                 }
                 AdminCommand::Users => {
                     for (identity, creds) in service.people().await.map_err(|e| e.to_string())? {
@@ -558,6 +585,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         "offboarded {name}: {} credentials revoked, {} sessions ended, {} invitations voided",
                         done.credentials, done.sessions, done.grants
                     );
+                }
+                AdminCommand::VouchCredential { id } => {
+                    let tier = service
+                        .vouch_credential_as_operator(&id, "cli")
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    println!("vouched for {id}: tier {tier}");
                 }
                 AdminCommand::ClearCredential { id } => {
                     service

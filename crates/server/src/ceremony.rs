@@ -161,10 +161,11 @@ async fn attestation_options(
         attestation: request.attestation,
         extensions: request.extensions,
         display_name: request.display_name,
+        username: Some(request.username.clone()).filter(|n| !n.is_empty()),
     };
     let reply = state
         .service
-        .begin_registration(&browser, start, &preferences)
+        .begin_registration_from(&browser, start, &preferences, &ctx)
         .await;
     with_headers(options_reply(reply), out)
 }

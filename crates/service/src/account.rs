@@ -24,6 +24,24 @@ pub struct Account {
     /// Fewer active credentials than the policy's minimum: no backup if
     /// this one is lost. Access policy may require it to be false.
     pub lacks_backup: bool,
+    /// Someone asked to recover this account and it is still open: the
+    /// person, signed in, can object ([`Service::object_to_recovery`]).
+    pub pending_recovery: Option<OpenRecovery>,
+    /// An administrator holding no active credential that reaches the
+    /// console's tier: they need to add one (and have it vouched for)
+    /// before the console opens.
+    pub admin_lacks_tier: bool,
+}
+
+/// A recovery of the signed-in person's own account, still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRecovery {
+    /// Its id.
+    pub id: String,
+    /// When it was asked for, ms.
+    pub requested_ms: i64,
+    /// Approvals so far.
+    pub approvals: usize,
 }
 
 /// What happened when a person revoked one of their credentials.
@@ -74,7 +92,22 @@ impl Service {
         let mut tx = self.store.begin().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
+        let mut pending_recovery = None;
+        for r in tx.pending_recoveries(self.now_ms()).await? {
+            if r.identity_id == identity.id {
+                pending_recovery = Some(OpenRecovery {
+                    approvals: tx.recovery_approvers(&r.id).await?.len(),
+                    id: r.id,
+                    requested_ms: r.requested_ms,
+                });
+            }
+        }
         Ok(Account {
+            admin_lacks_tier: identity.is_admin
+                && !credentials
+                    .iter()
+                    .any(|c| c.tier >= crate::console::ADMIN_MIN_TIER),
+            pending_recovery,
             lacks_backup: credentials.len() < self.config.policy.min_credentials,
             identity,
             credentials,
@@ -102,6 +135,11 @@ impl Service {
         event.subject = Some(identity.name);
         event.credential_id = Some(credential_id.to_owned());
         event.outcome = Some(Outcome::Success);
+        event.reason = Some(match (&credential.nickname, &nickname) {
+            (_, None) => "nickname cleared".to_owned(),
+            (None, Some(new)) => format!("nickname set to {new:?}"),
+            (Some(old), Some(new)) => format!("nickname {old:?} changed to {new:?}"),
+        });
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(())
@@ -150,6 +188,40 @@ impl Service {
         Ok(Revoked {
             ended_own_session: session.credential_id == credential.id,
         })
+    }
+
+    /// The signed-in person objects to recovery `id` of their own account:
+    /// someone who is not them may be trying to take it over. The recovery
+    /// is cancelled and an alert raised, in one transaction.
+    pub async fn object_to_recovery(
+        &self,
+        session_token: &str,
+        id: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let (_, identity) = self.signed_in(&mut tx, session_token).await?;
+        let mut recovery = tx
+            .recovery(id)
+            .await?
+            .filter(|r| {
+                r.identity_id == identity.id && r.status == "pending" && r.expires_ms > now
+            })
+            .ok_or(ServiceError::NotFound)?;
+        recovery.status = "cancelled".into();
+        tx.update_recovery(&recovery).await?;
+        let mut event = self.event("recovery.objection", ctx);
+        event.actor = Some(identity.name.clone());
+        event.subject = Some(identity.name);
+        event.outcome = Some(Outcome::Alert);
+        event.severity = Some(keybound_audit::Severity::High);
+        event.reason = Some(format!(
+            "recovery {id} cancelled: the account holder, signed in, objected"
+        ));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// What the invitation `token` is, for the enrolment page.

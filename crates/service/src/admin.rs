@@ -66,12 +66,77 @@ impl Service {
         if !tx.clear_quarantine(&id).await? {
             return Err(ServiceError::NotFound);
         }
+        // No session opened before the quarantine comes back with it.
+        tx.end_sessions_of_credential(&id, self.now_ms()).await?;
         let event = self
             .admin_credential_event(&mut tx, "admin.clear_credential", actor, &credential)
             .await?;
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Another administrator vouches for a credential that counts less than
+    /// it earned because it was added from a weaker session: its cap is
+    /// lifted and its tier recomputed. Nobody vouches for their own.
+    pub async fn vouch_credential(
+        &self,
+        admin: &Identity,
+        credential_id: &str,
+        ctx: &ClientContext,
+    ) -> Result<i64, ServiceError> {
+        self.vouch(credential_id, &admin.name, Some(&admin.id), ctx)
+            .await
+    }
+
+    /// [`Service::vouch_credential`] by the local operator
+    /// (`keybound admin vouch-credential ID`).
+    pub async fn vouch_credential_as_operator(
+        &self,
+        credential_id: &str,
+        actor: &str,
+    ) -> Result<i64, ServiceError> {
+        self.vouch(credential_id, actor, None, &ClientContext::default())
+            .await
+    }
+
+    async fn vouch(
+        &self,
+        credential_id: &str,
+        actor: &str,
+        admin_id: Option<&str>,
+        ctx: &ClientContext,
+    ) -> Result<i64, ServiceError> {
+        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self.store.begin().await?;
+        let credential = tx
+            .credential(&id)
+            .await?
+            .filter(|c| c.status == keybound_store::CredentialStatus::Active)
+            .ok_or(ServiceError::NotFound)?;
+        let mut event = self
+            .admin_credential_event(&mut tx, "admin.vouch_credential", actor, &credential)
+            .await?;
+        event.ip.clone_from(&ctx.ip);
+        event.user_agent.clone_from(&ctx.user_agent);
+        event.severity = Some(keybound_audit::Severity::High);
+        if admin_id == Some(credential.identity_id.as_str()) {
+            drop(tx);
+            return Err(self.record_refusal(event, "self_vouch", None).await);
+        }
+        if credential.tier_cap.is_none() {
+            drop(tx);
+            return Err(self.record_refusal(event, "nothing_to_vouch", None).await);
+        }
+        let metadata = self.current_metadata(&mut tx).await?;
+        let (_, standing) = self.judge_stored(metadata.as_deref(), &credential, None);
+        let reasons = format!("{}; vouched for by {actor}", standing.reasons);
+        tx.set_tier_cap(&credential.id, None, standing.tier, &reasons)
+            .await?;
+        event.reason = Some(format!("tier {} -> {}: {reasons}", credential.tier, standing.tier));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(standing.tier)
     }
 
     /// The audit event of an administrator's action on `credential`.

@@ -303,16 +303,34 @@ impl Service {
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());
 
-        let mut tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
+        // The session's tier is what this sign-in proved, now: a weaker
+        // proof does not keep an older, stronger one fresh ("tier N within
+        // five minutes" means a tier-N proof within five minutes).
+        let tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
+        let mut replaced = None;
         if let Some(previous) = previous {
             let hash = hash_token(previous);
             if let Some(old) = tx.live_session(&hash, now).await? {
                 tx.end_session(&hash, now).await?;
                 if old.identity_id == identity.id {
                     event.reason = Some(format!("step-up from tier {}", old.tier));
-                    tier = tier.max(old.tier);
+                } else {
+                    replaced = Some(old);
                 }
             }
+        }
+        if let Some(old) = replaced {
+            // Someone else signed in in the same browser: the previous
+            // person's session ended, which their audit trail must show.
+            let mut ended = self.event("session.end", ctx);
+            ended.subject = tx.identity_by_id(&old.identity_id).await?.map(|i| i.name);
+            ended.credential_id = Some(b64::encode(&old.credential_id));
+            ended.outcome = Some(Outcome::Success);
+            ended.reason = Some(format!(
+                "replaced by a sign-in as {} in the same browser",
+                identity.name
+            ));
+            tx.append_audit(ended).await?;
         }
         let session = self
             .start_session(

@@ -89,7 +89,11 @@ impl Service {
                 let alert = self.failure_alert(&event);
                 let mut tx = self.store.begin().await?;
                 if let Some(id) = quarantine {
+                    // Whoever holds a copy may already be signed in with
+                    // it: those sessions end with the quarantine, and
+                    // clearing it later revives none of them.
                     tx.quarantine_credential(&id).await?;
+                    tx.end_sessions_of_credential(&id, event.time_ms).await?;
                 }
                 tx.append_audit(event).await?;
                 if let Some(alert) = alert {

@@ -84,6 +84,9 @@ pub struct Policy {
     /// says it lacks a backup, and revoking one that takes them below it
     /// needs a fresh sign-in and an explicit confirmation.
     pub min_credentials: usize,
+    /// Tier 2 needs a verified attestation: without it BE=0 and UV=1 are
+    /// only what the authenticator reports about itself.
+    pub tier2_requires_attestation: bool,
 }
 
 impl Default for Policy {
@@ -97,6 +100,7 @@ impl Default for Policy {
             attestation: AttestationConveyancePreference::None,
             group_min_tier: std::collections::BTreeMap::new(),
             min_credentials: 2,
+            tier2_requires_attestation: false,
         }
     }
 }

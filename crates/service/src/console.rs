@@ -7,7 +7,7 @@ use keybound_audit::{AuditEvent, Outcome};
 use keybound_store::Identity;
 
 use crate::account::STEP_UP_WINDOW_MS;
-use crate::{Service, ServiceError};
+use crate::{ClientContext, Service, ServiceError};
 
 /// The tier an administrator's session needs.
 pub const ADMIN_MIN_TIER: i64 = 2;
@@ -59,16 +59,68 @@ impl Service {
     /// [`ServiceError::Forbidden`]; an admin whose session is below tier 2
     /// or older than the step-up window: [`ServiceError::StepUpRequired`].
     pub async fn console_admin(&self, session_token: &str) -> Result<Identity, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        self.console_admin_from(session_token, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::console_admin`] with where the request came from: a
+    /// signed-in person turned away from the console is audited (a session
+    /// that is not live is not: anyone can send a cookie).
+    pub async fn console_admin_from(
+        &self,
+        session_token: &str,
+        ctx: &ClientContext,
+    ) -> Result<Identity, ServiceError> {
+        let mut tx = self.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
-        if !identity.is_admin {
-            return Err(ServiceError::Forbidden);
+        drop(tx);
+        let refusal = if !identity.is_admin {
+            Some((ServiceError::Forbidden, "not_admin"))
+        } else if session.tier < ADMIN_MIN_TIER {
+            Some((ServiceError::StepUpRequired, "session_tier_too_low"))
+        } else if self.now_ms().saturating_sub(session.created_ms) > STEP_UP_WINDOW_MS {
+            Some((ServiceError::StepUpRequired, "session_not_fresh"))
+        } else {
+            None
+        };
+        let Some((error, reason)) = refusal else {
+            return Ok(identity);
+        };
+        let mut event = self.event("admin.console", ctx);
+        event.actor = Some(identity.name.clone());
+        event.credential_id = Some(keybound_webauthn::b64::encode(&session.credential_id));
+        if error == ServiceError::Forbidden {
+            event.severity = Some(keybound_audit::Severity::Warning);
         }
-        let fresh = self.now_ms().saturating_sub(session.created_ms) <= STEP_UP_WINDOW_MS;
-        if session.tier < ADMIN_MIN_TIER || !fresh {
-            return Err(ServiceError::StepUpRequired);
+        match self.record_refusal(event, reason, None).await {
+            ServiceError::Rejected(_) => Err(error),
+            internal => Err(internal),
         }
-        Ok(identity)
+    }
+
+    /// Records that `admin` looked at the audit log, and with which
+    /// filter: who read what is part of the record.
+    pub async fn note_audit_view(
+        &self,
+        admin: &Identity,
+        filter: &AuditFilter,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let mut event = self.event("audit.view", ctx);
+        event.actor = Some(admin.name.clone());
+        event.subject.clone_from(&filter.identity);
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(format!(
+            "kind {:?}, outcome {:?}, since {:?}, limit {}",
+            filter.kind.as_deref().unwrap_or("any"),
+            filter.outcome,
+            filter.since_ms,
+            filter.limit
+        ));
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Audit events for the console, newest first.

@@ -1,14 +1,53 @@
 //! Inviting an identity: the only way into a governed deployment.
+//!
+//! An invitation binds a key to an account nobody holds yet. So it is never
+//! issued for an account that is active: a credential is added to a live
+//! account only by that account's own fresh sign-in (`/me`) or by M-of-N
+//! recovery, or one administrator could add their own key to anyone's
+//! account and sign in as them. A role is granted with each invitation or
+//! not at all: re-inviting an invited or offboarded identity does not bring
+//! back an admin role nobody granted again.
 
-use keybound_audit::Outcome;
+use keybound_audit::{Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus};
 use keybound_webauthn::b64;
 
+use crate::roles::RoleGrant;
 use crate::{ClientContext, Service, ServiceError, Token};
 
 /// Names are what people type; keep them printable and short.
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
+}
+
+/// Who issues an invitation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Issuer<'a> {
+    /// The local operator (`keybound admin invite`): holds the database, so
+    /// it may grant the admin role directly (recorded at high severity).
+    Operator(&'a str),
+    /// An administrator in the console: the admin role needs approvals.
+    Admin(&'a Identity),
+}
+
+impl Issuer<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Issuer::Operator(name) => name,
+            Issuer::Admin(admin) => &admin.name,
+        }
+    }
+}
+
+/// An invitation made in the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// The token for the enrolment link; shown once.
+    pub token: Token,
+    /// What became of the admin role, when it was asked for.
+    pub role: Option<RoleGrant>,
+    /// The lowest tier a credential enrolled with it must reach.
+    pub min_tier: i64,
 }
 
 impl Service {
@@ -26,7 +65,8 @@ impl Service {
 
     /// [`Service::invite`] for a credential of at least `min_tier`
     /// (`keybound admin invite NAME --min-tier N`): an enrolment below it is
-    /// refused and leaves the invitation usable.
+    /// refused and leaves the invitation usable. An active identity is
+    /// refused (`identity_active`).
     pub async fn invite_with_min_tier(
         &self,
         name: &str,
@@ -34,6 +74,42 @@ impl Service {
         actor: &str,
         min_tier: i64,
     ) -> Result<Token, ServiceError> {
+        let invitation = self
+            .issue_invitation(
+                name,
+                admin,
+                Issuer::Operator(actor),
+                min_tier,
+                &ClientContext::default(),
+            )
+            .await?;
+        Ok(invitation.token)
+    }
+
+    /// An administrator's invitation from the console. Asking for the admin
+    /// role opens a proposal that other administrators approve
+    /// ([`Service::approve_role`]); the administrator proposing counts as
+    /// the first approval.
+    pub async fn console_invite(
+        &self,
+        admin: &Identity,
+        name: &str,
+        role_admin: bool,
+        min_tier: i64,
+        ctx: &ClientContext,
+    ) -> Result<Invitation, ServiceError> {
+        self.issue_invitation(name, role_admin, Issuer::Admin(admin), min_tier, ctx)
+            .await
+    }
+
+    async fn issue_invitation(
+        &self,
+        name: &str,
+        role_admin: bool,
+        issuer: Issuer<'_>,
+        min_tier: i64,
+        ctx: &ClientContext,
+    ) -> Result<Invitation, ServiceError> {
         if !(1..=3).contains(&min_tier) {
             return Err(ServiceError::Rejected("invalid_tier"));
         }
@@ -41,21 +117,50 @@ impl Service {
             return Err(ServiceError::Rejected("invalid_name"));
         }
         let now = self.now_ms();
+        let mut event = self.event("admin.invite", ctx);
+        event.actor = Some(issuer.name().to_owned());
+        event.subject = Some(name.to_owned());
         let mut tx = self.store.begin().await?;
         let identity = match tx.identity_by_name(name).await? {
-            // A new invitation is the only way back after offboarding.
-            Some(existing) if existing.status == IdentityStatus::Offboarded => {
-                tx.set_identity_status(&existing.id, IdentityStatus::Invited)
-                    .await?;
-                existing
+            Some(existing)
+                if matches!(
+                    existing.status,
+                    IdentityStatus::Active | IdentityStatus::Suspended
+                ) =>
+            {
+                drop(tx);
+                event.severity = Some(Severity::High);
+                return Err(self
+                    .record_refusal(
+                        event,
+                        "identity_active",
+                        Some("a live account gains a key only by its own sign-in or by recovery".into()),
+                    )
+                    .await);
             }
-            Some(existing) => existing,
+            Some(existing) => {
+                // Invited or offboarded: a new invitation, and the role
+                // only if it is granted again now.
+                if existing.status == IdentityStatus::Offboarded {
+                    tx.set_identity_status(&existing.id, IdentityStatus::Invited)
+                        .await?;
+                }
+                if existing.is_admin {
+                    tx.set_admin(&existing.id, false).await?;
+                }
+                tx.void_role_proposals_of(&existing.id).await?;
+                Identity {
+                    status: IdentityStatus::Invited,
+                    is_admin: false,
+                    ..existing
+                }
+            }
             None => {
                 let identity = Identity {
                     id: hex_id(self.random::<16>()),
                     name: name.to_owned(),
                     status: IdentityStatus::Invited,
-                    is_admin: admin,
+                    is_admin: false,
                     user_handle: self.random::<32>().to_vec(),
                     created_ms: now,
                 };
@@ -68,24 +173,30 @@ impl Service {
             token_hash: token.hash.clone(),
             kind: "invitation".to_owned(),
             identity_id: identity.id.clone(),
-            issued_by: actor.to_owned(),
+            issued_by: issuer.name().to_owned(),
             min_tier,
             created_ms: now,
             expires_ms: now.saturating_add(self.config.invitation_ttl_ms),
             used_ms: None,
         })
         .await?;
-        let mut event = self.event("admin.invite", &ClientContext::default());
-        event.actor = Some(actor.to_owned());
-        event.subject = Some(identity.name);
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!(
-            "grant {}",
+            "grant {}, minimum tier {min_tier}",
             b64::encode(token.hash.get(..8).unwrap_or_default())
         ));
         tx.append_audit(event).await?;
+        let role = if role_admin {
+            Some(self.grant_role(&mut tx, &identity, issuer, ctx).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(token)
+        Ok(Invitation {
+            token,
+            role,
+            min_tier,
+        })
     }
 }
 

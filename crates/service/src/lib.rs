@@ -25,6 +25,7 @@ mod offboard;
 mod rate_limit;
 mod recovery;
 mod registration;
+mod roles;
 mod tiers;
 mod tokens;
 
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use keybound_audit::NewEvent;
 use keybound_store::Store;
 
-pub use account::{Account, InvitationState, Revoked, STEP_UP_WINDOW_MS};
+pub use account::{Account, InvitationState, OpenRecovery, Revoked, STEP_UP_WINDOW_MS};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
@@ -42,11 +43,13 @@ pub use error::ServiceError;
 pub use keybound_audit::{AuditEvent, Outcome};
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use metadata::MetadataImport;
+pub use invite::Invitation;
 pub use offboard::Offboarded;
+pub use roles::{PendingRole, RoleGrant};
 pub use rate_limit::RateLimits;
 pub use recovery::{Approval, PendingRecovery};
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
-pub use tiers::{session_tier, standing, ModelEvidence, Standing};
+pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 
 /// Where a request came from, for the audit record.

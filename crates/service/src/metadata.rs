@@ -84,6 +84,30 @@ pub(crate) fn evidence(
     }
 }
 
+impl Service {
+    /// A stored credential's standing against `blob`, after the limits
+    /// (`cap`: the session cap still in force, or `None` once vouched for).
+    pub(crate) fn judge_stored(
+        &self,
+        blob: Option<&MetadataBlob>,
+        credential: &Credential,
+        cap: Option<i64>,
+    ) -> (Judgement, Standing) {
+        let chain = decode_chain(&credential.attestation_chain);
+        let judgement = evidence(blob, &credential.aaguid, &chain, self.now_secs());
+        let earned = judgement.standing(credential.backup_eligible, credential.user_verified);
+        let standing = crate::tiers::limited(
+            earned,
+            crate::tiers::Limits {
+                attested: judgement.model.attested || credential.attestation_trust == "verified",
+                cap,
+                require_attestation: self.config.policy.tier2_requires_attestation,
+            },
+        );
+        (judgement, standing)
+    }
+}
+
 fn refusal_reason(e: &MetadataError) -> &'static str {
     match e {
         MetadataError::Malformed(_) => "metadata_malformed",
@@ -237,10 +261,8 @@ impl Service {
             if matches!(credential.status, CredentialStatus::Revoked(_)) {
                 continue;
             }
-            let chain = decode_chain(&credential.attestation_chain);
-            let judgement = evidence(Some(blob), &credential.aaguid, &chain, self.now_secs());
-            let Standing { tier, reasons } =
-                judgement.standing(credential.backup_eligible, credential.user_verified);
+            let (judgement, Standing { tier, reasons }) =
+                self.judge_stored(Some(blob), &credential, credential.tier_cap);
             let suspend =
                 judgement.adverse.is_some() && credential.status == CredentialStatus::Active;
             if tier == credential.tier && !suspend {
@@ -263,6 +285,8 @@ impl Service {
             event.reason = Some(format!("tier {} -> {tier}: {reasons}", credential.tier));
             if suspend {
                 tx.quarantine_credential(&credential.id).await?;
+                tx.end_sessions_of_credential(&credential.id, self.now_ms())
+                    .await?;
                 event.severity = Some(Severity::High);
                 suspended += 1;
             } else {

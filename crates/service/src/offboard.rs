@@ -22,6 +22,17 @@ pub struct Offboarded {
 impl Service {
     /// Offboards `name` (`keybound admin offboard NAME`).
     pub async fn offboard(&self, name: &str, actor: &str) -> Result<Offboarded, ServiceError> {
+        self.offboard_from(name, actor, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::offboard`] with where the request came from (the console).
+    pub async fn offboard_from(
+        &self,
+        name: &str,
+        actor: &str,
+        ctx: &ClientContext,
+    ) -> Result<Offboarded, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let identity = tx
@@ -29,7 +40,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound)?;
         let event = |kind: &str| {
-            let mut e = self.event(kind, &ClientContext::default());
+            let mut e = self.event(kind, ctx);
             e.actor = Some(actor.to_owned());
             e.subject = Some(identity.name.clone());
             e.outcome = Some(Outcome::Success);
@@ -62,6 +73,11 @@ impl Service {
             ));
             tx.append_audit(e).await?;
             done.grants += 1;
+        }
+        if tx.void_role_proposals_of(&identity.id).await? > 0 {
+            let mut e = event("offboard.void_role_proposal");
+            e.reason = Some("pending admin role proposals voided".into());
+            tx.append_audit(e).await?;
         }
         let recoveries = tx.void_recoveries_of(&identity.id).await?;
         if recoveries > 0 {

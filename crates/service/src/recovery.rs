@@ -121,23 +121,37 @@ impl Service {
 
     /// `admin` (from [`Service::console_admin`]) approves recovery `id`,
     /// choosing whether the old credentials are revoked. Nobody approves
-    /// their own recovery, and each administrator counts once.
+    /// their own recovery, and each administrator counts once. The old
+    /// credentials are kept only if every approver chose to keep them.
     pub async fn approve_recovery(
         &self,
         admin: &Identity,
         id: &str,
         revoke_old: bool,
     ) -> Result<Approval, ServiceError> {
+        self.approve_recovery_from(admin, id, revoke_old, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::approve_recovery`] with where the request came from.
+    pub async fn approve_recovery_from(
+        &self,
+        admin: &Identity,
+        id: &str,
+        revoke_old: bool,
+        ctx: &ClientContext,
+    ) -> Result<Approval, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         let mut event = self
-            .recovery_event(&mut tx, "recovery.approve", admin, &recovery)
+            .recovery_event(&mut tx, "recovery.approve", admin, &recovery, ctx)
             .await?;
         if recovery.identity_id == admin.id {
             drop(tx);
             return Err(self.record_refusal(event, "self_approval", None).await);
         }
+        let first = tx.recovery_approvers(id).await?.is_empty();
         match tx.approve_recovery(id, &admin.id, now).await {
             Err(StoreError::Conflict) => {
                 drop(tx);
@@ -145,10 +159,27 @@ impl Service {
             }
             other => other?,
         }
-        let approvals = tx.recovery_approvers(id).await?.len();
+        // Revoke if any approver asked: a later "keep" never overrides an
+        // earlier "revoke".
+        recovery.revoke_old = if first {
+            revoke_old
+        } else {
+            recovery.revoke_old || revoke_old
+        };
+        let approvals = self.standing_approvals(&mut tx, &recovery).await?;
         let needed = self.config.recovery.approvals.max(1);
-        recovery.revoke_old = revoke_old;
+        event.reason = Some(format!(
+            "recovery {id}: {approvals} of {needed} approvals{}",
+            if revoke_old {
+                ", asks to revoke the old credentials"
+            } else {
+                ", asks to keep the old credentials"
+            }
+        ));
+        // The approval is sealed before the issue it may cause.
+        tx.append_audit(event).await?;
         let outcome = if approvals < needed {
+            recovery.ready_ms = None;
             Approval::NeedsMore {
                 missing: needed - approvals,
             }
@@ -157,7 +188,7 @@ impl Service {
             recovery.ready_ms = Some(ready_ms);
             if ready_ms <= now {
                 Approval::Issued(
-                    self.issue_recovery(&mut tx, &mut recovery, admin, now)
+                    self.issue_recovery(&mut tx, &mut recovery, admin, now, ctx)
                         .await?,
                 )
             } else {
@@ -165,17 +196,31 @@ impl Service {
             }
         };
         tx.update_recovery(&recovery).await?;
-        event.reason = Some(format!(
-            "recovery {id}: {approvals} of {needed} approvals{}",
-            if revoke_old {
-                ", old credentials to be revoked"
-            } else {
-                ""
-            }
-        ));
-        tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Approvals that still count: by identities that are active
+    /// administrators now, other than the person recovered.
+    async fn standing_approvals(
+        &self,
+        tx: &mut Tx,
+        recovery: &Recovery,
+    ) -> Result<usize, ServiceError> {
+        let mut count = 0;
+        for id in tx.recovery_approvers(&recovery.id).await? {
+            if id == recovery.identity_id {
+                continue;
+            }
+            if tx
+                .identity_by_id(&id)
+                .await?
+                .is_some_and(|a| a.is_admin && a.status == IdentityStatus::Active)
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 
     /// After the waiting period, one of the approvers takes the grant.
@@ -184,18 +229,43 @@ impl Service {
         admin: &Identity,
         id: &str,
     ) -> Result<Token, ServiceError> {
+        self.issue_recovery_grant_from(admin, id, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::issue_recovery_grant`] with where the request came from.
+    /// Approvals are counted again: one whose administrator was offboarded
+    /// or lost the role since no longer counts.
+    pub async fn issue_recovery_grant_from(
+        &self,
+        admin: &Identity,
+        id: &str,
+        ctx: &ClientContext,
+    ) -> Result<Token, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         if !tx.recovery_approvers(id).await?.contains(&admin.id) {
             return Err(ServiceError::Forbidden);
         }
+        let needed = self.config.recovery.approvals.max(1);
+        if self.standing_approvals(&mut tx, &recovery).await? < needed {
+            let event = self
+                .recovery_event(&mut tx, "recovery.issue", admin, &recovery, ctx)
+                .await?;
+            recovery.ready_ms = None;
+            tx.update_recovery(&recovery).await?;
+            tx.commit().await?;
+            return Err(self
+                .record_refusal(event, "approvals_no_longer_stand", None)
+                .await);
+        }
         match recovery.ready_ms {
             Some(ready) if ready <= now => {}
             _ => return Err(ServiceError::Rejected("recovery_not_ready")),
         }
         let token = self
-            .issue_recovery(&mut tx, &mut recovery, admin, now)
+            .issue_recovery(&mut tx, &mut recovery, admin, now, ctx)
             .await?;
         tx.update_recovery(&recovery).await?;
         tx.commit().await?;
@@ -204,13 +274,24 @@ impl Service {
 
     /// `admin` denies recovery `id`.
     pub async fn deny_recovery(&self, admin: &Identity, id: &str) -> Result<(), ServiceError> {
+        self.deny_recovery_from(admin, id, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::deny_recovery`] with where the request came from.
+    pub async fn deny_recovery_from(
+        &self,
+        admin: &Identity,
+        id: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         recovery.status = "denied".into();
         tx.update_recovery(&recovery).await?;
         let event = self
-            .recovery_event(&mut tx, "recovery.deny", admin, &recovery)
+            .recovery_event(&mut tx, "recovery.deny", admin, &recovery, ctx)
             .await?;
         tx.append_audit(event).await?;
         tx.commit().await?;
@@ -236,8 +317,9 @@ impl Service {
         kind: &str,
         admin: &Identity,
         recovery: &Recovery,
+        ctx: &ClientContext,
     ) -> Result<NewEvent, ServiceError> {
-        let mut event = self.event(kind, &ClientContext::default());
+        let mut event = self.event(kind, ctx);
         event.actor = Some(admin.name.clone());
         event.subject = tx
             .identity_by_id(&recovery.identity_id)
@@ -249,21 +331,24 @@ impl Service {
     }
 
     /// Issues the grant (and revokes the old credentials if so chosen), in
-    /// the caller's transaction, with an event for each.
+    /// the caller's transaction, with an event for each. The grant keeps
+    /// the minimum tier the identity's invitation required.
     async fn issue_recovery(
         &self,
         tx: &mut Tx,
         recovery: &mut Recovery,
         admin: &Identity,
         now: i64,
+        ctx: &ClientContext,
     ) -> Result<Token, ServiceError> {
         let token = Token::from_bytes(self.random());
+        let min_tier = tx.enrolled_min_tier(&recovery.identity_id).await?;
         tx.insert_grant(&Grant {
             token_hash: token.hash.clone(),
             kind: "recovery".into(),
             identity_id: recovery.identity_id.clone(),
             issued_by: admin.name.clone(),
-            min_tier: 1,
+            min_tier,
             created_ms: now,
             expires_ms: now.saturating_add(self.config.recovery.grant_ttl_ms),
             used_ms: None,
@@ -273,7 +358,7 @@ impl Service {
             for c in tx.credentials_of(&recovery.identity_id).await? {
                 if tx.revoke_credential(&c.id, "replaced by recovery").await? {
                     let mut e = self
-                        .recovery_event(tx, "recovery.revoke_credential", admin, recovery)
+                        .recovery_event(tx, "recovery.revoke_credential", admin, recovery, ctx)
                         .await?;
                     e.outcome = Some(Outcome::Success);
                     e.severity = None;
@@ -281,16 +366,30 @@ impl Service {
                     tx.append_audit(e).await?;
                 }
             }
-            tx.end_sessions_of(&recovery.identity_id, now).await?;
+            for credential_id in tx.end_sessions_of(&recovery.identity_id, now).await? {
+                let mut e = self
+                    .recovery_event(tx, "recovery.end_session", admin, recovery, ctx)
+                    .await?;
+                e.outcome = Some(Outcome::Success);
+                e.severity = None;
+                e.credential_id = Some(b64::encode(&credential_id));
+                tx.append_audit(e).await?;
+            }
         }
         recovery.status = "issued".into();
         let mut e = self
-            .recovery_event(tx, "recovery.issue", admin, recovery)
+            .recovery_event(tx, "recovery.issue", admin, recovery, ctx)
             .await?;
         e.reason = Some(format!(
-            "grant {} for 15 minutes",
-            b64::encode(token.hash.get(..8).unwrap_or_default())
+            "grant {} for 15 minutes, minimum tier {min_tier}{}",
+            b64::encode(token.hash.get(..8).unwrap_or_default()),
+            if recovery.revoke_old {
+                ", old credentials revoked"
+            } else {
+                ", old credentials kept"
+            }
         ));
+        e.severity = Some(Severity::High);
         tx.append_audit(e).await?;
         Ok(token)
     }

@@ -42,6 +42,11 @@ pub struct RegistrationRequest {
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
     /// `displayName` for the account; the name when absent.
     pub display_name: Option<String>,
+    /// The name the client asked to enrol, when it named one. With an
+    /// invitation or a session it must be the name of the account they
+    /// entitle: a credential is never attached to an account other than
+    /// the one the person asked for.
+    pub username: Option<String>,
 }
 
 /// The stored state of a registration ceremony.
@@ -57,6 +62,14 @@ struct Pending {
     /// new credential signs its holder in.
     #[serde(default)]
     by_session: bool,
+    /// The tier the adding session had proved: the new credential counts
+    /// no more than that until attestation or an administrator vouches.
+    #[serde(default)]
+    session_tier: Option<i64>,
+    /// The adding session (hashed cookie): it must still be live when the
+    /// answer arrives, so signing out or a revocation in between stops it.
+    #[serde(default)]
+    session_hash: Option<String>,
 }
 
 /// A credential was enrolled.
@@ -84,9 +97,24 @@ impl Service {
         start: RegistrationStart<'_>,
         request: &RegistrationRequest,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
+        self.begin_registration_from(browser, start, request, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::begin_registration`] with where the request came from,
+    /// for the audit record of a refusal.
+    pub async fn begin_registration_from(
+        &self,
+        browser: &[u8],
+        start: RegistrationStart<'_>,
+        request: &RegistrationRequest,
+        ctx: &ClientContext,
+    ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
         self.purge_if_due().await;
         let now = self.now_ms();
         let by_session = matches!(start, RegistrationStart::Session(_));
+        let mut session_tier = None;
+        let mut session_hash = None;
         let mut tx = self.store.begin().await?;
         let (identity, new_name, grant_hash): (Option<Identity>, Option<String>, Option<Vec<u8>>) =
             match start {
@@ -112,6 +140,8 @@ impl Service {
                     if now.saturating_sub(session.created_ms) > crate::account::STEP_UP_WINDOW_MS {
                         return Err(ServiceError::StepUpRequired);
                     }
+                    session_tier = Some(session.tier);
+                    session_hash = Some(b64::encode(&session.id_hash));
                     let identity = tx
                         .identity_by_id(&session.identity_id)
                         .await?
@@ -122,12 +152,31 @@ impl Service {
                     if !self.config.open_registration {
                         return Err(ServiceError::Forbidden);
                     }
-                    match tx.identity_by_name(name).await? {
-                        Some(existing) => (Some(existing), None, None),
-                        None => (None, Some(name.to_owned()), None),
+                    // Open registration only ever creates an identity: a
+                    // name that exists in any state (active, invited,
+                    // offboarded) is refused like any failed ceremony, and
+                    // the options never carry anything of that account.
+                    if tx.identity_by_name(name).await?.is_some() {
+                        drop(tx);
+                        let mut event = self.event("registration.options", ctx);
+                        event.subject = Some(name.to_owned());
+                        return Err(self.record_refusal(event, "name_taken", None).await);
                     }
+                    (None, Some(name.to_owned()), None)
                 }
             };
+        if let (Some(identity), Some(asked)) = (&identity, request.username.as_deref()) {
+            if !asked.is_empty() && asked != identity.name {
+                // A signed-in (perhaps shared) browser or an invitation
+                // names one account; the client asked for another.
+                drop(tx);
+                let mut event = self.event("registration.options", ctx);
+                event.actor = Some(identity.name.clone());
+                event.subject = Some(asked.to_owned());
+                event.severity = Some(keybound_audit::Severity::Warning);
+                return Err(self.record_refusal(event, "name_mismatch", None).await);
+            }
+        }
         if identity.as_ref().is_some_and(|i| {
             i.status == IdentityStatus::Offboarded || i.status == IdentityStatus::Suspended
         }) {
@@ -196,6 +245,8 @@ impl Service {
             algorithms: options.algorithms(),
             user_verification,
             by_session,
+            session_tier,
+            session_hash,
         };
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),
@@ -288,7 +339,24 @@ impl Service {
             event.severity = Some(keybound_audit::Severity::Warning);
             return Err(refuse("authenticator_model_compromised", &event));
         }
-        let standing = judgement.standing(verified.backup_eligible, verified.user_verified);
+        let attested = judgement.model.attested
+            || matches!(verified.attestation.trust, AttestationTrust::Verified { .. });
+        let earned = judgement.standing(verified.backup_eligible, verified.user_verified);
+        // A key added from a signed-in session proves no more than that
+        // session did, unless its attestation vouches for it: otherwise a
+        // synced-passkey session could mint tier 2 by adding a key that
+        // merely reports itself device-bound.
+        let tier_cap = pending
+            .session_tier
+            .filter(|cap| !attested && earned.tier > *cap);
+        let standing = crate::tiers::limited(
+            earned,
+            crate::tiers::Limits {
+                attested,
+                cap: tier_cap,
+                require_attestation: self.config.policy.tier2_requires_attestation,
+            },
+        );
         self.check_policy(&verified.aaguid.to_string(), &standing)
             .map_err(|reason| refuse(reason, &event))?;
 
@@ -301,6 +369,21 @@ impl Service {
             if standing.tier < grant.min_tier {
                 return Err(refuse("tier_below_grant", &event));
             }
+            if grant.kind == "recovery" {
+                // A key bound to an existing account by the M-of-N path.
+                event.severity = Some(keybound_audit::Severity::High);
+                event.actor = Some(grant.issued_by.clone());
+            }
+        }
+        if let Some(session) = &pending.session_hash {
+            let hash = b64::decode(session).unwrap_or_default();
+            let live = tx.live_session(&hash, now).await?;
+            if live.is_none_or(|s| Some(&s.identity_id) != pending.identity_id.as_ref()) {
+                return Err(refuse("session_ended", &event));
+            }
+            // A key bound to an active account by that account's own
+            // fresh sign-in.
+            event.severity = Some(keybound_audit::Severity::High);
         }
         let identity = match (&pending.identity_id, &pending.new_name) {
             (Some(id), _) => tx
@@ -359,6 +442,7 @@ impl Service {
             tier: standing.tier,
             tier_reasons: standing.reasons.clone(),
             attestation_chain: chain.iter().map(|c| b64::encode(c)).collect(),
+            tier_cap,
         };
         match tx.insert_credential(&credential).await {
             Err(StoreError::Conflict) => return Err(refuse("credential_id_taken", &event)),

@@ -61,6 +61,41 @@ pub fn standing(backup_eligible: bool, user_verified: bool, model: ModelEvidence
     }
 }
 
+/// What may hold a credential below the tier its flags and model earn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Its attestation verified (to a configured root or its model's
+    /// metadata root): the tier is vouched for by the manufacturer, not
+    /// only reported by the authenticator.
+    pub attested: bool,
+    /// The tier of the session that added it, while nothing stronger has
+    /// vouched for it.
+    pub cap: Option<i64>,
+    /// Policy: tier 2 needs attestation (flags alone are self-declared).
+    pub require_attestation: bool,
+}
+
+/// `standing` after the limits: without attestation, a credential counts
+/// at most the tier of the session that added it, and (by policy) tier 1.
+pub fn limited(mut standing: Standing, limits: Limits) -> Standing {
+    if limits.attested {
+        return standing;
+    }
+    if limits.require_attestation && standing.tier >= 2 {
+        standing.tier = 1;
+        standing
+            .reasons
+            .push_str("; counts as tier 1: policy requires attestation for tier 2");
+    }
+    if let Some(cap) = limits.cap.filter(|cap| standing.tier > *cap) {
+        standing.tier = cap;
+        standing.reasons.push_str(&format!(
+            "; counts as tier {cap}: added from a tier-{cap} session, until attestation or another administrator vouches for it"
+        ));
+    }
+    standing
+}
+
 /// The tier a session reaches: the credential's, but a sign-in without
 /// user verification proves only possession (tier 1).
 pub fn session_tier(credential_tier: i64, user_verified: bool) -> i64 {
@@ -117,6 +152,52 @@ mod tests {
         ] {
             assert_eq!(standing(false, true, weaker).tier, 2, "{weaker:?}");
         }
+    }
+
+    #[test]
+    fn limits_hold_unattested_credentials_down() {
+        let tier2 = standing(false, true, ModelEvidence::default());
+        let capped = limited(
+            tier2.clone(),
+            Limits {
+                cap: Some(1),
+                ..Limits::default()
+            },
+        );
+        assert_eq!(capped.tier, 1);
+        assert!(capped.reasons.contains("added from a tier-1 session"));
+        assert_eq!(
+            limited(
+                tier2.clone(),
+                Limits {
+                    cap: Some(1),
+                    attested: true,
+                    require_attestation: true
+                }
+            ),
+            tier2,
+            "attestation vouches"
+        );
+        assert_eq!(
+            limited(
+                tier2.clone(),
+                Limits {
+                    cap: Some(2),
+                    ..Limits::default()
+                }
+            ),
+            tier2,
+            "a cap at or above the tier changes nothing"
+        );
+        let policy = limited(
+            tier2,
+            Limits {
+                require_attestation: true,
+                ..Limits::default()
+            },
+        );
+        assert_eq!(policy.tier, 1);
+        assert!(policy.reasons.contains("policy requires attestation"));
     }
 
     #[test]

@@ -111,6 +111,10 @@ pub struct Credential {
     /// The attestation certificates it arrived with (base64url DER, leaf
     /// first), kept so new metadata can re-judge it.
     pub attestation_chain: Vec<String>,
+    /// The highest tier it may count until something stronger vouches for
+    /// it: a credential added from a signed-in session proves no more than
+    /// that session did. `None`: no cap.
+    pub tier_cap: Option<i64>,
 }
 
 /// Server-side state of an issued ceremony, found again by its challenge.
@@ -186,4 +190,22 @@ pub struct Recovery {
     pub status: String,
     /// Revoke the old credentials when the grant is issued.
     pub revoke_old: bool,
+}
+
+/// A proposal to grant an identity the admin role, which takes effect once
+/// enough administrators approved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleProposal {
+    /// Random id.
+    pub id: String,
+    /// Who would become an administrator.
+    pub identity_id: String,
+    /// The administrator who proposed it (their approval counts).
+    pub proposed_by: String,
+    /// When, ms.
+    pub created_ms: i64,
+    /// When it lapses unless granted, ms.
+    pub expires_ms: i64,
+    /// `pending`, `granted`, `denied`, `voided`.
+    pub status: String,
 }

@@ -5,7 +5,7 @@ use keybound_audit::{AuditEvent, NewEvent, Outcome, Severity};
 use crate::conn::Fields;
 
 use crate::model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, RoleProposal,
 };
 use crate::StoreError;
 
@@ -121,6 +121,7 @@ pub(crate) fn credential_from_row(row: &dyn Fields) -> Result<Credential, StoreE
         tier_reasons: row.text("tier_reasons")?,
         attestation_chain: serde_json::from_str(&row.text("attestation_chain")?)
             .map_err(|_| StoreError::Corrupt("attestation chain".into()))?,
+        tier_cap: row.opt_int("tier_cap")?,
     })
 }
 
@@ -156,5 +157,16 @@ pub(crate) fn challenge_from_row(r: &dyn Fields) -> Result<Challenge, StoreError
         ceremony: r.text("ceremony")?,
         payload: r.text("payload")?,
         expires_ms: r.int("expires_ms")?,
+    })
+}
+
+pub(crate) fn role_proposal_from_row(r: &dyn Fields) -> Result<RoleProposal, StoreError> {
+    Ok(RoleProposal {
+        id: r.text("id")?,
+        identity_id: r.text("identity_id")?,
+        proposed_by: r.text("proposed_by")?,
+        created_ms: r.int("created_ms")?,
+        expires_ms: r.int("expires_ms")?,
+        status: r.text("status")?,
     })
 }

@@ -11,6 +11,8 @@ use crate::rows::{
 };
 use std::sync::Arc;
 
+mod authority;
+
 use crate::readers::Readers;
 use crate::writer::{Lease, Writer};
 use crate::StoreError;
@@ -254,10 +256,10 @@ impl Tx {
                 "INSERT INTO credentials (id, identity_id, public_key, alg, sign_count, aaguid,
                  attestation_format, attestation_type, attestation_trust, transports,
                  backup_eligible, backup_state, user_verified, nickname, created_ms,
-                 last_used_ms, status, tier, tier_reasons, attestation_chain)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'active', $17, $18, $19)
+                 last_used_ms, status, tier, tier_reasons, attestation_chain, tier_cap)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'active', $17, $18, $19, $20)
              ON CONFLICT DO NOTHING",
-                params![&c.id, &c.identity_id, &c.public_key, c.alg, i64::from(c.sign_count), &c.aaguid, &c.attestation_format, &c.attestation_type, &c.attestation_trust, serde_json::to_string(&c.transports).unwrap_or_else(|_| "[]".into()), c.backup_eligible, c.backup_state, c.user_verified, &c.nickname, c.created_ms, c.last_used_ms, c.tier, &c.tier_reasons, serde_json::to_string(&c.attestation_chain).unwrap_or_else(|_| "[]".into())],
+                params![&c.id, &c.identity_id, &c.public_key, c.alg, i64::from(c.sign_count), &c.aaguid, &c.attestation_format, &c.attestation_type, &c.attestation_trust, serde_json::to_string(&c.transports).unwrap_or_else(|_| "[]".into()), c.backup_eligible, c.backup_state, c.user_verified, &c.nickname, c.created_ms, c.last_used_ms, c.tier, &c.tier_reasons, serde_json::to_string(&c.attestation_chain).unwrap_or_else(|_| "[]".into()), c.tier_cap],
             )
             .await?;
         inserted(done)

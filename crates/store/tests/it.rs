@@ -115,6 +115,7 @@ fn credential(id: &[u8], owner: &str) -> Credential {
         tier: 1,
         tier_reasons: String::new(),
         attestation_chain: vec!["AQID".into()],
+        tier_cap: None,
     }
 }
 

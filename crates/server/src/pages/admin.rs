@@ -4,25 +4,39 @@
 //! signed in within the step-up window.
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keybound_service::{Approval, AuditFilter, Identity, Outcome, ServiceError};
+use keybound_service::{
+    Approval, AuditFilter, ClientContext, Identity, Outcome, RoleGrant, ServiceError,
+};
 use maud::{html, Markup};
 
 use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
+use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::{cookies, AppState};
 
 /// The administrator making this request, or the response that turns them
-/// away: sign in, step up, or not for you.
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+/// away: sign in, step up (or, when none of their passkeys can reach the
+/// console's tier, what to add), or not for you.
+async fn admin(state: &AppState, headers: &HeaderMap, ctx: &ClientContext) -> Result<Identity, Response> {
     let Some(session) = cookies::get(headers, cookies::SESSION) else {
         return Err(see_other("/", HeaderMap::new()));
     };
-    match state.service.console_admin(&session).await {
+    match state.service.console_admin_from(&session, ctx).await {
         Ok(identity) => Ok(identity),
         Err(ServiceError::StepUpRequired) => {
-            Err(see_other(&with_notice("/me", Notice::StepUp), HeaderMap::new()))
+            let lacks_tier = state
+                .service
+                .account(&session)
+                .await
+                .is_ok_and(|a| a.admin_lacks_tier);
+            let notice = if lacks_tier {
+                Notice::AdminNeedsTier
+            } else {
+                Notice::StepUp
+            };
+            Err(see_other(&with_notice("/me", notice), HeaderMap::new()))
         }
         Err(ServiceError::Forbidden) => Err((
             StatusCode::FORBIDDEN,
@@ -39,11 +53,11 @@ async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, Respon
 }
 
 /// [`admin`] for a form post, which must also come from our own pages.
-async fn admin_form(state: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+async fn admin_form(state: &AppState, headers: &HeaderMap, ctx: &ClientContext) -> Result<Identity, Response> {
     if cross_site(state, headers) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
-    admin(state, headers).await
+    admin(state, headers, ctx).await
 }
 
 /// The enrolment link for a grant token, on the first configured origin.
@@ -69,8 +83,10 @@ pub(super) async fn people(
     State(state): State<AppState>,
     Query(query): Query<NoticeQuery>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
-    let me = match admin(&state, &headers).await {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin(&state, &headers, &ctx).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -80,6 +96,10 @@ pub(super) async fn people(
     };
     let recoveries = match state.service.pending_recoveries().await {
         Ok(recoveries) => recoveries,
+        Err(e) => return from_service(&e),
+    };
+    let roles = match state.service.pending_roles().await {
+        Ok(roles) => roles,
         Err(e) => return from_service(&e),
     };
     layout(
@@ -102,6 +122,11 @@ pub(super) async fn people(
                                     (c.nickname.as_deref().unwrap_or("passkey")) " (tier " (c.tier) ", "
                                     (match &c.status { keybound_service::CredentialStatus::Active => "active", keybound_service::CredentialStatus::Quarantined => "quarantined", _ => "revoked" })
                                     ") "
+                                }
+                                @if c.tier_cap.is_some() && c.status == keybound_service::CredentialStatus::Active && identity.name != me.name {
+                                    form.vouch method="post" action={ "/admin/credentials/" (keybound_webauthn::b64::encode(&c.id)) "/vouch" } {
+                                        button type="submit" title=(c.tier_reasons) { "Vouch for it" }
+                                    }
                                 }
                             }
                         }
@@ -138,10 +163,25 @@ pub(super) async fn people(
                     form.deny method="post" action={ "/admin/recoveries/" (r.id) "/deny" } { button type="submit" { "Deny" } }
                 }
             }
+            h2 { "Proposed administrators" }
+            @if roles.is_empty() { p { "None." } }
+            @for r in &roles {
+                div.role data-name=(r.name) {
+                    p {
+                        strong { (r.name) } ": approved by " (r.approvers.join(", ")) " ("
+                        (r.approvers.len()) " of " (r.needed) " needed); open until " (date(r.expires_ms)) "."
+                    }
+                    @if !r.approvers.contains(&me.name) && r.name != me.name {
+                        form.approve-role method="post" action={ "/admin/roles/" (r.id) "/approve" } { button type="submit" { "Approve" } }
+                    }
+                    form.deny-role method="post" action={ "/admin/roles/" (r.id) "/deny" } { button type="submit" { "Turn down" } }
+                }
+            }
             h2 { "Invite" }
+            p.hint { "Invitations are for new people, or people who were offboarded. Someone with an active account adds passkeys from their own page." }
             form #invite method="post" action="/admin/invite" {
                 label { "Name " input name="name" type="text" required maxlength="64"; }
-                label { input type="checkbox" name="admin" value="yes"; " Administrator" }
+                label { input type="checkbox" name="admin" value="yes"; " Administrator (needs approval by other administrators; the console needs a tier-2 passkey)" }
                 label { "Minimum tier "
                     select name="min_tier" { option value="1" { "1" } option value="2" { "2" } option value="3" { "3" } }
                 }
@@ -164,23 +204,32 @@ pub(super) struct InviteForm {
 pub(super) async fn invite(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let me = match admin_form(&state, &headers).await {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin_form(&state, &headers, &ctx).await {
         Ok(me) => me,
         Err(response) => return response,
     };
-    let token = match state
+    let invitation = match state
         .service
-        .invite_with_min_tier(
+        .console_invite(
+            &me,
             form.name.trim(),
             form.admin.as_deref() == Some("yes"),
-            &me.name,
             form.min_tier.unwrap_or(1),
+            &ctx,
         )
         .await
     {
-        Ok(token) => token,
+        Ok(invitation) => invitation,
+        Err(ServiceError::Rejected("identity_active")) => {
+            return see_other(
+                &with_notice("/admin", Notice::IdentityActive),
+                HeaderMap::new(),
+            )
+        }
         Err(ServiceError::Rejected(_)) => {
             return see_other(
                 &with_notice("/admin", Notice::InvalidInvitation),
@@ -189,7 +238,8 @@ pub(super) async fn invite(
         }
         Err(e) => return from_service(&e),
     };
-    let link = enrol_link(&state, &token.value);
+    let link = enrol_link(&state, &invitation.token.value);
+    let console_tier = keybound_service::ADMIN_MIN_TIER;
     layout(
         "Invitation created",
         "admin-invited",
@@ -198,9 +248,73 @@ pub(super) async fn invite(
             (nav())
             p { "Hand this link to " strong { (form.name.trim()) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
             p { code #invitation-link { (link) } }
+            p #invitation-tier { "The passkey they enrol must reach at least tier " (invitation.min_tier) "." }
+            @match &invitation.role {
+                Some(RoleGrant::Granted) => p #invitation-role { "They are an administrator. The console needs a sign-in at tier " (console_tier) ": tell them to enrol a device-bound passkey (a security key, or a passkey that stays on one device) with a PIN or biometric." },
+                Some(RoleGrant::Proposed { missing, .. }) => p #invitation-role { "The admin role is proposed: " (missing) " more administrator(s) must approve it under “Proposed administrators”. The console needs a sign-in at tier " (console_tier) ": tell them to enrol a device-bound passkey (a security key, or a passkey that stays on one device) with a PIN or biometric." },
+                None => {},
+            }
         },
     )
     .into_response()
+}
+
+/// Approve or turn down a proposed administrator.
+pub(super) async fn role_action(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin_form(&state, &headers, &ctx).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
+    let result = match action.as_str() {
+        "approve" => state
+            .service
+            .approve_role(&me, &id, &ctx)
+            .await
+            .map(|grant| match grant {
+                RoleGrant::Granted => notice(Notice::RoleGranted),
+                RoleGrant::Proposed { .. } => notice(Notice::RoleProposed),
+            }),
+        "deny" => state
+            .service
+            .deny_role(&me, &id, &ctx)
+            .await
+            .map(|()| notice(Notice::RoleDenied)),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match result {
+        Ok(response) => response,
+        Err(ServiceError::Rejected(_)) => notice(Notice::RoleRefused),
+        Err(ServiceError::NotFound) => notice(Notice::NotFound),
+        Err(e) => from_service(&e),
+    }
+}
+
+/// Vouch for a passkey held below the tier it earned.
+pub(super) async fn vouch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin_form(&state, &headers, &ctx).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
+    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
+    match state.service.vouch_credential(&me, &id, &ctx).await {
+        Ok(_) => notice(Notice::Vouched),
+        Err(ServiceError::Rejected(_)) => notice(Notice::VouchRefused),
+        Err(ServiceError::NotFound) => notice(Notice::NotFound),
+        Err(e) => from_service(&e),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -213,9 +327,11 @@ pub(super) struct OffboardForm {
 pub(super) async fn offboard(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<OffboardForm>,
 ) -> Response {
-    let me = match admin_form(&state, &headers).await {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin_form(&state, &headers, &ctx).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -231,7 +347,7 @@ pub(super) async fn offboard(
             HeaderMap::new(),
         );
     }
-    match state.service.offboard(&form.name, &me.name).await {
+    match state.service.offboard_from(&form.name, &me.name, &ctx).await {
         Ok(_) => see_other(&with_notice("/admin", Notice::Offboarded), HeaderMap::new()),
         Err(ServiceError::NotFound) => {
             see_other(&with_notice("/admin", Notice::NotFound), HeaderMap::new())
@@ -257,10 +373,13 @@ pub(super) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Response {
-    if let Err(response) = admin(&state, &headers).await {
-        return response;
-    }
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin(&state, &headers, &ctx).await {
+        Ok(me) => me,
+        Err(response) => return response,
+    };
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
     let filter = AuditFilter {
@@ -279,6 +398,9 @@ pub(super) async fn audit(
             .map(|ms| now.saturating_sub(ms)),
         limit: 500,
     };
+    if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {
+        return from_service(&e);
+    }
     let events = match state.service.audit_view(&filter).await {
         Ok(events) => events,
         Err(e) => return from_service(&e),
@@ -338,9 +460,11 @@ pub(super) async fn recovery_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<RecoveryForm>,
 ) -> Response {
-    let me = match admin_form(&state, &headers).await {
+    let ctx = context(&state, &headers, &extensions);
+    let me = match admin_form(&state, &headers, &ctx).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -350,7 +474,7 @@ pub(super) async fn recovery_action(
             let revoke_old = form.revoke_old.as_deref() != Some("no");
             state
                 .service
-                .approve_recovery(&me, &id, revoke_old)
+                .approve_recovery_from(&me, &id, revoke_old, &ctx)
                 .await
                 .map(|approval| match approval {
                     Approval::NeedsMore { .. } => notice(Notice::RecoveryApproved),
@@ -360,12 +484,12 @@ pub(super) async fn recovery_action(
         }
         "issue" => state
             .service
-            .issue_recovery_grant(&me, &id)
+            .issue_recovery_grant_from(&me, &id, &ctx)
             .await
             .map(|token| grant_page(&state, &token.value)),
         "deny" => state
             .service
-            .deny_recovery(&me, &id)
+            .deny_recovery_from(&me, &id, &ctx)
             .await
             .map(|()| notice(Notice::RecoveryDenied)),
         _ => return StatusCode::NOT_FOUND.into_response(),

@@ -58,10 +58,34 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
         @if account.identity.is_admin {
             p { a #admin-console href="/admin" { "Admin console" } }
         }
+        @if let Some(recovery) = &account.pending_recovery {
+            div.problem #pending-recovery {
+                p {
+                    "Someone asked on " (date(recovery.requested_ms)) " to recover this account as if every passkey were lost ("
+                    (recovery.approvals) " administrator approval(s) so far). If that was not you, object: the recovery is cancelled and the administrators are alerted."
+                }
+                form method="post" action={ "/me/recovery/" (recovery.id) "/object" } {
+                    button #object-recovery type="submit" { "That was not me: cancel it" }
+                }
+            }
+        }
+        @if account.admin_lacks_tier {
+            div.hint #admin-tier-help {
+                p {
+                    "The admin console needs a sign-in at tier " (keybound_service::ADMIN_MIN_TIER)
+                    ": a device-bound passkey (a security key, or a passkey that stays on one device) used with your PIN or biometric. "
+                    "Synced passkeys are tier 1."
+                }
+                p {
+                    "Add one with “Add a passkey”. Added from a tier-1 session it counts as tier 1 until its attestation proves what it is "
+                    "(ask for a security key your organisation's metadata covers) or another administrator vouches for it in the console; then sign in with it."
+                }
+            }
+        }
         @if account.lacks_backup {
             p.hint #lacks-backup { "No backup yet: add another passkey on a second device, so that losing one does not lock you out." }
         }
-        @if notice == Some(Notice::StepUp) {
+        @if notice == Some(Notice::StepUp) && !account.admin_lacks_tier {
             button #step-up type="button" { "Confirm it is you" }
         }
         ul #credentials {
@@ -241,4 +265,32 @@ pub(super) async fn sign_out(
         }
     }
     see_other(&with_notice("/", Notice::SignedOut), out)
+}
+
+/// The signed-in person objects to a recovery of their own account.
+pub(super) async fn object_to_recovery(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
+    if cross_site(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
+    let ctx = context(&state, &headers, &extensions);
+    match state
+        .service
+        .object_to_recovery(&session, &id, &ctx)
+        .await
+    {
+        Ok(()) => see_other(
+            &with_notice("/me", Notice::RecoveryObjected),
+            HeaderMap::new(),
+        ),
+        Err(ServiceError::NotFound) => {
+            see_other(&with_notice("/me", Notice::NotFound), HeaderMap::new())
+        }
+        Err(e) => not_signed_in(&state, &e),
+    }
 }

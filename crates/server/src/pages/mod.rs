@@ -34,6 +34,9 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/recoveries/{id}/{action}",
             post(admin::recovery_action),
         )
+        .route("/admin/roles/{id}/{action}", post(admin::role_action))
+        .route("/admin/credentials/{id}/vouch", post(admin::vouch))
+        .route("/me/recovery/{id}/object", post(me::object_to_recovery))
         .route("/recover", get(recover::page).post(recover::request))
 }
 
@@ -59,10 +62,19 @@ enum Notice {
     RecoveryWaiting,
     RecoveryRefused,
     RecoveryDenied,
+    IdentityActive,
+    RoleProposed,
+    RoleGranted,
+    RoleDenied,
+    RoleRefused,
+    Vouched,
+    VouchRefused,
+    AdminNeedsTier,
+    RecoveryObjected,
 }
 
 impl Notice {
-    const ALL: [Notice; 18] = [
+    const ALL: [Notice; 27] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -81,6 +93,15 @@ impl Notice {
         Notice::RecoveryWaiting,
         Notice::RecoveryRefused,
         Notice::RecoveryDenied,
+        Notice::IdentityActive,
+        Notice::RoleProposed,
+        Notice::RoleGranted,
+        Notice::RoleDenied,
+        Notice::RoleRefused,
+        Notice::Vouched,
+        Notice::VouchRefused,
+        Notice::AdminNeedsTier,
+        Notice::RecoveryObjected,
     ];
 
     fn key(self) -> &'static str {
@@ -103,6 +124,15 @@ impl Notice {
             Notice::RecoveryWaiting => "recovery-waiting",
             Notice::RecoveryRefused => "recovery-refused",
             Notice::RecoveryDenied => "recovery-denied",
+            Notice::IdentityActive => "identity-active",
+            Notice::RoleProposed => "role-proposed",
+            Notice::RoleGranted => "role-granted",
+            Notice::RoleDenied => "role-denied",
+            Notice::RoleRefused => "role-refused",
+            Notice::Vouched => "vouched",
+            Notice::VouchRefused => "vouch-refused",
+            Notice::AdminNeedsTier => "admin-needs-tier",
+            Notice::RecoveryObjected => "recovery-objected",
         }
     }
 
@@ -149,6 +179,37 @@ impl Notice {
                 "Not counted: nobody approves their own recovery, and each administrator counts once."
             }
             Notice::RecoveryDenied => "Recovery denied.",
+            Notice::IdentityActive => {
+                "That person already has an active account. Nobody can be invited into a live account: they add a passkey \
+                 themselves from their own signed-in page, or, if they lost every passkey, through a recovery that other \
+                 administrators approve."
+            }
+            Notice::RoleProposed => {
+                "Your approval is recorded. The admin role needs approval by other administrators before it takes effect."
+            }
+            Notice::RoleGranted => {
+                "The admin role is granted."
+            }
+            Notice::RoleDenied => {
+                "The admin role proposal was turned down."
+            }
+            Notice::RoleRefused => {
+                "Not counted: nobody approves their own promotion, and each administrator counts once."
+            }
+            Notice::Vouched => {
+                "Vouched for: the passkey now counts the tier it earned."
+            }
+            Notice::VouchRefused => {
+                "Not done: nobody vouches for their own passkey, and only passkeys held below their tier need it."
+            }
+            Notice::AdminNeedsTier => {
+                "The admin console needs a sign-in at tier 2: a device-bound passkey (a security key, or a passkey that \
+                 stays on one device) used with your PIN or biometric. None of your passkeys reaches tier 2 yet: see below."
+            }
+            Notice::RecoveryObjected => {
+                "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
+                 trying to take over your account."
+            }
         }
     }
 
@@ -163,6 +224,10 @@ impl Notice {
                 | Notice::ConfirmOffboard
                 | Notice::NotYourself
                 | Notice::RecoveryRefused
+                | Notice::IdentityActive
+                | Notice::RoleRefused
+                | Notice::VouchRefused
+                | Notice::AdminNeedsTier
         )
     }
 }

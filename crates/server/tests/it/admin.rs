@@ -93,11 +93,24 @@ async fn only_a_recently_signed_in_tier_2_administrator_gets_in() {
         &user,
     );
     synced.post("/attestation/result", json.to_string()).await;
+    // Item 8 (issue 12): a step-up can never reach tier 2 for them, so they
+    // are told what is missing instead of being sent round a loop.
     let (status, location, _) = get(&mut synced, "/admin").await;
     assert_eq!(
         (status, location.as_str()),
-        (StatusCode::SEE_OTHER, "/me?notice=step-up")
+        (StatusCode::SEE_OTHER, "/me?notice=admin-needs-tier")
     );
+    let (_, _, me) = get(&mut synced, "/me?notice=admin-needs-tier").await;
+    assert!(me.contains("id=\"admin-tier-help\""), "{me}");
+    assert!(me.contains("device-bound passkey"));
+    assert!(
+        !me.contains("id=\"step-up\""),
+        "no step-up button that cannot help"
+    );
+    // An administrator who holds a tier-2 passkey but signed in without it
+    // is offered the step-up.
+    let (_, _, root_me) = get(&mut root, "/me").await;
+    assert!(!root_me.contains("admin-tier-help"));
 }
 
 #[tokio::test]

@@ -517,6 +517,7 @@ async fn requested_user_verification_is_enforced() {
         attestation: Some(keybound_webauthn::AttestationConveyancePreference::Direct),
         extensions: None,
         display_name: Some("Ada Lovelace".into()),
+        username: None,
     };
     let options = w
         .service
@@ -574,42 +575,50 @@ async fn open_registration_creates_the_name_when_enabled() {
         Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(2)),
     );
     let auth = Authenticator::default();
-    for round in 0..2 {
-        let options = service
+    let options = service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Open("eve"),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge_of(&options);
+    let (_, json) = auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &user,
+    );
+    let enrolled = service
+        .finish_registration(
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(enrolled.name, "eve");
+    assert_eq!(service.credentials_of("eve").await.unwrap().len(), 1);
+    // Issue 12, item 1: open registration only ever creates an identity; a
+    // second round for the same name is refused and adds nothing.
+    assert_eq!(
+        service
             .begin_registration(
                 BROWSER,
                 RegistrationStart::Open("eve"),
                 &RegistrationRequest::default(),
             )
             .await
-            .unwrap();
-        let options = serde_json::to_value(&options).unwrap();
-        let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-        let c = challenge_of(&options);
-        let (_, json) = auth.register(
-            Algorithm::Es256,
-            &Ceremony {
-                rp_id: RP_ID,
-                origin: ORIGIN,
-                challenge: &c,
-            },
-            &user,
-        );
-        let enrolled = service
-            .finish_registration(
-                BROWSER,
-                json.to_string().as_bytes(),
-                &ClientContext::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(enrolled.name, "eve");
-        // The second round adds to the same identity.
-        assert_eq!(
-            service.credentials_of("eve").await.unwrap().len(),
-            round + 1
-        );
-    }
+            .unwrap_err(),
+        ServiceError::Rejected("name_taken")
+    );
+    assert_eq!(service.credentials_of("eve").await.unwrap().len(), 1);
 }
 
 // --- gaps found by cargo mutants over the service ---
@@ -666,13 +675,13 @@ async fn names_must_be_printable_and_short() {
 #[tokio::test]
 async fn suspended_and_offboarded_identities_cannot_enrol() {
     let w = world().await;
-    for status in [
-        keybound_store::IdentityStatus::Suspended,
-        keybound_store::IdentityStatus::Offboarded,
+    for (name, status) in [
+        ("ada", keybound_store::IdentityStatus::Suspended),
+        ("bob", keybound_store::IdentityStatus::Offboarded),
     ] {
-        let token = w.service.invite("ada", false, "cli").await.unwrap();
+        let token = w.service.invite(name, false, "cli").await.unwrap();
         let mut tx = w.service.store().begin().await.unwrap();
-        let ada = tx.identity_by_name("ada").await.unwrap().unwrap();
+        let ada = tx.identity_by_name(name).await.unwrap().unwrap();
         tx.set_identity_status(&ada.id, status).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(

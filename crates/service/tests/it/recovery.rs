@@ -101,9 +101,13 @@ async fn two_other_admins_recover_a_person_whose_old_passkey_then_fails() {
             "recovery.request",
             "recovery.approve",
             "recovery.approve",
+            // Issue 12, item 19: the approval that completes the quorum is
+            // sealed before the issue it causes, and the sessions the
+            // grant ends are recorded.
+            "recovery.approve",
             "recovery.revoke_credential",
-            "recovery.issue",
-            "recovery.approve"
+            "recovery.end_session",
+            "recovery.issue"
         ]
     );
     assert!(verify_chain(w.audit().await).is_ok());

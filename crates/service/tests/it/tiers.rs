@@ -157,7 +157,7 @@ async fn step_up(
 }
 
 #[tokio::test]
-async fn a_step_up_raises_the_session_tier_and_never_lowers_it() {
+async fn a_sign_in_sets_the_session_tier_to_what_it_proved() {
     let mut w = world().await;
     let (mut cred, _) = w.enrol("ada").await;
     w.auth.user_verified = false;
@@ -184,9 +184,11 @@ async fn a_step_up_raises_the_session_tier_and_never_lowers_it() {
     let event = w.audit().await.pop().unwrap().event;
     assert_eq!(event.reason.as_deref(), Some("step-up from tier 1"));
 
+    // Issue 12, item 4: the session holds what the latest sign-in proved,
+    // so a weaker proof cannot keep tier 2 fresh.
     w.auth.user_verified = false;
     let again = step_up(&w, &raised.session.value, &mut cred).await.unwrap();
-    assert_eq!(again.tier, 2, "a weaker proof does not lower it");
+    assert_eq!(again.tier, 1, "a weaker proof gives the weaker tier");
 
     // Another person's session in the same browser: a plain sign-in.
     w.auth.user_verified = true;

@@ -1,0 +1,234 @@
+//! The admin role. Granting it from the console needs as many
+//! administrators as a recovery does (the proposer counts as one), each an
+//! active administrator when the count is made; otherwise one administrator
+//! could make a second admin account and pass an M-of-N recovery alone.
+//! The local operator (`keybound admin invite --admin`) holds the database
+//! and grants it directly. Every grant is a high-severity audit event.
+
+use keybound_audit::{NewEvent, Outcome, Severity};
+use keybound_store::{Identity, IdentityStatus, RoleProposal, StoreError, Tx};
+
+use crate::invite::{hex_id, Issuer};
+use crate::{ClientContext, Service, ServiceError};
+
+/// What became of a request for the admin role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleGrant {
+    /// Granted now.
+    Granted,
+    /// Proposed: this many more approvals from other administrators.
+    Proposed {
+        /// The proposal's id.
+        id: String,
+        /// Approvals still missing.
+        missing: usize,
+    },
+}
+
+/// A pending proposal as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRole {
+    /// Its id.
+    pub id: String,
+    /// Who would become an administrator.
+    pub name: String,
+    /// Administrators who approved (the proposer first).
+    pub approvers: Vec<String>,
+    /// Approvals needed in all.
+    pub needed: usize,
+    /// When it lapses, ms.
+    pub expires_ms: i64,
+}
+
+impl Service {
+    fn role_approvals_needed(&self) -> usize {
+        self.config.recovery.approvals.max(1)
+    }
+
+    /// Grants (operator) or proposes (administrator) the admin role for
+    /// `identity`, in the caller's transaction.
+    pub(crate) async fn grant_role(
+        &self,
+        tx: &mut Tx,
+        identity: &Identity,
+        issuer: Issuer<'_>,
+        ctx: &ClientContext,
+    ) -> Result<RoleGrant, ServiceError> {
+        let now = self.now_ms();
+        let admin = match issuer {
+            Issuer::Operator(actor) => {
+                tx.set_admin(&identity.id, true).await?;
+                let mut event = self.role_event("admin.grant_role", actor, &identity.name, ctx);
+                event.reason = Some("granted by the local operator".into());
+                tx.append_audit(event).await?;
+                return Ok(RoleGrant::Granted);
+            }
+            Issuer::Admin(admin) => admin,
+        };
+        let proposal = RoleProposal {
+            id: hex_id(self.random::<16>()),
+            identity_id: identity.id.clone(),
+            proposed_by: admin.id.clone(),
+            created_ms: now,
+            expires_ms: now.saturating_add(self.config.recovery.request_ttl_ms),
+            status: "pending".into(),
+        };
+        tx.insert_role_proposal(&proposal).await?;
+        tx.approve_role_proposal(&proposal.id, &admin.id, now)
+            .await?;
+        let mut event = self.role_event("admin.propose_role", &admin.name, &identity.name, ctx);
+        event.reason = Some(format!("proposal {}", proposal.id));
+        tx.append_audit(event).await?;
+        self.settle_role(tx, &proposal, ctx).await
+    }
+
+    /// Counts the approvals that still stand (active administrators other
+    /// than the grantee) and grants the role when there are enough.
+    async fn settle_role(
+        &self,
+        tx: &mut Tx,
+        proposal: &RoleProposal,
+        ctx: &ClientContext,
+    ) -> Result<RoleGrant, ServiceError> {
+        let mut approvers = Vec::new();
+        for id in tx.role_approvers(&proposal.id).await? {
+            if id == proposal.identity_id {
+                continue;
+            }
+            if let Some(a) = tx.identity_by_id(&id).await? {
+                if a.is_admin && a.status == IdentityStatus::Active {
+                    approvers.push(a.name);
+                }
+            }
+        }
+        let needed = self.role_approvals_needed();
+        if approvers.len() < needed {
+            return Ok(RoleGrant::Proposed {
+                id: proposal.id.clone(),
+                missing: needed - approvers.len(),
+            });
+        }
+        let grantee = tx
+            .identity_by_id(&proposal.identity_id)
+            .await?
+            .filter(|i| i.status != IdentityStatus::Offboarded)
+            .ok_or(ServiceError::NotFound)?;
+        tx.set_admin(&grantee.id, true).await?;
+        tx.set_role_proposal_status(&proposal.id, "granted").await?;
+        let mut event = self.role_event(
+            "admin.grant_role",
+            approvers.last().map_or("", String::as_str),
+            &grantee.name,
+            ctx,
+        );
+        event.reason = Some(format!(
+            "proposal {}: approved by {}",
+            proposal.id,
+            approvers.join(", ")
+        ));
+        tx.append_audit(event).await?;
+        Ok(RoleGrant::Granted)
+    }
+
+    /// `admin` approves role proposal `id`. Nobody approves their own
+    /// promotion, and each administrator counts once.
+    pub async fn approve_role(
+        &self,
+        admin: &Identity,
+        id: &str,
+        ctx: &ClientContext,
+    ) -> Result<RoleGrant, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let proposal = open_proposal(&mut tx, id, now).await?;
+        let grantee = tx
+            .identity_by_id(&proposal.identity_id)
+            .await?
+            .map(|i| i.name)
+            .unwrap_or_default();
+        let event = self.role_event("admin.approve_role", &admin.name, &grantee, ctx);
+        if proposal.identity_id == admin.id {
+            drop(tx);
+            return Err(self.record_refusal(event, "self_approval", None).await);
+        }
+        match tx.approve_role_proposal(id, &admin.id, now).await {
+            Err(StoreError::Conflict) => {
+                drop(tx);
+                return Err(self.record_refusal(event, "already_approved", None).await);
+            }
+            other => other?,
+        }
+        let mut approved = event;
+        approved.reason = Some(format!("proposal {id}"));
+        tx.append_audit(approved).await?;
+        let outcome = self.settle_role(&mut tx, &proposal, ctx).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// `admin` turns down role proposal `id`.
+    pub async fn deny_role(
+        &self,
+        admin: &Identity,
+        id: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.store.begin().await?;
+        let proposal = open_proposal(&mut tx, id, now).await?;
+        tx.set_role_proposal_status(id, "denied").await?;
+        let grantee = tx
+            .identity_by_id(&proposal.identity_id)
+            .await?
+            .map(|i| i.name)
+            .unwrap_or_default();
+        let mut event = self.role_event("admin.deny_role", &admin.name, &grantee, ctx);
+        event.reason = Some(format!("proposal {id}"));
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Role proposals awaiting approval, oldest first.
+    pub async fn pending_roles(&self) -> Result<Vec<PendingRole>, ServiceError> {
+        let mut tx = self.store.read().await?;
+        let mut out = Vec::new();
+        for p in tx.pending_role_proposals(self.now_ms()).await? {
+            let name = tx
+                .identity_by_id(&p.identity_id)
+                .await?
+                .map(|i| i.name)
+                .unwrap_or_default();
+            let mut approvers = Vec::new();
+            for id in tx.role_approvers(&p.id).await? {
+                if let Some(a) = tx.identity_by_id(&id).await? {
+                    approvers.push(a.name);
+                }
+            }
+            out.push(PendingRole {
+                id: p.id,
+                name,
+                approvers,
+                needed: self.role_approvals_needed(),
+                expires_ms: p.expires_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    fn role_event(&self, kind: &str, actor: &str, subject: &str, ctx: &ClientContext) -> NewEvent {
+        let mut event = self.event(kind, ctx);
+        event.actor = Some(actor.to_owned());
+        event.subject = Some(subject.to_owned());
+        event.outcome = Some(Outcome::Success);
+        event.severity = Some(Severity::High);
+        event
+    }
+}
+
+async fn open_proposal(tx: &mut Tx, id: &str, now: i64) -> Result<RoleProposal, ServiceError> {
+    tx.role_proposal(id)
+        .await?
+        .filter(|p| p.status == "pending" && p.expires_ms > now)
+        .ok_or(ServiceError::NotFound)
+}
