@@ -205,9 +205,7 @@ impl Service {
         let mut recovery = tx
             .recovery(id)
             .await?
-            .filter(|r| {
-                r.identity_id == identity.id && r.status == "pending" && r.expires_ms > now
-            })
+            .filter(|r| r.identity_id == identity.id && r.status == "pending" && r.expires_ms > now)
             .ok_or(ServiceError::NotFound)?;
         recovery.status = "cancelled".into();
         tx.update_recovery(&recovery).await?;

@@ -133,7 +133,10 @@ impl Service {
         let reasons = format!("{}; vouched for by {actor}", standing.reasons);
         tx.set_tier_cap(&credential.id, None, standing.tier, &reasons)
             .await?;
-        event.reason = Some(format!("tier {} -> {}: {reasons}", credential.tier, standing.tier));
+        event.reason = Some(format!(
+            "tier {} -> {}: {reasons}",
+            credential.tier, standing.tier
+        ));
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(standing.tier)

@@ -134,7 +134,10 @@ impl Service {
                     .record_refusal(
                         event,
                         "identity_active",
-                        Some("a live account gains a key only by its own sign-in or by recovery".into()),
+                        Some(
+                            "a live account gains a key only by its own sign-in or by recovery"
+                                .into(),
+                        ),
                     )
                     .await);
             }

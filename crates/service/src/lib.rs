@@ -40,15 +40,15 @@ pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, ADMIN_MIN_TIER};
 pub use error::ServiceError;
+pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use metadata::MetadataImport;
-pub use invite::Invitation;
 pub use offboard::Offboarded;
-pub use roles::{PendingRole, RoleGrant};
 pub use rate_limit::RateLimits;
 pub use recovery::{Approval, PendingRecovery};
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
+pub use roles::{PendingRole, RoleGrant};
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 

@@ -340,7 +340,10 @@ impl Service {
             return Err(refuse("authenticator_model_compromised", &event));
         }
         let attested = judgement.model.attested
-            || matches!(verified.attestation.trust, AttestationTrust::Verified { .. });
+            || matches!(
+                verified.attestation.trust,
+                AttestationTrust::Verified { .. }
+            );
         let earned = judgement.standing(verified.backup_eligible, verified.user_verified);
         // A key added from a signed-in session proves no more than that
         // session did, unless its attestation vouches for it: otherwise a

@@ -36,8 +36,8 @@ use keybound_audit::AuditEvent;
 
 pub use error::StoreError;
 pub use model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, RoleProposal,
-    Session,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
+    RoleProposal, Session,
 };
 pub use tx::Tx;
 pub use writer::CommitStats;

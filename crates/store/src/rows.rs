@@ -5,7 +5,8 @@ use keybound_audit::{AuditEvent, NewEvent, Outcome, Severity};
 use crate::conn::Fields;
 
 use crate::model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery, RoleProposal,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
+    RoleProposal,
 };
 use crate::StoreError;
 

@@ -19,7 +19,11 @@ use crate::{cookies, AppState};
 /// The administrator making this request, or the response that turns them
 /// away: sign in, step up (or, when none of their passkeys can reach the
 /// console's tier, what to add), or not for you.
-async fn admin(state: &AppState, headers: &HeaderMap, ctx: &ClientContext) -> Result<Identity, Response> {
+async fn admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &ClientContext,
+) -> Result<Identity, Response> {
     let Some(session) = cookies::get(headers, cookies::SESSION) else {
         return Err(see_other("/", HeaderMap::new()));
     };
@@ -53,7 +57,11 @@ async fn admin(state: &AppState, headers: &HeaderMap, ctx: &ClientContext) -> Re
 }
 
 /// [`admin`] for a form post, which must also come from our own pages.
-async fn admin_form(state: &AppState, headers: &HeaderMap, ctx: &ClientContext) -> Result<Identity, Response> {
+async fn admin_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &ClientContext,
+) -> Result<Identity, Response> {
     if cross_site(state, headers) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
@@ -347,7 +355,11 @@ pub(super) async fn offboard(
             HeaderMap::new(),
         );
     }
-    match state.service.offboard_from(&form.name, &me.name, &ctx).await {
+    match state
+        .service
+        .offboard_from(&form.name, &me.name, &ctx)
+        .await
+    {
         Ok(_) => see_other(&with_notice("/admin", Notice::Offboarded), HeaderMap::new()),
         Err(ServiceError::NotFound) => {
             see_other(&with_notice("/admin", Notice::NotFound), HeaderMap::new())

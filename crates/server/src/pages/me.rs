@@ -279,11 +279,7 @@ pub(super) async fn object_to_recovery(
     }
     let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
     let ctx = context(&state, &headers, &extensions);
-    match state
-        .service
-        .object_to_recovery(&session, &id, &ctx)
-        .await
-    {
+    match state.service.object_to_recovery(&session, &id, &ctx).await {
         Ok(()) => see_other(
             &with_notice("/me", Notice::RecoveryObjected),
             HeaderMap::new(),

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 mod account;
 mod alerts;
+mod authority;
 mod metadata;
 mod offboard;
 mod recovery;

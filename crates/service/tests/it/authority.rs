@@ -1,0 +1,709 @@
+//! Issue 12, items 1-8 and 19: who may bind a key to which account, and
+//! with what standing. Each test fails on acfc9e6's behaviour.
+
+use super::*;
+use keybound_audit::Severity;
+
+fn synced() -> Authenticator {
+    Authenticator {
+        backup_eligible: true,
+        backup_state: true,
+        ..Authenticator::default()
+    }
+}
+
+/// Enrols an administrator (operator invitation, device-bound key: tier 2);
+/// their identity and a fresh console session.
+async fn admin(w: &World, name: &str) -> (Identity, Token) {
+    let token = w.service.invite(name, true, "cli").await.unwrap();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let session = enrolled.unwrap().session.unwrap();
+    let identity = w.service.console_admin(&session.value).await.unwrap();
+    (identity, session)
+}
+
+fn last_event(events: &[keybound_audit::AuditEvent], kind: &str) -> keybound_audit::NewEvent {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.event.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} event"))
+        .event
+        .clone()
+}
+
+fn advance(w: &World, ms: i64) {
+    w.clock.0.fetch_add(ms, Ordering::SeqCst);
+}
+
+// --- item 1: open registration never claims an existing name -------------
+
+#[tokio::test]
+async fn open_registration_refuses_active_invited_and_offboarded_names() {
+    let w = world_with(|c| c.open_registration = true).await;
+    w.enrol("ada").await;
+    w.service.invite("zed", true, "cli").await.unwrap();
+    w.enrol("olga").await;
+    w.service.offboard("olga", "cli").await.unwrap();
+    for name in ["ada", "zed", "olga"] {
+        assert_eq!(
+            w.service
+                .begin_registration(
+                    BROWSER,
+                    RegistrationStart::Open(name),
+                    &RegistrationRequest::default()
+                )
+                .await
+                .unwrap_err(),
+            ServiceError::Rejected("name_taken"),
+            "{name}"
+        );
+        let event = last_event(&w.audit().await, "registration.options");
+        assert_eq!(
+            (event.subject.as_deref(), event.reason.as_deref()),
+            (Some(name), Some("name_taken"))
+        );
+    }
+    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
+    assert!(w.service.credentials_of("zed").await.unwrap().is_empty());
+}
+
+// --- item 2: a session never enrols a key for another name ---------------
+
+#[tokio::test]
+async fn a_signed_in_browser_cannot_enrol_a_key_for_another_name() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    w.enrol("bob").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    let asking_for = |name: &str| RegistrationRequest {
+        username: Some(name.into()),
+        ..RegistrationRequest::default()
+    };
+    assert_eq!(
+        w.service
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Session(&session.value),
+                &asking_for("bob")
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("name_mismatch")
+    );
+    let event = last_event(&w.audit().await, "registration.options");
+    assert_eq!(event.actor.as_deref(), Some("ada"));
+    assert_eq!(event.subject.as_deref(), Some("bob"));
+    // The same holds for an invitation naming one account.
+    let token = w.service.invite("cy", false, "cli").await.unwrap();
+    assert_eq!(
+        w.service
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Invitation(&token.value),
+                &asking_for("ada")
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("name_mismatch")
+    );
+    // Its own name, or none, is fine.
+    w.service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Session(&session.value),
+            &asking_for("ada"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.service.credentials_of("bob").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_added_after_the_session_ended_is_refused() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Session(&session.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    w.service
+        .sign_out(&session.value, &ClientContext::default())
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let (_, json) = w.auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &challenge_of(&options),
+        },
+        &user,
+    );
+    assert_eq!(
+        w.service
+            .finish_registration(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("session_ended")
+    );
+    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
+}
+
+// --- item 3: no invitation into a live account; admin role by approval ---
+
+#[tokio::test]
+async fn an_active_account_cannot_be_invited_by_anyone() {
+    let w = world().await;
+    w.enrol("ada").await;
+    let (root, _) = admin(&w, "root").await;
+    assert_eq!(
+        w.service.invite("ada", false, "cli").await.unwrap_err(),
+        ServiceError::Rejected("identity_active")
+    );
+    assert_eq!(
+        w.service
+            .console_invite(&root, "ada", false, 1, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("identity_active")
+    );
+    let event = last_event(&w.audit().await, "admin.invite");
+    assert_eq!(event.outcome, Some(Outcome::Failure));
+    assert_eq!(event.severity, Some(Severity::High));
+    assert_eq!(event.actor.as_deref(), Some("root"));
+    // Still exactly one credential, and ada's own passkey still the only way in.
+    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_admin_role_from_the_console_needs_a_second_administrator() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    let (second, _) = admin(&w, "second").await;
+    let invitation = w
+        .service
+        .console_invite(&root, "sock", true, 1, &ClientContext::default())
+        .await
+        .unwrap();
+    let Some(RoleGrant::Proposed { id, missing: 1 }) = invitation.role else {
+        panic!("{:?}", invitation.role);
+    };
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&invitation.token.value))
+        .await;
+    let sock_session = enrolled.unwrap().session.unwrap();
+    assert_eq!(
+        w.service
+            .console_admin(&sock_session.value)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden,
+        "not an administrator on one admin's word"
+    );
+    assert_eq!(
+        w.service
+            .approve_role(&root, &id, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("already_approved"),
+        "the proposer counts once"
+    );
+    let sock = w
+        .service
+        .people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(i, _)| i.name == "sock")
+        .unwrap()
+        .0;
+    assert_eq!(
+        w.service
+            .approve_role(&sock, &id, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("self_approval")
+    );
+    assert_eq!(
+        w.service
+            .approve_role(&second, &id, &ClientContext::default())
+            .await
+            .unwrap(),
+        RoleGrant::Granted
+    );
+    w.service.console_admin(&sock_session.value).await.unwrap();
+    let grant = last_event(&w.audit().await, "admin.grant_role");
+    assert_eq!(grant.severity, Some(Severity::High));
+    assert_eq!(grant.subject.as_deref(), Some("sock"));
+    assert!(w.service.pending_roles().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn one_admin_and_an_unapproved_sock_puppet_cannot_pass_a_recovery() {
+    let w = world().await;
+    w.enrol("victim").await;
+    let (root, _) = admin(&w, "root").await;
+    let invitation = w
+        .service
+        .console_invite(&root, "sock", true, 1, &ClientContext::default())
+        .await
+        .unwrap();
+    w.register(RegistrationStart::Invitation(&invitation.token.value))
+        .await
+        .2
+        .unwrap();
+    let sock = w
+        .service
+        .people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(i, _)| i.name == "sock")
+        .unwrap()
+        .0;
+    w.service
+        .request_recovery("victim", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    w.service.approve_recovery(&root, &id, true).await.unwrap();
+    assert_eq!(
+        w.service.approve_recovery(&sock, &id, true).await.unwrap(),
+        Approval::NeedsMore { missing: 1 },
+        "a non-administrator's approval does not count"
+    );
+}
+
+#[tokio::test]
+async fn reinviting_an_offboarded_admin_does_not_restore_the_role() {
+    let w = world().await;
+    let (_, session) = admin(&w, "old-admin").await;
+    drop(session);
+    w.service.offboard("old-admin", "cli").await.unwrap();
+    let token = w.service.invite("old-admin", false, "cli").await.unwrap();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let session = enrolled.unwrap().session.unwrap();
+    assert_eq!(
+        w.service.console_admin(&session.value).await.unwrap_err(),
+        ServiceError::Forbidden
+    );
+}
+
+// --- item 4: tier N within five minutes means a tier-N proof ------------
+
+#[tokio::test]
+async fn a_stale_tier_2_session_refreshed_without_uv_does_not_open_the_console() {
+    let mut w = world().await;
+    let token = w.service.invite("root", true, "cli").await.unwrap();
+    let (mut key, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let session = enrolled.unwrap().session.unwrap();
+    advance(&w, STEP_UP_WINDOW_MS + 1);
+    assert_eq!(
+        w.service.console_admin(&session.value).await.unwrap_err(),
+        ServiceError::StepUpRequired
+    );
+    w.auth.user_verified = false;
+    let c = w.options("").await;
+    let json = w.auth.assert_with(
+        &mut key,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &Tweaks::default(),
+    );
+    let refreshed = w
+        .service
+        .step_up(
+            &session.value,
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refreshed.tier, 1);
+    assert_eq!(
+        w.service
+            .console_admin(&refreshed.session.value)
+            .await
+            .unwrap_err(),
+        ServiceError::StepUpRequired
+    );
+}
+
+// --- item 5: adding a key does not raise what the account can reach -----
+
+#[tokio::test]
+async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
+    let mut w = world().await;
+    w.auth = synced();
+    let token = w.service.invite("root", true, "cli").await.unwrap();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let tier1 = enrolled.unwrap().session.unwrap();
+    assert_eq!(
+        w.service.account(&tier1.value).await.unwrap().session_tier,
+        1
+    );
+    // A key that reports BE=0, UV=1, with no attestation.
+    w.auth = Authenticator::default();
+    let (mut added, _, result) = w.register(RegistrationStart::Session(&tier1.value)).await;
+    result.unwrap();
+    let stored = w
+        .service
+        .credentials_of("root")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == added.id)
+        .unwrap();
+    assert_eq!((stored.tier, stored.tier_cap), (1, Some(1)));
+    assert!(stored.tier_reasons.contains("added from a tier-1 session"));
+    let event = last_event(&w.audit().await, "registration");
+    assert_eq!(event.severity, Some(Severity::High));
+
+    let (_, signed_in) = w.sign_in(&mut added, "", &Tweaks::default()).await;
+    let signed_in = signed_in.unwrap();
+    assert_eq!(signed_in.tier, 1);
+    assert_eq!(
+        w.service
+            .console_admin(&signed_in.session.value)
+            .await
+            .unwrap_err(),
+        ServiceError::StepUpRequired
+    );
+    assert!(
+        w.service
+            .account(&signed_in.session.value)
+            .await
+            .unwrap()
+            .admin_lacks_tier
+    );
+
+    // The way forward: another administrator vouches for it.
+    let id = keybound_webauthn::b64::encode(&added.id);
+    let root = w
+        .service
+        .people()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(i, _)| i.name == "root")
+        .unwrap()
+        .0;
+    assert_eq!(
+        w.service
+            .vouch_credential(&root, &id, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("self_vouch")
+    );
+    let (other, _) = admin(&w, "other").await;
+    assert_eq!(
+        w.service
+            .vouch_credential(&other, &id, &ClientContext::default())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.service
+            .vouch_credential(&other, &id, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("nothing_to_vouch")
+    );
+    let (_, again) = w.sign_in(&mut added, "", &Tweaks::default()).await;
+    let again = again.unwrap();
+    assert_eq!(again.tier, 2);
+    w.service.console_admin(&again.session.value).await.unwrap();
+}
+
+#[tokio::test]
+async fn policy_can_require_attestation_for_tier_2() {
+    let w = world_with(|c| c.policy.tier2_requires_attestation = true).await;
+    w.enrol("ada").await;
+    let stored = &w.service.credentials_of("ada").await.unwrap()[0];
+    assert_eq!(stored.tier, 1);
+    assert!(stored
+        .tier_reasons
+        .contains("policy requires attestation for tier 2"));
+}
+
+// --- item 6: recovery approvals ------------------------------------------
+
+#[tokio::test]
+async fn an_approval_by_someone_offboarded_before_the_issue_does_not_count() {
+    let w = world_with(|c| c.recovery.wait_ms = 60_000).await;
+    w.enrol("ada").await;
+    let (a1, _) = admin(&w, "a1").await;
+    let (a2, _) = admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    w.service.approve_recovery(&a1, &id, true).await.unwrap();
+    assert!(matches!(
+        w.service.approve_recovery(&a2, &id, true).await.unwrap(),
+        Approval::Waiting { .. }
+    ));
+    w.service.offboard("a1", "cli").await.unwrap();
+    advance(&w, 60_001);
+    assert_eq!(
+        w.service.issue_recovery_grant(&a2, &id).await.unwrap_err(),
+        ServiceError::Rejected("approvals_no_longer_stand")
+    );
+    assert!(
+        w.service.pending_recoveries().await.unwrap()[0]
+            .ready_ms
+            .is_none(),
+        "it needs a new approval"
+    );
+}
+
+#[tokio::test]
+async fn one_approver_asking_to_revoke_is_enough() {
+    let w = world().await;
+    let (mut old, _) = w.enrol("ada").await;
+    let (a1, _) = admin(&w, "a1").await;
+    let (a2, _) = admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    w.service.approve_recovery(&a1, &id, true).await.unwrap();
+    let Approval::Issued(_) = w.service.approve_recovery(&a2, &id, false).await.unwrap() else {
+        panic!("issued");
+    };
+    let (_, refused) = w.sign_in(&mut old, "", &Tweaks::default()).await;
+    assert!(
+        refused.is_err(),
+        "the later 'keep' did not override the 'revoke'"
+    );
+}
+
+#[tokio::test]
+async fn the_person_sees_a_pending_recovery_and_can_object() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let account = w.service.account(&session.value).await.unwrap();
+    let pending = account.pending_recovery.unwrap();
+    // Somebody else cannot object to it.
+    let (mut bob, _) = w.enrol("bob").await;
+    let (_, bob_in) = w.sign_in(&mut bob, "", &Tweaks::default()).await;
+    assert_eq!(
+        w.service
+            .object_to_recovery(
+                &bob_in.unwrap().session.value,
+                &pending.id,
+                &ClientContext::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::NotFound
+    );
+    w.service
+        .object_to_recovery(&session.value, &pending.id, &ClientContext::default())
+        .await
+        .unwrap();
+    assert!(w.service.pending_recoveries().await.unwrap().is_empty());
+    let event = last_event(&w.audit().await, "recovery.objection");
+    assert_eq!(event.outcome, Some(Outcome::Alert));
+    assert_eq!(event.severity, Some(Severity::High));
+    assert!(w
+        .service
+        .account(&session.value)
+        .await
+        .unwrap()
+        .pending_recovery
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_recovery_grant_keeps_the_invitations_minimum_tier() {
+    let mut w = world().await;
+    let token = w
+        .service
+        .invite_with_min_tier("ada", false, "cli", 2)
+        .await
+        .unwrap();
+    w.register(RegistrationStart::Invitation(&token.value))
+        .await
+        .2
+        .unwrap();
+    let (a1, _) = admin(&w, "a1").await;
+    let (a2, _) = admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    w.service.approve_recovery(&a1, &id, true).await.unwrap();
+    let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, true).await.unwrap() else {
+        panic!("issued");
+    };
+    w.auth = synced();
+    assert_eq!(
+        w.register(RegistrationStart::Invitation(&grant.value))
+            .await
+            .2
+            .unwrap_err(),
+        ServiceError::Rejected("tier_below_grant")
+    );
+    w.auth = Authenticator::default();
+    w.register(RegistrationStart::Invitation(&grant.value))
+        .await
+        .2
+        .unwrap();
+    let event = last_event(&w.audit().await, "registration");
+    assert_eq!(event.severity, Some(Severity::High), "a recovery enrolment");
+}
+
+// --- item 7: quarantine ends the clone's sessions for good ---------------
+
+#[tokio::test]
+async fn clearing_a_quarantine_does_not_revive_the_clones_session() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, first) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = first.unwrap().session;
+    let regress = Tweaks {
+        sign_count: Some(0),
+        ..Tweaks::default()
+    };
+    let (_, regressed) = w.sign_in(&mut cred, "", &regress).await;
+    assert!(regressed.is_err());
+    let id = keybound_webauthn::b64::encode(&cred.id);
+    w.service.clear_credential(&id, "cli").await.unwrap();
+    assert_eq!(
+        w.service.account(&session.value).await.unwrap_err(),
+        ServiceError::Forbidden
+    );
+}
+
+// --- item 19: what the audit log did not show ----------------------------
+
+#[tokio::test]
+async fn signing_in_as_someone_else_records_the_end_of_the_first_session() {
+    let w = world().await;
+    let (mut ada, _) = w.enrol("ada").await;
+    let (mut bob, _) = w.enrol("bob").await;
+    let (_, ada_in) = w.sign_in(&mut ada, "", &Tweaks::default()).await;
+    let ada_in = ada_in.unwrap();
+    let c = w.options("").await;
+    let json = w.auth.assert_with(
+        &mut bob,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &Tweaks::default(),
+    );
+    w.service
+        .step_up(
+            &ada_in.session.value,
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+        .unwrap();
+    let ended = last_event(&w.audit().await, "session.end");
+    assert_eq!(ended.subject.as_deref(), Some("ada"));
+    assert_eq!(
+        ended.reason.as_deref(),
+        Some("replaced by a sign-in as bob in the same browser")
+    );
+}
+
+#[tokio::test]
+async fn console_refusals_views_and_renames_are_recorded() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    let ctx = ClientContext {
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("probe".into()),
+    };
+    assert_eq!(
+        w.service
+            .console_admin_from(&session.value, &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden
+    );
+    let refused = last_event(&w.audit().await, "admin.console");
+    assert_eq!(
+        (
+            refused.actor.as_deref(),
+            refused.reason.as_deref(),
+            refused.ip.as_deref()
+        ),
+        (Some("ada"), Some("not_admin"), Some("192.0.2.7"))
+    );
+
+    let (root, _) = admin(&w, "root").await;
+    let filter = AuditFilter {
+        identity: Some("ada".into()),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    w.service
+        .note_audit_view(&root, &filter, &ctx)
+        .await
+        .unwrap();
+    let viewed = last_event(&w.audit().await, "audit.view");
+    assert_eq!(
+        (viewed.actor.as_deref(), viewed.subject.as_deref()),
+        (Some("root"), Some("ada"))
+    );
+
+    let id = keybound_webauthn::b64::encode(&cred.id);
+    w.service
+        .rename_credential(&session.value, &id, "work key", &ctx)
+        .await
+        .unwrap();
+    let renamed = last_event(&w.audit().await, "credential.rename");
+    assert_eq!(
+        renamed.reason.as_deref(),
+        Some("nickname set to \"work key\"")
+    );
+    w.service.offboard_from("ada", "root", &ctx).await.unwrap();
+    let offboarded = last_event(&w.audit().await, "admin.offboard");
+    assert_eq!(offboarded.ip.as_deref(), Some("192.0.2.7"));
+    assert!(verify_chain(w.audit().await).is_ok());
+}
