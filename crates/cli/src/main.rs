@@ -745,6 +745,15 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         );
     }
     let secure = common.origins().iter().all(|o| o.starts_with("https://"));
+    service
+        .record_start(&[
+            ("listen", common.listen.to_string()),
+            ("durability", format!("{:?}", common.durability)),
+            ("secure_cookies", secure.to_string()),
+            ("trusted_proxies", format!("{:?}", common.trusted_proxies)),
+        ])
+        .await
+        .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;
     let app = keybound_server::router(
         keybound_server::AppState::new(service, secure)
             .with_trusted_proxies(common.trusted_proxies.clone()),

@@ -98,6 +98,63 @@ impl Service {
         }
     }
 
+    /// Records this node's start and the settings that decide what it
+    /// accepts, so a weakened configuration (open registration switched
+    /// on, a lower minimum tier, fewer recovery approvals...) is on the
+    /// record from the moment it took effect. `node` adds what the service
+    /// does not know (listener, durability, trusted proxies).
+    pub async fn record_start(&self, node: &[(&str, String)]) -> Result<(), ServiceError> {
+        let c = &self.config;
+        let p = &c.policy;
+        let mut settings: Vec<(&str, String)> = vec![
+            ("rp_id", c.rp_id.clone()),
+            ("origins", format!("{:?}", c.origins.origins())),
+            ("open_registration", c.open_registration.to_string()),
+            ("registration_min_tier", p.registration_min_tier.to_string()),
+            ("group_min_tier", format!("{:?}", p.group_min_tier)),
+            (
+                "require_user_verification",
+                p.require_user_verification.to_string(),
+            ),
+            (
+                "tier2_requires_attestation",
+                p.tier2_requires_attestation.to_string(),
+            ),
+            ("attestation", format!("{:?}", p.attestation)),
+            ("aaguid_allow", format!("{:?}", p.aaguid_allow)),
+            ("aaguid_deny", format!("{:?}", p.aaguid_deny)),
+            ("mds_root", c.mds_root.is_some().to_string()),
+            ("attestation_roots", c.attestation_roots.len().to_string()),
+            ("min_credentials", p.min_credentials.to_string()),
+            ("recovery_approvals", c.recovery.approvals.to_string()),
+            ("recovery_wait_ms", c.recovery.wait_ms.to_string()),
+            (
+                "rate_limit_per_source",
+                c.rate_limits.per_source.to_string(),
+            ),
+            (
+                "rate_limit_per_identity",
+                c.rate_limits.per_identity.to_string(),
+            ),
+            ("challenge_ttl_ms", c.challenge_ttl_ms.to_string()),
+            ("session_ttl_ms", c.session_ttl_ms.to_string()),
+        ];
+        settings.extend(node.iter().cloned());
+        let mut event = self.event("server.start", &ClientContext::default());
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(
+            settings
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records that `admin` looked at the audit log, and with which
     /// filter: who read what is part of the record.
     pub async fn note_audit_view(
