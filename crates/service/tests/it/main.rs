@@ -22,6 +22,7 @@ use serde_json::Value;
 
 mod account;
 mod alerts;
+mod in_the_field;
 mod metadata;
 mod offboard;
 mod recovery;

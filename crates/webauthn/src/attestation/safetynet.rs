@@ -50,7 +50,8 @@ pub(super) fn verify(
     else {
         return Err(Error::MalformedAttestationStatement);
     };
-    let json = |part: &str| b64::decode(part).map_err(|_| Error::MalformedAttestationStatement);
+    let json =
+        |part: &str| b64::decode_lenient(part).map_err(|_| Error::MalformedAttestationStatement);
     let header: Header = serde_json::from_slice(&json(header_b64)?)
         .map_err(|_| Error::MalformedAttestationStatement)?;
     let payload: Payload = serde_json::from_slice(&json(payload_b64)?)

@@ -12,6 +12,7 @@ mod attestation_formats;
 mod attestation_trust;
 mod authentication_checks;
 mod hostile;
+mod lenient_base64;
 mod options;
 mod registration_checks;
 mod round_trip;
