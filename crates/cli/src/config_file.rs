@@ -23,6 +23,7 @@ struct FileConfig {
     challenge_ttl: Option<u32>,
     registration_min_tier: Option<u8>,
     require_user_verification: Option<bool>,
+    refuse_sha1_tpm_attestation: Option<bool>,
     aaguid_allow: Option<Vec<String>>,
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
@@ -81,6 +82,10 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         (
             "KEYBOUND_REQUIRE_USER_VERIFICATION",
             file.require_user_verification.map(|b| b.to_string()),
+        ),
+        (
+            "KEYBOUND_REFUSE_SHA1_TPM_ATTESTATION",
+            file.refuse_sha1_tpm_attestation.map(|b| b.to_string()),
         ),
         (
             "KEYBOUND_AAGUID_ALLOW",

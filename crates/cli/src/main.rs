@@ -230,6 +230,10 @@ struct Common {
     /// Refuse credentials created without user verification.
     #[arg(long, env = "KEYBOUND_REQUIRE_USER_VERIFICATION", global = true)]
     require_user_verification: bool,
+    /// Refuse TPM attestations signed with SHA-1 (RS1), which Windows Hello
+    /// laptops send; accepted by default and marked in the audit log.
+    #[arg(long, env = "KEYBOUND_REFUSE_SHA1_TPM_ATTESTATION", global = true)]
+    refuse_sha1_tpm_attestation: bool,
     /// Only these authenticator models (AAGUID) may register (repeatable).
     #[arg(
         long,
@@ -380,6 +384,7 @@ impl Common {
             aaguid_allow: self.aaguid_allow.clone(),
             aaguid_deny: self.aaguid_deny.clone(),
             min_credentials: self.min_credentials,
+            allow_sha1_tpm_attestation: !self.refuse_sha1_tpm_attestation,
             group_min_tier: self
                 .group_min_tier
                 .iter()

@@ -84,6 +84,13 @@ pub struct Policy {
     /// says it lacks a backup, and revoking one that takes them below it
     /// needs a fresh sign-in and an explicit confirmation.
     pub min_credentials: usize,
+    /// Accept TPM attestation statements signed with RS1 (RSASSA-PKCS1-v1_5
+    /// with SHA-1), as Windows Hello laptops send them. On by default so
+    /// Windows Hello works out of the box; the registration's audit event
+    /// then says "legacy SHA-1 signature". Off refuses them with the audit
+    /// reason `sha1_tpm_attestation_not_allowed`. RS1 is never accepted for
+    /// anything else (credential keys, sign-ins, other formats).
+    pub allow_sha1_tpm_attestation: bool,
 }
 
 impl Default for Policy {
@@ -97,6 +104,7 @@ impl Default for Policy {
             attestation: AttestationConveyancePreference::None,
             group_min_tier: std::collections::BTreeMap::new(),
             min_credentials: 2,
+            allow_sha1_tpm_attestation: true,
         }
     }
 }

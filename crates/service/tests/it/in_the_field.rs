@@ -1,6 +1,65 @@
-//! Clients met in the field: some pad base64 or use the standard alphabet.
+//! Authenticators and clients met in the field: Windows Hello's TPM
+//! attestations signed with RS1 (SHA-1), and clients that pad base64 or use
+//! the standard alphabet.
+
+use keybound_soft_authenticator::{AttestationMode, TestCa, TpmProfile};
 
 use super::*;
+
+/// A Windows Hello-like authenticator: the TPM's AIK signs with RS1.
+fn windows_hello() -> Authenticator {
+    let mut tpm = TpmProfile::new(TestCa::new("windows hello root"));
+    tpm.aik_rs1 = true;
+    Authenticator {
+        attestation: AttestationMode::Tpm(tpm),
+        ..Authenticator::default()
+    }
+}
+
+#[tokio::test]
+async fn windows_hello_tpm_rs1_registers_by_default_and_the_audit_says_sha1() {
+    let mut w = world().await;
+    w.auth = windows_hello();
+    let (mut cred, _) = w.enrol("ada").await;
+    let event = w.audit().await.pop().unwrap().event;
+    assert_eq!(event.kind, "registration");
+    assert_eq!(event.outcome, Some(Outcome::Success));
+    assert_eq!(
+        event.attestation.as_deref(),
+        Some("tpm/attca (legacy SHA-1 signature)")
+    );
+    let (_, signed_in) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
+    signed_in.unwrap();
+}
+
+#[tokio::test]
+async fn a_policy_refusing_sha1_tpm_attestation_refuses_the_registration() {
+    let mut w = world_with(|c| c.policy.allow_sha1_tpm_attestation = false).await;
+    w.auth = windows_hello();
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    assert_eq!(
+        enrolled.unwrap_err(),
+        ServiceError::Rejected("sha1_tpm_attestation_not_allowed")
+    );
+    let event = w.audit().await.pop().unwrap().event;
+    assert_eq!(event.kind, "registration");
+    assert_eq!(event.outcome, Some(Outcome::Failure));
+    assert_eq!(
+        event.reason.as_deref(),
+        Some("sha1_tpm_attestation_not_allowed")
+    );
+    assert!(w.service.credentials_of("ada").await.unwrap().is_empty());
+
+    // The same policy still takes TPMs that sign with SHA-256.
+    let tpm = TpmProfile::new(TestCa::new("tpm root"));
+    w.auth.attestation = AttestationMode::Tpm(tpm);
+    w.enrol("bob").await;
+    let event = w.audit().await.pop().unwrap().event;
+    assert_eq!(event.attestation.as_deref(), Some("tpm/attca"));
+}
 
 /// Canonical base64url, padded.
 fn padded(canonical: &str) -> String {

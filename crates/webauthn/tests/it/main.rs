@@ -17,4 +17,5 @@ mod options;
 mod registration_checks;
 mod round_trip;
 mod support;
+mod tpm_rs1;
 mod vectors;
