@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         algorithms: &CoseAlgorithm::ALL,
         user_verification: UserVerificationRequirement::Preferred,
         trust_anchors: &rp.anchors,
+        allow_sha1_tpm_attestation: true,
     };
     let response = |client_data_json: &[u8], attestation_object: &[u8]| RegistrationResponse {
         raw_id: b"fuzz".to_vec(),

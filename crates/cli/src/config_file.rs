@@ -24,6 +24,7 @@ struct FileConfig {
     registration_min_tier: Option<u8>,
     require_user_verification: Option<bool>,
     tier2_requires_attestation: Option<bool>,
+    refuse_sha1_tpm_attestation: Option<bool>,
     aaguid_allow: Option<Vec<String>>,
     aaguid_deny: Option<Vec<String>>,
     attestation: Option<String>,
@@ -86,6 +87,8 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         (
             "KEYBOUND_TIER2_REQUIRES_ATTESTATION",
             file.tier2_requires_attestation.map(|b| b.to_string()),
+            "KEYBOUND_REFUSE_SHA1_TPM_ATTESTATION",
+            file.refuse_sha1_tpm_attestation.map(|b| b.to_string()),
         ),
         (
             "KEYBOUND_AAGUID_ALLOW",

@@ -240,6 +240,10 @@ struct Common {
     /// user verification" is only what the authenticator says of itself.
     #[arg(long, env = "KEYBOUND_TIER2_REQUIRES_ATTESTATION", global = true)]
     tier2_requires_attestation: bool,
+    /// Refuse TPM attestations signed with SHA-1 (RS1), which Windows Hello
+    /// laptops send; accepted by default and marked in the audit log.
+    #[arg(long, env = "KEYBOUND_REFUSE_SHA1_TPM_ATTESTATION", global = true)]
+    refuse_sha1_tpm_attestation: bool,
     /// Only these authenticator models (AAGUID) may register (repeatable).
     #[arg(
         long,
@@ -391,6 +395,7 @@ impl Common {
             aaguid_allow: self.aaguid_allow.clone(),
             aaguid_deny: self.aaguid_deny.clone(),
             min_credentials: self.min_credentials,
+            allow_sha1_tpm_attestation: !self.refuse_sha1_tpm_attestation,
             group_min_tier: self
                 .group_min_tier
                 .iter()

@@ -168,7 +168,8 @@ fn policy_settings_are_read_and_checked() {
         &file,
         "registration_min_tier = 2\nrequire_user_verification = true\n\
          aaguid_deny = [\"00000000-0000-0000-0000-000000000001\"]\n\
-         attestation = \"direct\"\n[group_min_tier]\nadmin = 3\n",
+         attestation = \"direct\"\nrefuse_sha1_tpm_attestation = true\n\
+         [group_min_tier]\nadmin = 3\n",
     )
     .unwrap();
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
@@ -177,6 +178,7 @@ fn policy_settings_are_read_and_checked() {
         "registration_min_tier = 4\n",
         "attestation = \"sometimes\"\n",
         "[group_min_tier]\nadmin = 0\n",
+        "refuse_sha1_tpm_attestation = \"yes\"\n",
     ] {
         std::fs::write(&file, bad).unwrap();
         let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);

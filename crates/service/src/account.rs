@@ -133,7 +133,7 @@ impl Service {
         let mut event = self.event("credential.rename", ctx);
         event.actor = Some(identity.name.clone());
         event.subject = Some(identity.name);
-        event.credential_id = Some(credential_id.to_owned());
+        event.credential_id = Some(b64::encode(&credential.id));
         event.outcome = Some(Outcome::Success);
         event.reason = Some(match (&credential.nickname, &nickname) {
             (_, None) => "nickname cleared".to_owned(),
@@ -179,7 +179,7 @@ impl Service {
         let mut event = self.event("credential.revoke", ctx);
         event.actor = Some(identity.name.clone());
         event.subject = Some(identity.name);
-        event.credential_id = Some(credential_id.to_owned());
+        event.credential_id = Some(b64::encode(&credential.id));
         event.aaguid = Some(credential.aaguid);
         event.outcome = Some(Outcome::Success);
         event.reason = Some("revoked by owner".to_owned());
@@ -283,7 +283,7 @@ async fn owned_credential(
     identity: &Identity,
     credential_id: &str,
 ) -> Result<Credential, ServiceError> {
-    let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+    let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
     tx.credential(&id)
         .await?
         .filter(|c| c.identity_id == identity.id && c.status == CredentialStatus::Active)

@@ -37,7 +37,7 @@ impl Service {
         actor: &str,
         reason: &str,
     ) -> Result<(), ServiceError> {
-        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.begin().await?;
         let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
         if !tx.revoke_credential(&id, reason).await? {
@@ -60,7 +60,7 @@ impl Service {
         credential_id: &str,
         actor: &str,
     ) -> Result<(), ServiceError> {
-        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.begin().await?;
         let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
         if !tx.clear_quarantine(&id).await? {
@@ -107,7 +107,7 @@ impl Service {
         admin_id: Option<&str>,
         ctx: &ClientContext,
     ) -> Result<i64, ServiceError> {
-        let id = b64::decode(credential_id).map_err(|_| ServiceError::NotFound)?;
+        let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.begin().await?;
         let credential = tx
             .credential(&id)

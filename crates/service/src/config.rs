@@ -87,6 +87,13 @@ pub struct Policy {
     /// Tier 2 needs a verified attestation: without it BE=0 and UV=1 are
     /// only what the authenticator reports about itself.
     pub tier2_requires_attestation: bool,
+    /// Accept TPM attestation statements signed with RS1 (RSASSA-PKCS1-v1_5
+    /// with SHA-1), as Windows Hello laptops send them. On by default so
+    /// Windows Hello works out of the box; the registration's audit event
+    /// then says "legacy SHA-1 signature". Off refuses them with the audit
+    /// reason `sha1_tpm_attestation_not_allowed`. RS1 is never accepted for
+    /// anything else (credential keys, sign-ins, other formats).
+    pub allow_sha1_tpm_attestation: bool,
 }
 
 impl Default for Policy {
@@ -101,6 +108,7 @@ impl Default for Policy {
             group_min_tier: std::collections::BTreeMap::new(),
             min_credentials: 2,
             tier2_requires_attestation: false,
+            allow_sha1_tpm_attestation: true,
         }
     }
 }

@@ -306,6 +306,7 @@ impl Service {
                 algorithms: &pending.algorithms,
                 user_verification: pending.user_verification,
                 trust_anchors: &anchors,
+                allow_sha1_tpm_attestation: self.config.policy.allow_sha1_tpm_attestation,
             },
             response,
         )
@@ -315,9 +316,14 @@ impl Service {
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());
         event.attestation = Some(format!(
-            "{}/{}",
+            "{}/{}{}",
             verified.attestation.format.as_str(),
-            attestation_type(verified.attestation.attestation_type)
+            attestation_type(verified.attestation.attestation_type),
+            if verified.attestation.legacy_sha1_signature {
+                " (legacy SHA-1 signature)"
+            } else {
+                ""
+            }
         ));
         let chain = match &verified.attestation.trust {
             AttestationTrust::Verified { chain } | AttestationTrust::Unverified { chain, .. } => {

@@ -324,6 +324,10 @@ pub struct TpmProfile {
     /// The AIK's curve size: 256, 384 or 521 (`alg` -7, -35, -36, and
     /// extraData made with SHA-256, -384, -512).
     pub aik_bits: u16,
+    /// An RSA-2048 AIK signing with RS1 (`alg` -65535, RSASSA-PKCS1-v1_5
+    /// with SHA-1, extraData made with SHA-1), as Windows Hello laptops
+    /// send; `aik_bits` is then ignored.
+    pub aik_rs1: bool,
     /// Bytes after the TPMT_PUBLIC structure.
     pub pub_area_suffix: Vec<u8>,
     /// pubArea's nameAlg (SHA-1 0x0004, SHA-256 0x000b, SHA-384 0x000c,
@@ -350,6 +354,7 @@ impl TpmProfile {
             aik_is_ca: false,
             aik_san_without_version: false,
             aik_bits: 256,
+            aik_rs1: false,
             pub_area_suffix: Vec::new(),
             name_alg: 0x000b,
             curve_id: None,
@@ -474,6 +479,11 @@ impl TpmProfile {
         };
         pub_area.extend_from_slice(&self.pub_area_suffix);
         let (aik_alg, cose_alg, hash) = match self.aik_bits {
+            _ if self.aik_rs1 => (
+                &PKCS_RSA_SHA256,
+                crate::legacy::COSE_RS1,
+                &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            ),
             384 => (&PKCS_ECDSA_P384_SHA384, -35, &digest::SHA384),
             521 => (&rcgen::PKCS_ECDSA_P521_SHA512, -36, &digest::SHA512),
             _ => (&PKCS_ECDSA_P256_SHA256, -7, &digest::SHA256),
@@ -485,14 +495,16 @@ impl TpmProfile {
         let cert_info = self.cert_info(&pub_area, &extra);
         let aik = KeyPair::generate_for(aik_alg).expect("aik");
         let aik_cert = self.aik_certificate(&aik);
+        let signature = if self.aik_rs1 {
+            crate::legacy::rs1_sign(&aik.serialize_der(), &cert_info)
+        } else {
+            aik.sign(&cert_info).expect("sign")
+        };
         Value::Map(vec![
             (text("ver"), text(&self.version)),
             (text("alg"), Value::Integer(cose_alg.into())),
             (text("x5c"), x5c(&[aik_cert])),
-            (
-                text("sig"),
-                Value::Bytes(sig(aik.sign(&cert_info).expect("sign"))),
-            ),
+            (text("sig"), Value::Bytes(sig(signature))),
             (text("certInfo"), Value::Bytes(cert_info)),
             (text("pubArea"), Value::Bytes(pub_area)),
         ])

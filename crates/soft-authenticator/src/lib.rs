@@ -18,6 +18,7 @@
 
 mod formats;
 mod keys;
+mod legacy;
 mod pki;
 
 use aws_lc_rs::digest;
@@ -27,6 +28,7 @@ use serde_json::{json, Value};
 
 pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TestMds, TpmProfile};
 pub use keys::{Algorithm, CredentialKey};
+pub use legacy::COSE_RS1;
 pub use pki::{AttestationKey, CertProfile, TestPki};
 
 /// How the authenticator attests new credentials.

@@ -13,13 +13,29 @@ pub struct AttestationKey {
     key_der: Vec<u8>,
     /// DER certificates, attestation certificate first.
     pub chain: Vec<Vec<u8>>,
+    rs1: bool,
 }
 
 impl AttestationKey {
-    /// Signs with the key's ECDSA algorithm (DER).
+    /// Signs with the key's algorithm (ECDSA in DER), or with RS1 after
+    /// [`AttestationKey::signing_with_rs1`].
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        if self.rs1 {
+            return crate::legacy::rs1_sign(&self.key_der, msg);
+        }
         let key = KeyPair::try_from(self.key_der.as_slice()).expect("attestation key");
         key.sign(msg).expect("sign")
+    }
+
+    /// The same RSA key (from [`TestPki::with_leaf`] with
+    /// `rcgen::PKCS_RSA_SHA256`) signing with RS1, RSASSA-PKCS1-v1_5 with
+    /// SHA-1, which only `tpm` statements may use: for the tests that prove
+    /// it is refused everywhere else.
+    pub fn signing_with_rs1(&self) -> Self {
+        AttestationKey {
+            rs1: true,
+            ..self.clone()
+        }
     }
 }
 
@@ -166,10 +182,12 @@ impl TestPki {
             attestation: AttestationKey {
                 key_der: leaf_key.serialize_der(),
                 chain: vec![leaf.der().to_vec()],
+                rs1: false,
             },
             self_signed: AttestationKey {
                 key_der: lone_key.serialize_der(),
                 chain: vec![lone.der().to_vec()],
+                rs1: false,
             },
         }
     }

@@ -63,7 +63,7 @@ pub(crate) fn verify(
     if wire.ty != ceremony.as_str() {
         return Err(Error::ClientDataTypeMismatch);
     }
-    let received = b64::decode(&wire.challenge).map_err(|_| Error::MalformedClientData)?;
+    let received = b64::decode_lenient(&wire.challenge).map_err(|_| Error::MalformedClientData)?;
     if !ct_eq(&received, challenge) {
         return Err(Error::ChallengeMismatch);
     }
@@ -99,5 +99,5 @@ pub fn challenge_of(client_data_json: &[u8]) -> Result<Vec<u8>, Error> {
     }
     let only: Only<'_> =
         serde_json::from_slice(client_data_json).map_err(|_| Error::MalformedClientData)?;
-    b64::decode(&only.challenge).map_err(|_| Error::MalformedClientData)
+    b64::decode_lenient(&only.challenge).map_err(|_| Error::MalformedClientData)
 }

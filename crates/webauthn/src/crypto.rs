@@ -14,6 +14,28 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The hash functions TPM structures name (`nameAlg`) and attestation
+/// signatures are made with. SHA-1 is there only because TPMs still use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hash {
+    /// SHA-1: TPM names and RS1 statements, nothing else.
+    Sha1Legacy,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+/// The digest of `data` under `hash`.
+pub(crate) fn digest(hash: Hash, data: &[u8]) -> Vec<u8> {
+    let algorithm = match hash {
+        Hash::Sha1Legacy => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        Hash::Sha256 => &digest::SHA256,
+        Hash::Sha384 => &digest::SHA384,
+        Hash::Sha512 => &digest::SHA512,
+    };
+    digest::digest(algorithm, data).as_ref().to_vec()
+}
+
 /// Constant-time equality for challenges and other values an attacker may
 /// probe byte by byte.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -76,6 +98,19 @@ impl Verifier {
             .to_parsed_public_key(params)
             .ok()
             .map(Verifier)
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-1 (COSE RS1, -65535) for an RSA key of
+    /// 2048-8192 bits given as PKCS#1 `RSAPublicKey` DER. The COSE registry
+    /// keeps RS1 for TPM attestation only; nothing else may ask for it (it
+    /// is not a [`CoseAlgorithm`], so no credential key can have it).
+    pub(crate) fn rs1_legacy(key: &[u8]) -> Option<Self> {
+        ParsedPublicKey::new(
+            &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            key,
+        )
+        .ok()
+        .map(Verifier)
     }
 
     /// True when `signature` is a valid signature of `message`.

@@ -106,6 +106,9 @@ pub enum Error {
     /// android-safetynet: the response is older than allowed, or from the
     /// future.
     SafetyNetStale,
+    /// tpm: the statement is signed with RS1 (SHA-1) and the expectation does
+    /// not allow it ([`crate::RegistrationExpectation::allow_sha1_tpm_attestation`]).
+    Sha1TpmAttestationNotAllowed,
 
     // --- assertion (§7.2) ---
     /// The credential is not in the ceremony's allowCredentials.
@@ -176,6 +179,7 @@ impl Error {
             Error::AndroidKeyAuthorizationInvalid => "android_key_authorization_invalid",
             Error::SafetyNetIntegrityFailed => "safetynet_integrity_failed",
             Error::SafetyNetStale => "safetynet_stale",
+            Error::Sha1TpmAttestationNotAllowed => "sha1_tpm_attestation_not_allowed",
             Error::CredentialNotAllowed => "credential_not_allowed",
             Error::UnknownCredential => "unknown_credential",
             Error::UserHandleMissing => "user_handle_missing",

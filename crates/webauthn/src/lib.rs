@@ -16,7 +16,9 @@
 //! - the credential key (COSE): EC2 P-256/384/521, Ed25519, RSA 2048-4096,
 //!   paired with its algorithm, which must be one the caller offered;
 //! - attestation: `none`, `packed` (self and x5c), `fido-u2f`, `tpm`
-//!   (pubArea/certInfo and the AIK certificate), `android-key` (key
+//!   (pubArea/certInfo and the AIK certificate; RS1, SHA-1, only there and
+//!   only when the expectation allows it, reported as
+//!   [`Attestation::legacy_sha1_signature`]), `android-key` (key
 //!   description; where the key lives is reported as [`KeyStorage`]),
 //!   `android-safetynet` (JWS, nonce, CTS profile, freshness at the
 //!   [`TrustAnchors`] time), `apple` (nonce and key) and `compound` (every
@@ -63,6 +65,7 @@
 //!         algorithms: &algorithms,
 //!         user_verification: UserVerificationRequirement::Required,
 //!         trust_anchors: &anchors,
+//!         allow_sha1_tpm_attestation: true,
 //!     },
 //!     json.to_string().as_bytes(),
 //! )?;

@@ -29,6 +29,12 @@ pub struct RegistrationExpectation<'a> {
     /// Roots for x5c attestation; empty means every chain is reported
     /// unverified.
     pub trust_anchors: &'a TrustAnchors,
+    /// Accept a `tpm` statement signed with RS1 (RSASSA-PKCS1-v1_5 with
+    /// SHA-1, COSE -65535), as Windows Hello's TPMs sign them; the result is
+    /// then marked [`Attestation::legacy_sha1_signature`]. When false such a
+    /// registration fails with [`Error::Sha1TpmAttestationNotAllowed`]. RS1 is
+    /// never accepted for credential keys, assertions or any other format.
+    pub allow_sha1_tpm_attestation: bool,
 }
 
 /// A registration that passed every check: what the relying party stores.
@@ -125,6 +131,9 @@ pub fn verify_registration(
             trust_anchors: expectation.trust_anchors,
         },
     )?;
+    if attestation.legacy_sha1_signature && !expectation.allow_sha1_tpm_attestation {
+        return Err(Error::Sha1TpmAttestationNotAllowed);
+    }
 
     let AuthenticatorData {
         flags,

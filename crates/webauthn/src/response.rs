@@ -3,7 +3,9 @@
 //!
 //! Binary members arrive as base64url strings and are decoded after parsing,
 //! so a bad encoding is reported as [`Error::InvalidBase64`] rather than as a
-//! malformed document. Unknown members are ignored.
+//! malformed document. They are decoded with [`b64::decode_lenient`]: some
+//! clients pad, or use the standard alphabet, and the bytes are what count.
+//! Unknown members are ignored.
 
 use serde::Deserialize;
 
@@ -100,10 +102,12 @@ pub struct AuthenticationResponse {
 }
 
 fn decode(s: &str) -> Result<Vec<u8>, Error> {
-    b64::decode(s).map_err(|_| Error::InvalidBase64)
+    b64::decode_lenient(s).map_err(|_| Error::InvalidBase64)
 }
 
-/// `type` must be `public-key` and `id` must be the base64url of `rawId`.
+/// `type` must be `public-key` and `id` must be the base64url of `rawId`,
+/// compared as decoded bytes: a padded or standard-alphabet `id` names the
+/// same credential as the canonical `rawId`.
 fn check_envelope(ty: &str, id: &str, raw_id: &[u8]) -> Result<(), Error> {
     if ty != "public-key" {
         return Err(Error::CredentialTypeMismatch);

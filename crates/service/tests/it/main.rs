@@ -23,6 +23,7 @@ use serde_json::Value;
 mod account;
 mod alerts;
 mod authority;
+mod in_the_field;
 mod metadata;
 mod offboard;
 mod recovery;

@@ -2,7 +2,6 @@
 //! made for this one credential carries, in an Apple extension, the hash of
 //! what was registered; the chain goes to Apple's WebAuthn root.
 
-use aws_lc_rs::digest;
 use ciborium::Value;
 use der::asn1::{ObjectIdentifier, OctetStringRef};
 use der::{Reader, SliceReader, TagMode, TagNumber};
@@ -23,12 +22,12 @@ pub(super) fn verify(
     let chain = certificate::parse_x5c(x5c)?;
     let leaf = AttestationCertificate::parse(chain.first())?;
 
-    let expected = digest::digest(&digest::SHA256, &input.signed_data());
+    let expected = crate::crypto::sha256(&input.signed_data());
     let extension = leaf
         .extension(OID_APPLE_NONCE)
         .ok_or(Error::AttestationCertificateRequirement)?;
     let nonce = nonce_of(extension.extn_value.as_bytes())?;
-    if nonce != expected.as_ref() {
+    if nonce != expected {
         return Err(Error::AttestationNonceMismatch);
     }
     if !leaf.key_matches(input.credential.public_key.material()) {

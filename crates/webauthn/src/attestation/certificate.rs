@@ -178,11 +178,29 @@ impl AttestationCertificate {
         if !matches {
             return Err(Error::AttestationAlgorithmMismatch);
         }
-        let key = spki
+        Verifier::from_bytes(alg, self.public_key_bits()?)
+            .ok_or(Error::MalformedAttestationCertificate)
+    }
+
+    /// A verifier for RS1 (RSASSA-PKCS1-v1_5 with SHA-1), which only the
+    /// `tpm` format may ask for; the key must be a plain RSA key.
+    pub(super) fn rs1_verifier(&self) -> Result<Verifier, Error> {
+        let spki = &self.cert.tbs_certificate.subject_public_key_info;
+        if spki.algorithm.oid != OID_RSA {
+            return Err(Error::AttestationAlgorithmMismatch);
+        }
+        Verifier::rs1_legacy(self.public_key_bits()?).ok_or(Error::MalformedAttestationCertificate)
+    }
+
+    /// The subjectPublicKey bits: an EC point, an Ed25519 key, or PKCS#1
+    /// `RSAPublicKey` DER.
+    fn public_key_bits(&self) -> Result<&[u8], Error> {
+        self.cert
+            .tbs_certificate
+            .subject_public_key_info
             .subject_public_key
             .as_bytes()
-            .ok_or(Error::MalformedAttestationCertificate)?;
-        Verifier::from_bytes(alg, key).ok_or(Error::MalformedAttestationCertificate)
+            .ok_or(Error::MalformedAttestationCertificate)
     }
 
     /// §8.2.1: version 3; subject C, O, OU "Authenticator Attestation", CN;

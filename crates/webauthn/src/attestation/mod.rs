@@ -124,6 +124,15 @@ pub struct Attestation {
     pub key_storage: Option<KeyStorage>,
     /// The verified statements inside a `compound` one; empty otherwise.
     pub components: Vec<Attestation>,
+    /// The statement was signed with RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE
+    /// -65535), which the COSE registry keeps for TPM compatibility and
+    /// Windows Hello's TPMs still use. Only a `tpm` statement (or a `compound`
+    /// one holding it) can be so marked, and only where
+    /// [`RegistrationExpectation::allow_sha1_tpm_attestation`] let it through.
+    ///
+    /// [`RegistrationExpectation::allow_sha1_tpm_attestation`]:
+    ///     crate::RegistrationExpectation::allow_sha1_tpm_attestation
+    pub legacy_sha1_signature: bool,
 }
 
 impl Attestation {
@@ -138,6 +147,7 @@ impl Attestation {
             trust,
             key_storage: None,
             components: Vec::new(),
+            legacy_sha1_signature: false,
         }
     }
 }
@@ -219,12 +229,14 @@ fn compound(statement: Value, input: &Input<'_>) -> Result<Attestation, Error> {
             KeyStorage::TrustedEnvironment => 1,
             KeyStorage::StrongBox => 2,
         });
+    let legacy_sha1_signature = components.iter().any(|c| c.legacy_sha1_signature);
     Ok(Attestation {
         format: AttestationFormat::Compound,
         attestation_type,
         trust,
         key_storage,
         components,
+        legacy_sha1_signature,
     })
 }
 
@@ -232,10 +244,15 @@ fn compound(statement: Value, input: &Input<'_>) -> Result<Attestation, Error> {
 pub(crate) fn statement_algorithm(
     statement: &mut Vec<(String, Value)>,
 ) -> Result<crate::cose::CoseAlgorithm, Error> {
+    crate::cose::algorithm_from_wire(statement_algorithm_id(statement)?)
+}
+
+/// The `alg` member as sent, for a format that knows identifiers beyond the
+/// credential algorithms (`tpm` and RS1).
+pub(crate) fn statement_algorithm_id(statement: &mut Vec<(String, Value)>) -> Result<i64, Error> {
     match crate::cbor::take(statement, "alg") {
         Some(Value::Integer(i)) => {
-            let id = i64::try_from(i).map_err(|_| Error::MalformedAttestationStatement)?;
-            crate::cose::algorithm_from_wire(id)
+            i64::try_from(i).map_err(|_| Error::MalformedAttestationStatement)
         }
         _ => Err(Error::MalformedAttestationStatement),
     }

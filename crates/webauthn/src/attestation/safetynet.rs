@@ -3,7 +3,6 @@
 //! carries a nonce over what was registered. Google has retired SafetyNet;
 //! old devices still send it.
 
-use aws_lc_rs::digest;
 use ciborium::Value;
 use serde::Deserialize;
 
@@ -51,7 +50,8 @@ pub(super) fn verify(
     else {
         return Err(Error::MalformedAttestationStatement);
     };
-    let json = |part: &str| b64::decode(part).map_err(|_| Error::MalformedAttestationStatement);
+    let json =
+        |part: &str| b64::decode_lenient(part).map_err(|_| Error::MalformedAttestationStatement);
     let header: Header = serde_json::from_slice(&json(header_b64)?)
         .map_err(|_| Error::MalformedAttestationStatement)?;
     let payload: Payload = serde_json::from_slice(&json(payload_b64)?)
@@ -82,9 +82,9 @@ pub(super) fn verify(
         return Err(Error::AttestationCertificateRequirement);
     }
 
-    let expected = digest::digest(&digest::SHA256, &input.signed_data());
+    let expected = crate::crypto::sha256(&input.signed_data());
     let nonce = standard_base64(&payload.nonce).ok_or(Error::AttestationNonceMismatch)?;
-    if nonce != expected.as_ref() {
+    if nonce != expected {
         return Err(Error::AttestationNonceMismatch);
     }
     if !payload.cts_profile_match {

@@ -5,19 +5,28 @@
 //!
 //! The TPM structures are big-endian and length-prefixed; they are read
 //! here with bounds checks (no Rust crate parses them without a TSS).
+//!
+//! Windows Hello's TPMs sign with RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE
+//! -65535), which the COSE registry keeps for TPM compatibility. It is
+//! accepted here and nowhere else (it is not a [`CoseAlgorithm`]), and the
+//! result says so ([`Attestation::legacy_sha1_signature`]) so that the
+//! caller's policy can refuse it.
 
-use aws_lc_rs::digest;
 use ciborium::Value;
 use coset::iana::EllipticCurve;
 use der::asn1::ObjectIdentifier;
 
 use super::certificate::{self, AttestationCertificate};
 use super::{
-    statement_algorithm, statement_signature, Attestation, AttestationFormat, AttestationType,
+    statement_algorithm_id, statement_signature, Attestation, AttestationFormat, AttestationType,
     Input,
 };
-use crate::cose::{CoseAlgorithm, KeyMaterial};
+use crate::cose::{algorithm_from_wire, CoseAlgorithm, KeyMaterial};
+use crate::crypto::{digest, Hash};
 use crate::error::Error;
+
+/// COSE RS1: RSASSA-PKCS1-v1_5 with SHA-1.
+const COSE_RS1: i64 = -65_535;
 
 const TPM_GENERATED_VALUE: u32 = 0xff54_4347;
 const TPM_ST_ATTEST_CERTIFY: u16 = 0x8017;
@@ -47,7 +56,10 @@ pub(super) fn verify(
         Some(Value::Text(_)) => return Err(Error::UnsupportedAttestationFormat),
         _ => return Err(Error::MalformedAttestationStatement),
     }
-    let alg = statement_algorithm(&mut statement)?;
+    let alg = match statement_algorithm_id(&mut statement)? {
+        COSE_RS1 => Signing::Rs1,
+        id => Signing::Cose(algorithm_from_wire(id)?),
+    };
     let sig = statement_signature(&mut statement)?;
     let bytes = |statement: &mut Vec<(String, Value)>, key| match crate::cbor::take(statement, key)
     {
@@ -67,8 +79,8 @@ pub(super) fn verify(
     if attest.magic != TPM_GENERATED_VALUE || attest.kind != TPM_ST_ATTEST_CERTIFY {
         return Err(Error::TpmCertInfoInvalid);
     }
-    let expected_extra = digest::digest(statement_hash(alg), &input.signed_data());
-    if attest.extra_data != expected_extra.as_ref() {
+    let expected_extra = digest(alg.hash(), &input.signed_data());
+    if attest.extra_data != expected_extra.as_slice() {
         return Err(Error::AttestationNonceMismatch);
     }
     if attest.name != public.name(&pub_area).ok_or(Error::TpmCertInfoInvalid)? {
@@ -77,24 +89,44 @@ pub(super) fn verify(
 
     let chain = certificate::parse_x5c(x5c)?;
     let aik = AttestationCertificate::parse(chain.first())?;
-    if !aik.verifier(alg)?.verify(&cert_info, &sig) {
+    let verifier = match alg {
+        Signing::Cose(alg) => aik.verifier(alg)?,
+        Signing::Rs1 => aik.rs1_verifier()?,
+    };
+    if !verifier.verify(&cert_info, &sig) {
         return Err(Error::AttestationSignatureInvalid);
     }
     check_aik_certificate(&aik)?;
     aik.check_aaguid(&input.credential.aaguid)?;
-    Ok(Attestation::new(
+    let mut attestation = Attestation::new(
         AttestationFormat::Tpm,
         AttestationType::AttCa,
         certificate::chain_trust(chain, input.trust_anchors),
-    ))
+    );
+    attestation.legacy_sha1_signature = alg == Signing::Rs1;
+    Ok(attestation)
 }
 
-/// The hash `extraData` is made with: the one `alg` signs with.
-fn statement_hash(alg: CoseAlgorithm) -> &'static digest::Algorithm {
-    match alg {
-        CoseAlgorithm::Es384 | CoseAlgorithm::Ps384 | CoseAlgorithm::Rs384 => &digest::SHA384,
-        CoseAlgorithm::Es512 | CoseAlgorithm::Ps512 | CoseAlgorithm::Rs512 => &digest::SHA512,
-        _ => &digest::SHA256,
+/// What signed certInfo: an algorithm a credential may have, or RS1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    Cose(CoseAlgorithm),
+    Rs1,
+}
+
+impl Signing {
+    /// The hash `extraData` is made with: the one `alg` signs with (§8.3.2).
+    fn hash(self) -> Hash {
+        match self {
+            Signing::Rs1 => Hash::Sha1Legacy,
+            Signing::Cose(CoseAlgorithm::Es384 | CoseAlgorithm::Ps384 | CoseAlgorithm::Rs384) => {
+                Hash::Sha384
+            }
+            Signing::Cose(CoseAlgorithm::Es512 | CoseAlgorithm::Ps512 | CoseAlgorithm::Rs512) => {
+                Hash::Sha512
+            }
+            Signing::Cose(_) => Hash::Sha256,
+        }
     }
 }
 
@@ -236,15 +268,15 @@ impl<'a> Public<'a> {
 
     /// The TPM name of this object: nameAlg || H_nameAlg(pubArea).
     fn name(&self, pub_area: &[u8]) -> Option<Vec<u8>> {
-        let alg = match self.name_alg {
-            TPM_ALG_SHA1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-            TPM_ALG_SHA256 => &digest::SHA256,
-            TPM_ALG_SHA384 => &digest::SHA384,
-            TPM_ALG_SHA512 => &digest::SHA512,
+        let hash = match self.name_alg {
+            TPM_ALG_SHA1 => Hash::Sha1Legacy,
+            TPM_ALG_SHA256 => Hash::Sha256,
+            TPM_ALG_SHA384 => Hash::Sha384,
+            TPM_ALG_SHA512 => Hash::Sha512,
             _ => return None,
         };
         let mut name = self.name_alg.to_be_bytes().to_vec();
-        name.extend_from_slice(digest::digest(alg, pub_area).as_ref());
+        name.extend_from_slice(&digest(hash, pub_area));
         Some(name)
     }
 }

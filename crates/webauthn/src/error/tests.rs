@@ -1,6 +1,6 @@
 use super::Error;
 
-const ALL: [Error; 45] = [
+const ALL: [Error; 46] = [
     Error::MalformedResponse,
     Error::InvalidBase64,
     Error::CredentialTypeMismatch,
@@ -39,6 +39,7 @@ const ALL: [Error; 45] = [
     Error::AndroidKeyAuthorizationInvalid,
     Error::SafetyNetIntegrityFailed,
     Error::SafetyNetStale,
+    Error::Sha1TpmAttestationNotAllowed,
     Error::CredentialNotAllowed,
     Error::UnknownCredential,
     Error::UserHandleMissing,

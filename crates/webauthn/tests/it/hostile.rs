@@ -182,6 +182,7 @@ fn hostile_client_data_is_an_error() {
         algorithms: &CoseAlgorithm::ALL,
         user_verification: UserVerificationRequirement::Preferred,
         trust_anchors: &TrustAnchors::none(),
+        allow_sha1_tpm_attestation: true,
     };
     let json = registration_json(&Authenticator::default(), &c);
     let good = RegistrationResponse::from_json(json.to_string().as_bytes()).unwrap();

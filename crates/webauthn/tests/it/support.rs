@@ -31,6 +31,7 @@ pub struct Rp {
     pub algorithms: Vec<CoseAlgorithm>,
     pub uv: UserVerificationRequirement,
     pub rp_id: &'static str,
+    pub allow_sha1_tpm_attestation: bool,
 }
 
 impl Default for Rp {
@@ -41,6 +42,7 @@ impl Default for Rp {
             algorithms: CoseAlgorithm::ALL.to_vec(),
             uv: UserVerificationRequirement::Preferred,
             rp_id: RP_ID,
+            allow_sha1_tpm_attestation: true,
         }
     }
 }
@@ -76,6 +78,7 @@ impl Rp {
                 algorithms: &self.algorithms,
                 user_verification: self.uv,
                 trust_anchors: &self.anchors,
+                allow_sha1_tpm_attestation: self.allow_sha1_tpm_attestation,
             },
             json.to_string().as_bytes(),
         )

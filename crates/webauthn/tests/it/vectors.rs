@@ -74,6 +74,7 @@ fn run_all(vectors: &Value, origins: &OriginPolicy) -> Vec<Outcome> {
                 algorithms: &CoseAlgorithm::ALL,
                 user_verification: UserVerificationRequirement::Preferred,
                 trust_anchors: &anchors,
+                allow_sha1_tpm_attestation: false,
             },
             response.to_string().as_bytes(),
         );
