@@ -87,6 +87,8 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         (
             "KEYBOUND_TIER2_REQUIRES_ATTESTATION",
             file.tier2_requires_attestation.map(|b| b.to_string()),
+        ),
+        (
             "KEYBOUND_REFUSE_SHA1_TPM_ATTESTATION",
             file.refuse_sha1_tpm_attestation.map(|b| b.to_string()),
         ),

@@ -110,6 +110,15 @@ fn conformance_flow_over_a_real_port() {
     assert_eq!(browser.post_json("/attestation/result", &json).0, 200);
     assert_eq!(server.state("ada").0, 2);
 
+    // Issue 12: the signed-in browser asking to enrol another name is
+    // refused, and the operator cannot invite a live account.
+    let (status, refused) = browser.post_json("/attestation/options", &json!({"username": "bob"}));
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.get("user").is_none(), "{refused}");
+    let (ok, _) = server.cli(&["admin", "invite", "ada"]);
+    assert!(!ok, "an active account gets no invitation");
+    assert_eq!(server.state("ada").0, 2);
+
     // Revoke the first through the CLI while the server runs.
     let id = b64(&first.id);
     let (ok, _) = server.cli(&["admin", "revoke-credential", &id]);

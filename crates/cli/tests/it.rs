@@ -100,11 +100,16 @@ fn serve_admin_and_audit_on_one_database() {
 
     let (ok, verified) = keybound(dir.path(), &["audit", "verify"]);
     assert!(ok);
-    assert_eq!(verified.trim(), "audit chain verified: 2 events");
+    // The server's start (with its settings), the two invitations, and the
+    // admin role granted by the local operator.
+    assert_eq!(verified.trim(), "audit chain verified: 4 events");
     let (ok, export) = keybound(dir.path(), &["audit", "export"]);
     assert!(ok);
-    assert_eq!(export.lines().count(), 2);
+    assert_eq!(export.lines().count(), 4);
     assert!(export.contains("\"kind\":\"admin.invite\""));
+    assert!(export.contains("\"kind\":\"server.start\""));
+    assert!(export.contains("open_registration=false"));
+    assert!(export.contains("\"kind\":\"admin.grant_role\""));
 
     // Alter one row behind keybound's back: verify names that event.
     let db = format!("sqlite://{}", dir.path().join("keybound.db").display());
