@@ -93,7 +93,11 @@ fn a_ceremony_started_on_one_node_finishes_on_the_other() {
     browser.port = b.port;
     let (status, _) = browser.post_json("/attestation/options", &json!({}));
     assert_eq!(status, 200, "signed in on a, recognised by b");
-    assert_eq!(verified_events(&a), 5, "invite, enrol, three sign-ins");
+    assert_eq!(
+        verified_events(&a),
+        7,
+        "two node starts, invite, enrol, three sign-ins"
+    );
 }
 
 #[test]
