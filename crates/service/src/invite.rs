@@ -1,15 +1,10 @@
 //! Inviting an identity: the only way into a governed deployment.
 
 use keybound_audit::Outcome;
-use keybound_store::{Grant, Identity, IdentityStatus};
+use keybound_store::{Grant, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::b64;
 
 use crate::{ClientContext, Service, ServiceError, Token};
-
-/// Names are what people type; keep them printable and short.
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
-}
 
 impl Service {
     /// Creates `name` if needed and issues a single-use invitation for it
@@ -37,9 +32,11 @@ impl Service {
         if !(1..=3).contains(&min_tier) {
             return Err(ServiceError::Rejected("invalid_tier"));
         }
-        if !valid_name(name) {
-            return Err(ServiceError::Rejected("invalid_name"));
-        }
+        // One naming rule everywhere (keybound_names): the name is stored
+        // and looked up in its canonical form.
+        let canonical =
+            keybound_names::canonical(name).map_err(|_| ServiceError::Rejected("invalid_name"))?;
+        let name = canonical.as_str();
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let identity = match tx.identity_by_name(name).await? {
@@ -59,7 +56,18 @@ impl Service {
                     user_handle: self.random::<32>().to_vec(),
                     created_ms: now,
                 };
-                tx.insert_identity(&identity).await?;
+                // Taken by a look-alike of an existing name (the store's
+                // unique skeleton index decides, on every node).
+                match tx.insert_identity(&identity).await {
+                    Err(StoreError::Conflict) => {
+                        drop(tx);
+                        let mut event = self.event("admin.invite", &ClientContext::default());
+                        event.actor = Some(actor.to_owned());
+                        event.subject = Some(identity.name);
+                        return Err(self.record_refusal(event, "name_confusable", None).await);
+                    }
+                    other => other?,
+                }
                 identity
             }
         };

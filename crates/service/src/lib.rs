@@ -40,6 +40,8 @@ pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, ADMIN_MIN_TIER};
 pub use error::ServiceError;
 pub use keybound_audit::{AuditEvent, Outcome};
+/// The naming rule (`keybound-names`), for callers that show or check names.
+pub use keybound_names as names;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;

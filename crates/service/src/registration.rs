@@ -122,9 +122,13 @@ impl Service {
                     if !self.config.open_registration {
                         return Err(ServiceError::Forbidden);
                     }
-                    match tx.identity_by_name(name).await? {
+                    // The naming rule, and no look-alike of an existing
+                    // name (keybound_names; the store's skeleton index).
+                    let name = keybound_names::canonical(name)
+                        .map_err(|_| ServiceError::Rejected("invalid_name"))?;
+                    match tx.identity_resembling(&name).await? {
                         Some(existing) => (Some(existing), None, None),
-                        None => (None, Some(name.to_owned()), None),
+                        None => (None, Some(name), None),
                     }
                 }
             };

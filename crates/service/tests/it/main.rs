@@ -23,6 +23,7 @@ use serde_json::Value;
 mod account;
 mod alerts;
 mod metadata;
+mod names;
 mod offboard;
 mod recovery;
 mod tiers;
