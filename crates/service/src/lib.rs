@@ -18,6 +18,7 @@ mod authentication;
 mod ceremony;
 mod config;
 mod console;
+mod decoys;
 mod error;
 mod invite;
 mod metadata;
@@ -78,6 +79,8 @@ pub struct Service {
     limiter: rate_limit::Limiter,
     /// This node's anomaly detectors.
     detectors: alerts::Detectors,
+    /// The shapes decoy sign-in options are drawn from.
+    decoys: decoys::Decoys,
     /// When this node last purged expired challenges and sessions.
     last_purge_ms: std::sync::atomic::AtomicI64,
 }
@@ -98,6 +101,7 @@ impl Service {
             metadata: Mutex::new(None),
             limiter: rate_limit::Limiter::default(),
             detectors: alerts::Detectors::default(),
+            decoys: decoys::Decoys::new(),
             last_purge_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }

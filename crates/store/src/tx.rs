@@ -374,6 +374,33 @@ impl Tx {
             .await
     }
 
+    /// The shape of every account that can sign in by name: for each
+    /// active identity, its active credentials oldest first, as (identity
+    /// id, credential id length, transports). What the decoys offered for
+    /// names without usable credentials are drawn from.
+    pub async fn sign_in_shapes(
+        &mut self,
+    ) -> Result<Vec<(String, usize, Vec<String>)>, StoreError> {
+        self.db()?
+            .query_all(
+                "SELECT c.identity_id AS identity_id, CAST(length(c.id) AS BIGINT) AS id_len,
+                        c.transports AS transports
+                 FROM credentials c JOIN identities i ON i.id = c.identity_id
+                 WHERE c.status = 'active' AND i.status = 'active'
+                 ORDER BY c.identity_id, c.created_ms, c.id",
+                params![],
+                |r| {
+                    let transports = r.text("transports")?;
+                    Ok((
+                        r.text("identity_id")?,
+                        usize::try_from(r.int("id_len")?).unwrap_or_default(),
+                        serde_json::from_str(&transports).unwrap_or_default(),
+                    ))
+                },
+            )
+            .await
+    }
+
     /// Every credential of an identity, oldest first.
     pub async fn credentials_of(
         &mut self,

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 mod account;
 mod alerts;
+mod decoys;
 mod metadata;
 mod names;
 mod offboard;
