@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod config_file;
 mod mds_fetch;
+use keybound_service::names::text::{escape, escape_json};
 use keybound_service::{Config, Service, SystemClock};
 use keybound_store::{Durability, Store};
 use keybound_webauthn::OriginPolicy;
@@ -484,10 +485,18 @@ async fn start(cli: Cli) -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keybound: {e}");
+            eprintln!("keybound: {}", escape(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// One event as a line of JSON for a terminal: JSON escapes the C0
+/// controls, and [`escape_json`] the rest (C1 controls, bidi and invisible
+/// characters) that a client may have put in a name or user agent.
+fn json_line(event: &keybound_audit::AuditEvent) -> Result<String, String> {
+    let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+    Ok(escape_json(&line).into_owned())
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -530,9 +539,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             .iter()
                             .filter(|c| c.status == keybound_store::CredentialStatus::Active)
                             .count();
+                        // Names come from clients: escaped, a newline in
+                        // one cannot forge a line (nor a tab a column).
                         println!(
                             "{}\t{}\t{}\t{active} active / {} credentials",
-                            identity.name,
+                            escape(&identity.name),
                             identity.status.as_str(),
                             if identity.is_admin { "admin" } else { "user" },
                             creds.len()
@@ -551,7 +562,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                                 "QUARANTINED (suspected clone)".to_owned()
                             }
                             keybound_store::CredentialStatus::Revoked(why) => {
-                                format!("revoked ({why})")
+                                format!("revoked ({})", escape(why))
                             }
                         };
                         println!(
@@ -559,10 +570,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             keybound_webauthn::b64::encode(&c.id),
                             status,
                             c.tier,
-                            c.tier_reasons,
-                            c.aaguid,
-                            c.attestation_format,
-                            c.attestation_type,
+                            escape(&c.tier_reasons),
+                            escape(&c.aaguid),
+                            escape(&c.attestation_format),
+                            escape(&c.attestation_type),
                             if c.backup_eligible {
                                 "synced"
                             } else {
@@ -570,7 +581,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             },
                             c.sign_count,
                             c.last_used_ms.map_or("never".to_owned(), |t| t.to_string()),
-                            c.nickname.unwrap_or_default()
+                            escape(c.nickname.as_deref().unwrap_or_default())
                         );
                     }
                 }
@@ -579,7 +590,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .revoke_credential(&id, "cli", &reason)
                         .await
                         .map_err(|e| e.to_string())?;
-                    println!("revoked {id}");
+                    println!("revoked {}", escape(&id));
                 }
                 AdminCommand::Offboard { name } => {
                     let done = service
@@ -587,8 +598,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     println!(
-                        "offboarded {name}: {} credentials revoked, {} sessions ended, {} invitations voided",
-                        done.credentials, done.sessions, done.grants
+                        "offboarded {}: {} credentials revoked, {} sessions ended, {} invitations voided",
+                        escape(&name), done.credentials, done.sessions, done.grants
                     );
                 }
                 AdminCommand::VouchCredential { id } => {
@@ -603,7 +614,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .clear_credential(&id, "cli")
                         .await
                         .map_err(|e| e.to_string())?;
-                    println!("cleared {id}");
+                    println!("cleared {}", escape(&id));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -643,16 +654,19 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .map_err(|e| e.to_string())?
                     {
                         Some(entry) => {
-                            println!("description: {}", entry.description);
-                            println!("certification: {}", entry.certification().unwrap_or("none"));
+                            println!("description: {}", escape(&entry.description));
+                            println!(
+                                "certification: {}",
+                                escape(entry.certification().unwrap_or("none"))
+                            );
                             println!(
                                 "adverse status: {}",
-                                entry.adverse_status().unwrap_or("none")
+                                escape(entry.adverse_status().unwrap_or("none"))
                             );
-                            println!("status reports: {}", entry.statuses.join(", "));
+                            println!("status reports: {}", escape(&entry.statuses.join(", ")));
                             println!("attestation roots: {}", entry.roots.len());
                         }
-                        None => return Err(format!("no metadata for {aaguid}")),
+                        None => return Err(format!("no metadata for {}", escape(&aaguid))),
                     }
                 }
             }
@@ -672,13 +686,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(e) => {
-                        println!("audit chain BROKEN: {e}");
+                        println!("audit chain BROKEN: {}", escape(&e.to_string()));
                         Ok(ExitCode::FAILURE)
                     }
                 },
                 AuditCommand::Export => {
                     for e in events {
-                        println!("{}", serde_json::to_string(&e).map_err(|e| e.to_string())?);
+                        println!("{}", json_line(&e)?);
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -690,7 +704,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                             && (e.event.outcome == Some(keybound_audit::Outcome::Alert)
                                 || e.event.severity.is_some())
                     }) {
-                        println!("{}", serde_json::to_string(e).map_err(|e| e.to_string())?);
+                        println!("{}", json_line(e)?);
                     }
                     Ok(ExitCode::SUCCESS)
                 }

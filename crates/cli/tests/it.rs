@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 
+#[path = "it/names.rs"]
+mod names;
+
 struct Server(Child);
 impl Drop for Server {
     fn drop(&mut self) {

@@ -1,14 +1,12 @@
 //! Sign-in: request options (by name, username-less, or plausibly for a
 //! name that does not exist), then the verified assertion becomes a session.
 
-use aws_lc_rs::hmac;
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
 use keybound_webauthn::{
     b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
-    CredentialPublicKey, Error as VerifyError, PublicKeyCredentialDescriptor,
-    PublicKeyCredentialRequestOptions, StoredCredential, UserVerificationRequirement,
-    VerifiedAuthentication,
+    CredentialPublicKey, Error as VerifyError, PublicKeyCredentialRequestOptions, StoredCredential,
+    UserVerificationRequirement, VerifiedAuthentication,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,9 +74,6 @@ fn usable(credential: &keybound_store::Credential, event: &NewEvent) -> Result<(
     }
 }
 
-/// Transports offered for a name that does not exist: what most passkeys report.
-const PLAUSIBLE_TRANSPORTS: [&str; 2] = ["hybrid", "internal"];
-
 impl Service {
     /// Request options. `""` gives username-less options; an unknown name
     /// gets options of the same shape with a decoy credential id derived from
@@ -95,21 +90,9 @@ impl Service {
         let (identity_id, allow) = if name.is_empty() {
             (None, Vec::new())
         } else {
-            // Who has which credentials: a committed view is enough, the
-            // answer is checked again when the assertion comes back.
-            let mut tx = self.store.read().await?;
-            match tx.identity_by_name(name).await? {
-                Some(identity) => {
-                    let creds = tx.credentials_of(&identity.id).await?;
-                    let allow: Vec<_> = creds
-                        .into_iter()
-                        .filter(|c| c.status == CredentialStatus::Active)
-                        .map(|c| PublicKeyCredentialDescriptor::new(c.id, c.transports))
-                        .collect();
-                    (Some(identity.id), allow)
-                }
-                None => (None, vec![self.decoy_descriptor(name)]),
-            }
+            // Its usable credentials, or decoys shaped like a real
+            // account's (crate::decoys).
+            self.allow_list(name).await?
         };
         let mut options = {
             let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
@@ -142,16 +125,6 @@ impl Service {
         .await?;
         tx.commit().await?;
         Ok(options)
-    }
-
-    fn decoy_descriptor(&self, name: &str) -> PublicKeyCredentialDescriptor {
-        PublicKeyCredentialDescriptor::new(
-            decoy_id(&self.config.enumeration_secret, name),
-            PLAUSIBLE_TRANSPORTS
-                .iter()
-                .map(|t| (*t).to_owned())
-                .collect(),
-        )
     }
 
     /// Verifies an assertion and starts a session, recording the new counter
@@ -214,7 +187,7 @@ impl Service {
             // A decoy must fail like a real credential with a bad signature,
             // or answering with it would tell which names have accounts.
             return Err(
-                if is_decoy(&self.config.enumeration_secret, &response.raw_id) {
+                if crate::decoys::is_decoy(&self.config.enumeration_secret, &response.raw_id) {
                     refuse("decoy_credential", &event)
                 } else {
                     refuse_unknown("unknown_credential", &event)
@@ -434,68 +407,5 @@ impl Service {
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(true)
-    }
-}
-
-/// Decoy ids are `r || MAC(r)`, with `r` derived from the name: the same name
-/// always gets the same id, and the server recognises its own decoys
-/// whichever ceremony they come back in.
-const DECOY_HALF: usize = 16;
-
-fn decoy_mac(secret: &[u8; 32], r: &[u8]) -> hmac::Tag {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(b"keybound decoy mac\0");
-    ctx.update(r);
-    ctx.sign()
-}
-
-fn decoy_id(secret: &[u8; 32], name: &str) -> Vec<u8> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let mut ctx = hmac::Context::with_key(&key);
-    ctx.update(b"keybound decoy seed\0");
-    ctx.update(name.as_bytes());
-    let seed = ctx.sign();
-    let r = seed.as_ref().get(..DECOY_HALF).unwrap_or_default();
-    let mac = decoy_mac(secret, r);
-    let mut id = r.to_vec();
-    id.extend_from_slice(mac.as_ref().get(..DECOY_HALF).unwrap_or_default());
-    id
-}
-
-fn is_decoy(secret: &[u8; 32], id: &[u8]) -> bool {
-    let (Some(r), Some(tag)) = (id.get(..DECOY_HALF), id.get(DECOY_HALF..)) else {
-        return false;
-    };
-    let expected = decoy_mac(secret, r);
-    tag.len() == DECOY_HALF
-        && aws_lc_rs::constant_time::verify_slices_are_equal(
-            tag,
-            expected.as_ref().get(..DECOY_HALF).unwrap_or_default(),
-        )
-        .is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decoys_are_stable_per_name_and_recognised() {
-        let secret = [7u8; 32];
-        let ada = decoy_id(&secret, "ada");
-        assert_eq!(ada, decoy_id(&secret, "ada"));
-        assert_ne!(ada, decoy_id(&secret, "bob"));
-        assert_eq!(ada.len(), 2 * DECOY_HALF);
-        assert!(is_decoy(&secret, &ada));
-        assert!(!is_decoy(&[8u8; 32], &ada), "another server's secret");
-        let mut forged = ada.clone();
-        forged[2 * DECOY_HALF - 1] ^= 1;
-        assert!(!is_decoy(&secret, &forged));
-        assert!(!is_decoy(&secret, &ada[..2 * DECOY_HALF - 1]));
-        let mut longer = ada.clone();
-        longer.push(0);
-        assert!(!is_decoy(&secret, &longer));
-        assert!(!is_decoy(&secret, &[]));
     }
 }

@@ -29,16 +29,19 @@ pub struct AuditFilter {
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds: how far back an audit view
 /// (console or `keybound audit alerts --since`) looks.
+/// The text is the client's (a query parameter): it is split at a
+/// character, never at a byte offset, so any text is an answer, not a panic.
 pub fn duration_ms(text: &str) -> Option<i64> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = number.parse().ok()?;
+    let unit = text.chars().next_back()?;
+    let number = text.strip_suffix(unit)?;
     let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
         _ => return None,
     };
+    let n: i64 = number.parse().ok()?;
     n.checked_mul(unit_ms).filter(|ms| *ms >= 0)
 }
 
@@ -165,7 +168,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let mut event = self.event("audit.view", ctx);
         event.actor = Some(admin.name.clone());
-        event.subject.clone_from(&filter.identity);
+        event.subject = filter.identity.as_deref().map(keybound_names::for_audit);
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!(
             "kind {:?}, outcome {:?}, since {:?}, limit {}",
@@ -204,5 +207,35 @@ mod tests {
         for bad in ["", "h", "soon", "-1h", "1w", "9999999999999999d"] {
             assert_eq!(duration_ms(bad), None, "{bad}");
         }
+    }
+
+    /// Issue 12 item 18: a multi-byte last character panicked in
+    /// `split_at`. Every short string over a mix of ASCII and multi-byte
+    /// characters is now an answer.
+    #[test]
+    fn durations_never_panic_on_multibyte_text() {
+        for bad in [
+            "1é",
+            "é",
+            "1\u{10ffff}",
+            "\u{301}",
+            "1h\u{301}",
+            "1\u{200b}h",
+            "１h",
+        ] {
+            assert_eq!(duration_ms(bad), None, "{bad:?}");
+        }
+        let alphabet = ['1', '9', 'h', 'd', '-', 'é', '€', '\u{10348}', '\u{301}'];
+        let mut text = String::new();
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    text.clear();
+                    text.extend([a, b, c]);
+                    let _ = duration_ms(&text);
+                }
+            }
+        }
+        assert_eq!(duration_ms("99h"), Some(99 * 3_600_000));
     }
 }

@@ -9,16 +9,11 @@
 //! back an admin role nobody granted again.
 
 use keybound_audit::{Outcome, Severity};
-use keybound_store::{Grant, Identity, IdentityStatus};
+use keybound_store::{Grant, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::b64;
 
 use crate::roles::RoleGrant;
 use crate::{ClientContext, Service, ServiceError, Token};
-
-/// Names are what people type; keep them printable and short.
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
-}
 
 /// Who issues an invitation.
 #[derive(Debug, Clone, Copy)]
@@ -113,9 +108,11 @@ impl Service {
         if !(1..=3).contains(&min_tier) {
             return Err(ServiceError::Rejected("invalid_tier"));
         }
-        if !valid_name(name) {
-            return Err(ServiceError::Rejected("invalid_name"));
-        }
+        // One naming rule everywhere (keybound_names): the name is stored
+        // and looked up in its canonical form.
+        let canonical =
+            keybound_names::canonical(name).map_err(|_| ServiceError::Rejected("invalid_name"))?;
+        let name = canonical.as_str();
         let now = self.now_ms();
         let mut event = self.event("admin.invite", ctx);
         event.actor = Some(issuer.name().to_owned());
@@ -167,7 +164,15 @@ impl Service {
                     user_handle: self.random::<32>().to_vec(),
                     created_ms: now,
                 };
-                tx.insert_identity(&identity).await?;
+                // Taken by a look-alike of an existing name (the store's
+                // unique skeleton index decides, on every node).
+                match tx.insert_identity(&identity).await {
+                    Err(StoreError::Conflict) => {
+                        drop(tx);
+                        return Err(self.record_refusal(event, "name_confusable", None).await);
+                    }
+                    other => other?,
+                }
                 identity
             }
         };

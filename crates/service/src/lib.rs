@@ -18,6 +18,7 @@ mod authentication;
 mod ceremony;
 mod config;
 mod console;
+mod decoys;
 mod error;
 mod invite;
 mod metadata;
@@ -42,6 +43,8 @@ pub use console::{duration_ms, AuditFilter, ADMIN_MIN_TIER};
 pub use error::ServiceError;
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
+/// The naming rule (`keybound-names`), for callers that show or check names.
+pub use keybound_names as names;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
@@ -79,6 +82,8 @@ pub struct Service {
     limiter: rate_limit::Limiter,
     /// This node's anomaly detectors.
     detectors: alerts::Detectors,
+    /// The shapes decoy sign-in options are drawn from.
+    decoys: decoys::Decoys,
     /// When this node last purged expired challenges and sessions.
     last_purge_ms: std::sync::atomic::AtomicI64,
 }
@@ -99,6 +104,7 @@ impl Service {
             metadata: Mutex::new(None),
             limiter: rate_limit::Limiter::default(),
             detectors: alerts::Detectors::default(),
+            decoys: decoys::Decoys::new(),
             last_purge_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }

@@ -116,6 +116,12 @@ impl Service {
         if limits.per_source == 0 {
             return Ok(());
         }
+        // The bucket (memory) and the audit record hold the name in its
+        // canonical form, or a bounded label: never whatever was sent.
+        let identity = identity
+            .filter(|n| !n.is_empty())
+            .map(keybound_names::for_audit);
+        let identity = identity.as_deref();
         let now = self.now_ms();
         let source = ctx.ip.as_deref().unwrap_or("unknown");
         let mut verdict = self

@@ -56,7 +56,7 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let mut event = self.event("recovery.request", ctx);
-        event.subject = Some(name.to_owned());
+        event.subject = Some(keybound_names::for_audit(name));
         event.severity = Some(Severity::Warning);
         event.outcome = Some(Outcome::Alert);
         let identity = tx.identity_by_name(name).await?;

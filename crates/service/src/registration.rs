@@ -152,27 +152,36 @@ impl Service {
                     if !self.config.open_registration {
                         return Err(ServiceError::Forbidden);
                     }
+                    // The naming rule, and no look-alike of an existing
+                    // name (keybound_names; the store's skeleton index).
+                    let name = keybound_names::canonical(name)
+                        .map_err(|_| ServiceError::Rejected("invalid_name"))?;
                     // Open registration only ever creates an identity: a
                     // name that exists in any state (active, invited,
-                    // offboarded) is refused like any failed ceremony, and
-                    // the options never carry anything of that account.
-                    if tx.identity_by_name(name).await?.is_some() {
+                    // offboarded), or a look-alike of one, is refused like
+                    // any failed ceremony, and the options never carry
+                    // anything of that account.
+                    if tx.identity_resembling(&name).await?.is_some() {
                         drop(tx);
                         let mut event = self.event("registration.options", ctx);
-                        event.subject = Some(name.to_owned());
+                        event.subject = Some(name);
                         return Err(self.record_refusal(event, "name_taken", None).await);
                     }
-                    (None, Some(name.to_owned()), None)
+                    (None, Some(name), None)
                 }
             };
         if let (Some(identity), Some(asked)) = (&identity, request.username.as_deref()) {
-            if !asked.is_empty() && asked != identity.name {
+            let same = asked == identity.name
+                || keybound_names::canonical(asked).is_ok_and(|asked| {
+                    keybound_names::canonical(&identity.name).ok() == Some(asked)
+                });
+            if !asked.is_empty() && !same {
                 // A signed-in (perhaps shared) browser or an invitation
                 // names one account; the client asked for another.
                 drop(tx);
                 let mut event = self.event("registration.options", ctx);
                 event.actor = Some(identity.name.clone());
-                event.subject = Some(asked.to_owned());
+                event.subject = Some(keybound_names::for_audit(asked));
                 event.severity = Some(keybound_audit::Severity::Warning);
                 return Err(self.record_refusal(event, "name_mismatch", None).await);
             }

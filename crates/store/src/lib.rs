@@ -93,11 +93,25 @@ impl Store {
     pub async fn open_with(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let backend = Backend::of(url)?;
         let writer = Writer::start(backend, url, durability).await?;
-        Ok(Store {
+        let store = Store {
             writer: Arc::new(writer),
             readers: Arc::new(Readers::new(backend, url)),
             backend,
-        })
+        };
+        store.key_identity_names().await?;
+        Ok(store)
+    }
+
+    /// Keys the names of identities stored before the naming rule
+    /// ([`Tx::identity_by_name`] finds them by key from then on): the
+    /// mapping is Unicode processing, not SQL, so it runs here rather than
+    /// in a migration, once per open, and does nothing once every row is
+    /// keyed (or keeps a NULL an older look-alike holds).
+    async fn key_identity_names(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let keyed = tx.key_identity_names().await?;
+        tx.commit().await?;
+        Ok(keyed)
     }
 
     /// Starts a transaction (a savepoint in the node's write batch).

@@ -3,6 +3,7 @@
 
 use crate::conn::{params, Conn};
 use keybound_audit::{AuditEvent, NewEvent};
+use keybound_names::IndexKeys;
 
 use crate::model::{Challenge, Credential, Grant, Identity, IdentityStatus, Recovery, Session};
 use crate::rows::{
@@ -159,15 +160,19 @@ impl Tx {
             .await
     }
 
-    /// Adds an identity. [`StoreError::Conflict`] when the name or user
-    /// handle is taken.
+    /// Adds an identity, indexed by its name's look-up key and skeleton
+    /// (`keybound_names`). [`StoreError::Conflict`] when the name, a
+    /// spelling of it, a look-alike (equal skeleton) or the user handle is
+    /// taken: the unique indexes decide, so the check holds across nodes.
     pub async fn insert_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
+        let keys = IndexKeys::of(&identity.name);
         let done = self
             .write()
             .await?
             .execute(
-                "INSERT INTO identities (id, name, status, is_admin, user_handle, created_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO identities (id, name, status, is_admin, user_handle, created_ms,
+                 name_key, name_skeleton)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT DO NOTHING",
                 params![
                     &identity.id,
@@ -175,22 +180,117 @@ impl Tx {
                     identity.status.as_str(),
                     identity.is_admin,
                     &identity.user_handle,
-                    identity.created_ms
+                    identity.created_ms,
+                    &keys.key,
+                    &keys.skeleton
                 ],
             )
             .await?;
         inserted(done)
     }
 
-    /// The identity with this name.
+    /// The identity a person means by `name`: the one stored with exactly
+    /// that name if any (names stored before the naming rule keep working
+    /// as typed), else the one whose look-up key is `name`'s (`ADA`, `ａｄａ`
+    /// and `ada` find `ada`). Input longer than any name is not looked up.
     pub async fn identity_by_name(&mut self, name: &str) -> Result<Option<Identity>, StoreError> {
+        let Some(key) = keybound_names::lookup_key(name) else {
+            return Ok(None);
+        };
         self.db()?
             .query_opt(
-                "SELECT * FROM identities WHERE name = $1",
-                params![name],
+                "SELECT * FROM identities WHERE name = $1 OR name_key = $2
+                 ORDER BY CASE WHEN name = $3 THEN 0 ELSE 1 END LIMIT 1",
+                params![name, &key, name],
                 identity_from_row,
             )
             .await
+    }
+
+    /// An identity that `name` would collide with: [`Tx::identity_by_name`]'s,
+    /// or else one whose name looks like it (equal TR39 skeleton). What a
+    /// new name must not meet.
+    pub async fn identity_resembling(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<Identity>, StoreError> {
+        let Some(key) = keybound_names::lookup_key(name) else {
+            return Ok(None);
+        };
+        let skeleton = keybound_names::skeleton(&key);
+        self.db()?
+            .query_opt(
+                "SELECT * FROM identities WHERE name = $1 OR name_key = $2 OR name_skeleton = $3
+                 ORDER BY CASE WHEN name = $4 THEN 0 WHEN name_key = $5 THEN 1 ELSE 2 END
+                 LIMIT 1",
+                params![name, &key, &skeleton, name, &key],
+                identity_from_row,
+            )
+            .await
+    }
+
+    /// Gives every identity stored without a look-up key or skeleton (rows
+    /// from before the naming rule) the ones it can have, oldest first: a
+    /// key or skeleton an older identity holds stays NULL, and that row is
+    /// found by its exact name only. Idempotent; runs when the store opens,
+    /// under the writer lock, so nodes starting together agree. Returns how
+    /// many rows it keyed.
+    pub(crate) async fn key_identity_names(&mut self) -> Result<u64, StoreError> {
+        let pending = self
+            .db()?
+            .query_all(
+                "SELECT id, name, name_key, name_skeleton FROM identities
+                 WHERE name_key IS NULL OR name_skeleton IS NULL
+                 ORDER BY created_ms, id",
+                params![],
+                |r| {
+                    Ok((
+                        r.text("id")?,
+                        r.text("name")?,
+                        r.opt_text("name_key")?,
+                        r.opt_text("name_skeleton")?,
+                    ))
+                },
+            )
+            .await?;
+        let mut keyed = 0;
+        for (id, name, had_key, had_skeleton) in pending {
+            let keys = IndexKeys::of(&name);
+            let key = match (had_key, keys.key) {
+                (Some(k), _) => Some(k),
+                (None, Some(k)) if !self.name_index_taken("name_key", &k).await? => Some(k),
+                _ => None,
+            };
+            let skeleton = match (had_skeleton, keys.skeleton) {
+                (Some(s), _) => Some(s),
+                (None, Some(s)) if !self.name_index_taken("name_skeleton", &s).await? => Some(s),
+                _ => None,
+            };
+            if key.is_none() && skeleton.is_none() {
+                continue;
+            }
+            keyed += self
+                .write()
+                .await?
+                .execute(
+                    "UPDATE identities SET name_key = $1, name_skeleton = $2 WHERE id = $3",
+                    params![&key, &skeleton, &id],
+                )
+                .await?;
+        }
+        Ok(keyed)
+    }
+
+    async fn name_index_taken(&mut self, column: &str, value: &str) -> Result<bool, StoreError> {
+        let sql = match column {
+            "name_key" => "SELECT id FROM identities WHERE name_key = $1",
+            _ => "SELECT id FROM identities WHERE name_skeleton = $1",
+        };
+        Ok(self
+            .db()?
+            .query_opt(sql, params![value], |r| r.text("id"))
+            .await?
+            .is_some())
     }
 
     /// Every identity, by name.
@@ -272,6 +372,33 @@ impl Tx {
                 "SELECT * FROM credentials WHERE id = $1",
                 params![id],
                 credential_from_row,
+            )
+            .await
+    }
+
+    /// The shape of every account that can sign in by name: for each
+    /// active identity, its active credentials oldest first, as (identity
+    /// id, credential id length, transports). What the decoys offered for
+    /// names without usable credentials are drawn from.
+    pub async fn sign_in_shapes(
+        &mut self,
+    ) -> Result<Vec<(String, usize, Vec<String>)>, StoreError> {
+        self.db()?
+            .query_all(
+                "SELECT c.identity_id AS identity_id, CAST(length(c.id) AS BIGINT) AS id_len,
+                        c.transports AS transports
+                 FROM credentials c JOIN identities i ON i.id = c.identity_id
+                 WHERE c.status = 'active' AND i.status = 'active'
+                 ORDER BY c.identity_id, c.created_ms, c.id",
+                params![],
+                |r| {
+                    let transports = r.text("transports")?;
+                    Ok((
+                        r.text("identity_id")?,
+                        usize::try_from(r.int("id_len")?).unwrap_or_default(),
+                        serde_json::from_str(&transports).unwrap_or_default(),
+                    ))
+                },
             )
             .await
     }

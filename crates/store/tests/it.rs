@@ -82,6 +82,9 @@ on_both_backends!(
     expired_challenges_and_finished_sessions_are_purged,
 );
 
+#[path = "it/names.rs"]
+mod names;
+
 fn identity(name: &str) -> Identity {
     Identity {
         id: format!("id-{name}"),

@@ -11,6 +11,7 @@ use keybound_service::{
 };
 use maud::{html, Markup};
 
+use super::text::Shown;
 use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
 use crate::ceremony::context;
 use crate::reply::from_service;
@@ -116,18 +117,18 @@ pub(super) async fn people(
         query.notice(),
         html! {
             (nav())
-            p { "Signed in as " strong { (me.name) } " (administrator)." }
+            p { "Signed in as " strong { (Shown(&me.name)) } " (administrator)." }
             table #people {
                 tr { th { "Name" } th { "Status" } th { "Role" } th { "Passkeys (tier)" } th { "" } }
                 @for (identity, credentials) in &people {
                     tr data-name=(identity.name) {
-                        td.name { (identity.name) }
+                        td.name { (Shown(&identity.name)) }
                         td.status { (identity.status.as_str()) }
                         td.role { @if identity.is_admin { "admin" } @else { "user" } }
                         td.credentials {
                             @for c in credentials {
                                 span.credential title=(c.tier_reasons) {
-                                    (c.nickname.as_deref().unwrap_or("passkey")) " (tier " (c.tier) ", "
+                                    (Shown(c.nickname.as_deref().unwrap_or("passkey"))) " (tier " (c.tier) ", "
                                     (match &c.status { keybound_service::CredentialStatus::Active => "active", keybound_service::CredentialStatus::Quarantined => "quarantined", _ => "revoked" })
                                     ") "
                                 }
@@ -155,8 +156,8 @@ pub(super) async fn people(
             @for r in &recoveries {
                 div.recovery data-name=(r.name) {
                     p {
-                        strong { (r.name) } " asked " (date(r.requested_ms)) "; open until " (date(r.expires_ms)) ". "
-                        "Approved by: " (if r.approvers.is_empty() { "nobody yet".to_owned() } else { r.approvers.join(", ") }) "."
+                        strong { (Shown(&r.name)) } " asked " (date(r.requested_ms)) "; open until " (date(r.expires_ms)) ". "
+                        "Approved by: " (Shown(&if r.approvers.is_empty() { "nobody yet".to_owned() } else { r.approvers.join(", ") })) "."
                         @if let Some(ready) = r.ready_ms { " Grant available from " (date(ready)) "." }
                     }
                     form.approve method="post" action={ "/admin/recoveries/" (r.id) "/approve" } {
@@ -254,7 +255,7 @@ pub(super) async fn invite(
         None,
         html! {
             (nav())
-            p { "Hand this link to " strong { (form.name.trim()) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
+            p { "Hand this link to " strong { (Shown(form.name.trim())) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
             p { code #invitation-link { (link) } }
             p #invitation-tier { "The passkey they enrol must reach at least tier " (invitation.min_tier) "." }
             @match &invitation.role {
@@ -445,13 +446,13 @@ pub(super) async fn audit(
                     tr.event {
                         td { (e.seq) }
                         td { (date(e.event.time_ms)) }
-                        td.kind { (e.event.kind) }
-                        td { (e.event.actor.as_deref().unwrap_or("")) }
-                        td.subject { (e.event.subject.as_deref().unwrap_or("")) }
+                        td.kind { (Shown(&e.event.kind)) }
+                        td { (Shown(e.event.actor.as_deref().unwrap_or(""))) }
+                        td.subject { (Shown(e.event.subject.as_deref().unwrap_or(""))) }
                         td.outcome { (e.event.outcome.map(|o| format!("{o:?}").to_lowercase()).unwrap_or_default()) }
                         td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (e.event.reason.as_deref().unwrap_or("")) }
-                        td { (e.event.ip.as_deref().unwrap_or("")) }
+                        td { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
+                        td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
                     }
                 }
             }

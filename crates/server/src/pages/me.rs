@@ -52,7 +52,7 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
             data-accepted=(accepted.join(" "))
             data-renamed[notice == Some(Notice::Renamed)] {}
         p {
-            "Signed in as " strong #signed-in-as { (account.identity.name) } ". "
+            "Signed in as " strong #signed-in-as { (super::text::Shown(&account.identity.name)) } ". "
         }
         form method="post" action="/me/signout" { button #sign-out type="submit" { "Sign out" } }
         @if account.identity.is_admin {
@@ -106,7 +106,7 @@ fn credential_item(credential: &Credential, this_session: bool) -> Markup {
     let name = credential.nickname.as_deref().unwrap_or("Unnamed passkey");
     html! {
         li.credential data-credential-id=(id) {
-            h2.nickname { (name) }
+            h2.nickname { (super::text::Shown(name)) }
             p.kind {
                 @if credential.backup_eligible {
                     "Synced passkey: your passkey provider keeps a copy on your other devices."

@@ -8,6 +8,7 @@ mod enroll;
 mod me;
 mod recover;
 mod sign_in;
+mod text;
 
 use axum::http::header::{HeaderMap, LOCATION};
 use axum::http::StatusCode;
