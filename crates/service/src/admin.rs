@@ -120,6 +120,12 @@ impl Service {
         event.ip.clone_from(&ctx.ip);
         event.user_agent.clone_from(&ctx.user_agent);
         event.severity = Some(keybound_audit::Severity::High);
+        if let Some(admin_id) = admin_id {
+            match tx.identity_by_id(admin_id).await? {
+                Some(a) if a.is_admin && a.status == keybound_store::IdentityStatus::Active => {}
+                _ => return Err(ServiceError::Forbidden),
+            }
+        }
         if admin_id == Some(credential.identity_id.as_str()) {
             drop(tx);
             return Err(self.record_refusal(event, "self_vouch", None).await);

@@ -118,6 +118,9 @@ impl Service {
         event.actor = Some(issuer.name().to_owned());
         event.subject = Some(name.to_owned());
         let mut tx = self.store.begin().await?;
+        if let Issuer::Admin(admin) = issuer {
+            self.still_admin(&mut tx, admin).await?;
+        }
         let identity = match tx.identity_by_name(name).await? {
             Some(existing)
                 if matches!(
@@ -145,10 +148,39 @@ impl Service {
                     tx.set_identity_status(&existing.id, IdentityStatus::Invited)
                         .await?;
                 }
+                // Only the newest link works: an older one handed to
+                // someone else must not enrol into this account later.
+                for grant in tx.void_grants_of(&existing.id, now).await? {
+                    let mut voided = self.event("admin.void_invitation", ctx);
+                    voided.actor = Some(issuer.name().to_owned());
+                    voided.subject = Some(existing.name.clone());
+                    voided.outcome = Some(Outcome::Success);
+                    voided.reason = Some(format!(
+                        "grant {} issued by {}, replaced by a new invitation",
+                        b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
+                        grant.issued_by
+                    ));
+                    tx.append_audit(voided).await?;
+                }
                 if existing.is_admin {
                     tx.set_admin(&existing.id, false).await?;
+                    let mut dropped = self.event("admin.revoke_role", ctx);
+                    dropped.actor = Some(issuer.name().to_owned());
+                    dropped.subject = Some(existing.name.clone());
+                    dropped.outcome = Some(Outcome::Success);
+                    dropped.severity = Some(Severity::High);
+                    dropped.reason = Some(
+                        "re-invited: the role is granted with each invitation or not at all".into(),
+                    );
+                    tx.append_audit(dropped).await?;
                 }
-                tx.void_role_proposals_of(&existing.id).await?;
+                if tx.void_role_proposals_of(&existing.id).await? > 0 {
+                    let mut voided = self.event("admin.void_role_proposal", ctx);
+                    voided.actor = Some(issuer.name().to_owned());
+                    voided.subject = Some(existing.name.clone());
+                    voided.outcome = Some(Outcome::Success);
+                    tx.append_audit(voided).await?;
+                }
                 Identity {
                     status: IdentityStatus::Invited,
                     is_admin: false,

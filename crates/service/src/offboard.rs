@@ -79,6 +79,16 @@ impl Service {
             e.reason = Some("pending admin role proposals voided".into());
             tx.append_audit(e).await?;
         }
+        // Links this person handed out as an administrator end with them.
+        for grant in tx.void_grants_issued_by(&identity.name, now).await? {
+            let mut e = event("offboard.void_issued_grant");
+            e.reason = Some(format!(
+                "grant {} they issued",
+                b64::encode(grant.token_hash.get(..8).unwrap_or_default())
+            ));
+            tx.append_audit(e).await?;
+            done.grants += 1;
+        }
         let recoveries = tx.void_recoveries_of(&identity.id).await?;
         if recoveries > 0 {
             let mut e = event("offboard.void_recovery");

@@ -143,6 +143,7 @@ impl Service {
     ) -> Result<Approval, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         let mut event = self
             .recovery_event(&mut tx, "recovery.approve", admin, &recovery, ctx)
@@ -244,21 +245,25 @@ impl Service {
     ) -> Result<Token, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         if !tx.recovery_approvers(id).await?.contains(&admin.id) {
             return Err(ServiceError::Forbidden);
         }
         let needed = self.config.recovery.approvals.max(1);
         if self.standing_approvals(&mut tx, &recovery).await? < needed {
-            let event = self
+            // Back to waiting for approvals, recorded in the same
+            // transaction as the change.
+            let mut event = self
                 .recovery_event(&mut tx, "recovery.issue", admin, &recovery, ctx)
                 .await?;
+            event.outcome = Some(Outcome::Failure);
+            event.reason = Some("approvals_no_longer_stand".into());
             recovery.ready_ms = None;
             tx.update_recovery(&recovery).await?;
+            tx.append_audit(event).await?;
             tx.commit().await?;
-            return Err(self
-                .record_refusal(event, "approvals_no_longer_stand", None)
-                .await);
+            return Err(ServiceError::Rejected("approvals_no_longer_stand"));
         }
         match recovery.ready_ms {
             Some(ready) if ready <= now => {}
@@ -287,6 +292,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         recovery.status = "denied".into();
         tx.update_recovery(&recovery).await?;

@@ -128,6 +128,17 @@ impl Service {
                         .identity_by_id(&grant.identity_id)
                         .await?
                         .ok_or(ServiceError::Forbidden)?;
+                    // An invitation enrols an account nobody holds yet; once
+                    // the account is live, an older link is worth nothing
+                    // (a recovery grant is how a live account is recovered).
+                    if grant.kind == "invitation" && identity.status == IdentityStatus::Active {
+                        drop(tx);
+                        let mut event = self.event("registration.options", ctx);
+                        event.subject = Some(identity.name.clone());
+                        event.actor = Some(grant.issued_by.clone());
+                        event.severity = Some(keybound_audit::Severity::High);
+                        return Err(self.record_refusal(event, "identity_active", None).await);
+                    }
                     (Some(identity), None, Some(hash))
                 }
                 RegistrationStart::Session(token) => {
@@ -186,10 +197,19 @@ impl Service {
                 return Err(self.record_refusal(event, "name_mismatch", None).await);
             }
         }
-        if identity.as_ref().is_some_and(|i| {
+        if let Some(barred) = identity.as_ref().filter(|i| {
             i.status == IdentityStatus::Offboarded || i.status == IdentityStatus::Suspended
         }) {
-            return Err(ServiceError::Forbidden);
+            let mut event = self.event("registration.options", ctx);
+            event.subject = Some(barred.name.clone());
+            drop(tx);
+            return match self
+                .record_refusal(event, "identity_not_enrollable", None)
+                .await
+            {
+                ServiceError::Rejected(_) => Err(ServiceError::Forbidden),
+                internal => Err(internal),
+            };
         }
         let (name, user_handle) = match &identity {
             Some(i) => (i.name.clone(), i.user_handle.clone()),
@@ -301,6 +321,15 @@ impl Service {
         let pending: Pending = self
             .take_pending(&mut tx, browser, &challenge, "registration", &event)
             .await?;
+        // A ceremony for an existing account is entitled by a grant or by a
+        // live session; state naming an account with neither (written by an
+        // older node during an upgrade) is not honoured.
+        if pending.identity_id.is_some()
+            && pending.grant_hash.is_none()
+            && pending.session_hash.is_none()
+        {
+            return Err(refuse("stale_ceremony_state", &event));
+        }
 
         let anchors = TrustAnchors::new(
             self.config.attestation_roots.iter().cloned(),
@@ -367,16 +396,25 @@ impl Service {
         let tier_cap = pending
             .session_tier
             .filter(|cap| !attested && earned.tier > *cap);
+        let limits = crate::tiers::Limits {
+            attested,
+            cap: None,
+            require_attestation: self.config.policy.tier2_requires_attestation,
+        };
+        // Minimum-tier policies judge what the key earned: the session cap
+        // only says how much it counts for now, and must not stop a tier-1
+        // administrator from adding the key another administrator will
+        // vouch for.
+        let earned = crate::tiers::limited(earned, limits);
+        self.check_policy(&verified.aaguid.to_string(), &earned)
+            .map_err(|reason| refuse(reason, &event))?;
         let standing = crate::tiers::limited(
-            earned,
+            earned.clone(),
             crate::tiers::Limits {
-                attested,
                 cap: tier_cap,
-                require_attestation: self.config.policy.tier2_requires_attestation,
+                ..limits
             },
         );
-        self.check_policy(&verified.aaguid.to_string(), &standing)
-            .map_err(|reason| refuse(reason, &event))?;
 
         if let Some(grant) = &pending.grant_hash {
             let hash = b64::decode(grant).unwrap_or_default();
@@ -391,6 +429,16 @@ impl Service {
                 // A key bound to an existing account by the M-of-N path.
                 event.severity = Some(keybound_audit::Severity::High);
                 event.actor = Some(grant.issued_by.clone());
+            }
+            if grant.kind == "invitation" {
+                let status = tx
+                    .identity_by_id(&grant.identity_id)
+                    .await?
+                    .map(|i| i.status);
+                if status != Some(IdentityStatus::Invited) {
+                    event.severity = Some(keybound_audit::Severity::High);
+                    return Err(refuse("identity_active", &event));
+                }
             }
         }
         if let Some(session) = &pending.session_hash {
@@ -434,7 +482,7 @@ impl Service {
         }
         let group = if identity.is_admin { "admin" } else { "user" };
         if let Some(min) = self.config.policy.group_min_tier.get(group) {
-            if standing.tier < *min {
+            if earned.tier < *min {
                 return Err(refuse("tier_below_group_policy", &event));
             }
         }

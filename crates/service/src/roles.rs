@@ -41,8 +41,24 @@ pub struct PendingRole {
 }
 
 impl Service {
+    /// As many as a recovery needs, and never fewer than two: one
+    /// administrator alone never makes another.
     fn role_approvals_needed(&self) -> usize {
-        self.config.recovery.approvals.max(1)
+        self.config.recovery.approvals.max(2)
+    }
+
+    /// Re-reads the acting administrator inside the action's transaction:
+    /// one offboarded or demoted (on any node) since the console let the
+    /// request in acts no more.
+    pub(crate) async fn still_admin(
+        &self,
+        tx: &mut Tx,
+        admin: &Identity,
+    ) -> Result<(), ServiceError> {
+        match tx.identity_by_id(&admin.id).await? {
+            Some(now) if now.is_admin && now.status == IdentityStatus::Active => Ok(()),
+            _ => Err(ServiceError::Forbidden),
+        }
     }
 
     /// Grants (operator) or proposes (administrator) the admin role for
@@ -65,6 +81,7 @@ impl Service {
             }
             Issuer::Admin(admin) => admin,
         };
+        self.still_admin(tx, admin).await?;
         let proposal = RoleProposal {
             id: hex_id(self.random::<16>()),
             identity_id: identity.id.clone(),
@@ -140,6 +157,7 @@ impl Service {
     ) -> Result<RoleGrant, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        self.still_admin(&mut tx, admin).await?;
         let proposal = open_proposal(&mut tx, id, now).await?;
         let grantee = tx
             .identity_by_id(&proposal.identity_id)
@@ -175,6 +193,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        self.still_admin(&mut tx, admin).await?;
         let proposal = open_proposal(&mut tx, id, now).await?;
         tx.set_role_proposal_status(id, "denied").await?;
         let grantee = tx

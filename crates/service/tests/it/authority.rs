@@ -239,7 +239,8 @@ async fn the_admin_role_from_the_console_needs_a_second_administrator() {
             .approve_role(&sock, &id, &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("self_approval")
+        ServiceError::Forbidden,
+        "only administrators approve, and never their own promotion"
     );
     assert_eq!(
         w.service
@@ -285,9 +286,16 @@ async fn one_admin_and_an_unapproved_sock_puppet_cannot_pass_a_recovery() {
     let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
     w.service.approve_recovery(&root, &id, true).await.unwrap();
     assert_eq!(
-        w.service.approve_recovery(&sock, &id, true).await.unwrap(),
-        Approval::NeedsMore { missing: 1 },
-        "a non-administrator's approval does not count"
+        w.service
+            .approve_recovery(&sock, &id, true)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden,
+        "a non-administrator's approval is refused"
+    );
+    assert_eq!(
+        w.service.pending_recoveries().await.unwrap()[0].approvers,
+        ["root"]
     );
 }
 
@@ -305,6 +313,125 @@ async fn reinviting_an_offboarded_admin_does_not_restore_the_role() {
     assert_eq!(
         w.service.console_admin(&session.value).await.unwrap_err(),
         ServiceError::Forbidden
+    );
+}
+
+#[tokio::test]
+async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    // Two links for one invited person; the first is voided by the second.
+    let first = w
+        .service
+        .console_invite(&root, "newcomer", false, 1, &ClientContext::default())
+        .await
+        .unwrap();
+    let second = w.service.invite("newcomer", false, "cli").await.unwrap();
+    assert_eq!(
+        w.service.invitation(&first.token.value).await.unwrap(),
+        InvitationState::Unknown
+    );
+    let voided = last_event(&w.audit().await, "admin.void_invitation");
+    assert_eq!(voided.subject.as_deref(), Some("newcomer"));
+    // Options taken while invited, answered after the person enrolled with
+    // the other link (a race across nodes, or links from before the rule).
+    let stale = w.service.invite("late", false, "cli").await.unwrap();
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&stale.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let mut tx = w.service.store().begin().await.unwrap();
+    let late = tx.identity_by_name("late").await.unwrap().unwrap();
+    tx.set_identity_status(&late.id, keybound_store::IdentityStatus::Active)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let (_, json) = w.auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &challenge_of(&options),
+        },
+        &user,
+    );
+    assert_eq!(
+        w.service
+            .finish_registration(
+                BROWSER,
+                json.to_string().as_bytes(),
+                &ClientContext::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("identity_active")
+    );
+    assert!(w.service.credentials_of("late").await.unwrap().is_empty());
+    // And a link for an account that went live is refused at the start.
+    w.register(RegistrationStart::Invitation(&second.value))
+        .await
+        .2
+        .unwrap();
+    let third = {
+        let mut tx = w.service.store().begin().await.unwrap();
+        let n = tx.identity_by_name("newcomer").await.unwrap().unwrap();
+        let token = "a-link-issued-before-the-upgrade";
+        tx.insert_grant(&keybound_store::Grant {
+            token_hash: hash_token(token),
+            kind: "invitation".into(),
+            identity_id: n.id,
+            issued_by: "before-the-upgrade".into(),
+            min_tier: 1,
+            created_ms: 0,
+            expires_ms: i64::MAX,
+            used_ms: None,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        token
+    };
+    assert_eq!(
+        w.service
+            .begin_registration(
+                BROWSER,
+                RegistrationStart::Invitation(third),
+                &RegistrationRequest::default()
+            )
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("identity_active")
+    );
+}
+
+#[tokio::test]
+async fn offboarding_an_admin_voids_the_links_they_issued() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    let link = w
+        .service
+        .console_invite(&root, "guest", false, 1, &ClientContext::default())
+        .await
+        .unwrap();
+    w.service.offboard("root", "cli").await.unwrap();
+    assert_eq!(
+        w.service.invitation(&link.token.value).await.unwrap(),
+        InvitationState::Unknown
+    );
+    assert_eq!(
+        w.service
+            .console_invite(&root, "other", false, 1, &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden,
+        "an offboarded admin's console handle acts no more"
     );
 }
 

@@ -183,3 +183,24 @@ impl Tx {
             .await
     }
 }
+
+impl Tx {
+    /// Voids every open grant an administrator issued (they read as unknown
+    /// from then on): offboarding someone ends the links they handed out.
+    pub async fn void_grants_issued_by(
+        &mut self,
+        issuer: &str,
+        now_ms: i64,
+    ) -> Result<Vec<crate::model::Grant>, StoreError> {
+        self.write()
+            .await?
+            .query_all(
+                "UPDATE grants SET used_ms = $1, kind = 'voided'
+             WHERE issued_by = $2 AND used_ms IS NULL
+             RETURNING *",
+                params![now_ms, issuer],
+                crate::rows::grant_from_row,
+            )
+            .await
+    }
+}
