@@ -25,6 +25,7 @@ mod alerts;
 mod metadata;
 mod offboard;
 mod recovery;
+mod recovery_requests;
 mod tiers;
 
 const RP_ID: &str = "localhost";
