@@ -37,7 +37,7 @@ pub use account::{Account, InvitationState, Revoked, STEP_UP_WINDOW_MS};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
-pub use console::{duration_ms, AuditFilter, ADMIN_MIN_TIER};
+pub use console::{duration_ms, AuditFilter, AuditPage, ADMIN_MIN_TIER};
 pub use error::ServiceError;
 pub use keybound_audit::{AuditEvent, Outcome};
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
