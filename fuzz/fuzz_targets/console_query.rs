@@ -21,6 +21,24 @@ fuzz_target!(|data: &[u8]| {
             Some(scene) => scene,
             None => {
                 let scene = Scene::new(false, true).await;
+                // The scene must reach the console, or every input would
+                // only meet the refusal.
+                let mut admin = scene.ada.clone();
+                let page = scene
+                    .app
+                    .send(
+                        &mut admin,
+                        "GET",
+                        "/admin/audit",
+                        Vec::new(),
+                        Flags::default(),
+                    )
+                    .await;
+                assert_eq!(
+                    page.map(|p| p.status.as_u16()),
+                    Some(200),
+                    "ada reaches the console"
+                );
                 SCENE.get_or_init(|| scene)
             }
         };
