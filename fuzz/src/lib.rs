@@ -1,5 +1,11 @@
 //! What the fuzz targets and the seed generator share: the relying party
-//! every input is verified against, and how an input is split into fields.
+//! every input is verified against, how an input is split into fields, and
+//! (for the targets that drive the whole server) the in-process app and a
+//! deterministic passkey.
+
+pub mod app;
+pub mod passkey;
+pub mod seeds;
 
 use keybound_soft_authenticator::b64;
 use serde_json::json;

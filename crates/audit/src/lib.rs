@@ -174,30 +174,71 @@ impl std::fmt::Display for ChainError {
 impl std::error::Error for ChainError {}
 
 /// Verifies events in sequence order from the start of the chain; returns
-/// how many verified.
+/// how many verified. Holds one event at a time: give it an iterator that
+/// reads the chain lazily and a chain of any length verifies in constant
+/// memory (or use [`ChainVerifier`] when the events arrive in pages).
 pub fn verify_chain<I>(events: I) -> Result<u64, ChainError>
 where
     I: IntoIterator<Item = AuditEvent>,
 {
-    let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut expected = 1u64;
+    let mut verifier = ChainVerifier::new();
     for e in events {
-        if e.seq != expected {
+        verifier.push(&e)?;
+    }
+    Ok(verifier.verified())
+}
+
+/// [`verify_chain`] one event at a time, for a chain read in pages (a
+/// database cursor, an export read line by line): it keeps only the last
+/// hash and the next sequence number, so memory does not grow with the
+/// chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainVerifier {
+    prev_hash: String,
+    expected: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier::new()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier at the start of a chain.
+    pub fn new() -> Self {
+        ChainVerifier {
+            prev_hash: GENESIS_HASH.to_owned(),
+            expected: 1,
+        }
+    }
+
+    /// Checks the next event: its sequence number, its link to the event
+    /// before it and its own hash. After an error the verifier stays where
+    /// it was, so every later event is refused too.
+    pub fn push(&mut self, e: &AuditEvent) -> Result<(), ChainError> {
+        if e.seq != self.expected {
             return Err(ChainError::SequenceGap {
-                expected,
+                expected: self.expected,
                 found: e.seq,
             });
         }
-        if e.prev_hash != prev_hash {
+        if e.prev_hash != self.prev_hash {
             return Err(ChainError::BrokenLink { seq: e.seq });
         }
         if link_hash(&e.prev_hash, e.seq, &e.event) != e.hash {
             return Err(ChainError::HashMismatch { seq: e.seq });
         }
-        prev_hash = e.hash;
-        expected += 1;
+        self.prev_hash.clone_from(&e.hash);
+        self.expected = self.expected.saturating_add(1);
+        Ok(())
     }
-    Ok(expected - 1)
+
+    /// How many events verified so far (also the sequence number of the
+    /// last of them).
+    pub fn verified(&self) -> u64 {
+        self.expected - 1
+    }
 }
 
 #[cfg(test)]

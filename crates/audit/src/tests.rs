@@ -148,3 +148,26 @@ fn severity_is_sealed_when_present_and_absent_from_older_events() {
         ChainError::HashMismatch { seq: 1 }
     );
 }
+
+#[test]
+fn a_chain_verified_in_pages_gives_the_same_answers() {
+    let good = chain(10);
+    let mut verifier = ChainVerifier::new();
+    for page in good.chunks(3) {
+        for e in page {
+            verifier.push(e).unwrap();
+        }
+    }
+    assert_eq!(verifier.verified(), 10);
+
+    let mut edited = chain(10);
+    edited[7].event.reason = Some("edited".into());
+    let mut verifier = ChainVerifier::new();
+    let first_error = edited.iter().find_map(|e| verifier.push(e).err());
+    assert_eq!(first_error, Some(ChainError::HashMismatch { seq: 8 }));
+    assert_eq!(verifier.verified(), 7, "stops before the edited event");
+    assert!(
+        verifier.push(&edited[8]).is_err(),
+        "later events do not verify after a broken one"
+    );
+}

@@ -674,43 +674,70 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Audit { common, command } => {
             let service = common.service().await?;
-            let events = service
-                .store()
-                .audit_events()
+            audit_command(&service, command)
                 .await
-                .map_err(|e| e.to_string())?;
-            match command {
-                AuditCommand::Verify => match keybound_audit::verify_chain(events) {
-                    Ok(n) => {
-                        println!("audit chain verified: {n} events");
-                        Ok(ExitCode::SUCCESS)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Events read from the database at a time by `audit verify`, `export`
+/// and `alerts`: memory stays at one page whatever the chain's length.
+const AUDIT_PAGE: usize = 1000;
+
+/// `keybound audit …`: reads the chain as it stood when the command began,
+/// a page at a time, writing each page out before reading the next.
+async fn audit_command(
+    service: &keybound_service::Service,
+    command: AuditCommand,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let now = keybound_service::Clock::now_ms(&SystemClock);
+    let mut verifier = keybound_audit::ChainVerifier::new();
+    loop {
+        let page = chain.next_page().await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            match &command {
+                AuditCommand::Verify => {
+                    if let Err(broken) = verifier.push(e) {
+                        writeln!(out, "audit chain BROKEN: {}", escape(&broken.to_string()))?;
+                        out.flush()?;
+                        return Ok(ExitCode::FAILURE);
                     }
-                    Err(e) => {
-                        println!("audit chain BROKEN: {}", escape(&e.to_string()));
-                        Ok(ExitCode::FAILURE)
-                    }
-                },
-                AuditCommand::Export => {
-                    for e in events {
-                        println!("{}", json_line(&e)?);
-                    }
-                    Ok(ExitCode::SUCCESS)
                 }
+                AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since } => {
-                    let now = keybound_service::Clock::now_ms(&SystemClock);
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
-                    for e in events.iter().filter(|e| {
-                        e.event.time_ms >= from
-                            && (e.event.outcome == Some(keybound_audit::Outcome::Alert)
-                                || e.event.severity.is_some())
-                    }) {
-                        println!("{}", json_line(e)?);
+                    let attention = e.event.outcome == Some(keybound_audit::Outcome::Alert)
+                        || e.event.severity.is_some();
+                    if e.event.time_ms >= from && attention {
+                        writeln!(out, "{}", json_line(e)?)?;
                     }
-                    Ok(ExitCode::SUCCESS)
                 }
             }
         }
     }
+    if matches!(command, AuditCommand::Verify) {
+        if verifier.verified() < chain.len() {
+            // Rows missing at the end of what the chain held when we began.
+            writeln!(
+                out,
+                "audit chain BROKEN: expected event {}, found none: events missing",
+                verifier.verified() + 1
+            )?;
+            out.flush()?;
+            return Ok(ExitCode::FAILURE);
+        }
+        writeln!(out, "audit chain verified: {} events", verifier.verified())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_durability(s: &str) -> Result<Durability, String> {

@@ -249,3 +249,81 @@ fn durability_and_database_urls_are_checked() {
     assert!(said.contains("kb:***@127.0.0.1:1"), "{said}");
     assert!(!said.contains("s3cret"), "{said}");
 }
+
+/// `audit verify`, `export` and `alerts` read the chain a page (1,000
+/// events) at a time: a chain of several pages verifies, exports whole,
+/// and a change on a later page is still named.
+#[test]
+fn audit_commands_stream_a_chain_longer_than_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = keybound_store::Store::open(&db).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        for i in 0..2_500i64 {
+            tx.append_audit(keybound_audit::NewEvent {
+                time_ms: 1_700_000_000_000 + i,
+                kind: "authentication".into(),
+                subject: Some(format!("user{i}")),
+                outcome: Some(if i % 1_000 == 999 {
+                    keybound_audit::Outcome::Alert
+                } else {
+                    keybound_audit::Outcome::Success
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    });
+
+    let (ok, verified) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(ok, "{verified}");
+    assert_eq!(verified.trim(), "audit chain verified: 2500 events");
+    let (ok, export) = keybound(dir.path(), &["audit", "export"]);
+    assert!(ok);
+    let seqs: Vec<u64> = export
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=2_500).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let (ok, alerts) = keybound(dir.path(), &["audit", "alerts"]);
+    assert!(ok);
+    assert_eq!(
+        alerts.lines().count(),
+        2,
+        "one alert in each of the first two pages"
+    );
+
+    let tamper = |sql: &'static str| {
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        })
+    };
+    tamper("UPDATE audit_events SET subject = 'mallory' WHERE seq = 1700");
+    let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(!ok);
+    assert_eq!(
+        broken.trim(),
+        "audit chain BROKEN: event 1700 was altered: its hash does not match its content"
+    );
+    tamper("DELETE FROM audit_events WHERE seq >= 1700 AND seq < 2300");
+    let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(!ok);
+    assert!(
+        broken.contains("expected event 1700, found 2300"),
+        "{broken}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Anomaly detectors that write alert events into the audit chain: one
 //! source failing against many accounts (password-spraying's passkey
-//! cousin: probing which accounts exist or are weak), and one source
-//! registering many credentials. Counter regressions, attempts with revoked
+//! cousin: probing which accounts exist or are weak), one source
+//! registering many credentials, and recovery requests in bulk from one
+//! source or repeated for one account (`request_recovery`). Counter regressions, attempts with revoked
 //! or quarantined credentials, rate-limit bursts and compromised models
 //! carry a severity on their own events; `keybound audit alerts` lists all
 //! of them.
@@ -18,17 +19,25 @@ pub struct AlertThresholds {
     pub failure_accounts: usize,
     /// ...and successful registrations from one source...
     pub registrations: usize,
+    /// ...and recovery requests from one source, whatever the names...
+    pub recovery_requests: usize,
+    /// ...and recovery requests naming one real account, from anywhere...
+    pub recovery_account_requests: usize,
     /// ...within this window, ms.
     pub window_ms: i64,
 }
 
 impl Default for AlertThresholds {
-    /// Ten accounts failing, or twenty registrations, from one address in
-    /// ten minutes: far beyond a person, easily reached by a script.
+    /// Ten accounts failing, twenty registrations or five recovery
+    /// requests from one address, or three recovery requests for one
+    /// account, in ten minutes: far beyond a person (who asks for recovery
+    /// once, perhaps again after a typo), easily reached by a script.
     fn default() -> Self {
         AlertThresholds {
             failure_accounts: 10,
             registrations: 20,
+            recovery_requests: 5,
+            recovery_account_requests: 3,
             window_ms: 10 * 60 * 1000,
         }
     }

@@ -4,7 +4,7 @@
 //! the ordinary use cases with that administrator as the actor.
 
 use keybound_audit::{AuditEvent, Outcome};
-use keybound_store::Identity;
+use keybound_store::{AuditQuery, Identity, MAX_AUDIT_PAGE};
 
 use crate::account::STEP_UP_WINDOW_MS;
 use crate::{ClientContext, Service, ServiceError};
@@ -23,8 +23,22 @@ pub struct AuditFilter {
     pub outcome: Option<Outcome>,
     /// Events at or after this time, ms.
     pub since_ms: Option<i64>,
-    /// At most this many, newest first.
+    /// Events older than this sequence number: [`AuditPage::older`] of the
+    /// page before, to page back through the log.
+    pub before_seq: Option<u64>,
+    /// At most this many, newest first (at least 1, fewer than
+    /// [`MAX_AUDIT_PAGE`]).
     pub limit: usize,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditEvent>,
+    /// When older events match the filter too: the `before_seq` that shows
+    /// them.
+    pub older: Option<u64>,
 }
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds: how far back an audit view
@@ -43,18 +57,6 @@ pub fn duration_ms(text: &str) -> Option<i64> {
     };
     let n: i64 = number.parse().ok()?;
     n.checked_mul(unit_ms).filter(|ms| *ms >= 0)
-}
-
-impl AuditFilter {
-    fn admits(&self, e: &AuditEvent) -> bool {
-        let e = &e.event;
-        self.identity
-            .as_deref()
-            .is_none_or(|who| e.subject.as_deref() == Some(who) || e.actor.as_deref() == Some(who))
-            && self.kind.as_deref().is_none_or(|k| e.kind.starts_with(k))
-            && self.outcome.is_none_or(|o| e.outcome == Some(o))
-            && self.since_ms.is_none_or(|t| e.time_ms >= t)
-    }
 }
 
 impl Service {
@@ -183,15 +185,27 @@ impl Service {
         Ok(())
     }
 
-    /// Audit events for the console, newest first.
-    pub async fn audit_view(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, ServiceError> {
-        let events = self.store.audit_events().await?;
-        Ok(events
-            .into_iter()
-            .rev()
-            .filter(|e| filter.admits(e))
-            .take(filter.limit.max(1))
-            .collect())
+    /// A page of audit events for the console, newest first: one indexed
+    /// query, so the cost of a view does not grow with the chain.
+    pub async fn audit_view(&self, filter: &AuditFilter) -> Result<AuditPage, ServiceError> {
+        let limit = filter.limit.clamp(1, MAX_AUDIT_PAGE - 1);
+        let query = AuditQuery {
+            identity: filter.identity.clone(),
+            kind_prefix: filter.kind.clone(),
+            outcome: filter.outcome,
+            since_ms: filter.since_ms,
+            before_seq: filter.before_seq,
+            // One more than shown: whether an older page exists.
+            limit: limit + 1,
+        };
+        let mut events = self.store.audit_page(&query).await?;
+        let older = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        Ok(AuditPage { events, older })
     }
 }
 

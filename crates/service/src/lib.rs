@@ -39,7 +39,7 @@ pub use account::{Account, InvitationState, OpenRecovery, Revoked, STEP_UP_WINDO
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
-pub use console::{duration_ms, AuditFilter, ADMIN_MIN_TIER};
+pub use console::{duration_ms, AuditFilter, AuditPage, ADMIN_MIN_TIER};
 pub use error::ServiceError;
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};

@@ -47,7 +47,13 @@ pub enum Approval {
 
 impl Service {
     /// A person asks to recover `name`. The answer is the same whether or
-    /// not the name exists; the request is audited as an alert either way.
+    /// not the name exists. The request is an ordinary audit event (success
+    /// when it opened a recovery, failure otherwise, no severity): anyone
+    /// may ask, so one request is no alarm and a flood must not bury real
+    /// alerts. Patterns raise one alert each, per window (the alert
+    /// thresholds): many requests from one address
+    /// (`alert.recovery_requests`), or several requests for one real
+    /// account from anywhere (`alert.recovery_account`).
     pub async fn request_recovery(
         &self,
         name: &str,
@@ -57,10 +63,10 @@ impl Service {
         let mut tx = self.store.begin().await?;
         let mut event = self.event("recovery.request", ctx);
         event.subject = Some(keybound_names::for_audit(name));
-        event.severity = Some(Severity::Warning);
-        event.outcome = Some(Outcome::Alert);
+        event.outcome = Some(Outcome::Failure);
         let identity = tx.identity_by_name(name).await?;
-        match identity.filter(|i| i.status == IdentityStatus::Active) {
+        let active = identity.filter(|i| i.status == IdentityStatus::Active);
+        match &active {
             None => event.reason = Some("no active identity of that name".into()),
             Some(identity) => {
                 let open = tx
@@ -74,7 +80,7 @@ impl Service {
                     let id = hex_id(self.random::<16>());
                     tx.insert_recovery(&Recovery {
                         id: id.clone(),
-                        identity_id: identity.id,
+                        identity_id: identity.id.clone(),
                         requested_ms: now,
                         expires_ms: now.saturating_add(self.config.recovery.request_ttl_ms),
                         ready_ms: None,
@@ -82,11 +88,57 @@ impl Service {
                         revoke_old: true,
                     })
                     .await?;
+                    event.outcome = Some(Outcome::Success);
                     event.reason = Some(format!("recovery {id}"));
                 }
             }
         }
+        let t = self.config.alerts;
+        let from_one_source = ctx.ip.as_deref().and_then(|source| {
+            let mut alert = self.detectors.observe(
+                "recovery_requests",
+                source,
+                "",
+                false,
+                t.recovery_requests,
+                t.window_ms,
+                now,
+            )?;
+            alert.user_agent.clone_from(&ctx.user_agent);
+            alert.severity = Some(Severity::Warning);
+            alert.reason = Some(format!(
+                "{} or more recovery requests from one address within {} minutes",
+                t.recovery_requests,
+                t.window_ms / 60_000
+            ));
+            Some(alert)
+        });
+        // Keyed by the account, so only real accounts hold detector state.
+        let for_one_account = active.as_ref().and_then(|identity| {
+            let mut alert = self.detectors.observe(
+                "recovery_account",
+                &identity.id,
+                "",
+                false,
+                t.recovery_account_requests,
+                t.window_ms,
+                now,
+            )?;
+            alert.subject = Some(identity.name.clone());
+            alert.ip.clone_from(&ctx.ip);
+            alert.user_agent.clone_from(&ctx.user_agent);
+            alert.severity = Some(Severity::Warning);
+            alert.reason = Some(format!(
+                "{} or more recovery requests for this account within {} minutes",
+                t.recovery_account_requests,
+                t.window_ms / 60_000
+            ));
+            Some(alert)
+        });
         tx.append_audit(event).await?;
+        for alert in [from_one_source, for_one_account].into_iter().flatten() {
+            tx.append_audit(alert).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

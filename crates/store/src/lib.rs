@@ -21,6 +21,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod audit_log;
 mod backend;
 mod conn;
 mod error;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 use keybound_audit::AuditEvent;
 
+pub use audit_log::{AuditChain, AuditQuery, MAX_AUDIT_PAGE};
 pub use error::StoreError;
 pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
@@ -154,7 +156,9 @@ impl Store {
         self.writer.stats().await
     }
 
-    /// The whole audit chain in sequence order (for verify and export).
+    /// The whole audit chain in sequence order, in memory: for tests and
+    /// small chains. Verify and export read it in pages
+    /// ([`Store::audit_chain`]).
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
         // One statement: a consistent snapshot, without holding the writer.
         let mut tx = self.read().await?;

@@ -88,7 +88,7 @@ impl Tx {
     }
 
     /// The connection for a read.
-    fn db(&mut self) -> Result<&mut Conn, StoreError> {
+    pub(crate) fn db(&mut self) -> Result<&mut Conn, StoreError> {
         match &mut self.holder {
             Holder::Write { lease, .. } => Ok(&mut lease.conn),
             Holder::Read(reader) => reader

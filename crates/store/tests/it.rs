@@ -82,6 +82,8 @@ on_both_backends!(
     expired_challenges_and_finished_sessions_are_purged,
 );
 
+#[path = "it/audit_pages.rs"]
+mod audit_pages;
 #[path = "it/names.rs"]
 mod names;
 

@@ -1,5 +1,7 @@
-//! Writes a seed corpus for both targets from the software authenticator:
-//! every algorithm and attestation format, in every input mode.
+//! Writes a seed corpus for the verification targets from the software
+//! authenticator (every algorithm and attestation format, in every input
+//! mode) under `corpus/`, and the seeds of the targets that drive the whole
+//! server under `seeds/` (deterministic: kept in the repository for CI).
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --bin make-seeds`
 
@@ -124,5 +126,11 @@ fn main() {
         1,
         &good_client_data("webauthn.get"),
     );
-    println!("seeds written under {}", root.display());
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    keybound_fuzz::seeds::write_all(&seeds);
+    println!(
+        "seeds written under {} and {}",
+        root.display(),
+        seeds.display()
+    );
 }

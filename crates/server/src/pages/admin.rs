@@ -369,17 +369,70 @@ pub(super) async fn offboard(
     }
 }
 
-#[derive(serde::Deserialize, Default)]
+/// Events on one page of the audit log unless the query asks for fewer
+/// (or more, up to [`MAX_AUDIT_LIMIT`]).
+const AUDIT_LIMIT: usize = 200;
+/// The most events one page shows.
+const MAX_AUDIT_LIMIT: usize = 500;
+
+#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
 pub(super) struct AuditQuery {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     identity: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
     /// `30m`, `24h`, `7d`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     since: Option<String>,
+    /// The cursor: events older than this sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    /// Events per page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filter this query asks for at `now_ms`. What does not parse is
+    /// no filter (an empty field, an unknown outcome, a garbled cursor).
+    fn filter(&self, now_ms: i64) -> AuditFilter {
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        AuditFilter {
+            identity: nonempty(&self.identity),
+            kind: nonempty(&self.kind),
+            outcome: match self.outcome.as_deref() {
+                Some("success") => Some(Outcome::Success),
+                Some("failure") => Some(Outcome::Failure),
+                Some("alert") => Some(Outcome::Alert),
+                _ => None,
+            },
+            since_ms: self
+                .since
+                .as_deref()
+                .and_then(keybound_service::duration_ms)
+                .map(|ms| now_ms.saturating_sub(ms)),
+            before_seq: self.before.as_deref().and_then(|b| b.parse().ok()),
+            limit: self
+                .limit
+                .as_deref()
+                .and_then(|l| l.parse::<usize>().ok())
+                .map_or(AUDIT_LIMIT, |l| l.clamp(1, MAX_AUDIT_LIMIT)),
+        }
+    }
+
+    /// The link to the page of events older than `seq`, same filters.
+    fn older(&self, seq: u64) -> String {
+        let next = AuditQuery {
+            before: Some(seq.to_string()),
+            ..self.clone()
+        };
+        format!(
+            "/admin/audit?{}",
+            serde_urlencoded::to_string(&next).unwrap_or_default()
+        )
+    }
 }
 
 pub(super) async fn audit(
@@ -393,31 +446,16 @@ pub(super) async fn audit(
         Ok(me) => me,
         Err(response) => return response,
     };
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
-    let filter = AuditFilter {
-        identity: nonempty(&query.identity),
-        kind: nonempty(&query.kind),
-        outcome: match query.outcome.as_deref() {
-            Some("success") => Some(Outcome::Success),
-            Some("failure") => Some(Outcome::Failure),
-            Some("alert") => Some(Outcome::Alert),
-            _ => None,
-        },
-        since_ms: query
-            .since
-            .as_deref()
-            .and_then(keybound_service::duration_ms)
-            .map(|ms| now.saturating_sub(ms)),
-        limit: 500,
-    };
+    let filter = query.filter(now);
     if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {
         return from_service(&e);
     }
-    let events = match state.service.audit_view(&filter).await {
-        Ok(events) => events,
+    let page = match state.service.audit_view(&filter).await {
+        Ok(page) => page,
         Err(e) => return from_service(&e),
     };
+    let events = &page.events;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     layout(
         "Audit log",
@@ -439,10 +477,10 @@ pub(super) async fn audit(
                 label { "Since " input name="since" type="text" placeholder="24h" value=(value(&query.since)); }
                 button type="submit" { "Filter" }
             }
-            p { (events.len()) " events, newest first (at most 500)." }
+            p { (events.len()) " events, newest first (at most " (filter.limit) " a page)." }
             table #events {
                 tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } }
-                @for e in &events {
+                @for e in events {
                     tr.event {
                         td { (e.seq) }
                         td { (date(e.event.time_ms)) }
@@ -455,6 +493,9 @@ pub(super) async fn audit(
                         td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
                     }
                 }
+            }
+            @if let Some(seq) = page.older {
+                p { a #older href=(query.older(seq)) { "Older events" } }
             }
             p.hint { "The whole chain verifies offline: keybound audit export, then keybound audit verify." }
         },

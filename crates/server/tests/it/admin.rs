@@ -192,7 +192,7 @@ async fn invitations_and_offboarding_from_the_console() {
         ..Default::default()
     };
     let invites = service.audit_view(&filter).await.unwrap();
-    let actors: Vec<_> = invites.into_iter().map(|e| e.event.actor).collect();
+    let actors: Vec<_> = invites.events.into_iter().map(|e| e.event.actor).collect();
     assert!(
         actors.contains(&Some("root".to_owned())),
         "the console's actor is the admin"

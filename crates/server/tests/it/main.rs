@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod admin;
+mod audit_pages;
 mod names;
 mod pages;
 mod rate_limits;

@@ -29,6 +29,7 @@ mod metadata;
 mod names;
 mod offboard;
 mod recovery;
+mod recovery_requests;
 mod tiers;
 
 const RP_ID: &str = "localhost";

@@ -196,5 +196,6 @@ async fn a_pending_recovery_expires_and_unknown_names_look_the_same() {
         .is_ok());
     let last = w.audit().await.pop().unwrap().event;
     assert_eq!(last.kind, "recovery.request");
-    assert_eq!(last.outcome, Some(keybound_audit::Outcome::Alert));
+    assert_eq!(last.outcome, Some(keybound_audit::Outcome::Failure));
+    assert_eq!(last.severity, None, "a request is no alert");
 }
