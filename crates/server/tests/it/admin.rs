@@ -323,3 +323,82 @@ async fn the_waiting_period_and_expiry_through_the_console() {
     .await;
     assert_eq!(location, "/admin?notice=not-found");
 }
+
+/// Issue 12, items 3, 5, 6: the console's role proposals, vouching and the
+/// person's objection, over HTTP, with cross-site posts refused.
+#[tokio::test]
+async fn role_proposals_vouching_and_objections_through_the_pages() {
+    const CROSS_SITE: (&str, &str) = ("sec-fetch-site", "cross-site");
+    let (app, service) = app().await;
+    let (mut root, _) = enrolled(&app, &service, "root", true).await;
+    let (mut second, _) = enrolled(&app, &service, "second", true).await;
+    let (mut ada, _) = enrolled(&app, &service, "ada", false).await;
+
+    // An active account cannot be invited from the console.
+    let (_, location, _) = post_form(&mut root, "/admin/invite", "name=ada", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=identity-active");
+
+    // The admin role is proposed, and says what the console needs.
+    let (status, _, page) =
+        post_form(&mut root, "/admin/invite", "name=cy&admin=yes", SAME_ORIGIN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"invitation-role\""), "{page}");
+    assert!(page.contains("1 more administrator"), "{page}");
+    let id = service.pending_roles().await.unwrap()[0].id.clone();
+    let approve = format!("/admin/roles/{id}/approve");
+    let (_, _, people) = get(&mut root, "/admin").await;
+    assert!(
+        !people.contains(&approve),
+        "the proposer is not offered a second approval"
+    );
+    let (status, _, _) = post_form(&mut second, &approve, "", CROSS_SITE).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "cross-site");
+    assert_eq!(service.pending_roles().await.unwrap().len(), 1);
+    let (_, location, _) = post_form(&mut ada, &approve, "", SAME_ORIGIN).await;
+    assert_eq!(location, "", "not for a non-administrator");
+    let (_, location, _) = post_form(&mut second, &approve, "", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=role-granted");
+    assert!(service.pending_roles().await.unwrap().is_empty());
+
+    // Ada signs in with a synced passkey session and adds a self-declared
+    // device-bound key: capped at tier 1 until another admin vouches.
+    let capped = {
+        let mut tx = service.store().begin().await.unwrap();
+        let ada_id = tx.identity_by_name("ada").await.unwrap().unwrap().id;
+        let mut creds = tx.credentials_of(&ada_id).await.unwrap();
+        let c = creds.remove(0);
+        tx.set_tier_cap(&c.id, Some(1), 1, "capped for the test")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        b64::encode(&c.id)
+    };
+    let vouch = format!("/admin/credentials/{capped}/vouch");
+    let (_, _, people) = get(&mut root, "/admin").await;
+    assert!(people.contains(&vouch), "offered for a capped credential");
+    let (status, _, _) = post_form(&mut root, &vouch, "", CROSS_SITE).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, location, _) = post_form(&mut root, &vouch, "", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=vouched");
+    assert_eq!(service.credentials_of("ada").await.unwrap()[0].tier, 2);
+    let (_, location, _) = post_form(&mut root, &vouch, "", SAME_ORIGIN).await;
+    assert_eq!(location, "/admin?notice=vouch-refused", "only once");
+
+    // A recovery of ada's account shows on her page; she objects.
+    service
+        .request_recovery("ada", &keybound_service::ClientContext::default())
+        .await
+        .unwrap();
+    let (_, _, me) = get(&mut ada, "/me").await;
+    assert!(me.contains("id=\"pending-recovery\""), "{me}");
+    let recovery = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let object = format!("/me/recovery/{recovery}/object");
+    let (status, _, _) = post_form(&mut ada, &object, "", CROSS_SITE).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(service.pending_recoveries().await.unwrap().len(), 1);
+    let (_, location, _) = post_form(&mut root, &object, "", SAME_ORIGIN).await;
+    assert_eq!(location, "/me?notice=not-found", "not root's own account");
+    let (_, location, _) = post_form(&mut ada, &object, "", SAME_ORIGIN).await;
+    assert_eq!(location, "/me?notice=recovery-objected");
+    assert!(service.pending_recoveries().await.unwrap().is_empty());
+}
