@@ -22,6 +22,7 @@ use serde_json::Value;
 
 mod account;
 mod alerts;
+mod bounds;
 mod decoys;
 mod metadata;
 mod names;

@@ -11,6 +11,7 @@
 mod attestation_formats;
 mod attestation_trust;
 mod authentication_checks;
+mod bounds;
 mod hostile;
 mod options;
 mod registration_checks;
