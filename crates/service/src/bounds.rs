@@ -15,6 +15,20 @@ pub(crate) const MAX_USER_AGENT_CHARS: usize = 256;
 /// Client addresses are kept to this many bytes (an IPv6 address is 45).
 pub(crate) const MAX_IP_BYTES: usize = 64;
 
+/// Certificates kept from an attestation statement, at most: real chains
+/// have two to four.
+pub(crate) const MAX_CHAIN_CERTS: usize = 8;
+/// Bytes of certificates kept from an attestation statement, at most.
+pub(crate) const MAX_CHAIN_BYTES: usize = 32 * 1024;
+
+/// Whether an attestation chain (stored with the credential, and read by
+/// every metadata re-judgement) is small enough to keep: at most
+/// [`MAX_CHAIN_CERTS`] certificates and [`MAX_CHAIN_BYTES`] in all. A
+/// client could otherwise store a megabyte per registration.
+pub(crate) fn attestation_chain_fits(chain: &[Vec<u8>]) -> bool {
+    chain.len() <= MAX_CHAIN_CERTS && chain.iter().map(Vec::len).sum::<usize>() <= MAX_CHAIN_BYTES
+}
+
 /// Client extension inputs keybound echoes into creation options: only
 /// `credProps` (a boolean), the one whose output it reads. Everything else
 /// a client asks for is dropped, not reflected.

@@ -276,6 +276,9 @@ impl Service {
             }
             _ => Vec::new(),
         };
+        if !crate::bounds::attestation_chain_fits(&chain) {
+            return Err(refuse("attestation_chain_too_large", &event));
+        }
         let metadata = self
             .current_metadata(&mut tx)
             .await

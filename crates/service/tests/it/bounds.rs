@@ -115,3 +115,36 @@ async fn only_supported_extensions_are_echoed_and_display_names_are_bounded() {
         );
     }
 }
+
+/// An attestation chain is stored with the credential: a client could
+/// store a megabyte per registration. More than 8 certificates (or 32 kB)
+/// is refused.
+#[tokio::test]
+async fn oversized_attestation_chains_are_refused() {
+    use keybound_soft_authenticator::{AttestationMode, Authenticator, TestPki};
+    let mut w = world().await;
+    let key = TestPki::new([0x4b; 16]).attestation;
+    let mut padded = key.clone();
+    let extra = padded.chain.last().unwrap().clone();
+    padded.chain.extend(std::iter::repeat_n(extra, 40));
+    w.auth = Authenticator {
+        attestation: AttestationMode::Packed(padded),
+        ..Authenticator::default()
+    };
+    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let (_, _, refused) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    assert_eq!(
+        refused.unwrap_err(),
+        ServiceError::Rejected("attestation_chain_too_large")
+    );
+    w.auth = Authenticator {
+        attestation: AttestationMode::Packed(key),
+        ..Authenticator::default()
+    };
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    assert!(enrolled.is_ok(), "the invitation is still usable");
+}
