@@ -19,7 +19,8 @@ use crate::{ClientContext, Service, ServiceError, Token};
 pub struct AuthenticationRequest {
     /// `userVerification`; `required` is then enforced on the response.
     pub user_verification: Option<UserVerificationRequirement>,
-    /// Client extension inputs, passed through.
+    /// Client extension inputs; none is supported at sign-in, so none is
+    /// echoed into the options.
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -102,7 +103,7 @@ impl Service {
         if let Some(uv) = request.user_verification {
             options.user_verification = uv;
         }
-        options.extensions = request.extensions.clone();
+        options.extensions = crate::bounds::authentication_extensions(request.extensions.as_ref());
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
         let pending = Pending {
             identity_id,

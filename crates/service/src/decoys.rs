@@ -6,7 +6,7 @@
 //! A real answer has a shape: how many descriptors, each id's length and
 //! transports. Decoys take theirs from the accounts that can sign in: this
 //! node keeps a histogram of their shapes (refreshed every ten minutes,
-//! bounded in distinct shapes) and each name picks one with a number keyed
+//! every minute below a thousand accounts; bounded in distinct shapes) and each name picks one with a number keyed
 //! by the server's enumeration secret, so the answer for a name is stable
 //! while the population is, and the shapes are distributed as the real
 //! ones are. Ids are `r || MAC(r)` with `r` derived from the name, so the
@@ -28,8 +28,12 @@ use crate::{Service, ServiceError};
 /// One account's answer: each credential's id length and transports.
 type Shape = Vec<(usize, Vec<String>)>;
 
-/// How often a node reloads the shapes of real accounts.
+/// How often a node reloads the shapes of real accounts...
 const REFRESH_MS: i64 = 10 * 60 * 1000;
+/// ...or, while there are fewer than [`SMALL`] (a young deployment, where
+/// each new account changes the distribution and a reload is cheap), this.
+const REFRESH_SMALL_MS: i64 = 60 * 1000;
+const SMALL: u64 = 1000;
 /// At most this many distinct shapes are kept (the most common ones).
 const MAX_SHAPES: usize = 1024;
 /// Decoy ids end with a MAC of this many bytes.
@@ -137,35 +141,52 @@ impl Service {
         })
     }
 
-    /// The shapes of real accounts, reloaded at most every ten minutes by
-    /// one request at a time (the others use the last ones).
+    /// The shapes of real accounts, reloaded every ten minutes (every
+    /// minute while there are few) by one request at a time, the others
+    /// using the last ones.
     async fn population(&self) -> Result<Arc<Population>, ServiceError> {
         let now = self.now_ms();
         let loaded = self.decoys.loaded_ms.load(Ordering::Relaxed);
-        let due = now.saturating_sub(loaded) >= REFRESH_MS
+        let current = self
+            .decoys
+            .population
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let every = if current.total < SMALL {
+            REFRESH_SMALL_MS
+        } else {
+            REFRESH_MS
+        };
+        let due = now.saturating_sub(loaded) >= every
             && self
                 .decoys
                 .loaded_ms
                 .compare_exchange(loaded, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
-        if due {
-            let rows = {
-                let mut tx = self.store.read().await?;
-                tx.sign_in_shapes().await?
-            };
-            let fresh = Arc::new(Population::from_rows(rows));
-            *self
-                .decoys
-                .population
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = fresh;
+        if !due {
+            return Ok(current);
         }
-        Ok(self
-            .decoys
-            .population
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone())
+        let rows = async {
+            let mut tx = self.store.read().await?;
+            tx.sign_in_shapes().await
+        };
+        match rows.await {
+            Ok(rows) => {
+                let fresh = Arc::new(Population::from_rows(rows));
+                *self
+                    .decoys
+                    .population
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                Ok(fresh)
+            }
+            Err(e) => {
+                // The next request tries again.
+                self.decoys.loaded_ms.store(loaded, Ordering::Relaxed);
+                Err(e.into())
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod account;
 mod admin;
 mod alerts;
 mod authentication;
+mod bounds;
 mod ceremony;
 mod config;
 mod console;
@@ -185,11 +186,12 @@ impl Service {
     }
 
     fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
+        let (ip, user_agent) = bounds::context(ctx);
         NewEvent {
             time_ms: self.now_ms(),
             kind: kind.to_owned(),
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.clone(),
+            ip,
+            user_agent,
             ..NewEvent::default()
         }
     }

@@ -38,7 +38,8 @@ pub struct RegistrationRequest {
     pub authenticator_selection: Option<AuthenticatorSelectionCriteria>,
     /// `attestation` conveyance.
     pub attestation: Option<AttestationConveyancePreference>,
-    /// Client extension inputs, passed through.
+    /// Client extension inputs; only supported ones (`credProps`) are
+    /// echoed into the options, the rest dropped.
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
     /// `displayName` for the account; the name when absent.
     pub display_name: Option<String>,
@@ -111,6 +112,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
         self.purge_if_due().await;
+        let display_name = crate::bounds::display_name(request.display_name.as_deref())?;
         let now = self.now_ms();
         let by_session = matches!(start, RegistrationStart::Session(_));
         let mut session_tier = None;
@@ -232,11 +234,7 @@ impl Service {
                 },
                 PublicKeyCredentialUserEntity {
                     id: user_handle.clone(),
-                    display_name: request
-                        .display_name
-                        .clone()
-                        .filter(|d| !d.is_empty())
-                        .unwrap_or_else(|| name.clone()),
+                    display_name: display_name.unwrap_or_else(|| name.clone()),
                     name,
                 },
                 &CoseAlgorithm::ALL,
@@ -263,7 +261,7 @@ impl Service {
         options.attestation = request
             .attestation
             .unwrap_or(self.config.policy.attestation);
-        options.extensions = request.extensions.clone();
+        options.extensions = crate::bounds::registration_extensions(request.extensions.as_ref());
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
 
         let pending = Pending {
@@ -369,6 +367,9 @@ impl Service {
             }
             _ => Vec::new(),
         };
+        if !crate::bounds::attestation_chain_fits(&chain) {
+            return Err(refuse("attestation_chain_too_large", &event));
+        }
         let metadata = self
             .current_metadata(&mut tx)
             .await

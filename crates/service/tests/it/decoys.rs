@@ -152,3 +152,21 @@ async fn names_without_usable_credentials_look_like_real_accounts() {
         options_for(&w, "nobody1").await["allowCredentials"]
     );
 }
+
+/// A young deployment's distribution changes with every account: the
+/// shapes are reloaded every minute while there are few.
+#[tokio::test]
+async fn decoys_follow_the_population_as_it_grows() {
+    let w = world().await;
+    let before = shape(&options_for(&w, "nobody").await);
+    assert_eq!(before.len(), 1, "no account yet: one plausible passkey");
+    let bare: Shape = vec![(48, Vec::new()), (48, transports(&["usb"]))];
+    accounts(&w, "b", 5, &bare, IdentityStatus::Active).await;
+    assert_eq!(
+        shape(&options_for(&w, "nobody").await),
+        before,
+        "until reloaded"
+    );
+    w.clock.0.fetch_add(61_000, Ordering::SeqCst);
+    assert_eq!(shape(&options_for(&w, "nobody").await), bare);
+}

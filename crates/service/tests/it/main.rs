@@ -23,6 +23,7 @@ use serde_json::Value;
 mod account;
 mod alerts;
 mod authority;
+mod bounds;
 mod decoys;
 mod in_the_field;
 mod metadata;

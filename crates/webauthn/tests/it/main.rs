@@ -11,6 +11,7 @@
 mod attestation_formats;
 mod attestation_trust;
 mod authentication_checks;
+mod bounds;
 mod hostile;
 mod lenient_base64;
 mod options;
