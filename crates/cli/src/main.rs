@@ -800,6 +800,10 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         ])
         .await
         .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;
+    service
+        .retier_for_policy()
+        .await
+        .map_err(|e| format!("cannot bring tiers in line with the policy: {e}"))?;
     let app = keybound_server::router(
         keybound_server::AppState::new(service, secure)
             .with_trusted_proxies(common.trusted_proxies.clone()),

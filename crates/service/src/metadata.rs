@@ -242,6 +242,39 @@ impl Service {
         Ok(Some(report))
     }
 
+    /// Brings every stored tier in line with the policy in force (run at
+    /// each start): turning `--tier2-requires-attestation` on lowers the
+    /// unattested tier-2 credentials registered before, and off restores
+    /// them. Each change is audited (`policy.retier`); the number changed.
+    pub async fn retier_for_policy(&self) -> Result<usize, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let metadata = self.current_metadata(&mut tx).await?;
+        let mut changed = 0;
+        for identity in tx.identities().await? {
+            for credential in tx.credentials_of(&identity.id).await? {
+                if matches!(credential.status, CredentialStatus::Revoked(_)) {
+                    continue;
+                }
+                let (_, Standing { tier, reasons }) =
+                    self.judge_stored(metadata.as_deref(), &credential, credential.tier_cap);
+                if tier == credential.tier {
+                    continue;
+                }
+                tx.set_tier(&credential.id, tier, &reasons).await?;
+                let mut event = self.event("policy.retier", &ClientContext::default());
+                event.subject = Some(identity.name.clone());
+                event.credential_id = Some(b64::encode(&credential.id));
+                event.aaguid = Some(credential.aaguid.clone());
+                event.outcome = Some(Outcome::Success);
+                event.reason = Some(format!("tier {} -> {tier}: {reasons}", credential.tier));
+                tx.append_audit(event).await?;
+                changed += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// New tiers for every credential not revoked; a compromised model's
     /// active credentials are quarantined. (re-tiered, suspended).
     async fn rejudge_all(

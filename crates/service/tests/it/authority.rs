@@ -581,6 +581,32 @@ async fn policy_can_require_attestation_for_tier_2() {
         .contains("policy requires attestation for tier 2"));
 }
 
+#[tokio::test]
+async fn turning_the_attestation_policy_on_lowers_keys_registered_before() {
+    let w = world().await;
+    w.enrol("ada").await;
+    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 2);
+    assert_eq!(w.service.retier_for_policy().await.unwrap(), 0);
+    // The same database under a node started with the policy on.
+    let strict = Service::new(
+        w.service.store().clone(),
+        {
+            let mut c = w.service.config().clone();
+            c.policy.tier2_requires_attestation = true;
+            c
+        },
+        w.clock.clone(),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(3)),
+    );
+    assert_eq!(strict.retier_for_policy().await.unwrap(), 1);
+    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 1);
+    let event = last_event(&w.audit().await, "policy.retier");
+    assert_eq!(event.subject.as_deref(), Some("ada"));
+    // And off again restores it.
+    assert_eq!(w.service.retier_for_policy().await.unwrap(), 1);
+    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 2);
+}
+
 // --- item 6: recovery approvals ------------------------------------------
 
 #[tokio::test]
