@@ -36,6 +36,8 @@ struct FileConfig {
     rate_limit_per_identity: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
+    pending_challenges_per_address: Option<usize>,
+    pending_challenges: Option<usize>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -129,6 +131,14 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
                     .collect::<Vec<_>>()
                     .join(",")
             }),
+        ),
+        (
+            "KEYBOUND_PENDING_CHALLENGES_PER_ADDRESS",
+            file.pending_challenges_per_address.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_PENDING_CHALLENGES",
+            file.pending_challenges.map(|n| n.to_string()),
         ),
     ];
     for (name, value) in pairs {

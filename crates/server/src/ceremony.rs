@@ -2,23 +2,22 @@
 //! `/assertion/options`, `/assertion/result`, and sign-out.
 
 use axum::body::Bytes;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::Extensions;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use keybound_service::{
-    hash_token, AuthenticationRequest, ClientContext, RegistrationRequest, RegistrationStart,
-    ServiceError,
+    hash_token, AuthenticationRequest, RegistrationRequest, RegistrationStart, ServiceError,
 };
 use keybound_webauthn::{
     AttestationConveyancePreference, AuthenticatorSelectionCriteria, UserVerificationRequirement,
 };
 use serde::Deserialize;
 
+pub(crate) use crate::client::context;
 use crate::reply::{failed, from_service, ok};
 use crate::{cookies, AppState};
 
@@ -66,38 +65,6 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Option<T> {
 
 fn malformed() -> Response {
     failed(StatusCode::BAD_REQUEST, "malformed request")
-}
-
-/// Who is asking: the socket's address, or behind a trusted proxy the
-/// nearest untrusted address in `X-Forwarded-For`, and the user agent,
-/// truncated.
-pub(crate) fn context(
-    state: &AppState,
-    headers: &HeaderMap,
-    extensions: &Extensions,
-) -> ClientContext {
-    let socket = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let ip = match socket {
-        Some(ip) if state.trusted_proxies.contains(&ip) => headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-            .rev()
-            .find(|a| !state.trusted_proxies.contains(a))
-            .or(Some(ip)),
-        other => other,
-    };
-    ClientContext {
-        ip: ip.map(|ip| ip.to_string()),
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-    }
 }
 
 /// The ceremony cookie of this browser, minting one when absent.
@@ -164,7 +131,12 @@ async fn attestation_options(
     };
     let reply = state
         .service
-        .begin_registration(&browser, start, &preferences)
+        .within_challenge_budget(
+            &ctx,
+            state
+                .service
+                .begin_registration(&browser, start, &preferences),
+        )
         .await;
     with_headers(options_reply(reply), out)
 }
@@ -176,14 +148,9 @@ async fn attestation_result(
     body: Bytes,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    if let Err(e) = state.service.admit(&ctx, None).await {
-        return from_service(&e);
-    }
-    match state
-        .service
-        .finish_registration(&answering_browser(&headers), &body, &ctx)
-        .await
-    {
+    let browser = answering_browser(&headers);
+    let finish = state.service.finish_registration(&browser, &body, &ctx);
+    match state.service.admit_answer(&ctx, finish).await {
         Ok(enrolled) => {
             let mut out = HeaderMap::new();
             if let Some(session) = &enrolled.session {
@@ -215,15 +182,17 @@ async fn assertion_options(
     }
     let mut out = HeaderMap::new();
     let browser = ceremony_cookie(&state, &headers, &mut out);
+    let preferences = AuthenticationRequest {
+        user_verification: request.user_verification,
+        extensions: request.extensions,
+    };
     let reply = state
         .service
-        .begin_authentication(
-            &browser,
-            &request.username,
-            &AuthenticationRequest {
-                user_verification: request.user_verification,
-                extensions: request.extensions,
-            },
+        .within_challenge_budget(
+            &ctx,
+            state
+                .service
+                .begin_authentication(&browser, &request.username, &preferences),
         )
         .await;
     with_headers(options_reply(reply), out)
@@ -237,25 +206,21 @@ async fn assertion_result(
 ) -> Response {
     let browser = answering_browser(&headers);
     let ctx = context(&state, &headers, &extensions);
-    if let Err(e) = state.service.admit(&ctx, None).await {
-        return from_service(&e);
-    }
     // A browser already signed in steps up (or switches account): the new
     // session replaces the old one.
-    let result = match cookies::get(&headers, cookies::SESSION) {
-        Some(previous) => {
-            state
-                .service
-                .step_up(&previous, &browser, &body, &ctx)
-                .await
-        }
-        None => {
-            state
-                .service
-                .finish_authentication(&browser, &body, &ctx)
-                .await
+    let previous = cookies::get(&headers, cookies::SESSION);
+    let finish = async {
+        match &previous {
+            Some(previous) => state.service.step_up(previous, &browser, &body, &ctx).await,
+            None => {
+                state
+                    .service
+                    .finish_authentication(&browser, &body, &ctx)
+                    .await
+            }
         }
     };
+    let result = state.service.admit_answer(&ctx, finish).await;
     match result {
         Ok(signed_in) => {
             let mut out = HeaderMap::new();

@@ -48,7 +48,7 @@ async fn app_with(tweak: impl FnOnce(&mut Config)) -> (Router, Arc<Service>) {
 struct Browser {
     app: Router,
     cookies: Vec<(String, String)>,
-    ip: [u8; 4],
+    ip: std::net::IpAddr,
 }
 
 impl Browser {
@@ -58,6 +58,11 @@ impl Browser {
 
     /// A browser at another client address.
     fn at(app: Router, ip: [u8; 4]) -> Browser {
+        Browser::at_ip(app, ip.into())
+    }
+
+    /// A browser at any address (IPv6, IPv4-mapped).
+    fn at_ip(app: Router, ip: std::net::IpAddr) -> Browser {
         Browser {
             app,
             cookies: vec![],
@@ -91,9 +96,9 @@ impl Browser {
         // What `into_make_service_with_connect_info` adds for a real socket.
         request
             .extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
                 self.ip, 5555,
-            ))));
+            )));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         for set in response.headers().get_all(header::SET_COOKIE) {
