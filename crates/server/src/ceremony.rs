@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 pub(crate) use crate::client::context;
 use crate::reply::{failed, from_service, ok};
+use crate::same_origin::{JsonBody, SameOrigin};
 use crate::{cookies, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -67,26 +68,35 @@ fn malformed() -> Response {
     failed(StatusCode::BAD_REQUEST, "malformed request")
 }
 
-/// The ceremony cookie of this browser, minting one when absent.
+/// The ceremony cookie of this browser, minting one when it has none we
+/// could have minted: a challenge is never bound to an empty, absent or
+/// chosen-looking value (anyone can send `kb_ceremony=`, and a request
+/// without the cookie, as a cross-site one is, would then match it).
 fn ceremony_cookie(state: &AppState, headers: &HeaderMap, out: &mut HeaderMap) -> Vec<u8> {
-    let value = cookies::get(headers, cookies::CEREMONY).unwrap_or_else(|| {
-        let fresh = cookies::fresh(state.service.random_bytes());
-        cookies::set(
-            out,
-            cookies::CEREMONY,
-            &fresh,
-            state.secure_cookies,
-            24 * 3600,
-        );
-        fresh
-    });
+    let value = cookies::get(headers, cookies::CEREMONY)
+        .filter(|v| cookies::is_minted(v))
+        .unwrap_or_else(|| {
+            let fresh = cookies::fresh(state.service.random_bytes());
+            cookies::set(
+                out,
+                cookies::CEREMONY,
+                &fresh,
+                state.secure_cookies,
+                24 * 3600,
+            );
+            fresh
+        });
     hash_token(&value)
 }
 
-/// The browser a result claims to come from. Without a ceremony cookie no
-/// challenge can match, but the service still sees (and audits) the attempt.
+/// The browser a result claims to come from. Without a ceremony cookie we
+/// minted, no challenge can match (none is bound to an empty value), but
+/// the service still sees (and audits) the attempt.
 fn answering_browser(headers: &HeaderMap) -> Vec<u8> {
-    hash_token(&cookies::get(headers, cookies::CEREMONY).unwrap_or_default())
+    cookies::get(headers, cookies::CEREMONY)
+        .filter(|v| cookies::is_minted(v))
+        .map(|v| hash_token(&v))
+        .unwrap_or_default()
 }
 
 /// Options as the conformance API returns them, or the mapped error.
@@ -106,7 +116,7 @@ async fn attestation_options(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let Some(request) = parse::<AttestationOptionsRequest>(&body) else {
         return malformed();
@@ -145,7 +155,7 @@ async fn attestation_result(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
     let browser = answering_browser(&headers);
@@ -171,7 +181,7 @@ async fn assertion_options(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let Some(request) = parse::<AssertionOptionsRequest>(&body) else {
         return malformed();
@@ -202,7 +212,7 @@ async fn assertion_result(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let browser = answering_browser(&headers);
     let ctx = context(&state, &headers, &extensions);
@@ -233,6 +243,7 @@ async fn assertion_result(
 
 async fn sign_out(
     State(state): State<AppState>,
+    _: SameOrigin,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {

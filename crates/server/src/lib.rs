@@ -15,6 +15,7 @@ mod cookies;
 mod headers;
 mod pages;
 mod reply;
+mod same_origin;
 
 pub use client::{IpNet, TrustedProxies};
 

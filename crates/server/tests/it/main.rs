@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod admin;
+mod csrf;
 mod pages;
 mod rate_limits;
 
