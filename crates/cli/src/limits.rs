@@ -1,10 +1,52 @@
-//! Flags bounding what clients can make a node hold: unanswered challenges.
+//! Flags bounding what clients can make a node hold: connections (time and
+//! number) and unanswered challenges.
+
+use std::time::Duration;
 
 use clap::Args;
+use keybound_server::ConnectionLimits;
 
-/// Pending-challenge bounds (flags or KEYBOUND_* variables).
+/// Connection and pending-challenge bounds (flags or KEYBOUND_* variables).
 #[derive(Args, Clone, Debug)]
 pub(crate) struct Limits {
+    /// Seconds a client has to send a request's head (and to start its
+    /// next request on a kept-alive connection).
+    #[arg(
+        long,
+        env = "KEYBOUND_HEADER_READ_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    header_read_timeout: u64,
+    /// Seconds a client has to send a request's body after its head.
+    #[arg(
+        long,
+        env = "KEYBOUND_REQUEST_BODY_TIMEOUT",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    request_body_timeout: u64,
+    /// Seconds an idle connection is kept open between requests (at most
+    /// the header-read timeout).
+    #[arg(
+        long,
+        env = "KEYBOUND_KEEP_ALIVE_TIMEOUT",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    keep_alive_timeout: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "KEYBOUND_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        global = true
+    )]
+    max_connections: u64,
     /// Unanswered challenges one client address (IPv6: /64) may hold on a
     /// node (0: no bound).
     #[arg(
@@ -26,6 +68,16 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
+    /// What `keybound_server::serve` applies.
+    pub(crate) fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            request_body_timeout: Duration::from_secs(self.request_body_timeout),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
     /// Sets the pending-challenge bounds of `limits`.
     pub(crate) fn pending(&self, limits: &mut keybound_service::RateLimits) {
         limits.pending_per_source = self.pending_challenges_per_address;
@@ -49,6 +101,7 @@ mod tests {
         let Ok(cli) = Cli::try_parse_from(["keybound"]) else {
             unreachable!("no arguments parse")
         };
+        assert_eq!(cli.limits.connections(), ConnectionLimits::default());
         let mut limits = keybound_service::RateLimits {
             pending_per_source: 0,
             pending_total: 0,
@@ -56,5 +109,7 @@ mod tests {
         };
         cli.limits.pending(&mut limits);
         assert_eq!(limits, keybound_service::RateLimits::default());
+        assert!(Cli::try_parse_from(["keybound", "--max-connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["keybound", "--header-read-timeout", "0"]).is_err());
     }
 }

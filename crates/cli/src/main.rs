@@ -746,11 +746,7 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         "invite the first admin: keybound admin invite NAME --admin"
     );
     let _ = out.flush();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    keybound_server::serve(listener, app, common.limits.connections(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -16,8 +16,10 @@ mod headers;
 mod pages;
 mod reply;
 mod same_origin;
+mod serve;
 
 pub use client::{IpNet, TrustedProxies};
+pub use serve::{serve, ConnectionLimits};
 
 use std::sync::Arc;
 

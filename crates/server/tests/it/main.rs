@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod admin;
+mod connections;
 mod csrf;
 mod pages;
 mod rate_limits;
