@@ -233,7 +233,9 @@ impl Service {
                 .as_deref()
                 .zip(live.as_deref())
                 .map(|(asked, live)| Checked { asked, live });
-            self.limiter.pending.answers(&source, asked, total, now);
+            self.limiter
+                .pending
+                .answers(&source, asked, total, bounds, now);
         }
         let expires = now.saturating_add(self.config.challenge_ttl_ms);
         let id = match self.limiter.pending.reserve(&source, bounds, expires, now) {

@@ -22,8 +22,9 @@ use std::sync::Mutex;
 /// Over the total, a source may always hold this many (a sign-in page asks
 /// for one challenge for autofill and one for the button).
 pub(super) const FAIR_FLOOR: usize = 4;
-/// How often the store is asked for the total, and (while asking frees
-/// nothing) which of a full source's challenges are still outstanding.
+/// How often the store is asked for the total, and (while the answer
+/// leaves it full) which of a full source's challenges are still
+/// outstanding.
 const REFRESH_MS: i64 = 1000;
 
 #[derive(Debug)]
@@ -38,7 +39,8 @@ struct Slot {
 struct Held {
     slots: Vec<Slot>,
     /// When the store was last asked which are outstanding, and whether
-    /// that freed nothing (then it is not asked again for a second).
+    /// the source was still full after it (then it is not asked again for
+    /// a second).
     refreshed_ms: Option<i64>,
     fruitless: bool,
     /// Refused since it was last admitted (the first refusal is audited).
@@ -128,8 +130,10 @@ impl Pending {
         source: &str,
         asked: Option<Checked<'_>>,
         total: Option<u64>,
+        bounds: Bounds,
         now_ms: i64,
     ) {
+        let per_source = bounds.per_source;
         let mut state = self.lock();
         if let Some(total) = total {
             state.counted = total;
@@ -141,12 +145,14 @@ impl Pending {
         {
             let asked: HashSet<&[u8]> = asked.iter().map(Vec::as_slice).collect();
             let live: HashSet<&[u8]> = live.iter().map(Vec::as_slice).collect();
-            let before = held.slots.len();
             held.slots.retain(|s| match &s.hash {
                 Some(h) => !asked.contains(h.as_slice()) || live.contains(h.as_slice()),
                 None => true,
             });
-            held.fruitless = held.slots.len() == before;
+            // Still full of live ones: asking again soon would not help.
+            // (Not "freed nothing": with concurrent requests another
+            // answer may have freed them first.)
+            held.fruitless = held.slots.len() >= per_source;
         }
     }
 

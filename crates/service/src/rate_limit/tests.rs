@@ -157,6 +157,7 @@ fn pending_challenges_are_bounded_per_source_and_freed_when_answered() {
             live: &[vec![2]],
         }),
         None,
+        bounds,
         20,
     );
     assert!(matches!(
@@ -177,7 +178,7 @@ fn over_the_total_only_the_sources_holding_the_most_are_refused() {
         per_source: 1000,
         total: 100,
     };
-    p.answers("", None, Some(0), 0);
+    p.answers("", None, Some(0), bounds, 0);
     for _ in 0..100 {
         assert!(matches!(
             p.reserve("flood", bounds, 1000, 0),
@@ -214,4 +215,47 @@ fn over_the_total_only_the_sources_holding_the_most_are_refused() {
         p.reserve("dan", bounds, 1000, 0),
         Verdict::Refused { .. }
     ));
+}
+
+#[test]
+fn concurrent_refreshes_do_not_stop_a_full_source_from_being_refreshed() {
+    // Many requests at a full source ask the store at once; the later
+    // answers free nothing the first did not. That is no reason to stop
+    // asking (a busy NAT refills 512 slots in well under a second).
+    let p = Pending::default();
+    let bounds = Bounds {
+        per_source: 2,
+        total: 0,
+    };
+    let fill = |hashes: [u8; 2]| {
+        for h in hashes {
+            let id = reserved(p.reserve("s", bounds, 10_000, 0));
+            p.issued("s", id, vec![h]);
+        }
+    };
+    fill([1, 2]);
+    let first = p.questions("s", bounds, 0).outstanding.unwrap();
+    let second = p.questions("s", bounds, 0).outstanding.unwrap();
+    for asked in [&first, &second] {
+        p.answers("s", Some(Checked { asked, live: &[] }), None, bounds, 0);
+    }
+    fill([3, 4]);
+    assert!(
+        p.questions("s", bounds, 10).outstanding.is_some(),
+        "still worth asking"
+    );
+    // A refresh that leaves the source full is not repeated for a second.
+    let asked = p.questions("s", bounds, 10).outstanding.unwrap();
+    p.answers(
+        "s",
+        Some(Checked {
+            asked: &asked,
+            live: &asked,
+        }),
+        None,
+        bounds,
+        10,
+    );
+    assert!(p.questions("s", bounds, 20).outstanding.is_none());
+    assert!(p.questions("s", bounds, 1010).outstanding.is_some());
 }
