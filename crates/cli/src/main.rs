@@ -272,8 +272,9 @@ struct Common {
         global = true
     )]
     recovery_wait: u32,
-    /// Ceremony requests a minute from one client address (0: no limits).
-    /// The default suits an organisation behind one NAT.
+    /// Ceremony requests a minute from one client address (IPv6: /64), not
+    /// counting successful sign-ins (0: no limits). The default suits an
+    /// organisation behind one NAT.
     #[arg(
         long,
         env = "KEYBOUND_RATE_LIMIT_PER_MINUTE",

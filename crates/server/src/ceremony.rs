@@ -158,9 +158,16 @@ async fn attestation_result(
     JsonBody(body): JsonBody,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let browser = answering_browser(&headers);
-    let finish = state.service.finish_registration(&browser, &body, &ctx);
-    match state.service.admit_answer(&ctx, finish).await {
+    // An enrolment costs its token even when it succeeds (unlike a
+    // sign-in): open registration must not create accounts at full speed.
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return from_service(&e);
+    }
+    match state
+        .service
+        .finish_registration(&answering_browser(&headers), &body, &ctx)
+        .await
+    {
         Ok(enrolled) => {
             let mut out = HeaderMap::new();
             if let Some(session) = &enrolled.session {

@@ -2,11 +2,11 @@
 //! flood without handing anyone a way to lock someone else out.
 //!
 //! - **Per source** (an address; an IPv6 /64, see [`source`]): a token
-//!   bucket. Options requests and requests naming an account take a token
-//!   each; a ceremony *answer* is charged only if it fails, and a
+//!   bucket. Every request takes a token, except a sign-in *answer*
+//!   ([`Service::admit_answer`]): it is charged only if it fails, and a
 //!   successful one gives back the token its options request took. So
-//!   people signing in behind one NAT spend nothing; failures and
-//!   abandoned ceremonies do. An empty bucket gets `429`.
+//!   people signing in behind one NAT spend nothing; failures, abandoned
+//!   ceremonies and enrolments do. An empty bucket gets `429`.
 //! - **Per identity**, from any address: a bucket that never refuses. Past
 //!   its rate, requests naming the account queue behind each other, each
 //!   waiting at most [`RateLimits::identity_max_delay_ms`]. Someone
@@ -39,7 +39,7 @@ use pending::{Bounds, Checked, Pending, Verdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     /// Ceremony requests a minute from one source address, not counting
-    /// successful ceremonies. Sized for an organisation behind one NAT.
+    /// successful sign-ins. Sized for an organisation behind one NAT.
     /// `0` turns the per-source and per-identity limits off.
     pub per_source: u32,
     /// Requests a minute naming one identity, from anywhere, before each
@@ -159,10 +159,11 @@ impl Service {
         Ok(())
     }
 
-    /// Runs `answer` (a ceremony result: `finish_registration`,
-    /// `finish_authentication`, `step_up`) under the source's budget: refused
-    /// when the bucket is empty; otherwise a failure takes a token and a
-    /// success gives back the one its options request took.
+    /// Runs `answer` (a sign-in: `finish_authentication` or `step_up`)
+    /// under the source's budget: refused when the bucket is empty;
+    /// otherwise a failure takes a token and a success gives back the one
+    /// its options request took. (Enrolments go through [`Service::admit`]:
+    /// open registration must not create accounts at full speed.)
     pub async fn admit_answer<T>(
         &self,
         ctx: &ClientContext,

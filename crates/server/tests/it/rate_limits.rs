@@ -154,7 +154,7 @@ async fn a_flood_from_one_address_is_refused_while_others_sign_in() {
 async fn successful_ceremonies_do_not_spend_the_address_budget_and_failures_do() {
     let (app, service) = app_with(|c| c.rate_limits = limits(6, 100)).await;
     let token = service.invite("ada", false, "test").await.unwrap();
-    let (_, mut cred) = enrol_at(&app, [10, 0, 0, 3], &token.value).await;
+    let (_, mut cred) = enrol_at(&app, [10, 0, 0, 9], &token.value).await;
 
     // Everyone behind one NAT signing in: 20 sign-ins (40 requests) with a
     // budget of 6 a minute.
@@ -184,6 +184,57 @@ async fn successful_ceremonies_do_not_spend_the_address_budget_and_failures_do()
         .post("/assertion/result", json!({"id": "AAAA"}).to_string())
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "answers too");
+}
+
+#[tokio::test]
+async fn enrolments_cost_their_tokens_even_when_they_succeed() {
+    let (app, _) = app_with(|c| {
+        c.open_registration = true;
+        c.rate_limits = limits(6, 100);
+    })
+    .await;
+    let mut creator = Browser::at(app, [10, 7, 7, 7]);
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        creator.cookies.clear();
+        let (status, options) = creator
+            .post(
+                "/attestation/options",
+                json!({ "username": format!("new{i}") }).to_string(),
+            )
+            .await;
+        if status != StatusCode::OK {
+            statuses.push(status);
+            continue;
+        }
+        let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+        let c = challenge(&options);
+        let (_, answer) = Authenticator::default().register(
+            Algorithm::Es256,
+            &Ceremony {
+                rp_id: "localhost",
+                origin: ORIGIN,
+                challenge: &c,
+            },
+            &user,
+        );
+        statuses.push(
+            creator
+                .post("/attestation/result", answer.to_string())
+                .await
+                .0,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "open registration cannot create accounts at full speed"
+    );
 }
 
 #[tokio::test]
