@@ -56,6 +56,10 @@ struct State {
     counted_ms: Option<i64>,
     /// Issued by this node since the count.
     issued_since: u64,
+    /// Reservations asked for (when to sweep).
+    calls: u64,
+    /// Refusing everyone (twice the total) since the last reservation.
+    overloaded: bool,
 }
 
 /// This node's view of pending challenges.
@@ -165,16 +169,29 @@ impl Pending {
         now_ms: i64,
     ) -> Verdict {
         let mut state = self.lock();
-        if state.by_source.len() > 1024 && state.next_id % 1024 == 0 {
+        state.calls = state.calls.wrapping_add(1);
+        // Only addresses holding challenges keep an entry: memory follows
+        // the challenges, which the bounds bound.
+        if state.calls % 1024 == 0 && state.by_source.len() > 1024 {
             state.by_source.retain(|_, held| {
                 held.slots.retain(|s| s.expires_ms > now_ms);
-                !held.slots.is_empty() || held.refusing
+                !held.slots.is_empty()
             });
         }
         let estimate = state.counted.saturating_add(state.issued_since);
         let total = bounds.total as u64;
         let over_total = bounds.total > 0 && estimate >= total;
-        // Only counted when needed: it walks every source.
+        if over_total && estimate >= total.saturating_mul(2) {
+            // Everyone is refused; audited once for all, not per address.
+            let first = !state.overloaded;
+            state.overloaded = true;
+            return Verdict::Refused {
+                retry_after_s: u64::try_from(REFRESH_MS / 1000).unwrap_or(1).max(1),
+                first,
+            };
+        }
+        state.overloaded = false;
+        // Only counted when needed: it walks every address.
         let fair_share = over_total.then(|| {
             let holders = state
                 .by_source
@@ -184,36 +201,38 @@ impl Pending {
                 .max(1);
             (bounds.total / holders).max(FAIR_FLOOR)
         });
-        let held = state.by_source.entry(source.to_owned()).or_default();
-        held.slots.retain(|s| s.expires_ms > now_ms);
-        let count = held.slots.len();
+        let count = state.by_source.get_mut(source).map_or(0, |held| {
+            held.slots.retain(|s| s.expires_ms > now_ms);
+            held.slots.len()
+        });
         let over_source = bounds.per_source > 0 && count >= bounds.per_source;
-        let over_total = over_total
-            && (estimate >= total.saturating_mul(2)
-                || fair_share.is_some_and(|fair| count >= fair));
-        if over_source || over_total {
-            let first = !held.refusing;
-            held.refusing = true;
-            let oldest = held.slots.iter().map(|s| s.expires_ms).min();
-            let wait_ms = oldest.map_or(REFRESH_MS, |t| t.saturating_sub(now_ms));
-            return Verdict::Refused {
-                retry_after_s: u64::try_from(wait_ms.max(0))
-                    .map_or(1, |ms| ms.div_ceil(1000))
-                    .max(1),
-                first,
-            };
+        let over_fair_share = fair_share.is_some_and(|fair| count >= fair);
+        if over_source || over_fair_share {
+            // count >= 1 here (a fair share is at least FAIR_FLOOR), so
+            // the address has an entry.
+            if let Some(held) = state.by_source.get_mut(source) {
+                let first = !held.refusing;
+                held.refusing = true;
+                let oldest = held.slots.iter().map(|s| s.expires_ms).min();
+                let wait_ms = oldest.map_or(REFRESH_MS, |t| t.saturating_sub(now_ms));
+                return Verdict::Refused {
+                    retry_after_s: u64::try_from(wait_ms.max(0))
+                        .map_or(1, |ms| ms.div_ceil(1000))
+                        .max(1),
+                    first,
+                };
+            }
         }
-        held.refusing = false;
         let id = state.next_id;
         state.next_id = state.next_id.wrapping_add(1);
         state.issued_since = state.issued_since.saturating_add(1);
-        if let Some(held) = state.by_source.get_mut(source) {
-            held.slots.push(Slot {
-                id,
-                hash: None,
-                expires_ms,
-            });
-        }
+        let held = state.by_source.entry(source.to_owned()).or_default();
+        held.refusing = false;
+        held.slots.push(Slot {
+            id,
+            hash: None,
+            expires_ms,
+        });
         Verdict::Reserved(id)
     }
 
@@ -227,6 +246,12 @@ impl Pending {
         {
             slot.hash = Some(hash);
         }
+    }
+
+    /// How many addresses have an entry (tests).
+    #[cfg(test)]
+    pub(crate) fn sources(&self) -> usize {
+        self.lock().by_source.len()
     }
 
     /// The reserved slot `id` issued nothing (the request was refused).

@@ -259,3 +259,39 @@ fn concurrent_refreshes_do_not_stop_a_full_source_from_being_refreshed() {
     assert!(p.questions("s", bounds, 20).outstanding.is_none());
     assert!(p.questions("s", bounds, 1010).outstanding.is_some());
 }
+
+#[test]
+fn memory_follows_the_challenges_not_the_addresses_asking() {
+    let p = Pending::default();
+    let bounds = Bounds {
+        per_source: 10,
+        total: 100,
+    };
+    // At twice the total everyone is refused, audited once for all, and
+    // no address gets an entry.
+    p.answers("", None, Some(200), bounds, 0);
+    let firsts = (0..5000)
+        .filter(|i| {
+            matches!(
+                p.reserve(&format!("a{i}"), bounds, 1000, 0),
+                Verdict::Refused { first: true, .. }
+            )
+        })
+        .count();
+    assert_eq!(firsts, 1);
+    assert_eq!(p.sources(), 0);
+    // Entries of addresses whose challenges expired are swept.
+    let p = Pending::default();
+    let bounds = Bounds {
+        per_source: 10,
+        total: 0,
+    };
+    for i in 0..2000 {
+        reserved(p.reserve(&format!("b{i}"), bounds, 1000, 0));
+    }
+    assert_eq!(p.sources(), 2000);
+    for _ in 0..2048 {
+        let _ = p.reserve("c", bounds, 5000, 2000);
+    }
+    assert!(p.sources() <= 1, "{}", p.sources());
+}
