@@ -38,6 +38,12 @@ struct FileConfig {
     rate_limit_per_identity: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
     group_min_tier: Option<std::collections::BTreeMap<String, u8>>,
+    header_read_timeout: Option<u64>,
+    request_body_timeout: Option<u64>,
+    keep_alive_timeout: Option<u64>,
+    max_connections: Option<u64>,
+    pending_challenges_per_address: Option<usize>,
+    pending_challenges: Option<usize>,
 }
 
 /// The value of `--config` (or `KEYBOUND_CONFIG`), found before clap runs.
@@ -139,6 +145,30 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
                     .collect::<Vec<_>>()
                     .join(",")
             }),
+        ),
+        (
+            "KEYBOUND_HEADER_READ_TIMEOUT",
+            file.header_read_timeout.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_REQUEST_BODY_TIMEOUT",
+            file.request_body_timeout.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_KEEP_ALIVE_TIMEOUT",
+            file.keep_alive_timeout.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_MAX_CONNECTIONS",
+            file.max_connections.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_PENDING_CHALLENGES_PER_ADDRESS",
+            file.pending_challenges_per_address.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_PENDING_CHALLENGES",
+            file.pending_challenges.map(|n| n.to_string()),
         ),
     ];
     for (name, value) in pairs {

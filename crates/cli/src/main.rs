@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 mod config_file;
+mod limits;
 mod mds_fetch;
 use keybound_service::names::text::{escape, escape_json};
 use keybound_service::{Config, Service, SystemClock};
@@ -286,8 +287,9 @@ struct Common {
         global = true
     )]
     recovery_wait: u32,
-    /// Ceremony requests a minute from one client address (0: no limits).
-    /// The default suits an organisation behind one NAT.
+    /// Ceremony requests a minute from one client address (IPv6: /64), not
+    /// counting successful sign-ins (0: no limits). The default suits an
+    /// organisation behind one NAT.
     #[arg(
         long,
         env = "KEYBOUND_RATE_LIMIT_PER_MINUTE",
@@ -295,7 +297,8 @@ struct Common {
         global = true
     )]
     rate_limit_per_minute: u32,
-    /// Ceremony requests a minute naming one account from one address.
+    /// Ceremony requests a minute naming one account, from any address,
+    /// before each further one is delayed (never refused).
     #[arg(
         long,
         env = "KEYBOUND_RATE_LIMIT_PER_IDENTITY",
@@ -303,15 +306,18 @@ struct Common {
         global = true
     )]
     rate_limit_per_identity: u32,
-    /// A reverse proxy whose X-Forwarded-For names the client (repeatable);
-    /// otherwise the socket's address is the client.
+    /// A reverse proxy (address or CIDR range) whose X-Forwarded-For names
+    /// the client (repeatable); otherwise the socket's address is the
+    /// client.
     #[arg(
         long = "trusted-proxy",
         env = "KEYBOUND_TRUSTED_PROXIES",
         value_delimiter = ',',
         global = true
     )]
-    trusted_proxies: Vec<std::net::IpAddr>,
+    trusted_proxies: Vec<keybound_server::TrustedProxies>,
+    #[command(flatten)]
+    limits: limits::Limits,
     /// Where to fetch the FIDO metadata BLOB from while serving (e.g.
     /// https://mds3.fidoalliance.org/); off unless set.
     #[arg(long, env = "KEYBOUND_MDS_URL", global = true)]
@@ -388,7 +394,9 @@ impl Common {
         config.rate_limits = keybound_service::RateLimits {
             per_source: self.rate_limit_per_minute,
             per_identity: self.rate_limit_per_identity,
+            ..Default::default()
         };
+        self.limits.pending(&mut config.rate_limits);
         config.policy = keybound_service::Policy {
             registration_min_tier: i64::from(self.registration_min_tier),
             require_user_verification: self.require_user_verification,
@@ -806,7 +814,7 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot bring tiers in line with the policy: {e}"))?;
     let app = keybound_server::router(
         keybound_server::AppState::new(service, secure)
-            .with_trusted_proxies(common.trusted_proxies.clone()),
+            .with_trusted_proxies(common.trusted_proxies.iter().cloned().collect()),
     );
     let listener = tokio::net::TcpListener::bind(common.listen)
         .await
@@ -832,11 +840,7 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         "invite the first admin: keybound admin invite NAME --admin"
     );
     let _ = out.flush();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    keybound_server::serve(listener, app, common.limits.connections(), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

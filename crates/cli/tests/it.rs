@@ -327,3 +327,142 @@ fn audit_commands_stream_a_chain_longer_than_a_page() {
         "{broken}"
     );
 }
+
+#[test]
+fn connection_limits_come_from_the_config_file_and_flags() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keybound.toml");
+    std::fs::write(
+        &file,
+        "header_read_timeout = 1\nrequest_body_timeout = 1\nkeep_alive_timeout = 1\n\
+         max_connections = 2\npending_challenges_per_address = 8\npending_challenges = 1000\n\
+         trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _server = Server(child);
+    let port: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Two half-sent requests fill the two slots...
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut reply = String::new();
+    assert!(
+        third.read_to_string(&mut reply).is_err() && reply.is_empty(),
+        "the cap holds the third connection: {reply}"
+    );
+    // ...until the one-second header timeout closes them.
+    let started = Instant::now();
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    assert!(started.elapsed() < Duration::from_secs(4));
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    third.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    for bad in [
+        &["--max-connections", "0"][..],
+        &["--header-read-timeout", "0"],
+        &["--trusted-proxy", "10.0.0.0/33"],
+        &["--trusted-proxy", "proxy.internal"],
+    ] {
+        let mut args = vec!["admin", "users"];
+        args.extend_from_slice(bad);
+        let (ok, _) = keybound(dir.path(), &args);
+        assert!(!ok, "{bad:?}");
+    }
+}
+
+/// The issue's reproduction: with few file descriptors, half-sent requests
+/// used to take every one and `/healthz` stopped answering for good. With
+/// a connection cap under the limit and a header timeout it answers once
+/// the timeouts have freed slots for the requests queued before it.
+#[test]
+fn half_sent_requests_cannot_take_every_file_descriptor() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 32 && exec \"$@\"", "sh", BIN])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            "1",
+        ])
+        .args(["--max-connections", "8", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _server = Server(child);
+    let port: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _held: Vec<TcpStream> = (0..30)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "{reply:?} after {:?}",
+        started.elapsed()
+    );
+}

@@ -2,24 +2,24 @@
 //! `/assertion/options`, `/assertion/result`, and sign-out.
 
 use axum::body::Bytes;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::Extensions;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use keybound_service::{
-    hash_token, AuthenticationRequest, ClientContext, RegistrationRequest, RegistrationStart,
-    ServiceError,
+    hash_token, AuthenticationRequest, RegistrationRequest, RegistrationStart, ServiceError,
 };
 use keybound_webauthn::{
     AttestationConveyancePreference, AuthenticatorSelectionCriteria, UserVerificationRequirement,
 };
 use serde::Deserialize;
 
+pub(crate) use crate::client::context;
 use crate::reply::{failed, from_service, ok};
+use crate::same_origin::{JsonBody, SameOrigin};
 use crate::{cookies, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -68,58 +68,35 @@ fn malformed() -> Response {
     failed(StatusCode::BAD_REQUEST, "malformed request")
 }
 
-/// Who is asking: the socket's address, or behind a trusted proxy the
-/// nearest untrusted address in `X-Forwarded-For`, and the user agent,
-/// truncated.
-pub(crate) fn context(
-    state: &AppState,
-    headers: &HeaderMap,
-    extensions: &Extensions,
-) -> ClientContext {
-    let socket = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let ip = match socket {
-        Some(ip) if state.trusted_proxies.contains(&ip) => headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-            .rev()
-            .find(|a| !state.trusted_proxies.contains(a))
-            .or(Some(ip)),
-        other => other,
-    };
-    ClientContext {
-        ip: ip.map(|ip| ip.to_string()),
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-    }
-}
-
-/// The ceremony cookie of this browser, minting one when absent.
+/// The ceremony cookie of this browser, minting one when it has none we
+/// could have minted: a challenge is never bound to an empty, absent or
+/// chosen-looking value (anyone can send `kb_ceremony=`, and a request
+/// without the cookie, as a cross-site one is, would then match it).
 fn ceremony_cookie(state: &AppState, headers: &HeaderMap, out: &mut HeaderMap) -> Vec<u8> {
-    let value = cookies::get(headers, cookies::CEREMONY).unwrap_or_else(|| {
-        let fresh = cookies::fresh(state.service.random_bytes());
-        cookies::set(
-            out,
-            cookies::CEREMONY,
-            &fresh,
-            state.secure_cookies,
-            24 * 3600,
-        );
-        fresh
-    });
+    let value = cookies::get(headers, cookies::CEREMONY)
+        .filter(|v| cookies::is_minted(v))
+        .unwrap_or_else(|| {
+            let fresh = cookies::fresh(state.service.random_bytes());
+            cookies::set(
+                out,
+                cookies::CEREMONY,
+                &fresh,
+                state.secure_cookies,
+                24 * 3600,
+            );
+            fresh
+        });
     hash_token(&value)
 }
 
-/// The browser a result claims to come from. Without a ceremony cookie no
-/// challenge can match, but the service still sees (and audits) the attempt.
+/// The browser a result claims to come from. Without a ceremony cookie we
+/// minted, no challenge can match (none is bound to an empty value), but
+/// the service still sees (and audits) the attempt.
 fn answering_browser(headers: &HeaderMap) -> Vec<u8> {
-    hash_token(&cookies::get(headers, cookies::CEREMONY).unwrap_or_default())
+    cookies::get(headers, cookies::CEREMONY)
+        .filter(|v| cookies::is_minted(v))
+        .map(|v| hash_token(&v))
+        .unwrap_or_default()
 }
 
 /// Options as the conformance API returns them, or the mapped error.
@@ -139,7 +116,7 @@ async fn attestation_options(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let Some(request) = parse::<AttestationOptionsRequest>(&body) else {
         return malformed();
@@ -165,7 +142,12 @@ async fn attestation_options(
     };
     let reply = state
         .service
-        .begin_registration_from(&browser, start, &preferences, &ctx)
+        .within_challenge_budget(
+            &ctx,
+            state
+                .service
+                .begin_registration_from(&browser, start, &preferences, &ctx),
+        )
         .await;
     with_headers(options_reply(reply), out)
 }
@@ -174,9 +156,11 @@ async fn attestation_result(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
+    // An enrolment costs its token even when it succeeds (unlike a
+    // sign-in): open registration must not create accounts at full speed.
     if let Err(e) = state.service.admit(&ctx, None).await {
         return from_service(&e);
     }
@@ -205,7 +189,7 @@ async fn assertion_options(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let Some(request) = parse::<AssertionOptionsRequest>(&body) else {
         return malformed();
@@ -216,15 +200,17 @@ async fn assertion_options(
     }
     let mut out = HeaderMap::new();
     let browser = ceremony_cookie(&state, &headers, &mut out);
+    let preferences = AuthenticationRequest {
+        user_verification: request.user_verification,
+        extensions: request.extensions,
+    };
     let reply = state
         .service
-        .begin_authentication(
-            &browser,
-            &request.username,
-            &AuthenticationRequest {
-                user_verification: request.user_verification,
-                extensions: request.extensions,
-            },
+        .within_challenge_budget(
+            &ctx,
+            state
+                .service
+                .begin_authentication(&browser, &request.username, &preferences),
         )
         .await;
     with_headers(options_reply(reply), out)
@@ -234,29 +220,25 @@ async fn assertion_result(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Response {
     let browser = answering_browser(&headers);
     let ctx = context(&state, &headers, &extensions);
-    if let Err(e) = state.service.admit(&ctx, None).await {
-        return from_service(&e);
-    }
     // A browser already signed in steps up (or switches account): the new
     // session replaces the old one.
-    let result = match cookies::get(&headers, cookies::SESSION) {
-        Some(previous) => {
-            state
-                .service
-                .step_up(&previous, &browser, &body, &ctx)
-                .await
-        }
-        None => {
-            state
-                .service
-                .finish_authentication(&browser, &body, &ctx)
-                .await
+    let previous = cookies::get(&headers, cookies::SESSION);
+    let finish = async {
+        match &previous {
+            Some(previous) => state.service.step_up(previous, &browser, &body, &ctx).await,
+            None => {
+                state
+                    .service
+                    .finish_authentication(&browser, &body, &ctx)
+                    .await
+            }
         }
     };
+    let result = state.service.admit_answer(&ctx, finish).await;
     match result {
         Ok(signed_in) => {
             let mut out = HeaderMap::new();
@@ -269,6 +251,7 @@ async fn assertion_result(
 
 async fn sign_out(
     State(state): State<AppState>,
+    _: SameOrigin,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {

@@ -36,3 +36,13 @@ pub(crate) fn set(headers: &mut HeaderMap, name: &str, value: &str, secure: bool
 pub(crate) fn fresh(random: [u8; 32]) -> String {
     b64::encode(&random)
 }
+
+/// Whether `value` could be one [`fresh`] made: 43 base64url characters
+/// (32 bytes). Anything else (empty, short, long, other characters) is not
+/// ours and binds nothing.
+pub(crate) fn is_minted(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -10,10 +10,16 @@
 
 mod assets;
 mod ceremony;
+mod client;
 mod cookies;
 mod headers;
 mod pages;
 mod reply;
+mod same_origin;
+mod serve;
+
+pub use client::{IpNet, TrustedProxies};
+pub use serve::{serve, ConnectionLimits};
 
 use std::sync::Arc;
 
@@ -31,7 +37,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct AppState {
     service: Arc<Service>,
     secure_cookies: bool,
-    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
@@ -40,13 +46,13 @@ impl AppState {
         AppState {
             service,
             secure_cookies,
-            trusted_proxies: Arc::new(Vec::new()),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
         }
     }
 
-    /// Reverse proxies whose `X-Forwarded-For` names the client; from any
-    /// other peer the socket address is the client.
-    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+    /// Reverse proxies (addresses or ranges) whose `X-Forwarded-For` names
+    /// the client; from any other peer the socket address is the client.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = Arc::new(proxies);
         self
     }

@@ -49,7 +49,7 @@ pub use keybound_names as names;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
-pub use rate_limit::RateLimits;
+pub use rate_limit::{IssuedChallenge, RateLimits};
 pub use recovery::{Approval, PendingRecovery};
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use roles::{PendingRole, RoleGrant};

@@ -1,31 +1,57 @@
-//! Token buckets for the ceremony endpoints: one per source address, and
-//! one per (identity, source) pair. A flood slows its source down; the same
-//! person from anywhere else is untouched, so the limit can never be used
-//! to lock someone out of their own account.
+//! Flood limits for the ceremony endpoints, built to slow the source of a
+//! flood without handing anyone a way to lock someone else out.
 //!
-//! The buckets live in this node's memory: several nodes each enforce their
-//! own share, which is what a per-node flood limit needs.
+//! - **Per source** (an address; an IPv6 /64, see [`source`]): a token
+//!   bucket. Every request takes a token, except a sign-in *answer*
+//!   ([`Service::admit_answer`]): it is charged only if it fails, and a
+//!   successful one gives back the token its options request took. So
+//!   people signing in behind one NAT spend nothing; failures, abandoned
+//!   ceremonies and enrolments do. An empty bucket gets `429`.
+//! - **Per identity**, from any address: a bucket that never refuses. Past
+//!   its rate, requests naming the account queue behind each other, each
+//!   waiting at most [`RateLimits::identity_max_delay_ms`]. Someone
+//!   hammering a name slows everyone using that name a little, and locks
+//!   nobody out (a `429` here would let anyone behind the victim's address
+//!   keep the victim from signing in).
+//! - **Pending challenges** per source and in total ([`pending`]).
+//!
+//! All of it lives in this node's memory except the total of pending
+//! challenges, which the store counts: with N nodes a source gets at most
+//! N times its budget.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod buckets;
+mod pending;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
 
 use keybound_audit::{Outcome, Severity};
+use keybound_webauthn::{PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions};
 
+use crate::tokens::sha256;
 use crate::{ClientContext, Service, ServiceError};
+use buckets::{Admission, Buckets};
+use pending::{Bounds, Checked, Pending, Verdict};
 
-/// Buckets not touched for this long are forgotten (they are full again).
-const IDLE_MS: i64 = 10 * 60 * 1000;
-/// Sweep the map for idle buckets at most this often.
-const SWEEP_EVERY: usize = 4096;
-
-/// Limits, in requests per minute; a `per_source` of 0 turns limiting off.
+/// The limits; see the module documentation for what each bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Ceremony requests per minute from one source address. Sized for an
-    /// organisation behind one NAT: 600 allow 300 sign-ins a minute.
+    /// Ceremony requests a minute from one source address, not counting
+    /// successful sign-ins. Sized for an organisation behind one NAT.
+    /// `0` turns the per-source and per-identity limits off.
     pub per_source: u32,
-    /// Ceremony requests per minute naming one identity from one source.
+    /// Requests a minute naming one identity, from anywhere, before each
+    /// further one is delayed; `0`: no delays.
     pub per_identity: u32,
+    /// The longest a request naming an identity is delayed, ms.
+    pub identity_max_delay_ms: u64,
+    /// Challenges one source may hold unanswered on one node; `0`: no bound.
+    pub pending_per_source: usize,
+    /// Challenges outstanding on all nodes together above which the
+    /// sources holding the most are refused; `0`: no bound.
+    pub pending_total: usize,
 }
 
 impl Default for RateLimits {
@@ -33,80 +59,61 @@ impl Default for RateLimits {
         RateLimits {
             per_source: 600,
             per_identity: 30,
+            identity_max_delay_ms: 3000,
+            pending_per_source: 512,
+            pending_total: 100_000,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at_ms: i64,
-    /// Refused since it last admitted anything.
-    refusing: bool,
-}
-
-/// The buckets.
+/// This node's buckets and pending challenges.
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    buckets: Mutex<(HashMap<String, Bucket>, usize)>,
+    buckets: Buckets,
+    pending: Pending,
 }
 
-/// The verdict on one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// Go ahead.
-    Admitted,
-    /// Refused; a token is back after this many seconds. `first` is true
-    /// for the first refusal since the bucket last had tokens (audited
-    /// once, not per request).
-    Refused { retry_after_s: u64, first: bool },
+/// Options that carry a challenge: what [`Service::within_challenge_budget`]
+/// accounts for.
+pub trait IssuedChallenge {
+    /// The challenge the options carry.
+    fn challenge(&self) -> &[u8];
 }
 
-impl Limiter {
-    /// Takes a token from the bucket `key`, which holds `per_minute` and
-    /// refills at that rate.
-    pub(crate) fn take(&self, key: &str, per_minute: u32, now_ms: i64) -> Admission {
-        if per_minute == 0 {
-            return Admission::Admitted;
-        }
-        let capacity = f64::from(per_minute);
-        let per_ms = capacity / 60_000.0;
-        let mut guard = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (buckets, calls) = &mut *guard;
-        *calls += 1;
-        if *calls % SWEEP_EVERY == 0 {
-            buckets.retain(|_, b| now_ms - b.at_ms < IDLE_MS);
-        }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: capacity,
-            at_ms: now_ms,
-            refusing: false,
-        });
-        let elapsed = (now_ms - bucket.at_ms).max(0) as f64;
-        let before = (bucket.tokens + elapsed * per_ms).min(capacity);
-        bucket.at_ms = now_ms;
-        if before >= 1.0 {
-            bucket.tokens = before - 1.0;
-            bucket.refusing = false;
-            return Admission::Admitted;
-        }
-        // Refusals cost nothing: the source gets its next token on time.
-        bucket.tokens = before;
-        let first = !bucket.refusing;
-        bucket.refusing = true;
-        let wait_ms = ((1.0 - before) / per_ms).ceil();
-        Admission::Refused {
-            retry_after_s: ((wait_ms / 1000.0).ceil() as u64).max(1),
-            first,
-        }
+impl IssuedChallenge for PublicKeyCredentialCreationOptions {
+    fn challenge(&self) -> &[u8] {
+        &self.challenge
     }
+}
+
+impl IssuedChallenge for PublicKeyCredentialRequestOptions {
+    fn challenge(&self) -> &[u8] {
+        &self.challenge
+    }
+}
+
+fn source_key(ctx: &ClientContext) -> String {
+    format!("src {}", source::bucket_of(ctx.ip.as_deref()))
+}
+
+/// The bucket of a name. Spellings that differ only in case or
+/// surrounding space share it; it is a hash, so a huge name costs no
+/// memory here.
+fn identity_key(name: &str) -> String {
+    let folded = name.trim().to_lowercase();
+    format!(
+        "id {}",
+        keybound_webauthn::b64::encode(&sha256(folded.as_bytes()))
+    )
 }
 
 impl Service {
     /// Admits one ceremony request from `ctx`'s address, naming `identity`
-    /// if it does. Refused requests get [`ServiceError::RateLimited`]; the
-    /// first refusal of a burst is audited (not every one: a flood must not
-    /// flood the audit chain too).
+    /// if it does: takes a token from the source's bucket
+    /// ([`ServiceError::RateLimited`] when it is empty), then waits its turn
+    /// if the name is being asked for faster than its rate. The first
+    /// refusal (or delay) of a burst is audited, not every one: a flood
+    /// must not flood the audit chain too.
     pub async fn admit(
         &self,
         ctx: &ClientContext,
@@ -123,73 +130,171 @@ impl Service {
             .map(keybound_names::for_audit);
         let identity = identity.as_deref();
         let now = self.now_ms();
-        let source = ctx.ip.as_deref().unwrap_or("unknown");
-        let mut verdict = self
+        if let Admission::Refused {
+            retry_after_s,
+            first,
+        } = self
             .limiter
-            .take(&format!("src {source}"), limits.per_source, now);
-        if verdict == Admission::Admitted {
-            if let Some(name) = identity.filter(|n| !n.is_empty()) {
-                let key = format!("id {name}\u{0} {source}");
-                verdict = self.limiter.take(&key, limits.per_identity, now);
-            }
+            .buckets
+            .take(&source_key(ctx), limits.per_source, now)
+        {
+            return Err(self
+                .limited(ctx, identity, first, retry_after_s, "source")
+                .await);
         }
-        match verdict {
-            Admission::Admitted => Ok(()),
-            Admission::Refused {
+        let Some(name) = identity.filter(|n| !n.trim().is_empty()) else {
+            return Ok(());
+        };
+        let delay = self.limiter.buckets.queue(
+            &identity_key(name),
+            limits.per_identity,
+            limits.identity_max_delay_ms,
+            now,
+        );
+        if delay.wait_ms > 0 {
+            if delay.first {
+                let mut event = self.event("rate_limited", ctx);
+                event.subject = Some(name.chars().take(64).collect());
+                event.outcome = Some(Outcome::Failure);
+                event.reason = Some(format!("identity: delayed {} ms", delay.wait_ms));
+                event.severity = Some(Severity::Warning);
+                self.append_alone(event).await?;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(delay.wait_ms)).await;
+        }
+        Ok(())
+    }
+
+    /// Runs `answer` (a sign-in: `finish_authentication` or `step_up`)
+    /// under the source's budget: refused when the bucket is empty;
+    /// otherwise a failure takes a token and a success gives back the one
+    /// its options request took. (Enrolments go through [`Service::admit`]:
+    /// open registration must not create accounts at full speed.)
+    pub async fn admit_answer<T>(
+        &self,
+        ctx: &ClientContext,
+        answer: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<T, ServiceError> {
+        let per_source = self.config.rate_limits.per_source;
+        if per_source == 0 {
+            return answer.await;
+        }
+        let key = source_key(ctx);
+        if let Admission::Refused {
+            retry_after_s,
+            first,
+        } = self.limiter.buckets.peek(&key, per_source, self.now_ms())
+        {
+            return Err(self
+                .limited(ctx, None, first, retry_after_s, "source")
+                .await);
+        }
+        let result = answer.await;
+        let tokens = match &result {
+            Ok(_) => 1.0,
+            // Our own failure is not the client's.
+            Err(ServiceError::Internal(_)) => 0.0,
+            Err(_) => -1.0,
+        };
+        self.limiter
+            .buckets
+            .adjust(&key, per_source, self.now_ms(), tokens);
+        result
+    }
+
+    /// Runs `begin` (`begin_registration` or `begin_authentication`) if
+    /// `ctx`'s source may hold one more unanswered challenge, and accounts
+    /// for the challenge it issues; otherwise
+    /// [`ServiceError::RateLimited`] until the source's oldest challenge
+    /// expires. See [`RateLimits::pending_per_source`] and
+    /// [`RateLimits::pending_total`].
+    pub async fn within_challenge_budget<O: IssuedChallenge>(
+        &self,
+        ctx: &ClientContext,
+        begin: impl Future<Output = Result<O, ServiceError>>,
+    ) -> Result<O, ServiceError> {
+        let limits = self.config.rate_limits;
+        let bounds = Bounds {
+            per_source: limits.pending_per_source,
+            total: limits.pending_total,
+        };
+        if bounds.per_source == 0 && bounds.total == 0 {
+            return begin.await;
+        }
+        let source = source::bucket_of(ctx.ip.as_deref());
+        let now = self.now_ms();
+        let questions = self.limiter.pending.questions(&source, bounds, now);
+        if questions.outstanding.is_some() || questions.total {
+            let mut tx = self.store.read().await?;
+            let live = match &questions.outstanding {
+                Some(asked) => Some(tx.live_challenges_among(asked, now).await?),
+                None => None,
+            };
+            let total = match questions.total {
+                true => Some(tx.count_live_challenges(now).await?),
+                false => None,
+            };
+            drop(tx);
+            let asked = questions
+                .outstanding
+                .as_deref()
+                .zip(live.as_deref())
+                .map(|(asked, live)| Checked { asked, live });
+            self.limiter
+                .pending
+                .answers(&source, asked, total, bounds, now);
+        }
+        let expires = now.saturating_add(self.config.challenge_ttl_ms);
+        let id = match self.limiter.pending.reserve(&source, bounds, expires, now) {
+            Verdict::Reserved(id) => id,
+            Verdict::Refused {
                 retry_after_s,
                 first,
             } => {
-                if first {
-                    let mut event = self.event("rate_limited", ctx);
-                    event.subject = identity.map(str::to_owned);
-                    event.outcome = Some(Outcome::Failure);
-                    event.reason = Some(format!("retry after {retry_after_s} s"));
-                    event.severity = Some(Severity::Warning);
-                    let mut tx = self.store.begin().await?;
-                    tx.append_audit(event).await?;
-                    tx.commit().await?;
-                }
-                Err(ServiceError::RateLimited { retry_after_s })
+                return Err(self
+                    .limited(ctx, None, first, retry_after_s, "pending challenges")
+                    .await)
             }
+        };
+        let issued = begin.await;
+        match &issued {
+            Ok(options) => self
+                .limiter
+                .pending
+                .issued(&source, id, sha256(options.challenge())),
+            Err(_) => self.limiter.pending.abandoned(&source, id),
         }
+        issued
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bucket_empties_and_refills_at_its_rate() {
-        let l = Limiter::default();
-        for _ in 0..6 {
-            assert_eq!(l.take("a", 6, 0), Admission::Admitted);
-        }
-        assert_eq!(
-            l.take("a", 6, 0),
-            Admission::Refused {
-                retry_after_s: 10,
-                first: true
+    /// The refusal of a rate-limited request, audited if it is the first of
+    /// its burst.
+    async fn limited(
+        &self,
+        ctx: &ClientContext,
+        identity: Option<&str>,
+        first: bool,
+        retry_after_s: u64,
+        limit: &str,
+    ) -> ServiceError {
+        if first {
+            let mut event = self.event("rate_limited", ctx);
+            event.subject = identity.map(|n| n.chars().take(64).collect());
+            event.outcome = Some(Outcome::Failure);
+            event.reason = Some(format!("{limit}: retry after {retry_after_s} s"));
+            event.severity = Some(Severity::Warning);
+            if let Err(e) = self.append_alone(event).await {
+                return e;
             }
-        );
-        assert!(matches!(
-            l.take("a", 6, 0),
-            Admission::Refused { first: false, .. }
-        ));
-        assert_eq!(
-            l.take("b", 6, 0),
-            Admission::Admitted,
-            "buckets are separate"
-        );
-        assert_eq!(
-            l.take("a", 6, 10_000),
-            Admission::Admitted,
-            "one token per 10 s"
-        );
-        assert!(matches!(
-            l.take("a", 6, 10_001),
-            Admission::Refused { first: true, .. }
-        ));
-        assert_eq!(l.take("a", 0, 0), Admission::Admitted, "0 is off");
+        }
+        ServiceError::RateLimited { retry_after_s }
+    }
+
+    /// Appends `event` in a transaction of its own.
+    async fn append_alone(&self, event: keybound_audit::NewEvent) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -728,6 +728,56 @@ impl Tx {
             .await
     }
 
+    /// How many challenges are outstanding (issued, unanswered, unexpired)
+    /// on every node: what the total bound on pending challenges counts.
+    pub async fn count_live_challenges(&mut self, now_ms: i64) -> Result<u64, StoreError> {
+        let n = self
+            .db()?
+            .query_opt(
+                "SELECT COUNT(*) AS n FROM challenges WHERE expires_ms > $1",
+                params![now_ms],
+                |r| r.int("n"),
+            )
+            .await?
+            .unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Which of `challenge_hashes` are still outstanding (not taken, not
+    /// expired), on whichever node they were answered. Asked in fixed-size
+    /// rounds so every round is the same prepared statement.
+    pub async fn live_challenges_among(
+        &mut self,
+        challenge_hashes: &[Vec<u8>],
+        now_ms: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        const ROUND: usize = 64;
+        let placeholders: Vec<String> = (2..ROUND + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT challenge_hash FROM challenges WHERE expires_ms > $1 AND challenge_hash IN ({})",
+            placeholders.join(", ")
+        );
+        let mut live = Vec::new();
+        for round in challenge_hashes.chunks(ROUND) {
+            let Some(last) = round.last() else { continue };
+            let mut params = vec![crate::conn::Param::from(now_ms)];
+            // A short round repeats its last hash: the same statement.
+            params.extend(
+                round
+                    .iter()
+                    .chain(std::iter::repeat(last))
+                    .take(ROUND)
+                    .map(crate::conn::Param::from),
+            );
+            live.extend(
+                self.db()?
+                    .query_all(&sql, &params, |r| r.blob("challenge_hash"))
+                    .await?,
+            );
+        }
+        Ok(live)
+    }
+
     /// Removes challenges that expired unanswered and sessions that ended
     /// or expired: nothing reads them again (the audit chain keeps the
     /// record). Returns how many rows went.

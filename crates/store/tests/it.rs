@@ -78,6 +78,7 @@ on_both_backends!(
     a_revocation_on_one_node_is_seen_at_once_by_the_other,
     quarantine_metadata_and_recovery_round_trip,
     relaxed_durability_opens_and_commits,
+    outstanding_challenges_are_counted_and_found,
     readers_see_what_is_committed_and_cannot_write,
     expired_challenges_and_finished_sessions_are_purged,
 );
@@ -791,6 +792,43 @@ async fn expired_challenges_and_finished_sessions_are_purged(db: &Db) {
         .unwrap()
         .is_none());
     tx.commit().await.unwrap();
+}
+
+/// What bounds pending challenges asks: how many are outstanding, and
+/// which of a list (more than one round of 64) still are.
+async fn outstanding_challenges_are_counted_and_found(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    for tag in 0..70u8 {
+        tx.insert_challenge(&challenge(tag, if tag < 10 { 100 } else { 1_000 }))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx
+        .take_challenge(&[20; 32], b"session-a", "registration", 200)
+        .await
+        .unwrap()
+        .is_some());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.read().await.unwrap();
+    assert_eq!(tx.count_live_challenges(50).await.unwrap(), 69);
+    assert_eq!(
+        tx.count_live_challenges(200).await.unwrap(),
+        59,
+        "expired and taken ones are not"
+    );
+    let asked: Vec<Vec<u8>> = (0..80u8).map(|t| vec![t; 32]).collect();
+    let mut live = tx.live_challenges_among(&asked, 200).await.unwrap();
+    live.sort();
+    let expected: Vec<Vec<u8>> = (10..70u8)
+        .filter(|t| *t != 20)
+        .map(|t| vec![t; 32])
+        .collect();
+    assert_eq!(live, expected);
+    assert!(tx.live_challenges_among(&[], 200).await.unwrap().is_empty());
 }
 
 /// Databases made by earlier versions, whose schema sqlx's migrator

@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
+pub(crate) use crate::same_origin::cross_site;
 use crate::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -286,25 +287,6 @@ fn see_other(location: &str, extra: HeaderMap) -> Response {
 
 fn with_notice(path: &str, notice: Notice) -> String {
     format!("{path}?notice={}", notice.key())
-}
-
-/// A form post that did not come from our own pages (cross-site request
-/// forgery). Browsers send `Sec-Fetch-Site`; older ones at least `Origin`.
-fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site") {
-        return site != "same-origin";
-    }
-    match header("origin") {
-        Some(origin) => !state
-            .service
-            .config()
-            .origins
-            .origins()
-            .iter()
-            .any(|o| o == origin),
-        None => false,
-    }
 }
 
 /// `2026-11-22 05:31 UTC`.

@@ -24,6 +24,8 @@ use tower::ServiceExt;
 mod admin;
 mod audit_pages;
 mod bounds;
+mod connections;
+mod csrf;
 mod names;
 mod pages;
 mod rate_limits;
@@ -51,7 +53,7 @@ async fn app_with(tweak: impl FnOnce(&mut Config)) -> (Router, Arc<Service>) {
 struct Browser {
     app: Router,
     cookies: Vec<(String, String)>,
-    ip: [u8; 4],
+    ip: std::net::IpAddr,
 }
 
 impl Browser {
@@ -61,6 +63,11 @@ impl Browser {
 
     /// A browser at another client address.
     fn at(app: Router, ip: [u8; 4]) -> Browser {
+        Browser::at_ip(app, ip.into())
+    }
+
+    /// A browser at any address (IPv6, IPv4-mapped).
+    fn at_ip(app: Router, ip: std::net::IpAddr) -> Browser {
         Browser {
             app,
             cookies: vec![],
@@ -94,9 +101,9 @@ impl Browser {
         // What `into_make_service_with_connect_info` adds for a real socket.
         request
             .extensions_mut()
-            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
                 self.ip, 5555,
-            ))));
+            )));
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         for set in response.headers().get_all(header::SET_COOKIE) {
