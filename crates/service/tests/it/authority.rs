@@ -34,6 +34,32 @@ fn last_event(events: &[keybound_audit::AuditEvent], kind: &str) -> keybound_aud
         .clone()
 }
 
+/// Answers creation `options` obtained earlier with the world's
+/// authenticator, as the browser that asked.
+async fn answer(
+    w: &World,
+    options: &keybound_webauthn::PublicKeyCredentialCreationOptions,
+) -> Result<Enrolled, ServiceError> {
+    let options = serde_json::to_value(options).unwrap();
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let (_, json) = w.auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &challenge_of(&options),
+        },
+        &user,
+    );
+    w.service
+        .finish_registration(
+            BROWSER,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+}
+
 fn advance(w: &World, ms: i64) {
     w.clock.0.fetch_add(ms, Ordering::SeqCst);
 }
@@ -141,26 +167,8 @@ async fn a_key_added_after_the_session_ended_is_refused() {
         .sign_out(&session.value, &ClientContext::default())
         .await
         .unwrap();
-    let options = serde_json::to_value(&options).unwrap();
-    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-    let (_, json) = w.auth.register(
-        Algorithm::Es256,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &challenge_of(&options),
-        },
-        &user,
-    );
     assert_eq!(
-        w.service
-            .finish_registration(
-                BROWSER,
-                json.to_string().as_bytes(),
-                &ClientContext::default()
-            )
-            .await
-            .unwrap_err(),
+        answer(&w, &options).await.unwrap_err(),
         ServiceError::Rejected("session_ended")
     );
     assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
@@ -351,26 +359,8 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let options = serde_json::to_value(&options).unwrap();
-    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-    let (_, json) = w.auth.register(
-        Algorithm::Es256,
-        &Ceremony {
-            rp_id: RP_ID,
-            origin: ORIGIN,
-            challenge: &challenge_of(&options),
-        },
-        &user,
-    );
     assert_eq!(
-        w.service
-            .finish_registration(
-                BROWSER,
-                json.to_string().as_bytes(),
-                &ClientContext::default()
-            )
-            .await
-            .unwrap_err(),
+        answer(&w, &options).await.unwrap_err(),
         ServiceError::Rejected("identity_active")
     );
     assert!(w.service.credentials_of("late").await.unwrap().is_empty());
