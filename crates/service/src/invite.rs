@@ -105,17 +105,19 @@ impl Service {
         min_tier: i64,
         ctx: &ClientContext,
     ) -> Result<Invitation, ServiceError> {
+        let mut event = self.event("admin.invite", ctx);
+        event.actor = Some(issuer.name().to_owned());
+        event.subject = Some(keybound_names::for_audit(name));
         if !(1..=3).contains(&min_tier) {
-            return Err(ServiceError::Rejected("invalid_tier"));
+            return Err(self.record_refusal(event, "invalid_tier", None).await);
         }
         // One naming rule everywhere (keybound_names): the name is stored
         // and looked up in its canonical form.
-        let canonical =
-            keybound_names::canonical(name).map_err(|_| ServiceError::Rejected("invalid_name"))?;
+        let Ok(canonical) = keybound_names::canonical(name) else {
+            return Err(self.record_refusal(event, "invalid_name", None).await);
+        };
         let name = canonical.as_str();
         let now = self.now_ms();
-        let mut event = self.event("admin.invite", ctx);
-        event.actor = Some(issuer.name().to_owned());
         event.subject = Some(name.to_owned());
         let mut tx = self.store.begin().await?;
         if let Issuer::Admin(admin) = issuer {

@@ -425,6 +425,27 @@ async fn offboarding_an_admin_voids_the_links_they_issued() {
     );
 }
 
+#[tokio::test]
+async fn refused_invitations_are_on_the_record() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    for (name, tier, reason) in [("bad\nname", 1, "invalid_name"), ("cy", 7, "invalid_tier")] {
+        assert_eq!(
+            w.service
+                .console_invite(&root, name, false, tier, &ClientContext::default())
+                .await
+                .unwrap_err(),
+            ServiceError::Rejected(reason)
+        );
+        let event = last_event(&w.audit().await, "admin.invite");
+        assert_eq!(
+            (event.actor.as_deref(), event.reason.as_deref()),
+            (Some("root"), Some(reason))
+        );
+        assert!(!event.subject.unwrap_or_default().contains('\n'));
+    }
+}
+
 // --- item 4: tier N within five minutes means a tier-N proof ------------
 
 #[tokio::test]
