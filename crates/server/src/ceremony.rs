@@ -164,11 +164,22 @@ async fn attestation_result(
     if let Err(e) = state.service.admit(&ctx, None).await {
         return from_service(&e);
     }
-    match state
-        .service
-        .finish_registration(&answering_browser(&headers), &body, &ctx)
-        .await
-    {
+    let browser = answering_browser(&headers);
+    let enrolled = match cookies::get(&headers, cookies::SESSION) {
+        Some(previous) => {
+            state
+                .service
+                .finish_registration_replacing(&browser, &previous, &body, &ctx)
+                .await
+        }
+        None => {
+            state
+                .service
+                .finish_registration(&browser, &body, &ctx)
+                .await
+        }
+    };
+    match enrolled {
         Ok(enrolled) => {
             let mut out = HeaderMap::new();
             if let Some(session) = &enrolled.session {

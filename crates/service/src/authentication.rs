@@ -281,30 +281,13 @@ impl Service {
         // proof does not keep an older, stronger one fresh ("tier N within
         // five minutes" means a tier-N proof within five minutes).
         let tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
-        let mut replaced = None;
         if let Some(previous) = previous {
-            let hash = hash_token(previous);
-            if let Some(old) = tx.live_session(&hash, now).await? {
-                tx.end_session(&hash, now).await?;
-                if old.identity_id == identity.id {
-                    event.reason = Some(format!("step-up from tier {}", old.tier));
-                } else {
-                    replaced = Some(old);
-                }
+            if let Some(old_tier) = self
+                .end_replaced_session(&mut tx, previous, &identity, ctx)
+                .await?
+            {
+                event.reason = Some(format!("step-up from tier {old_tier}"));
             }
-        }
-        if let Some(old) = replaced {
-            // Someone else signed in in the same browser: the previous
-            // person's session ended, which their audit trail must show.
-            let mut ended = self.event("session.end", ctx);
-            ended.subject = tx.identity_by_id(&old.identity_id).await?.map(|i| i.name);
-            ended.credential_id = Some(b64::encode(&old.credential_id));
-            ended.outcome = Some(Outcome::Success);
-            ended.reason = Some(format!(
-                "replaced by a sign-in as {} in the same browser",
-                identity.name
-            ));
-            tx.append_audit(ended).await?;
         }
         let session = self
             .start_session(
@@ -362,6 +345,38 @@ impl Service {
             }
             e => refuse(e.reason(), event),
         })
+    }
+
+    /// Ends the live session behind the browser's `previous` cookie, which a
+    /// new sign-in or enrolment of `identity` replaces. Its own earlier
+    /// session: the tier it had (a step-up). Someone else's: its end is
+    /// audited (`session.end`), since their trail must show it; `None`.
+    pub(crate) async fn end_replaced_session(
+        &self,
+        tx: &mut Tx,
+        previous: &str,
+        identity: &keybound_store::Identity,
+        ctx: &ClientContext,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = self.now_ms();
+        let hash = hash_token(previous);
+        let Some(old) = tx.live_session(&hash, now).await? else {
+            return Ok(None);
+        };
+        tx.end_session(&hash, now).await?;
+        if old.identity_id == identity.id {
+            return Ok(Some(old.tier));
+        }
+        let mut ended = self.event("session.end", ctx);
+        ended.subject = tx.identity_by_id(&old.identity_id).await?.map(|i| i.name);
+        ended.credential_id = Some(b64::encode(&old.credential_id));
+        ended.outcome = Some(Outcome::Success);
+        ended.reason = Some(format!(
+            "replaced by a sign-in as {} in the same browser",
+            identity.name
+        ));
+        tx.append_audit(ended).await?;
+        Ok(None)
     }
 
     /// Opens a session for `identity_id` signed in with `credential_id`, in

@@ -297,13 +297,32 @@ impl Service {
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<Enrolled, ServiceError> {
-        let attempt = self.try_finish_registration(browser, body, ctx).await;
+        let attempt = self.try_finish_registration(browser, None, body, ctx).await;
+        self.settle(attempt).await
+    }
+
+    /// [`Service::finish_registration`] from a browser that holds the
+    /// session cookie `previous`: when the enrolment signs in someone else
+    /// (an invitation opened in a browser signed in as another person), the
+    /// earlier session ends in the same transaction and is audited, rather
+    /// than living on server-side after its cookie was replaced.
+    pub async fn finish_registration_replacing(
+        &self,
+        browser: &[u8],
+        previous: &str,
+        body: &[u8],
+        ctx: &ClientContext,
+    ) -> Result<Enrolled, ServiceError> {
+        let attempt = self
+            .try_finish_registration(browser, Some(previous), body, ctx)
+            .await;
         self.settle(attempt).await
     }
 
     async fn try_finish_registration(
         &self,
         browser: &[u8],
+        previous: Option<&str>,
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<Enrolled, Failure> {
@@ -522,6 +541,10 @@ impl Service {
         let session = if pending.by_session {
             None
         } else {
+            if let Some(previous) = previous {
+                self.end_replaced_session(&mut tx, previous, &identity, ctx)
+                    .await?;
+            }
             Some(
                 self.start_session(
                     &mut tx,

@@ -814,6 +814,53 @@ async fn signing_in_as_someone_else_records_the_end_of_the_first_session() {
 }
 
 #[tokio::test]
+async fn enrolling_in_a_browser_signed_in_as_someone_else_ends_their_session() {
+    let w = world().await;
+    let (mut ada, _) = w.enrol("ada").await;
+    let (_, ada_in) = w.sign_in(&mut ada, "", &Tweaks::default()).await;
+    let ada_session = ada_in.unwrap().session;
+    let token = w.service.invite("bob", false, "cli").await.unwrap();
+    let options = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&token.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let (_, json) = w.auth.register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: RP_ID,
+            origin: ORIGIN,
+            challenge: &challenge_of(&options),
+        },
+        &user,
+    );
+    let bob = w
+        .service
+        .finish_registration_replacing(
+            BROWSER,
+            &ada_session.value,
+            json.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bob.name, "bob");
+    assert_eq!(
+        w.service.account(&ada_session.value).await.unwrap_err(),
+        ServiceError::Forbidden,
+        "ada's session does not live on behind bob's cookie"
+    );
+    let ended = last_event(&w.audit().await, "session.end");
+    assert_eq!(ended.subject.as_deref(), Some("ada"));
+}
+
+#[tokio::test]
 async fn console_refusals_views_and_renames_are_recorded() {
     let w = world().await;
     let (mut cred, _) = w.enrol("ada").await;
