@@ -182,8 +182,13 @@ async fn invitations_and_offboarding_from_the_console() {
         2,
         "a credential and a session"
     );
+    // The one refusal so far: the invitation with an empty name.
     let (_, _, page) = get(&mut root, "/admin/audit?outcome=failure").await;
-    assert_eq!(page.matches("<tr class=\"event\">").count(), 0);
+    assert_eq!(page.matches("<tr class=\"event\">").count(), 1);
+    assert!(
+        page.contains("<td class=\"kind\">admin.invite</td>"),
+        "{page}"
+    );
     let (_, _, page) = get(&mut root, "/admin/audit?since=1h").await;
     assert!(page.matches("<tr class=\"event\">").count() >= 8);
     let filter = keybound_service::AuditFilter {
