@@ -92,7 +92,14 @@ impl Service {
         let mut tx = self.store.begin().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
-        let mut pending_recovery = None;
+        let mut pending_recovery = tx
+            .issued_recovery_of(&identity.id, self.now_ms())
+            .await?
+            .map(|r| OpenRecovery {
+                id: r.id,
+                requested_ms: r.requested_ms,
+                approvals: self.config.recovery.approvals,
+            });
         for r in tx.pending_recoveries(self.now_ms()).await? {
             if r.identity_id == identity.id {
                 pending_recovery = Some(OpenRecovery {
@@ -202,11 +209,23 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
         let (_, identity) = self.signed_in(&mut tx, session_token).await?;
+        // Open means pending, or issued with its grant still unused: the
+        // grant is voided with it.
+        let issued = tx
+            .issued_recovery_of(&identity.id, now)
+            .await?
+            .filter(|r| r.id == id);
         let mut recovery = tx
             .recovery(id)
             .await?
-            .filter(|r| r.identity_id == identity.id && r.status == "pending" && r.expires_ms > now)
+            .filter(|r| {
+                r.identity_id == identity.id
+                    && ((r.status == "pending" && r.expires_ms > now) || issued.is_some())
+            })
             .ok_or(ServiceError::NotFound)?;
+        if let Some(issued) = &issued {
+            tx.void_grant(&issued.grant_hash, now).await?;
+        }
         recovery.status = "cancelled".into();
         tx.update_recovery(&recovery).await?;
         let mut event = self.event("recovery.objection", ctx);

@@ -435,6 +435,7 @@ impl Service {
             }
         }
         recovery.status = "issued".into();
+        tx.set_recovery_grant(&recovery.id, &token.hash).await?;
         let mut e = self
             .recovery_event(tx, "recovery.issue", admin, recovery, ctx)
             .await?;

@@ -41,6 +41,7 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
     RoleProposal, Session,
 };
+pub use tx::authority::IssuedRecovery;
 pub use tx::Tx;
 pub use writer::CommitStats;
 

@@ -12,7 +12,7 @@ use crate::rows::{
 };
 use std::sync::Arc;
 
-mod authority;
+pub(crate) mod authority;
 
 use crate::readers::Readers;
 use crate::writer::{Lease, Writer};

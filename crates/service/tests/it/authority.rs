@@ -716,6 +716,59 @@ async fn the_person_sees_a_pending_recovery_and_can_object() {
 }
 
 #[tokio::test]
+async fn the_person_can_still_object_while_the_grant_is_unused() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    let (a1, _) = admin(&w, "a1").await;
+    let (a2, _) = admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    w.service.approve_recovery(&a1, &id, false).await.unwrap();
+    let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, false).await.unwrap() else {
+        panic!("issued");
+    };
+    // Both kept the old passkeys: ada is still signed in and sees it.
+    let open = w
+        .service
+        .account(&session.value)
+        .await
+        .unwrap()
+        .pending_recovery
+        .unwrap();
+    assert_eq!(open.id, id);
+    w.service
+        .object_to_recovery(&session.value, &id, &ClientContext::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.service.invitation(&grant.value).await.unwrap(),
+        InvitationState::Unknown,
+        "the grant is void"
+    );
+    let refused = w
+        .service
+        .begin_registration(
+            BROWSER,
+            RegistrationStart::Invitation(&grant.value),
+            &RegistrationRequest::default(),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err(), ServiceError::Forbidden);
+    assert!(w
+        .service
+        .account(&session.value)
+        .await
+        .unwrap()
+        .pending_recovery
+        .is_none());
+}
+
+#[tokio::test]
 async fn a_recovery_grant_keeps_the_invitations_minimum_tier() {
     let mut w = world().await;
     let token = w

@@ -23,3 +23,7 @@ CREATE TABLE role_approvals (
     approved_ms BIGINT NOT NULL,
     PRIMARY KEY (proposal_id, approver_id)
 );
+
+-- The grant a recovery issued (its token's hash), so the person can still
+-- object while the grant is unused.
+ALTER TABLE recoveries ADD COLUMN grant_hash BYTEA;

@@ -204,3 +204,73 @@ impl Tx {
             .await
     }
 }
+
+/// A recovery of one identity whose grant was issued and is still unused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRecovery {
+    /// The recovery's id.
+    pub id: String,
+    /// When it was asked for, ms.
+    pub requested_ms: i64,
+    /// The grant's token hash.
+    pub grant_hash: Vec<u8>,
+}
+
+impl Tx {
+    /// Remembers which grant a recovery issued.
+    pub async fn set_recovery_grant(
+        &mut self,
+        recovery_id: &str,
+        grant_hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .write()
+            .await?
+            .execute(
+                "UPDATE recoveries SET grant_hash = $1 WHERE id = $2",
+                params![grant_hash, recovery_id],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// The issued recovery of `identity_id` whose grant is still open at
+    /// `now_ms`, if any.
+    pub async fn issued_recovery_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<IssuedRecovery>, StoreError> {
+        self.db()?
+            .query_opt(
+                "SELECT r.id, r.requested_ms, r.grant_hash FROM recoveries r
+             JOIN grants g ON g.token_hash = r.grant_hash
+             WHERE r.identity_id = $1 AND r.status = 'issued'
+               AND g.used_ms IS NULL AND g.expires_ms > $2
+             ORDER BY r.requested_ms DESC",
+                params![identity_id, now_ms],
+                |r| {
+                    Ok(IssuedRecovery {
+                        id: r.text("id")?,
+                        requested_ms: r.int("requested_ms")?,
+                        grant_hash: r.blob("grant_hash")?,
+                    })
+                },
+            )
+            .await
+    }
+
+    /// Voids one open grant; false when it was used or gone.
+    pub async fn void_grant(&mut self, token_hash: &[u8], now_ms: i64) -> Result<bool, StoreError> {
+        let done = self
+            .write()
+            .await?
+            .execute(
+                "UPDATE grants SET used_ms = $1, kind = 'voided'
+             WHERE token_hash = $2 AND used_ms IS NULL",
+                params![now_ms, token_hash],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+}
