@@ -170,6 +170,10 @@ impl Connection {
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_read_timeout)
+            // A request head is a few hundred bytes; hyper's default buffer
+            // (about 400 kB) times the connection cap is memory a slow
+            // sender could hold.
+            .max_buf_size(16 * 1024)
             .keep_alive(true);
         let io = TokioIo::new(Watched::new(stream, activity.clone()));
         let connection = builder.serve_connection(io, service);

@@ -174,7 +174,10 @@ impl Service {
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!(
             "kind {:?}, outcome {:?}, since {:?}, limit {}",
-            filter.kind.as_deref().unwrap_or("any"),
+            filter
+                .kind
+                .as_deref()
+                .map_or_else(|| "any".to_owned(), keybound_names::for_audit),
             filter.outcome,
             filter.since_ms,
             filter.limit

@@ -26,19 +26,47 @@ impl Service {
             .await
     }
 
-    /// [`Service::offboard`] with where the request came from (the console).
+    /// [`Service::offboard`] with where the request came from.
     pub async fn offboard_from(
         &self,
         name: &str,
         actor: &str,
         ctx: &ClientContext,
     ) -> Result<Offboarded, ServiceError> {
+        self.offboard_by(name, actor, None, ctx).await
+    }
+
+    /// An administrator offboards `name` from the console: never
+    /// themselves (whatever spelling of their name they type), and only
+    /// while they are still an active administrator.
+    pub async fn console_offboard(
+        &self,
+        admin: &keybound_store::Identity,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<Offboarded, ServiceError> {
+        self.offboard_by(name, &admin.name, Some(admin), ctx).await
+    }
+
+    async fn offboard_by(
+        &self,
+        name: &str,
+        actor: &str,
+        admin: Option<&keybound_store::Identity>,
+        ctx: &ClientContext,
+    ) -> Result<Offboarded, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
+        if let Some(admin) = admin {
+            self.still_admin(&mut tx, admin).await?;
+        }
         let identity = tx
             .identity_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
+        if admin.is_some_and(|a| a.id == identity.id) {
+            return Err(ServiceError::Rejected("offboard_self"));
+        }
         let event = |kind: &str| {
             let mut e = self.event(kind, ctx);
             e.actor = Some(actor.to_owned());

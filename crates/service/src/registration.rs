@@ -17,6 +17,12 @@ use crate::invite::hex_id;
 use crate::tokens::{hash_token, sha256};
 use crate::{ClientContext, Service, ServiceError, Token};
 
+/// The largest COSE_Key stored (bytes, as the client encoded it).
+const MAX_PUBLIC_KEY_BYTES: usize = 2048;
+/// Credentials (active or quarantined) one identity may hold: enough for
+/// every device a person owns, not a way to fill the table.
+const MAX_CREDENTIALS_PER_IDENTITY: usize = 32;
+
 /// What entitles a browser to register a credential.
 #[derive(Debug, Clone, Copy)]
 pub enum RegistrationStart<'a> {
@@ -505,6 +511,21 @@ impl Service {
             if earned.tier < *min {
                 return Err(refuse("tier_below_group_policy", &event));
             }
+        }
+        // The key is stored as the client encoded it: a COSE_Key padded
+        // with unknown labels would otherwise put kilobytes into a row per
+        // registration. The largest real one (RSA-4096) is under 600 bytes.
+        if verified.public_key.cose_bytes().len() > MAX_PUBLIC_KEY_BYTES {
+            return Err(refuse("public_key_too_large", &event));
+        }
+        let held = tx
+            .credentials_of(&identity.id)
+            .await?
+            .iter()
+            .filter(|c| !matches!(c.status, keybound_store::CredentialStatus::Revoked(_)))
+            .count();
+        if held >= MAX_CREDENTIALS_PER_IDENTITY {
+            return Err(refuse("too_many_credentials", &event));
         }
 
         let credential = Credential {

@@ -194,6 +194,9 @@ impl Tx {
     /// as typed), else the one whose look-up key is `name`'s (`ADA`, `ａｄａ`
     /// and `ada` find `ada`). Input longer than any name is not looked up.
     pub async fn identity_by_name(&mut self, name: &str) -> Result<Option<Identity>, StoreError> {
+        if !storable(name) {
+            return Ok(None);
+        }
         let Some(key) = keybound_names::lookup_key(name) else {
             return Ok(None);
         };
@@ -214,6 +217,9 @@ impl Tx {
         &mut self,
         name: &str,
     ) -> Result<Option<Identity>, StoreError> {
+        if !storable(name) {
+            return Ok(None);
+        }
         let Some(key) = keybound_names::lookup_key(name) else {
             return Ok(None);
         };
@@ -974,6 +980,9 @@ impl Tx {
 
     /// A recovery by id.
     pub async fn recovery(&mut self, id: &str) -> Result<Option<Recovery>, StoreError> {
+        if !storable(id) {
+            return Ok(None);
+        }
         self.db()?
             .query_opt(
                 "SELECT * FROM recoveries WHERE id = $1",
@@ -1049,6 +1058,13 @@ impl Tx {
     ) -> Result<Vec<String>, StoreError> {
         self.db()?.query_all("SELECT approver_id FROM recovery_approvals WHERE recovery_id = $1 ORDER BY approved_ms, approver_id", params![recovery_id], |r| r.text("approver_id")).await
     }
+}
+
+/// Text no stored row can hold: PostgreSQL refuses a NUL in a text
+/// parameter outright (an error, not "no row"), so a look-up of client text
+/// with one must answer "none" before it reaches the database.
+pub(crate) fn storable(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 /// An `INSERT … ON CONFLICT DO NOTHING` that inserted nothing hit a unique

@@ -81,12 +81,27 @@ on_both_backends!(
     outstanding_challenges_are_counted_and_found,
     readers_see_what_is_committed_and_cannot_write,
     expired_challenges_and_finished_sessions_are_purged,
+    look_ups_of_text_with_a_nul_find_nothing,
 );
 
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
 #[path = "it/names.rs"]
 mod names;
+
+/// PostgreSQL refuses a NUL in a text parameter with an error; client text
+/// (a name, an id from a URL) must find nothing, not fail (issue 12).
+async fn look_ups_of_text_with_a_nul_find_nothing(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    assert!(tx.identity_by_name("ada\0").await.unwrap().is_none());
+    assert!(tx.identity_resembling("a\0da").await.unwrap().is_none());
+    assert!(tx.recovery("x\0").await.unwrap().is_none());
+    assert!(tx.role_proposal("\0").await.unwrap().is_none());
+    assert!(tx.identity_by_name("ada").await.unwrap().is_some());
+    tx.commit().await.unwrap();
+}
 
 fn identity(name: &str) -> Identity {
     Identity {

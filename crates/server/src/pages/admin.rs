@@ -356,12 +356,12 @@ pub(super) async fn offboard(
             HeaderMap::new(),
         );
     }
-    match state
-        .service
-        .offboard_from(&form.name, &me.name, &ctx)
-        .await
-    {
+    match state.service.console_offboard(&me, &form.name, &ctx).await {
         Ok(_) => see_other(&with_notice("/admin", Notice::Offboarded), HeaderMap::new()),
+        Err(ServiceError::Rejected("offboard_self")) => see_other(
+            &with_notice("/admin", Notice::NotYourself),
+            HeaderMap::new(),
+        ),
         Err(ServiceError::NotFound) => {
             see_other(&with_notice("/admin", Notice::NotFound), HeaderMap::new())
         }

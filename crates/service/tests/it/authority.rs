@@ -402,6 +402,45 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
 }
 
 #[tokio::test]
+async fn an_administrator_cannot_offboard_themselves_by_another_spelling() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    assert_eq!(
+        w.service
+            .console_offboard(&root, "ROOT", &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected("offboard_self")
+    );
+    assert_eq!(
+        w.service.people().await.unwrap()[0].0.status,
+        IdentityStatus::Active
+    );
+}
+
+#[tokio::test]
+async fn a_registration_cannot_store_endless_keys() {
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let (_, signed_in) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
+    let session = signed_in.unwrap().session;
+    for _ in 1..32 {
+        w.register(RegistrationStart::Session(&session.value))
+            .await
+            .2
+            .unwrap();
+    }
+    assert_eq!(
+        w.register(RegistrationStart::Session(&session.value))
+            .await
+            .2
+            .unwrap_err(),
+        ServiceError::Rejected("too_many_credentials")
+    );
+    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 32);
+}
+
+#[tokio::test]
 async fn offboarding_an_admin_voids_the_links_they_issued() {
     let w = world().await;
     let (root, _) = admin(&w, "root").await;

@@ -96,6 +96,9 @@ impl Tx {
 
     /// A role proposal by id.
     pub async fn role_proposal(&mut self, id: &str) -> Result<Option<RoleProposal>, StoreError> {
+        if !super::storable(id) {
+            return Ok(None);
+        }
         self.db()?
             .query_opt(
                 "SELECT * FROM role_proposals WHERE id = $1",
