@@ -42,6 +42,7 @@ struct FileConfig {
     request_body_timeout: Option<u64>,
     keep_alive_timeout: Option<u64>,
     max_connections: Option<u64>,
+    max_connections_per_address: Option<usize>,
     pending_challenges_per_address: Option<usize>,
     pending_challenges: Option<usize>,
 }
@@ -161,6 +162,10 @@ pub(crate) fn apply(path: &Path) -> Result<(), String> {
         (
             "KEYBOUND_MAX_CONNECTIONS",
             file.max_connections.map(|n| n.to_string()),
+        ),
+        (
+            "KEYBOUND_MAX_CONNECTIONS_PER_ADDRESS",
+            file.max_connections_per_address.map(|n| n.to_string()),
         ),
         (
             "KEYBOUND_PENDING_CHALLENGES_PER_ADDRESS",

@@ -47,6 +47,15 @@ pub(crate) struct Limits {
         global = true
     )]
     max_connections: u64,
+    /// Connections one client address (IPv6: /64) may hold at once; more
+    /// are closed (0: no bound). Trusted proxies are not counted.
+    #[arg(
+        long,
+        env = "KEYBOUND_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 128,
+        global = true
+    )]
+    max_connections_per_address: usize,
     /// Unanswered challenges one client address (IPv6: /64) may hold on a
     /// node (0: no bound).
     #[arg(
@@ -75,6 +84,7 @@ impl Limits {
             request_body_timeout: Duration::from_secs(self.request_body_timeout),
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_address: self.max_connections_per_address,
         }
     }
 

@@ -840,9 +840,15 @@ async fn serve(common: Common) -> Result<ExitCode, String> {
         "invite the first admin: keybound admin invite NAME --admin"
     );
     let _ = out.flush();
-    keybound_server::serve(listener, app, common.limits.connections(), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    keybound_server::serve_behind(
+        listener,
+        app,
+        common.limits.connections(),
+        common.trusted_proxies.iter().cloned().collect(),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
     .await
     .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)

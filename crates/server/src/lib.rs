@@ -19,7 +19,7 @@ mod same_origin;
 mod serve;
 
 pub use client::{IpNet, TrustedProxies};
-pub use serve::{serve, ConnectionLimits};
+pub use serve::{serve, serve_behind, ConnectionLimits};
 
 use std::sync::Arc;
 

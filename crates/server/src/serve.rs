@@ -25,6 +25,7 @@
 //! close, and running requests finish.
 
 mod io;
+mod per_address;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,7 +42,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
+use crate::TrustedProxies;
 use io::{Activity, Deadline, Watched};
+use per_address::{AddressSlot, PerAddress};
 
 /// Time and number bounds on connections; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +60,10 @@ pub struct ConnectionLimits {
     /// Connections served at once. Default 512, well under the usual limit
     /// of 1,024 open files.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: /64) may hold at once; more
+    /// from it are closed at once. Trusted proxies are not counted.
+    /// Default 128 (a quarter of the cap); 0: no bound.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -66,6 +73,7 @@ impl Default for ConnectionLimits {
             request_body_timeout: Duration::from_secs(30),
             keep_alive_timeout: Duration::from_secs(5),
             max_connections: 512,
+            max_connections_per_address: 128,
         }
     }
 }
@@ -81,6 +89,19 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_behind(listener, app, limits, TrustedProxies::default(), shutdown).await
+}
+
+/// [`serve`] behind `proxies`, whose connections (each carrying many
+/// clients) the per-address bound does not count.
+pub async fn serve_behind(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    proxies: TrustedProxies,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let per_address = PerAddress::new(limits.max_connections_per_address, proxies);
     listener.local_addr()?;
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Connections watch `stop`; each holds a `done` receiver, so the
@@ -106,11 +127,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(address_slot) = per_address.admit(peer.ip()) else {
+            // Its address holds its share already: closed at once, and the
+            // global slot goes back.
+            drop(stream);
+            continue;
+        };
         let connection = Connection {
             app: app.clone(),
             limits,
             peer,
             _slot: slot,
+            _address: address_slot,
             stop: stop_rx.clone(),
             _done: done_rx.clone(),
         };
@@ -143,6 +171,7 @@ struct Connection {
     limits: ConnectionLimits,
     peer: SocketAddr,
     _slot: OwnedSemaphorePermit,
+    _address: AddressSlot,
     stop: watch::Receiver<bool>,
     _done: watch::Receiver<()>,
 }

@@ -40,6 +40,7 @@ fn limits(header_ms: u64, body_ms: u64, idle_ms: u64, max: usize) -> ConnectionL
         request_body_timeout: Duration::from_millis(body_ms),
         keep_alive_timeout: Duration::from_millis(idle_ms),
         max_connections: max,
+        max_connections_per_address: 0,
     }
 }
 
@@ -152,6 +153,38 @@ async fn the_connection_cap_is_enforced() {
     drop(held.pop());
     let answer = healthz(server.addr, Duration::from_secs(3)).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Issue 12 (review): one address cannot hold every slot. Connections from
+/// 127.0.0.1 beyond its share are closed at once; 127.0.0.2 is still served.
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let server = serving(ConnectionLimits {
+        max_connections_per_address: 2,
+        ..limits(10_000, 10_000, 10_000, 8)
+    })
+    .await;
+    let _held = [half_sent(server.addr).await, half_sent(server.addr).await];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = half_sent(server.addr).await;
+    assert!(
+        until_closed(&mut third, Duration::from_secs(2))
+            .await
+            .is_some(),
+        "the third from one address is closed at once"
+    );
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut s = other.connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: kb.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    timeout(Duration::from_secs(3), s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }
 
 #[tokio::test]
