@@ -75,6 +75,19 @@ fn usable(credential: &keybound_store::Credential, event: &NewEvent) -> Result<(
     }
 }
 
+/// An owner id no identity has (ids are 32 hex digits).
+const STAND_IN_OWNER: &str = "decoy";
+
+/// A P-256 public key (the curve's generator, private key 1) as a COSE_Key:
+/// what a decoy's answer is verified against. ES256, as most passkeys.
+const STAND_IN_KEY: [u8; 77] = [
+    0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c,
+    0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb,
+    0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x22, 0x58, 0x20, 0x4f, 0xe3, 0x42,
+    0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33,
+    0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5,
+];
+
 impl Service {
     /// Request options. `""` gives username-less options; an unknown name
     /// gets options of the same shape with a decoy credential id derived from
@@ -186,14 +199,16 @@ impl Service {
             .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
         let Some(credential) = tx.credential(&response.raw_id).await? else {
             // A decoy must fail like a real credential with a bad signature,
-            // or answering with it would tell which names have accounts.
-            return Err(
-                if crate::decoys::is_decoy(&self.config.enumeration_secret, &response.raw_id) {
-                    refuse("decoy_credential", &event)
-                } else {
-                    refuse_unknown("unknown_credential", &event)
-                },
-            );
+            // or answering with it would tell which names have accounts:
+            // the same owner look-up and the same verification (against a
+            // stand-in key), so the time taken tells nothing either.
+            if crate::decoys::is_decoy(&self.config.enumeration_secret, &response.raw_id) {
+                let _ = tx.identity_by_id(STAND_IN_OWNER).await?;
+                drop(tx);
+                self.verify_as_if_real(&challenge, &pending, &response);
+                return Err(refuse("decoy_credential", &event));
+            }
+            return Err(refuse_unknown("unknown_credential", &event));
         };
         let identity = tx
             .identity_by_id(&credential.identity_id)
@@ -310,6 +325,41 @@ impl Service {
         })
     }
 
+    /// The verification a real credential's answer gets, against a stand-in
+    /// key, its verdict ignored: what a decoy's answer costs.
+    fn verify_as_if_real(
+        &self,
+        challenge: &[u8],
+        pending: &Pending,
+        response: &AuthenticationResponse,
+    ) {
+        let Ok(key) = CredentialPublicKey::from_cose(&STAND_IN_KEY) else {
+            return;
+        };
+        let allowed: Vec<Vec<u8>> = pending
+            .allowed
+            .iter()
+            .filter_map(|id| b64::decode(id).ok())
+            .collect();
+        let _ = verify_authentication(
+            &AuthenticationExpectation {
+                challenge,
+                rp_id: &self.config.rp_id,
+                origins: &self.config.origins,
+                user_verification: pending.user_verification,
+                allowed_credentials: &allowed,
+            },
+            response,
+            &StoredCredential {
+                credential_id: &response.raw_id,
+                public_key: &key,
+                user_handle: &[],
+                sign_count: 0,
+                backup_eligible: false,
+            },
+        );
+    }
+
     /// §7.2 against `credential` as stored; a counter that did not grow
     /// becomes a refusal that quarantines the credential.
     fn check_assertion(
@@ -423,5 +473,15 @@ impl Service {
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stand_in_key_is_a_valid_es256_key() {
+        assert!(CredentialPublicKey::from_cose(&STAND_IN_KEY).is_ok());
     }
 }
