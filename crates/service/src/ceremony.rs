@@ -111,7 +111,9 @@ impl Service {
 
     /// The failures-across-accounts detector's verdict on one refusal.
     fn failure_alert(&self, event: &NewEvent) -> Option<NewEvent> {
-        let source = event.ip.as_deref()?;
+        // Counted by the rate limits' bucket: an IPv6 /64 is one source,
+        // so rotating addresses inside it does not reset the count.
+        let source = crate::rate_limit::source::bucket_of(Some(event.ip.as_deref()?));
         let target = event
             .subject
             .as_deref()
@@ -119,7 +121,7 @@ impl Service {
         let t = self.config.alerts;
         self.detectors.observe(
             "failures_across_accounts",
-            source,
+            &source,
             target,
             true,
             t.failure_accounts,

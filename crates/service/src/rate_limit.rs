@@ -21,7 +21,7 @@
 
 mod buckets;
 mod pending;
-mod source;
+pub(crate) mod source;
 #[cfg(test)]
 mod tests;
 

@@ -94,10 +94,11 @@ impl Service {
             }
         }
         let t = self.config.alerts;
-        let from_one_source = ctx.ip.as_deref().and_then(|source| {
+        let from_one_source = ctx.ip.as_deref().and_then(|ip| {
+            let source = crate::rate_limit::source::bucket_of(Some(ip));
             let mut alert = self.detectors.observe(
                 "recovery_requests",
-                source,
+                &source,
                 "",
                 false,
                 t.recovery_requests,

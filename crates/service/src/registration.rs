@@ -579,11 +579,12 @@ impl Service {
         };
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!("tier {}: {}", standing.tier, standing.reasons));
-        let alert = event.ip.as_deref().and_then(|source| {
+        let alert = event.ip.as_deref().and_then(|ip| {
             let t = self.config.alerts;
+            let source = crate::rate_limit::source::bucket_of(Some(ip));
             self.detectors.observe(
                 "registrations",
-                source,
+                &source,
                 &identity.name,
                 false,
                 t.registrations,

@@ -165,3 +165,16 @@ async fn a_revoked_credential_coming_back_is_flagged() {
     assert_eq!(last.reason.as_deref(), Some("credential_revoked"));
     assert_eq!(last.severity, Some(Severity::Warning));
 }
+
+/// Issue 12 (review): the detectors count an IPv6 /64 as one source, as
+/// the rate limits do, so rotating addresses inside it resets nothing.
+#[tokio::test]
+async fn rotating_addresses_inside_one_64_is_still_one_source() {
+    let w = world_with(|c| c.alerts.failure_accounts = 5).await;
+    for i in 1..=5 {
+        stranger_sign_in(&w, &format!("2001:db8:1:2::{i:x}")).await;
+    }
+    let raised = alerts(&w).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].kind, "alert.failures_across_accounts");
+}
