@@ -98,16 +98,20 @@ pub(crate) fn client_address(
     if !proxies.contains(client) {
         return Some(client);
     }
-    let lines: Vec<Option<&str>> = headers
+    // Entries are read from the raw bytes: a proxy appends the real
+    // address to whatever line the client sent, so one non-text byte in
+    // the client's part must end the walk at that entry, not hide the
+    // address the proxy appended after it.
+    let lines: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .map(|v| v.to_str().ok())
+        .map(|v| v.as_bytes())
         .collect();
     for line in lines.into_iter().rev() {
-        let Some(line) = line else {
-            return Some(client);
-        };
-        for text in line.rsplit(',') {
+        for raw in line.rsplit(|b| *b == b',') {
+            let Ok(text) = std::str::from_utf8(raw) else {
+                return Some(client);
+            };
             match entry(text) {
                 Some(ip) if proxies.contains(ip) => client = ip,
                 Some(ip) => return Some(ip),

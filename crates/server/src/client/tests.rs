@@ -109,3 +109,21 @@ fn addresses_are_canonical_and_untrusted_peers_choose_nothing() {
         None
     );
 }
+
+#[test]
+fn a_non_text_byte_in_the_clients_part_does_not_hide_the_address_appended() {
+    // nginx appends the peer to whatever line the client sent.
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.9") {
+        h.append("x-forwarded-for", v);
+    }
+    let found = client_address(Some(ip("10.0.0.1")), &h, &proxies(&["10.0.0.0/8"]));
+    assert_eq!(found, Some(ip("198.51.100.9")));
+    // Walking on into the bad entry stops at the last trusted hop.
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_bytes(b"\xff\xfe, 10.0.0.2") {
+        h.append("x-forwarded-for", v);
+    }
+    let found = client_address(Some(ip("10.0.0.1")), &h, &proxies(&["10.0.0.0/8"]));
+    assert_eq!(found, Some(ip("10.0.0.2")));
+}
