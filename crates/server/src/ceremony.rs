@@ -164,22 +164,17 @@ async fn attestation_result(
     if let Err(e) = state.service.admit(&ctx, None).await {
         return from_service(&e);
     }
-    let browser = answering_browser(&headers);
-    let enrolled = match cookies::get(&headers, cookies::SESSION) {
-        Some(previous) => {
-            state
-                .service
-                .finish_registration_replacing(&browser, &previous, &body, &ctx)
-                .await
-        }
-        None => {
-            state
-                .service
-                .finish_registration(&browser, &body, &ctx)
-                .await
-        }
-    };
-    match enrolled {
+    let previous = cookies::get(&headers, cookies::SESSION);
+    match state
+        .service
+        .finish_registration_replacing(
+            &answering_browser(&headers),
+            previous.as_deref(),
+            &body,
+            &ctx,
+        )
+        .await
+    {
         Ok(enrolled) => {
             let mut out = HeaderMap::new();
             if let Some(session) = &enrolled.session {

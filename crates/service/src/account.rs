@@ -100,14 +100,12 @@ impl Service {
                 requested_ms: r.requested_ms,
                 approvals: self.config.recovery.approvals,
             });
-        for r in tx.pending_recoveries(self.now_ms()).await? {
-            if r.identity_id == identity.id {
-                pending_recovery = Some(OpenRecovery {
-                    approvals: tx.recovery_approvers(&r.id).await?.len(),
-                    id: r.id,
-                    requested_ms: r.requested_ms,
-                });
-            }
+        if let Some(r) = tx.pending_recovery_of(&identity.id, self.now_ms()).await? {
+            pending_recovery = Some(OpenRecovery {
+                approvals: tx.recovery_approvers(&r.id).await?.len(),
+                id: r.id,
+                requested_ms: r.requested_ms,
+            });
         }
         Ok(Account {
             admin_lacks_tier: identity.is_admin

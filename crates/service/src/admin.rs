@@ -85,7 +85,7 @@ impl Service {
         credential_id: &str,
         ctx: &ClientContext,
     ) -> Result<i64, ServiceError> {
-        self.vouch(credential_id, &admin.name, Some(&admin.id), ctx)
+        self.vouch(credential_id, &admin.name, Some(admin), ctx)
             .await
     }
 
@@ -104,7 +104,7 @@ impl Service {
         &self,
         credential_id: &str,
         actor: &str,
-        admin_id: Option<&str>,
+        admin: Option<&Identity>,
         ctx: &ClientContext,
     ) -> Result<i64, ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
@@ -120,13 +120,10 @@ impl Service {
         event.ip.clone_from(&ctx.ip);
         event.user_agent.clone_from(&ctx.user_agent);
         event.severity = Some(keybound_audit::Severity::High);
-        if let Some(admin_id) = admin_id {
-            match tx.identity_by_id(admin_id).await? {
-                Some(a) if a.is_admin && a.status == keybound_store::IdentityStatus::Active => {}
-                _ => return Err(ServiceError::Forbidden),
-            }
+        if let Some(admin) = admin {
+            self.still_admin(&mut tx, admin).await?;
         }
-        if admin_id == Some(credential.identity_id.as_str()) {
+        if admin.is_some_and(|a| a.id == credential.identity_id) {
             drop(tx);
             return Err(self.record_refusal(event, "self_vouch", None).await);
         }

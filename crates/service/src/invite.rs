@@ -152,11 +152,15 @@ impl Service {
                 }
                 // Only the newest link works: an older one handed to
                 // someone else must not enrol into this account later.
+                let done = |kind: &str| {
+                    let mut e = self.event(kind, ctx);
+                    e.actor = Some(issuer.name().to_owned());
+                    e.subject = Some(existing.name.clone());
+                    e.outcome = Some(Outcome::Success);
+                    e
+                };
                 for grant in tx.void_grants_of(&existing.id, now).await? {
-                    let mut voided = self.event("admin.void_invitation", ctx);
-                    voided.actor = Some(issuer.name().to_owned());
-                    voided.subject = Some(existing.name.clone());
-                    voided.outcome = Some(Outcome::Success);
+                    let mut voided = done("admin.void_invitation");
                     voided.reason = Some(format!(
                         "grant {} issued by {}, replaced by a new invitation",
                         b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
@@ -166,10 +170,7 @@ impl Service {
                 }
                 if existing.is_admin {
                     tx.set_admin(&existing.id, false).await?;
-                    let mut dropped = self.event("admin.revoke_role", ctx);
-                    dropped.actor = Some(issuer.name().to_owned());
-                    dropped.subject = Some(existing.name.clone());
-                    dropped.outcome = Some(Outcome::Success);
+                    let mut dropped = done("admin.revoke_role");
                     dropped.severity = Some(Severity::High);
                     dropped.reason = Some(
                         "re-invited: the role is granted with each invitation or not at all".into(),
@@ -177,11 +178,7 @@ impl Service {
                     tx.append_audit(dropped).await?;
                 }
                 if tx.void_role_proposals_of(&existing.id).await? > 0 {
-                    let mut voided = self.event("admin.void_role_proposal", ctx);
-                    voided.actor = Some(issuer.name().to_owned());
-                    voided.subject = Some(existing.name.clone());
-                    voided.outcome = Some(Outcome::Success);
-                    tx.append_audit(voided).await?;
+                    tx.append_audit(done("admin.void_role_proposal")).await?;
                 }
                 Identity {
                     status: IdentityStatus::Invited,

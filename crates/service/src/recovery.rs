@@ -154,12 +154,8 @@ impl Service {
                 .await?
                 .map(|i| i.name)
                 .unwrap_or_default();
-            let mut approvers = Vec::new();
-            for id in tx.recovery_approvers(&r.id).await? {
-                if let Some(a) = tx.identity_by_id(&id).await? {
-                    approvers.push(a.name);
-                }
-            }
+            let ids = tx.recovery_approvers(&r.id).await?;
+            let approvers = crate::roles::names_of(&mut tx, ids).await?;
             out.push(PendingRecovery {
                 id: r.id,
                 name,
@@ -261,20 +257,9 @@ impl Service {
         tx: &mut Tx,
         recovery: &Recovery,
     ) -> Result<usize, ServiceError> {
-        let mut count = 0;
-        for id in tx.recovery_approvers(&recovery.id).await? {
-            if id == recovery.identity_id {
-                continue;
-            }
-            if tx
-                .identity_by_id(&id)
-                .await?
-                .is_some_and(|a| a.is_admin && a.status == IdentityStatus::Active)
-            {
-                count += 1;
-            }
-        }
-        Ok(count)
+        let ids = tx.recovery_approvers(&recovery.id).await?;
+        let standing = crate::roles::standing_approvers(tx, ids, &recovery.identity_id).await?;
+        Ok(standing.len())
     }
 
     /// After the waiting period, one of the approvers takes the grant.

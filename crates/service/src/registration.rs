@@ -307,7 +307,7 @@ impl Service {
         self.settle(attempt).await
     }
 
-    /// [`Service::finish_registration`] from a browser that holds the
+    /// [`Service::finish_registration`] from a browser that may hold the
     /// session cookie `previous`: when the enrolment signs in someone else
     /// (an invitation opened in a browser signed in as another person), the
     /// earlier session ends in the same transaction and is audited, rather
@@ -315,12 +315,12 @@ impl Service {
     pub async fn finish_registration_replacing(
         &self,
         browser: &[u8],
-        previous: &str,
+        previous: Option<&str>,
         body: &[u8],
         ctx: &ClientContext,
     ) -> Result<Enrolled, ServiceError> {
         let attempt = self
-            .try_finish_registration(browser, Some(previous), body, ctx)
+            .try_finish_registration(browser, previous, body, ctx)
             .await;
         self.settle(attempt).await
     }
@@ -442,6 +442,7 @@ impl Service {
             },
         );
 
+        let mut by_invitation = false;
         if let Some(grant) = &pending.grant_hash {
             let hash = b64::decode(grant).unwrap_or_default();
             let grant = tx
@@ -456,16 +457,7 @@ impl Service {
                 event.severity = Some(keybound_audit::Severity::High);
                 event.actor = Some(grant.issued_by.clone());
             }
-            if grant.kind == "invitation" {
-                let status = tx
-                    .identity_by_id(&grant.identity_id)
-                    .await?
-                    .map(|i| i.status);
-                if status != Some(IdentityStatus::Invited) {
-                    event.severity = Some(keybound_audit::Severity::High);
-                    return Err(refuse("identity_active", &event));
-                }
-            }
+            by_invitation = grant.kind == "invitation";
         }
         if let Some(session) = &pending.session_hash {
             let hash = b64::decode(session).unwrap_or_default();
@@ -500,6 +492,12 @@ impl Service {
             (None, None) => return Err(refuse("no_identity", &event)),
         };
         event.subject = Some(identity.name.clone());
+        // An invitation enrols only an account nobody holds yet: one that
+        // went live since the options were issued is refused.
+        if by_invitation && identity.status != IdentityStatus::Invited {
+            event.severity = Some(keybound_audit::Severity::High);
+            return Err(refuse("identity_active", &event));
+        }
         if matches!(
             identity.status,
             IdentityStatus::Offboarded | IdentityStatus::Suspended

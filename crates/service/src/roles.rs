@@ -107,17 +107,8 @@ impl Service {
         proposal: &RoleProposal,
         ctx: &ClientContext,
     ) -> Result<RoleGrant, ServiceError> {
-        let mut approvers = Vec::new();
-        for id in tx.role_approvers(&proposal.id).await? {
-            if id == proposal.identity_id {
-                continue;
-            }
-            if let Some(a) = tx.identity_by_id(&id).await? {
-                if a.is_admin && a.status == IdentityStatus::Active {
-                    approvers.push(a.name);
-                }
-            }
-        }
+        let ids = tx.role_approvers(&proposal.id).await?;
+        let approvers = standing_approvers(tx, ids, &proposal.identity_id).await?;
         let needed = self.role_approvals_needed();
         if approvers.len() < needed {
             return Ok(RoleGrant::Proposed {
@@ -218,12 +209,8 @@ impl Service {
                 .await?
                 .map(|i| i.name)
                 .unwrap_or_default();
-            let mut approvers = Vec::new();
-            for id in tx.role_approvers(&p.id).await? {
-                if let Some(a) = tx.identity_by_id(&id).await? {
-                    approvers.push(a.name);
-                }
-            }
+            let ids = tx.role_approvers(&p.id).await?;
+            let approvers = names_of(&mut tx, ids).await?;
             out.push(PendingRole {
                 id: p.id,
                 name,
@@ -250,4 +237,37 @@ async fn open_proposal(tx: &mut Tx, id: &str, now: i64) -> Result<RoleProposal, 
         .await?
         .filter(|p| p.status == "pending" && p.expires_ms > now)
         .ok_or(ServiceError::NotFound)
+}
+
+/// The names of the approvals that count: by identities that are active
+/// administrators now, other than `grantee` (the person promoted or
+/// recovered). Recovery and the admin role count the same way.
+pub(crate) async fn standing_approvers(
+    tx: &mut Tx,
+    approver_ids: Vec<String>,
+    grantee: &str,
+) -> Result<Vec<String>, ServiceError> {
+    let mut names = Vec::new();
+    for id in approver_ids {
+        if id == grantee {
+            continue;
+        }
+        if let Some(a) = tx.identity_by_id(&id).await? {
+            if a.is_admin && a.status == IdentityStatus::Active {
+                names.push(a.name);
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The names of identities `ids`, in order (gone ones left out).
+pub(crate) async fn names_of(tx: &mut Tx, ids: Vec<String>) -> Result<Vec<String>, ServiceError> {
+    let mut names = Vec::new();
+    for id in ids {
+        if let Some(i) = tx.identity_by_id(&id).await? {
+            names.push(i.name);
+        }
+    }
+    Ok(names)
 }

@@ -936,7 +936,7 @@ async fn enrolling_in_a_browser_signed_in_as_someone_else_ends_their_session() {
         .service
         .finish_registration_replacing(
             BROWSER,
-            &ada_session.value,
+            Some(&ada_session.value),
             json.to_string().as_bytes(),
             &ClientContext::default(),
         )

@@ -220,6 +220,24 @@ pub struct IssuedRecovery {
 }
 
 impl Tx {
+    /// The pending, unexpired recovery of `identity_id`, if any (one at a
+    /// time per identity), without reading everyone else's.
+    pub async fn pending_recovery_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<crate::model::Recovery>, StoreError> {
+        self.db()?
+            .query_opt(
+                "SELECT * FROM recoveries
+             WHERE identity_id = $1 AND status = 'pending' AND expires_ms > $2
+             ORDER BY requested_ms DESC",
+                params![identity_id, now_ms],
+                crate::rows::recovery_from_row,
+            )
+            .await
+    }
+
     /// Remembers which grant a recovery issued.
     pub async fn set_recovery_grant(
         &mut self,
