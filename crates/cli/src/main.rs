@@ -522,7 +522,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         .invite_with_min_tier(&name, admin, "cli", i64::from(min_tier))
                         .await
                         .map_err(|e| match e {
-                            keybound_service::ServiceError::Rejected("identity_active") => format!(
+                            keybound_service::ServiceError::Rejected(keybound_service::Refusal::IdentityActive) => format!(
                                 "{name} already has an active account, so no invitation can be issued for it \
                                  (it would let whoever holds the link add a key to that account). They add a \
                                  passkey themselves from their signed-in page; if they lost every passkey, use \

@@ -58,6 +58,5 @@ pub(crate) fn from_service(e: &ServiceError) -> Response {
             tracing::error!(error = %what, "internal error");
             failed(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
-        _ => failed(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
 }

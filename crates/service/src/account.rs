@@ -3,6 +3,7 @@
 //! Every change is checked against the session's owner and commits with its
 //! audit event.
 
+use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
 use keybound_webauthn::b64;
@@ -80,7 +81,7 @@ const MAX_NICKNAME_CHARS: usize = 64;
 fn clean_nickname(raw: &str) -> Result<Option<String>, ServiceError> {
     let nickname = raw.trim();
     if nickname.chars().count() > MAX_NICKNAME_CHARS || nickname.chars().any(char::is_control) {
-        return Err(ServiceError::Rejected("invalid_nickname"));
+        return Err(ServiceError::Rejected(Refusal::InvalidNickname));
     }
     Ok((!nickname.is_empty()).then(|| nickname.to_owned()))
 }

@@ -1,6 +1,7 @@
 //! Administration that is not a ceremony: listing people and credentials,
 //! revoking a credential.
 
+use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Credential, Identity, Tx};
 use keybound_webauthn::b64;
@@ -125,11 +126,13 @@ impl Service {
         }
         if admin.is_some_and(|a| a.id == credential.identity_id) {
             drop(tx);
-            return Err(self.record_refusal(event, "self_vouch", None).await);
+            return Err(self.record_refusal(event, Refusal::SelfVouch, None).await);
         }
         if credential.tier_cap.is_none() {
             drop(tx);
-            return Err(self.record_refusal(event, "nothing_to_vouch", None).await);
+            return Err(self
+                .record_refusal(event, Refusal::NothingToVouch, None)
+                .await);
         }
         let metadata = self.current_metadata(&mut tx).await?;
         let (_, standing) = self.judge_stored(metadata.as_deref(), &credential, None);

@@ -1,6 +1,7 @@
 //! Sign-in: request options (by name, username-less, or plausibly for a
 //! name that does not exist), then the verified assertion becomes a session.
 
+use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
 use keybound_webauthn::{
@@ -64,13 +65,13 @@ fn usable(credential: &keybound_store::Credential, event: &NewEvent) -> Result<(
         CredentialStatus::Quarantined => {
             let mut event = event.clone();
             event.severity = Some(keybound_audit::Severity::Warning);
-            Err(refuse("credential_quarantined", &event))
+            Err(refuse(Refusal::CredentialQuarantined, &event))
         }
         CredentialStatus::Revoked(_) => {
             // Someone still holds a key we took away: worth a look.
             let mut event = event.clone();
             event.severity = Some(keybound_audit::Severity::Warning);
-            Err(refuse_unknown("credential_revoked", &event))
+            Err(refuse_unknown(Refusal::CredentialRevoked, &event))
         }
     }
 }
@@ -182,11 +183,11 @@ impl Service {
     ) -> Result<SignedIn, Failure> {
         let now = self.now_ms();
         let mut event = self.event("authentication", ctx);
-        let response =
-            AuthenticationResponse::from_json(body).map_err(|e| refuse(e.reason(), &event))?;
+        let response = AuthenticationResponse::from_json(body)
+            .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
         event.credential_id = Some(b64::encode(&response.raw_id));
-        let challenge =
-            challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
+        let challenge = challenge_of(&response.client_data_json)
+            .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
 
         // First look, on a reader beside the writer: the challenge (not
         // taken yet), the credential, its owner.
@@ -194,7 +195,7 @@ impl Service {
         let stored = tx
             .peek_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?
-            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
         let pending: Pending = serde_json::from_str(&stored.payload)
             .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
         let Some(credential) = tx.credential(&response.raw_id).await? else {
@@ -206,14 +207,14 @@ impl Service {
                 let _ = tx.identity_by_id(STAND_IN_OWNER).await?;
                 drop(tx);
                 self.verify_as_if_real(&challenge, &pending, &response);
-                return Err(refuse("decoy_credential", &event));
+                return Err(refuse(Refusal::DecoyCredential, &event));
             }
-            return Err(refuse_unknown("unknown_credential", &event));
+            return Err(refuse_unknown(Refusal::UnknownCredential, &event));
         };
         let identity = tx
             .identity_by_id(&credential.identity_id)
             .await?
-            .ok_or_else(|| refuse("unknown_credential", &event))?;
+            .ok_or_else(|| refuse(Refusal::UnknownCredential, &event))?;
         drop(tx);
         event.subject = Some(identity.name.clone());
         event.aaguid = Some(credential.aaguid.clone());
@@ -223,10 +224,10 @@ impl Service {
             .as_ref()
             .is_some_and(|id| *id != identity.id)
         {
-            return Err(refuse("credential_of_another_identity", &event));
+            return Err(refuse(Refusal::CredentialOfAnotherIdentity, &event));
         }
         if identity.status != keybound_store::IdentityStatus::Active {
-            return Err(refuse("identity_not_active", &event));
+            return Err(refuse(Refusal::IdentityNotActive, &event));
         }
         let allowed: Vec<Vec<u8>> = pending
             .allowed
@@ -260,7 +261,7 @@ impl Service {
         let mut tx = self.store.begin().await?;
         tx.take_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?
-            .ok_or_else(|| refuse("no_matching_challenge", &event))?;
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
         let unchanged = match &verified {
             Some(verified) => {
                 tx.record_use_if_unchanged(
@@ -280,7 +281,7 @@ impl Service {
                 let current = tx
                     .credential(&credential.id)
                     .await?
-                    .ok_or_else(|| refuse_unknown("unknown_credential", &event))?;
+                    .ok_or_else(|| refuse_unknown(Refusal::UnknownCredential, &event))?;
                 usable(&current, &event)?;
                 let verified = self.check_assertion(&attempt, &current, &event)?;
                 tx.record_use(&current.id, verified.sign_count, verified.backup_state, now)
@@ -391,9 +392,9 @@ impl Service {
             VerifyError::CloneSuspected { received, .. } => {
                 let mut event = event.clone();
                 event.sign_count = Some(received);
-                refuse_and_quarantine(e.reason(), &event, &credential.id)
+                refuse_and_quarantine(Refusal::Verification(e.reason()), &event, &credential.id)
             }
-            e => refuse(e.reason(), event),
+            e => refuse(Refusal::Verification(e.reason()), event),
         })
     }
 

@@ -3,6 +3,7 @@
 //! transports: `keybound_webauthn::response`): display names, extension
 //! inputs, and the request context written into every audit event.
 
+use crate::Refusal;
 use serde_json::{Map, Value};
 
 use crate::{ClientContext, ServiceError};
@@ -60,7 +61,7 @@ pub(crate) fn display_name(requested: Option<&str>) -> Result<Option<String>, Se
     // Count no further than one past the bound, whatever the length.
     let too_long = name.chars().nth(MAX_DISPLAY_NAME_CHARS).is_some();
     if too_long || name.chars().any(keybound_names::text::is_hazardous) {
-        return Err(ServiceError::Rejected("invalid_display_name"));
+        return Err(ServiceError::Rejected(Refusal::InvalidDisplayName));
     }
     Ok(Some(name.to_owned()))
 }
@@ -122,7 +123,7 @@ mod tests {
         ] {
             assert_eq!(
                 display_name(Some(bad)),
-                Err(ServiceError::Rejected("invalid_display_name"))
+                Err(ServiceError::Rejected(Refusal::InvalidDisplayName))
             );
         }
     }

@@ -6,11 +6,11 @@ use keybound_store::{StoreError, Tx};
 use serde::de::DeserializeOwned;
 
 use crate::tokens::sha256;
-use crate::{Service, ServiceError};
+use crate::{Refusal, Service, ServiceError};
 
 /// A refusal: the audit reason plus what is known about the attempt.
-pub(crate) struct Refusal {
-    pub reason: &'static str,
+pub(crate) struct Refused {
+    pub reason: Refusal,
     pub event: NewEvent,
     /// The client may learn that the credential is unknown here.
     pub unknown_credential: bool,
@@ -20,7 +20,7 @@ pub(crate) struct Refusal {
 }
 
 pub(crate) enum Failure {
-    Refused(Box<Refusal>),
+    Refused(Box<Refused>),
     Internal(ServiceError),
 }
 
@@ -30,8 +30,8 @@ impl From<StoreError> for Failure {
     }
 }
 
-pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
-    Failure::Refused(Box::new(Refusal {
+pub(crate) fn refuse(reason: Refusal, event: &NewEvent) -> Failure {
+    Failure::Refused(Box::new(Refused {
         reason,
         event: event.clone(),
         unknown_credential: false,
@@ -41,8 +41,8 @@ pub(crate) fn refuse(reason: &'static str, event: &NewEvent) -> Failure {
 
 /// A refusal because the credential is not one we accept, which the client
 /// may be told (see [`ServiceError::UnknownCredential`]).
-pub(crate) fn refuse_unknown(reason: &'static str, event: &NewEvent) -> Failure {
-    Failure::Refused(Box::new(Refusal {
+pub(crate) fn refuse_unknown(reason: Refusal, event: &NewEvent) -> Failure {
+    Failure::Refused(Box::new(Refused {
         reason,
         event: event.clone(),
         unknown_credential: true,
@@ -54,13 +54,13 @@ pub(crate) fn refuse_unknown(reason: &'static str, event: &NewEvent) -> Failure 
 /// backwards, so two copies of the key may exist. The event is high
 /// severity.
 pub(crate) fn refuse_and_quarantine(
-    reason: &'static str,
+    reason: Refusal,
     event: &NewEvent,
     credential_id: &[u8],
 ) -> Failure {
     let mut event = event.clone();
     event.severity = Some(Severity::High);
-    Failure::Refused(Box::new(Refusal {
+    Failure::Refused(Box::new(Refused {
         reason,
         event,
         unknown_credential: false,
@@ -78,14 +78,14 @@ impl Service {
             Ok(done) => Ok(done),
             Err(Failure::Internal(e)) => Err(e),
             Err(Failure::Refused(refusal)) => {
-                let Refusal {
+                let Refused {
                     reason,
                     mut event,
                     unknown_credential,
                     quarantine,
                 } = *refusal;
                 event.outcome = Some(Outcome::Failure);
-                event.reason = Some(reason.to_owned());
+                event.reason = Some(reason.reason().to_owned());
                 let alert = self.failure_alert(&event);
                 let mut tx = self.store.begin().await?;
                 if let Some(id) = quarantine {
@@ -143,7 +143,7 @@ impl Service {
         let stored = tx
             .take_challenge(&sha256(challenge), browser, ceremony, self.now_ms())
             .await?
-            .ok_or_else(|| refuse("no_matching_challenge", event))?;
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, event))?;
         serde_json::from_str(&stored.payload)
             .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))
     }

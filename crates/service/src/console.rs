@@ -3,6 +3,7 @@
 //! tier 2 or above within the step-up window. Console actions then run as
 //! the ordinary use cases with that administrator as the actor.
 
+use crate::Refusal;
 use keybound_audit::{AuditEvent, Outcome};
 use keybound_store::{AuditQuery, Identity, MAX_AUDIT_PAGE};
 
@@ -80,11 +81,11 @@ impl Service {
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         drop(tx);
         let refusal = if !identity.is_admin {
-            Some((ServiceError::Forbidden, "not_admin"))
+            Some((ServiceError::Forbidden, Refusal::NotAdmin))
         } else if session.tier < ADMIN_MIN_TIER {
-            Some((ServiceError::StepUpRequired, "session_tier_too_low"))
+            Some((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
         } else if self.now_ms().saturating_sub(session.created_ms) > STEP_UP_WINDOW_MS {
-            Some((ServiceError::StepUpRequired, "session_not_fresh"))
+            Some((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
         } else {
             None
         };

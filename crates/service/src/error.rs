@@ -4,19 +4,20 @@ use std::fmt;
 
 use keybound_store::StoreError;
 
+use crate::Refusal;
+
 /// Why a use case did not happen.
-#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceError {
     /// The client's request was refused; the reason is for the audit log,
     /// never for the client.
-    Rejected(&'static str),
+    Rejected(Refusal),
     /// The credential a sign-in presented is not (or no longer) registered
     /// here. Unlike [`ServiceError::Rejected`] the client may be told, so its
     /// page can ask the passkey provider to forget the credential
     /// (`signalUnknownCredential`). Never returned for the decoy ids offered
     /// for names that do not exist, so it reveals nothing about accounts.
-    UnknownCredential(&'static str),
+    UnknownCredential(Refusal),
     /// The action needs the person's explicit confirmation (revoking a
     /// credential they cannot spare).
     ConfirmationRequired,

@@ -8,6 +8,7 @@
 //! not at all: re-inviting an invited or offboarded identity does not bring
 //! back an admin role nobody granted again.
 
+use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::b64;
@@ -109,12 +110,12 @@ impl Service {
         event.actor = Some(issuer.name().to_owned());
         event.subject = Some(keybound_names::for_audit(name));
         if !(1..=3).contains(&min_tier) {
-            return Err(self.record_refusal(event, "invalid_tier", None).await);
+            return Err(self.record_refusal(event, Refusal::InvalidTier, None).await);
         }
         // One naming rule everywhere (keybound_names): the name is stored
         // and looked up in its canonical form.
         let Ok(canonical) = keybound_names::canonical(name) else {
-            return Err(self.record_refusal(event, "invalid_name", None).await);
+            return Err(self.record_refusal(event, Refusal::InvalidName, None).await);
         };
         let name = canonical.as_str();
         let now = self.now_ms();
@@ -135,7 +136,7 @@ impl Service {
                 return Err(self
                     .record_refusal(
                         event,
-                        "identity_active",
+                        Refusal::IdentityActive,
                         Some(
                             "a live account gains a key only by its own sign-in or by recovery"
                                 .into(),
@@ -200,7 +201,9 @@ impl Service {
                 match tx.insert_identity(&identity).await {
                     Err(StoreError::Conflict) => {
                         drop(tx);
-                        return Err(self.record_refusal(event, "name_confusable", None).await);
+                        return Err(self
+                            .record_refusal(event, Refusal::NameConfusable, None)
+                            .await);
                     }
                     other => other?,
                 }

@@ -26,6 +26,7 @@ mod metadata;
 mod offboard;
 mod rate_limit;
 mod recovery;
+mod refusal;
 mod registration;
 mod roles;
 mod tiers;
@@ -51,6 +52,7 @@ pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
 pub use rate_limit::{IssuedChallenge, RateLimits};
 pub use recovery::{Approval, PendingRecovery};
+pub use refusal::Refusal;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use roles::{PendingRole, RoleGrant};
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
@@ -166,13 +168,13 @@ impl Service {
     async fn record_refusal(
         &self,
         mut event: NewEvent,
-        reason: &'static str,
+        reason: Refusal,
         detail: Option<String>,
     ) -> ServiceError {
         event.outcome = Some(keybound_audit::Outcome::Failure);
         event.reason = Some(match detail {
-            Some(detail) => format!("{reason}: {detail}"),
-            None => reason.to_owned(),
+            Some(detail) => format!("{}: {detail}", reason.reason()),
+            None => reason.reason().to_owned(),
         });
         let recorded = async {
             let mut tx = self.store.begin().await?;

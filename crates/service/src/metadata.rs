@@ -2,6 +2,7 @@
 //! says about a model at registration, and re-tiering every credential when
 //! a new BLOB changes a model's standing.
 
+use crate::Refusal;
 use std::sync::Arc;
 
 use keybound_audit::{Outcome, Severity};
@@ -108,14 +109,14 @@ impl Service {
     }
 }
 
-fn refusal_reason(e: &MetadataError) -> &'static str {
+fn refusal_reason(e: &MetadataError) -> Refusal {
     match e {
-        MetadataError::Malformed(_) => "metadata_malformed",
-        MetadataError::UnsupportedAlgorithm(_) => "metadata_unsupported_algorithm",
-        MetadataError::BadSignature => "metadata_bad_signature",
-        MetadataError::UntrustedSigner(_) => "metadata_untrusted_signer",
-        MetadataError::Expired { .. } => "metadata_expired",
-        _ => "metadata_refused",
+        MetadataError::Malformed(_) => Refusal::MetadataMalformed,
+        MetadataError::UnsupportedAlgorithm(_) => Refusal::MetadataUnsupportedAlgorithm,
+        MetadataError::BadSignature => Refusal::MetadataBadSignature,
+        MetadataError::UntrustedSigner(_) => Refusal::MetadataUntrustedSigner,
+        MetadataError::Expired { .. } => Refusal::MetadataExpired,
+        _ => Refusal::MetadataRefused,
     }
 }
 
@@ -176,7 +177,7 @@ impl Service {
     ) -> Result<MetadataImport, ServiceError> {
         self.import(jwt, actor, false)
             .await?
-            .ok_or(ServiceError::Rejected("metadata_not_newer"))
+            .ok_or(ServiceError::Rejected(Refusal::MetadataNotNewer))
     }
 
     /// A scheduled fetch's import: like [`Service::import_metadata`], but
@@ -199,7 +200,7 @@ impl Service {
         let mut event = self.event("admin.mds_import", &ClientContext::default());
         event.actor = Some(actor.to_owned());
         let Some(root) = &self.config.mds_root else {
-            return Err(ServiceError::Rejected("no_mds_root_configured"));
+            return Err(ServiceError::Rejected(Refusal::NoMdsRootConfigured));
         };
         let blob = match verify_blob(jwt, root, self.now_secs()) {
             Ok(blob) => blob,
@@ -218,7 +219,7 @@ impl Service {
                 drop(tx);
                 let why = format!("serial {} is not newer than {current}", blob.no);
                 return Err(self
-                    .record_refusal(event, "metadata_not_newer", Some(why))
+                    .record_refusal(event, Refusal::MetadataNotNewer, Some(why))
                     .await);
             }
         }

@@ -2,6 +2,7 @@
 //! every credential revoked, every session ended, every open grant voided —
 //! with an audit event for each. Only a new invitation brings it back.
 
+use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{CredentialStatus, IdentityStatus};
 use keybound_webauthn::b64;
@@ -65,7 +66,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound)?;
         if admin.is_some_and(|a| a.id == identity.id) {
-            return Err(ServiceError::Rejected("offboard_self"));
+            return Err(ServiceError::Rejected(Refusal::OffboardSelf));
         }
         let event = |kind: &str| {
             let mut e = self.event(kind, ctx);

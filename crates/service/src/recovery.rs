@@ -4,6 +4,7 @@
 //! approvers receives a single-use 15-minute grant to hand over in person,
 //! and (by default) the old credentials are revoked then.
 
+use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
 use keybound_webauthn::b64;
@@ -199,13 +200,17 @@ impl Service {
             .await?;
         if recovery.identity_id == admin.id {
             drop(tx);
-            return Err(self.record_refusal(event, "self_approval", None).await);
+            return Err(self
+                .record_refusal(event, Refusal::SelfApproval, None)
+                .await);
         }
         let first = tx.recovery_approvers(id).await?.is_empty();
         match tx.approve_recovery(id, &admin.id, now).await {
             Err(StoreError::Conflict) => {
                 drop(tx);
-                return Err(self.record_refusal(event, "already_approved", None).await);
+                return Err(self
+                    .record_refusal(event, Refusal::AlreadyApproved, None)
+                    .await);
             }
             other => other?,
         }
@@ -301,11 +306,11 @@ impl Service {
             tx.update_recovery(&recovery).await?;
             tx.append_audit(event).await?;
             tx.commit().await?;
-            return Err(ServiceError::Rejected("approvals_no_longer_stand"));
+            return Err(ServiceError::Rejected(Refusal::ApprovalsNoLongerStand));
         }
         match recovery.ready_ms {
             Some(ready) if ready <= now => {}
-            _ => return Err(ServiceError::Rejected("recovery_not_ready")),
+            _ => return Err(ServiceError::Rejected(Refusal::RecoveryNotReady)),
         }
         let token = self
             .issue_recovery(&mut tx, &mut recovery, admin, now, ctx)

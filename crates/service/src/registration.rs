@@ -1,6 +1,7 @@
 //! Enrolment: creation options, then the verified credential stored with its
 //! audit event in one transaction.
 
+use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{Challenge, Credential, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::{
@@ -145,7 +146,9 @@ impl Service {
                         event.subject = Some(identity.name.clone());
                         event.actor = Some(grant.issued_by.clone());
                         event.severity = Some(keybound_audit::Severity::High);
-                        return Err(self.record_refusal(event, "identity_active", None).await);
+                        return Err(self
+                            .record_refusal(event, Refusal::IdentityActive, None)
+                            .await);
                     }
                     (Some(identity), None, Some(hash))
                 }
@@ -174,7 +177,7 @@ impl Service {
                     // The naming rule, and no look-alike of an existing
                     // name (keybound_names; the store's skeleton index).
                     let name = keybound_names::canonical(name)
-                        .map_err(|_| ServiceError::Rejected("invalid_name"))?;
+                        .map_err(|_| ServiceError::Rejected(Refusal::InvalidName))?;
                     // Open registration only ever creates an identity: a
                     // name that exists in any state (active, invited,
                     // offboarded), or a look-alike of one, is refused like
@@ -184,7 +187,7 @@ impl Service {
                         drop(tx);
                         let mut event = self.event("registration.options", ctx);
                         event.subject = Some(name);
-                        return Err(self.record_refusal(event, "name_taken", None).await);
+                        return Err(self.record_refusal(event, Refusal::NameTaken, None).await);
                     }
                     (None, Some(name), None)
                 }
@@ -202,7 +205,9 @@ impl Service {
                 event.actor = Some(identity.name.clone());
                 event.subject = Some(keybound_names::for_audit(asked));
                 event.severity = Some(keybound_audit::Severity::Warning);
-                return Err(self.record_refusal(event, "name_mismatch", None).await);
+                return Err(self
+                    .record_refusal(event, Refusal::NameMismatch, None)
+                    .await);
             }
         }
         if let Some(barred) = identity.as_ref().filter(|i| {
@@ -212,7 +217,7 @@ impl Service {
             event.subject = Some(barred.name.clone());
             drop(tx);
             return match self
-                .record_refusal(event, "identity_not_enrollable", None)
+                .record_refusal(event, Refusal::IdentityNotEnrollable, None)
                 .await
             {
                 ServiceError::Rejected(_) => Err(ServiceError::Forbidden),
@@ -334,11 +339,11 @@ impl Service {
     ) -> Result<Enrolled, Failure> {
         let now = self.now_ms();
         let mut event = self.event("registration", ctx);
-        let response =
-            RegistrationResponse::from_json(body).map_err(|e| refuse(e.reason(), &event))?;
+        let response = RegistrationResponse::from_json(body)
+            .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
         event.credential_id = Some(b64::encode(&response.raw_id));
-        let challenge =
-            challenge_of(&response.client_data_json).map_err(|e| refuse(e.reason(), &event))?;
+        let challenge = challenge_of(&response.client_data_json)
+            .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
 
         let mut tx = self.store.begin().await?;
         let pending: Pending = self
@@ -351,7 +356,7 @@ impl Service {
             && pending.grant_hash.is_none()
             && pending.session_hash.is_none()
         {
-            return Err(refuse("stale_ceremony_state", &event));
+            return Err(refuse(Refusal::StaleCeremonyState, &event));
         }
 
         let anchors = TrustAnchors::new(
@@ -371,7 +376,7 @@ impl Service {
             },
             response,
         )
-        .map_err(|e| refuse(e.reason(), &event))?;
+        .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
         event.aaguid = Some(verified.aaguid.to_string());
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
@@ -393,7 +398,7 @@ impl Service {
             _ => Vec::new(),
         };
         if !crate::bounds::attestation_chain_fits(&chain) {
-            return Err(refuse("attestation_chain_too_large", &event));
+            return Err(refuse(Refusal::AttestationChainTooLarge, &event));
         }
         let metadata = self
             .current_metadata(&mut tx)
@@ -407,7 +412,7 @@ impl Service {
         );
         if judgement.adverse.is_some() {
             event.severity = Some(keybound_audit::Severity::Warning);
-            return Err(refuse("authenticator_model_compromised", &event));
+            return Err(refuse(Refusal::AuthenticatorModelCompromised, &event));
         }
         let attested = judgement.model.attested
             || matches!(
@@ -448,9 +453,9 @@ impl Service {
             let grant = tx
                 .take_grant(&hash, now)
                 .await?
-                .ok_or_else(|| refuse("grant_used_or_expired", &event))?;
+                .ok_or_else(|| refuse(Refusal::GrantUsedOrExpired, &event))?;
             if standing.tier < grant.min_tier {
-                return Err(refuse("tier_below_grant", &event));
+                return Err(refuse(Refusal::TierBelowGrant, &event));
             }
             if grant.kind == "recovery" {
                 // A key bound to an existing account by the M-of-N path.
@@ -463,7 +468,7 @@ impl Service {
             let hash = b64::decode(session).unwrap_or_default();
             let live = tx.live_session(&hash, now).await?;
             if live.is_none_or(|s| Some(&s.identity_id) != pending.identity_id.as_ref()) {
-                return Err(refuse("session_ended", &event));
+                return Err(refuse(Refusal::SessionEnded, &event));
             }
             // A key bound to an active account by that account's own
             // fresh sign-in.
@@ -473,7 +478,7 @@ impl Service {
             (Some(id), _) => tx
                 .identity_by_id(id)
                 .await?
-                .ok_or_else(|| refuse("identity_gone", &event))?,
+                .ok_or_else(|| refuse(Refusal::IdentityGone, &event))?,
             (None, Some(name)) => {
                 let identity = Identity {
                     id: hex_id(self.random::<16>()),
@@ -484,37 +489,37 @@ impl Service {
                     created_ms: now,
                 };
                 match tx.insert_identity(&identity).await {
-                    Err(StoreError::Conflict) => return Err(refuse("name_taken", &event)),
+                    Err(StoreError::Conflict) => return Err(refuse(Refusal::NameTaken, &event)),
                     other => other?,
                 }
                 identity
             }
-            (None, None) => return Err(refuse("no_identity", &event)),
+            (None, None) => return Err(refuse(Refusal::NoIdentity, &event)),
         };
         event.subject = Some(identity.name.clone());
         // An invitation enrols only an account nobody holds yet: one that
         // went live since the options were issued is refused.
         if by_invitation && identity.status != IdentityStatus::Invited {
             event.severity = Some(keybound_audit::Severity::High);
-            return Err(refuse("identity_active", &event));
+            return Err(refuse(Refusal::IdentityActive, &event));
         }
         if matches!(
             identity.status,
             IdentityStatus::Offboarded | IdentityStatus::Suspended
         ) {
-            return Err(refuse("identity_not_enrollable", &event));
+            return Err(refuse(Refusal::IdentityNotEnrollable, &event));
         }
         let group = if identity.is_admin { "admin" } else { "user" };
         if let Some(min) = self.config.policy.group_min_tier.get(group) {
             if earned.tier < *min {
-                return Err(refuse("tier_below_group_policy", &event));
+                return Err(refuse(Refusal::TierBelowGroupPolicy, &event));
             }
         }
         // The key is stored as the client encoded it: a COSE_Key padded
         // with unknown labels would otherwise put kilobytes into a row per
         // registration. The largest real one (RSA-4096) is under 600 bytes.
         if verified.public_key.cose_bytes().len() > MAX_PUBLIC_KEY_BYTES {
-            return Err(refuse("public_key_too_large", &event));
+            return Err(refuse(Refusal::PublicKeyTooLarge, &event));
         }
         let held = tx
             .credentials_of(&identity.id)
@@ -523,7 +528,7 @@ impl Service {
             .filter(|c| !matches!(c.status, keybound_store::CredentialStatus::Revoked(_)))
             .count();
         if held >= MAX_CREDENTIALS_PER_IDENTITY {
-            return Err(refuse("too_many_credentials", &event));
+            return Err(refuse(Refusal::TooManyCredentials, &event));
         }
 
         let credential = Credential {
@@ -550,7 +555,7 @@ impl Service {
             tier_cap,
         };
         match tx.insert_credential(&credential).await {
-            Err(StoreError::Conflict) => return Err(refuse("credential_id_taken", &event)),
+            Err(StoreError::Conflict) => return Err(refuse(Refusal::CredentialIdTaken, &event)),
             other => other?,
         }
         if identity.status == IdentityStatus::Invited {
@@ -606,21 +611,17 @@ impl Service {
 impl Service {
     /// The registration policy's verdict on a new credential: `Err` names
     /// the rule it breaks, for the audit log.
-    fn check_policy(
-        &self,
-        aaguid: &str,
-        standing: &crate::tiers::Standing,
-    ) -> Result<(), &'static str> {
+    fn check_policy(&self, aaguid: &str, standing: &crate::tiers::Standing) -> Result<(), Refusal> {
         let policy = &self.config.policy;
         let listed = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(aaguid));
         if listed(&policy.aaguid_deny) {
-            return Err("aaguid_denied");
+            return Err(Refusal::AaguidDenied);
         }
         if !policy.aaguid_allow.is_empty() && !listed(&policy.aaguid_allow) {
-            return Err("aaguid_not_allowed");
+            return Err(Refusal::AaguidNotAllowed);
         }
         if standing.tier < policy.registration_min_tier {
-            return Err("tier_below_policy");
+            return Err(Refusal::TierBelowPolicy);
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! The local operator (`keybound admin invite --admin`) holds the database
 //! and grants it directly. Every grant is a high-severity audit event.
 
+use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Identity, IdentityStatus, RoleProposal, StoreError, Tx};
 
@@ -158,12 +159,16 @@ impl Service {
         let event = self.role_event("admin.approve_role", &admin.name, &grantee, ctx);
         if proposal.identity_id == admin.id {
             drop(tx);
-            return Err(self.record_refusal(event, "self_approval", None).await);
+            return Err(self
+                .record_refusal(event, Refusal::SelfApproval, None)
+                .await);
         }
         match tx.approve_role_proposal(id, &admin.id, now).await {
             Err(StoreError::Conflict) => {
                 drop(tx);
-                return Err(self.record_refusal(event, "already_approved", None).await);
+                return Err(self
+                    .record_refusal(event, Refusal::AlreadyApproved, None)
+                    .await);
             }
             other => other?,
         }

@@ -233,7 +233,7 @@ pub(super) async fn invite(
         .await
     {
         Ok(invitation) => invitation,
-        Err(ServiceError::Rejected("identity_active")) => {
+        Err(ServiceError::Rejected(keybound_service::Refusal::IdentityActive)) => {
             return see_other(
                 &with_notice("/admin", Notice::IdentityActive),
                 HeaderMap::new(),
@@ -358,7 +358,7 @@ pub(super) async fn offboard(
     }
     match state.service.console_offboard(&me, &form.name, &ctx).await {
         Ok(_) => see_other(&with_notice("/admin", Notice::Offboarded), HeaderMap::new()),
-        Err(ServiceError::Rejected("offboard_self")) => see_other(
+        Err(ServiceError::Rejected(keybound_service::Refusal::OffboardSelf)) => see_other(
             &with_notice("/admin", Notice::NotYourself),
             HeaderMap::new(),
         ),
@@ -550,7 +550,9 @@ pub(super) async fn recovery_action(
     };
     match result {
         Ok(response) => response,
-        Err(ServiceError::Rejected("recovery_not_ready")) => notice(Notice::RecoveryWaiting),
+        Err(ServiceError::Rejected(keybound_service::Refusal::RecoveryNotReady)) => {
+            notice(Notice::RecoveryWaiting)
+        }
         Err(ServiceError::Rejected(_)) => notice(Notice::RecoveryRefused),
         Err(ServiceError::NotFound) => notice(Notice::NotFound),
         Err(e) => from_service(&e),

@@ -68,7 +68,7 @@ async fn renaming_touches_only_ones_own_credentials() {
             &ada.value,
             &ada_cred,
             "bell\u{7}",
-            ServiceError::Rejected("invalid_nickname"),
+            ServiceError::Rejected(Refusal::InvalidNickname),
         ),
         (
             &"expired".to_owned(),
@@ -169,7 +169,7 @@ async fn revoking_another_credential_keeps_the_session_and_ends_its_own() {
     let (_, refused) = w.sign_in(&mut second, "", &Tweaks::default()).await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::UnknownCredential("credential_revoked")
+        ServiceError::UnknownCredential(Refusal::CredentialRevoked)
     );
     let (_, still) = w.sign_in(&mut first, "", &Tweaks::default()).await;
     assert!(still.is_ok());
@@ -243,7 +243,7 @@ async fn unknown_credentials_are_told_but_decoys_are_not() {
     let (_, refused) = w.sign_in(&mut stranger, "", &Tweaks::default()).await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::UnknownCredential("unknown_credential")
+        ServiceError::UnknownCredential(Refusal::UnknownCredential)
     );
 
     // The decoy offered for "nobody", answered in a username-less ceremony.
@@ -258,7 +258,7 @@ async fn unknown_credentials_are_told_but_decoys_are_not() {
     let (_, refused) = w.sign_in(&mut stranger, "", &Tweaks::default()).await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::Rejected("decoy_credential")
+        ServiceError::Rejected(Refusal::DecoyCredential)
     );
 }
 

@@ -83,7 +83,7 @@ async fn open_registration_refuses_active_invited_and_offboarded_names() {
                 )
                 .await
                 .unwrap_err(),
-            ServiceError::Rejected("name_taken"),
+            ServiceError::Rejected(Refusal::NameTaken),
             "{name}"
         );
         let event = last_event(&w.audit().await, "registration.options");
@@ -118,7 +118,7 @@ async fn a_signed_in_browser_cannot_enrol_a_key_for_another_name() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("name_mismatch")
+        ServiceError::Rejected(Refusal::NameMismatch)
     );
     let event = last_event(&w.audit().await, "registration.options");
     assert_eq!(event.actor.as_deref(), Some("ada"));
@@ -134,7 +134,7 @@ async fn a_signed_in_browser_cannot_enrol_a_key_for_another_name() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("name_mismatch")
+        ServiceError::Rejected(Refusal::NameMismatch)
     );
     // Its own name, or none, is fine.
     w.service
@@ -169,7 +169,7 @@ async fn a_key_added_after_the_session_ended_is_refused() {
         .unwrap();
     assert_eq!(
         answer(&w, &options).await.unwrap_err(),
-        ServiceError::Rejected("session_ended")
+        ServiceError::Rejected(Refusal::SessionEnded)
     );
     assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
 }
@@ -183,14 +183,14 @@ async fn an_active_account_cannot_be_invited_by_anyone() {
     let (root, _) = admin(&w, "root").await;
     assert_eq!(
         w.service.invite("ada", false, "cli").await.unwrap_err(),
-        ServiceError::Rejected("identity_active")
+        ServiceError::Rejected(Refusal::IdentityActive)
     );
     assert_eq!(
         w.service
             .console_invite(&root, "ada", false, 1, &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("identity_active")
+        ServiceError::Rejected(Refusal::IdentityActive)
     );
     let event = last_event(&w.audit().await, "admin.invite");
     assert_eq!(event.outcome, Some(Outcome::Failure));
@@ -230,7 +230,7 @@ async fn the_admin_role_from_the_console_needs_a_second_administrator() {
             .approve_role(&root, &id, &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("already_approved"),
+        ServiceError::Rejected(Refusal::AlreadyApproved),
         "the proposer counts once"
     );
     let sock = w
@@ -361,7 +361,7 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
     tx.commit().await.unwrap();
     assert_eq!(
         answer(&w, &options).await.unwrap_err(),
-        ServiceError::Rejected("identity_active")
+        ServiceError::Rejected(Refusal::IdentityActive)
     );
     assert!(w.service.credentials_of("late").await.unwrap().is_empty());
     // And a link for an account that went live is refused at the start.
@@ -397,7 +397,7 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("identity_active")
+        ServiceError::Rejected(Refusal::IdentityActive)
     );
 }
 
@@ -410,7 +410,7 @@ async fn an_administrator_cannot_offboard_themselves_by_another_spelling() {
             .console_offboard(&root, "ROOT", &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("offboard_self")
+        ServiceError::Rejected(Refusal::OffboardSelf)
     );
     assert_eq!(
         w.service.people().await.unwrap()[0].0.status,
@@ -435,7 +435,7 @@ async fn a_registration_cannot_store_endless_keys() {
             .await
             .2
             .unwrap_err(),
-        ServiceError::Rejected("too_many_credentials")
+        ServiceError::Rejected(Refusal::TooManyCredentials)
     );
     assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 32);
 }
@@ -468,13 +468,17 @@ async fn offboarding_an_admin_voids_the_links_they_issued() {
 async fn refused_invitations_are_on_the_record() {
     let w = world().await;
     let (root, _) = admin(&w, "root").await;
-    for (name, tier, reason) in [("bad\nname", 1, "invalid_name"), ("cy", 7, "invalid_tier")] {
+    for (name, tier, refusal) in [
+        ("bad\nname", 1, Refusal::InvalidName),
+        ("cy", 7, Refusal::InvalidTier),
+    ] {
+        let reason = refusal.reason();
         assert_eq!(
             w.service
                 .console_invite(&root, name, false, tier, &ClientContext::default())
                 .await
                 .unwrap_err(),
-            ServiceError::Rejected(reason)
+            ServiceError::Rejected(refusal)
         );
         let event = last_event(&w.audit().await, "admin.invite");
         assert_eq!(
@@ -597,7 +601,7 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
             .vouch_credential(&root, &id, &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("self_vouch")
+        ServiceError::Rejected(Refusal::SelfVouch)
     );
     let (other, _) = admin(&w, "other").await;
     assert_eq!(
@@ -612,7 +616,7 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
             .vouch_credential(&other, &id, &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("nothing_to_vouch")
+        ServiceError::Rejected(Refusal::NothingToVouch)
     );
     let (_, again) = w.sign_in(&mut added, "", &Tweaks::default()).await;
     let again = again.unwrap();
@@ -679,7 +683,7 @@ async fn an_approval_by_someone_offboarded_before_the_issue_does_not_count() {
     advance(&w, 60_001);
     assert_eq!(
         w.service.issue_recovery_grant(&a2, &id).await.unwrap_err(),
-        ServiceError::Rejected("approvals_no_longer_stand")
+        ServiceError::Rejected(Refusal::ApprovalsNoLongerStand)
     );
     assert!(
         w.service.pending_recoveries().await.unwrap()[0]
@@ -836,7 +840,7 @@ async fn a_recovery_grant_keeps_the_invitations_minimum_tier() {
             .await
             .2
             .unwrap_err(),
-        ServiceError::Rejected("tier_below_grant")
+        ServiceError::Rejected(Refusal::TierBelowGrant)
     );
     w.auth = Authenticator::default();
     w.register(RegistrationStart::Invitation(&grant.value))

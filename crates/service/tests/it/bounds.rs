@@ -40,7 +40,7 @@ async fn a_350_kb_raw_id_is_refused_without_growing_detector_state() {
             .await;
         assert_eq!(
             refused.unwrap_err(),
-            ServiceError::Rejected("credential_id_too_long")
+            ServiceError::Rejected(Refusal::Verification("credential_id_too_long"))
         );
     }
     assert_eq!(w.service.anomaly_detector_usage(), (0, 0));
@@ -111,7 +111,7 @@ async fn only_supported_extensions_are_echoed_and_display_names_are_bounded() {
             .await;
         assert_eq!(
             refused.unwrap_err(),
-            ServiceError::Rejected("invalid_display_name")
+            ServiceError::Rejected(Refusal::InvalidDisplayName)
         );
     }
 }
@@ -137,7 +137,7 @@ async fn oversized_attestation_chains_are_refused() {
         .await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::Rejected("attestation_chain_too_large")
+        ServiceError::Rejected(Refusal::AttestationChainTooLarge)
     );
     w.auth = Authenticator {
         attestation: AttestationMode::Packed(key),

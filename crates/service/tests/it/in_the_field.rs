@@ -42,7 +42,7 @@ async fn a_policy_refusing_sha1_tpm_attestation_refuses_the_registration() {
         .await;
     assert_eq!(
         enrolled.unwrap_err(),
-        ServiceError::Rejected("sha1_tpm_attestation_not_allowed")
+        ServiceError::Rejected(Refusal::Verification("sha1_tpm_attestation_not_allowed"))
     );
     let event = w.audit().await.pop().unwrap().event;
     assert_eq!(event.kind, "registration");
@@ -188,7 +188,7 @@ async fn malformed_base64_in_a_response_is_refused_and_audited() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("invalid_base64")
+        ServiceError::Rejected(Refusal::Verification("invalid_base64"))
     );
     let session = w.sign_in(&mut cred, "ada", &Tweaks::default()).await.1;
     let session = session.unwrap().session.value;

@@ -248,7 +248,7 @@ async fn an_invitation_enrols_once() {
             .finish_registration(BROWSER, b.to_string().as_bytes(), &ctx)
             .await
             .unwrap_err(),
-        ServiceError::Rejected("grant_used_or_expired")
+        ServiceError::Rejected(Refusal::GrantUsedOrExpired)
     );
     assert_eq!(start().await.unwrap_err(), ServiceError::Forbidden);
     assert_eq!(
@@ -284,7 +284,7 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
         .await;
     assert_eq!(
         replay.unwrap_err(),
-        ServiceError::Rejected("no_matching_challenge")
+        ServiceError::Rejected(Refusal::NoMatchingChallenge)
     );
 
     let none = Tweaks::default();
@@ -297,7 +297,7 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
         .await;
     assert_eq!(
         rejected(other),
-        ServiceError::Rejected("no_matching_challenge")
+        ServiceError::Rejected(Refusal::NoMatchingChallenge)
     );
 
     // An expired challenge.
@@ -306,7 +306,7 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
     let (_, late) = w.answer(&mut cred, &c, ORIGIN, BROWSER, &none).await;
     assert_eq!(
         rejected(late),
-        ServiceError::Rejected("no_matching_challenge")
+        ServiceError::Rejected(Refusal::NoMatchingChallenge)
     );
 
     // Wrong origin and garbage.
@@ -314,13 +314,16 @@ async fn refused_ceremonies_change_nothing_but_the_audit_log() {
     let (_, evil) = w
         .answer(&mut cred, &c, "http://evil:8080", BROWSER, &none)
         .await;
-    assert_eq!(rejected(evil), ServiceError::Rejected("origin_mismatch"));
+    assert_eq!(
+        rejected(evil),
+        ServiceError::Rejected(Refusal::Verification("origin_mismatch"))
+    );
     assert_eq!(
         w.service
             .finish_authentication(BROWSER, b"{]", &ClientContext::default())
             .await
             .unwrap_err(),
-        ServiceError::Rejected("malformed_response")
+        ServiceError::Rejected(Refusal::Verification("malformed_response"))
     );
 
     // The one success wrote one event; every refusal wrote exactly one failure.
@@ -370,7 +373,7 @@ async fn a_counter_regression_quarantines_the_credential() {
     let (_, regressed) = w.sign_in(&mut cred, "", &regress).await;
     assert_eq!(
         regressed.unwrap_err(),
-        ServiceError::Rejected("clone_suspected")
+        ServiceError::Rejected(Refusal::Verification("clone_suspected"))
     );
     let last = w.audit().await.pop().unwrap().event;
     assert_eq!(last.severity, Some(keybound_audit::Severity::High));
@@ -386,7 +389,7 @@ async fn a_counter_regression_quarantines_the_credential() {
     let (_, refused) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::Rejected("credential_quarantined")
+        ServiceError::Rejected(Refusal::CredentialQuarantined)
     );
 
     let id = keybound_webauthn::b64::encode(&cred.id);
@@ -409,7 +412,7 @@ async fn another_users_credential_is_refused() {
     let (_, result) = w.sign_in(&mut ada, "bob", &Tweaks::default()).await;
     assert_eq!(
         result.unwrap_err(),
-        ServiceError::Rejected("credential_of_another_identity")
+        ServiceError::Rejected(Refusal::CredentialOfAnotherIdentity)
     );
 }
 
@@ -497,7 +500,7 @@ async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
     let (_, refused) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::UnknownCredential("credential_revoked")
+        ServiceError::UnknownCredential(Refusal::CredentialRevoked)
     );
     let creds = w.service.credentials_of("ada").await.unwrap();
     assert_eq!(
@@ -565,7 +568,7 @@ async fn requested_user_verification_is_enforced() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("user_not_verified")
+        ServiceError::Rejected(Refusal::Verification("user_not_verified"))
     );
 }
 
@@ -622,7 +625,7 @@ async fn open_registration_creates_the_name_when_enabled() {
             )
             .await
             .unwrap_err(),
-        ServiceError::Rejected("name_taken")
+        ServiceError::Rejected(Refusal::NameTaken)
     );
     assert_eq!(service.credentials_of("eve").await.unwrap().len(), 1);
 }
@@ -664,7 +667,7 @@ async fn names_must_be_printable_and_short() {
     for bad in ["", "tab\there", &"x".repeat(65)] {
         assert_eq!(
             w.service.invite(bad, false, "cli").await.unwrap_err(),
-            ServiceError::Rejected("invalid_name"),
+            ServiceError::Rejected(Refusal::InvalidName),
             "{bad:?}"
         );
     }
@@ -790,7 +793,10 @@ fn the_system_clock_is_in_this_century() {
 
 #[test]
 fn errors_read_as_what_went_wrong() {
-    assert_eq!(ServiceError::Rejected("x").to_string(), "rejected: x");
+    assert_eq!(
+        ServiceError::Rejected(Refusal::Verification("x")).to_string(),
+        "rejected: x"
+    );
     assert_eq!(ServiceError::Forbidden.to_string(), "forbidden");
     assert_eq!(
         keybound_audit::ChainError::HashMismatch { seq: 4 }.to_string(),

@@ -40,7 +40,7 @@ async fn look_alikes_of_admin_are_one_identity_or_refused() {
                 .invite(confusable, false, "cli")
                 .await
                 .unwrap_err(),
-            ServiceError::Rejected("name_confusable"),
+            ServiceError::Rejected(Refusal::NameConfusable),
             "{confusable:?}"
         );
     }
@@ -61,7 +61,7 @@ async fn look_alikes_of_admin_are_one_identity_or_refused() {
     ] {
         assert_eq!(
             w.service.invite(invalid, false, "cli").await.unwrap_err(),
-            ServiceError::Rejected("invalid_name"),
+            ServiceError::Rejected(Refusal::InvalidName),
             "{invalid:?}"
         );
     }
@@ -133,7 +133,7 @@ async fn open_registration_refuses_invalid_names_and_never_adds_a_look_alike() {
             .await;
         assert_eq!(
             refused.unwrap_err(),
-            ServiceError::Rejected("invalid_name"),
+            ServiceError::Rejected(Refusal::InvalidName),
             "{:?}",
             invalid.get(..20)
         );
@@ -151,7 +151,7 @@ async fn open_registration_refuses_invalid_names_and_never_adds_a_look_alike() {
                 )
                 .await
                 .unwrap_err(),
-            ServiceError::Rejected("name_taken"),
+            ServiceError::Rejected(Refusal::NameTaken),
             "{other}"
         );
     }

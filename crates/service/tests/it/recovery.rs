@@ -56,7 +56,7 @@ async fn two_other_admins_recover_a_person_whose_old_passkey_then_fails() {
             .approve_recovery(&a1, &id, true)
             .await
             .unwrap_err(),
-        ServiceError::Rejected("already_approved"),
+        ServiceError::Rejected(Refusal::AlreadyApproved),
         "one admin cannot satisfy M alone"
     );
     let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, true).await.unwrap() else {
@@ -128,7 +128,7 @@ async fn nobody_approves_their_own_recovery() {
             .approve_recovery(&a1, &id, true)
             .await
             .unwrap_err(),
-        ServiceError::Rejected("self_approval")
+        ServiceError::Rejected(Refusal::SelfApproval)
     );
 }
 
@@ -149,7 +149,7 @@ async fn a_waiting_period_holds_the_grant_back_and_only_approvers_take_it() {
     assert!(matches!(waiting, Approval::Waiting { .. }));
     assert_eq!(
         w.service.issue_recovery_grant(&a1, &id).await.unwrap_err(),
-        ServiceError::Rejected("recovery_not_ready")
+        ServiceError::Rejected(Refusal::RecoveryNotReady)
     );
     w.clock.0.fetch_add(60 * 60 * 1000, Ordering::SeqCst);
     assert_eq!(

@@ -65,7 +65,7 @@ async fn a_policy_demanding_tier_2_refuses_a_synced_passkey() {
     let before = w.audit().await.len();
     assert_eq!(
         enrol(&w, "ada").await.unwrap_err(),
-        ServiceError::Rejected("tier_below_policy")
+        ServiceError::Rejected(Refusal::TierBelowPolicy)
     );
     assert!(w.service.credentials_of("ada").await.unwrap().is_empty());
     let events = w.audit().await;
@@ -86,14 +86,14 @@ async fn aaguid_lists_decide_which_models_may_register() {
     let denied = world_with(|c| c.policy.aaguid_deny = vec![canonical.to_uppercase()]).await;
     assert_eq!(
         enrol(&denied, "ada").await.unwrap_err(),
-        ServiceError::Rejected("aaguid_denied")
+        ServiceError::Rejected(Refusal::AaguidDenied)
     );
     let elsewhere =
         world_with(|c| c.policy.aaguid_allow = vec!["00000000-0000-0000-0000-000000000001".into()])
             .await;
     assert_eq!(
         enrol(&elsewhere, "ada").await.unwrap_err(),
-        ServiceError::Rejected("aaguid_not_allowed")
+        ServiceError::Rejected(Refusal::AaguidNotAllowed)
     );
     let allowed = world_with(|c| c.policy.aaguid_allow = vec![canonical.clone()]).await;
     assert!(enrol(&allowed, "ada").await.is_ok());
@@ -126,7 +126,7 @@ async fn a_policy_requiring_uv_asks_for_it_and_enforces_it() {
     w.auth.user_verified = false;
     assert_eq!(
         enrol(&w, "bob").await.unwrap_err(),
-        ServiceError::Rejected("user_not_verified")
+        ServiceError::Rejected(Refusal::Verification("user_not_verified"))
     );
 }
 
@@ -212,7 +212,7 @@ async fn a_group_may_demand_a_higher_tier() {
         .await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::Rejected("tier_below_group_policy")
+        ServiceError::Rejected(Refusal::TierBelowGroupPolicy)
     );
     assert!(
         enrol(&w, "user").await.is_ok(),
@@ -239,7 +239,7 @@ async fn an_invitation_may_demand_a_tier_and_survives_a_weaker_attempt() {
         .await;
     assert_eq!(
         refused.unwrap_err(),
-        ServiceError::Rejected("tier_below_grant")
+        ServiceError::Rejected(Refusal::TierBelowGrant)
     );
     assert!(
         matches!(
@@ -258,6 +258,6 @@ async fn an_invitation_may_demand_a_tier_and_survives_a_weaker_attempt() {
             .invite_with_min_tier("bob", false, "cli", 4)
             .await
             .unwrap_err(),
-        ServiceError::Rejected("invalid_tier")
+        ServiceError::Rejected(Refusal::InvalidTier)
     );
 }

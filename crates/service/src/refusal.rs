@@ -1,0 +1,271 @@
+//! Why a request was refused: one table of stable names. The name is what
+//! the audit log records and what tests and dashboards match on, so a
+//! variant's name never changes once released; the client never sees it
+//! (it gets one generic answer per kind of failure).
+
+use std::fmt;
+
+/// A refusal's reason. `Verification` carries the WebAuthn core's own
+/// reason ([`keybound_webauthn::Error::reason`]), itself a stable table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The response failed WebAuthn verification; the core's reason.
+    Verification(&'static str),
+    /// The AAGUID is on the deny list.
+    AaguidDenied,
+    /// An allow list is set and the AAGUID is not on it.
+    AaguidNotAllowed,
+    /// This administrator already approved.
+    AlreadyApproved,
+    /// Approvals counted at issue time no longer reach the threshold.
+    ApprovalsNoLongerStand,
+    /// The attestation chain is longer or larger than any real one.
+    AttestationChainTooLarge,
+    /// Metadata reports the authenticator model compromised.
+    AuthenticatorModelCompromised,
+    /// Another credential already has this id.
+    CredentialIdTaken,
+    /// The credential belongs to someone other than the named account.
+    CredentialOfAnotherIdentity,
+    /// The credential is quarantined (suspected clone).
+    CredentialQuarantined,
+    /// The credential was revoked.
+    CredentialRevoked,
+    /// A decoy id offered for a name that has no account answered.
+    DecoyCredential,
+    /// The enrolment grant was used or expired.
+    GrantUsedOrExpired,
+    /// The account is already live (invitations are for new accounts).
+    IdentityActive,
+    /// The account the ceremony was for no longer exists.
+    IdentityGone,
+    /// The account is not active (suspended, offboarded, invited).
+    IdentityNotActive,
+    /// The account cannot enrol a key in its state.
+    IdentityNotEnrollable,
+    /// A display name outside the bounds.
+    InvalidDisplayName,
+    /// A name the naming rule refuses.
+    InvalidName,
+    /// A credential nickname outside the bounds.
+    InvalidNickname,
+    /// A tier outside 1-3.
+    InvalidTier,
+    /// The metadata BLOB's signature does not verify.
+    MetadataBadSignature,
+    /// The metadata BLOB is past its `nextUpdate`.
+    MetadataExpired,
+    /// The metadata BLOB is not a well-formed JWT.
+    MetadataMalformed,
+    /// The metadata BLOB is not newer than the one held.
+    MetadataNotNewer,
+    /// The metadata BLOB was refused for another reason.
+    MetadataRefused,
+    /// The metadata BLOB is signed with an algorithm we do not accept.
+    MetadataUnsupportedAlgorithm,
+    /// The metadata BLOB's signer does not chain to the FIDO root.
+    MetadataUntrustedSigner,
+    /// The name looks like an existing one.
+    NameConfusable,
+    /// The name differs from the one the grant or session is for.
+    NameMismatch,
+    /// The name (or one equal under the naming rule) is taken.
+    NameTaken,
+    /// The ceremony names no account and no new name.
+    NoIdentity,
+    /// No live challenge matches the answer.
+    NoMatchingChallenge,
+    /// Metadata needs a configured FIDO root.
+    NoMdsRootConfigured,
+    /// The caller is not an administrator.
+    NotAdmin,
+    /// The credential has no cap to lift.
+    NothingToVouch,
+    /// An administrator may not offboard themself.
+    OffboardSelf,
+    /// The COSE key is larger than any real one.
+    PublicKeyTooLarge,
+    /// The recovery lacks approvals or is still waiting.
+    RecoveryNotReady,
+    /// Nobody approves their own request.
+    SelfApproval,
+    /// Nobody vouches for their own key.
+    SelfVouch,
+    /// The session the ceremony started from has ended.
+    SessionEnded,
+    /// The session is older than the step-up window.
+    SessionNotFresh,
+    /// The session's tier is below what the action needs.
+    SessionTierTooLow,
+    /// Ceremony state written by an older node that this one does not honour.
+    StaleCeremonyState,
+    /// The key's tier is below the grant's minimum.
+    TierBelowGrant,
+    /// The key's tier is below the account's group minimum.
+    TierBelowGroupPolicy,
+    /// The key's tier is below the registration minimum.
+    TierBelowPolicy,
+    /// The account holds the most credentials allowed.
+    TooManyCredentials,
+    /// No such credential here.
+    UnknownCredential,
+}
+
+impl Refusal {
+    /// Every reason the service itself names (not the WebAuthn core's).
+    pub const ALL: &'static [Refusal] = &[
+        Refusal::AaguidDenied,
+        Refusal::AaguidNotAllowed,
+        Refusal::AlreadyApproved,
+        Refusal::ApprovalsNoLongerStand,
+        Refusal::AttestationChainTooLarge,
+        Refusal::AuthenticatorModelCompromised,
+        Refusal::CredentialIdTaken,
+        Refusal::CredentialOfAnotherIdentity,
+        Refusal::CredentialQuarantined,
+        Refusal::CredentialRevoked,
+        Refusal::DecoyCredential,
+        Refusal::GrantUsedOrExpired,
+        Refusal::IdentityActive,
+        Refusal::IdentityGone,
+        Refusal::IdentityNotActive,
+        Refusal::IdentityNotEnrollable,
+        Refusal::InvalidDisplayName,
+        Refusal::InvalidName,
+        Refusal::InvalidNickname,
+        Refusal::InvalidTier,
+        Refusal::MetadataBadSignature,
+        Refusal::MetadataExpired,
+        Refusal::MetadataMalformed,
+        Refusal::MetadataNotNewer,
+        Refusal::MetadataRefused,
+        Refusal::MetadataUnsupportedAlgorithm,
+        Refusal::MetadataUntrustedSigner,
+        Refusal::NameConfusable,
+        Refusal::NameMismatch,
+        Refusal::NameTaken,
+        Refusal::NoIdentity,
+        Refusal::NoMatchingChallenge,
+        Refusal::NoMdsRootConfigured,
+        Refusal::NotAdmin,
+        Refusal::NothingToVouch,
+        Refusal::OffboardSelf,
+        Refusal::PublicKeyTooLarge,
+        Refusal::RecoveryNotReady,
+        Refusal::SelfApproval,
+        Refusal::SelfVouch,
+        Refusal::SessionEnded,
+        Refusal::SessionNotFresh,
+        Refusal::SessionTierTooLow,
+        Refusal::StaleCeremonyState,
+        Refusal::TierBelowGrant,
+        Refusal::TierBelowGroupPolicy,
+        Refusal::TierBelowPolicy,
+        Refusal::TooManyCredentials,
+        Refusal::UnknownCredential,
+    ];
+
+    /// The stable snake_case name the audit log records.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Refusal::Verification(reason) => reason,
+            Refusal::AaguidDenied => "aaguid_denied",
+            Refusal::AaguidNotAllowed => "aaguid_not_allowed",
+            Refusal::AlreadyApproved => "already_approved",
+            Refusal::ApprovalsNoLongerStand => "approvals_no_longer_stand",
+            Refusal::AttestationChainTooLarge => "attestation_chain_too_large",
+            Refusal::AuthenticatorModelCompromised => "authenticator_model_compromised",
+            Refusal::CredentialIdTaken => "credential_id_taken",
+            Refusal::CredentialOfAnotherIdentity => "credential_of_another_identity",
+            Refusal::CredentialQuarantined => "credential_quarantined",
+            Refusal::CredentialRevoked => "credential_revoked",
+            Refusal::DecoyCredential => "decoy_credential",
+            Refusal::GrantUsedOrExpired => "grant_used_or_expired",
+            Refusal::IdentityActive => "identity_active",
+            Refusal::IdentityGone => "identity_gone",
+            Refusal::IdentityNotActive => "identity_not_active",
+            Refusal::IdentityNotEnrollable => "identity_not_enrollable",
+            Refusal::InvalidDisplayName => "invalid_display_name",
+            Refusal::InvalidName => "invalid_name",
+            Refusal::InvalidNickname => "invalid_nickname",
+            Refusal::InvalidTier => "invalid_tier",
+            Refusal::MetadataBadSignature => "metadata_bad_signature",
+            Refusal::MetadataExpired => "metadata_expired",
+            Refusal::MetadataMalformed => "metadata_malformed",
+            Refusal::MetadataNotNewer => "metadata_not_newer",
+            Refusal::MetadataRefused => "metadata_refused",
+            Refusal::MetadataUnsupportedAlgorithm => "metadata_unsupported_algorithm",
+            Refusal::MetadataUntrustedSigner => "metadata_untrusted_signer",
+            Refusal::NameConfusable => "name_confusable",
+            Refusal::NameMismatch => "name_mismatch",
+            Refusal::NameTaken => "name_taken",
+            Refusal::NoIdentity => "no_identity",
+            Refusal::NoMatchingChallenge => "no_matching_challenge",
+            Refusal::NoMdsRootConfigured => "no_mds_root_configured",
+            Refusal::NotAdmin => "not_admin",
+            Refusal::NothingToVouch => "nothing_to_vouch",
+            Refusal::OffboardSelf => "offboard_self",
+            Refusal::PublicKeyTooLarge => "public_key_too_large",
+            Refusal::RecoveryNotReady => "recovery_not_ready",
+            Refusal::SelfApproval => "self_approval",
+            Refusal::SelfVouch => "self_vouch",
+            Refusal::SessionEnded => "session_ended",
+            Refusal::SessionNotFresh => "session_not_fresh",
+            Refusal::SessionTierTooLow => "session_tier_too_low",
+            Refusal::StaleCeremonyState => "stale_ceremony_state",
+            Refusal::TierBelowGrant => "tier_below_grant",
+            Refusal::TierBelowGroupPolicy => "tier_below_group_policy",
+            Refusal::TierBelowPolicy => "tier_below_policy",
+            Refusal::TooManyCredentials => "too_many_credentials",
+            Refusal::UnknownCredential => "unknown_credential",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl PartialEq<&str> for Refusal {
+    fn eq(&self, other: &&str) -> bool {
+        self.reason() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names are what the audit log and dashboards match on: one per
+    /// variant, snake_case, and none shared with another variant.
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for refusal in Refusal::ALL {
+            let name = refusal.reason();
+            assert!(
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
+            assert!(seen.insert(name), "{name} named twice");
+        }
+    }
+
+    /// Every variant but `Verification` is listed in `ALL` (a new variant
+    /// left out would escape the uniqueness check above).
+    #[test]
+    fn all_lists_every_variant() {
+        // Counts the match arms of `reason` through a compile-time check:
+        // adding a variant without listing it fails this count.
+        let source = include_str!("refusal.rs");
+        let arms = source.matches("            Refusal::").count();
+        // `ALL` lines are indented 8 spaces, arms 12: arms = ALL + 1
+        // (Verification).
+        assert_eq!(arms, Refusal::ALL.len() + 1);
+    }
+}
