@@ -13,7 +13,7 @@ mod config_file;
 mod limits;
 mod mds_fetch;
 use keybound_service::names::text::{escape, escape_json};
-use keybound_service::{Config, Service, SystemClock};
+use keybound_service::{Config, Operator, Service, SystemClock};
 use keybound_store::{Durability, Store};
 use keybound_webauthn::OriginPolicy;
 use rand_core::TryRngCore;
@@ -512,6 +512,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Serve(common) => serve(common).await,
         Command::Admin { common, command } => {
             let service = common.service().await?;
+            let operator = Operator::local("cli");
             match command {
                 AdminCommand::Invite {
                     name,
@@ -519,7 +520,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     min_tier,
                 } => {
                     let token = service
-                        .invite_with_min_tier(&name, admin, "cli", i64::from(min_tier))
+                        .invite_with_min_tier(&name, admin, &operator, i64::from(min_tier))
                         .await
                         .map_err(|e| match e {
                             keybound_service::ServiceError::Rejected(keybound_service::Refusal::IdentityActive) => format!(
@@ -542,7 +543,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     }
                 }
                 AdminCommand::Users => {
-                    for (identity, creds) in service.people().await.map_err(|e| e.to_string())? {
+                    for (identity, creds) in service
+                        .people((&operator).into())
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
                         let active = creds
                             .iter()
                             .filter(|c| c.status == keybound_store::CredentialStatus::Active)
@@ -560,7 +565,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 AdminCommand::Credentials { name } => {
                     let creds = service
-                        .credentials_of(&name)
+                        .credentials_of((&operator).into(), &name)
                         .await
                         .map_err(|e| e.to_string())?;
                     for c in creds {
@@ -595,14 +600,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 AdminCommand::RevokeCredential { id, reason } => {
                     service
-                        .revoke_credential(&id, "cli", &reason)
+                        .revoke_credential(&id, &operator, &reason)
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("revoked {}", escape(&id));
                 }
                 AdminCommand::Offboard { name } => {
                     let done = service
-                        .offboard(&name, "cli")
+                        .offboard(&name, &operator)
                         .await
                         .map_err(|e| e.to_string())?;
                     println!(
@@ -612,14 +617,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 AdminCommand::VouchCredential { id } => {
                     let tier = service
-                        .vouch_credential_as_operator(&id, "cli")
+                        .vouch_credential_as_operator(&id, &operator)
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("vouched for {id}: tier {tier}");
                 }
                 AdminCommand::ClearCredential { id } => {
                     service
-                        .clear_credential(&id, "cli")
+                        .clear_credential(&id, &operator)
                         .await
                         .map_err(|e| e.to_string())?;
                     println!("cleared {}", escape(&id));

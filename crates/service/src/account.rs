@@ -8,6 +8,7 @@ use keybound_audit::Outcome;
 use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
 use keybound_webauthn::b64;
 
+use crate::policy;
 use crate::tokens::hash_token;
 use crate::{ClientContext, Service, ServiceError};
 
@@ -72,9 +73,6 @@ pub enum InvitationState {
     Unknown,
 }
 
-/// How recent a sign-in must be for actions that weaken an account.
-pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
-
 /// Nicknames are what people type to tell their passkeys apart.
 const MAX_NICKNAME_CHARS: usize = 64;
 
@@ -110,11 +108,9 @@ impl Service {
         }
         Ok(Account {
             admin_lacks_tier: identity.is_admin
-                && !credentials
-                    .iter()
-                    .any(|c| c.tier >= crate::console::ADMIN_MIN_TIER),
+                && !policy::reaches_console(credentials.iter().map(|c| c.tier)),
             pending_recovery,
-            lacks_backup: credentials.len() < self.config.policy.min_credentials,
+            lacks_backup: policy::lacks_backup(&self.config.policy, credentials.len()),
             identity,
             credentials,
             session_credential: session.credential_id,
@@ -155,7 +151,7 @@ impl Service {
     /// opened ends with it. Revoking one that leaves fewer than the policy's
     /// `min_credentials` (the last one above all) needs `confirmed`
     /// ([`ServiceError::ConfirmationRequired`]) and a session signed in within
-    /// [`STEP_UP_WINDOW_MS`] ([`ServiceError::StepUpRequired`]): a stolen,
+    /// [`policy::STEP_UP_WINDOW_MS`] ([`ServiceError::StepUpRequired`]): a stolen,
     /// stale session must not be able to strip someone's backup.
     pub async fn revoke_own_credential(
         &self,
@@ -168,8 +164,8 @@ impl Service {
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         let active = active_credentials(&mut tx, &identity.id).await?;
-        if active.len() <= self.config.policy.min_credentials.max(1) {
-            if self.now_ms().saturating_sub(session.created_ms) > STEP_UP_WINDOW_MS {
+        if policy::revoke_needs_care(&self.config.policy, active.len()) {
+            if !policy::fresh(session.created_ms, self.now_ms()) {
                 return Err(ServiceError::StepUpRequired);
             }
             if !confirmed {

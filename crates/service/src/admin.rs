@@ -6,11 +6,14 @@ use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Credential, Identity, Tx};
 use keybound_webauthn::b64;
 
-use crate::{ClientContext, Service, ServiceError};
+use crate::{Actor, Admin, ClientContext, Operator, Service, ServiceError};
 
 impl Service {
     /// Every identity with its credentials (`keybound admin users`).
-    pub async fn people(&self) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
+    pub async fn people(
+        &self,
+        _viewer: Actor<'_>,
+    ) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
         let mut tx = self.store.begin().await?;
         let mut out = Vec::new();
         for identity in tx.identities().await? {
@@ -21,7 +24,11 @@ impl Service {
     }
 
     /// The credentials of `name` (`keybound admin credentials NAME`).
-    pub async fn credentials_of(&self, name: &str) -> Result<Vec<Credential>, ServiceError> {
+    pub async fn credentials_of(
+        &self,
+        _viewer: Actor<'_>,
+        name: &str,
+    ) -> Result<Vec<Credential>, ServiceError> {
         let mut tx = self.store.begin().await?;
         let identity = tx
             .identity_by_name(name)
@@ -35,7 +42,7 @@ impl Service {
     pub async fn revoke_credential(
         &self,
         credential_id: &str,
-        actor: &str,
+        operator: &Operator,
         reason: &str,
     ) -> Result<(), ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
@@ -45,7 +52,12 @@ impl Service {
             return Err(ServiceError::NotFound);
         }
         let mut event = self
-            .admin_credential_event(&mut tx, "admin.revoke_credential", actor, &credential)
+            .admin_credential_event(
+                &mut tx,
+                "admin.revoke_credential",
+                operator.name(),
+                &credential,
+            )
             .await?;
         event.reason = Some(reason.to_owned());
         tx.append_audit(event).await?;
@@ -59,7 +71,7 @@ impl Service {
     pub async fn clear_credential(
         &self,
         credential_id: &str,
-        actor: &str,
+        operator: &Operator,
     ) -> Result<(), ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.begin().await?;
@@ -70,7 +82,12 @@ impl Service {
         // No session opened before the quarantine comes back with it.
         tx.end_sessions_of_credential(&id, self.now_ms()).await?;
         let event = self
-            .admin_credential_event(&mut tx, "admin.clear_credential", actor, &credential)
+            .admin_credential_event(
+                &mut tx,
+                "admin.clear_credential",
+                operator.name(),
+                &credential,
+            )
             .await?;
         tx.append_audit(event).await?;
         tx.commit().await?;
@@ -82,11 +99,11 @@ impl Service {
     /// lifted and its tier recomputed. Nobody vouches for their own.
     pub async fn vouch_credential(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         credential_id: &str,
         ctx: &ClientContext,
     ) -> Result<i64, ServiceError> {
-        self.vouch(credential_id, &admin.name, Some(admin), ctx)
+        self.vouch(credential_id, &admin.name, Some(admin.identity()), ctx)
             .await
     }
 
@@ -95,10 +112,15 @@ impl Service {
     pub async fn vouch_credential_as_operator(
         &self,
         credential_id: &str,
-        actor: &str,
+        operator: &Operator,
     ) -> Result<i64, ServiceError> {
-        self.vouch(credential_id, actor, None, &ClientContext::default())
-            .await
+        self.vouch(
+            credential_id,
+            operator.name(),
+            None,
+            &ClientContext::default(),
+        )
+        .await
     }
 
     async fn vouch(

@@ -3,15 +3,10 @@
 //! tier 2 or above within the step-up window. Console actions then run as
 //! the ordinary use cases with that administrator as the actor.
 
-use crate::Refusal;
 use keybound_audit::{AuditEvent, Outcome};
-use keybound_store::{AuditQuery, Identity, MAX_AUDIT_PAGE};
+use keybound_store::{AuditQuery, MAX_AUDIT_PAGE};
 
-use crate::account::STEP_UP_WINDOW_MS;
-use crate::{ClientContext, Service, ServiceError};
-
-/// The tier an administrator's session needs.
-pub const ADMIN_MIN_TIER: i64 = 2;
+use crate::{policy, Actor, Admin, ClientContext, Service, ServiceError};
 
 /// Which audit events the console shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,36 +56,30 @@ pub fn duration_ms(text: &str) -> Option<i64> {
 }
 
 impl Service {
-    /// The administrator behind a console request. Not an admin:
-    /// [`ServiceError::Forbidden`]; an admin whose session is below tier 2
-    /// or older than the step-up window: [`ServiceError::StepUpRequired`].
-    pub async fn console_admin(&self, session_token: &str) -> Result<Identity, ServiceError> {
-        self.console_admin_from(session_token, &ClientContext::default())
-            .await
-    }
-
-    /// [`Service::console_admin`] with where the request came from: a
-    /// signed-in person turned away from the console is audited (a session
-    /// that is not live is not: anyone can send a cookie).
-    pub async fn console_admin_from(
+    /// The authorization seam for administration: the [`Admin`] behind a
+    /// console request, made only here, by [`policy::admin_rule`]. Not an
+    /// admin: [`ServiceError::Forbidden`]; an admin whose session is below
+    /// the console's tier or older than the step-up window:
+    /// [`ServiceError::StepUpRequired`]. A signed-in person turned away is
+    /// audited (a session that is not live is not: anyone can send a
+    /// cookie).
+    pub async fn authorize_admin(
         &self,
         session_token: &str,
         ctx: &ClientContext,
-    ) -> Result<Identity, ServiceError> {
+    ) -> Result<Admin, ServiceError> {
         let mut tx = self.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         drop(tx);
-        let refusal = if !identity.is_admin {
-            Some((ServiceError::Forbidden, Refusal::NotAdmin))
-        } else if session.tier < ADMIN_MIN_TIER {
-            Some((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
-        } else if self.now_ms().saturating_sub(session.created_ms) > STEP_UP_WINDOW_MS {
-            Some((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
-        } else {
-            None
-        };
-        let Some((error, reason)) = refusal else {
-            return Ok(identity);
+        let verdict = policy::admin_rule(
+            identity.is_admin,
+            session.tier,
+            session.created_ms,
+            self.now_ms(),
+        );
+        let (error, reason) = match verdict {
+            Ok(()) => return Ok(Admin::admitted(identity, session.tier, session.created_ms)),
+            Err(refused) => refused,
         };
         let mut event = self.event("admin.console", ctx);
         event.actor = Some(identity.name.clone());
@@ -165,7 +154,7 @@ impl Service {
     /// filter: who read what is part of the record.
     pub async fn note_audit_view(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         filter: &AuditFilter,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
@@ -191,7 +180,11 @@ impl Service {
 
     /// A page of audit events for the console, newest first: one indexed
     /// query, so the cost of a view does not grow with the chain.
-    pub async fn audit_view(&self, filter: &AuditFilter) -> Result<AuditPage, ServiceError> {
+    pub async fn audit_view(
+        &self,
+        _viewer: Actor<'_>,
+        filter: &AuditFilter,
+    ) -> Result<AuditPage, ServiceError> {
         let limit = filter.limit.clamp(1, MAX_AUDIT_PAGE - 1);
         let query = AuditQuery {
             identity: filter.identity.clone(),

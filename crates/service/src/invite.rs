@@ -14,7 +14,7 @@ use keybound_store::{Grant, Identity, IdentityStatus, StoreError};
 use keybound_webauthn::b64;
 
 use crate::roles::RoleGrant;
-use crate::{ClientContext, Service, ServiceError, Token};
+use crate::{Admin, ClientContext, Operator, Service, ServiceError, Token};
 
 /// Who issues an invitation.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +54,7 @@ impl Service {
         &self,
         name: &str,
         admin: bool,
-        actor: &str,
+        actor: &Operator,
     ) -> Result<Token, ServiceError> {
         self.invite_with_min_tier(name, admin, actor, 1).await
     }
@@ -67,14 +67,14 @@ impl Service {
         &self,
         name: &str,
         admin: bool,
-        actor: &str,
+        actor: &Operator,
         min_tier: i64,
     ) -> Result<Token, ServiceError> {
         let invitation = self
             .issue_invitation(
                 name,
                 admin,
-                Issuer::Operator(actor),
+                Issuer::Operator(actor.name()),
                 min_tier,
                 &ClientContext::default(),
             )
@@ -88,14 +88,20 @@ impl Service {
     /// the first approval.
     pub async fn console_invite(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         name: &str,
         role_admin: bool,
         min_tier: i64,
         ctx: &ClientContext,
     ) -> Result<Invitation, ServiceError> {
-        self.issue_invitation(name, role_admin, Issuer::Admin(admin), min_tier, ctx)
-            .await
+        self.issue_invitation(
+            name,
+            role_admin,
+            Issuer::Admin(admin.identity()),
+            min_tier,
+            ctx,
+        )
+        .await
     }
 
     async fn issue_invitation(

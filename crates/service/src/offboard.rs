@@ -7,7 +7,7 @@ use keybound_audit::Outcome;
 use keybound_store::{CredentialStatus, IdentityStatus};
 use keybound_webauthn::b64;
 
-use crate::{ClientContext, Service, ServiceError};
+use crate::{Admin, ClientContext, Operator, Service, ServiceError};
 
 /// What offboarding took away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,7 +22,7 @@ pub struct Offboarded {
 
 impl Service {
     /// Offboards `name` (`keybound admin offboard NAME`).
-    pub async fn offboard(&self, name: &str, actor: &str) -> Result<Offboarded, ServiceError> {
+    pub async fn offboard(&self, name: &str, actor: &Operator) -> Result<Offboarded, ServiceError> {
         self.offboard_from(name, actor, &ClientContext::default())
             .await
     }
@@ -31,10 +31,10 @@ impl Service {
     pub async fn offboard_from(
         &self,
         name: &str,
-        actor: &str,
+        actor: &Operator,
         ctx: &ClientContext,
     ) -> Result<Offboarded, ServiceError> {
-        self.offboard_by(name, actor, None, ctx).await
+        self.offboard_by(name, actor.name(), None, ctx).await
     }
 
     /// An administrator offboards `name` from the console: never
@@ -42,11 +42,12 @@ impl Service {
     /// while they are still an active administrator.
     pub async fn console_offboard(
         &self,
-        admin: &keybound_store::Identity,
+        admin: &Admin,
         name: &str,
         ctx: &ClientContext,
     ) -> Result<Offboarded, ServiceError> {
-        self.offboard_by(name, &admin.name, Some(admin), ctx).await
+        self.offboard_by(name, &admin.name, Some(admin.identity()), ctx)
+            .await
     }
 
     async fn offboard_by(

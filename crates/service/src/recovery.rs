@@ -10,7 +10,7 @@ use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
 use keybound_webauthn::b64;
 
 use crate::invite::hex_id;
-use crate::{ClientContext, Service, ServiceError, Token};
+use crate::{Actor, Admin, ClientContext, Service, ServiceError, Token};
 
 /// A pending recovery as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,10 @@ impl Service {
     }
 
     /// Recoveries awaiting approval or issue, oldest first.
-    pub async fn pending_recoveries(&self) -> Result<Vec<PendingRecovery>, ServiceError> {
+    pub async fn pending_recoveries(
+        &self,
+        _viewer: Actor<'_>,
+    ) -> Result<Vec<PendingRecovery>, ServiceError> {
         let mut tx = self.store.begin().await?;
         let mut out = Vec::new();
         for r in tx.pending_recoveries(self.now_ms()).await? {
@@ -175,7 +178,7 @@ impl Service {
     /// credentials are kept only if every approver chose to keep them.
     pub async fn approve_recovery(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         revoke_old: bool,
     ) -> Result<Approval, ServiceError> {
@@ -186,7 +189,7 @@ impl Service {
     /// [`Service::approve_recovery`] with where the request came from.
     pub async fn approve_recovery_from(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         revoke_old: bool,
         ctx: &ClientContext,
@@ -270,7 +273,7 @@ impl Service {
     /// After the waiting period, one of the approvers takes the grant.
     pub async fn issue_recovery_grant(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
     ) -> Result<Token, ServiceError> {
         self.issue_recovery_grant_from(admin, id, &ClientContext::default())
@@ -282,7 +285,7 @@ impl Service {
     /// or lost the role since no longer counts.
     pub async fn issue_recovery_grant_from(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         ctx: &ClientContext,
     ) -> Result<Token, ServiceError> {
@@ -321,7 +324,7 @@ impl Service {
     }
 
     /// `admin` denies recovery `id`.
-    pub async fn deny_recovery(&self, admin: &Identity, id: &str) -> Result<(), ServiceError> {
+    pub async fn deny_recovery(&self, admin: &Admin, id: &str) -> Result<(), ServiceError> {
         self.deny_recovery_from(admin, id, &ClientContext::default())
             .await
     }
@@ -329,7 +332,7 @@ impl Service {
     /// [`Service::deny_recovery`] with where the request came from.
     pub async fn deny_recovery_from(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {

@@ -159,7 +159,7 @@ impl Service {
                         .ok_or(ServiceError::Forbidden)?;
                     // Binding a new key to an account is a step-up action:
                     // a stale (perhaps stolen) session cannot do it.
-                    if now.saturating_sub(session.created_ms) > crate::account::STEP_UP_WINDOW_MS {
+                    if !crate::policy::fresh(session.created_ms, now) {
                         return Err(ServiceError::StepUpRequired);
                     }
                     session_tier = Some(session.tier);
@@ -509,9 +509,8 @@ impl Service {
         ) {
             return Err(refuse(Refusal::IdentityNotEnrollable, &event));
         }
-        let group = if identity.is_admin { "admin" } else { "user" };
-        if let Some(min) = self.config.policy.group_min_tier.get(group) {
-            if earned.tier < *min {
+        if let Some(min) = crate::policy::group_min_tier(&self.config.policy, identity.is_admin) {
+            if earned.tier < min {
                 return Err(refuse(Refusal::TierBelowGroupPolicy, &event));
             }
         }

@@ -10,7 +10,7 @@ use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Identity, IdentityStatus, RoleProposal, StoreError, Tx};
 
 use crate::invite::{hex_id, Issuer};
-use crate::{ClientContext, Service, ServiceError};
+use crate::{Actor, Admin, ClientContext, Service, ServiceError};
 
 /// What became of a request for the admin role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +143,7 @@ impl Service {
     /// promotion, and each administrator counts once.
     pub async fn approve_role(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         ctx: &ClientContext,
     ) -> Result<RoleGrant, ServiceError> {
@@ -183,7 +183,7 @@ impl Service {
     /// `admin` turns down role proposal `id`.
     pub async fn deny_role(
         &self,
-        admin: &Identity,
+        admin: &Admin,
         id: &str,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
@@ -205,7 +205,10 @@ impl Service {
     }
 
     /// Role proposals awaiting approval, oldest first.
-    pub async fn pending_roles(&self) -> Result<Vec<PendingRole>, ServiceError> {
+    pub async fn pending_roles(
+        &self,
+        _viewer: Actor<'_>,
+    ) -> Result<Vec<PendingRole>, ServiceError> {
         let mut tx = self.store.read().await?;
         let mut out = Vec::new();
         for p in tx.pending_role_proposals(self.now_ms()).await? {

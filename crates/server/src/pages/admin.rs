@@ -1,13 +1,13 @@
 //! The admin console: people (status, role, credentials with their tiers),
 //! invitations, offboarding, and the audit log with filters. Every request
-//! goes through [`Service::console_admin`]: an administrator at tier 2,
+//! goes through [`keybound_service::Service::authorize_admin`]: an administrator at tier 2,
 //! signed in within the step-up window.
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keybound_service::{
-    Approval, AuditFilter, ClientContext, Identity, Outcome, RoleGrant, ServiceError,
+    Admin, Approval, AuditFilter, ClientContext, Outcome, RoleGrant, ServiceError,
 };
 use maud::{html, Markup};
 
@@ -24,11 +24,11 @@ async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
-) -> Result<Identity, Response> {
+) -> Result<Admin, Response> {
     let Some(session) = cookies::get(headers, cookies::SESSION) else {
         return Err(see_other("/", HeaderMap::new()));
     };
-    match state.service.console_admin_from(&session, ctx).await {
+    match state.service.authorize_admin(&session, ctx).await {
         Ok(identity) => Ok(identity),
         Err(ServiceError::StepUpRequired) => {
             let lacks_tier = state
@@ -62,7 +62,7 @@ async fn admin_form(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
-) -> Result<Identity, Response> {
+) -> Result<Admin, Response> {
     if cross_site(state, headers) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
@@ -99,15 +99,15 @@ pub(super) async fn people(
         Ok(me) => me,
         Err(response) => return response,
     };
-    let people = match state.service.people().await {
+    let people = match state.service.people((&me).into()).await {
         Ok(people) => people,
         Err(e) => return from_service(&e),
     };
-    let recoveries = match state.service.pending_recoveries().await {
+    let recoveries = match state.service.pending_recoveries((&me).into()).await {
         Ok(recoveries) => recoveries,
         Err(e) => return from_service(&e),
     };
-    let roles = match state.service.pending_roles().await {
+    let roles = match state.service.pending_roles((&me).into()).await {
         Ok(roles) => roles,
         Err(e) => return from_service(&e),
     };
@@ -451,7 +451,7 @@ pub(super) async fn audit(
     if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {
         return from_service(&e);
     }
-    let page = match state.service.audit_view(&filter).await {
+    let page = match state.service.audit_view((&me).into(), &filter).await {
         Ok(page) => page,
         Err(e) => return from_service(&e),
     };

@@ -41,7 +41,10 @@ async fn enrolled(
     name: &str,
     admin: bool,
 ) -> (Browser, Credential) {
-    let token = service.invite(name, admin, "test").await.unwrap();
+    let token = service
+        .invite(name, admin, &Operator::local("test"))
+        .await
+        .unwrap();
     enrol_at(app, [127, 0, 0, 7], &token.value).await
 }
 
@@ -68,7 +71,10 @@ async fn only_a_recently_signed_in_tier_2_administrator_gets_in() {
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
 
     // An administrator with a synced passkey reaches only tier 1.
-    let token = service.invite("sync", true, "test").await.unwrap();
+    let token = service
+        .invite("sync", true, &Operator::local("test"))
+        .await
+        .unwrap();
     let mut synced = Browser::new(app.clone());
     let (_, options) = synced
         .post(
@@ -167,7 +173,10 @@ async fn invitations_and_offboarding_from_the_console() {
     )
     .await;
     assert_eq!(location, "/admin?notice=offboarded");
-    let people = service.people().await.unwrap();
+    let people = service
+        .people((&Operator::local("cli")).into())
+        .await
+        .unwrap();
     let bob = people.iter().find(|(i, _)| i.name == "bob").unwrap();
     assert_eq!(bob.0.status, keybound_service::IdentityStatus::Offboarded);
 
@@ -196,7 +205,10 @@ async fn invitations_and_offboarding_from_the_console() {
         limit: 10,
         ..Default::default()
     };
-    let invites = service.audit_view(&filter).await.unwrap();
+    let invites = service
+        .audit_view((&Operator::local("cli")).into(), &filter)
+        .await
+        .unwrap();
     let actors: Vec<_> = invites.events.into_iter().map(|e| e.event.actor).collect();
     assert!(
         actors.contains(&Some("root".to_owned())),
@@ -227,7 +239,12 @@ async fn a_recovery_asked_for_on_the_sign_in_page_is_approved_in_the_console() {
     let (_, _, console) = get(&mut root, "/admin").await;
     assert!(console.contains("class=\"recovery\" data-name=\"ada\""));
     assert!(!console.contains("data-name=\"nobody\""));
-    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     let approve = format!("/admin/recoveries/{id}/approve");
     let (_, location, _) = post_form(&mut root, &approve, "revoke_old=yes", SAME_ORIGIN).await;
     assert_eq!(location, "/admin?notice=recovery-approved");
@@ -245,13 +262,23 @@ async fn a_recovery_asked_for_on_the_sign_in_page_is_approved_in_the_console() {
         service.invitation(&token).await.unwrap(),
         keybound_service::InvitationState::Open { ref name, .. } if name == "ada"
     ));
-    let old = &service.credentials_of("ada").await.unwrap()[0];
+    let old = &service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap()[0];
     assert!(matches!(
         old.status,
         keybound_service::CredentialStatus::Revoked(_)
     ));
     enrol_at(&app, [127, 0, 0, 8], &token).await;
-    assert_eq!(service.credentials_of("ada").await.unwrap().len(), 2);
+    assert_eq!(
+        service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -260,7 +287,12 @@ async fn an_administrator_cannot_approve_their_own_recovery_in_the_console() {
     let (mut root, _) = enrolled(&app, &service, "root", true).await;
     let mut lost = Browser::new(app.clone());
     post_form(&mut lost, "/recover", "name=root", SAME_ORIGIN).await;
-    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     let (_, location, _) = post_form(
         &mut root,
         &format!("/admin/recoveries/{id}/approve"),
@@ -277,7 +309,11 @@ async fn an_administrator_cannot_approve_their_own_recovery_in_the_console() {
     )
     .await;
     assert_eq!(location, "/admin?notice=recovery-denied");
-    assert!(service.pending_recoveries().await.unwrap().is_empty());
+    assert!(service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The waiting period and expiry, through the console (short settings so
@@ -296,7 +332,12 @@ async fn the_waiting_period_and_expiry_through_the_console() {
         .request_recovery("ada", &keybound_service::ClientContext::default())
         .await
         .unwrap();
-    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     let action = |what: &str| format!("/admin/recoveries/{id}/{what}");
     post_form(&mut a1, &action("approve"), "revoke_old=no", SAME_ORIGIN).await;
     let (_, location, _) =
@@ -317,7 +358,12 @@ async fn the_waiting_period_and_expiry_through_the_console() {
         .request_recovery("bob", &keybound_service::ClientContext::default())
         .await
         .unwrap();
-    let id = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let (_, location, _) = post_form(
         &mut root,
@@ -349,7 +395,12 @@ async fn role_proposals_vouching_and_objections_through_the_pages() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("id=\"invitation-role\""), "{page}");
     assert!(page.contains("1 more administrator"), "{page}");
-    let id = service.pending_roles().await.unwrap()[0].id.clone();
+    let id = service
+        .pending_roles((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     let approve = format!("/admin/roles/{id}/approve");
     let (_, _, people) = get(&mut root, "/admin").await;
     assert!(
@@ -358,12 +409,23 @@ async fn role_proposals_vouching_and_objections_through_the_pages() {
     );
     let (status, _, _) = post_form(&mut second, &approve, "", CROSS_SITE).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "cross-site");
-    assert_eq!(service.pending_roles().await.unwrap().len(), 1);
+    assert_eq!(
+        service
+            .pending_roles((&Operator::local("cli")).into())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let (_, location, _) = post_form(&mut ada, &approve, "", SAME_ORIGIN).await;
     assert_eq!(location, "", "not for a non-administrator");
     let (_, location, _) = post_form(&mut second, &approve, "", SAME_ORIGIN).await;
     assert_eq!(location, "/admin?notice=role-granted");
-    assert!(service.pending_roles().await.unwrap().is_empty());
+    assert!(service
+        .pending_roles((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 
     // Ada signs in with a synced passkey session and adds a self-declared
     // device-bound key: capped at tier 1 until another admin vouches.
@@ -385,7 +447,14 @@ async fn role_proposals_vouching_and_objections_through_the_pages() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, location, _) = post_form(&mut root, &vouch, "", SAME_ORIGIN).await;
     assert_eq!(location, "/admin?notice=vouched");
-    assert_eq!(service.credentials_of("ada").await.unwrap()[0].tier, 2);
+    assert_eq!(
+        service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()[0]
+            .tier,
+        2
+    );
     let (_, location, _) = post_form(&mut root, &vouch, "", SAME_ORIGIN).await;
     assert_eq!(location, "/admin?notice=vouch-refused", "only once");
 
@@ -396,14 +465,30 @@ async fn role_proposals_vouching_and_objections_through_the_pages() {
         .unwrap();
     let (_, _, me) = get(&mut ada, "/me").await;
     assert!(me.contains("id=\"pending-recovery\""), "{me}");
-    let recovery = service.pending_recoveries().await.unwrap()[0].id.clone();
+    let recovery = service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     let object = format!("/me/recovery/{recovery}/object");
     let (status, _, _) = post_form(&mut ada, &object, "", CROSS_SITE).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(service.pending_recoveries().await.unwrap().len(), 1);
+    assert_eq!(
+        service
+            .pending_recoveries((&Operator::local("cli")).into())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let (_, location, _) = post_form(&mut root, &object, "", SAME_ORIGIN).await;
     assert_eq!(location, "/me?notice=not-found", "not root's own account");
     let (_, location, _) = post_form(&mut ada, &object, "", SAME_ORIGIN).await;
     assert_eq!(location, "/me?notice=recovery-objected");
-    assert!(service.pending_recoveries().await.unwrap().is_empty());
+    assert!(service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 }

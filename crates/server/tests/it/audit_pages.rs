@@ -44,7 +44,10 @@ async fn bulk(service: &Service, kind: &str, n: usize) {
 #[tokio::test]
 async fn the_audit_page_shows_at_most_its_limit_and_pages_back() {
     let (app, service) = app().await;
-    let token = service.invite("root", true, "test").await.unwrap();
+    let token = service
+        .invite("root", true, &Operator::local("test"))
+        .await
+        .unwrap();
     let (mut root, _) = enrol_at(&app, [127, 0, 0, 7], &token.value).await;
     bulk(&service, "bulk.probe", 1_234).await;
     let total = service.store().audit_events().await.unwrap().len() as u64;

@@ -25,7 +25,10 @@ async fn post_with(
 #[tokio::test]
 async fn an_empty_ceremony_cookie_binds_no_challenge() {
     let (app, service) = app().await;
-    let token = service.invite("eve", false, "test").await.unwrap();
+    let token = service
+        .invite("eve", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (_, mut eve) = enrol_at(&app, [203, 0, 113, 66], &token.value).await;
 
     // The attacker asks for options with an empty ceremony cookie, as the
@@ -183,7 +186,10 @@ async fn ceremonies_come_from_our_origin_or_from_no_browser() {
 #[tokio::test]
 async fn another_site_cannot_sign_you_out() {
     let (app, service) = app().await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (mut ada, _) = enrol_at(&app, [127, 0, 0, 7], &token.value).await;
     let session = ada
         .cookies

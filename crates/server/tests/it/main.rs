@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use keybound_server::{router, AppState, MAX_BODY};
-use keybound_service::{Config, Service, SystemClock};
+use keybound_service::{Config, Operator, Service, SystemClock};
 use keybound_soft_authenticator::{Algorithm, Authenticator, Ceremony};
 use keybound_store::Store;
 use keybound_webauthn::{b64, OriginPolicy};
@@ -174,7 +174,10 @@ fn challenge(options: &Value) -> Vec<u8> {
 #[tokio::test]
 async fn invitation_then_sign_in_over_the_conformance_api() {
     let (app, service) = app().await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let mut browser = Browser::new(app);
     let auth = Authenticator::default();
 

@@ -11,7 +11,10 @@ async fn get(browser: &mut Browser, path: &str) -> (StatusCode, String) {
 
 /// A tier-2 administrator's browser, signed in.
 async fn admin_browser(app: &Router, service: &Service, name: &str) -> Browser {
-    let token = service.invite(name, true, "test").await.unwrap();
+    let token = service
+        .invite(name, true, &Operator::local("test"))
+        .await
+        .unwrap();
     enrol_at(app, [127, 0, 0, 7], &token.value).await.0
 }
 
@@ -38,7 +41,10 @@ async fn the_audit_filter_takes_any_text_without_panicking() {
 #[tokio::test]
 async fn sign_in_options_are_the_same_for_every_spelling_of_a_name() {
     let (app, service) = app().await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     enrol_at(&app, [127, 0, 0, 7], &token.value).await;
     let mut browser = Browser::new(app);
     let mut seen = Vec::new();
@@ -111,7 +117,10 @@ async fn huge_names_reach_neither_the_audit_chain_nor_the_challenge_table() {
 async fn the_console_shows_reordering_characters_instead_of_obeying_them() {
     let (app, service) = app().await;
     let mut root = admin_browser(&app, &service, "root").await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (mut ada, cred) = enrol_at(&app, [127, 0, 0, 8], &token.value).await;
     // Ada names her passkey with a right-to-left override ("lock" reversed).
     let (status, _, _) = ada

@@ -17,7 +17,10 @@ fn text(body: &[u8]) -> String {
 /// Enrols `name` from an invitation through the API, as the enrolment page
 /// does; the browser comes back signed in.
 async fn enrolled(app: &Router, service: &Service, name: &str) -> (Browser, Credential) {
-    let token = service.invite(name, false, "test").await.unwrap();
+    let token = service
+        .invite(name, false, &Operator::local("test"))
+        .await
+        .unwrap();
     enrolled_with(app, &token.value).await
 }
 
@@ -55,7 +58,10 @@ fn location(headers: &axum::http::HeaderMap) -> &str {
 async fn pages_carry_security_headers_and_no_inline_script() {
     let (app, service) = app().await;
     let mut browser = Browser::new(app);
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     for path in ["/", &format!("/enroll?token={}", token.value), "/enroll"] {
         let (_, headers, body) = get(&mut browser, path).await;
         let csp = headers["content-security-policy"].to_str().unwrap();
@@ -122,7 +128,10 @@ async fn pages_carry_security_headers_and_no_inline_script() {
 async fn the_enrolment_page_says_what_an_invitation_is() {
     let (app, service) = app().await;
     let mut browser = Browser::new(app.clone());
-    let token = service.invite("<b>eve</b>", false, "test").await.unwrap();
+    let token = service
+        .invite("<b>eve</b>", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (status, _, body) = get(&mut browser, &format!("/enroll?token={}", token.value)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("&lt;b&gt;eve&lt;/b&gt;"), "names are escaped");
@@ -140,7 +149,10 @@ async fn the_enrolment_page_says_what_an_invitation_is() {
 #[tokio::test]
 async fn an_expired_invitation_says_so() {
     let (app, service) = app_with(|c| c.invitation_ttl_ms = 1).await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let mut browser = Browser::new(app);
     let (status, _, body) = get(&mut browser, &format!("/enroll?token={}", token.value)).await;
@@ -152,7 +164,10 @@ async fn an_expired_invitation_says_so() {
 #[tokio::test]
 async fn a_used_invitation_says_so() {
     let (app, service) = app().await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (mut browser, _) = enrolled_with(&app, &token.value).await;
     let (status, _, body) = get(&mut browser, &format!("/enroll?token={}", token.value)).await;
     assert_eq!(status, StatusCode::GONE);
@@ -330,7 +345,10 @@ async fn forms_from_other_sites_and_other_peoples_passkeys_are_refused() {
         );
     }
     assert_eq!(service.store().audit_events().await.unwrap().len(), events);
-    let bob = service.credentials_of("bob").await.unwrap();
+    let bob = service
+        .credentials_of((&Operator::local("cli")).into(), "bob")
+        .await
+        .unwrap();
     assert_eq!(bob[0].nickname, None);
     assert_eq!(bob[0].status, keybound_store::CredentialStatus::Active);
 

@@ -89,7 +89,10 @@ async fn rate_limited_events(service: &Service) -> Vec<keybound_service::AuditEv
 #[tokio::test]
 async fn a_flood_naming_someone_from_their_own_address_slows_but_never_locks_them_out() {
     let (app, service) = app_with(|c| c.rate_limits = limits(1000, 5)).await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (_, mut cred) = enrol_at(&app, [10, 0, 0, 2], &token.value).await;
 
     // Someone behind ada's NAT hammers her name: never refused, but once
@@ -125,7 +128,10 @@ async fn a_flood_naming_someone_from_their_own_address_slows_but_never_locks_the
 #[tokio::test]
 async fn a_flood_from_one_address_is_refused_while_others_sign_in() {
     let (app, service) = app_with(|c| c.rate_limits = limits(6, 100)).await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (_, mut cred) = enrol_at(&app, [10, 0, 0, 2], &token.value).await;
 
     let mut attacker = Browser::at(app.clone(), [10, 6, 6, 6]);
@@ -153,7 +159,10 @@ async fn a_flood_from_one_address_is_refused_while_others_sign_in() {
 #[tokio::test]
 async fn successful_ceremonies_do_not_spend_the_address_budget_and_failures_do() {
     let (app, service) = app_with(|c| c.rate_limits = limits(6, 100)).await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (_, mut cred) = enrol_at(&app, [10, 0, 0, 9], &token.value).await;
 
     // Everyone behind one NAT signing in: 20 sign-ins (40 requests) with a
@@ -381,7 +390,10 @@ async fn unanswered_challenges_are_bounded_per_address_and_answers_free_them() {
         }
     })
     .await;
-    let token = service.invite("ada", false, "test").await.unwrap();
+    let token = service
+        .invite("ada", false, &Operator::local("test"))
+        .await
+        .unwrap();
     let (_, mut cred) = enrol_at(&app, [10, 0, 0, 4], &token.value).await;
 
     let mut flood = Browser::at(app.clone(), [10, 6, 6, 6]);

@@ -15,7 +15,11 @@ fn id(cred: &Credential) -> String {
 /// Enrols `name` from an invitation; returns the credential and the session
 /// the enrolment opened.
 async fn enrolled(w: &World, name: &str) -> (Credential, Token) {
-    let token = w.service.invite(name, false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite(name, false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (cred, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
@@ -195,11 +199,19 @@ async fn revoking_another_credential_keeps_the_session_and_ends_its_own() {
 #[tokio::test]
 async fn an_invitation_says_whether_it_is_open_used_or_expired() {
     let w = world().await;
-    let open = w.service.invite("ada", false, "cli").await.unwrap();
+    let open = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let state = w.service.invitation(&open.value).await.unwrap();
     assert!(matches!(state, InvitationState::Open { ref name, .. } if name == "ada"));
 
-    let lapsing = w.service.invite("bob", false, "cli").await.unwrap();
+    let lapsing = w
+        .service
+        .invite("bob", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     w.register(RegistrationStart::Invitation(&open.value))
         .await
         .2

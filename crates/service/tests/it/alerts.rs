@@ -156,7 +156,7 @@ async fn a_revoked_credential_coming_back_is_flagged() {
     let (mut cred, _) = w.enrol("ada").await;
     let id = keybound_webauthn::b64::encode(&cred.id);
     w.service
-        .revoke_credential(&id, "cli", "lost")
+        .revoke_credential(&id, &Operator::local("cli"), "lost")
         .await
         .unwrap();
     let (_, refused) = w.sign_in(&mut cred, "", &Tweaks::default()).await;

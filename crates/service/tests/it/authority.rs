@@ -14,13 +14,21 @@ fn synced() -> Authenticator {
 
 /// Enrols an administrator (operator invitation, device-bound key: tier 2);
 /// their identity and a fresh console session.
-async fn admin(w: &World, name: &str) -> (Identity, Token) {
-    let token = w.service.invite(name, true, "cli").await.unwrap();
+async fn admin(w: &World, name: &str) -> (Admin, Token) {
+    let token = w
+        .service
+        .invite(name, true, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
     let session = enrolled.unwrap().session.unwrap();
-    let identity = w.service.console_admin(&session.value).await.unwrap();
+    let identity = w
+        .service
+        .authorize_admin(&session.value, &ClientContext::default())
+        .await
+        .unwrap();
     (identity, session)
 }
 
@@ -70,9 +78,15 @@ fn advance(w: &World, ms: i64) {
 async fn open_registration_refuses_active_invited_and_offboarded_names() {
     let w = world_with(|c| c.open_registration = true).await;
     w.enrol("ada").await;
-    w.service.invite("zed", true, "cli").await.unwrap();
+    w.service
+        .invite("zed", true, &Operator::local("cli"))
+        .await
+        .unwrap();
     w.enrol("olga").await;
-    w.service.offboard("olga", "cli").await.unwrap();
+    w.service
+        .offboard("olga", &Operator::local("cli"))
+        .await
+        .unwrap();
     for name in ["ada", "zed", "olga"] {
         assert_eq!(
             w.service
@@ -92,8 +106,20 @@ async fn open_registration_refuses_active_invited_and_offboarded_names() {
             (Some(name), Some("name_taken"))
         );
     }
-    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
-    assert!(w.service.credentials_of("zed").await.unwrap().is_empty());
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "zed")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 // --- item 2: a session never enrols a key for another name ---------------
@@ -124,7 +150,11 @@ async fn a_signed_in_browser_cannot_enrol_a_key_for_another_name() {
     assert_eq!(event.actor.as_deref(), Some("ada"));
     assert_eq!(event.subject.as_deref(), Some("bob"));
     // The same holds for an invitation naming one account.
-    let token = w.service.invite("cy", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("cy", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(
         w.service
             .begin_registration(
@@ -145,7 +175,14 @@ async fn a_signed_in_browser_cannot_enrol_a_key_for_another_name() {
         )
         .await
         .unwrap();
-    assert_eq!(w.service.credentials_of("bob").await.unwrap().len(), 1);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "bob")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -171,7 +208,14 @@ async fn a_key_added_after_the_session_ended_is_refused() {
         answer(&w, &options).await.unwrap_err(),
         ServiceError::Rejected(Refusal::SessionEnded)
     );
-    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 // --- item 3: no invitation into a live account; admin role by approval ---
@@ -182,7 +226,10 @@ async fn an_active_account_cannot_be_invited_by_anyone() {
     w.enrol("ada").await;
     let (root, _) = admin(&w, "root").await;
     assert_eq!(
-        w.service.invite("ada", false, "cli").await.unwrap_err(),
+        w.service
+            .invite("ada", false, &Operator::local("cli"))
+            .await
+            .unwrap_err(),
         ServiceError::Rejected(Refusal::IdentityActive)
     );
     assert_eq!(
@@ -197,7 +244,14 @@ async fn an_active_account_cannot_be_invited_by_anyone() {
     assert_eq!(event.severity, Some(Severity::High));
     assert_eq!(event.actor.as_deref(), Some("root"));
     // Still exactly one credential, and ada's own passkey still the only way in.
-    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 1);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -219,7 +273,7 @@ async fn the_admin_role_from_the_console_needs_a_second_administrator() {
     let sock_session = enrolled.unwrap().session.unwrap();
     assert_eq!(
         w.service
-            .console_admin(&sock_session.value)
+            .authorize_admin(&sock_session.value, &ClientContext::default())
             .await
             .unwrap_err(),
         ServiceError::Forbidden,
@@ -235,13 +289,13 @@ async fn the_admin_role_from_the_console_needs_a_second_administrator() {
     );
     let sock = w
         .service
-        .people()
+        .people((&Operator::local("cli")).into())
         .await
         .unwrap()
         .into_iter()
         .find(|(i, _)| i.name == "sock")
-        .unwrap()
-        .0;
+        .map(|(i, _)| Admin::stale_for_tests(i))
+        .unwrap();
     assert_eq!(
         w.service
             .approve_role(&sock, &id, &ClientContext::default())
@@ -257,11 +311,19 @@ async fn the_admin_role_from_the_console_needs_a_second_administrator() {
             .unwrap(),
         RoleGrant::Granted
     );
-    w.service.console_admin(&sock_session.value).await.unwrap();
+    w.service
+        .authorize_admin(&sock_session.value, &ClientContext::default())
+        .await
+        .unwrap();
     let grant = last_event(&w.audit().await, "admin.grant_role");
     assert_eq!(grant.severity, Some(Severity::High));
     assert_eq!(grant.subject.as_deref(), Some("sock"));
-    assert!(w.service.pending_roles().await.unwrap().is_empty());
+    assert!(w
+        .service
+        .pending_roles((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -280,18 +342,24 @@ async fn one_admin_and_an_unapproved_sock_puppet_cannot_pass_a_recovery() {
         .unwrap();
     let sock = w
         .service
-        .people()
+        .people((&Operator::local("cli")).into())
         .await
         .unwrap()
         .into_iter()
         .find(|(i, _)| i.name == "sock")
-        .unwrap()
-        .0;
+        .map(|(i, _)| Admin::stale_for_tests(i))
+        .unwrap();
     w.service
         .request_recovery("victim", &ClientContext::default())
         .await
         .unwrap();
-    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     w.service.approve_recovery(&root, &id, true).await.unwrap();
     assert_eq!(
         w.service
@@ -302,7 +370,11 @@ async fn one_admin_and_an_unapproved_sock_puppet_cannot_pass_a_recovery() {
         "a non-administrator's approval is refused"
     );
     assert_eq!(
-        w.service.pending_recoveries().await.unwrap()[0].approvers,
+        w.service
+            .pending_recoveries((&Operator::local("cli")).into())
+            .await
+            .unwrap()[0]
+            .approvers,
         ["root"]
     );
 }
@@ -312,14 +384,24 @@ async fn reinviting_an_offboarded_admin_does_not_restore_the_role() {
     let w = world().await;
     let (_, session) = admin(&w, "old-admin").await;
     drop(session);
-    w.service.offboard("old-admin", "cli").await.unwrap();
-    let token = w.service.invite("old-admin", false, "cli").await.unwrap();
+    w.service
+        .offboard("old-admin", &Operator::local("cli"))
+        .await
+        .unwrap();
+    let token = w
+        .service
+        .invite("old-admin", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
     let session = enrolled.unwrap().session.unwrap();
     assert_eq!(
-        w.service.console_admin(&session.value).await.unwrap_err(),
+        w.service
+            .authorize_admin(&session.value, &ClientContext::default())
+            .await
+            .unwrap_err(),
         ServiceError::Forbidden
     );
 }
@@ -334,7 +416,11 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
         .console_invite(&root, "newcomer", false, 1, &ClientContext::default())
         .await
         .unwrap();
-    let second = w.service.invite("newcomer", false, "cli").await.unwrap();
+    let second = w
+        .service
+        .invite("newcomer", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(
         w.service.invitation(&first.token.value).await.unwrap(),
         InvitationState::Unknown
@@ -343,7 +429,11 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
     assert_eq!(voided.subject.as_deref(), Some("newcomer"));
     // Options taken while invited, answered after the person enrolled with
     // the other link (a race across nodes, or links from before the rule).
-    let stale = w.service.invite("late", false, "cli").await.unwrap();
+    let stale = w
+        .service
+        .invite("late", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let options = w
         .service
         .begin_registration(
@@ -363,7 +453,12 @@ async fn an_older_invitation_link_does_not_enrol_into_a_live_account() {
         answer(&w, &options).await.unwrap_err(),
         ServiceError::Rejected(Refusal::IdentityActive)
     );
-    assert!(w.service.credentials_of("late").await.unwrap().is_empty());
+    assert!(w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "late")
+        .await
+        .unwrap()
+        .is_empty());
     // And a link for an account that went live is refused at the start.
     w.register(RegistrationStart::Invitation(&second.value))
         .await
@@ -413,7 +508,12 @@ async fn an_administrator_cannot_offboard_themselves_by_another_spelling() {
         ServiceError::Rejected(Refusal::OffboardSelf)
     );
     assert_eq!(
-        w.service.people().await.unwrap()[0].0.status,
+        w.service
+            .people((&Operator::local("cli")).into())
+            .await
+            .unwrap()[0]
+            .0
+            .status,
         IdentityStatus::Active
     );
 }
@@ -437,7 +537,14 @@ async fn a_registration_cannot_store_endless_keys() {
             .unwrap_err(),
         ServiceError::Rejected(Refusal::TooManyCredentials)
     );
-    assert_eq!(w.service.credentials_of("ada").await.unwrap().len(), 32);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()
+            .len(),
+        32
+    );
 }
 
 #[tokio::test]
@@ -449,7 +556,10 @@ async fn offboarding_an_admin_voids_the_links_they_issued() {
         .console_invite(&root, "guest", false, 1, &ClientContext::default())
         .await
         .unwrap();
-    w.service.offboard("root", "cli").await.unwrap();
+    w.service
+        .offboard("root", &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(
         w.service.invitation(&link.token.value).await.unwrap(),
         InvitationState::Unknown
@@ -494,14 +604,21 @@ async fn refused_invitations_are_on_the_record() {
 #[tokio::test]
 async fn a_stale_tier_2_session_refreshed_without_uv_does_not_open_the_console() {
     let mut w = world().await;
-    let token = w.service.invite("root", true, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("root", true, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (mut key, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
     let session = enrolled.unwrap().session.unwrap();
     advance(&w, STEP_UP_WINDOW_MS + 1);
     assert_eq!(
-        w.service.console_admin(&session.value).await.unwrap_err(),
+        w.service
+            .authorize_admin(&session.value, &ClientContext::default())
+            .await
+            .unwrap_err(),
         ServiceError::StepUpRequired
     );
     w.auth.user_verified = false;
@@ -528,7 +645,7 @@ async fn a_stale_tier_2_session_refreshed_without_uv_does_not_open_the_console()
     assert_eq!(refreshed.tier, 1);
     assert_eq!(
         w.service
-            .console_admin(&refreshed.session.value)
+            .authorize_admin(&refreshed.session.value, &ClientContext::default())
             .await
             .unwrap_err(),
         ServiceError::StepUpRequired
@@ -541,7 +658,11 @@ async fn a_stale_tier_2_session_refreshed_without_uv_does_not_open_the_console()
 async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
     let mut w = world().await;
     w.auth = synced();
-    let token = w.service.invite("root", true, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("root", true, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
@@ -556,7 +677,7 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
     result.unwrap();
     let stored = w
         .service
-        .credentials_of("root")
+        .credentials_of((&Operator::local("cli")).into(), "root")
         .await
         .unwrap()
         .into_iter()
@@ -572,7 +693,7 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
     assert_eq!(signed_in.tier, 1);
     assert_eq!(
         w.service
-            .console_admin(&signed_in.session.value)
+            .authorize_admin(&signed_in.session.value, &ClientContext::default())
             .await
             .unwrap_err(),
         ServiceError::StepUpRequired
@@ -589,13 +710,13 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
     let id = keybound_webauthn::b64::encode(&added.id);
     let root = w
         .service
-        .people()
+        .people((&Operator::local("cli")).into())
         .await
         .unwrap()
         .into_iter()
         .find(|(i, _)| i.name == "root")
-        .unwrap()
-        .0;
+        .map(|(i, _)| Admin::stale_for_tests(i))
+        .unwrap();
     assert_eq!(
         w.service
             .vouch_credential(&root, &id, &ClientContext::default())
@@ -621,14 +742,21 @@ async fn a_synced_session_cannot_mint_tier_2_by_adding_a_self_declared_key() {
     let (_, again) = w.sign_in(&mut added, "", &Tweaks::default()).await;
     let again = again.unwrap();
     assert_eq!(again.tier, 2);
-    w.service.console_admin(&again.session.value).await.unwrap();
+    w.service
+        .authorize_admin(&again.session.value, &ClientContext::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn policy_can_require_attestation_for_tier_2() {
     let w = world_with(|c| c.policy.tier2_requires_attestation = true).await;
     w.enrol("ada").await;
-    let stored = &w.service.credentials_of("ada").await.unwrap()[0];
+    let stored = &w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap()[0];
     assert_eq!(stored.tier, 1);
     assert!(stored
         .tier_reasons
@@ -639,7 +767,14 @@ async fn policy_can_require_attestation_for_tier_2() {
 async fn turning_the_attestation_policy_on_lowers_keys_registered_before() {
     let w = world().await;
     w.enrol("ada").await;
-    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 2);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()[0]
+            .tier,
+        2
+    );
     assert_eq!(w.service.retier_for_policy().await.unwrap(), 0);
     // The same database under a node started with the policy on.
     let strict = Service::new(
@@ -653,12 +788,26 @@ async fn turning_the_attestation_policy_on_lowers_keys_registered_before() {
         Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(3)),
     );
     assert_eq!(strict.retier_for_policy().await.unwrap(), 1);
-    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 1);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()[0]
+            .tier,
+        1
+    );
     let event = last_event(&w.audit().await, "policy.retier");
     assert_eq!(event.subject.as_deref(), Some("ada"));
     // And off again restores it.
     assert_eq!(w.service.retier_for_policy().await.unwrap(), 1);
-    assert_eq!(w.service.credentials_of("ada").await.unwrap()[0].tier, 2);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()[0]
+            .tier,
+        2
+    );
 }
 
 // --- item 6: recovery approvals ------------------------------------------
@@ -673,20 +822,32 @@ async fn an_approval_by_someone_offboarded_before_the_issue_does_not_count() {
         .request_recovery("ada", &ClientContext::default())
         .await
         .unwrap();
-    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     w.service.approve_recovery(&a1, &id, true).await.unwrap();
     assert!(matches!(
         w.service.approve_recovery(&a2, &id, true).await.unwrap(),
         Approval::Waiting { .. }
     ));
-    w.service.offboard("a1", "cli").await.unwrap();
+    w.service
+        .offboard("a1", &Operator::local("cli"))
+        .await
+        .unwrap();
     advance(&w, 60_001);
     assert_eq!(
         w.service.issue_recovery_grant(&a2, &id).await.unwrap_err(),
         ServiceError::Rejected(Refusal::ApprovalsNoLongerStand)
     );
     assert!(
-        w.service.pending_recoveries().await.unwrap()[0]
+        w.service
+            .pending_recoveries((&Operator::local("cli")).into())
+            .await
+            .unwrap()[0]
             .ready_ms
             .is_none(),
         "it needs a new approval"
@@ -703,7 +864,13 @@ async fn one_approver_asking_to_revoke_is_enough() {
         .request_recovery("ada", &ClientContext::default())
         .await
         .unwrap();
-    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     w.service.approve_recovery(&a1, &id, true).await.unwrap();
     let Approval::Issued(_) = w.service.approve_recovery(&a2, &id, false).await.unwrap() else {
         panic!("issued");
@@ -745,7 +912,12 @@ async fn the_person_sees_a_pending_recovery_and_can_object() {
         .object_to_recovery(&session.value, &pending.id, &ClientContext::default())
         .await
         .unwrap();
-    assert!(w.service.pending_recoveries().await.unwrap().is_empty());
+    assert!(w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
     let event = last_event(&w.audit().await, "recovery.objection");
     assert_eq!(event.outcome, Some(Outcome::Alert));
     assert_eq!(event.severity, Some(Severity::High));
@@ -770,7 +942,13 @@ async fn the_person_can_still_object_while_the_grant_is_unused() {
         .request_recovery("ada", &ClientContext::default())
         .await
         .unwrap();
-    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     w.service.approve_recovery(&a1, &id, false).await.unwrap();
     let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, false).await.unwrap() else {
         panic!("issued");
@@ -816,7 +994,7 @@ async fn a_recovery_grant_keeps_the_invitations_minimum_tier() {
     let mut w = world().await;
     let token = w
         .service
-        .invite_with_min_tier("ada", false, "cli", 2)
+        .invite_with_min_tier("ada", false, &Operator::local("cli"), 2)
         .await
         .unwrap();
     w.register(RegistrationStart::Invitation(&token.value))
@@ -829,7 +1007,13 @@ async fn a_recovery_grant_keeps_the_invitations_minimum_tier() {
         .request_recovery("ada", &ClientContext::default())
         .await
         .unwrap();
-    let id = w.service.pending_recoveries().await.unwrap()[0].id.clone();
+    let id = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     w.service.approve_recovery(&a1, &id, true).await.unwrap();
     let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, true).await.unwrap() else {
         panic!("issued");
@@ -866,7 +1050,10 @@ async fn clearing_a_quarantine_does_not_revive_the_clones_session() {
     let (_, regressed) = w.sign_in(&mut cred, "", &regress).await;
     assert!(regressed.is_err());
     let id = keybound_webauthn::b64::encode(&cred.id);
-    w.service.clear_credential(&id, "cli").await.unwrap();
+    w.service
+        .clear_credential(&id, &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(
         w.service.account(&session.value).await.unwrap_err(),
         ServiceError::Forbidden
@@ -915,7 +1102,11 @@ async fn enrolling_in_a_browser_signed_in_as_someone_else_ends_their_session() {
     let (mut ada, _) = w.enrol("ada").await;
     let (_, ada_in) = w.sign_in(&mut ada, "", &Tweaks::default()).await;
     let ada_session = ada_in.unwrap().session;
-    let token = w.service.invite("bob", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("bob", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let options = w
         .service
         .begin_registration(
@@ -968,7 +1159,7 @@ async fn console_refusals_views_and_renames_are_recorded() {
     };
     assert_eq!(
         w.service
-            .console_admin_from(&session.value, &ctx)
+            .authorize_admin(&session.value, &ctx)
             .await
             .unwrap_err(),
         ServiceError::Forbidden
@@ -1009,7 +1200,10 @@ async fn console_refusals_views_and_renames_are_recorded() {
         renamed.reason.as_deref(),
         Some("nickname set to \"work key\"")
     );
-    w.service.offboard_from("ada", "root", &ctx).await.unwrap();
+    w.service
+        .offboard_from("ada", &Operator::local("root"), &ctx)
+        .await
+        .unwrap();
     let offboarded = last_event(&w.audit().await, "admin.offboard");
     assert_eq!(offboarded.ip.as_deref(), Some("192.0.2.7"));
     assert!(verify_chain(w.audit().await).is_ok());

@@ -131,7 +131,11 @@ async fn oversized_attestation_chains_are_refused() {
         attestation: AttestationMode::Packed(padded),
         ..Authenticator::default()
     };
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, refused) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;

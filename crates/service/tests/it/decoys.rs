@@ -110,14 +110,29 @@ async fn names_without_usable_credentials_look_like_real_accounts() {
 
     // Names with an identity but nothing usable: invited, suspended (no
     // credentials or active ones), offboarded, every credential revoked.
-    w.service.invite("invited", false, "cli").await.unwrap();
+    w.service
+        .invite("invited", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     accounts(&w, "suspended", 1, &synced, IdentityStatus::Suspended).await;
     accounts(&w, "gone", 1, &with_key, IdentityStatus::Active).await;
-    w.service.offboard("gone0", "cli").await.unwrap();
+    w.service
+        .offboard("gone0", &Operator::local("cli"))
+        .await
+        .unwrap();
     accounts(&w, "revoked", 1, &synced, IdentityStatus::Active).await;
-    for c in w.service.credentials_of("revoked0").await.unwrap() {
+    for c in w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "revoked0")
+        .await
+        .unwrap()
+    {
         w.service
-            .revoke_credential(&keybound_webauthn::b64::encode(&c.id), "cli", "test")
+            .revoke_credential(
+                &keybound_webauthn::b64::encode(&c.id),
+                &Operator::local("cli"),
+                "test",
+            )
             .await
             .unwrap();
     }

@@ -36,7 +36,11 @@ async fn windows_hello_tpm_rs1_registers_by_default_and_the_audit_says_sha1() {
 async fn a_policy_refusing_sha1_tpm_attestation_refuses_the_registration() {
     let mut w = world_with(|c| c.policy.allow_sha1_tpm_attestation = false).await;
     w.auth = windows_hello();
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
@@ -51,7 +55,12 @@ async fn a_policy_refusing_sha1_tpm_attestation_refuses_the_registration() {
         event.reason.as_deref(),
         Some("sha1_tpm_attestation_not_allowed")
     );
-    assert!(w.service.credentials_of("ada").await.unwrap().is_empty());
+    assert!(w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap()
+        .is_empty());
 
     // The same policy still takes TPMs that sign with SHA-256.
     let tpm = TpmProfile::new(TestCa::new("tpm root"));
@@ -106,7 +115,11 @@ async fn padded_and_standard_base64_responses_register_and_sign_in() {
     w.auth.credential_id_len = 31;
     let ctx = ClientContext::default();
     for (name, spell) in [("ada", padded as Spelling), ("bob", standard)] {
-        let token = w.service.invite(name, false, "cli").await.unwrap();
+        let token = w
+            .service
+            .invite(name, false, &Operator::local("cli"))
+            .await
+            .unwrap();
         let options = w
             .service
             .begin_registration(
@@ -154,7 +167,11 @@ async fn padded_and_standard_base64_responses_register_and_sign_in() {
             .rename_credential(session, &id, "laptop", &ctx)
             .await
             .unwrap();
-        let stored = &w.service.credentials_of(name).await.unwrap()[0];
+        let stored = &w
+            .service
+            .credentials_of((&Operator::local("cli")).into(), name)
+            .await
+            .unwrap()[0];
         assert_eq!(stored.nickname.as_deref(), Some("laptop"));
         // The audit log names it canonically, whatever the client sent.
         let event = w.audit().await.pop().unwrap().event;

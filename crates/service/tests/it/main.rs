@@ -78,7 +78,11 @@ fn challenge_of(options: &Value) -> Vec<u8> {
 
 impl World {
     async fn enrol(&self, name: &str) -> (Credential, Vec<u8>) {
-        let token = self.service.invite(name, false, "cli").await.unwrap();
+        let token = self
+            .service
+            .invite(name, false, &Operator::local("cli"))
+            .await
+            .unwrap();
         let (cred, user, enrolled) = self
             .register(RegistrationStart::Invitation(&token.value))
             .await;
@@ -211,7 +215,11 @@ async fn invitation_enrolment_and_both_kinds_of_sign_in() {
 #[tokio::test]
 async fn an_invitation_enrols_once() {
     let w = world().await;
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let defaults = RegistrationRequest::default();
     let start = || {
         w.service.begin_registration(
@@ -378,7 +386,11 @@ async fn a_counter_regression_quarantines_the_credential() {
     let last = w.audit().await.pop().unwrap().event;
     assert_eq!(last.severity, Some(keybound_audit::Severity::High));
     assert_eq!(last.sign_count, Some(0));
-    let stored = &w.service.credentials_of("ada").await.unwrap()[0];
+    let stored = &w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap()[0];
     assert_eq!(stored.status, keybound_store::CredentialStatus::Quarantined);
     assert_eq!(stored.sign_count, 1, "the counter is not lowered");
     assert_eq!(
@@ -393,9 +405,15 @@ async fn a_counter_regression_quarantines_the_credential() {
     );
 
     let id = keybound_webauthn::b64::encode(&cred.id);
-    w.service.clear_credential(&id, "cli").await.unwrap();
+    w.service
+        .clear_credential(&id, &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(
-        w.service.clear_credential(&id, "cli").await.unwrap_err(),
+        w.service
+            .clear_credential(&id, &Operator::local("cli"))
+            .await
+            .unwrap_err(),
         ServiceError::NotFound
     );
     let (_, back) = w.sign_in(&mut cred, "", &Tweaks::default()).await;
@@ -476,17 +494,21 @@ async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
     let (mut cred, _) = w.enrol("ada").await;
     let (_, signed_in) = w.sign_in(&mut cred, "ada", &Tweaks::default()).await;
     let session = signed_in.unwrap().session;
-    let people = w.service.people().await.unwrap();
+    let people = w
+        .service
+        .people((&Operator::local("cli")).into())
+        .await
+        .unwrap();
     assert_eq!(people.len(), 1);
     assert_eq!(people[0].1.len(), 1);
     let id = keybound_webauthn::b64::encode(&cred.id);
     w.service
-        .revoke_credential(&id, "cli", "lost")
+        .revoke_credential(&id, &Operator::local("cli"), "lost")
         .await
         .unwrap();
     assert_eq!(
         w.service
-            .revoke_credential(&id, "cli", "again")
+            .revoke_credential(&id, &Operator::local("cli"), "again")
             .await
             .unwrap_err(),
         ServiceError::NotFound
@@ -502,13 +524,20 @@ async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
         refused.unwrap_err(),
         ServiceError::UnknownCredential(Refusal::CredentialRevoked)
     );
-    let creds = w.service.credentials_of("ada").await.unwrap();
+    let creds = w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap();
     assert_eq!(
         creds[0].status,
         keybound_store::CredentialStatus::Revoked("lost".into())
     );
     assert_eq!(
-        w.service.credentials_of("nobody").await.unwrap_err(),
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "nobody")
+            .await
+            .unwrap_err(),
         ServiceError::NotFound
     );
     assert!(verify_chain(w.audit().await).is_ok());
@@ -517,7 +546,11 @@ async fn revoking_a_credential_stops_its_sign_ins_and_sessions() {
 #[tokio::test]
 async fn requested_user_verification_is_enforced() {
     let w = world().await;
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let request = RegistrationRequest {
         authenticator_selection: Some(keybound_webauthn::AuthenticatorSelectionCriteria {
             user_verification: keybound_webauthn::UserVerificationRequirement::Required,
@@ -613,7 +646,14 @@ async fn open_registration_creates_the_name_when_enabled() {
         .await
         .unwrap();
     assert_eq!(enrolled.name, "eve");
-    assert_eq!(service.credentials_of("eve").await.unwrap().len(), 1);
+    assert_eq!(
+        service
+            .credentials_of((&Operator::local("cli")).into(), "eve")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Issue 12, item 1: open registration only ever creates an identity; a
     // second round for the same name is refused and adds nothing.
     assert_eq!(
@@ -627,7 +667,14 @@ async fn open_registration_creates_the_name_when_enabled() {
             .unwrap_err(),
         ServiceError::Rejected(Refusal::NameTaken)
     );
-    assert_eq!(service.credentials_of("eve").await.unwrap().len(), 1);
+    assert_eq!(
+        service
+            .credentials_of((&Operator::local("cli")).into(), "eve")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 // --- gaps found by cargo mutants over the service ---
@@ -666,17 +713,20 @@ async fn names_must_be_printable_and_short() {
     let w = world().await;
     for bad in ["", "tab\there", &"x".repeat(65)] {
         assert_eq!(
-            w.service.invite(bad, false, "cli").await.unwrap_err(),
+            w.service
+                .invite(bad, false, &Operator::local("cli"))
+                .await
+                .unwrap_err(),
             ServiceError::Rejected(Refusal::InvalidName),
             "{bad:?}"
         );
     }
     w.service
-        .invite(&"x".repeat(64), false, "cli")
+        .invite(&"x".repeat(64), false, &Operator::local("cli"))
         .await
         .unwrap();
     w.service
-        .invite("Zoë Ångström", false, "cli")
+        .invite("Zoë Ångström", false, &Operator::local("cli"))
         .await
         .unwrap();
 }
@@ -688,7 +738,11 @@ async fn suspended_and_offboarded_identities_cannot_enrol() {
         ("ada", keybound_store::IdentityStatus::Suspended),
         ("bob", keybound_store::IdentityStatus::Offboarded),
     ] {
-        let token = w.service.invite(name, false, "cli").await.unwrap();
+        let token = w
+            .service
+            .invite(name, false, &Operator::local("cli"))
+            .await
+            .unwrap();
         let mut tx = w.service.store().begin().await.unwrap();
         let ada = tx.identity_by_name(name).await.unwrap().unwrap();
         tx.set_identity_status(&ada.id, status).await.unwrap();
@@ -711,7 +765,11 @@ async fn suspended_and_offboarded_identities_cannot_enrol() {
 #[tokio::test]
 async fn default_creation_options_prefer_passkeys_and_uv() {
     let w = world().await;
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let options = w
         .service
         .begin_registration(
@@ -774,7 +832,11 @@ async fn stored_credentials_record_attestation_format_type_and_trust() {
             ..Authenticator::default()
         };
         w.enrol(name).await;
-        let c = &w.service.credentials_of(name).await.unwrap()[0];
+        let c = &w
+            .service
+            .credentials_of((&Operator::local("cli")).into(), name)
+            .await
+            .unwrap()[0];
         assert_eq!(
             format!(
                 "{}/{}/{}",

@@ -43,13 +43,23 @@ impl Fixture {
 
     /// Enrols `name`; the new credential's tier and reasons.
     async fn enrol(&self, name: &str) -> Result<(i64, String), ServiceError> {
-        let token = self.w.service.invite(name, false, "cli").await.unwrap();
+        let token = self
+            .w
+            .service
+            .invite(name, false, &Operator::local("cli"))
+            .await
+            .unwrap();
         let (_, _, enrolled) = self
             .w
             .register(RegistrationStart::Invitation(&token.value))
             .await;
         enrolled?;
-        let c = &self.w.service.credentials_of(name).await.unwrap()[0];
+        let c = &self
+            .w
+            .service
+            .credentials_of((&Operator::local("cli")).into(), name)
+            .await
+            .unwrap()[0];
         Ok((c.tier, c.tier_reasons.clone()))
     }
 }
@@ -145,7 +155,11 @@ async fn a_status_change_rejudges_existing_credentials() {
     // Certification withdrawn: tier 3 -> 2, one event each.
     let report = f.import(&f.blob(2, &["NOT_FIDO_CERTIFIED"])).await.unwrap();
     assert_eq!((report.retiered, report.suspended), (2, 0));
-    let ada = &f.w.service.credentials_of("ada").await.unwrap()[0];
+    let ada =
+        &f.w.service
+            .credentials_of((&Operator::local("cli")).into(), "ada")
+            .await
+            .unwrap()[0];
     assert_eq!(ada.tier, 2);
     assert_eq!(ada.status, keybound_store::CredentialStatus::Active);
 
@@ -158,7 +172,11 @@ async fn a_status_change_rejudges_existing_credentials() {
         .unwrap();
     assert_eq!(report.suspended, 2);
     for name in ["ada", "bob"] {
-        let c = &f.w.service.credentials_of(name).await.unwrap()[0];
+        let c =
+            &f.w.service
+                .credentials_of((&Operator::local("cli")).into(), name)
+                .await
+                .unwrap()[0];
         assert_eq!(
             c.status,
             keybound_store::CredentialStatus::Quarantined,

@@ -8,7 +8,7 @@ use super::*;
 async fn names(w: &World) -> Vec<String> {
     let mut names: Vec<_> = w
         .service
-        .people()
+        .people((&Operator::local("cli")).into())
         .await
         .unwrap()
         .into_iter()
@@ -27,17 +27,23 @@ async fn stored_challenges(w: &World) -> u64 {
 #[tokio::test]
 async fn look_alikes_of_admin_are_one_identity_or_refused() {
     let w = world().await;
-    w.service.invite("admin", true, "cli").await.unwrap();
+    w.service
+        .invite("admin", true, &Operator::local("cli"))
+        .await
+        .unwrap();
     // Spellings of the name re-invite the same identity.
     for same in ["ADMIN", "Admin", "ａｄｍｉｎ", "  admin  "] {
-        w.service.invite(same, true, "cli").await.unwrap();
+        w.service
+            .invite(same, true, &Operator::local("cli"))
+            .await
+            .unwrap();
     }
     // Look-alikes (Cyrillic а and і, Latin alpha) are refused, and the refusal is
     // audited with its reason.
     for confusable in ["\u{0430}dmin", "adm\u{0456}n", "\u{0251}dmin"] {
         assert_eq!(
             w.service
-                .invite(confusable, false, "cli")
+                .invite(confusable, false, &Operator::local("cli"))
                 .await
                 .unwrap_err(),
             ServiceError::Rejected(Refusal::NameConfusable),
@@ -60,7 +66,10 @@ async fn look_alikes_of_admin_are_one_identity_or_refused() {
         &"a".repeat(200_000),
     ] {
         assert_eq!(
-            w.service.invite(invalid, false, "cli").await.unwrap_err(),
+            w.service
+                .invite(invalid, false, &Operator::local("cli"))
+                .await
+                .unwrap_err(),
             ServiceError::Rejected(Refusal::InvalidName),
             "{invalid:?}"
         );
@@ -71,12 +80,18 @@ async fn look_alikes_of_admin_are_one_identity_or_refused() {
 #[tokio::test]
 async fn nfc_and_nfd_spellings_are_one_identity() {
     let w = world().await;
-    w.service.invite("jos\u{00E9}", false, "cli").await.unwrap();
     w.service
-        .invite("jose\u{0301}", false, "cli")
+        .invite("jos\u{00E9}", false, &Operator::local("cli"))
         .await
         .unwrap();
-    w.service.invite("JOSÉ", false, "cli").await.unwrap();
+    w.service
+        .invite("jose\u{0301}", false, &Operator::local("cli"))
+        .await
+        .unwrap();
+    w.service
+        .invite("JOSÉ", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(names(&w).await, ["jos\u{00E9}"]);
 }
 
@@ -90,20 +105,34 @@ async fn every_way_in_finds_the_identity_whatever_the_spelling() {
         assert_eq!(signed_in.unwrap().name, "ada", "{spelling:?}");
     }
     // The administrator's look-ups.
-    assert_eq!(w.service.credentials_of("ADA").await.unwrap().len(), 1);
+    assert_eq!(
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "ADA")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Recovery by name.
     w.service
         .request_recovery("Ada", &ClientContext::default())
         .await
         .unwrap();
-    let pending = w.service.pending_recoveries().await.unwrap();
+    let pending = w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].name, "ada");
     assert_eq!(
         w.audit().await.pop().unwrap().event.subject.as_deref(),
         Some("ada")
     );
-    w.service.offboard("ＡＤＡ", "cli").await.unwrap();
+    w.service
+        .offboard("ＡＤＡ", &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!(names(&w).await, ["ada"]);
 }
 

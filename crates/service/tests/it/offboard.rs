@@ -8,7 +8,11 @@ async fn offboarding_closes_every_path_until_a_new_invitation() {
     let w = world().await;
     // An invitation still open when ada enrols with a later one (an active
     // account gets no new invitations).
-    let pending = w.service.invite("ada", false, "cli").await.unwrap();
+    let pending = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (mut first, _) = w.enrol("ada").await;
     let (_, signed_in) = w.sign_in(&mut first, "", &Tweaks::default()).await;
     let session = signed_in.unwrap().session;
@@ -22,7 +26,11 @@ async fn offboarding_closes_every_path_until_a_new_invitation() {
         w.service.invitation(&pending.value).await.unwrap(),
         InvitationState::Unknown
     );
-    let done = w.service.offboard("ada", "cli").await.unwrap();
+    let done = w
+        .service
+        .offboard("ada", &Operator::local("cli"))
+        .await
+        .unwrap();
     assert_eq!((done.credentials, done.grants), (2, 0));
     assert_eq!(
         done.sessions, 2,
@@ -74,17 +82,28 @@ async fn offboarding_closes_every_path_until_a_new_invitation() {
     );
     // Others are untouched.
     assert_eq!(
-        w.service.credentials_of("bob").await.unwrap()[0].status,
+        w.service
+            .credentials_of((&Operator::local("cli")).into(), "bob")
+            .await
+            .unwrap()[0]
+            .status,
         keybound_store::CredentialStatus::Active
     );
     assert_eq!(
-        w.service.offboard("nobody", "cli").await.unwrap_err(),
+        w.service
+            .offboard("nobody", &Operator::local("cli"))
+            .await
+            .unwrap_err(),
         ServiceError::NotFound
     );
 
     // A new invitation is the way back.
     w.enrol("ada").await;
-    let people = w.service.people().await.unwrap();
+    let people = w
+        .service
+        .people((&Operator::local("cli")).into())
+        .await
+        .unwrap();
     let ada = people.iter().find(|(i, _)| i.name == "ada").unwrap();
     assert_eq!(ada.0.status, keybound_store::IdentityStatus::Active);
     assert!(verify_chain(w.audit().await).is_ok());

@@ -5,18 +5,25 @@
 use super::*;
 
 /// Enrols an administrator; their identity as the console sees it.
-async fn admin(w: &World, name: &str) -> keybound_store::Identity {
-    let token = w.service.invite(name, true, "cli").await.unwrap();
+async fn admin(w: &World, name: &str) -> Admin {
+    let token = w
+        .service
+        .invite(name, true, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
     let session = enrolled.unwrap().session.unwrap();
-    w.service.console_admin(&session.value).await.unwrap()
+    w.service
+        .authorize_admin(&session.value, &ClientContext::default())
+        .await
+        .unwrap()
 }
 
 async fn pending_id(w: &World, name: &str) -> String {
     w.service
-        .pending_recoveries()
+        .pending_recoveries((&Operator::local("cli")).into())
         .await
         .unwrap()
         .into_iter()
@@ -41,7 +48,11 @@ async fn two_other_admins_recover_a_person_whose_old_passkey_then_fails() {
         .await
         .unwrap();
     assert_eq!(
-        w.service.pending_recoveries().await.unwrap().len(),
+        w.service
+            .pending_recoveries((&Operator::local("cli")).into())
+            .await
+            .unwrap()
+            .len(),
         1,
         "one at a time"
     );
@@ -62,7 +73,12 @@ async fn two_other_admins_recover_a_person_whose_old_passkey_then_fails() {
     let Approval::Issued(grant) = w.service.approve_recovery(&a2, &id, true).await.unwrap() else {
         panic!("two approvals and no wait issue the grant");
     };
-    assert!(w.service.pending_recoveries().await.unwrap().is_empty());
+    assert!(w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 
     // The old passkey is revoked; the grant enrols a new one.
     let (_, refused) = w.sign_in(&mut lost, "", &Tweaks::default()).await;
@@ -187,7 +203,12 @@ async fn a_pending_recovery_expires_and_unknown_names_look_the_same() {
             .unwrap_err(),
         ServiceError::NotFound
     );
-    assert!(w.service.pending_recoveries().await.unwrap().is_empty());
+    assert!(w
+        .service
+        .pending_recoveries((&Operator::local("cli")).into())
+        .await
+        .unwrap()
+        .is_empty());
 
     assert!(w
         .service

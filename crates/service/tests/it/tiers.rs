@@ -13,7 +13,11 @@ fn synced() -> Authenticator {
 
 /// Enrols `name` with the world's authenticator; the enrolment's session.
 async fn enrol(w: &World, name: &str) -> Result<Token, ServiceError> {
-    let token = w.service.invite(name, false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite(name, false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, enrolled) = w
         .register(RegistrationStart::Invitation(&token.value))
         .await;
@@ -67,7 +71,12 @@ async fn a_policy_demanding_tier_2_refuses_a_synced_passkey() {
         enrol(&w, "ada").await.unwrap_err(),
         ServiceError::Rejected(Refusal::TierBelowPolicy)
     );
-    assert!(w.service.credentials_of("ada").await.unwrap().is_empty());
+    assert!(w
+        .service
+        .credentials_of((&Operator::local("cli")).into(), "ada")
+        .await
+        .unwrap()
+        .is_empty());
     let events = w.audit().await;
     assert_eq!(events.len(), before + 2, "the invitation and the refusal");
     assert_eq!(events.last().unwrap().event.outcome, Some(Outcome::Failure));
@@ -106,7 +115,11 @@ async fn a_policy_requiring_uv_asks_for_it_and_enforces_it() {
         c.policy.attestation = keybound_webauthn::AttestationConveyancePreference::Direct;
     })
     .await;
-    let token = w.service.invite("ada", false, "cli").await.unwrap();
+    let token = w
+        .service
+        .invite("ada", false, &Operator::local("cli"))
+        .await
+        .unwrap();
     let options = w
         .service
         .begin_registration(
@@ -206,7 +219,11 @@ async fn a_group_may_demand_a_higher_tier() {
     })
     .await;
     w.auth = synced();
-    let admin = w.service.invite("root", true, "cli").await.unwrap();
+    let admin = w
+        .service
+        .invite("root", true, &Operator::local("cli"))
+        .await
+        .unwrap();
     let (_, _, refused) = w
         .register(RegistrationStart::Invitation(&admin.value))
         .await;
@@ -230,7 +247,7 @@ async fn an_invitation_may_demand_a_tier_and_survives_a_weaker_attempt() {
     let mut w = world().await;
     let token = w
         .service
-        .invite_with_min_tier("ada", false, "cli", 2)
+        .invite_with_min_tier("ada", false, &Operator::local("cli"), 2)
         .await
         .unwrap();
     w.auth = synced();
@@ -255,7 +272,7 @@ async fn an_invitation_may_demand_a_tier_and_survives_a_weaker_attempt() {
     assert!(enrolled.is_ok());
     assert_eq!(
         w.service
-            .invite_with_min_tier("bob", false, "cli", 4)
+            .invite_with_min_tier("bob", false, &Operator::local("cli"), 4)
             .await
             .unwrap_err(),
         ServiceError::Rejected(Refusal::InvalidTier)

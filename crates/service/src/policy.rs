@@ -1,0 +1,106 @@
+//! The rules that decide who may do what, in one place: today as code,
+//! tomorrow as the input Cedar decides on. Use cases ask these functions;
+//! none of them compares tiers or ages on its own.
+
+use crate::{Policy, Refusal, ServiceError};
+
+/// The tier an administrator's session needs for the console.
+pub const ADMIN_MIN_TIER: i64 = 2;
+
+/// How recent a sign-in must be for actions that weaken an account or
+/// administer others.
+pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// Whether a proof made at `proved_ms` is still fresh at `now_ms`.
+pub fn fresh(proved_ms: i64, now_ms: i64) -> bool {
+    now_ms.saturating_sub(proved_ms) <= STEP_UP_WINDOW_MS
+}
+
+/// The admin rule: an active administrator, signed in at
+/// [`ADMIN_MIN_TIER`] or above, within [`STEP_UP_WINDOW_MS`]. `Err` gives
+/// what the client is told and the reason the audit log records.
+pub fn admin_rule(
+    is_admin: bool,
+    session_tier: i64,
+    proved_ms: i64,
+    now_ms: i64,
+) -> Result<(), (ServiceError, Refusal)> {
+    if !is_admin {
+        Err((ServiceError::Forbidden, Refusal::NotAdmin))
+    } else if session_tier < ADMIN_MIN_TIER {
+        Err((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
+    } else if !fresh(proved_ms, now_ms) {
+        Err((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether an administrator holds a credential that can reach the console.
+pub fn reaches_console(credential_tiers: impl IntoIterator<Item = i64>) -> bool {
+    credential_tiers.into_iter().any(|t| t >= ADMIN_MIN_TIER)
+}
+
+/// The group an identity's minimum tier is looked up under.
+pub fn group_of(is_admin: bool) -> &'static str {
+    if is_admin {
+        "admin"
+    } else {
+        "user"
+    }
+}
+
+/// The lowest tier a new key of this identity's group must earn, if the
+/// policy sets one.
+pub fn group_min_tier(policy: &Policy, is_admin: bool) -> Option<i64> {
+    policy.group_min_tier.get(group_of(is_admin)).copied()
+}
+
+/// The backup rule: fewer active credentials than the minimum means one
+/// loss locks the person out.
+pub fn lacks_backup(policy: &Policy, active_credentials: usize) -> bool {
+    active_credentials < policy.min_credentials
+}
+
+/// Revoking one of `active_credentials` would leave the person at or below
+/// the backup minimum (or with none): it needs a fresh sign-in and an
+/// explicit confirmation.
+pub fn revoke_needs_care(policy: &Policy, active_credentials: usize) -> bool {
+    active_credentials <= policy.min_credentials.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_rule_wants_role_tier_and_recency() {
+        let now = 10 * STEP_UP_WINDOW_MS;
+        assert!(admin_rule(true, 2, now, now).is_ok());
+        assert!(admin_rule(true, 3, now - STEP_UP_WINDOW_MS, now).is_ok());
+        assert_eq!(
+            admin_rule(false, 3, now, now).unwrap_err().1,
+            Refusal::NotAdmin
+        );
+        assert_eq!(
+            admin_rule(true, 1, now, now).unwrap_err().1,
+            Refusal::SessionTierTooLow
+        );
+        assert_eq!(
+            admin_rule(true, 2, now - STEP_UP_WINDOW_MS - 1, now).unwrap_err(),
+            (ServiceError::StepUpRequired, Refusal::SessionNotFresh)
+        );
+    }
+
+    #[test]
+    fn the_backup_rule_counts_active_credentials() {
+        let policy = Policy::default();
+        assert!(lacks_backup(&policy, 1));
+        assert!(!lacks_backup(&policy, 2));
+        assert!(revoke_needs_care(&policy, 2));
+        assert!(!revoke_needs_care(&policy, 3));
+        let mut one = Policy::default();
+        one.min_credentials = 0;
+        assert!(revoke_needs_care(&one, 1), "the last one always needs care");
+    }
+}
