@@ -19,6 +19,7 @@
 mod formats;
 mod keys;
 mod legacy;
+mod mds;
 mod pki;
 
 use aws_lc_rs::digest;
@@ -26,9 +27,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TestMds, TpmProfile};
+pub use formats::{AndroidKeyProfile, AppleProfile, SafetyNetProfile, TestCa, TpmProfile};
 pub use keys::{Algorithm, CredentialKey};
 pub use legacy::COSE_RS1;
+pub use mds::TestMds;
 pub use pki::{AttestationKey, CertProfile, TestPki};
 
 /// How the authenticator attests new credentials.
