@@ -3,6 +3,7 @@
 //! Every change is checked against the session's owner and commits with its
 //! audit event.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
@@ -132,7 +133,7 @@ impl Service {
         let (_, identity) = self.signed_in(&mut tx, session_token).await?;
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         tx.set_nickname(&credential.id, nickname.as_deref()).await?;
-        let mut event = self.event("credential.rename", ctx);
+        let mut event = self.event(EventKind::CredentialRename, ctx);
         event.actor = Some(identity.name.clone());
         event.subject = Some(identity.name);
         event.credential_id = Some(b64::encode(&credential.id));
@@ -178,7 +179,7 @@ impl Service {
         {
             return Err(ServiceError::NotFound);
         }
-        let mut event = self.event("credential.revoke", ctx);
+        let mut event = self.event(EventKind::CredentialRevoke, ctx);
         event.actor = Some(identity.name.clone());
         event.subject = Some(identity.name);
         event.credential_id = Some(b64::encode(&credential.id));
@@ -223,7 +224,7 @@ impl Service {
         }
         recovery.status = "cancelled".into();
         tx.update_recovery(&recovery).await?;
-        let mut event = self.event("recovery.objection", ctx);
+        let mut event = self.event(EventKind::RecoveryObjection, ctx);
         event.actor = Some(identity.name.clone());
         event.subject = Some(identity.name);
         event.outcome = Some(Outcome::Alert);

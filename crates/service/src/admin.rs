@@ -1,6 +1,7 @@
 //! Administration that is not a ceremony: listing people and credentials,
 //! revoking a credential.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Credential, Identity, Tx};
@@ -54,7 +55,7 @@ impl Service {
         let mut event = self
             .admin_credential_event(
                 &mut tx,
-                "admin.revoke_credential",
+                EventKind::AdminRevokeCredential,
                 operator.name(),
                 &credential,
             )
@@ -84,7 +85,7 @@ impl Service {
         let event = self
             .admin_credential_event(
                 &mut tx,
-                "admin.clear_credential",
+                EventKind::AdminClearCredential,
                 operator.name(),
                 &credential,
             )
@@ -138,7 +139,7 @@ impl Service {
             .filter(|c| c.status == keybound_store::CredentialStatus::Active)
             .ok_or(ServiceError::NotFound)?;
         let mut event = self
-            .admin_credential_event(&mut tx, "admin.vouch_credential", actor, &credential)
+            .admin_credential_event(&mut tx, EventKind::AdminVouchCredential, actor, &credential)
             .await?;
         event.ip.clone_from(&ctx.ip);
         event.user_agent.clone_from(&ctx.user_agent);
@@ -174,7 +175,7 @@ impl Service {
     async fn admin_credential_event(
         &self,
         tx: &mut Tx,
-        kind: &str,
+        kind: EventKind,
         actor: &str,
         credential: &Credential,
     ) -> Result<NewEvent, ServiceError> {

@@ -1,6 +1,7 @@
 //! Sign-in: request options (by name, username-less, or plausibly for a
 //! name that does not exist), then the verified assertion becomes a session.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
@@ -182,7 +183,7 @@ impl Service {
         previous: Option<&str>,
     ) -> Result<SignedIn, Failure> {
         let now = self.now_ms();
-        let mut event = self.event("authentication", ctx);
+        let mut event = self.event(EventKind::Authentication, ctx);
         let response = AuthenticationResponse::from_json(body)
             .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
         event.credential_id = Some(b64::encode(&response.raw_id));
@@ -418,7 +419,7 @@ impl Service {
         if old.identity_id == identity.id {
             return Ok(Some(old.tier));
         }
-        let mut ended = self.event("session.end", ctx);
+        let mut ended = self.event(EventKind::SessionEnd, ctx);
         ended.subject = tx.identity_by_id(&old.identity_id).await?.map(|i| i.name);
         ended.credential_id = Some(b64::encode(&old.credential_id));
         ended.outcome = Some(Outcome::Success);
@@ -464,7 +465,7 @@ impl Service {
             return Ok(false);
         };
         tx.end_session(&hash, now).await?;
-        let mut event = self.event("sign_out", ctx);
+        let mut event = self.event(EventKind::SignOut, ctx);
         event.subject = tx
             .identity_by_id(&session.identity_id)
             .await?

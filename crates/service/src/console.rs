@@ -3,6 +3,7 @@
 //! tier 2 or above within the step-up window. Console actions then run as
 //! the ordinary use cases with that administrator as the actor.
 
+use crate::EventKind;
 use keybound_audit::{AuditEvent, Outcome};
 use keybound_store::{AuditQuery, MAX_AUDIT_PAGE};
 
@@ -81,7 +82,7 @@ impl Service {
             Ok(()) => return Ok(Admin::admitted(identity, session.tier, session.created_ms)),
             Err(refused) => refused,
         };
-        let mut event = self.event("admin.console", ctx);
+        let mut event = self.event(EventKind::AdminConsole, ctx);
         event.actor = Some(identity.name.clone());
         event.credential_id = Some(keybound_webauthn::b64::encode(&session.credential_id));
         if error == ServiceError::Forbidden {
@@ -135,7 +136,7 @@ impl Service {
             ("session_ttl_ms", c.session_ttl_ms.to_string()),
         ];
         settings.extend(node.iter().cloned());
-        let mut event = self.event("server.start", &ClientContext::default());
+        let mut event = self.event(EventKind::ServerStart, &ClientContext::default());
         event.outcome = Some(Outcome::Success);
         event.reason = Some(
             settings
@@ -158,7 +159,7 @@ impl Service {
         filter: &AuditFilter,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
-        let mut event = self.event("audit.view", ctx);
+        let mut event = self.event(EventKind::AuditView, ctx);
         event.actor = Some(admin.name.clone());
         event.subject = filter.identity.as_deref().map(keybound_names::for_audit);
         event.outcome = Some(Outcome::Success);

@@ -8,6 +8,7 @@
 //! not at all: re-inviting an invited or offboarded identity does not bring
 //! back an admin role nobody granted again.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus, StoreError};
@@ -112,7 +113,7 @@ impl Service {
         min_tier: i64,
         ctx: &ClientContext,
     ) -> Result<Invitation, ServiceError> {
-        let mut event = self.event("admin.invite", ctx);
+        let mut event = self.event(EventKind::AdminInvite, ctx);
         event.actor = Some(issuer.name().to_owned());
         event.subject = Some(keybound_names::for_audit(name));
         if !(1..=3).contains(&min_tier) {
@@ -159,7 +160,7 @@ impl Service {
                 }
                 // Only the newest link works: an older one handed to
                 // someone else must not enrol into this account later.
-                let done = |kind: &str| {
+                let done = |kind: EventKind| {
                     let mut e = self.event(kind, ctx);
                     e.actor = Some(issuer.name().to_owned());
                     e.subject = Some(existing.name.clone());
@@ -167,7 +168,7 @@ impl Service {
                     e
                 };
                 for grant in tx.void_grants_of(&existing.id, now).await? {
-                    let mut voided = done("admin.void_invitation");
+                    let mut voided = done(EventKind::AdminVoidInvitation);
                     voided.reason = Some(format!(
                         "grant {} issued by {}, replaced by a new invitation",
                         b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
@@ -177,7 +178,7 @@ impl Service {
                 }
                 if existing.is_admin {
                     tx.set_admin(&existing.id, false).await?;
-                    let mut dropped = done("admin.revoke_role");
+                    let mut dropped = done(EventKind::AdminRevokeRole);
                     dropped.severity = Some(Severity::High);
                     dropped.reason = Some(
                         "re-invited: the role is granted with each invitation or not at all".into(),
@@ -185,7 +186,8 @@ impl Service {
                     tx.append_audit(dropped).await?;
                 }
                 if tx.void_role_proposals_of(&existing.id).await? > 0 {
-                    tx.append_audit(done("admin.void_role_proposal")).await?;
+                    tx.append_audit(done(EventKind::AdminVoidRoleProposal))
+                        .await?;
                 }
                 Identity {
                     status: IdentityStatus::Invited,

@@ -21,6 +21,7 @@ mod config;
 mod console;
 mod decoys;
 mod error;
+mod events;
 mod invite;
 mod metadata;
 mod offboard;
@@ -45,6 +46,7 @@ pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use error::ServiceError;
+pub use events::EventKind;
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.
@@ -91,6 +93,9 @@ pub struct Service {
     detectors: alerts::Detectors,
     /// The shapes decoy sign-in options are drawn from.
     decoys: decoys::Decoys,
+    /// The attestation roots, parsed once at start (an unparsable root is
+    /// reported by every registration that would need it).
+    anchors: Result<keybound_webauthn::TrustAnchors, String>,
     /// When this node last purged expired challenges and sessions.
     last_purge_ms: std::sync::atomic::AtomicI64,
 }
@@ -103,7 +108,11 @@ impl Service {
         clock: Arc<dyn Clock>,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Self {
+        let anchors =
+            keybound_webauthn::TrustAnchors::new(config.attestation_roots.iter().cloned(), 0)
+                .map_err(|e| e.to_string());
         Service {
+            anchors,
             store,
             config,
             clock,
@@ -154,6 +163,17 @@ impl Service {
         self.random()
     }
 
+    /// The attestation roots, judged at `now_ms`.
+    fn trust_anchors_at(
+        &self,
+        now_ms: i64,
+    ) -> Result<keybound_webauthn::TrustAnchors, ServiceError> {
+        match &self.anchors {
+            Ok(anchors) => Ok(anchors.at(u64::try_from(now_ms / 1000).unwrap_or_default())),
+            Err(e) => Err(ServiceError::Internal(e.clone())),
+        }
+    }
+
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
@@ -191,11 +211,11 @@ impl Service {
         }
     }
 
-    fn event(&self, kind: &str, ctx: &ClientContext) -> NewEvent {
+    fn event(&self, kind: EventKind, ctx: &ClientContext) -> NewEvent {
         let (ip, user_agent) = bounds::context(ctx);
         NewEvent {
             time_ms: self.now_ms(),
-            kind: kind.to_owned(),
+            kind: kind.as_str().to_owned(),
             ip,
             user_agent,
             ..NewEvent::default()

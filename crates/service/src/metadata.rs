@@ -2,6 +2,7 @@
 //! says about a model at registration, and re-tiering every credential when
 //! a new BLOB changes a model's standing.
 
+use crate::EventKind;
 use crate::Refusal;
 use std::sync::Arc;
 
@@ -197,7 +198,7 @@ impl Service {
         actor: &str,
         same_is_unchanged: bool,
     ) -> Result<Option<MetadataImport>, ServiceError> {
-        let mut event = self.event("admin.mds_import", &ClientContext::default());
+        let mut event = self.event(EventKind::AdminMdsImport, &ClientContext::default());
         event.actor = Some(actor.to_owned());
         let Some(root) = &self.config.mds_root else {
             return Err(ServiceError::Rejected(Refusal::NoMdsRootConfigured));
@@ -262,7 +263,7 @@ impl Service {
                     continue;
                 }
                 tx.set_tier(&credential.id, tier, &reasons).await?;
-                let mut event = self.event("policy.retier", &ClientContext::default());
+                let mut event = self.event(EventKind::PolicyRetier, &ClientContext::default());
                 event.subject = Some(identity.name.clone());
                 event.credential_id = Some(b64::encode(&credential.id));
                 event.aaguid = Some(credential.aaguid.clone());
@@ -305,9 +306,9 @@ impl Service {
             tx.set_tier(&credential.id, tier, &reasons).await?;
             let mut event = self.event(
                 if suspend {
-                    "metadata.suspend"
+                    EventKind::MetadataSuspend
                 } else {
-                    "metadata.retier"
+                    EventKind::MetadataRetier
                 },
                 &ClientContext::default(),
             );

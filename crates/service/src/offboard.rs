@@ -2,6 +2,7 @@
 //! every credential revoked, every session ended, every open grant voided —
 //! with an audit event for each. Only a new invitation brings it back.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{CredentialStatus, IdentityStatus};
@@ -69,7 +70,7 @@ impl Service {
         if admin.is_some_and(|a| a.id == identity.id) {
             return Err(ServiceError::Rejected(Refusal::OffboardSelf));
         }
-        let event = |kind: &str| {
+        let event = |kind: EventKind| {
             let mut e = self.event(kind, ctx);
             e.actor = Some(actor.to_owned());
             e.subject = Some(identity.name.clone());
@@ -82,20 +83,20 @@ impl Service {
                 continue;
             }
             tx.revoke_credential(&credential.id, "offboarded").await?;
-            let mut e = event("offboard.revoke_credential");
+            let mut e = event(EventKind::OffboardRevokeCredential);
             e.credential_id = Some(b64::encode(&credential.id));
             e.aaguid = Some(credential.aaguid);
             tx.append_audit(e).await?;
             done.credentials += 1;
         }
         for credential_id in tx.end_sessions_of(&identity.id, now).await? {
-            let mut e = event("offboard.end_session");
+            let mut e = event(EventKind::OffboardEndSession);
             e.credential_id = Some(b64::encode(&credential_id));
             tx.append_audit(e).await?;
             done.sessions += 1;
         }
         for grant in tx.void_grants_of(&identity.id, now).await? {
-            let mut e = event("offboard.void_grant");
+            let mut e = event(EventKind::OffboardVoidGrant);
             e.reason = Some(format!(
                 "grant {} issued by {}",
                 b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
@@ -105,13 +106,13 @@ impl Service {
             done.grants += 1;
         }
         if tx.void_role_proposals_of(&identity.id).await? > 0 {
-            let mut e = event("offboard.void_role_proposal");
+            let mut e = event(EventKind::OffboardVoidRoleProposal);
             e.reason = Some("pending admin role proposals voided".into());
             tx.append_audit(e).await?;
         }
         // Links this person handed out as an administrator end with them.
         for grant in tx.void_grants_issued_by(&identity.name, now).await? {
-            let mut e = event("offboard.void_issued_grant");
+            let mut e = event(EventKind::OffboardVoidIssuedGrant);
             e.reason = Some(format!(
                 "grant {} they issued",
                 b64::encode(grant.token_hash.get(..8).unwrap_or_default())
@@ -121,13 +122,13 @@ impl Service {
         }
         let recoveries = tx.void_recoveries_of(&identity.id).await?;
         if recoveries > 0 {
-            let mut e = event("offboard.void_recovery");
+            let mut e = event(EventKind::OffboardVoidRecovery);
             e.reason = Some(format!("{recoveries} pending recoveries voided"));
             tx.append_audit(e).await?;
         }
         tx.set_identity_status(&identity.id, IdentityStatus::Offboarded)
             .await?;
-        let mut e = event("admin.offboard");
+        let mut e = event(EventKind::AdminOffboard);
         e.reason = Some(format!(
             "{} credentials revoked, {} sessions ended, {} grants voided",
             done.credentials, done.sessions, done.grants

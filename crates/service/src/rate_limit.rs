@@ -25,6 +25,7 @@ pub(crate) mod source;
 #[cfg(test)]
 mod tests;
 
+use crate::EventKind;
 use std::future::Future;
 
 use keybound_audit::{Outcome, Severity};
@@ -153,7 +154,7 @@ impl Service {
         );
         if delay.wait_ms > 0 {
             if delay.first {
-                let mut event = self.event("rate_limited", ctx);
+                let mut event = self.event(EventKind::RateLimited, ctx);
                 event.subject = Some(name.chars().take(64).collect());
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(format!("identity: delayed {} ms", delay.wait_ms));
@@ -278,7 +279,7 @@ impl Service {
         limit: &str,
     ) -> ServiceError {
         if first {
-            let mut event = self.event("rate_limited", ctx);
+            let mut event = self.event(EventKind::RateLimited, ctx);
             event.subject = identity.map(|n| n.chars().take(64).collect());
             event.outcome = Some(Outcome::Failure);
             event.reason = Some(format!("{limit}: retry after {retry_after_s} s"));

@@ -4,6 +4,7 @@
 //! approvers receives a single-use 15-minute grant to hand over in person,
 //! and (by default) the old credentials are revoked then.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
@@ -62,7 +63,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
         let mut tx = self.store.begin().await?;
-        let mut event = self.event("recovery.request", ctx);
+        let mut event = self.event(EventKind::RecoveryRequest, ctx);
         event.subject = Some(keybound_names::for_audit(name));
         event.outcome = Some(Outcome::Failure);
         let identity = tx.identity_by_name(name).await?;
@@ -199,7 +200,7 @@ impl Service {
         self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         let mut event = self
-            .recovery_event(&mut tx, "recovery.approve", admin, &recovery, ctx)
+            .recovery_event(&mut tx, EventKind::RecoveryApprove, admin, &recovery, ctx)
             .await?;
         if recovery.identity_id == admin.id {
             drop(tx);
@@ -301,7 +302,7 @@ impl Service {
             // Back to waiting for approvals, recorded in the same
             // transaction as the change.
             let mut event = self
-                .recovery_event(&mut tx, "recovery.issue", admin, &recovery, ctx)
+                .recovery_event(&mut tx, EventKind::RecoveryIssue, admin, &recovery, ctx)
                 .await?;
             event.outcome = Some(Outcome::Failure);
             event.reason = Some("approvals_no_longer_stand".into());
@@ -343,7 +344,7 @@ impl Service {
         recovery.status = "denied".into();
         tx.update_recovery(&recovery).await?;
         let event = self
-            .recovery_event(&mut tx, "recovery.deny", admin, &recovery, ctx)
+            .recovery_event(&mut tx, EventKind::RecoveryDeny, admin, &recovery, ctx)
             .await?;
         tx.append_audit(event).await?;
         tx.commit().await?;
@@ -366,7 +367,7 @@ impl Service {
     async fn recovery_event(
         &self,
         tx: &mut Tx,
-        kind: &str,
+        kind: EventKind,
         admin: &Identity,
         recovery: &Recovery,
         ctx: &ClientContext,
@@ -410,7 +411,13 @@ impl Service {
             for c in tx.credentials_of(&recovery.identity_id).await? {
                 if tx.revoke_credential(&c.id, "replaced by recovery").await? {
                     let mut e = self
-                        .recovery_event(tx, "recovery.revoke_credential", admin, recovery, ctx)
+                        .recovery_event(
+                            tx,
+                            EventKind::RecoveryRevokeCredential,
+                            admin,
+                            recovery,
+                            ctx,
+                        )
                         .await?;
                     e.outcome = Some(Outcome::Success);
                     e.severity = None;
@@ -420,7 +427,7 @@ impl Service {
             }
             for credential_id in tx.end_sessions_of(&recovery.identity_id, now).await? {
                 let mut e = self
-                    .recovery_event(tx, "recovery.end_session", admin, recovery, ctx)
+                    .recovery_event(tx, EventKind::RecoveryEndSession, admin, recovery, ctx)
                     .await?;
                 e.outcome = Some(Outcome::Success);
                 e.severity = None;
@@ -431,7 +438,7 @@ impl Service {
         recovery.status = "issued".into();
         tx.set_recovery_grant(&recovery.id, &token.hash).await?;
         let mut e = self
-            .recovery_event(tx, "recovery.issue", admin, recovery, ctx)
+            .recovery_event(tx, EventKind::RecoveryIssue, admin, recovery, ctx)
             .await?;
         e.reason = Some(format!(
             "grant {} for 15 minutes, minimum tier {min_tier}{}",

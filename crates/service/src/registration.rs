@@ -1,6 +1,7 @@
 //! Enrolment: creation options, then the verified credential stored with its
 //! audit event in one transaction.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
 use keybound_store::{Challenge, Credential, Identity, IdentityStatus, StoreError};
@@ -9,7 +10,7 @@ use keybound_webauthn::{
     AttestationType, AuthenticatorSelectionCriteria, CoseAlgorithm,
     PublicKeyCredentialCreationOptions, PublicKeyCredentialDescriptor, PublicKeyCredentialRpEntity,
     PublicKeyCredentialUserEntity, RegistrationExpectation, RegistrationResponse,
-    ResidentKeyRequirement, TrustAnchors, UserVerificationRequirement,
+    ResidentKeyRequirement, UserVerificationRequirement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -142,7 +143,7 @@ impl Service {
                     // (a recovery grant is how a live account is recovered).
                     if grant.kind == "invitation" && identity.status == IdentityStatus::Active {
                         drop(tx);
-                        let mut event = self.event("registration.options", ctx);
+                        let mut event = self.event(EventKind::RegistrationOptions, ctx);
                         event.subject = Some(identity.name.clone());
                         event.actor = Some(grant.issued_by.clone());
                         event.severity = Some(keybound_audit::Severity::High);
@@ -185,7 +186,7 @@ impl Service {
                     // anything of that account.
                     if tx.identity_resembling(&name).await?.is_some() {
                         drop(tx);
-                        let mut event = self.event("registration.options", ctx);
+                        let mut event = self.event(EventKind::RegistrationOptions, ctx);
                         event.subject = Some(name);
                         return Err(self.record_refusal(event, Refusal::NameTaken, None).await);
                     }
@@ -201,7 +202,7 @@ impl Service {
                 // A signed-in (perhaps shared) browser or an invitation
                 // names one account; the client asked for another.
                 drop(tx);
-                let mut event = self.event("registration.options", ctx);
+                let mut event = self.event(EventKind::RegistrationOptions, ctx);
                 event.actor = Some(identity.name.clone());
                 event.subject = Some(keybound_names::for_audit(asked));
                 event.severity = Some(keybound_audit::Severity::Warning);
@@ -213,7 +214,7 @@ impl Service {
         if let Some(barred) = identity.as_ref().filter(|i| {
             i.status == IdentityStatus::Offboarded || i.status == IdentityStatus::Suspended
         }) {
-            let mut event = self.event("registration.options", ctx);
+            let mut event = self.event(EventKind::RegistrationOptions, ctx);
             event.subject = Some(barred.name.clone());
             drop(tx);
             return match self
@@ -338,32 +339,30 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Enrolled, Failure> {
         let now = self.now_ms();
-        let mut event = self.event("registration", ctx);
+        let mut event = self.event(EventKind::Registration, ctx);
         let response = RegistrationResponse::from_json(body)
             .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
         event.credential_id = Some(b64::encode(&response.raw_id));
         let challenge = challenge_of(&response.client_data_json)
             .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
 
-        let mut tx = self.store.begin().await?;
-        let pending: Pending = self
-            .take_pending(&mut tx, browser, &challenge, "registration", &event)
-            .await?;
-        // A ceremony for an existing account is entitled by a grant or by a
-        // live session; state naming an account with neither (written by an
-        // older node during an upgrade) is not honoured.
-        if pending.identity_id.is_some()
-            && pending.grant_hash.is_none()
-            && pending.session_hash.is_none()
-        {
-            return Err(refuse(Refusal::StaleCeremonyState, &event));
-        }
-
-        let anchors = TrustAnchors::new(
-            self.config.attestation_roots.iter().cloned(),
-            u64::try_from(now / 1000).unwrap_or_default(),
-        )
-        .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        // First look, on a reader beside the writer: the ceremony's state
+        // (the challenge is not taken yet) and the metadata. The
+        // attestation check, the costliest CPU work in the system, then
+        // runs while other ceremonies use the writer, as sign-in's does.
+        let mut reader = self.store.read().await?;
+        let stored = reader
+            .peek_challenge(&sha256(&challenge), browser, "registration", now)
+            .await?
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
+        let metadata = self
+            .current_metadata(&mut reader)
+            .await
+            .map_err(Failure::Internal)?;
+        drop(reader);
+        let pending: Pending = serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let anchors = self.trust_anchors_at(now).map_err(Failure::Internal)?;
         let verified = verify_registration(
             &RegistrationExpectation {
                 challenge: &challenge,
@@ -376,7 +375,25 @@ impl Service {
             },
             response,
         )
-        .map_err(|e| refuse(Refusal::Verification(e.reason()), &event))?;
+        .map_err(|e| refuse(Refusal::Verification(e.reason()), &event));
+
+        // Then, under the writer: take the challenge (once, however many
+        // nodes race for it). A refusal above still consumes it, as before:
+        // a challenge answers once, right or wrong.
+        let mut tx = self.store.begin().await?;
+        let _: Pending = self
+            .take_pending(&mut tx, browser, &challenge, "registration", &event)
+            .await?;
+        let verified = verified?;
+        // A ceremony for an existing account is entitled by a grant or by a
+        // live session; state naming an account with neither (written by an
+        // older node during an upgrade) is not honoured.
+        if pending.identity_id.is_some()
+            && pending.grant_hash.is_none()
+            && pending.session_hash.is_none()
+        {
+            return Err(refuse(Refusal::StaleCeremonyState, &event));
+        }
         event.aaguid = Some(verified.aaguid.to_string());
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
@@ -400,10 +417,6 @@ impl Service {
         if !crate::bounds::attestation_chain_fits(&chain) {
             return Err(refuse(Refusal::AttestationChainTooLarge, &event));
         }
-        let metadata = self
-            .current_metadata(&mut tx)
-            .await
-            .map_err(Failure::Internal)?;
         let judgement = crate::metadata::evidence(
             metadata.as_deref(),
             &verified.aaguid.to_string(),

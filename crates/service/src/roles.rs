@@ -5,6 +5,7 @@
 //! The local operator (`keybound admin invite --admin`) holds the database
 //! and grants it directly. Every grant is a high-severity audit event.
 
+use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Identity, IdentityStatus, RoleProposal, StoreError, Tx};
@@ -75,7 +76,8 @@ impl Service {
         let admin = match issuer {
             Issuer::Operator(actor) => {
                 tx.set_admin(&identity.id, true).await?;
-                let mut event = self.role_event("admin.grant_role", actor, &identity.name, ctx);
+                let mut event =
+                    self.role_event(EventKind::AdminGrantRole, actor, &identity.name, ctx);
                 event.reason = Some("granted by the local operator".into());
                 tx.append_audit(event).await?;
                 return Ok(RoleGrant::Granted);
@@ -94,7 +96,12 @@ impl Service {
         tx.insert_role_proposal(&proposal).await?;
         tx.approve_role_proposal(&proposal.id, &admin.id, now)
             .await?;
-        let mut event = self.role_event("admin.propose_role", &admin.name, &identity.name, ctx);
+        let mut event = self.role_event(
+            EventKind::AdminProposeRole,
+            &admin.name,
+            &identity.name,
+            ctx,
+        );
         event.reason = Some(format!("proposal {}", proposal.id));
         tx.append_audit(event).await?;
         self.settle_role(tx, &proposal, ctx).await
@@ -125,7 +132,7 @@ impl Service {
         tx.set_admin(&grantee.id, true).await?;
         tx.set_role_proposal_status(&proposal.id, "granted").await?;
         let mut event = self.role_event(
-            "admin.grant_role",
+            EventKind::AdminGrantRole,
             approvers.last().map_or("", String::as_str),
             &grantee.name,
             ctx,
@@ -156,7 +163,7 @@ impl Service {
             .await?
             .map(|i| i.name)
             .unwrap_or_default();
-        let event = self.role_event("admin.approve_role", &admin.name, &grantee, ctx);
+        let event = self.role_event(EventKind::AdminApproveRole, &admin.name, &grantee, ctx);
         if proposal.identity_id == admin.id {
             drop(tx);
             return Err(self
@@ -197,7 +204,7 @@ impl Service {
             .await?
             .map(|i| i.name)
             .unwrap_or_default();
-        let mut event = self.role_event("admin.deny_role", &admin.name, &grantee, ctx);
+        let mut event = self.role_event(EventKind::AdminDenyRole, &admin.name, &grantee, ctx);
         event.reason = Some(format!("proposal {id}"));
         tx.append_audit(event).await?;
         tx.commit().await?;
@@ -230,7 +237,13 @@ impl Service {
         Ok(out)
     }
 
-    fn role_event(&self, kind: &str, actor: &str, subject: &str, ctx: &ClientContext) -> NewEvent {
+    fn role_event(
+        &self,
+        kind: EventKind,
+        actor: &str,
+        subject: &str,
+        ctx: &ClientContext,
+    ) -> NewEvent {
         let mut event = self.event(kind, ctx);
         event.actor = Some(actor.to_owned());
         event.subject = Some(subject.to_owned());

@@ -37,7 +37,9 @@ const OID_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5
 /// to judge certificate validity (the crate has no clock).
 #[derive(Debug, Clone, Default)]
 pub struct TrustAnchors {
-    anchors: Vec<(Vec<u8>, TrustAnchor<'static>)>,
+    /// Shared: [`TrustAnchors::at`] gives another verification time
+    /// without parsing the roots again.
+    anchors: std::sync::Arc<[(Vec<u8>, TrustAnchor<'static>)]>,
     now: u64,
 }
 
@@ -78,9 +80,18 @@ impl TrustAnchors {
             anchors.push((der, anchor));
         }
         Ok(TrustAnchors {
-            anchors,
+            anchors: anchors.into(),
             now: now_unix_seconds,
         })
+    }
+
+    /// The same anchors judged at `now_unix_seconds`: parsed once at
+    /// start, then one per ceremony for the price of a reference count.
+    pub fn at(&self, now_unix_seconds: u64) -> TrustAnchors {
+        TrustAnchors {
+            anchors: self.anchors.clone(),
+            now: now_unix_seconds,
+        }
     }
 
     /// No trust anchors: every x5c attestation is reported unverified.

@@ -1,0 +1,211 @@
+//! What an audit event records happened: one table of stable names, as
+//! [`crate::Refusal`] is for why something was refused. The names are the
+//! `kind` field of the sealed event, so they never change once released;
+//! prefixes group them (`admin.`, `offboard.`, `recovery.`) for the
+//! console's filter. Alerts (`alert.<detector>`) are named by their
+//! detector and built in `alerts.rs`.
+
+use std::fmt;
+
+/// The kind of an audit event the service writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `admin.approve_role`
+    AdminApproveRole,
+    /// `admin.clear_credential`
+    AdminClearCredential,
+    /// `admin.console`
+    AdminConsole,
+    /// `admin.deny_role`
+    AdminDenyRole,
+    /// `admin.grant_role`
+    AdminGrantRole,
+    /// `admin.invite`
+    AdminInvite,
+    /// `admin.mds_import`
+    AdminMdsImport,
+    /// `admin.offboard`
+    AdminOffboard,
+    /// `admin.propose_role`
+    AdminProposeRole,
+    /// `admin.revoke_credential`
+    AdminRevokeCredential,
+    /// `admin.revoke_role`
+    AdminRevokeRole,
+    /// `admin.void_invitation`
+    AdminVoidInvitation,
+    /// `admin.void_role_proposal`
+    AdminVoidRoleProposal,
+    /// `admin.vouch_credential`
+    AdminVouchCredential,
+    /// `audit.view`
+    AuditView,
+    /// `authentication`
+    Authentication,
+    /// `credential.rename`
+    CredentialRename,
+    /// `credential.revoke`
+    CredentialRevoke,
+    /// `metadata.retier`
+    MetadataRetier,
+    /// `metadata.suspend`
+    MetadataSuspend,
+    /// `offboard.end_session`
+    OffboardEndSession,
+    /// `offboard.revoke_credential`
+    OffboardRevokeCredential,
+    /// `offboard.void_grant`
+    OffboardVoidGrant,
+    /// `offboard.void_issued_grant`
+    OffboardVoidIssuedGrant,
+    /// `offboard.void_recovery`
+    OffboardVoidRecovery,
+    /// `offboard.void_role_proposal`
+    OffboardVoidRoleProposal,
+    /// `policy.retier`
+    PolicyRetier,
+    /// `rate_limited`
+    RateLimited,
+    /// `recovery.approve`
+    RecoveryApprove,
+    /// `recovery.deny`
+    RecoveryDeny,
+    /// `recovery.end_session`
+    RecoveryEndSession,
+    /// `recovery.issue`
+    RecoveryIssue,
+    /// `recovery.objection`
+    RecoveryObjection,
+    /// `recovery.request`
+    RecoveryRequest,
+    /// `recovery.revoke_credential`
+    RecoveryRevokeCredential,
+    /// `registration`
+    Registration,
+    /// `registration.options`
+    RegistrationOptions,
+    /// `server.start`
+    ServerStart,
+    /// `session.end`
+    SessionEnd,
+    /// `sign_out`
+    SignOut,
+}
+
+impl EventKind {
+    /// Every kind, for tests and documentation.
+    pub const ALL: &'static [EventKind] = &[
+        EventKind::AdminApproveRole,
+        EventKind::AdminClearCredential,
+        EventKind::AdminConsole,
+        EventKind::AdminDenyRole,
+        EventKind::AdminGrantRole,
+        EventKind::AdminInvite,
+        EventKind::AdminMdsImport,
+        EventKind::AdminOffboard,
+        EventKind::AdminProposeRole,
+        EventKind::AdminRevokeCredential,
+        EventKind::AdminRevokeRole,
+        EventKind::AdminVoidInvitation,
+        EventKind::AdminVoidRoleProposal,
+        EventKind::AdminVouchCredential,
+        EventKind::AuditView,
+        EventKind::Authentication,
+        EventKind::CredentialRename,
+        EventKind::CredentialRevoke,
+        EventKind::MetadataRetier,
+        EventKind::MetadataSuspend,
+        EventKind::OffboardEndSession,
+        EventKind::OffboardRevokeCredential,
+        EventKind::OffboardVoidGrant,
+        EventKind::OffboardVoidIssuedGrant,
+        EventKind::OffboardVoidRecovery,
+        EventKind::OffboardVoidRoleProposal,
+        EventKind::PolicyRetier,
+        EventKind::RateLimited,
+        EventKind::RecoveryApprove,
+        EventKind::RecoveryDeny,
+        EventKind::RecoveryEndSession,
+        EventKind::RecoveryIssue,
+        EventKind::RecoveryObjection,
+        EventKind::RecoveryRequest,
+        EventKind::RecoveryRevokeCredential,
+        EventKind::Registration,
+        EventKind::RegistrationOptions,
+        EventKind::ServerStart,
+        EventKind::SessionEnd,
+        EventKind::SignOut,
+    ];
+
+    /// The stable name the audit log records.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::AdminApproveRole => "admin.approve_role",
+            EventKind::AdminClearCredential => "admin.clear_credential",
+            EventKind::AdminConsole => "admin.console",
+            EventKind::AdminDenyRole => "admin.deny_role",
+            EventKind::AdminGrantRole => "admin.grant_role",
+            EventKind::AdminInvite => "admin.invite",
+            EventKind::AdminMdsImport => "admin.mds_import",
+            EventKind::AdminOffboard => "admin.offboard",
+            EventKind::AdminProposeRole => "admin.propose_role",
+            EventKind::AdminRevokeCredential => "admin.revoke_credential",
+            EventKind::AdminRevokeRole => "admin.revoke_role",
+            EventKind::AdminVoidInvitation => "admin.void_invitation",
+            EventKind::AdminVoidRoleProposal => "admin.void_role_proposal",
+            EventKind::AdminVouchCredential => "admin.vouch_credential",
+            EventKind::AuditView => "audit.view",
+            EventKind::Authentication => "authentication",
+            EventKind::CredentialRename => "credential.rename",
+            EventKind::CredentialRevoke => "credential.revoke",
+            EventKind::MetadataRetier => "metadata.retier",
+            EventKind::MetadataSuspend => "metadata.suspend",
+            EventKind::OffboardEndSession => "offboard.end_session",
+            EventKind::OffboardRevokeCredential => "offboard.revoke_credential",
+            EventKind::OffboardVoidGrant => "offboard.void_grant",
+            EventKind::OffboardVoidIssuedGrant => "offboard.void_issued_grant",
+            EventKind::OffboardVoidRecovery => "offboard.void_recovery",
+            EventKind::OffboardVoidRoleProposal => "offboard.void_role_proposal",
+            EventKind::PolicyRetier => "policy.retier",
+            EventKind::RateLimited => "rate_limited",
+            EventKind::RecoveryApprove => "recovery.approve",
+            EventKind::RecoveryDeny => "recovery.deny",
+            EventKind::RecoveryEndSession => "recovery.end_session",
+            EventKind::RecoveryIssue => "recovery.issue",
+            EventKind::RecoveryObjection => "recovery.objection",
+            EventKind::RecoveryRequest => "recovery.request",
+            EventKind::RecoveryRevokeCredential => "recovery.revoke_credential",
+            EventKind::Registration => "registration",
+            EventKind::RegistrationOptions => "registration.options",
+            EventKind::ServerStart => "server.start",
+            EventKind::SessionEnd => "session.end",
+            EventKind::SignOut => "sign_out",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_dotted_at_most_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for kind in EventKind::ALL {
+            let name = kind.as_str();
+            assert!(name.matches('.').count() <= 1, "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.'),
+                "{name}"
+            );
+            assert!(seen.insert(name), "{name} twice");
+        }
+    }
+}
