@@ -11,31 +11,23 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-mod account;
-mod admin;
-mod alerts;
-mod authentication;
-mod bounds;
-mod ceremony;
 mod config;
-mod console;
-mod decoys;
-mod error;
-mod events;
-mod invite;
-mod metadata;
-mod offboard;
+mod kernel;
+mod people;
 pub mod policy;
 mod principal;
-mod rate_limit;
-mod recovery;
-mod refusal;
-mod registration;
-mod roles;
-mod tiers;
-mod tokens;
+mod trust;
 
-use std::sync::{Arc, Mutex};
+// The contexts' modules under their short names, so a use case names
+// `crate::tiers` or `crate::tokens` without caring which context owns it.
+use kernel::{error, events, keys, refusal, tokens};
+use people::{
+    account, alerts, authentication, bounds, ceremony, console, decoys, invite, offboard,
+    rate_limit, recovery, registration, roles,
+};
+use trust::{metadata, tiers};
+
+use std::sync::Arc;
 
 use keybound_audit::NewEvent;
 use keybound_store::Store;
@@ -52,6 +44,7 @@ pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.
 pub use keybound_names as names;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
+pub use keys::{KeyPurpose, SigningKey};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
@@ -74,7 +67,7 @@ pub struct ClientContext {
 }
 
 /// A cryptographic RNG the service may share across requests.
-pub type SharedRng = Mutex<Box<dyn rand_core::CryptoRng + Send>>;
+pub type SharedRng = std::sync::Mutex<Box<dyn rand_core::CryptoRng + Send>>;
 
 /// How often a node purges expired challenges and finished sessions.
 const PURGE_EVERY_MS: i64 = 60_000;
@@ -83,19 +76,12 @@ const PURGE_EVERY_MS: i64 = 60_000;
 pub struct Service {
     store: Store,
     config: Config,
-    clock: Arc<dyn Clock>,
-    rng: SharedRng,
-    /// The current metadata BLOB, parsed, with its serial.
-    metadata: Mutex<Option<(u64, Arc<keybound_metadata::MetadataBlob>)>>,
-    /// This node's ceremony rate limits.
-    limiter: rate_limit::Limiter,
-    /// This node's anomaly detectors.
-    detectors: alerts::Detectors,
-    /// The shapes decoy sign-in options are drawn from.
-    decoys: decoys::Decoys,
-    /// The attestation roots, parsed once at start (an unparsable root is
-    /// reported by every registration that would need it).
-    anchors: Result<keybound_webauthn::TrustAnchors, String>,
+    /// Clock, RNG, keys: what every context shares.
+    kernel: kernel::Kernel,
+    /// People: ceremonies, accounts, recovery, the console.
+    people: people::People,
+    /// Trust: attestation roots and metadata.
+    trust: trust::Trust,
     /// When this node last purged expired challenges and sessions.
     last_purge_ms: std::sync::atomic::AtomicI64,
 }
@@ -108,19 +94,12 @@ impl Service {
         clock: Arc<dyn Clock>,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Self {
-        let anchors =
-            keybound_webauthn::TrustAnchors::new(config.attestation_roots.iter().cloned(), 0)
-                .map_err(|e| e.to_string());
         Service {
-            anchors,
+            trust: trust::Trust::new(&config),
+            people: people::People::new(),
+            kernel: kernel::Kernel::new(clock, rng),
             store,
             config,
-            clock,
-            rng: Mutex::new(rng),
-            metadata: Mutex::new(None),
-            limiter: rate_limit::Limiter::default(),
-            detectors: alerts::Detectors::default(),
-            decoys: decoys::Decoys::new(),
             last_purge_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
@@ -168,23 +147,24 @@ impl Service {
         &self,
         now_ms: i64,
     ) -> Result<keybound_webauthn::TrustAnchors, ServiceError> {
-        match &self.anchors {
+        match &self.trust.anchors {
             Ok(anchors) => Ok(anchors.at(u64::try_from(now_ms / 1000).unwrap_or_default())),
             Err(e) => Err(ServiceError::Internal(e.clone())),
         }
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.kernel.now_ms()
     }
 
     fn random<const N: usize>(&self) -> [u8; N] {
-        let mut out = [0u8; N];
-        // A poisoned lock only means another request panicked mid-fill; the
-        // RNG state is still an RNG.
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        rng.fill_bytes(&mut out);
-        out
+        self.kernel.random()
+    }
+
+    /// The deployment's signing key for `purpose` (made on first use, the
+    /// same on every node and every start).
+    pub async fn signing_key(&self, purpose: KeyPurpose) -> Result<Arc<SigningKey>, ServiceError> {
+        self.kernel.keys.key(&self.store, purpose).await
     }
 
     /// Records a refused administrative action (its own transaction: the

@@ -99,8 +99,10 @@ mod tests {
         assert!(!lacks_backup(&policy, 2));
         assert!(revoke_needs_care(&policy, 2));
         assert!(!revoke_needs_care(&policy, 3));
-        let mut one = Policy::default();
-        one.min_credentials = 0;
+        let one = Policy {
+            min_credentials: 0,
+            ..Policy::default()
+        };
         assert!(revoke_needs_care(&one, 1), "the last one always needs care");
     }
 }

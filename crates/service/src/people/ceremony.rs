@@ -119,7 +119,7 @@ impl Service {
             .as_deref()
             .or(event.credential_id.as_deref())?;
         let t = self.config.alerts;
-        self.detectors.observe(
+        self.people.detectors.observe(
             "failures_across_accounts",
             &source,
             target,

@@ -238,7 +238,7 @@ impl Service {
         };
 
         let mut options = {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            let mut rng = self.kernel.rng();
             PublicKeyCredentialCreationOptions::new(
                 PublicKeyCredentialRpEntity {
                     id: self.config.rp_id.clone(),
@@ -597,7 +597,7 @@ impl Service {
         let alert = event.ip.as_deref().and_then(|ip| {
             let t = self.config.alerts;
             let source = crate::rate_limit::source::bucket_of(Some(ip));
-            self.detectors.observe(
+            self.people.detectors.observe(
                 "registrations",
                 &source,
                 &identity.name,

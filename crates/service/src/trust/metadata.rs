@@ -141,7 +141,12 @@ impl Service {
         let Some(no) = tx.latest_metadata_no().await? else {
             return Ok(None);
         };
-        if let Some((cached, blob)) = &*self.metadata.lock().unwrap_or_else(|p| p.into_inner()) {
+        if let Some((cached, blob)) = &*self
+            .trust
+            .metadata
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             if *cached == no {
                 return Ok(Some(blob.clone()));
             }
@@ -155,7 +160,11 @@ impl Service {
         let blob = Arc::new(
             verify_blob(&jwt, root, at).map_err(|e| ServiceError::Internal(e.to_string()))?,
         );
-        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((no, blob.clone()));
+        *self
+            .trust
+            .metadata
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((no, blob.clone()));
         Ok(Some(blob))
     }
 
@@ -240,7 +249,11 @@ impl Service {
         ));
         tx.append_audit(event).await?;
         tx.commit().await?;
-        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = Some((blob.no, Arc::new(blob)));
+        *self
+            .trust
+            .metadata
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((blob.no, Arc::new(blob)));
         Ok(Some(report))
     }
 

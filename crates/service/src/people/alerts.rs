@@ -194,7 +194,7 @@ impl crate::Service {
     /// bounded (10,000 and 100,000) whatever clients send; for monitoring
     /// and tests.
     pub fn anomaly_detector_usage(&self) -> (usize, usize) {
-        self.detectors.usage()
+        self.people.detectors.usage()
     }
 }
 

@@ -111,7 +111,7 @@ impl Service {
             self.allow_list(name).await?
         };
         let mut options = {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            let mut rng = self.kernel.rng();
             PublicKeyCredentialRequestOptions::new(&self.config.rp_id, &mut **rng)
         };
         options.allow_credentials = allow;

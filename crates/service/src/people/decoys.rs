@@ -146,8 +146,9 @@ impl Service {
     /// using the last ones.
     async fn population(&self) -> Result<Arc<Population>, ServiceError> {
         let now = self.now_ms();
-        let loaded = self.decoys.loaded_ms.load(Ordering::Relaxed);
+        let loaded = self.people.decoys.loaded_ms.load(Ordering::Relaxed);
         let current = self
+            .people
             .decoys
             .population
             .lock()
@@ -160,6 +161,7 @@ impl Service {
         };
         let due = now.saturating_sub(loaded) >= every
             && self
+                .people
                 .decoys
                 .loaded_ms
                 .compare_exchange(loaded, now, Ordering::Relaxed, Ordering::Relaxed)
@@ -175,6 +177,7 @@ impl Service {
             Ok(rows) => {
                 let fresh = Arc::new(Population::from_rows(rows));
                 *self
+                    .people
                     .decoys
                     .population
                     .lock()
@@ -183,7 +186,10 @@ impl Service {
             }
             Err(e) => {
                 // The next request tries again.
-                self.decoys.loaded_ms.store(loaded, Ordering::Relaxed);
+                self.people
+                    .decoys
+                    .loaded_ms
+                    .store(loaded, Ordering::Relaxed);
                 Err(e.into())
             }
         }

@@ -98,7 +98,7 @@ impl Service {
         let t = self.config.alerts;
         let from_one_source = ctx.ip.as_deref().and_then(|ip| {
             let source = crate::rate_limit::source::bucket_of(Some(ip));
-            let mut alert = self.detectors.observe(
+            let mut alert = self.people.detectors.observe(
                 "recovery_requests",
                 &source,
                 "",
@@ -118,7 +118,7 @@ impl Service {
         });
         // Keyed by the account, so only real accounts hold detector state.
         let for_one_account = active.as_ref().and_then(|identity| {
-            let mut alert = self.detectors.observe(
+            let mut alert = self.people.detectors.observe(
                 "recovery_account",
                 &identity.id,
                 "",

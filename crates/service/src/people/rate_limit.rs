@@ -135,6 +135,7 @@ impl Service {
             retry_after_s,
             first,
         } = self
+            .people
             .limiter
             .buckets
             .take(&source_key(ctx), limits.per_source, now)
@@ -146,7 +147,7 @@ impl Service {
         let Some(name) = identity.filter(|n| !n.trim().is_empty()) else {
             return Ok(());
         };
-        let delay = self.limiter.buckets.queue(
+        let delay = self.people.limiter.buckets.queue(
             &identity_key(name),
             limits.per_identity,
             limits.identity_max_delay_ms,
@@ -184,7 +185,11 @@ impl Service {
         if let Admission::Refused {
             retry_after_s,
             first,
-        } = self.limiter.buckets.peek(&key, per_source, self.now_ms())
+        } = self
+            .people
+            .limiter
+            .buckets
+            .peek(&key, per_source, self.now_ms())
         {
             return Err(self
                 .limited(ctx, None, first, retry_after_s, "source")
@@ -197,7 +202,8 @@ impl Service {
             Err(ServiceError::Internal(_)) => 0.0,
             Err(_) => -1.0,
         };
-        self.limiter
+        self.people
+            .limiter
             .buckets
             .adjust(&key, per_source, self.now_ms(), tokens);
         result
@@ -224,7 +230,7 @@ impl Service {
         }
         let source = source::bucket_of(ctx.ip.as_deref());
         let now = self.now_ms();
-        let questions = self.limiter.pending.questions(&source, bounds, now);
+        let questions = self.people.limiter.pending.questions(&source, bounds, now);
         if questions.outstanding.is_some() || questions.total {
             let mut tx = self.store.read().await?;
             let live = match &questions.outstanding {
@@ -241,12 +247,18 @@ impl Service {
                 .as_deref()
                 .zip(live.as_deref())
                 .map(|(asked, live)| Checked { asked, live });
-            self.limiter
+            self.people
+                .limiter
                 .pending
                 .answers(&source, asked, total, bounds, now);
         }
         let expires = now.saturating_add(self.config.challenge_ttl_ms);
-        let id = match self.limiter.pending.reserve(&source, bounds, expires, now) {
+        let id = match self
+            .people
+            .limiter
+            .pending
+            .reserve(&source, bounds, expires, now)
+        {
             Verdict::Reserved(id) => id,
             Verdict::Refused {
                 retry_after_s,
@@ -259,11 +271,13 @@ impl Service {
         };
         let issued = begin.await;
         match &issued {
-            Ok(options) => self
-                .limiter
-                .pending
-                .issued(&source, id, sha256(options.challenge())),
-            Err(_) => self.limiter.pending.abandoned(&source, id),
+            Ok(options) => {
+                self.people
+                    .limiter
+                    .pending
+                    .issued(&source, id, sha256(options.challenge()))
+            }
+            Err(_) => self.people.limiter.pending.abandoned(&source, id),
         }
         issued
     }

@@ -1,0 +1,39 @@
+//! People: binding persons to passkeys. Enrolment (invitation, signed-in,
+//! open, recovery), sign-in and step-up, self-service, M-of-N recovery,
+//! roles, offboarding and the console's views; and this node's in-memory
+//! state for them (rate limits, anomaly detectors, decoy shapes).
+
+pub(crate) mod account;
+pub(crate) mod admin;
+pub(crate) mod alerts;
+pub(crate) mod authentication;
+pub(crate) mod bounds;
+pub(crate) mod ceremony;
+pub(crate) mod console;
+pub(crate) mod decoys;
+pub(crate) mod invite;
+pub(crate) mod offboard;
+pub(crate) mod rate_limit;
+pub(crate) mod recovery;
+pub(crate) mod registration;
+pub(crate) mod roles;
+
+/// The people context's state on this node.
+pub(crate) struct People {
+    /// Ceremony rate limits.
+    pub(crate) limiter: rate_limit::Limiter,
+    /// Anomaly detectors.
+    pub(crate) detectors: alerts::Detectors,
+    /// The shapes decoy sign-in options are drawn from.
+    pub(crate) decoys: decoys::Decoys,
+}
+
+impl People {
+    pub(crate) fn new() -> Self {
+        People {
+            limiter: rate_limit::Limiter::default(),
+            detectors: alerts::Detectors::default(),
+            decoys: decoys::Decoys::new(),
+        }
+    }
+}
