@@ -21,6 +21,7 @@ mod config;
 mod console;
 mod decoys;
 mod error;
+mod housekeeping;
 mod invite;
 mod metadata;
 mod offboard;
