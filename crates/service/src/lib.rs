@@ -69,9 +69,6 @@ pub struct ClientContext {
 /// A cryptographic RNG the service may share across requests.
 pub type SharedRng = Mutex<Box<dyn rand_core::CryptoRng + Send>>;
 
-/// How often a node purges expired challenges and finished sessions.
-const PURGE_EVERY_MS: i64 = 60_000;
-
 /// The use cases over one store, configuration, clock and RNG.
 pub struct Service {
     store: Store,
@@ -86,8 +83,6 @@ pub struct Service {
     detectors: alerts::Detectors,
     /// The shapes decoy sign-in options are drawn from.
     decoys: decoys::Decoys,
-    /// When this node last purged expired challenges and sessions.
-    last_purge_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Service {
@@ -107,30 +102,6 @@ impl Service {
             limiter: rate_limit::Limiter::default(),
             detectors: alerts::Detectors::default(),
             decoys: decoys::Decoys::new(),
-            last_purge_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
-        }
-    }
-
-    /// At most once a minute per node, as ceremonies begin: removes
-    /// challenges that expired unanswered and sessions that ended, so those
-    /// tables hold only what is live. Housekeeping, not a change anyone
-    /// made: no audit event. A failure is left for the next minute.
-    async fn purge_if_due(&self) {
-        use std::sync::atomic::Ordering;
-        let now = self.now_ms();
-        let last = self.last_purge_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < PURGE_EVERY_MS
-            || self
-                .last_purge_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        if let Ok(mut tx) = self.store.begin().await {
-            if tx.purge_expired(now).await.is_ok() {
-                let _ = tx.commit().await;
-            }
         }
     }
 
