@@ -1,9 +1,9 @@
 //! Fetching the FIDO metadata BLOB from a URL, once (`keybound mds fetch`)
-//! or on a schedule while serving (`--mds-url`; off by default). The last
-//! good BLOB lives in the database, so a failed or refused fetch changes
-//! nothing; the ETag avoids downloading an unchanged BLOB again.
+//! or on a schedule while serving (`--mds-url`, off by default; see
+//! [`crate::jobs`]). The last good BLOB lives in the database, so a failed
+//! or refused fetch changes nothing; the ETag avoids downloading an
+//! unchanged BLOB again.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use keybound_service::{MetadataImport, Service};
@@ -64,28 +64,4 @@ impl Fetcher {
         self.etag = etag;
         Ok(imported)
     }
-}
-
-/// Fetches `url` now and then every `every`, logging what happened.
-pub(crate) fn spawn_refresh(service: Arc<Service>, url: String, every: Duration) {
-    tokio::spawn(async move {
-        let mut fetcher = Fetcher::default();
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            ticks.tick().await;
-            match fetcher.fetch(&service, &url).await {
-                Ok(Some(report)) => tracing::info!(
-                    no = report.no,
-                    entries = report.entries,
-                    retiered = report.retiered,
-                    suspended = report.suspended,
-                    "imported FIDO metadata"
-                ),
-                Ok(None) => tracing::debug!("FIDO metadata unchanged"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "FIDO metadata fetch failed; the last good BLOB stays")
-                }
-            }
-        }
-    });
 }

@@ -15,6 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 
 #[path = "it/names.rs"]
 mod names;
+#[path = "it/settings.rs"]
+mod settings;
 
 struct Server(Child);
 impl Drop for Server {

@@ -12,6 +12,7 @@
 )]
 
 mod config;
+mod housekeeping;
 mod kernel;
 mod people;
 pub mod policy;
@@ -69,9 +70,6 @@ pub struct ClientContext {
 /// A cryptographic RNG the service may share across requests.
 pub type SharedRng = std::sync::Mutex<Box<dyn rand_core::CryptoRng + Send>>;
 
-/// How often a node purges expired challenges and finished sessions.
-const PURGE_EVERY_MS: i64 = 60_000;
-
 /// The use cases over one store, configuration, clock and RNG.
 pub struct Service {
     store: Store,
@@ -82,8 +80,6 @@ pub struct Service {
     people: people::People,
     /// Trust: attestation roots and metadata.
     trust: trust::Trust,
-    /// When this node last purged expired challenges and sessions.
-    last_purge_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Service {
@@ -100,30 +96,6 @@ impl Service {
             kernel: kernel::Kernel::new(clock, rng),
             store,
             config,
-            last_purge_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
-        }
-    }
-
-    /// At most once a minute per node, as ceremonies begin: removes
-    /// challenges that expired unanswered and sessions that ended, so those
-    /// tables hold only what is live. Housekeeping, not a change anyone
-    /// made: no audit event. A failure is left for the next minute.
-    async fn purge_if_due(&self) {
-        use std::sync::atomic::Ordering;
-        let now = self.now_ms();
-        let last = self.last_purge_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < PURGE_EVERY_MS
-            || self
-                .last_purge_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        if let Ok(mut tx) = self.store.begin().await {
-            if tx.purge_expired(now).await.is_ok() {
-                let _ = tx.commit().await;
-            }
         }
     }
 

@@ -92,17 +92,16 @@ impl Server {
         self.child.wait().unwrap();
     }
 
-    /// Runs the admin CLI on this server's data; (success, stdout).
+    /// Runs the admin CLI on this server's data; (success, stdout). The
+    /// server's RP ID and origin come as a shared environment gives them:
+    /// the commands that print links (`admin invite`) read them, the others
+    /// take no such flags.
     pub fn cli(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new(BIN)
             .args(args)
-            .args([
-                "--rp-id",
-                &self.rp_id,
-                "--origin",
-                &self.origin,
-                "--data-dir",
-            ])
+            .env("KEYBOUND_RP_ID", &self.rp_id)
+            .env("KEYBOUND_ORIGIN", &self.origin)
+            .arg("--data-dir")
             .arg(self.dir.path())
             .args(
                 self.database_url

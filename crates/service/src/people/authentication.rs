@@ -101,7 +101,6 @@ impl Service {
         name: &str,
         request: &AuthenticationRequest,
     ) -> Result<PublicKeyCredentialRequestOptions, ServiceError> {
-        self.purge_if_due().await;
         let now = self.now_ms();
         let (identity_id, allow) = if name.is_empty() {
             (None, Vec::new())

@@ -119,7 +119,6 @@ impl Service {
         request: &RegistrationRequest,
         ctx: &ClientContext,
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
-        self.purge_if_due().await;
         let display_name = crate::bounds::display_name(request.display_name.as_deref())?;
         let now = self.now_ms();
         let by_session = matches!(start, RegistrationStart::Session(_));

@@ -1,0 +1,176 @@
+//! The composition root: builds the store, the service, the jobs and the
+//! listener from settings the commands have resolved. Nothing else in the
+//! binary opens a database or starts a task.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use keybound_service::{Config, Service, SystemClock};
+use keybound_store::Store;
+use keybound_webauthn::OriginPolicy;
+use rand_core::TryRngCore;
+
+use crate::jobs::{self, Jobs};
+use crate::mds_fetch::Fetcher;
+use crate::settings::{
+    redact_password, Group, HttpSettings, LimitSettings, MetadataRefresh, MetadataSource,
+    PeopleSettings, RegistrationSettings, SiteSettings, StoreSettings, TierSettings,
+};
+
+/// What the service is built from. A command leaves out (as `Default`)
+/// the groups it does not take, which then hold their defaults.
+#[derive(Debug)]
+pub(crate) struct ServiceSettings {
+    pub(crate) store: StoreSettings,
+    pub(crate) site: SiteSettings,
+    pub(crate) people: PeopleSettings,
+    pub(crate) registration: RegistrationSettings,
+    pub(crate) tiers: TierSettings,
+    pub(crate) limits: LimitSettings,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            store: StoreSettings::defaults(),
+            site: SiteSettings::defaults(),
+            people: PeopleSettings::defaults(),
+            registration: RegistrationSettings::defaults(),
+            tiers: TierSettings::defaults(),
+            limits: LimitSettings::defaults(),
+        }
+    }
+}
+
+/// Opens the database and builds the service over it.
+pub(crate) async fn service(settings: &ServiceSettings) -> Result<Service, String> {
+    let url = settings.store.database_url()?;
+    let store = Store::open_with(&url, settings.store.durability())
+        .await
+        .map_err(|e| format!("{}: {e}", redact_password(&url)))?;
+    let mut rng = rand_core::OsRng.unwrap_err();
+    let mut fresh = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rng, &mut fresh);
+    let secret = store
+        .secret("enumeration", &fresh)
+        .await
+        .map_err(|e| e.to_string())?
+        .try_into()
+        .map_err(|_| "stored secret has the wrong length".to_owned())?;
+    let config = config(settings, secret)?;
+    Ok(Service::new(
+        store,
+        config,
+        Arc::new(SystemClock),
+        Box::new(rng),
+    ))
+}
+
+/// The service's configuration: each group's values over the service's
+/// defaults.
+pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Config, String> {
+    let origins = OriginPolicy::exact(settings.site.origins()?).map_err(|e| e.to_string())?;
+    let mut config = Config::new(settings.site.rp_id()?, origins, secret);
+    settings.people.apply(&mut config);
+    settings.registration.apply(&mut config.policy);
+    settings.tiers.apply(&mut config)?;
+    settings.limits.apply(&mut config.rate_limits);
+    Ok(config)
+}
+
+/// Everything `serve` runs with.
+#[derive(Debug)]
+pub(crate) struct ServeSettings {
+    pub(crate) service: ServiceSettings,
+    pub(crate) http: HttpSettings,
+    pub(crate) metadata: MetadataSource,
+    pub(crate) refresh: MetadataRefresh,
+}
+
+/// Runs the server until Ctrl-C: the service, its jobs and its listener.
+pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
+    let ServeSettings {
+        service: parts,
+        http,
+        metadata,
+        refresh,
+    } = settings;
+    if metadata.url().is_some() && !parts.tiers.has_mds_root() {
+        return Err("--mds-url needs --mds-root (the FIDO root the BLOB must chain to)".into());
+    }
+    let refresh_every = refresh.every()?;
+    let service = Arc::new(service(&parts).await?);
+    let site = &parts.site;
+    let origins = site.origins()?;
+    let listen = site.listen()?;
+    let secure = origins.iter().all(|o| o.starts_with("https://"));
+    let durability = parts.store.durability();
+    let proxies = http.trusted_proxies();
+    service
+        .record_start(&[
+            ("listen", listen.to_string()),
+            ("durability", format!("{durability:?}")),
+            ("secure_cookies", secure.to_string()),
+            ("trusted_proxies", format!("{proxies:?}")),
+        ])
+        .await
+        .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;
+    service
+        .retier_for_policy()
+        .await
+        .map_err(|e| format!("cannot bring tiers in line with the policy: {e}"))?;
+    let app = keybound_server::router(
+        keybound_server::AppState::new(service.clone(), secure)
+            .with_trusted_proxies(proxies.iter().cloned().collect()),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // A closed stdout (a supervisor that stopped reading) must not take the
+    // server down, so these lines ignore write errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "keybound listening on http://{local} (RP ID {})",
+        site.rp_id()?
+    );
+    let _ = writeln!(out, "origins: {}", origins.join(", "));
+    let _ = writeln!(
+        out,
+        "data: {} (durability: {durability:?})",
+        redact_password(&parts.store.database_url()?),
+    );
+    let _ = writeln!(
+        out,
+        "invite the first admin: keybound admin invite NAME --admin"
+    );
+    let _ = out.flush();
+
+    let mut jobs = Jobs::new();
+    jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
+    if let Some(url) = metadata.url() {
+        jobs.every(
+            refresh_every,
+            jobs::RefreshMetadata {
+                service: service.clone(),
+                url: url.to_owned(),
+                fetcher: Fetcher::default(),
+            },
+        );
+    }
+    let served = keybound_server::serve_behind(
+        listener,
+        app,
+        http.connections(),
+        proxies.into_iter().collect(),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
+    .await;
+    jobs.stop().await;
+    served.map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}

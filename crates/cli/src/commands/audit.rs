@@ -1,0 +1,119 @@
+//! `keybound audit …`: reads the chain as it stood when the command began,
+//! a page at a time, writing each page out before reading the next. Takes
+//! only the database settings.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use keybound_service::names::text::{escape, escape_json};
+use keybound_service::{Service, SystemClock};
+
+use crate::app::{self, ServiceSettings};
+use crate::settings::{Sources, StoreSettings};
+
+/// Events read from the database at a time by `audit verify`, `export`
+/// and `alerts`: memory stays at one page whatever the chain's length.
+const AUDIT_PAGE: usize = 1000;
+
+/// Check or export the audit chain.
+#[derive(Args, Debug)]
+pub(crate) struct Audit {
+    #[command(flatten)]
+    store: StoreSettings,
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Verify the hash chain; names the first broken event.
+    Verify,
+    /// Write every event as JSON lines to standard output.
+    Export,
+    /// Write the events that call for attention (alerts, and events with a
+    /// severity) as JSON lines.
+    Alerts {
+        /// Only those of the last DURATION: `30m`, `24h`, `7d`.
+        #[arg(long, value_parser = parse_duration_ms)]
+        since: Option<i64>,
+    },
+}
+
+/// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
+fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    keybound_service::duration_ms(text)
+        .ok_or_else(|| format!("{text:?}: expected a number and s, m, h or d"))
+}
+
+impl Audit {
+    /// Resolves the database settings and runs the command.
+    pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
+        let settings = ServiceSettings {
+            store: sources.resolve(self.store)?,
+            ..ServiceSettings::default()
+        };
+        let service = app::service(&settings).await?;
+        run(&service, self.command).await.map_err(|e| e.to_string())
+    }
+}
+
+async fn run(
+    service: &Service,
+    command: AuditCommand,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let now = keybound_service::Clock::now_ms(&SystemClock);
+    let mut verifier = keybound_audit::ChainVerifier::new();
+    loop {
+        let page = chain.next_page().await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            match &command {
+                AuditCommand::Verify => {
+                    if let Err(broken) = verifier.push(e) {
+                        writeln!(out, "audit chain BROKEN: {}", escape(&broken.to_string()))?;
+                        out.flush()?;
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+                AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
+                AuditCommand::Alerts { since } => {
+                    let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
+                    let attention = e.event.outcome == Some(keybound_audit::Outcome::Alert)
+                        || e.event.severity.is_some();
+                    if e.event.time_ms >= from && attention {
+                        writeln!(out, "{}", json_line(e)?)?;
+                    }
+                }
+            }
+        }
+    }
+    if matches!(command, AuditCommand::Verify) {
+        if verifier.verified() < chain.len() {
+            // Rows missing at the end of what the chain held when we began.
+            writeln!(
+                out,
+                "audit chain BROKEN: expected event {}, found none: events missing",
+                verifier.verified() + 1
+            )?;
+            out.flush()?;
+            return Ok(ExitCode::FAILURE);
+        }
+        writeln!(out, "audit chain verified: {} events", verifier.verified())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One event as a line of JSON for a terminal: JSON escapes the C0
+/// controls, and [`escape_json`] the rest (C1 controls, bidi and invisible
+/// characters) that a client may have put in a name or user agent.
+fn json_line(event: &keybound_audit::AuditEvent) -> Result<String, String> {
+    let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
+    Ok(escape_json(&line).into_owned())
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand: its arguments (the setting groups it takes
+//! and its own), the service calls, and how their results are printed.
+
+pub(crate) mod admin;
+pub(crate) mod audit;
+pub(crate) mod mds;
+pub(crate) mod serve;

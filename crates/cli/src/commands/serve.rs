@@ -1,0 +1,57 @@
+//! `keybound serve`: every setting group.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::app::{self, ServeSettings, ServiceSettings};
+use crate::settings::{
+    HttpSettings, LimitSettings, MetadataRefresh, MetadataSource, PeopleSettings,
+    RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
+};
+
+/// Run the relying-party server.
+#[derive(Args, Debug)]
+pub(crate) struct Serve {
+    #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
+    store: StoreSettings,
+    #[command(flatten)]
+    people: PeopleSettings,
+    #[command(flatten)]
+    registration: RegistrationSettings,
+    #[command(flatten)]
+    tiers: TierSettings,
+    #[command(flatten)]
+    metadata: MetadataSource,
+    #[command(flatten)]
+    refresh: MetadataRefresh,
+    #[command(flatten)]
+    limits: LimitSettings,
+    #[command(flatten)]
+    http: HttpSettings,
+}
+
+impl Serve {
+    /// Resolves every group against the file and serves.
+    pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
+        app::serve(self.settings(sources)?).await
+    }
+
+    fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
+        Ok(ServeSettings {
+            service: ServiceSettings {
+                store: sources.resolve(self.store)?,
+                site: sources.resolve(self.site)?,
+                people: sources.resolve(self.people)?,
+                registration: sources.resolve(self.registration)?,
+                tiers: sources.resolve(self.tiers)?,
+                limits: sources.resolve(self.limits)?,
+            },
+            http: sources.resolve(self.http)?,
+            metadata: sources.resolve(self.metadata)?,
+            refresh: sources.resolve(self.refresh)?,
+        })
+    }
+}

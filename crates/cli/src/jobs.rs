@@ -1,0 +1,106 @@
+//! Background work the server runs on a schedule, owned by the app: each
+//! job is a task that runs now and then at its interval, until the server
+//! stops. No request pays for housekeeping, and a quiet node still does it.
+//!
+//! - the purge of expired challenges and ended sessions, every minute;
+//! - the FIDO metadata fetch, every `--mds-refresh` seconds, when
+//!   `--mds-url` is set.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keybound_service::Service;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::mds_fetch::Fetcher;
+
+/// How often expired challenges and ended sessions are purged.
+pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// One scheduled piece of work.
+pub(crate) trait Job: Send + 'static {
+    /// Runs once; failures are logged, and the next run tries again.
+    fn run(&mut self) -> impl Future<Output = ()> + Send + '_;
+}
+
+/// The running jobs. [`Jobs::stop`] ends them, letting a run under way
+/// finish first.
+pub(crate) struct Jobs {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Jobs {
+    /// No jobs yet.
+    pub(crate) fn new() -> Self {
+        Jobs {
+            stop: watch::Sender::new(false),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Runs `job` now and then every `every` until stopped. A run that
+    /// overruns its interval delays the next rather than piling up.
+    pub(crate) fn every(&mut self, every: Duration, mut job: impl Job) {
+        let mut stop = self.stop.subscribe();
+        self.tasks.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => job.run().await,
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+
+    /// Stops every job and waits for them.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Removes expired challenges and ended sessions.
+pub(crate) struct Purge(pub(crate) Arc<Service>);
+
+impl Job for Purge {
+    async fn run(&mut self) {
+        match self.0.purge_expired().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "purged expired challenges and sessions"),
+            Err(e) => tracing::warn!(error = %e, "purge failed; the next one tries again"),
+        }
+    }
+}
+
+/// Fetches the FIDO metadata BLOB from a URL and imports it if newer.
+pub(crate) struct RefreshMetadata {
+    pub(crate) service: Arc<Service>,
+    pub(crate) url: String,
+    pub(crate) fetcher: Fetcher,
+}
+
+impl Job for RefreshMetadata {
+    async fn run(&mut self) {
+        match self.fetcher.fetch(&self.service, &self.url).await {
+            Ok(Some(report)) => tracing::info!(
+                no = report.no,
+                entries = report.entries,
+                retiered = report.retiered,
+                suspended = report.suspended,
+                "imported FIDO metadata"
+            ),
+            Ok(None) => tracing::debug!("FIDO metadata unchanged"),
+            Err(e) => {
+                tracing::warn!(error = %e, "FIDO metadata fetch failed; the last good BLOB stays")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+use keybound_server::ConnectionLimits;
+use keybound_service::{Config, RateLimits};
+use keybound_webauthn::OriginPolicy;
+
+use super::*;
+use crate::app::{self, ServiceSettings};
+
+/// A command taking every group, as `serve` does.
+#[derive(Parser, Debug)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreSettings,
+    #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
+    people: PeopleSettings,
+    #[command(flatten)]
+    registration: RegistrationSettings,
+    #[command(flatten)]
+    tiers: TierSettings,
+    #[command(flatten)]
+    limits: LimitSettings,
+    #[command(flatten)]
+    http: HttpSettings,
+    #[command(flatten)]
+    metadata: MetadataSource,
+    #[command(flatten)]
+    refresh: MetadataRefresh,
+}
+
+fn parse(args: &[&str]) -> (Cli, ArgMatches) {
+    let matches = Cli::command()
+        .try_get_matches_from(std::iter::once("keybound").chain(args.iter().copied()))
+        .unwrap();
+    (Cli::from_arg_matches(&matches).unwrap(), matches)
+}
+
+fn file(text: &str) -> Result<FileSettings, String> {
+    toml::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Clap's argument ids are the field names, which are the file's keys:
+/// the merge matches them by name.
+fn flags_are_keys<G: Group>() {
+    let command = G::augment_args(clap::Command::new("group"));
+    let ids: Vec<&str> = command
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .collect();
+    assert_eq!(ids, file::keys::<G>(), "{}", std::any::type_name::<G>());
+}
+
+#[test]
+fn every_group_names_its_flags_as_its_file_keys() {
+    flags_are_keys::<StoreSettings>();
+    flags_are_keys::<SiteSettings>();
+    flags_are_keys::<PeopleSettings>();
+    flags_are_keys::<RegistrationSettings>();
+    flags_are_keys::<TierSettings>();
+    flags_are_keys::<LimitSettings>();
+    flags_are_keys::<HttpSettings>();
+    flags_are_keys::<MetadataSource>();
+    flags_are_keys::<MetadataRefresh>();
+    assert_eq!(all_keys().len(), 33, "the keys the file has always had");
+}
+
+#[test]
+fn the_defaults_are_the_libraries() {
+    let Ok(cli) = Cli::try_parse_from(["keybound"]) else {
+        unreachable!("no arguments parse")
+    };
+    assert_eq!(cli.http.connections(), ConnectionLimits::default());
+    let mut limits = RateLimits {
+        pending_per_source: 0,
+        pending_total: 0,
+        ..Default::default()
+    };
+    cli.limits.apply(&mut limits);
+    assert_eq!(limits, RateLimits::default());
+    assert!(Cli::try_parse_from(["keybound", "--max-connections", "0"]).is_err());
+    assert!(Cli::try_parse_from(["keybound", "--header-read-timeout", "0"]).is_err());
+
+    // The rest of the service's configuration, and the store's durability.
+    let settings = ServiceSettings {
+        store: cli.store,
+        site: cli.site,
+        people: cli.people,
+        registration: cli.registration,
+        tiers: cli.tiers,
+        limits: cli.limits,
+    };
+    let ours = app::config(&settings, [0; 32]).unwrap();
+    let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();
+    let theirs = Config::new("localhost", origins, [0; 32]);
+    assert_eq!(ours.rp_id, theirs.rp_id);
+    assert_eq!(ours.origins.origins(), theirs.origins.origins());
+    assert_eq!(ours.rp_name, theirs.rp_name);
+    assert_eq!(ours.open_registration, theirs.open_registration);
+    assert_eq!(ours.challenge_ttl_ms, theirs.challenge_ttl_ms);
+    assert_eq!(ours.policy, theirs.policy);
+    assert_eq!(ours.recovery, theirs.recovery);
+    assert_eq!(ours.rate_limits, theirs.rate_limits);
+    assert_eq!(ours.mds_root, theirs.mds_root);
+    assert_eq!(
+        settings.store.durability(),
+        keybound_store::Durability::default()
+    );
+}
+
+#[test]
+fn a_group_left_out_holds_its_defaults() {
+    let (cli, _) = parse(&[]);
+    assert_eq!(LimitSettings::defaults(), cli.limits);
+    assert_eq!(SiteSettings::defaults(), cli.site);
+    assert_eq!(
+        SiteSettings::defaults().origins().unwrap(),
+        ["http://localhost:8080"]
+    );
+}
+
+#[test]
+fn a_flag_beats_the_file_which_beats_the_default() {
+    let (cli, matches) = parse(&["--rate-limit-per-minute", "9", "--rp-id", "example.com"]);
+    let sources = Sources {
+        file: file(
+            "rate_limit_per_minute = 5\nrate_limit_per_identity = 7\nrp_id = \"file.example\"\n\
+             listen = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap(),
+        given: given(&matches),
+    };
+    let limits = sources.resolve(cli.limits).unwrap();
+    let mut applied = RateLimits::default();
+    limits.apply(&mut applied);
+    assert_eq!(applied.per_source, 9, "the flag");
+    assert_eq!(applied.per_identity, 7, "the file");
+    assert_eq!(applied.pending_total, 100_000, "the default");
+    let site = sources.resolve(cli.site).unwrap();
+    assert_eq!(site.rp_id().unwrap(), "example.com");
+    assert_eq!(site.listen().unwrap().port(), 9000);
+    assert_eq!(site.origins().unwrap(), ["https://example.com"]);
+}
+
+#[test]
+fn a_flag_given_its_default_value_still_beats_the_file() {
+    let (cli, matches) = parse(&["--rate-limit-per-minute", "600"]);
+    let sources = Sources {
+        file: file("rate_limit_per_minute = 5\n").unwrap(),
+        given: given(&matches),
+    };
+    let mut applied = RateLimits::default();
+    sources.resolve(cli.limits).unwrap().apply(&mut applied);
+    assert_eq!(applied.per_source, 600);
+}
+
+#[test]
+fn the_file_holds_every_group_in_any_order() {
+    let read = file(
+        "rate_limit_per_identity = 7\nrp_id = \"example.com\"\nrate_limit_per_minute = 5\n\
+         durability = \"relaxed\"\norigins = [\"https://a.example\", \"https://b.example\"]\n\
+         trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nmax_connections = 2\n\
+         mds_url = \"https://mds.example/\"\nmds_refresh = 60\nopen_registration = true\n\
+         tier2_requires_attestation = true\n[group_min_tier]\nadmin = 3\nuser = 1\n",
+    )
+    .unwrap();
+    let mut limits = RateLimits::default();
+    read.limits.apply(&mut limits);
+    assert_eq!((limits.per_source, limits.per_identity), (5, 7));
+    assert_eq!(read.site.rp_id().unwrap(), "example.com");
+    assert_eq!(
+        read.site.origins().unwrap(),
+        ["https://a.example", "https://b.example"]
+    );
+    assert_eq!(read.store.durability(), keybound_store::Durability::Relaxed);
+    assert_eq!(read.http.trusted_proxies().len(), 2);
+    assert_eq!(read.http.connections().max_connections, 2);
+    assert_eq!(read.metadata.url(), Some("https://mds.example/"));
+    assert_eq!(read.refresh.every().unwrap(), Duration::from_secs(60));
+    let mut policy = keybound_service::Policy::default();
+    read.registration.apply(&mut policy);
+    assert_eq!(
+        policy.group_min_tier,
+        [("admin".to_owned(), 3), ("user".to_owned(), 1)].into()
+    );
+}
+
+#[test]
+fn an_unknown_key_is_refused_where_it_stands() {
+    let refused = file("rp_id = \"example.com\"\ncolour = \"blue\"\n").unwrap_err();
+    assert!(refused.contains("line 2, column 1"), "{refused}");
+    assert!(refused.contains("unknown field `colour`"), "{refused}");
+    assert!(
+        refused.contains("expected one of `data_dir`") && refused.contains("`mds_refresh`"),
+        "every key is offered: {refused}"
+    );
+    // A flag's spelling is not a key.
+    let refused = file("rate-limit-per-minute = 5\n").unwrap_err();
+    assert!(refused.contains("unknown field"), "{refused}");
+}
+
+#[test]
+fn a_bad_value_is_refused_where_it_stands() {
+    for (text, says) in [
+        ("registration_min_tier = 4\n", "4 is not in 1..=3"),
+        ("[group_min_tier]\nadmin = 0\n", "0 is not in 1..=3"),
+        ("durability = \"maybe\"\n", "unknown variant `maybe`"),
+        (
+            "attestation = \"sometimes\"\n",
+            "unknown variant `sometimes`",
+        ),
+        (
+            "refuse_sha1_tpm_attestation = \"yes\"\n",
+            "expected a boolean",
+        ),
+        (
+            "trusted_proxies = [\"10.0.0.0/33\"]\n",
+            "IP address or CIDR",
+        ),
+        ("header_read_timeout = 0\n", "0 is not in 1..=3600"),
+        ("recovery_approvals = 0\n", "0 is not in 1..=255"),
+        ("listen = \"nowhere\"\n", "invalid socket address"),
+        ("rate_limit_per_minute = -1\n", "invalid value"),
+    ] {
+        let refused = file(text).unwrap_err();
+        assert!(refused.contains(says), "{text}: {refused}");
+        assert!(refused.contains("line "), "{text}: {refused}");
+    }
+}
+
+#[test]
+fn flags_are_checked_as_the_file_is() {
+    for bad in [
+        &["--registration-min-tier", "4"][..],
+        &["--group-min-tier", "admin"],
+        &["--group-min-tier", "admin=0"],
+        &["--durability", "sometimes"],
+        &["--attestation", "sometimes"],
+        &["--trusted-proxy", "proxy.internal"],
+        &["--recovery-approvals", "0"],
+    ] {
+        let args = std::iter::once("keybound").chain(bad.iter().copied());
+        assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+    }
+    let (cli, _) = parse(&[
+        "--group-min-tier",
+        "admin=2,user=1",
+        "--attestation",
+        "direct",
+    ]);
+    let mut policy = keybound_service::Policy::default();
+    cli.registration.apply(&mut policy);
+    assert_eq!(
+        policy.group_min_tier,
+        [("admin".to_owned(), 2), ("user".to_owned(), 1)].into()
+    );
+    assert_eq!(
+        policy.attestation,
+        keybound_webauthn::AttestationConveyancePreference::Direct
+    );
+}
+
+#[test]
+fn database_passwords_stay_out_of_logs() {
+    assert_eq!(
+        redact_password("postgres://kb:s3cret@db.internal:5432/keybound"),
+        "postgres://kb:***@db.internal:5432/keybound"
+    );
+    assert_eq!(
+        redact_password("postgres://kb@db/keybound?sslmode=require&password=s3cret"),
+        "postgres://kb@db/keybound?sslmode=require&password=***"
+    );
+    assert_eq!(
+        redact_password("sqlite://keybound-data/keybound.db"),
+        "sqlite://keybound-data/keybound.db"
+    );
+}
