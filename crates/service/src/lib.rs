@@ -12,7 +12,6 @@
 )]
 
 mod config;
-mod housekeeping;
 mod kernel;
 mod people;
 pub mod policy;

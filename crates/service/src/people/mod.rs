@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod ceremony;
 pub(crate) mod console;
 pub(crate) mod decoys;
+pub(crate) mod housekeeping;
 pub(crate) mod invite;
 pub(crate) mod offboard;
 pub(crate) mod rate_limit;
