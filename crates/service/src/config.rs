@@ -66,8 +66,8 @@ impl Default for RecoveryPolicy {
 /// Registration policy: which authenticators may bind to an identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// The lowest tier a new credential may have (1-3).
-    pub registration_min_tier: i64,
+    /// The lowest tier a new credential may have.
+    pub registration_min_tier: crate::Tier,
     /// Refuse credentials created without user verification.
     pub require_user_verification: bool,
     /// When not empty, only these AAGUIDs (8-4-4-4-12) may register.
@@ -79,7 +79,7 @@ pub struct Policy {
     pub attestation: AttestationConveyancePreference,
     /// A higher minimum tier for a group of identities. The groups are the
     /// roles, `admin` and `user`.
-    pub group_min_tier: std::collections::BTreeMap<String, i64>,
+    pub group_min_tier: std::collections::BTreeMap<String, crate::Tier>,
     /// Credentials a person should hold (a backup). Below it their account
     /// says it lacks a backup, and revoking one that takes them below it
     /// needs a fresh sign-in and an explicit confirmation.
@@ -100,7 +100,7 @@ impl Default for Policy {
     /// Any valid passkey, attestation not requested.
     fn default() -> Self {
         Policy {
-            registration_min_tier: 1,
+            registration_min_tier: crate::Tier::AnyPasskey,
             require_user_verification: false,
             aaguid_allow: Vec::new(),
             aaguid_deny: Vec::new(),

@@ -20,7 +20,7 @@ mod trust;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
-use kernel::{error, events, keys, refusal, tokens};
+use kernel::{error, events, keys, refusal, tier, tokens};
 use people::{
     account, alerts, authentication, bounds, ceremony, console, decoys, invite, offboard,
     rate_limit, recovery, registration, roles,
@@ -54,6 +54,7 @@ pub use recovery::{Approval, PendingRecovery};
 pub use refusal::Refusal;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use roles::{PendingRole, RoleGrant};
+pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 

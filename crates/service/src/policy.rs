@@ -2,10 +2,10 @@
 //! tomorrow as the input Cedar decides on. Use cases ask these functions;
 //! none of them compares tiers or ages on its own.
 
-use crate::{Policy, Refusal, ServiceError};
+use crate::{Policy, Refusal, ServiceError, Tier};
 
 /// The tier an administrator's session needs for the console.
-pub const ADMIN_MIN_TIER: i64 = 2;
+pub const ADMIN_MIN_TIER: Tier = Tier::DeviceBound;
 
 /// How recent a sign-in must be for actions that weaken an account or
 /// administer others.
@@ -27,7 +27,7 @@ pub fn admin_rule(
 ) -> Result<(), (ServiceError, Refusal)> {
     if !is_admin {
         Err((ServiceError::Forbidden, Refusal::NotAdmin))
-    } else if session_tier < ADMIN_MIN_TIER {
+    } else if !ADMIN_MIN_TIER.reached_by(session_tier) {
         Err((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
     } else if !fresh(proved_ms, now_ms) {
         Err((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
@@ -38,7 +38,9 @@ pub fn admin_rule(
 
 /// Whether an administrator holds a credential that can reach the console.
 pub fn reaches_console(credential_tiers: impl IntoIterator<Item = i64>) -> bool {
-    credential_tiers.into_iter().any(|t| t >= ADMIN_MIN_TIER)
+    credential_tiers
+        .into_iter()
+        .any(|t| ADMIN_MIN_TIER.reached_by(t))
 }
 
 /// The group an identity's minimum tier is looked up under.
@@ -52,7 +54,7 @@ pub fn group_of(is_admin: bool) -> &'static str {
 
 /// The lowest tier a new key of this identity's group must earn, if the
 /// policy sets one.
-pub fn group_min_tier(policy: &Policy, is_admin: bool) -> Option<i64> {
+pub fn group_min_tier(policy: &Policy, is_admin: bool) -> Option<Tier> {
     policy.group_min_tier.get(group_of(is_admin)).copied()
 }
 

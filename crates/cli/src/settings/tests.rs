@@ -183,7 +183,11 @@ fn the_file_holds_every_group_in_any_order() {
     read.registration.apply(&mut policy);
     assert_eq!(
         policy.group_min_tier,
-        [("admin".to_owned(), 3), ("user".to_owned(), 1)].into()
+        [
+            ("admin".to_owned(), keybound_service::Tier::AttestedHardware),
+            ("user".to_owned(), keybound_service::Tier::AnyPasskey)
+        ]
+        .into()
     );
 }
 
@@ -254,7 +258,11 @@ fn flags_are_checked_as_the_file_is() {
     cli.registration.apply(&mut policy);
     assert_eq!(
         policy.group_min_tier,
-        [("admin".to_owned(), 2), ("user".to_owned(), 1)].into()
+        [
+            ("admin".to_owned(), keybound_service::Tier::DeviceBound),
+            ("user".to_owned(), keybound_service::Tier::AnyPasskey)
+        ]
+        .into()
     );
     assert_eq!(
         policy.attestation,

@@ -96,8 +96,13 @@ impl RegistrationSettings {
     }
 }
 
-fn tier_number(tier: Tier) -> i64 {
-    i64::try_from(tier.get()).unwrap_or(i64::MAX)
+/// The service's tier for a checked 1..=3 setting (the bound makes the
+/// fallback unreachable; it is the strictest tier, never a weaker one).
+fn tier_number(tier: Tier) -> keybound_service::Tier {
+    i64::try_from(tier.get())
+        .ok()
+        .and_then(keybound_service::Tier::from_number)
+        .unwrap_or(keybound_service::Tier::AttestedHardware)
 }
 
 /// How a stored credential's tier is judged: by the FIDO metadata that

@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod keys;
 pub(crate) mod refusal;
+pub(crate) mod tier;
 pub(crate) mod tokens;
 
 use std::sync::{Arc, Mutex};

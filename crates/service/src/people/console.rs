@@ -107,7 +107,16 @@ impl Service {
             ("origins", format!("{:?}", c.origins.origins())),
             ("open_registration", c.open_registration.to_string()),
             ("registration_min_tier", p.registration_min_tier.to_string()),
-            ("group_min_tier", format!("{:?}", p.group_min_tier)),
+            (
+                "group_min_tier",
+                format!(
+                    "{:?}",
+                    p.group_min_tier
+                        .iter()
+                        .map(|(group, tier)| (group, tier.number()))
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                ),
+            ),
             (
                 "require_user_verification",
                 p.require_user_verification.to_string(),

@@ -64,7 +64,7 @@ async fn synced_passkeys_are_tier_1_and_device_bound_uv_tier_2() {
 
 #[tokio::test]
 async fn a_policy_demanding_tier_2_refuses_a_synced_passkey() {
-    let mut w = world_with(|c| c.policy.registration_min_tier = 2).await;
+    let mut w = world_with(|c| c.policy.registration_min_tier = Tier::DeviceBound).await;
     w.auth = synced();
     let before = w.audit().await.len();
     assert_eq!(
@@ -215,7 +215,9 @@ async fn a_sign_in_sets_the_session_tier_to_what_it_proved() {
 #[tokio::test]
 async fn a_group_may_demand_a_higher_tier() {
     let mut w = world_with(|c| {
-        c.policy.group_min_tier.insert("admin".into(), 2);
+        c.policy
+            .group_min_tier
+            .insert("admin".into(), Tier::DeviceBound);
     })
     .await;
     w.auth = synced();

@@ -241,7 +241,7 @@ impl Service {
             return Err(refuse(Refusal::IdentityNotEnrollable, &event));
         }
         if let Some(min) = crate::policy::group_min_tier(&self.config.policy, identity.is_admin) {
-            if earned.tier < min {
+            if !min.reached_by(earned.tier) {
                 return Err(refuse(Refusal::TierBelowGroupPolicy, &event));
             }
         }
@@ -350,7 +350,7 @@ impl Service {
         if !policy.aaguid_allow.is_empty() && !listed(&policy.aaguid_allow) {
             return Err(Refusal::AaguidNotAllowed);
         }
-        if standing.tier < policy.registration_min_tier {
+        if !policy.registration_min_tier.reached_by(standing.tier) {
             return Err(Refusal::TierBelowPolicy);
         }
         Ok(())
