@@ -7,8 +7,8 @@ use keybound_names::IndexKeys;
 
 use crate::model::{Challenge, Credential, Grant, Identity, IdentityStatus, Recovery, Session};
 use crate::rows::{
-    audit_from_row, challenge_from_row, credential_from_row, grant_from_row, identity_from_row,
-    outcome_str, recovery_from_row, severity_str,
+    audit_from_row, challenge_from_row, credential_from_row, details_json, grant_from_row,
+    identity_from_row, outcome_str, recovery_from_row, severity_str,
 };
 use std::sync::Arc;
 
@@ -638,14 +638,15 @@ impl Tx {
         let sealed = keybound_audit::seal(last.as_ref(), event);
         let e = &sealed.event;
         let seq = i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?;
+        let details = details_json(&e.details)?;
         self.write()
             .await?
             .execute(
                 "INSERT INTO audit_events (seq, time_ms, kind, actor, subject, credential_id, aaguid,
                      attestation, user_verified, sign_count, origin, ip, user_agent, outcome,
-                     reason, severity, prev_hash, hash)
+                     reason, severity, subject_kind, details, prev_hash, hash)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18)",
+                     $17, $18, $19, $20)",
                 params![
                     seq,
                     e.time_ms,
@@ -663,6 +664,8 @@ impl Tx {
                     e.outcome.map(outcome_str),
                     &e.reason,
                     e.severity.map(severity_str),
+                    &e.subject_kind,
+                    &details,
                     &sealed.prev_hash,
                     &sealed.hash,
                 ],

@@ -84,6 +84,8 @@ on_both_backends!(
     look_ups_of_text_with_a_nul_find_nothing,
 );
 
+#[path = "it/audit_details.rs"]
+mod audit_details;
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
 #[path = "it/names.rs"]
