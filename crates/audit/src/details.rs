@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 /// Entries a sealed event's `details` may hold; beyond it the last one is
-/// [`OVERFLOW_KEY`], counting the entries left out.
+/// `"…"`, counting the entries left out.
 pub const MAX_DETAILS: usize = 32;
 
 /// Bytes (UTF-8) a details key may have once sealed.
