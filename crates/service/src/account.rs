@@ -4,7 +4,7 @@
 //! audit event.
 
 use keybound_audit::Outcome;
-use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
+use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, ReadTx, Session};
 use keybound_webauthn::b64;
 
 use crate::tokens::hash_token;
@@ -268,7 +268,7 @@ impl Service {
     /// The live session behind `token` and its owner.
     pub(crate) async fn signed_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         token: &str,
     ) -> Result<(Session, Identity), ServiceError> {
         let session = tx
@@ -285,7 +285,7 @@ impl Service {
 }
 
 async fn active_credentials(
-    tx: &mut Tx,
+    tx: &mut ReadTx,
     identity_id: &str,
 ) -> Result<Vec<Credential>, ServiceError> {
     let mut credentials = tx.credentials_of(identity_id).await?;
@@ -296,7 +296,7 @@ async fn active_credentials(
 /// One of `identity`'s active credentials; anyone else's is
 /// [`ServiceError::NotFound`], exactly as a credential that does not exist.
 async fn owned_credential(
-    tx: &mut Tx,
+    tx: &mut ReadTx,
     identity: &Identity,
     credential_id: &str,
 ) -> Result<Credential, ServiceError> {

@@ -2,7 +2,7 @@
 //! revoking a credential.
 
 use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{Credential, Identity, Tx};
+use keybound_store::{Credential, Identity, ReadTx};
 use keybound_webauthn::b64;
 
 use crate::{ClientContext, Service, ServiceError};
@@ -148,7 +148,7 @@ impl Service {
     /// The audit event of an administrator's action on `credential`.
     async fn admin_credential_event(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         kind: &str,
         actor: &str,
         credential: &Credential,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use keybound_audit::{Outcome, Severity};
 use keybound_metadata::{key_identifier, verify_blob, Entry, MetadataBlob, MetadataError};
-use keybound_store::{Credential, CredentialStatus, Tx};
+use keybound_store::{Credential, CredentialStatus, ReadTx, WriteTx};
 use keybound_webauthn::b64;
 
 use crate::tiers::{standing, ModelEvidence, Standing};
@@ -131,7 +131,7 @@ impl Service {
     /// The current BLOB, if one was imported (parsed once per serial).
     pub(crate) async fn current_metadata(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
     ) -> Result<Option<Arc<MetadataBlob>>, ServiceError> {
         let Some(root) = &self.config.mds_root else {
             return Ok(None);
@@ -279,7 +279,7 @@ impl Service {
     /// active credentials are quarantined. (re-tiered, suspended).
     async fn rejudge_all(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         blob: &MetadataBlob,
         actor: &str,
     ) -> Result<(usize, usize), ServiceError> {

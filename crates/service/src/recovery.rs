@@ -5,7 +5,7 @@
 //! and (by default) the old credentials are revoked then.
 
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
+use keybound_store::{Grant, Identity, IdentityStatus, ReadTx, Recovery, StoreError, WriteTx};
 use keybound_webauthn::b64;
 
 use crate::invite::hex_id;
@@ -254,7 +254,7 @@ impl Service {
     /// administrators now, other than the person recovered.
     async fn standing_approvals(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         recovery: &Recovery,
     ) -> Result<usize, ServiceError> {
         let ids = tx.recovery_approvers(&recovery.id).await?;
@@ -345,7 +345,7 @@ impl Service {
     /// A pending, unexpired recovery.
     async fn open_recovery(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         id: &str,
         now: i64,
     ) -> Result<Recovery, ServiceError> {
@@ -357,7 +357,7 @@ impl Service {
 
     async fn recovery_event(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         kind: &str,
         admin: &Identity,
         recovery: &Recovery,
@@ -379,7 +379,7 @@ impl Service {
     /// the minimum tier the identity's invitation required.
     async fn issue_recovery(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         recovery: &mut Recovery,
         admin: &Identity,
         now: i64,
