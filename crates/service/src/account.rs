@@ -89,7 +89,7 @@ impl Service {
     /// The account behind a session cookie; [`ServiceError::Forbidden`]
     /// when the session is not live.
     pub async fn account(&self, session_token: &str) -> Result<Account, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
         let mut pending_recovery = tx
@@ -242,7 +242,7 @@ impl Service {
     /// What the invitation `token` is, for the enrolment page.
     pub async fn invitation(&self, token: &str) -> Result<InvitationState, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let Some(grant) = tx.grant(&hash_token(token)).await? else {
             return Ok(InvitationState::Unknown);
         };

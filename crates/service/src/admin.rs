@@ -10,7 +10,7 @@ use crate::{ClientContext, Service, ServiceError};
 impl Service {
     /// Every identity with its credentials (`keybound admin users`).
     pub async fn people(&self) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let mut out = Vec::new();
         for identity in tx.identities().await? {
             let creds = tx.credentials_of(&identity.id).await?;
@@ -21,7 +21,7 @@ impl Service {
 
     /// The credentials of `name` (`keybound admin credentials NAME`).
     pub async fn credentials_of(&self, name: &str) -> Result<Vec<Credential>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let identity = tx
             .identity_by_name(name)
             .await?

@@ -159,7 +159,7 @@ impl Service {
 
     /// The metadata entry for a model (`keybound mds show AAGUID`).
     pub async fn metadata_entry(&self, aaguid: &str) -> Result<Option<Entry>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let blob = self.current_metadata(&mut tx).await?;
         Ok(blob.and_then(|b| b.by_aaguid(aaguid).cloned()))
     }

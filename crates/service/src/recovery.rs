@@ -146,7 +146,7 @@ impl Service {
 
     /// Recoveries awaiting approval or issue, oldest first.
     pub async fn pending_recoveries(&self) -> Result<Vec<PendingRecovery>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let mut out = Vec::new();
         for r in tx.pending_recoveries(self.now_ms()).await? {
             let name = tx
