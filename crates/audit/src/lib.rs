@@ -6,17 +6,57 @@
 //! previous event inside the same transaction as the change being recorded;
 //! [`seal`] computes the link and [`verify_chain`] checks a sequence of them.
 //!
-//! The hash of an event is SHA-256 over the previous hash followed by the
-//! event's canonical JSON (fixed member order, every member present), so the
-//! chain can be re-verified by any tool that can produce that JSON.
+//! # The hash input
+//!
+//! An event's `hash` is the lowercase hex SHA-256 of its `prev_hash` (64
+//! hex digits, [`GENESIS_HASH`] for the first event) immediately followed
+//! by the compact JSON (no whitespace, UTF-8 unescaped, serde_json's
+//! escapes) of
+//!
+//! ```text
+//! {"seq":N,"event":{"time_ms":…,"kind":…,"actor":…,"subject":…,
+//!   "credential_id":…,"aaguid":…,"attestation":…,"user_verified":…,
+//!   "sign_count":…,"origin":…,"ip":…,"user_agent":…,"outcome":…,
+//!   "reason":…[,"severity":…][,"subject_kind":…][,"details":{…}]}}
+//! ```
+//!
+//! in exactly that member order. The fourteen members from `time_ms` to
+//! `reason` are always present (`null` when unset). The last three were
+//! added later and are left out when absent: `severity` and `subject_kind`
+//! when `None`, `details` when the map is empty. So every event sealed
+//! before they existed hashes exactly as it did, and chains written by
+//! earlier versions verify unchanged (a fixture in the tests pins such a
+//! chain). `details` is a JSON object whose members are in ascending byte
+//! order of their keys (a [`BTreeMap`]), whatever order they were added
+//! in, so any tool that sorts the keys reproduces the hash.
+//!
+//! # Bounds on subject kinds and details
+//!
+//! [`seal`] keeps an event's free-form members bounded, so one event cannot
+//! grow a row or an export line without limit: at most [`MAX_DETAILS`]
+//! entries, keys of at most [`MAX_DETAIL_KEY`] bytes, values of at most
+//! [`MAX_DETAIL_VALUE`] bytes, a subject kind of at most
+//! [`MAX_SUBJECT_KIND`] bytes. It truncates rather than refuses: an event
+//! records a change (or a refusal) that has happened, and losing the record
+//! because a detail was long would be worse than shortening the detail.
+//! Truncation is visible: a cut key or value ends in `…` (cut at a
+//! character boundary), and entries beyond the bound are replaced by one
+//! entry `"…": "N more"`. The bounds apply when sealing; the event is hashed
+//! and stored as truncated, and verification checks what is stored.
 #![warn(missing_docs)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod details;
+
+use std::collections::BTreeMap;
+
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
+
+pub use details::{MAX_DETAILS, MAX_DETAIL_KEY, MAX_DETAIL_VALUE, MAX_SUBJECT_KIND};
 
 /// The `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -80,6 +120,19 @@ pub struct NewEvent {
     /// JSON when absent, so chains written before it existed still verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// What kind of principal `subject` names (`person`, `device`,
+    /// `workload`, `agent`), so one event shape serves every kind. Left
+    /// out of the canonical JSON when absent, as `severity` is; at most
+    /// [`MAX_SUBJECT_KIND`] bytes once sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_kind: Option<String>,
+    /// Facts particular to the event's kind that have no member of their
+    /// own (a workload's SPIFFE ID, a device's serial), so a new kind of
+    /// principal needs no new column. Sorted by key, which is the order
+    /// they are hashed in; left out of the canonical JSON when empty.
+    /// Bounded when sealed (see the crate docs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
 }
 
 /// An event as stored: its content plus its place in the chain.
@@ -112,8 +165,12 @@ fn link_hash(prev_hash: &str, seq: u64, event: &NewEvent) -> String {
     hex::encode(ctx.finish().as_ref())
 }
 
-/// Links `event` after `previous` (None for the first event of a chain).
-pub fn seal(previous: Option<&AuditEvent>, event: NewEvent) -> AuditEvent {
+/// Links `event` after `previous` (None for the first event of a chain),
+/// first truncating its subject kind and details to their bounds (see the
+/// crate docs): the event returned is the one hashed, and the one to store.
+pub fn seal(previous: Option<&AuditEvent>, mut event: NewEvent) -> AuditEvent {
+    event.subject_kind = event.subject_kind.map(details::bounded_kind);
+    event.details = details::bounded(std::mem::take(&mut event.details));
     let (seq, prev_hash) = match previous {
         Some(p) => (p.seq + 1, p.hash.clone()),
         None => (1, GENESIS_HASH.to_owned()),

@@ -171,3 +171,5 @@ fn a_chain_verified_in_pages_gives_the_same_answers() {
         "later events do not verify after a broken one"
     );
 }
+mod details;
+mod golden;

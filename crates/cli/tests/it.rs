@@ -468,3 +468,74 @@ fn half_sent_requests_cannot_take_every_file_descriptor() {
         started.elapsed()
     );
 }
+
+/// Events with a subject kind and details (issue 13, item 4): `audit
+/// export` writes them, `audit verify` checks them, and an edited detail is
+/// named like any other edit. Events without them export as before.
+#[test]
+fn audit_commands_carry_subject_kinds_and_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = keybound_store::Store::open(&db).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.append_audit(keybound_audit::NewEvent {
+            time_ms: 1_700_000_000_000,
+            kind: "authentication".into(),
+            subject: Some("ada".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        tx.append_audit(keybound_audit::NewEvent {
+            time_ms: 1_700_000_000_001,
+            kind: "device.enrol".into(),
+            subject: Some("printer-7".into()),
+            subject_kind: Some("device".into()),
+            details: [("serial", "SN-1"), ("model", "X")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    });
+
+    let (ok, export) = keybound(dir.path(), &["audit", "export"]);
+    assert!(ok, "{export}");
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        !lines[0].contains("subject_kind") && !lines[0].contains("details"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(r#""subject_kind":"device","details":{"model":"X","serial":"SN-1"}"#),
+        "{}",
+        lines[1]
+    );
+    let (ok, verified) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(ok, "{verified}");
+    assert_eq!(verified.trim(), "audit chain verified: 2 events");
+
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query(
+            r#"UPDATE audit_events SET details = '{"model":"Y","serial":"SN-1"}' WHERE seq = 2"#,
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    });
+    let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
+    assert!(!ok);
+    assert_eq!(
+        broken.trim(),
+        "audit chain BROKEN: event 2 was altered: its hash does not match its content"
+    );
+}

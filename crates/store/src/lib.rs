@@ -1,9 +1,17 @@
 //! keybound's storage: one set of queries over two databases. SQLite is the
 //! embedded default (`Store::open` with a file URL and nothing else to run);
 //! PostgreSQL serves many stateless nodes on one database. The queries are
-//! written once (`tx.rs`) in SQL both accept; `conn.rs` runs them on SQLite
-//! through rusqlite and on PostgreSQL through sqlx; what else differs
-//! (connection settings, migrations, the writer lock) is in `backend.rs`.
+//! written once in SQL both accept, one file per aggregate under `queries/`
+//! (identities, credentials, challenges, grants, sessions, recoveries,
+//! roles, metadata, audit, secrets); `conn.rs` runs them on SQLite through
+//! rusqlite and on PostgreSQL through sqlx; what else differs (connection
+//! settings, migrations, the writer lock) is in `backend.rs`.
+//!
+//! Reads and writes are different types (`transaction.rs`): a [`ReadTx`]
+//! ([`Store::read`]) has only the read queries, a [`WriteTx`]
+//! ([`Store::begin`]) has the writes and, through `Deref`, the reads. A
+//! use case that only reads takes a `ReadTx` and cannot write or queue for
+//! the writer; a write on a reader does not compile.
 //!
 //! Writes go through group commit (`writer.rs`): each node has one writer
 //! connection and batches concurrent transactions into one database
@@ -26,9 +34,10 @@ mod backend;
 mod conn;
 mod error;
 mod model;
+mod queries;
 mod readers;
 mod rows;
-mod tx;
+mod transaction;
 mod writer;
 
 use std::sync::Arc;
@@ -41,8 +50,8 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
     RoleProposal, Session,
 };
-pub use tx::authority::IssuedRecovery;
-pub use tx::Tx;
+pub use queries::IssuedRecovery;
+pub use transaction::{ReadTx, WriteTx};
 pub use writer::CommitStats;
 
 use backend::Backend;
@@ -106,7 +115,7 @@ impl Store {
     }
 
     /// Keys the names of identities stored before the naming rule
-    /// ([`Tx::identity_by_name`] finds them by key from then on): the
+    /// ([`ReadTx::identity_by_name`] finds them by key from then on): the
     /// mapping is Unicode processing, not SQL, so it runs here rather than
     /// in a migration, once per open, and does nothing once every row is
     /// keyed (or keeps a NULL an older look-alike holds).
@@ -117,22 +126,25 @@ impl Store {
         Ok(keyed)
     }
 
-    /// Starts a transaction (a savepoint in the node's write batch).
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
+    /// Starts a write transaction (a savepoint in the node's write batch),
+    /// waiting for the writer.
+    pub async fn begin(&self) -> Result<WriteTx, StoreError> {
         let lease = self.writer.lease().await?;
-        Ok(Tx::new(lease, self.writer.clone()))
+        Ok(WriteTx::new(lease, self.writer.clone()))
     }
 
     /// A read-only transaction that does not queue for the writer: it sees
     /// what is committed (not the writes of the batch in progress), so a
-    /// decision taken on it must be confirmed under [`Store::begin`]. Any
-    /// write in it is an error.
-    pub async fn read(&self) -> Result<Tx, StoreError> {
+    /// decision taken on it must be confirmed under [`Store::begin`]. It
+    /// has no write methods. Where there are no reader connections (an
+    /// in-memory SQLite database) it reads on the writer instead.
+    pub async fn read(&self) -> Result<ReadTx, StoreError> {
         if !self.readers.usable() {
-            return self.begin().await;
+            let lease = self.writer.lease().await?;
+            return Ok(ReadTx::on_writer(lease, self.writer.clone()));
         }
         let (conn, permit) = self.readers.take().await?;
-        Ok(Tx::reading(conn, permit, self.readers.clone()))
+        Ok(ReadTx::on_reader(conn, permit, self.readers.clone()))
     }
 
     /// The secret called `name`, created from `fresh` on first use and the

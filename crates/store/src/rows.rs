@@ -49,6 +49,12 @@ pub(crate) fn audit_from_row(row: &dyn Fields) -> Result<AuditEvent, StoreError>
     let sign_count = row.opt_int("sign_count")?;
     let outcome = row.opt_text("outcome")?;
     let severity = row.opt_text("severity")?;
+    let details = match row.opt_text("details")? {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("audit details".into()))?
+        }
+        None => Default::default(),
+    };
     Ok(AuditEvent {
         seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?,
         event: NewEvent {
@@ -70,10 +76,25 @@ pub(crate) fn audit_from_row(row: &dyn Fields) -> Result<AuditEvent, StoreError>
             outcome: outcome.as_deref().map(outcome_parse).transpose()?,
             reason: row.opt_text("reason")?,
             severity: severity.as_deref().map(severity_parse).transpose()?,
+            subject_kind: row.opt_text("subject_kind")?,
+            details,
         },
         prev_hash: row.text("prev_hash")?,
         hash: row.text("hash")?,
     })
+}
+
+/// An event's details as stored: a JSON object in key order, or NULL when
+/// there are none (as on every event from before details existed).
+pub(crate) fn details_json(
+    details: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<String>, StoreError> {
+    if details.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(details)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))
 }
 
 pub(crate) fn identity_from_row(row: &dyn Fields) -> Result<Identity, StoreError> {

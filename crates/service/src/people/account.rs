@@ -6,7 +6,7 @@
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
-use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, Session, Tx};
+use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, ReadTx, Session};
 use keybound_webauthn::b64;
 
 use crate::policy;
@@ -89,7 +89,7 @@ impl Service {
     /// The account behind a session cookie; [`ServiceError::Forbidden`]
     /// when the session is not live.
     pub async fn account(&self, session_token: &str) -> Result<Account, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
         let mut pending_recovery = tx
@@ -240,7 +240,7 @@ impl Service {
     /// What the invitation `token` is, for the enrolment page.
     pub async fn invitation(&self, token: &str) -> Result<InvitationState, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let Some(grant) = tx.grant(&hash_token(token)).await? else {
             return Ok(InvitationState::Unknown);
         };
@@ -266,7 +266,7 @@ impl Service {
     /// The live session behind `token` and its owner.
     pub(crate) async fn signed_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         token: &str,
     ) -> Result<(Session, Identity), ServiceError> {
         let session = tx
@@ -283,7 +283,7 @@ impl Service {
 }
 
 async fn active_credentials(
-    tx: &mut Tx,
+    tx: &mut ReadTx,
     identity_id: &str,
 ) -> Result<Vec<Credential>, ServiceError> {
     let mut credentials = tx.credentials_of(identity_id).await?;
@@ -294,7 +294,7 @@ async fn active_credentials(
 /// One of `identity`'s active credentials; anyone else's is
 /// [`ServiceError::NotFound`], exactly as a credential that does not exist.
 async fn owned_credential(
-    tx: &mut Tx,
+    tx: &mut ReadTx,
     identity: &Identity,
     credential_id: &str,
 ) -> Result<Credential, ServiceError> {

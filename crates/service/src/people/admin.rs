@@ -4,7 +4,7 @@
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{Credential, Identity, Tx};
+use keybound_store::{Credential, Identity, ReadTx};
 use keybound_webauthn::b64;
 
 use crate::{Actor, Admin, ClientContext, Operator, Service, ServiceError};
@@ -15,7 +15,7 @@ impl Service {
         &self,
         _viewer: Actor<'_>,
     ) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let mut out = Vec::new();
         for identity in tx.identities().await? {
             let creds = tx.credentials_of(&identity.id).await?;
@@ -30,7 +30,7 @@ impl Service {
         _viewer: Actor<'_>,
         name: &str,
     ) -> Result<Vec<Credential>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let identity = tx
             .identity_by_name(name)
             .await?
@@ -174,7 +174,7 @@ impl Service {
     /// The audit event of an administrator's action on `credential`.
     async fn admin_credential_event(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         kind: EventKind,
         actor: &str,
         credential: &Credential,

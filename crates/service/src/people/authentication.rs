@@ -4,7 +4,7 @@
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{Challenge, CredentialStatus, Session, StoreError, Tx};
+use keybound_store::{Challenge, CredentialStatus, Session, StoreError, WriteTx};
 use keybound_webauthn::{
     b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
     CredentialPublicKey, Error as VerifyError, PublicKeyCredentialRequestOptions, StoredCredential,
@@ -404,7 +404,7 @@ impl Service {
     /// audited (`session.end`), since their trail must show it; `None`.
     pub(crate) async fn end_replaced_session(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         previous: &str,
         identity: &keybound_store::Identity,
         ctx: &ClientContext,
@@ -434,7 +434,7 @@ impl Service {
     /// the caller's transaction; the token is handed out once.
     pub(crate) async fn start_session(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         identity_id: &str,
         credential_id: &[u8],
         user_verified: bool,

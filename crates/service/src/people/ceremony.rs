@@ -2,7 +2,7 @@
 //! and turning a refusal into its audit event.
 
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{StoreError, Tx};
+use keybound_store::{StoreError, WriteTx};
 use serde::de::DeserializeOwned;
 
 use crate::tokens::sha256;
@@ -134,7 +134,7 @@ impl Service {
     /// and returns the state stored with it.
     pub(crate) async fn take_pending<P: DeserializeOwned>(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         browser: &[u8],
         challenge: &[u8],
         ceremony: &str,

@@ -7,7 +7,7 @@
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{Grant, Identity, IdentityStatus, Recovery, StoreError, Tx};
+use keybound_store::{Grant, Identity, IdentityStatus, ReadTx, Recovery, StoreError, WriteTx};
 use keybound_webauthn::b64;
 
 use crate::invite::hex_id;
@@ -151,7 +151,7 @@ impl Service {
         &self,
         _viewer: Actor<'_>,
     ) -> Result<Vec<PendingRecovery>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let mut out = Vec::new();
         for r in tx.pending_recoveries(self.now_ms()).await? {
             let name = tx
@@ -263,7 +263,7 @@ impl Service {
     /// administrators now, other than the person recovered.
     async fn standing_approvals(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         recovery: &Recovery,
     ) -> Result<usize, ServiceError> {
         let ids = tx.recovery_approvers(&recovery.id).await?;
@@ -354,7 +354,7 @@ impl Service {
     /// A pending, unexpired recovery.
     async fn open_recovery(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         id: &str,
         now: i64,
     ) -> Result<Recovery, ServiceError> {
@@ -366,7 +366,7 @@ impl Service {
 
     async fn recovery_event(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         kind: EventKind,
         admin: &Identity,
         recovery: &Recovery,
@@ -388,7 +388,7 @@ impl Service {
     /// the minimum tier the identity's invitation required.
     async fn issue_recovery(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         recovery: &mut Recovery,
         admin: &Identity,
         now: i64,

@@ -8,7 +8,7 @@
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{Identity, IdentityStatus, RoleProposal, StoreError, Tx};
+use keybound_store::{Identity, IdentityStatus, ReadTx, RoleProposal, StoreError, WriteTx};
 
 use crate::invite::{hex_id, Issuer};
 use crate::{Actor, Admin, ClientContext, Service, ServiceError};
@@ -54,7 +54,7 @@ impl Service {
     /// request in acts no more.
     pub(crate) async fn still_admin(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
         admin: &Identity,
     ) -> Result<(), ServiceError> {
         match tx.identity_by_id(&admin.id).await? {
@@ -67,7 +67,7 @@ impl Service {
     /// `identity`, in the caller's transaction.
     pub(crate) async fn grant_role(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         identity: &Identity,
         issuer: Issuer<'_>,
         ctx: &ClientContext,
@@ -111,7 +111,7 @@ impl Service {
     /// than the grantee) and grants the role when there are enough.
     async fn settle_role(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         proposal: &RoleProposal,
         ctx: &ClientContext,
     ) -> Result<RoleGrant, ServiceError> {
@@ -253,7 +253,7 @@ impl Service {
     }
 }
 
-async fn open_proposal(tx: &mut Tx, id: &str, now: i64) -> Result<RoleProposal, ServiceError> {
+async fn open_proposal(tx: &mut ReadTx, id: &str, now: i64) -> Result<RoleProposal, ServiceError> {
     tx.role_proposal(id)
         .await?
         .filter(|p| p.status == "pending" && p.expires_ms > now)
@@ -264,7 +264,7 @@ async fn open_proposal(tx: &mut Tx, id: &str, now: i64) -> Result<RoleProposal, 
 /// administrators now, other than `grantee` (the person promoted or
 /// recovered). Recovery and the admin role count the same way.
 pub(crate) async fn standing_approvers(
-    tx: &mut Tx,
+    tx: &mut ReadTx,
     approver_ids: Vec<String>,
     grantee: &str,
 ) -> Result<Vec<String>, ServiceError> {
@@ -283,7 +283,10 @@ pub(crate) async fn standing_approvers(
 }
 
 /// The names of identities `ids`, in order (gone ones left out).
-pub(crate) async fn names_of(tx: &mut Tx, ids: Vec<String>) -> Result<Vec<String>, ServiceError> {
+pub(crate) async fn names_of(
+    tx: &mut ReadTx,
+    ids: Vec<String>,
+) -> Result<Vec<String>, ServiceError> {
     let mut names = Vec::new();
     for id in ids {
         if let Some(i) = tx.identity_by_id(&id).await? {

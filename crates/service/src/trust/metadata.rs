@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keybound_audit::{Outcome, Severity};
 use keybound_metadata::{key_identifier, verify_blob, Entry, MetadataBlob, MetadataError};
-use keybound_store::{Credential, CredentialStatus, Tx};
+use keybound_store::{Credential, CredentialStatus, ReadTx, WriteTx};
 use keybound_webauthn::b64;
 
 use crate::tiers::{standing, ModelEvidence, Standing};
@@ -133,7 +133,7 @@ impl Service {
     /// The current BLOB, if one was imported (parsed once per serial).
     pub(crate) async fn current_metadata(
         &self,
-        tx: &mut Tx,
+        tx: &mut ReadTx,
     ) -> Result<Option<Arc<MetadataBlob>>, ServiceError> {
         let Some(root) = &self.config.mds_root else {
             return Ok(None);
@@ -170,7 +170,7 @@ impl Service {
 
     /// The metadata entry for a model (`keybound mds show AAGUID`).
     pub async fn metadata_entry(&self, aaguid: &str) -> Result<Option<Entry>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.read().await?;
         let blob = self.current_metadata(&mut tx).await?;
         Ok(blob.and_then(|b| b.by_aaguid(aaguid).cloned()))
     }
@@ -294,7 +294,7 @@ impl Service {
     /// active credentials are quarantined. (re-tiered, suspended).
     async fn rejudge_all(
         &self,
-        tx: &mut Tx,
+        tx: &mut WriteTx,
         blob: &MetadataBlob,
         actor: &str,
     ) -> Result<(usize, usize), ServiceError> {

@@ -1,0 +1,37 @@
+//! Every query keybound makes, written once in SQL both backends accept
+//! (`$n` parameters, `ON CONFLICT`, `RETURNING`), one file per aggregate.
+//! In each, the reads are methods of [`ReadTx`](crate::ReadTx) and the
+//! writes methods of [`WriteTx`](crate::WriteTx), which also has the reads.
+
+mod audit;
+mod challenges;
+mod credentials;
+mod grants;
+mod identities;
+mod metadata;
+mod recoveries;
+mod roles;
+mod secrets;
+mod sessions;
+
+pub use recoveries::IssuedRecovery;
+
+use crate::StoreError;
+
+/// Text no stored row can hold: PostgreSQL refuses a NUL in a text
+/// parameter outright (an error, not "no row"), so a look-up of client text
+/// with one must answer "none" before it reaches the database.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+/// An `INSERT … ON CONFLICT DO NOTHING` that inserted nothing hit a unique
+/// key. Checking the count instead of catching the error keeps the
+/// transaction usable on PostgreSQL, where a failed statement would abort it.
+fn inserted(rows: u64) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
