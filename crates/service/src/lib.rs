@@ -20,7 +20,8 @@ mod trust;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
-use kernel::{error, events, keys, refusal, tier, tokens};
+use crate::record::Record;
+use kernel::{error, events, keys, record, refusal, single_use, tier, tokens};
 use people::{
     account, alerts, authentication, bounds, ceremony, console, decoys, invite, offboard,
     rate_limit, recovery, registration, roles,
@@ -43,6 +44,7 @@ pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.
 pub use keybound_names as names;
+pub use keybound_store::IdentityKind;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use keys::{KeyPurpose, SigningKey};
 pub use metadata::MetadataImport;
@@ -54,6 +56,7 @@ pub use recovery::{Approval, PendingRecovery};
 pub use refusal::Refusal;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use roles::{PendingRole, RoleGrant};
+pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
@@ -154,7 +157,7 @@ impl Service {
         });
         let recorded = async {
             let mut tx = self.store.begin().await?;
-            tx.append_audit(event).await?;
+            tx.record(event).await?;
             tx.commit().await
         };
         match recorded.await {

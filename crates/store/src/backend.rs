@@ -50,17 +50,22 @@ impl Backend {
                     // loses nothing, a power cut may lose the last commits.
                     Durability::Relaxed => "NORMAL",
                 };
-                // Never wait for a lock inside a statement: that would block
-                // the runtime's thread. The one statement that can meet a
-                // lock held by another process, BEGIN IMMEDIATE, is retried
-                // asynchronously (`Conn::begin_batch`).
-                db.busy_timeout(Duration::ZERO)?;
+                // Opening may meet another process's brief lock (a server
+                // checkpointing its WAL as its last connection closes, an
+                // admin command migrating): wait for it here, once, before
+                // anything is served, rather than fail the command.
+                db.busy_timeout(Duration::from_secs(5))?;
                 db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
                 db.execute_batch(&format!(
                     "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON;"
                 ))?;
                 db.set_prepared_statement_cache_capacity(128);
                 migrate_sqlite(&db)?;
+                // From here on never wait for a lock inside a statement:
+                // that would block the runtime's thread. The one statement
+                // that can meet a lock held by another process, BEGIN
+                // IMMEDIATE, is retried asynchronously (`Conn::begin_batch`).
+                db.busy_timeout(Duration::ZERO)?;
                 Ok(Conn::Sqlite(Some(db)))
             }
             Backend::Postgres => {

@@ -47,8 +47,8 @@ use keybound_audit::AuditEvent;
 pub use audit_log::{AuditChain, AuditQuery, MAX_AUDIT_PAGE};
 pub use error::StoreError;
 pub use model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
-    RoleProposal, Session,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
+    Recovery, RoleProposal, Session,
 };
 pub use queries::IssuedRecovery;
 pub use transaction::{ReadTx, WriteTx};

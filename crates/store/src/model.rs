@@ -37,11 +37,52 @@ impl IdentityStatus {
     }
 }
 
-/// A person (later also a workload or agent) that credentials bind to.
+/// What kind of holder an identity is. Every identity so far is a person;
+/// the others arrive with their contexts, in the same table, so names,
+/// statuses, offboarding and the audit log's subjects work for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IdentityKind {
+    /// A person with passkeys.
+    #[default]
+    Person,
+    /// A device bound to a device key.
+    Device,
+    /// A workload with a SPIFFE ID.
+    Workload,
+    /// An agent acting on a task credential.
+    Agent,
+}
+
+impl IdentityKind {
+    /// The stored spelling, also the audit event's subject kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Person => "person",
+            IdentityKind::Device => "device",
+            IdentityKind::Workload => "workload",
+            IdentityKind::Agent => "agent",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "person" => IdentityKind::Person,
+            "device" => IdentityKind::Device,
+            "workload" => IdentityKind::Workload,
+            "agent" => IdentityKind::Agent,
+            other => return Err(StoreError::Corrupt(format!("identity kind {other:?}"))),
+        })
+    }
+}
+
+/// A person (later also a device, workload or agent) that credentials bind
+/// to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// Opaque id.
     pub id: String,
+    /// What kind of holder it is.
+    pub kind: IdentityKind,
     /// Unique account name.
     pub name: String,
     /// Status.

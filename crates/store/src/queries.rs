@@ -13,6 +13,7 @@ mod recoveries;
 mod roles;
 mod secrets;
 mod sessions;
+mod single_use;
 
 pub use recoveries::IssuedRecovery;
 

@@ -5,8 +5,8 @@ use keybound_audit::{AuditEvent, NewEvent, Outcome, Severity};
 use crate::conn::Fields;
 
 use crate::model::{
-    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityStatus, Recovery,
-    RoleProposal,
+    Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
+    Recovery, RoleProposal,
 };
 use crate::StoreError;
 
@@ -101,6 +101,7 @@ pub(crate) fn identity_from_row(row: &dyn Fields) -> Result<Identity, StoreError
     let status = row.text("status")?;
     Ok(Identity {
         id: row.text("id")?,
+        kind: IdentityKind::parse(&row.text("kind")?)?,
         name: row.text("name")?,
         status: IdentityStatus::parse(&status)?,
         is_admin: row.flag("is_admin")?,

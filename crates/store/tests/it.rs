@@ -64,6 +64,8 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     identities_round_trip_and_names_are_unique,
+    single_use_values_are_used_once_by_kind_and_purged,
+    identity_kinds_round_trip,
     credentials_are_unique_across_identities_and_revocable,
     a_rolled_back_transaction_leaves_nothing,
     audit_chain_survives_concurrent_writers_and_reopening,
@@ -107,6 +109,7 @@ async fn look_ups_of_text_with_a_nul_find_nothing(db: &Db) {
 
 fn identity(name: &str) -> Identity {
     Identity {
+        kind: IdentityKind::Person,
         id: format!("id-{name}"),
         name: name.into(),
         status: IdentityStatus::Invited,
@@ -866,4 +869,68 @@ async fn a_sqlite_database_migrated_by_sqlx_opens() {
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     assert!(tx.identity_by_name("ada").await.unwrap().is_some());
+}
+
+/// The single-use rule for values with no state of their own: one use, by
+/// kind, before expiry; a second insert of the same value is a conflict
+/// (a replayed client-chosen value); purged once expired.
+async fn single_use_values_are_used_once_by_kind_and_purged(db: &Db) {
+    let a = db.open().await;
+    let b = db.open().await;
+    let mut tx = a.begin().await.unwrap();
+    tx.insert_single_use("oidc_code", &[1; 32], 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.insert_single_use("oidc_code", &[1; 32], 100).await,
+        Err(StoreError::Conflict)
+    );
+    tx.insert_single_use("join_token", &[1; 32], 100)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut read = b.read().await.unwrap();
+    assert!(read
+        .single_use_is_live("oidc_code", &[1; 32], 50)
+        .await
+        .unwrap());
+    drop(read);
+    let mut tx = b.begin().await.unwrap();
+    assert!(!tx.use_single_use("dpop_jti", &[1; 32], 50).await.unwrap());
+    assert!(tx.use_single_use("oidc_code", &[1; 32], 50).await.unwrap());
+    assert!(!tx.use_single_use("oidc_code", &[1; 32], 51).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = a.begin().await.unwrap();
+    assert!(!tx.use_single_use("oidc_code", &[1; 32], 52).await.unwrap());
+    assert!(
+        !tx.use_single_use("join_token", &[1; 32], 100)
+            .await
+            .unwrap(),
+        "expired at 100"
+    );
+    assert_eq!(tx.purge_expired(100).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+}
+
+/// An identity's kind is stored and read back.
+async fn identity_kinds_round_trip(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    for (name, kind) in [
+        ("ada", IdentityKind::Person),
+        ("printer", IdentityKind::Device),
+        ("billing", IdentityKind::Workload),
+        ("helper", IdentityKind::Agent),
+    ] {
+        tx.insert_identity(&Identity {
+            id: format!("id-{name}"),
+            kind,
+            ..identity(name)
+        })
+        .await
+        .unwrap();
+        assert_eq!(tx.identity_by_name(name).await.unwrap().unwrap().kind, kind);
+    }
+    tx.commit().await.unwrap();
 }

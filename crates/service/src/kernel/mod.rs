@@ -8,7 +8,9 @@
 pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod keys;
+pub(crate) mod record;
 pub(crate) mod refusal;
+pub(crate) mod single_use;
 pub(crate) mod tier;
 pub(crate) mod tokens;
 

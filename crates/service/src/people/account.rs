@@ -3,6 +3,7 @@
 //! Every change is checked against the session's owner and commits with its
 //! audit event.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
@@ -143,7 +144,7 @@ impl Service {
             (None, Some(new)) => format!("nickname set to {new:?}"),
             (Some(old), Some(new)) => format!("nickname {old:?} changed to {new:?}"),
         });
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -186,7 +187,7 @@ impl Service {
         event.aaguid = Some(credential.aaguid);
         event.outcome = Some(Outcome::Success);
         event.reason = Some("revoked by owner".to_owned());
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(Revoked {
             ended_own_session: session.credential_id == credential.id,
@@ -232,7 +233,7 @@ impl Service {
         event.reason = Some(format!(
             "recovery {id} cancelled: the account holder, signed in, objected"
         ));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Administration that is not a ceremony: listing people and credentials,
 //! revoking a credential.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
@@ -61,7 +62,7 @@ impl Service {
             )
             .await?;
         event.reason = Some(reason.to_owned());
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -90,7 +91,7 @@ impl Service {
                 &credential,
             )
             .await?;
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -166,7 +167,7 @@ impl Service {
             "tier {} -> {}: {reasons}",
             credential.tier, standing.tier
         ));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(standing.tier)
     }

@@ -1,6 +1,7 @@
 //! Sign-in: request options (by name, username-less, or plausibly for a
 //! name that does not exist), then the verified assertion becomes a session.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
@@ -315,7 +316,7 @@ impl Service {
             )
             .await?;
         event.outcome = Some(Outcome::Success);
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(SignedIn {
             session,
@@ -426,7 +427,7 @@ impl Service {
             "replaced by a sign-in as {} in the same browser",
             identity.name
         ));
-        tx.append_audit(ended).await?;
+        tx.record(ended).await?;
         Ok(None)
     }
 
@@ -471,7 +472,7 @@ impl Service {
             .map(|i| i.name);
         event.credential_id = Some(b64::encode(&session.credential_id));
         event.outcome = Some(Outcome::Success);
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
     }

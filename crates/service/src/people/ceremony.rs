@@ -1,6 +1,7 @@
 //! What both ceremonies share: finding the stored state a response answers,
 //! and turning a refusal into its audit event.
 
+use crate::record::Record;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{StoreError, WriteTx};
 use serde::de::DeserializeOwned;
@@ -95,9 +96,9 @@ impl Service {
                     tx.quarantine_credential(&id).await?;
                     tx.end_sessions_of_credential(&id, event.time_ms).await?;
                 }
-                tx.append_audit(event).await?;
+                tx.record(event).await?;
                 if let Some(alert) = alert {
-                    tx.append_audit(alert).await?;
+                    tx.record(alert).await?;
                 }
                 tx.commit().await?;
                 if unknown_credential {

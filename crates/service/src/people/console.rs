@@ -3,6 +3,7 @@
 //! tier 2 or above within the step-up window. Console actions then run as
 //! the ordinary use cases with that administrator as the actor.
 
+use crate::record::Record;
 use crate::EventKind;
 use keybound_audit::{AuditEvent, Outcome};
 use keybound_store::{AuditQuery, MAX_AUDIT_PAGE};
@@ -155,7 +156,7 @@ impl Service {
                 .join("; "),
         );
         let mut tx = self.store.begin().await?;
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -183,7 +184,7 @@ impl Service {
             filter.limit
         ));
         let mut tx = self.store.begin().await?;
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,6 +8,8 @@
 //! not at all: re-inviting an invited or offboarded identity does not bring
 //! back an admin role nobody granted again.
 
+use crate::record::Record;
+use crate::single_use::TokenKind;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
@@ -174,7 +176,7 @@ impl Service {
                         b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
                         grant.issued_by
                     ));
-                    tx.append_audit(voided).await?;
+                    tx.record(voided).await?;
                 }
                 if existing.is_admin {
                     tx.set_admin(&existing.id, false).await?;
@@ -183,11 +185,10 @@ impl Service {
                     dropped.reason = Some(
                         "re-invited: the role is granted with each invitation or not at all".into(),
                     );
-                    tx.append_audit(dropped).await?;
+                    tx.record(dropped).await?;
                 }
                 if tx.void_role_proposals_of(&existing.id).await? > 0 {
-                    tx.append_audit(done(EventKind::AdminVoidRoleProposal))
-                        .await?;
+                    tx.record(done(EventKind::AdminVoidRoleProposal)).await?;
                 }
                 Identity {
                     status: IdentityStatus::Invited,
@@ -197,6 +198,7 @@ impl Service {
             }
             None => {
                 let identity = Identity {
+                    kind: keybound_store::IdentityKind::Person,
                     id: hex_id(self.random::<16>()),
                     name: name.to_owned(),
                     status: IdentityStatus::Invited,
@@ -218,7 +220,7 @@ impl Service {
                 identity
             }
         };
-        let token = Token::from_bytes(self.random());
+        let token = self.mint(TokenKind::Invitation);
         tx.insert_grant(&Grant {
             token_hash: token.hash.clone(),
             kind: "invitation".to_owned(),
@@ -235,7 +237,7 @@ impl Service {
             "grant {}, minimum tier {min_tier}",
             b64::encode(token.hash.get(..8).unwrap_or_default())
         ));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         let role = if role_admin {
             Some(self.grant_role(&mut tx, &identity, issuer, ctx).await?)
         } else {

@@ -2,6 +2,7 @@
 //! every credential revoked, every session ended, every open grant voided —
 //! with an audit event for each. Only a new invitation brings it back.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
@@ -86,13 +87,13 @@ impl Service {
             let mut e = event(EventKind::OffboardRevokeCredential);
             e.credential_id = Some(b64::encode(&credential.id));
             e.aaguid = Some(credential.aaguid);
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
             done.credentials += 1;
         }
         for credential_id in tx.end_sessions_of(&identity.id, now).await? {
             let mut e = event(EventKind::OffboardEndSession);
             e.credential_id = Some(b64::encode(&credential_id));
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
             done.sessions += 1;
         }
         for grant in tx.void_grants_of(&identity.id, now).await? {
@@ -102,13 +103,13 @@ impl Service {
                 b64::encode(grant.token_hash.get(..8).unwrap_or_default()),
                 grant.issued_by
             ));
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
             done.grants += 1;
         }
         if tx.void_role_proposals_of(&identity.id).await? > 0 {
             let mut e = event(EventKind::OffboardVoidRoleProposal);
             e.reason = Some("pending admin role proposals voided".into());
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
         }
         // Links this person handed out as an administrator end with them.
         for grant in tx.void_grants_issued_by(&identity.name, now).await? {
@@ -117,14 +118,14 @@ impl Service {
                 "grant {} they issued",
                 b64::encode(grant.token_hash.get(..8).unwrap_or_default())
             ));
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
             done.grants += 1;
         }
         let recoveries = tx.void_recoveries_of(&identity.id).await?;
         if recoveries > 0 {
             let mut e = event(EventKind::OffboardVoidRecovery);
             e.reason = Some(format!("{recoveries} pending recoveries voided"));
-            tx.append_audit(e).await?;
+            tx.record(e).await?;
         }
         tx.set_identity_status(&identity.id, IdentityStatus::Offboarded)
             .await?;
@@ -133,7 +134,7 @@ impl Service {
             "{} credentials revoked, {} sessions ended, {} grants voided",
             done.credentials, done.sessions, done.grants
         ));
-        tx.append_audit(e).await?;
+        tx.record(e).await?;
         tx.commit().await?;
         Ok(done)
     }

@@ -25,6 +25,7 @@ pub(crate) mod source;
 #[cfg(test)]
 mod tests;
 
+use crate::record::Record;
 use crate::EventKind;
 use std::future::Future;
 
@@ -308,7 +309,7 @@ impl Service {
     /// Appends `event` in a transaction of its own.
     async fn append_alone(&self, event: keybound_audit::NewEvent) -> Result<(), ServiceError> {
         let mut tx = self.store.begin().await?;
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,6 +4,8 @@
 //! approvers receives a single-use 15-minute grant to hand over in person,
 //! and (by default) the old credentials are revoked then.
 
+use crate::record::Record;
+use crate::single_use::TokenKind;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
@@ -138,9 +140,9 @@ impl Service {
             ));
             Some(alert)
         });
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         for alert in [from_one_source, for_one_account].into_iter().flatten() {
-            tx.append_audit(alert).await?;
+            tx.record(alert).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -236,7 +238,7 @@ impl Service {
             }
         ));
         // The approval is sealed before the issue it may cause.
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         let outcome = if approvals < needed {
             recovery.ready_ms = None;
             Approval::NeedsMore {
@@ -308,7 +310,7 @@ impl Service {
             event.reason = Some("approvals_no_longer_stand".into());
             recovery.ready_ms = None;
             tx.update_recovery(&recovery).await?;
-            tx.append_audit(event).await?;
+            tx.record(event).await?;
             tx.commit().await?;
             return Err(ServiceError::Rejected(Refusal::ApprovalsNoLongerStand));
         }
@@ -346,7 +348,7 @@ impl Service {
         let event = self
             .recovery_event(&mut tx, EventKind::RecoveryDeny, admin, &recovery, ctx)
             .await?;
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -394,7 +396,7 @@ impl Service {
         now: i64,
         ctx: &ClientContext,
     ) -> Result<Token, ServiceError> {
-        let token = Token::from_bytes(self.random());
+        let token = self.mint(TokenKind::RecoveryGrant);
         let min_tier = tx.enrolled_min_tier(&recovery.identity_id).await?;
         tx.insert_grant(&Grant {
             token_hash: token.hash.clone(),
@@ -422,7 +424,7 @@ impl Service {
                     e.outcome = Some(Outcome::Success);
                     e.severity = None;
                     e.credential_id = Some(b64::encode(&c.id));
-                    tx.append_audit(e).await?;
+                    tx.record(e).await?;
                 }
             }
             for credential_id in tx.end_sessions_of(&recovery.identity_id, now).await? {
@@ -432,7 +434,7 @@ impl Service {
                 e.outcome = Some(Outcome::Success);
                 e.severity = None;
                 e.credential_id = Some(b64::encode(&credential_id));
-                tx.append_audit(e).await?;
+                tx.record(e).await?;
             }
         }
         recovery.status = "issued".into();
@@ -450,7 +452,7 @@ impl Service {
             }
         ));
         e.severity = Some(Severity::High);
-        tx.append_audit(e).await?;
+        tx.record(e).await?;
         Ok(token)
     }
 }

@@ -5,6 +5,7 @@
 //! The local operator (`keybound admin invite --admin`) holds the database
 //! and grants it directly. Every grant is a high-severity audit event.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
@@ -79,7 +80,7 @@ impl Service {
                 let mut event =
                     self.role_event(EventKind::AdminGrantRole, actor, &identity.name, ctx);
                 event.reason = Some("granted by the local operator".into());
-                tx.append_audit(event).await?;
+                tx.record(event).await?;
                 return Ok(RoleGrant::Granted);
             }
             Issuer::Admin(admin) => admin,
@@ -103,7 +104,7 @@ impl Service {
             ctx,
         );
         event.reason = Some(format!("proposal {}", proposal.id));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         self.settle_role(tx, &proposal, ctx).await
     }
 
@@ -142,7 +143,7 @@ impl Service {
             proposal.id,
             approvers.join(", ")
         ));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         Ok(RoleGrant::Granted)
     }
 
@@ -181,7 +182,7 @@ impl Service {
         }
         let mut approved = event;
         approved.reason = Some(format!("proposal {id}"));
-        tx.append_audit(approved).await?;
+        tx.record(approved).await?;
         let outcome = self.settle_role(&mut tx, &proposal, ctx).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -206,7 +207,7 @@ impl Service {
             .unwrap_or_default();
         let mut event = self.role_event(EventKind::AdminDenyRole, &admin.name, &grantee, ctx);
         event.reason = Some(format!("proposal {id}"));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }

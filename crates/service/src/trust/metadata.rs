@@ -2,6 +2,7 @@
 //! says about a model at registration, and re-tiering every credential when
 //! a new BLOB changes a model's standing.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use std::sync::Arc;
@@ -247,7 +248,7 @@ impl Service {
             "no {}: {} entries, {} re-tiered, {} suspended",
             report.no, report.entries, report.retiered, report.suspended
         ));
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         *self
             .trust
@@ -282,7 +283,7 @@ impl Service {
                 event.aaguid = Some(credential.aaguid.clone());
                 event.outcome = Some(Outcome::Success);
                 event.reason = Some(format!("tier {} -> {tier}: {reasons}", credential.tier));
-                tx.append_audit(event).await?;
+                tx.record(event).await?;
                 changed += 1;
             }
         }
@@ -340,7 +341,7 @@ impl Service {
             } else {
                 retiered += 1;
             }
-            tx.append_audit(event).await?;
+            tx.record(event).await?;
         }
         Ok((retiered, suspended))
     }

@@ -50,6 +50,7 @@ async fn accounts(w: &World, prefix: &str, count: usize, shape: &Shape, status: 
     for n in 0..count {
         let id = format!("{prefix}{n}");
         tx.insert_identity(&Identity {
+            kind: keybound_store::IdentityKind::Person,
             id: id.clone(),
             name: id.clone(),
             status,

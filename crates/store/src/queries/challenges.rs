@@ -139,6 +139,16 @@ impl WriteTx {
                 params![now_ms],
             )
             .await?;
-        Ok(challenges + sessions)
+        // A used value is kept until it expires, so a replay before then is
+        // still recognised as one.
+        let single_use = self
+            .write()
+            .await?
+            .execute(
+                "DELETE FROM single_use WHERE expires_ms <= $1",
+                params![now_ms],
+            )
+            .await?;
+        Ok(challenges + sessions + single_use)
     }
 }

@@ -119,8 +119,8 @@ impl WriteTx {
             .await?
             .execute(
                 "INSERT INTO identities (id, name, status, is_admin, user_handle, created_ms,
-                 name_key, name_skeleton)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 name_key, name_skeleton, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT DO NOTHING",
                 params![
                     &identity.id,
@@ -130,7 +130,8 @@ impl WriteTx {
                     &identity.user_handle,
                     identity.created_ms,
                     &keys.key,
-                    &keys.skeleton
+                    &keys.skeleton,
+                    identity.kind.as_str()
                 ],
             )
             .await?;

@@ -11,6 +11,7 @@ on_both_backends!(
 
 fn named(id: &str, name: &str) -> Identity {
     Identity {
+        kind: IdentityKind::Person,
         id: id.into(),
         name: name.into(),
         user_handle: format!("handle-{id}").into_bytes(),

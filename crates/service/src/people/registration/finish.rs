@@ -1,6 +1,7 @@
 //! Finishing a registration: verify on a reader's look, then bind the key
 //! under the writer, with its audit event, in one transaction.
 
+use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
@@ -212,6 +213,7 @@ impl Service {
                 .ok_or_else(|| refuse(Refusal::IdentityGone, &event))?,
             (None, Some(name)) => {
                 let identity = Identity {
+                    kind: keybound_store::IdentityKind::Person,
                     id: hex_id(self.random::<16>()),
                     name: name.clone(),
                     status: IdentityStatus::Active,
@@ -325,9 +327,9 @@ impl Service {
                 now,
             )
         });
-        tx.append_audit(event).await?;
+        tx.record(event).await?;
         if let Some(alert) = alert {
-            tx.append_audit(alert).await?;
+            tx.record(alert).await?;
         }
         tx.commit().await?;
         Ok(Enrolled {
