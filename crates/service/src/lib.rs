@@ -20,7 +20,6 @@ mod trust;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
-use crate::record::Record;
 use kernel::{error, events, keys, record, refusal, single_use, tier, tokens};
 use people::{
     account, alerts, authentication, bounds, ceremony, console, decoys, invite, offboard,
@@ -30,7 +29,6 @@ use trust::{metadata, tiers};
 
 use std::sync::Arc;
 
-use keybound_audit::NewEvent;
 use keybound_store::Store;
 
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
@@ -75,7 +73,6 @@ pub type SharedRng = std::sync::Mutex<Box<dyn rand_core::CryptoRng + Send>>;
 
 /// The use cases over one store, configuration, clock and RNG.
 pub struct Service {
-    store: Store,
     config: Config,
     /// Clock, RNG, keys: what every context shares.
     kernel: kernel::Kernel,
@@ -96,15 +93,14 @@ impl Service {
         Service {
             trust: trust::Trust::new(&config),
             people: people::People::new(),
-            kernel: kernel::Kernel::new(clock, rng),
-            store,
+            kernel: kernel::Kernel::new(store, clock, rng),
             config,
         }
     }
 
     /// The store, for read-only views (audit export and verify).
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.kernel.store
     }
 
     /// The configuration.
@@ -139,41 +135,6 @@ impl Service {
     /// The deployment's signing key for `purpose` (made on first use, the
     /// same on every node and every start).
     pub async fn signing_key(&self, purpose: KeyPurpose) -> Result<Arc<SigningKey>, ServiceError> {
-        self.kernel.keys.key(&self.store, purpose).await
-    }
-
-    /// Records a refused administrative action (its own transaction: the
-    /// action's was dropped) and returns [`ServiceError::Rejected`].
-    async fn record_refusal(
-        &self,
-        mut event: NewEvent,
-        reason: Refusal,
-        detail: Option<String>,
-    ) -> ServiceError {
-        event.outcome = Some(keybound_audit::Outcome::Failure);
-        event.reason = Some(match detail {
-            Some(detail) => format!("{}: {detail}", reason.reason()),
-            None => reason.reason().to_owned(),
-        });
-        let recorded = async {
-            let mut tx = self.store.begin().await?;
-            tx.record(event).await?;
-            tx.commit().await
-        };
-        match recorded.await {
-            Ok(()) => ServiceError::Rejected(reason),
-            Err(e) => e.into(),
-        }
-    }
-
-    fn event(&self, kind: EventKind, ctx: &ClientContext) -> NewEvent {
-        let (ip, user_agent) = bounds::context(ctx);
-        NewEvent {
-            time_ms: self.now_ms(),
-            kind: kind.as_str().to_owned(),
-            ip,
-            user_agent,
-            ..NewEvent::default()
-        }
+        self.kernel.keys.key(&self.kernel.store, purpose).await
     }
 }

@@ -1,4 +1,4 @@
-//! The kernel: what every context shares and none owns. The clock and the
+//! The kernel: what every context shares and none owns. The store, the clock and the
 //! RNG (injected, so tests fix both), key custody, the tables of names the
 //! audit log records (event kinds, refusal reasons), tokens and the
 //! single-use rule, and the one error type. Contexts (`people`, `trust`,
@@ -16,10 +16,17 @@ pub(crate) mod tokens;
 
 use std::sync::{Arc, Mutex};
 
-use crate::{Clock, SharedRng};
+use keybound_store::Store;
 
-/// Clock, RNG and keys.
+use keybound_audit::NewEvent;
+
+use crate::record::Record;
+use crate::{bounds, ClientContext, Clock, EventKind, Refusal, ServiceError, SharedRng};
+
+/// Store, clock, RNG and keys.
 pub(crate) struct Kernel {
+    /// The one store every context's use cases run their transactions on.
+    pub(crate) store: Store,
     clock: Arc<dyn Clock>,
     rng: SharedRng,
     /// The signing keys this deployment holds.
@@ -27,8 +34,13 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    pub(crate) fn new(clock: Arc<dyn Clock>, rng: Box<dyn rand_core::CryptoRng + Send>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        rng: Box<dyn rand_core::CryptoRng + Send>,
+    ) -> Self {
         Kernel {
+            store,
             clock,
             rng: Mutex::new(rng),
             keys: keys::KeyCustody::default(),
@@ -52,5 +64,44 @@ impl Kernel {
         let mut out = [0u8; N];
         self.rng().fill_bytes(&mut out);
         out
+    }
+}
+
+/// Building audit events and settling refusals: every context's events
+/// start here, so time, kind and client context are filled the same way.
+impl crate::Service {
+    /// Records a refused administrative action (its own transaction: the
+    /// action's was dropped) and returns [`ServiceError::Rejected`].
+    pub(crate) async fn record_refusal(
+        &self,
+        mut event: NewEvent,
+        reason: Refusal,
+        detail: Option<String>,
+    ) -> ServiceError {
+        event.outcome = Some(keybound_audit::Outcome::Failure);
+        event.reason = Some(match detail {
+            Some(detail) => format!("{}: {detail}", reason.reason()),
+            None => reason.reason().to_owned(),
+        });
+        let recorded = async {
+            let mut tx = self.kernel.store.begin().await?;
+            tx.record(event).await?;
+            tx.commit().await
+        };
+        match recorded.await {
+            Ok(()) => ServiceError::Rejected(reason),
+            Err(e) => e.into(),
+        }
+    }
+
+    pub(crate) fn event(&self, kind: EventKind, ctx: &ClientContext) -> NewEvent {
+        let (ip, user_agent) = bounds::context(ctx);
+        NewEvent {
+            time_ms: self.now_ms(),
+            kind: kind.as_str().to_owned(),
+            ip,
+            user_agent,
+            ..NewEvent::default()
+        }
     }
 }

@@ -146,14 +146,14 @@ mod tests {
     async fn a_value_is_used_once_across_nodes_and_never_as_another_kind() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b, clock) = two_nodes(dir.path()).await;
-        let mut tx = a.store.begin().await.unwrap();
+        let mut tx = a.store().begin().await.unwrap();
         let code = a
             .issue_single_use(&mut tx, TokenKind::OidcCode, 60_000)
             .await
             .unwrap();
         tx.commit().await.unwrap();
 
-        let mut tx = b.store.begin().await.unwrap();
+        let mut tx = b.store().begin().await.unwrap();
         assert!(
             !b.use_single_use(&mut tx, TokenKind::JoinToken, &code.value)
                 .await
@@ -166,7 +166,7 @@ mod tests {
             .unwrap());
         tx.commit().await.unwrap();
 
-        let mut tx = a.store.begin().await.unwrap();
+        let mut tx = a.store().begin().await.unwrap();
         assert!(
             !a.use_single_use(&mut tx, TokenKind::OidcCode, &code.value)
                 .await
@@ -175,7 +175,7 @@ mod tests {
         );
         drop(tx);
 
-        let mut tx = a.store.begin().await.unwrap();
+        let mut tx = a.store().begin().await.unwrap();
         let late = a
             .issue_single_use(&mut tx, TokenKind::OidcCode, 60_000)
             .await
@@ -184,7 +184,7 @@ mod tests {
         clock
             .0
             .fetch_add(60_000, std::sync::atomic::Ordering::SeqCst);
-        let mut tx = a.store.begin().await.unwrap();
+        let mut tx = a.store().begin().await.unwrap();
         assert!(
             !a.use_single_use(&mut tx, TokenKind::OidcCode, &late.value)
                 .await
@@ -199,7 +199,7 @@ mod tests {
         let (a, b, _) = two_nodes(dir.path()).await;
         let jti = b"proof-1";
         for (node, first) in [(&a, true), (&b, false), (&a, false)] {
-            let mut tx = node.store.begin().await.unwrap();
+            let mut tx = node.store().begin().await.unwrap();
             assert_eq!(
                 node.remember_once(&mut tx, TokenKind::DpopProof, jti, 2_000_000)
                     .await
@@ -209,13 +209,13 @@ mod tests {
             tx.commit().await.unwrap();
         }
         // A rolled-back first sighting leaves nothing behind.
-        let mut tx = a.store.begin().await.unwrap();
+        let mut tx = a.store().begin().await.unwrap();
         assert!(a
             .remember_once(&mut tx, TokenKind::DpopProof, b"proof-2", 2_000_000)
             .await
             .unwrap());
         drop(tx);
-        let mut tx = b.store.begin().await.unwrap();
+        let mut tx = b.store().begin().await.unwrap();
         assert!(b
             .remember_once(&mut tx, TokenKind::DpopProof, b"proof-2", 2_000_000)
             .await

@@ -32,3 +32,9 @@ pub fn hash_token(value: &str) -> Vec<u8> {
 pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, bytes).as_ref().to_vec()
 }
+
+/// An opaque id from 16 random bytes, in hex (identities, recoveries,
+/// role proposals).
+pub(crate) fn hex_id(bytes: [u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

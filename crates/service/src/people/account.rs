@@ -90,7 +90,7 @@ impl Service {
     /// The account behind a session cookie; [`ServiceError::Forbidden`]
     /// when the session is not live.
     pub async fn account(&self, session_token: &str) -> Result<Account, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credentials = active_credentials(&mut tx, &identity.id).await?;
         let mut pending_recovery = tx
@@ -130,7 +130,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
         let nickname = clean_nickname(nickname)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let (_, identity) = self.signed_in(&mut tx, session_token).await?;
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         tx.set_nickname(&credential.id, nickname.as_deref()).await?;
@@ -162,7 +162,7 @@ impl Service {
         confirmed: bool,
         ctx: &ClientContext,
     ) -> Result<Revoked, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         let active = active_credentials(&mut tx, &identity.id).await?;
@@ -204,7 +204,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let (_, identity) = self.signed_in(&mut tx, session_token).await?;
         // Open means pending, or issued with its grant still unused: the
         // grant is voided with it.
@@ -241,7 +241,7 @@ impl Service {
     /// What the invitation `token` is, for the enrolment page.
     pub async fn invitation(&self, token: &str) -> Result<InvitationState, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let Some(grant) = tx.grant(&hash_token(token)).await? else {
             return Ok(InvitationState::Unknown);
         };

@@ -16,7 +16,7 @@ impl Service {
         &self,
         _viewer: Actor<'_>,
     ) -> Result<Vec<(Identity, Vec<Credential>)>, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let mut out = Vec::new();
         for identity in tx.identities().await? {
             let creds = tx.credentials_of(&identity.id).await?;
@@ -31,7 +31,7 @@ impl Service {
         _viewer: Actor<'_>,
         name: &str,
     ) -> Result<Vec<Credential>, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let identity = tx
             .identity_by_name(name)
             .await?
@@ -48,7 +48,7 @@ impl Service {
         reason: &str,
     ) -> Result<(), ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
         if !tx.revoke_credential(&id, reason).await? {
             return Err(ServiceError::NotFound);
@@ -76,7 +76,7 @@ impl Service {
         operator: &Operator,
     ) -> Result<(), ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
         if !tx.clear_quarantine(&id).await? {
             return Err(ServiceError::NotFound);
@@ -133,7 +133,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<i64, ServiceError> {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let credential = tx
             .credential(&id)
             .await?

@@ -129,7 +129,7 @@ impl Service {
                 .collect(),
             user_verification: options.user_verification,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),
             session_hash: browser.to_vec(),
@@ -192,7 +192,7 @@ impl Service {
 
         // First look, on a reader beside the writer: the challenge (not
         // taken yet), the credential, its owner.
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let stored = tx
             .peek_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?
@@ -259,7 +259,7 @@ impl Service {
         // still active with the counter the assertion was judged against.
         // If a concurrent sign-in moved the counter or it was revoked
         // meanwhile, read it again and judge again against what is stored.
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.take_challenge(&sha256(&challenge), browser, "authentication", now)
             .await?
             .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
@@ -459,7 +459,7 @@ impl Service {
     /// Ends the session whose cookie is `token`; false when none was live.
     pub async fn sign_out(&self, token: &str, ctx: &ClientContext) -> Result<bool, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let hash = hash_token(token);
         let Some(session) = tx.live_session(&hash, now).await? else {
             return Ok(false);

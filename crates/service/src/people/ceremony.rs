@@ -88,7 +88,7 @@ impl Service {
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(reason.reason().to_owned());
                 let alert = self.failure_alert(&event);
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.kernel.store.begin().await?;
                 if let Some(id) = quarantine {
                     // Whoever holds a copy may already be signed in with
                     // it: those sessions end with the quarantine, and

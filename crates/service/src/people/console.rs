@@ -70,7 +70,7 @@ impl Service {
         session_token: &str,
         ctx: &ClientContext,
     ) -> Result<Admin, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         drop(tx);
         let verdict = policy::admin_rule(
@@ -155,7 +155,7 @@ impl Service {
                 .collect::<Vec<_>>()
                 .join("; "),
         );
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(())
@@ -183,7 +183,7 @@ impl Service {
             filter.since_ms,
             filter.limit
         ));
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(())
@@ -206,7 +206,7 @@ impl Service {
             // One more than shown: whether an older page exists.
             limit: limit + 1,
         };
-        let mut events = self.store.audit_page(&query).await?;
+        let mut events = self.kernel.store.audit_page(&query).await?;
         let older = if events.len() > limit {
             events.truncate(limit);
             events.last().map(|e| e.seq)

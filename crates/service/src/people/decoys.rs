@@ -121,7 +121,7 @@ impl Service {
         let population = self.population().await?;
         // Who has which credentials: a committed view is enough, the answer
         // is checked again when the assertion comes back.
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let identity = tx.identity_by_name(name).await?;
         let owner = identity.as_ref().map_or("", |i| i.id.as_str());
         let usable: Vec<_> = tx
@@ -170,7 +170,7 @@ impl Service {
             return Ok(current);
         }
         let rows = async {
-            let mut tx = self.store.read().await?;
+            let mut tx = self.kernel.store.read().await?;
             tx.sign_in_shapes().await
         };
         match rows.await {

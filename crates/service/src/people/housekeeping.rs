@@ -14,7 +14,7 @@ impl Service {
     /// removed then, and the next run tries again.
     pub async fn purge_expired(&self) -> Result<u64, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let purged = tx.purge_expired(now).await?;
         tx.commit().await?;
         Ok(purged)

@@ -10,6 +10,7 @@
 
 use crate::record::Record;
 use crate::single_use::TokenKind;
+use crate::tokens::hex_id;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
@@ -129,7 +130,7 @@ impl Service {
         let name = canonical.as_str();
         let now = self.now_ms();
         event.subject = Some(name.to_owned());
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if let Issuer::Admin(admin) = issuer {
             self.still_admin(&mut tx, admin).await?;
         }
@@ -250,8 +251,4 @@ impl Service {
             min_tier,
         })
     }
-}
-
-pub(crate) fn hex_id(bytes: [u8; 16]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

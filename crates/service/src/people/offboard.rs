@@ -60,7 +60,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Offboarded, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if let Some(admin) = admin {
             self.still_admin(&mut tx, admin).await?;
         }

@@ -233,7 +233,7 @@ impl Service {
         let now = self.now_ms();
         let questions = self.people.limiter.pending.questions(&source, bounds, now);
         if questions.outstanding.is_some() || questions.total {
-            let mut tx = self.store.read().await?;
+            let mut tx = self.kernel.store.read().await?;
             let live = match &questions.outstanding {
                 Some(asked) => Some(tx.live_challenges_among(asked, now).await?),
                 None => None,
@@ -308,7 +308,7 @@ impl Service {
 
     /// Appends `event` in a transaction of its own.
     async fn append_alone(&self, event: keybound_audit::NewEvent) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(())

@@ -12,7 +12,7 @@ use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Grant, Identity, IdentityStatus, ReadTx, Recovery, StoreError, WriteTx};
 use keybound_webauthn::b64;
 
-use crate::invite::hex_id;
+use crate::tokens::hex_id;
 use crate::{Actor, Admin, ClientContext, Service, ServiceError, Token};
 
 /// A pending recovery as the console shows it.
@@ -64,7 +64,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let mut event = self.event(EventKind::RecoveryRequest, ctx);
         event.subject = Some(keybound_names::for_audit(name));
         event.outcome = Some(Outcome::Failure);
@@ -153,7 +153,7 @@ impl Service {
         &self,
         _viewer: Actor<'_>,
     ) -> Result<Vec<PendingRecovery>, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let mut out = Vec::new();
         for r in tx.pending_recoveries(self.now_ms()).await? {
             let name = tx
@@ -198,7 +198,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Approval, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         let mut event = self
@@ -293,7 +293,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Token, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         if !tx.recovery_approvers(id).await?.contains(&admin.id) {
@@ -340,7 +340,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin).await?;
         let mut recovery = self.open_recovery(&mut tx, id, now).await?;
         recovery.status = "denied".into();

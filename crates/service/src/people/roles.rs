@@ -11,7 +11,8 @@ use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{Identity, IdentityStatus, ReadTx, RoleProposal, StoreError, WriteTx};
 
-use crate::invite::{hex_id, Issuer};
+use crate::invite::Issuer;
+use crate::tokens::hex_id;
 use crate::{Actor, Admin, ClientContext, Service, ServiceError};
 
 /// What became of a request for the admin role.
@@ -156,7 +157,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<RoleGrant, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin).await?;
         let proposal = open_proposal(&mut tx, id, now).await?;
         let grantee = tx
@@ -196,7 +197,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin).await?;
         let proposal = open_proposal(&mut tx, id, now).await?;
         tx.set_role_proposal_status(id, "denied").await?;
@@ -217,7 +218,7 @@ impl Service {
         &self,
         _viewer: Actor<'_>,
     ) -> Result<Vec<PendingRole>, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let mut out = Vec::new();
         for p in tx.pending_role_proposals(self.now_ms()).await? {
             let name = tx

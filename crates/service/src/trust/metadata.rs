@@ -171,7 +171,7 @@ impl Service {
 
     /// The metadata entry for a model (`keybound mds show AAGUID`).
     pub async fn metadata_entry(&self, aaguid: &str) -> Result<Option<Entry>, ServiceError> {
-        let mut tx = self.store.read().await?;
+        let mut tx = self.kernel.store.read().await?;
         let blob = self.current_metadata(&mut tx).await?;
         Ok(blob.and_then(|b| b.by_aaguid(aaguid).cloned()))
     }
@@ -221,7 +221,7 @@ impl Service {
                     .await)
             }
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if let Some(current) = tx.latest_metadata_no().await? {
             if same_is_unchanged && blob.no == current {
                 return Ok(None);
@@ -263,7 +263,7 @@ impl Service {
     /// unattested tier-2 credentials registered before, and off restores
     /// them. Each change is audited (`policy.retier`); the number changed.
     pub async fn retier_for_policy(&self) -> Result<usize, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let metadata = self.current_metadata(&mut tx).await?;
         let mut changed = 0;
         for identity in tx.identities().await? {

@@ -12,7 +12,7 @@ use keybound_webauthn::{
 };
 
 use crate::ceremony::{refuse, Failure};
-use crate::invite::hex_id;
+use crate::tokens::hex_id;
 use crate::tokens::sha256;
 use crate::{ClientContext, Service, ServiceError};
 
@@ -69,7 +69,7 @@ impl Service {
         // (the challenge is not taken yet) and the metadata. The
         // attestation check, the costliest CPU work in the system, then
         // runs while other ceremonies use the writer, as sign-in's does.
-        let mut reader = self.store.read().await?;
+        let mut reader = self.kernel.store.read().await?;
         let stored = reader
             .peek_challenge(&sha256(&challenge), browser, "registration", now)
             .await?
@@ -99,7 +99,7 @@ impl Service {
         // Then, under the writer: take the challenge (once, however many
         // nodes race for it). A refusal above still consumes it, as before:
         // a challenge answers once, right or wrong.
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let _: Pending = self
             .take_pending(&mut tx, browser, &challenge, "registration", &event)
             .await?;

@@ -121,7 +121,7 @@ impl Service {
         let by_session = matches!(start, RegistrationStart::Session(_));
         let mut session_tier = None;
         let mut session_hash = None;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let (identity, new_name, grant_hash): (Option<Identity>, Option<String>, Option<Vec<u8>>) =
             match start {
                 RegistrationStart::Invitation(token) => {
