@@ -175,7 +175,7 @@ impl Service {
         Ok(out)
     }
 
-    /// `admin` (from [`Service::console_admin`]) approves recovery `id`,
+    /// `admin` (from [`Service::authorize_admin`]) approves recovery `id`,
     /// choosing whether the old credentials are revoked. Nobody approves
     /// their own recovery, and each administrator counts once. The old
     /// credentials are kept only if every approver chose to keep them.
