@@ -117,3 +117,44 @@ impl KeyCustody {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+
+    use super::*;
+
+    /// Two nodes (two custodies on one database) sign with one key per
+    /// purpose, made once; a signature verifies with the public key; the
+    /// private half never shows in a log line.
+    #[tokio::test]
+    async fn every_node_signs_with_the_one_key_of_each_purpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+        let a = Store::open(&url).await.unwrap();
+        let b = Store::open(&url).await.unwrap();
+        let (node_a, node_b) = (KeyCustody::default(), KeyCustody::default());
+
+        let ka = node_a.key(&a, KeyPurpose::IdTokens).await.unwrap();
+        let kb = node_b.key(&b, KeyPurpose::IdTokens).await.unwrap();
+        assert_eq!(ka.key_id(), kb.key_id());
+        assert_eq!(ka.public_key(), kb.public_key());
+        assert_eq!(ka.public_key().len(), 65);
+        let ca = node_a.key(&a, KeyPurpose::WorkloadCa).await.unwrap();
+        assert_ne!(ca.key_id(), ka.key_id(), "one key per purpose");
+
+        let signature = kb.sign(b"header.payload").unwrap();
+        let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, ka.public_key());
+        assert!(public.verify(b"header.payload", &signature).is_ok());
+        assert!(public.verify(b"header.payloaD", &signature).is_err());
+
+        // A restart finds the same key.
+        drop((a, node_a));
+        let again = KeyCustody::default()
+            .key(&Store::open(&url).await.unwrap(), KeyPurpose::IdTokens)
+            .await
+            .unwrap();
+        assert_eq!(again.key_id(), ka.key_id());
+        assert!(!format!("{again:?}").contains("pair"));
+    }
+}
