@@ -539,3 +539,31 @@ fn audit_commands_carry_subject_kinds_and_details() {
         "audit chain BROKEN: event 2 was altered: its hash does not match its content"
     );
 }
+
+/// A credential id is base64url, so one in 64 starts with '-': the admin
+/// commands that take one read it as the id, not as an unknown flag (the
+/// e2e tests failed one run in about twenty on this).
+#[test]
+fn credential_ids_starting_with_a_hyphen_are_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["revoke-credential", "clear-credential", "vouch-credential"] {
+        let out = Command::new(BIN)
+            .args([
+                "admin",
+                command,
+                "-lrF1fUkxevbXI4rhEvpHOO2dF_b_LWPGVpKYmpL_gA",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("KEYBOUND_DATABASE_URL")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "no such credential");
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{command}: {stderr}"
+        );
+        assert!(stderr.contains("not found"), "{command}: {stderr}");
+    }
+}

@@ -54,6 +54,8 @@ enum AdminCommand {
     /// Revoke a credential (base64url id): no more sign-ins, sessions end.
     RevokeCredential {
         /// The credential id as `admin credentials` prints it.
+        // base64url: one id in 64 starts with '-', which is still an id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Why, for the audit log.
         #[arg(long, default_value = "revoked by admin")]
@@ -69,12 +71,16 @@ enum AdminCommand {
     /// have established it is genuine; its counter restarts.
     ClearCredential {
         /// The credential id as `admin credentials` prints it.
+        // base64url: one id in 64 starts with '-', which is still an id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Vouch for a credential that counts below the tier it earned because
     /// it was added from a weaker session: it then counts what it earned.
     VouchCredential {
         /// The credential id as `admin credentials` prints it.
+        // base64url: one id in 64 starts with '-', which is still an id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
         tiers: TierSettings,

@@ -110,6 +110,13 @@ impl Server {
             )
             .output()
             .unwrap();
+        if !out.status.success() {
+            // Said when a test fails on it: why the command refused.
+            eprintln!(
+                "keybound {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
