@@ -241,7 +241,7 @@ impl Scene {
         let app = App::new(open_registration).await;
         let token = app
             .service
-            .invite("ada", admin, "fuzz")
+            .invite("ada", admin, &keybound_service::Operator::local("fuzz"))
             .await
             .expect("invite ada");
         let mut ada = Browser::default();
@@ -262,7 +262,7 @@ impl Scene {
         assert_eq!(done.status, StatusCode::OK, "ada enrols");
         let bob = app
             .service
-            .invite("bob", false, "fuzz")
+            .invite("bob", false, &keybound_service::Operator::local("fuzz"))
             .await
             .expect("invite bob");
         Scene {
