@@ -479,7 +479,7 @@ pub(super) async fn audit(
             }
             p { (events.len()) " events, newest first (at most " (filter.limit) " a page)." }
             table #events {
-                tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } }
+                tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } th { "Subject kind" } th { "Details" } }
                 @for e in events {
                     tr.event {
                         td { (e.seq) }
@@ -491,6 +491,12 @@ pub(super) async fn audit(
                         td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
                         td { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
                         td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
+                        td.subject-kind { (Shown(e.event.subject_kind.as_deref().unwrap_or(""))) }
+                        td.details {
+                            @for (key, value) in &e.event.details {
+                                span.detail { (Shown(key)) "=" (Shown(value)) } " "
+                            }
+                        }
                     }
                 }
             }

@@ -103,3 +103,53 @@ async fn the_audit_page_shows_at_most_its_limit_and_pages_back() {
         assert!(seqs(&body).len() <= 200, "{hostile}");
     }
 }
+
+/// An event any kind of identity wrote shows its subject kind and details
+/// (issue 13, item 4), and client text in them is shown, not obeyed.
+#[tokio::test]
+async fn the_audit_page_shows_subject_kinds_and_details() {
+    let (app, service) = app().await;
+    let token = service
+        .invite("root", true, &Operator::local("test"))
+        .await
+        .unwrap();
+    let (mut root, _) = enrol_at(&app, [127, 0, 0, 7], &token.value).await;
+    let mut tx = service.store().begin().await.unwrap();
+    tx.append_audit(NewEvent {
+        time_ms: 1_700_000_000_000,
+        kind: "device.posture".to_owned(),
+        subject: Some("printer".to_owned()),
+        subject_kind: Some("device".to_owned()),
+        details: [
+            ("posture".to_owned(), "ok".to_owned()),
+            ("note".to_owned(), "<script>x</script>\u{202e}".to_owned()),
+        ]
+        .into(),
+        ..NewEvent::default()
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (status, body) = page(&mut root, "/admin/audit?kind=device.").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<td class=\"subject-kind\">device</td>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<span class=\"detail\">posture=ok</span>"),
+        "{body}"
+    );
+    assert!(!body.contains("<script>x"), "details are escaped");
+    assert!(
+        !body.contains('\u{202e}'),
+        "bidi controls are shown, not applied"
+    );
+    // An earlier event about a person says so.
+    let (_, all) = page(&mut root, "/admin/audit?kind=admin.invite").await;
+    assert!(
+        all.contains("<td class=\"subject-kind\">person</td>"),
+        "{all}"
+    );
+}
