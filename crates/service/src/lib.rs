@@ -48,7 +48,7 @@ pub use keys::{KeyPurpose, SigningKey};
 pub use metadata::MetadataImport;
 pub use offboard::Offboarded;
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
-pub use principal::{Actor, Admin, Anonymous, Operator};
+pub use principal::{Actor, Admin, Operator};
 pub use rate_limit::{IssuedChallenge, RateLimits};
 pub use recovery::{Approval, PendingRecovery};
 pub use refusal::Refusal;
@@ -111,17 +111,6 @@ impl Service {
     /// 32 random bytes from the service's RNG (cookie values).
     pub fn random_bytes(&self) -> [u8; 32] {
         self.random()
-    }
-
-    /// The attestation roots, judged at `now_ms`.
-    fn trust_anchors_at(
-        &self,
-        now_ms: i64,
-    ) -> Result<keybound_webauthn::TrustAnchors, ServiceError> {
-        match &self.trust.anchors {
-            Ok(anchors) => Ok(anchors.at(u64::try_from(now_ms / 1000).unwrap_or_default())),
-            Err(e) => Err(ServiceError::Internal(e.clone())),
-        }
     }
 
     fn now_ms(&self) -> i64 {

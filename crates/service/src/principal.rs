@@ -21,10 +21,6 @@ use std::ops::Deref;
 
 use keybound_store::Identity;
 
-/// Someone not signed in: may start ceremonies, nothing else.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Anonymous;
-
 /// An active administrator whose session met the admin rule
 /// ([`crate::policy::admin_rule`]) when the request arrived. Each admin
 /// use case checks again, inside its own transaction, that they are still
@@ -122,15 +118,6 @@ impl Actor<'_> {
         match self {
             Actor::Operator(operator) => operator.name(),
             Actor::Admin(admin) => &admin.identity.name,
-        }
-    }
-
-    /// The administrator, when it is one (their standing is checked again
-    /// in the use case's transaction).
-    pub fn admin(&self) -> Option<&Admin> {
-        match self {
-            Actor::Operator(_) => None,
-            Actor::Admin(admin) => Some(admin),
         }
     }
 }

@@ -228,12 +228,6 @@ impl fmt::Display for Refusal {
     }
 }
 
-impl PartialEq<&str> for Refusal {
-    fn eq(&self, other: &&str) -> bool {
-        self.reason() == *other
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,16 +11,10 @@ use keybound_store::{StoreError, WriteTx};
 use crate::tokens::{hash_token, sha256, Token};
 use crate::{Service, ServiceError};
 
-/// What a single-use value is for. A value of one kind never passes as
-/// another, even with the same bytes.
+/// What a value in the `single_use` table is for. A value of one kind
+/// never passes as another, even with the same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenKind {
-    /// A WebAuthn challenge (kept in `challenges`, with its ceremony).
-    Challenge,
-    /// An invitation to enrol (kept in `grants`).
-    Invitation,
-    /// A recovery grant (kept in `grants`).
-    RecoveryGrant,
     /// An OpenID Connect authorization code.
     OidcCode,
     /// A DPoP proof's `jti`, remembered until the proof would expire.
@@ -33,9 +27,6 @@ impl TokenKind {
     /// The stored spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
-            TokenKind::Challenge => "challenge",
-            TokenKind::Invitation => "invitation",
-            TokenKind::RecoveryGrant => "recovery",
             TokenKind::OidcCode => "oidc_code",
             TokenKind::DpopProof => "dpop_jti",
             TokenKind::JoinToken => "join_token",
@@ -47,9 +38,10 @@ impl TokenKind {
 // kinds; until they land, this crate's tests are.
 #[allow(dead_code)]
 impl Service {
-    /// A fresh random token of `kind`: the value for its holder (shown
-    /// once), the hash for the store.
-    pub(crate) fn mint(&self, _kind: TokenKind) -> Token {
+    /// A fresh random token: the value for its holder (shown once), the
+    /// hash for the store. Grants are minted here too, and kept in their
+    /// own table beside their terms.
+    pub(crate) fn mint(&self) -> Token {
         Token::from_bytes(self.kernel.random())
     }
 
@@ -61,7 +53,7 @@ impl Service {
         kind: TokenKind,
         ttl_ms: i64,
     ) -> Result<Token, ServiceError> {
-        let token = self.mint(kind);
+        let token = self.mint();
         let expires_ms = self.now_ms().saturating_add(ttl_ms);
         tx.insert_single_use(kind.as_str(), &token.hash, expires_ms)
             .await?;

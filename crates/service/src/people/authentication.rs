@@ -193,12 +193,9 @@ impl Service {
         // First look, on a reader beside the writer: the challenge (not
         // taken yet), the credential, its owner.
         let mut tx = self.kernel.store.read().await?;
-        let stored = tx
-            .peek_challenge(&sha256(&challenge), browser, "authentication", now)
-            .await?
-            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
-        let pending: Pending = serde_json::from_str(&stored.payload)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
+        let pending: Pending = self
+            .peek_pending(&mut tx, browser, &challenge, "authentication", now, &event)
+            .await?;
         let Some(credential) = tx.credential(&response.raw_id).await? else {
             // A decoy must fail like a real credential with a bad signature,
             // or answering with it would tell which names have accounts:
@@ -260,9 +257,8 @@ impl Service {
         // If a concurrent sign-in moved the counter or it was revoked
         // meanwhile, read it again and judge again against what is stored.
         let mut tx = self.kernel.store.begin().await?;
-        tx.take_challenge(&sha256(&challenge), browser, "authentication", now)
-            .await?
-            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
+        self.take_challenge(&mut tx, browser, &challenge, "authentication", now, &event)
+            .await?;
         let unchanged = match &verified {
             Some(verified) => {
                 tx.record_use_if_unchanged(

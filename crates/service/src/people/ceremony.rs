@@ -3,7 +3,7 @@
 
 use crate::record::Record;
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{StoreError, WriteTx};
+use keybound_store::{ReadTx, StoreError, WriteTx};
 use serde::de::DeserializeOwned;
 
 use crate::tokens::sha256;
@@ -131,21 +131,41 @@ impl Service {
         )
     }
 
-    /// Consumes the challenge `challenge` issued to `browser` for `ceremony`
-    /// and returns the state stored with it.
-    pub(crate) async fn take_pending<P: DeserializeOwned>(
+    /// The state stored with the challenge `challenge` issued to `browser`
+    /// for `ceremony`, on a reader and without taking it: both ceremonies
+    /// verify on it outside the writer, then [`Service::take_challenge`].
+    pub(crate) async fn peek_pending<P: DeserializeOwned>(
+        &self,
+        tx: &mut ReadTx,
+        browser: &[u8],
+        challenge: &[u8],
+        ceremony: &str,
+        now_ms: i64,
+        event: &NewEvent,
+    ) -> Result<P, Failure> {
+        let stored = tx
+            .peek_challenge(&sha256(challenge), browser, ceremony, now_ms)
+            .await?
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, event))?;
+        serde_json::from_str(&stored.payload)
+            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))
+    }
+
+    /// Takes the challenge under the writer: once, whichever node asks
+    /// first. The state was read by [`Service::peek_pending`]; a refusal
+    /// after this rolls the take back with the rest.
+    pub(crate) async fn take_challenge(
         &self,
         tx: &mut WriteTx,
         browser: &[u8],
         challenge: &[u8],
         ceremony: &str,
+        now_ms: i64,
         event: &NewEvent,
-    ) -> Result<P, Failure> {
-        let stored = tx
-            .take_challenge(&sha256(challenge), browser, ceremony, self.now_ms())
+    ) -> Result<(), Failure> {
+        tx.take_challenge(&sha256(challenge), browser, ceremony, now_ms)
             .await?
-            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, event))?;
-        serde_json::from_str(&stored.payload)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))
+            .map(|_| ())
+            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, event))
     }
 }

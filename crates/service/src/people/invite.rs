@@ -9,7 +9,6 @@
 //! back an admin role nobody granted again.
 
 use crate::record::Record;
-use crate::single_use::TokenKind;
 use crate::tokens::hex_id;
 use crate::EventKind;
 use crate::Refusal;
@@ -221,7 +220,7 @@ impl Service {
                 identity
             }
         };
-        let token = self.mint(TokenKind::Invitation);
+        let token = self.mint();
         tx.insert_grant(&Grant {
             token_hash: token.hash.clone(),
             kind: "invitation".to_owned(),

@@ -5,7 +5,6 @@
 //! and (by default) the old credentials are revoked then.
 
 use crate::record::Record;
-use crate::single_use::TokenKind;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
@@ -396,7 +395,7 @@ impl Service {
         now: i64,
         ctx: &ClientContext,
     ) -> Result<Token, ServiceError> {
-        let token = self.mint(TokenKind::RecoveryGrant);
+        let token = self.mint();
         let min_tier = tx.enrolled_min_tier(&recovery.identity_id).await?;
         tx.insert_grant(&Grant {
             token_hash: token.hash.clone(),

@@ -21,6 +21,14 @@ pub(crate) struct Trust {
 }
 
 impl Trust {
+    /// The attestation roots, judged at `now_ms`.
+    pub(crate) fn anchors_at(&self, now_ms: i64) -> Result<TrustAnchors, crate::ServiceError> {
+        match &self.anchors {
+            Ok(anchors) => Ok(anchors.at(u64::try_from(now_ms / 1000).unwrap_or_default())),
+            Err(e) => Err(crate::ServiceError::Internal(e.clone())),
+        }
+    }
+
     pub(crate) fn new(config: &Config) -> Self {
         Trust {
             metadata: Mutex::new(None),

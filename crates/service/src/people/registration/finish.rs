@@ -13,7 +13,6 @@ use keybound_webauthn::{
 
 use crate::ceremony::{refuse, Failure};
 use crate::tokens::hex_id;
-use crate::tokens::sha256;
 use crate::{ClientContext, Service, ServiceError};
 
 use super::{Enrolled, Pending, MAX_CREDENTIALS_PER_IDENTITY, MAX_PUBLIC_KEY_BYTES};
@@ -70,18 +69,22 @@ impl Service {
         // attestation check, the costliest CPU work in the system, then
         // runs while other ceremonies use the writer, as sign-in's does.
         let mut reader = self.kernel.store.read().await?;
-        let stored = reader
-            .peek_challenge(&sha256(&challenge), browser, "registration", now)
-            .await?
-            .ok_or_else(|| refuse(Refusal::NoMatchingChallenge, &event))?;
+        let pending: Pending = self
+            .peek_pending(
+                &mut reader,
+                browser,
+                &challenge,
+                "registration",
+                now,
+                &event,
+            )
+            .await?;
         let metadata = self
             .current_metadata(&mut reader)
             .await
             .map_err(Failure::Internal)?;
         drop(reader);
-        let pending: Pending = serde_json::from_str(&stored.payload)
-            .map_err(|e| Failure::Internal(ServiceError::Internal(e.to_string())))?;
-        let anchors = self.trust_anchors_at(now).map_err(Failure::Internal)?;
+        let anchors = self.trust.anchors_at(now).map_err(Failure::Internal)?;
         let verified = verify_registration(
             &RegistrationExpectation {
                 challenge: &challenge,
@@ -97,11 +100,10 @@ impl Service {
         .map_err(|e| refuse(Refusal::Verification(e.reason()), &event));
 
         // Then, under the writer: take the challenge (once, however many
-        // nodes race for it). A refusal above still consumes it, as before:
-        // a challenge answers once, right or wrong.
+        // nodes race for it). A refusal from here on, the verification's
+        // included, rolls the take back with the rest, as before.
         let mut tx = self.kernel.store.begin().await?;
-        let _: Pending = self
-            .take_pending(&mut tx, browser, &challenge, "registration", &event)
+        self.take_challenge(&mut tx, browser, &challenge, "registration", now, &event)
             .await?;
         let verified = verified?;
         // A ceremony for an existing account is entitled by a grant or by a
