@@ -15,3 +15,5 @@ mod support;
 mod backup;
 #[path = "ops/lifecycle.rs"]
 mod lifecycle;
+#[path = "ops/tls.rs"]
+mod tls;
