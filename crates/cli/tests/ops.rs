@@ -15,5 +15,7 @@ mod support;
 mod backup;
 #[path = "ops/lifecycle.rs"]
 mod lifecycle;
+#[path = "ops/proxy.rs"]
+mod proxy;
 #[path = "ops/tls.rs"]
 mod tls;
