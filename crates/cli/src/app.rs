@@ -109,7 +109,6 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let refresh_every = refresh.every()?;
     let grace = lifecycle.shutdown_grace()?;
     let tls = tls.files()?.map(keybound_server::Tls::load).transpose()?;
-    let stop_signal = lifecycle::stop_signal()?;
     let _lock = match keybound_store::sqlite_file(&parts.store.database_url()?) {
         Some(db) => Some(DatabaseLock::serving(&db)?),
         None => None,
@@ -141,6 +140,9 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     }
     let readiness = state.readiness();
     let app = keybound_server::router(state);
+    // From here on SIGTERM and SIGINT stop gracefully (before, while the
+    // database opens, they end the process at once as usual).
+    let stop_signal = lifecycle::stop_signal()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
