@@ -126,6 +126,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             ("durability", format!("{durability:?}")),
             ("secure_cookies", secure.to_string()),
             ("trusted_proxies", format!("{proxies:?}")),
+            ("tls", tls.is_some().to_string()),
         ])
         .await
         .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;

@@ -72,6 +72,8 @@ fn drains_on(signal: &str) {
     // The database was left whole: the chain verifies.
     let (ok, verified) = server.cli(&["audit", "verify"]);
     assert!(ok, "{verified}");
+    let (_, export) = server.cli(&["audit", "export"]);
+    assert!(export.contains("tls=false"), "{export}");
 }
 
 #[test]
