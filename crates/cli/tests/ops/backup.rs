@@ -208,3 +208,44 @@ fn postgresql_is_backed_up_with_pg_dump() {
     assert!(err.contains("pg_dump"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+/// A server killed with SIGKILL leaves its last commits in `keybound.db-wal`:
+/// a restore over that database must not let the old log be read as the
+/// restored file's.
+#[test]
+fn restore_over_a_crashed_servers_database_drops_its_log() {
+    let source = tempfile::tempdir().unwrap();
+    let (ok, _, err) = keybound(source.path(), &["admin", "invite", "ada"]);
+    assert!(ok, "{err}");
+    let file = source.path().join("backup.db");
+    let (ok, _, err) = keybound(source.path(), &["backup", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+
+    let mut crashed = Server::start_on(
+        "127.0.0.1:0",
+        crate::support::http::RP_ID,
+        crate::support::http::ORIGIN,
+        &[],
+    );
+    let (ok, _) = crashed.cli(&["admin", "invite", "zed"]);
+    assert!(ok);
+    crashed.kill();
+    let dir = crashed.dir.path();
+    let wal = dir.join("keybound.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0,
+        "the crash left commits in the log"
+    );
+
+    let (ok, out, err) = keybound(dir, &["restore", file.to_str().unwrap(), "--force"]);
+    assert!(ok, "{out}{err}");
+    let (ok, export, _) = keybound(dir, &["audit", "export"]);
+    assert!(ok);
+    assert!(export.contains("\"subject\":\"ada\""), "{export}");
+    assert!(
+        !export.contains("\"subject\":\"zed\""),
+        "the replaced database's log leaked into the restored one: {export}"
+    );
+    let (ok, verified, _) = keybound(dir, &["audit", "verify"]);
+    assert!(ok, "{verified}");
+}
