@@ -144,6 +144,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     // From here on SIGTERM and SIGINT stop gracefully (before, while the
     // database opens, they end the process at once as usual).
     let stop_signal = lifecycle::stop_signal()?;
+    lifecycle::on_hangup(tls.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -180,9 +181,6 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
                 fetcher: Fetcher::default(),
             },
         );
-    }
-    if let Some(tls) = &tls {
-        lifecycle::reload_tls(tls.clone())?;
     }
     let (stopping, stopped) = tokio::sync::oneshot::channel();
     let shutdown = async move {

@@ -30,9 +30,19 @@ pub(crate) fn stop_signal() -> Result<impl Future<Output = &'static str>, String
 
 /// Reloads `tls` on SIGHUP and whenever its files change, for as long as
 /// the runtime runs. A pair that does not load is logged, and the
-/// certificate served so far stays.
-pub(crate) fn reload_tls(tls: Tls) -> Result<(), String> {
+/// certificate served so far stays. Without TLS, SIGHUP (a habitual
+/// `systemctl reload`) is logged and otherwise ignored rather than
+/// killing the server, its default action.
+pub(crate) fn on_hangup(tls: Option<Tls>) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP: {e}"))?;
+    let Some(tls) = tls else {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload (no --tls-cert)");
+            }
+        });
+        return Ok(());
+    };
     tokio::spawn(async move {
         let mut poll = tokio::time::interval(TLS_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -109,6 +109,17 @@ fn a_stop_that_outlasts_the_grace_exits_one() {
 #[test]
 fn an_idle_server_stops_at_once() {
     let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &[]);
+    // SIGHUP (a `systemctl reload`) without TLS has nothing to reload: the
+    // server carries on rather than die of it.
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.exit_within(Duration::ZERO).is_none(),
+        "alive after SIGHUP"
+    );
+    assert!(get(server.port, "/readyz")
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
     let started = Instant::now();
     server.signal("TERM");
     let status = server.exit_within(Duration::from_secs(5)).unwrap();
