@@ -14,6 +14,7 @@
 mod app;
 mod commands;
 mod jobs;
+mod lifecycle;
 mod mds_fetch;
 mod settings;
 
@@ -49,6 +50,8 @@ enum Command {
     Admin(commands::admin::Admin),
     Audit(commands::audit::Audit),
     Mds(commands::mds::Mds),
+    Backup(commands::backup::Backup),
+    Restore(commands::backup::Restore),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,8 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Admin(admin) => admin.run(&sources).await,
         Command::Audit(audit) => audit.run(&sources).await,
         Command::Mds(mds) => mds.run(&sources).await,
+        Command::Backup(backup) => backup.run(&sources).await,
+        Command::Restore(restore) => restore.run(&sources).await,
     };
     done.unwrap_or_else(|e| {
         eprintln!("keybound: {}", escape(&e));

@@ -31,6 +31,7 @@
 
 mod audit_log;
 mod backend;
+mod backup;
 mod conn;
 mod error;
 mod model;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 use keybound_audit::AuditEvent;
 
 pub use audit_log::{AuditChain, AuditQuery, MAX_AUDIT_PAGE};
+pub use backup::{backup_sqlite, sqlite_file};
 pub use error::StoreError;
 pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
@@ -162,6 +164,13 @@ impl Store {
             Ok(mut tx) => tx.ping().await.is_ok(),
             Err(_) => false,
         }
+    }
+
+    /// Commits what is pending and leaves the database tidy (on SQLite,
+    /// the write-ahead log checkpointed into the file): the last step of a
+    /// graceful stop. The store stays usable.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.writer.close().await
     }
 
     /// Group commit's record on this node (for benchmarks and tests).

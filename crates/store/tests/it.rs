@@ -90,6 +90,8 @@ on_both_backends!(
 mod audit_details;
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
+#[path = "it/backup.rs"]
+mod backup;
 #[path = "it/names.rs"]
 mod names;
 

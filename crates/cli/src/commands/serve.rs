@@ -6,8 +6,9 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, LimitSettings, MetadataRefresh, MetadataSource, PeopleSettings,
-    RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
+    HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh, MetadataSource,
+    PeopleSettings, RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
+    TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -31,6 +32,10 @@ pub(crate) struct Serve {
     limits: LimitSettings,
     #[command(flatten)]
     http: HttpSettings,
+    #[command(flatten)]
+    lifecycle: LifecycleSettings,
+    #[command(flatten)]
+    tls: TlsSettings,
 }
 
 impl Serve {
@@ -52,6 +57,8 @@ impl Serve {
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,
             refresh: sources.resolve(self.refresh)?,
+            lifecycle: sources.resolve(self.lifecycle)?,
+            tls: sources.resolve(self.tls)?,
         })
     }
 }

@@ -64,7 +64,46 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<HttpSettings>();
     flags_are_keys::<MetadataSource>();
     flags_are_keys::<MetadataRefresh>();
-    assert_eq!(all_keys().len(), 33, "the keys the file has always had");
+    flags_are_keys::<LifecycleSettings>();
+    flags_are_keys::<TlsSettings>();
+    // 33 before issue 14, which added shutdown_grace, tls_cert and tls_key.
+    assert_eq!(all_keys().len(), 36, "the keys the file has always had");
+}
+
+#[test]
+fn the_shutdown_grace_and_the_tls_pair_are_checked() {
+    #[derive(Parser, Debug)]
+    struct Serving {
+        #[command(flatten)]
+        lifecycle: LifecycleSettings,
+        #[command(flatten)]
+        tls: TlsSettings,
+    }
+    let parse = |args: &[&str]| {
+        Serving::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+    };
+    let defaults = parse(&[]).unwrap();
+    assert_eq!(
+        defaults.lifecycle.shutdown_grace(),
+        Ok(Duration::from_secs(20))
+    );
+    assert_eq!(defaults.tls.files(), Ok(None));
+    assert!(parse(&["--shutdown-grace", "0"]).is_err());
+    assert!(parse(&["--shutdown-grace", "3601"]).is_err());
+    let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+    assert!(both.tls.files().unwrap().is_some());
+    let one = parse(&["--tls-cert", "c.pem"]).unwrap();
+    assert!(one.tls.files().unwrap_err().contains("--tls-key"));
+    let file = file("shutdown_grace = 5\ntls_key = \"k.pem\"\n").unwrap();
+    assert_eq!(
+        LifecycleSettings::in_file(&file).shutdown_grace(),
+        Ok(Duration::from_secs(5))
+    );
+    assert!(TlsSettings::in_file(&file)
+        .files()
+        .unwrap_err()
+        .contains("--tls-cert"));
+    assert!(self::file("shutdown_grace = 0\n").is_err());
 }
 
 #[test]
