@@ -15,7 +15,8 @@ use crate::jobs::{self, Jobs};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
     redact_password, Group, HttpSettings, LimitSettings, MetadataRefresh, MetadataSource,
-    PeopleSettings, RegistrationSettings, SiteSettings, StoreSettings, TierSettings,
+    ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, StoreSettings,
+    TierSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -86,6 +87,7 @@ pub(crate) struct ServeSettings {
     pub(crate) http: HttpSettings,
     pub(crate) metadata: MetadataSource,
     pub(crate) refresh: MetadataRefresh,
+    pub(crate) observe: ObserveSettings,
 }
 
 /// Runs the server until Ctrl-C: the service, its jobs and its listener.
@@ -95,7 +97,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         http,
         metadata,
         refresh,
+        observe,
     } = settings;
+    // First, so the recorder counts from the store's opening on.
+    let metrics = crate::metrics::start(observe.metrics_listen()).await?;
     if metadata.url().is_some() && !parts.tiers.has_mds_root() {
         return Err("--mds-url needs --mds-root (the FIDO root the BLOB must chain to)".into());
     }
@@ -142,6 +147,9 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         "data: {} (durability: {durability:?})",
         redact_password(&parts.store.database_url()?),
     );
+    if let Some(metrics) = &metrics {
+        let _ = writeln!(out, "metrics: http://{}/metrics", metrics.local);
+    }
     let _ = writeln!(
         out,
         "invite the first admin: keybound admin invite NAME --admin"

@@ -8,6 +8,7 @@
 //! the same origin and call that API from `/assets/keybound.js`.
 #![warn(missing_docs)]
 
+mod access;
 mod assets;
 mod ceremony;
 mod client;
@@ -18,6 +19,7 @@ mod reply;
 mod same_origin;
 mod serve;
 
+pub use access::{DURATION_METRIC, MAX_REQUEST_ID, RATE_LIMITED_METRIC, UNMATCHED};
 pub use client::{IpNet, TrustedProxies};
 pub use serve::{serve, serve_behind, ConnectionLimits};
 
@@ -68,6 +70,12 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(headers::secure))
+        // Outermost: its span holds the whole request, its clock the
+        // whole response, and it sees the route the router matched.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::observe,
+        ))
         .with_state(state)
 }
 

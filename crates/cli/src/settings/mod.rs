@@ -18,6 +18,7 @@ mod file;
 mod http;
 mod limits;
 mod metadata;
+mod observe;
 mod people;
 mod site;
 mod store;
@@ -38,6 +39,7 @@ use serde_json::Value;
 pub(crate) use http::HttpSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use people::PeopleSettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
@@ -122,6 +124,7 @@ groups! {
     http: HttpSettings,
     metadata: MetadataSource,
     refresh: MetadataRefresh,
+    observe: ObserveSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and
