@@ -352,10 +352,13 @@ fn hostile_request_ids_are_not_logged_as_given() {
     assert!(!all.contains(r#""level":"ERROR"#));
 }
 
+/// One sample: name, labels, value.
+type Sample = (String, serde_json::Map<String, Value>, f64);
+
 /// Samples of a `/metrics` text as Prometheus's Python parser reads it:
 /// (name, labels, value). `None` when the parser is not installed here
 /// (and this is not CI, where that fails).
-fn parse_metrics(text: &str) -> Option<Vec<(String, serde_json::Map<String, Value>, f64)>> {
+fn parse_metrics(text: &str) -> Option<Vec<Sample>> {
     let probe = Command::new("python3")
         .args(["-c", "import prometheus_client"])
         .output();
@@ -395,8 +398,7 @@ print(json.dumps(out))
         "the parser refused /metrics: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let samples: Vec<(String, serde_json::Map<String, Value>, f64)> =
-        serde_json::from_slice(&out.stdout).unwrap();
+    let samples: Vec<Sample> = serde_json::from_slice(&out.stdout).unwrap();
     Some(samples)
 }
 
@@ -414,11 +416,7 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 }
 
 /// The value of the sample `name` with exactly `labels` (0 if absent).
-fn sample(
-    samples: &[(String, serde_json::Map<String, Value>, f64)],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> f64 {
+fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|(n, l, _)| {
