@@ -628,3 +628,56 @@ fn flagged_audit_events_are_warnings() {
         "{lines:#?}"
     );
 }
+
+/// Requests refused by the rate limit are counted by route, and their
+/// audit events by kind.
+#[test]
+fn rate_limited_requests_are_counted() {
+    let server = Served::start(
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--rate-limit-per-minute",
+            "2",
+        ],
+        "warn",
+    );
+    let metrics = server
+        .banner
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics: http://"))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap()
+        .to_owned();
+    let mut browser = server.browser();
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| {
+            browser
+                .post_json("/assertion/options", &json!({"username": ""}))
+                .0
+        })
+        .collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 1, "{statuses:?}");
+    let (_, text) = http_get(&metrics, "/metrics");
+    let Some(samples) = parse_metrics(&text) else {
+        return;
+    };
+    assert_eq!(
+        sample(
+            &samples,
+            "keybound_http_rate_limited_total",
+            &[("route", "/assertion/options")]
+        ),
+        refused as f64,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &samples,
+            "keybound_audit_events_total",
+            &[("kind", "rate_limited"), ("outcome", "failure")]
+        ) >= 1.0,
+        "{text}"
+    );
+}
