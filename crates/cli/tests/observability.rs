@@ -228,6 +228,9 @@ fn a_failed_sign_in_is_logged_with_its_reason_and_without_its_secrets() {
     let (status, c) = sign_in(&mut third, &auth, &mut cred, "ada", &bad);
     assert_eq!(status, 400);
     secrets.push(c);
+    // A malformed request: refused before any use case, so no audit
+    // event; the access line says why.
+    assert_eq!(third.post("/assertion/options", b"{not json").0, 400);
     // An unmatched path with a token in its query.
     let head = get_with_header(server.port, "/no/such/page?token=SEKRIT0123", b"X-Trace: 1");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
@@ -274,6 +277,7 @@ fn a_failed_sign_in_is_logged_with_its_reason_and_without_its_secrets() {
         field(access, "latency_ms").as_f64().unwrap() > 0.0,
         "{access}"
     );
+    assert_eq!(field(access, "refusal"), "signature_invalid", "{access}");
     assert_eq!(field(access, "method"), "POST");
     assert_eq!(field(access, "client"), "127.0.0.1");
     assert_eq!(&access["span"]["request_id"], field(access, "request_id"));
@@ -289,6 +293,18 @@ fn a_failed_sign_in_is_logged_with_its_reason_and_without_its_secrets() {
         "{lines:#?}"
     );
     assert!(lines.iter().any(|l| is_access(l, "unmatched", 404)));
+    assert!(
+        lines.iter().any(|l| is_access(l, "/assertion/options", 400)
+            && field(l, "refusal") == "malformed_request"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|l| is_access(l, "/assertion/result", 200))
+            .all(|l| l.get("refusal").is_none()),
+        "a success names no refusal"
+    );
 
     let all = std::fs::read_to_string(server.log_path()).unwrap();
     for secret in &secrets {

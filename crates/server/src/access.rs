@@ -5,7 +5,9 @@
 //! finished); every line logged while the request runs, the use cases'
 //! audit lines included, sits inside it. When the response is ready, one
 //! line at `info` with target `keybound::access` records method, route,
-//! status, latency and the client address.
+//! status, latency and the client address, and for a refused request why
+//! (`refusal`: a refusal reason or a service error's name, from fixed
+//! tables), so a refusal that left no audit event still reaches the log.
 //!
 //! Nothing here is taken from the client as given: the route is the
 //! matched route's template (`/me/credentials/{id}/rename`), never the
@@ -22,6 +24,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use keybound_service::ServiceError;
 use tracing::Instrument;
 
 use crate::client::client_address;
@@ -41,6 +44,30 @@ pub const RATE_LIMITED_METRIC: &str = "keybound_http_rate_limited_total";
 
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
+
+/// Why a response refuses its request, for the access line.
+#[derive(Debug, Clone, Copy)]
+struct Refused(&'static str);
+
+/// Marks `response` as a refusal for `why` (a stable snake_case name).
+pub(crate) fn refused(mut response: Response, why: &'static str) -> Response {
+    response.extensions_mut().insert(Refused(why));
+    response
+}
+
+/// A service error's name in the access log: the refusal reason, or the
+/// kind of error.
+pub(crate) fn service_refusal(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::Rejected(reason) | ServiceError::UnknownCredential(reason) => reason.reason(),
+        ServiceError::ConfirmationRequired => "confirmation_required",
+        ServiceError::StepUpRequired => "step_up_required",
+        ServiceError::Forbidden => "forbidden",
+        ServiceError::NotFound => "not_found",
+        ServiceError::RateLimited { .. } => "rate_limited",
+        ServiceError::Internal(_) => "internal",
+    }
+}
 
 /// An inbound request id, if it is 1 to [`MAX_REQUEST_ID`] bytes of
 /// printable ASCII without spaces (what proxies and tracers send); anything
@@ -123,6 +150,7 @@ pub(crate) async fn observe(
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();
+    let refusal = response.extensions().get::<Refused>().map(|r| r.0);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -135,6 +163,7 @@ pub(crate) async fn observe(
             status = status.as_u16(),
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             client = client.as_deref(),
+            refusal,
             "request"
         );
     });
