@@ -15,7 +15,7 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keybound_soft_authenticator::{b64, Algorithm, Authenticator, Credential, Tweaks};
@@ -30,7 +30,8 @@ struct Served {
     port: u16,
     /// The banner's lines (up to the invitation hint).
     banner: Vec<String>,
-    _stdout: BufReader<ChildStdout>,
+    /// The rest of stdout, kept so the server's writes never fail.
+    _stdout: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Served {
@@ -65,15 +66,23 @@ impl Served {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = Vec::new();
-        loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                break;
+        // The banner is read on a thread: whatever lines it has, the test
+        // takes those printed before it falls quiet (or the last one).
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (lines, banner_lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
             }
+        });
+        let mut banner = vec![banner_lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its address")];
+        while let Ok(line) = banner_lines.recv_timeout(Duration::from_millis(500)) {
             let done = line.starts_with("invite the first admin");
-            banner.push(line.trim_end().to_owned());
+            banner.push(line);
             if done {
                 break;
             }
@@ -90,7 +99,7 @@ impl Served {
             dir,
             port,
             banner,
-            _stdout: stdout,
+            _stdout: banner_lines,
         }
     }
 
