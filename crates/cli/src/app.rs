@@ -16,8 +16,8 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
     redact_password, Group, HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, PeopleSettings, RegistrationSettings, SiteSettings, StoreSettings,
-    TierSettings, TlsSettings,
+    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings,
+    StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -90,6 +90,7 @@ pub(crate) struct ServeSettings {
     pub(crate) refresh: MetadataRefresh,
     pub(crate) lifecycle: LifecycleSettings,
     pub(crate) tls: TlsSettings,
+    pub(crate) observe: ObserveSettings,
 }
 
 /// Runs the server until SIGTERM or SIGINT: the service, its jobs and its
@@ -102,7 +103,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         refresh,
         lifecycle,
         tls,
+        observe,
     } = settings;
+    // First, so the recorder counts from the store's opening on.
+    let metrics = crate::metrics::start(observe.metrics_listen()).await?;
     if metadata.url().is_some() && !parts.tiers.has_mds_root() {
         return Err("--mds-url needs --mds-root (the FIDO root the BLOB must chain to)".into());
     }
@@ -164,6 +168,9 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         "data: {} (durability: {durability:?})",
         redact_password(&parts.store.database_url()?),
     );
+    if let Some(metrics) = &metrics {
+        let _ = writeln!(out, "metrics: http://{}/metrics", metrics.local);
+    }
     let _ = writeln!(
         out,
         "invite the first admin: keybound admin invite NAME --admin"

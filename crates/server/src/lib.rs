@@ -8,6 +8,7 @@
 //! the same origin and call that API from `/assets/keybound.js`.
 #![warn(missing_docs)]
 
+mod access;
 mod assets;
 mod ceremony;
 mod client;
@@ -19,6 +20,7 @@ mod same_origin;
 mod serve;
 mod tls;
 
+pub use access::{DURATION_METRIC, MAX_REQUEST_ID, RATE_LIMITED_METRIC, UNMATCHED};
 pub use client::{IpNet, TrustedProxies};
 pub use serve::{serve, serve_behind, serve_with, ConnectionLimits};
 pub use tls::{Tls, TlsFiles};
@@ -110,7 +112,13 @@ pub fn router(state: AppState) -> Router {
     } else {
         app
     };
-    app.with_state(state)
+    // Outermost: its span holds the whole request, its clock the
+    // whole response, and it sees the route the router matched.
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        access::observe,
+    ))
+    .with_state(state)
 }
 
 async fn readyz(State(state): State<AppState>) -> StatusCode {

@@ -94,6 +94,8 @@ mod audit_pages;
 mod backup;
 #[path = "it/names.rs"]
 mod names;
+#[path = "it/observer.rs"]
+mod observer;
 
 /// PostgreSQL refuses a NUL in a text parameter with an error; client text
 /// (a name, an id from a URL) must find nothing, not fail (issue 12).

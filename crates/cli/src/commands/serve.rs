@@ -7,8 +7,8 @@ use clap::Args;
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh, MetadataSource,
-    PeopleSettings, RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
-    TlsSettings,
+    ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources, StoreSettings,
+    TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -36,12 +36,20 @@ pub(crate) struct Serve {
     lifecycle: LifecycleSettings,
     #[command(flatten)]
     tls: TlsSettings,
+    #[command(flatten)]
+    observe: ObserveSettings,
 }
 
 impl Serve {
     /// Resolves every group against the file and serves.
     pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
         app::serve(self.settings(sources)?).await
+    }
+
+    /// The log and metrics settings as given (main installs the log
+    /// before the command runs).
+    pub(crate) fn observe(&self) -> &ObserveSettings {
+        &self.observe
     }
 
     fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
@@ -59,6 +67,7 @@ impl Serve {
             refresh: sources.resolve(self.refresh)?,
             lifecycle: sources.resolve(self.lifecycle)?,
             tls: sources.resolve(self.tls)?,
+            observe: sources.resolve(self.observe)?,
         })
     }
 }

@@ -19,6 +19,7 @@ mod http;
 mod lifecycle;
 mod limits;
 mod metadata;
+mod observe;
 mod people;
 mod site;
 mod store;
@@ -41,6 +42,7 @@ pub(crate) use http::HttpSettings;
 pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use people::PeopleSettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
@@ -128,6 +130,7 @@ groups! {
     refresh: MetadataRefresh,
     lifecycle: LifecycleSettings,
     tls: TlsSettings,
+    observe: ObserveSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and
