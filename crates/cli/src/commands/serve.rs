@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, LimitSettings, MetadataRefresh, MetadataSource, PeopleSettings,
+    HttpSettings, LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, PeopleSettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
 };
 
@@ -30,6 +30,8 @@ pub(crate) struct Serve {
     #[command(flatten)]
     limits: LimitSettings,
     #[command(flatten)]
+    lifetimes: LifetimeSettings,
+    #[command(flatten)]
     http: HttpSettings,
 }
 
@@ -39,7 +41,8 @@ impl Serve {
         app::serve(self.settings(sources)?).await
     }
 
-    fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
+    /// Every group resolved against the file (`check-config` checks these).
+    pub(crate) fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
         Ok(ServeSettings {
             service: ServiceSettings {
                 store: sources.resolve(self.store)?,
@@ -48,6 +51,7 @@ impl Serve {
                 registration: sources.resolve(self.registration)?,
                 tiers: sources.resolve(self.tiers)?,
                 limits: sources.resolve(self.limits)?,
+                lifetimes: sources.resolve(self.lifetimes)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

@@ -16,6 +16,7 @@
 
 mod file;
 mod http;
+mod lifetimes;
 mod limits;
 mod metadata;
 mod people;
@@ -36,6 +37,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use http::HttpSettings;
+pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
 pub(crate) use people::PeopleSettings;
@@ -119,6 +121,7 @@ groups! {
     registration: RegistrationSettings,
     tiers: TierSettings,
     limits: LimitSettings,
+    lifetimes: LifetimeSettings,
     http: HttpSettings,
     metadata: MetadataSource,
     refresh: MetadataRefresh,
