@@ -64,6 +64,14 @@ fn commands_other_than_serve_and_init_create_no_database() {
         }
         assert!(!data.exists(), "{command:?} left {} behind", data.display());
     }
+    let copy = dir.path().join("copy.db");
+    let (code, _, err) = run(&data, &["backup", copy.to_str().unwrap()]);
+    assert_eq!(code, 1, "backup: {err}");
+    assert!(err.contains("no keybound database at"), "backup: {err}");
+    assert!(
+        !data.exists() && !copy.exists(),
+        "backup left a file behind"
+    );
     // Run from elsewhere with the default data directory: the message says
     // where the relative path was.
     let out = Command::new(BIN)

@@ -95,7 +95,8 @@ fn https_needs_tls_or_a_declared_proxy_or_an_explicit_waiver() {
         assert!(err.contains("nothing terminates TLS"), "{err}");
         assert!(err.contains("--tls-cert") && err.contains("--trusted-proxy"));
     }
-    for extra in [&PROXY[..], &["--allow-insecure-origin"]] {
+    let tls = ["--tls-cert", "cert.pem", "--tls-key", "key.pem"];
+    for extra in [&PROXY[..], &tls, &["--allow-insecure-origin"]] {
         let mut args = vec!["check-config"];
         args.extend_from_slice(&site);
         args.extend_from_slice(extra);
