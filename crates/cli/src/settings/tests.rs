@@ -373,3 +373,35 @@ fn database_passwords_stay_out_of_logs() {
         "sqlite://keybound-data/keybound.db"
     );
 }
+
+/// The example configuration (deploy/keybound.example.toml) documents
+/// every key: each key the file may hold appears there commented out, and
+/// the file with every setting line uncommented is a valid configuration
+/// (so its example values are of the right type).
+#[test]
+fn the_example_config_names_every_key_and_is_valid_uncommented() {
+    let example = include_str!("../../../../deploy/keybound.example.toml");
+    let uncommented: String = example
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("# ")?;
+            let is_setting = rest.starts_with('[')
+                || rest.split_once(" = ").is_some_and(|(key, _)| {
+                    key.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                });
+            is_setting.then(|| format!("{rest}\n"))
+        })
+        .collect();
+    for key in all_keys() {
+        assert!(
+            uncommented
+                .lines()
+                .any(|l| l.starts_with(&format!("{key} = ")) || l == format!("[{key}]")),
+            "deploy/keybound.example.toml does not document `{key}`"
+        );
+    }
+    if let Err(e) = file(&uncommented) {
+        panic!("the example configuration, uncommented, is not valid: {e}\n{uncommented}");
+    }
+}
