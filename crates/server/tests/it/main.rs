@@ -29,6 +29,7 @@ mod csrf;
 mod names;
 mod pages;
 mod rate_limits;
+mod refusals;
 
 const ORIGIN: &str = "http://localhost:8080";
 
