@@ -18,7 +18,7 @@ pub(crate) enum Ceremony {
 
 /// The reason codes a refused ceremony may carry (`"reason"` in the reply),
 /// for refusals the person can act on. The page turns each into words
-/// (`REASONS` in `keybound.js`); every other refusal stays the one generic
+/// (`REASONS` in `keybound.js`; the list is `REASON_CODES` in the tests); every other refusal stays the one generic
 /// message.
 ///
 /// None of them may tell whether an account exists. At sign-in, a name
@@ -32,16 +32,6 @@ pub(crate) enum Ceremony {
 /// At enrolment the caller holds an invitation or a session, or is
 /// creating a new account, so the policy verdicts on their key are theirs
 /// to know; a taken name is not (open registration would reveal it).
-pub(crate) const REASON_CODES: [&str; 8] = [
-    "tier_too_low",
-    "authenticator_not_allowed",
-    "credential_quarantined",
-    "invitation_used_or_expired",
-    "session_ended",
-    "too_many_passkeys",
-    "user_verification_required",
-    "timed_out",
-];
 
 /// The code for `refusal` in `ceremony`, if it is one a person may see.
 pub(crate) fn reason_code(refusal: Refusal, ceremony: Ceremony) -> Option<&'static str> {
@@ -148,6 +138,26 @@ pub(crate) fn from_service(e: &ServiceError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code [`reason_code`] gives; the page has words for each.
+    const REASON_CODES: [&str; 8] = [
+        "tier_too_low",
+        "authenticator_not_allowed",
+        "credential_quarantined",
+        "invitation_used_or_expired",
+        "session_ended",
+        "too_many_passkeys",
+        "user_verification_required",
+        "timed_out",
+    ];
+
+    #[test]
+    fn the_page_has_words_for_every_code() {
+        let script = include_str!("../assets/keybound.js");
+        for code in REASON_CODES {
+            assert!(script.contains(&format!("    {code}:")), "{code}");
+        }
+    }
 
     /// Every code given is on the fixed list the page knows, and none is
     /// given at sign-in for what a decoy could not equally cause.

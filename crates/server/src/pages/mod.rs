@@ -5,6 +5,7 @@
 
 mod admin;
 mod enroll;
+mod errors;
 mod me;
 mod recover;
 mod sign_in;
@@ -19,6 +20,7 @@ use maud::{html, Markup, DOCTYPE};
 
 pub(crate) use crate::same_origin::cross_site;
 use crate::AppState;
+pub(crate) use errors::{method_not_allowed, not_found};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -261,6 +263,7 @@ fn layout(title: &str, page: &str, notice: Option<Notice>, body: Markup) -> Mark
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · keybound" }
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/keybound.css";
                 script src="/assets/keybound.js" defer {}
             }
@@ -276,6 +279,17 @@ fn layout(title: &str, page: &str, notice: Option<Notice>, body: Markup) -> Mark
             }
         }
     }
+}
+
+/// A number of people in words, for sentences ("two of them"): digits
+/// past ten.
+fn count_words(n: usize) -> String {
+    const WORDS: [&str; 11] = [
+        "none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    WORDS
+        .get(n)
+        .map_or_else(|| n.to_string(), |w| (*w).to_owned())
 }
 
 /// 303 to `location`, optionally with extra headers (a cleared cookie).
@@ -309,6 +323,13 @@ mod tests {
             assert!(Notice::from_key(n.key()) == Some(n));
         }
         assert!(Notice::from_key("<script>").is_none());
+    }
+
+    #[test]
+    fn counts_read_as_words_then_digits() {
+        assert_eq!(count_words(1), "one");
+        assert_eq!(count_words(3), "three");
+        assert_eq!(count_words(12), "12");
     }
 
     #[test]
