@@ -179,7 +179,11 @@
 
   let conditional = null;
 
-  async function finishSignIn(credential) {
+  function toMe() {
+    location.assign("/me");
+  }
+
+  async function finishSignIn(credential, done) {
     const json = credentialJSON(credential);
     try {
       await post("/assertion/result", json);
@@ -195,10 +199,11 @@
       }
       throw new Failure(e.message || "Sign-in failed. Try again, or use another passkey.");
     }
-    location.assign("/me");
+    (done || toMe)();
   }
 
-  async function signIn(username) {
+  // Signs in (or, signed in already, steps up), then `done` (default: /me).
+  async function signIn(username, done) {
     if (conditional) conditional.abort();
     showError("");
     try {
@@ -206,7 +211,7 @@
       delete options.status;
       delete options.errorMessage;
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-      await finishSignIn(credential);
+      await finishSignIn(credential, done);
     } catch (e) {
       showError(explain(e, "Sign-in failed. Try again, or use another passkey."));
       startAutofill();
@@ -320,6 +325,15 @@
     }
   }
 
+  // The console's step-up: confirm with a passkey, then send again what
+  // the administrator was doing (the #resume form, filled by the server).
+  function stepUpPage() {
+    const button = document.getElementById("step-up");
+    const resume = document.getElementById("resume");
+    if (!button || !resume) return;
+    button.addEventListener("click", () => signIn("", () => resume.submit()));
+  }
+
   function start() {
     if (!window.PublicKeyCredential) {
       const page = document.body.dataset.page;
@@ -334,6 +348,8 @@
         return enrollPage();
       case "me":
         return mePage();
+      case "step-up":
+        return stepUpPage();
       default:
         return undefined;
     }

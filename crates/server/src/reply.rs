@@ -18,8 +18,8 @@ pub(crate) enum Ceremony {
 
 /// The reason codes a refused ceremony may carry (`"reason"` in the reply),
 /// for refusals the person can act on. The page turns each into words
-/// (`REASONS` in `keybound.js`; the list is `REASON_CODES` in the tests); every other refusal stays the one generic
-/// message.
+/// (`REASONS` in `keybound.js`; the list is `REASON_CODES` in the tests);
+/// every other refusal stays the one generic message.
 ///
 /// None of them may tell whether an account exists. At sign-in, a name
 /// without usable passkeys gets decoys (`people/decoys.rs`) that must fail
@@ -32,8 +32,9 @@ pub(crate) enum Ceremony {
 /// At enrolment the caller holds an invitation or a session, or is
 /// creating a new account, so the policy verdicts on their key are theirs
 /// to know; a taken name is not (open registration would reveal it).
-
-/// The code for `refusal` in `ceremony`, if it is one a person may see.
+///
+/// Returns the code for `refusal` in `ceremony`, if it is one a person
+/// may see.
 pub(crate) fn reason_code(refusal: Refusal, ceremony: Ceremony) -> Option<&'static str> {
     let code = match (ceremony, refusal) {
         (_, Refusal::NoMatchingChallenge | Refusal::StaleCeremonyState) => "timed_out",

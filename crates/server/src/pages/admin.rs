@@ -3,14 +3,13 @@
 //! goes through [`keybound_service::Service::authorize_admin`]: an administrator at tier 2,
 //! signed in within the step-up window.
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use keybound_service::{
-    Admin, Approval, AuditFilter, ClientContext, Outcome, RoleGrant, ServiceError,
-};
+use keybound_service::{Admin, Approval, ClientContext, RoleGrant, ServiceError};
 use maud::{html, Markup};
 
+use super::step_up::{ConsoleForm, Resume};
 use super::text::Shown;
 use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
 use crate::ceremony::context;
@@ -18,12 +17,14 @@ use crate::reply::from_service;
 use crate::{cookies, AppState};
 
 /// The administrator making this request, or the response that turns them
-/// away: sign in, step up (or, when none of their passkeys can reach the
-/// console's tier, what to add), or not for you.
-async fn admin(
+/// away: sign in, step up (carrying `resume`, so nothing typed is lost; or,
+/// when none of their passkeys can reach the console's tier, what to add),
+/// or not for you.
+pub(super) async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
+    resume: Resume<'_>,
 ) -> Result<Admin, Response> {
     let Some(session) = cookies::get(headers, cookies::SESSION) else {
         return Err(see_other("/", HeaderMap::new()));
@@ -36,12 +37,14 @@ async fn admin(
                 .account(&session)
                 .await
                 .is_ok_and(|a| a.admin_lacks_tier);
-            let notice = if lacks_tier {
-                Notice::AdminNeedsTier
-            } else {
-                Notice::StepUp
-            };
-            Err(see_other(&with_notice("/me", notice), HeaderMap::new()))
+            if lacks_tier {
+                return Err(see_other(
+                    &with_notice("/me", Notice::AdminNeedsTier),
+                    HeaderMap::new(),
+                ));
+            }
+            let minutes = keybound_service::STEP_UP_WINDOW_MS / 60_000;
+            Err(super::step_up::page(&resume, minutes))
         }
         Err(ServiceError::Forbidden) => Err((
             StatusCode::FORBIDDEN,
@@ -58,15 +61,16 @@ async fn admin(
 }
 
 /// [`admin`] for a form post, which must also come from our own pages.
-async fn admin_form(
+pub(super) async fn admin_form(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
+    resume: Resume<'_>,
 ) -> Result<Admin, Response> {
     if cross_site(state, headers) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
-    admin(state, headers, ctx).await
+    admin(state, headers, ctx, resume).await
 }
 
 /// The enrolment link for a grant token, on the first configured origin.
@@ -82,7 +86,7 @@ fn enrol_link(state: &AppState, token: &str) -> String {
     format!("{origin}/enroll?token={token}")
 }
 
-fn nav() -> Markup {
+pub(super) fn nav() -> Markup {
     html! {
         nav { a href="/admin" { "People" } " · " a href="/admin/audit" { "Audit log" } " · " a href="/me" { "Your passkeys" } }
     }
@@ -91,11 +95,12 @@ fn nav() -> Markup {
 pub(super) async fn people(
     State(state): State<AppState>,
     Query(query): Query<NoticeQuery>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx).await {
+    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -212,12 +217,20 @@ pub(super) struct InviteForm {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<InviteForm>,
+    ConsoleForm {
+        value: form,
+        fields,
+    }: ConsoleForm<InviteForm>,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &fields,
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -272,11 +285,16 @@ pub(super) async fn invite(
 pub(super) async fn role_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &[],
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -309,11 +327,16 @@ pub(super) async fn role_action(
 pub(super) async fn vouch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &[],
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -335,12 +358,20 @@ pub(super) struct OffboardForm {
 
 pub(super) async fn offboard(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<OffboardForm>,
+    ConsoleForm {
+        value: form,
+        fields,
+    }: ConsoleForm<OffboardForm>,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &fields,
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -369,146 +400,6 @@ pub(super) async fn offboard(
     }
 }
 
-/// Events on one page of the audit log unless the query asks for fewer
-/// (or more, up to [`MAX_AUDIT_LIMIT`]).
-const AUDIT_LIMIT: usize = 200;
-/// The most events one page shows.
-const MAX_AUDIT_LIMIT: usize = 500;
-
-#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
-pub(super) struct AuditQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    identity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    outcome: Option<String>,
-    /// `30m`, `24h`, `7d`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<String>,
-    /// The cursor: events older than this sequence number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    before: Option<String>,
-    /// Events per page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    limit: Option<String>,
-}
-
-impl AuditQuery {
-    /// The filter this query asks for at `now_ms`. What does not parse is
-    /// no filter (an empty field, an unknown outcome, a garbled cursor).
-    fn filter(&self, now_ms: i64) -> AuditFilter {
-        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        AuditFilter {
-            identity: nonempty(&self.identity),
-            kind: nonempty(&self.kind),
-            outcome: match self.outcome.as_deref() {
-                Some("success") => Some(Outcome::Success),
-                Some("failure") => Some(Outcome::Failure),
-                Some("alert") => Some(Outcome::Alert),
-                _ => None,
-            },
-            since_ms: self
-                .since
-                .as_deref()
-                .and_then(keybound_service::duration_ms)
-                .map(|ms| now_ms.saturating_sub(ms)),
-            before_seq: self.before.as_deref().and_then(|b| b.parse().ok()),
-            limit: self
-                .limit
-                .as_deref()
-                .and_then(|l| l.parse::<usize>().ok())
-                .map_or(AUDIT_LIMIT, |l| l.clamp(1, MAX_AUDIT_LIMIT)),
-        }
-    }
-
-    /// The link to the page of events older than `seq`, same filters.
-    fn older(&self, seq: u64) -> String {
-        let next = AuditQuery {
-            before: Some(seq.to_string()),
-            ..self.clone()
-        };
-        format!(
-            "/admin/audit?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
-    }
-}
-
-pub(super) async fn audit(
-    State(state): State<AppState>,
-    Query(query): Query<AuditQuery>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
-    let filter = query.filter(now);
-    if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {
-        return from_service(&e);
-    }
-    let page = match state.service.audit_view((&me).into(), &filter).await {
-        Ok(page) => page,
-        Err(e) => return from_service(&e),
-    };
-    let events = &page.events;
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    layout(
-        "Audit log",
-        "admin-audit",
-        None,
-        html! {
-            (nav())
-            form #audit-filter method="get" action="/admin/audit" {
-                label { "Identity " input name="identity" type="text" value=(value(&query.identity)); }
-                label { "Kind " input name="kind" type="text" value=(value(&query.kind)); }
-                label { "Outcome "
-                    select name="outcome" {
-                        option value="" { "any" }
-                        @for o in ["success", "failure", "alert"] {
-                            option value=(o) selected[query.outcome.as_deref() == Some(o)] { (o) }
-                        }
-                    }
-                }
-                label { "Since " input name="since" type="text" placeholder="24h" value=(value(&query.since)); }
-                button type="submit" { "Filter" }
-            }
-            p { (events.len()) " events, newest first (at most " (filter.limit) " a page)." }
-            table #events {
-                tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } th { "Subject kind" } th { "Details" } }
-                @for e in events {
-                    tr.event {
-                        td { (e.seq) }
-                        td { (date(e.event.time_ms)) }
-                        td.kind { (Shown(&e.event.kind)) }
-                        td { (Shown(e.event.actor.as_deref().unwrap_or(""))) }
-                        td.subject { (Shown(e.event.subject.as_deref().unwrap_or(""))) }
-                        td.outcome { (e.event.outcome.map(|o| format!("{o:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
-                        td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
-                        td.subject-kind { (Shown(e.event.subject_kind.as_deref().unwrap_or(""))) }
-                        td.details {
-                            @for (key, value) in &e.event.details {
-                                span.detail { (Shown(key)) "=" (Shown(value)) } " "
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(seq) = page.older {
-                p { a #older href=(query.older(seq)) { "Older events" } }
-            }
-            p.hint { "The whole chain verifies offline: keybound audit export, then keybound audit verify." }
-        },
-    )
-    .into_response()
-}
-
 #[derive(serde::Deserialize, Default)]
 pub(super) struct RecoveryForm {
     #[serde(default)]
@@ -519,12 +410,20 @@ pub(super) struct RecoveryForm {
 pub(super) async fn recovery_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<RecoveryForm>,
+    ConsoleForm {
+        value: form,
+        fields,
+    }: ConsoleForm<RecoveryForm>,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &fields,
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };

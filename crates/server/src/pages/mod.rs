@@ -4,11 +4,13 @@
 //! rename, revoke and sign-out are plain forms that work without it.
 
 mod admin;
+mod audit;
 mod enroll;
 mod errors;
 mod me;
 mod recover;
 mod sign_in;
+mod step_up;
 mod text;
 
 use axum::http::header::{HeaderMap, LOCATION};
@@ -33,7 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin", get(admin::people))
         .route("/admin/invite", post(admin::invite))
         .route("/admin/offboard", post(admin::offboard))
-        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit", get(audit::audit))
         .route(
             "/admin/recoveries/{id}/{action}",
             post(admin::recovery_action),

@@ -30,6 +30,7 @@ mod names;
 mod pages;
 mod rate_limits;
 mod refusals;
+mod step_up;
 
 const ORIGIN: &str = "http://localhost:8080";
 
