@@ -6,12 +6,12 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use keybound_service::{Admin, Approval, ClientContext, RoleGrant, ServiceError};
+use keybound_service::{Admin, ClientContext, RoleGrant, ServiceError};
 use maud::{html, Markup};
 
 use super::step_up::{ConsoleForm, Resume};
 use super::text::Shown;
-use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
+use super::{cross_site, layout, see_other, with_notice, Notice, NoticeQuery};
 use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::{cookies, AppState};
@@ -74,7 +74,7 @@ pub(super) async fn admin_form(
 }
 
 /// The enrolment link for a grant token, on the first configured origin.
-fn enrol_link(state: &AppState, token: &str) -> String {
+pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
     let origin = state
         .service
         .config()
@@ -86,15 +86,40 @@ fn enrol_link(state: &AppState, token: &str) -> String {
     format!("{origin}/enroll?token={token}")
 }
 
-pub(super) fn nav() -> Markup {
+/// The console's menu; `here` is the current page's path.
+pub(super) fn nav(here: &str) -> Markup {
+    const PAGES: [(&str, &str); 4] = [
+        ("/admin", "People"),
+        ("/admin/recoveries", "Recoveries and roles"),
+        ("/admin/audit", "Audit log"),
+        ("/me", "Your passkeys"),
+    ];
     html! {
-        nav { a href="/admin" { "People" } " · " a href="/admin/audit" { "Audit log" } " · " a href="/me" { "Your passkeys" } }
+        nav aria-label="Console" {
+            @for (path, label) in PAGES {
+                a href=(path) aria-current=[(path == here).then_some("page")] { (label) }
+            }
+        }
     }
 }
 
+/// The query of the people page: a name search, the page, a notice.
+#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
+pub(super) struct PeopleQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notice: Option<String>,
+}
+
+/// People on one page of the console.
+const PEOPLE_PAGE: usize = 50;
+
 pub(super) async fn people(
     State(state): State<AppState>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PeopleQuery>,
     uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
@@ -104,8 +129,13 @@ pub(super) async fn people(
         Ok(me) => me,
         Err(response) => return response,
     };
-    let people = match state.service.people((&me).into()).await {
-        Ok(people) => people,
+    let wanted = keybound_service::PeopleQuery {
+        name_contains: query.q.clone(),
+        after: query.after.clone(),
+        limit: PEOPLE_PAGE,
+    };
+    let page = match state.service.people_page((&me).into(), &wanted).await {
+        Ok(page) => page,
         Err(e) => return from_service(&e),
     };
     let recoveries = match state.service.pending_recoveries((&me).into()).await {
@@ -116,82 +146,66 @@ pub(super) async fn people(
         Ok(roles) => roles,
         Err(e) => return from_service(&e),
     };
+    let notice = NoticeQuery {
+        notice: query.notice.clone(),
+    }
+    .notice();
+    let next = page.next.as_ref().map(|after| {
+        let next = PeopleQuery {
+            after: Some(after.clone()),
+            notice: None,
+            ..query.clone()
+        };
+        format!(
+            "/admin?{}",
+            serde_urlencoded::to_string(&next).unwrap_or_default()
+        )
+    });
+    let search = query.q.clone().unwrap_or_default();
     layout(
         "People",
         "admin",
-        query.notice(),
+        notice,
         html! {
-            (nav())
+            (nav("/admin"))
             p { "Signed in as " strong { (Shown(&me.name)) } " (administrator)." }
-            table #people {
-                tr { th { "Name" } th { "Status" } th { "Role" } th { "Passkeys (tier)" } th { "" } }
-                @for (identity, credentials) in &people {
-                    tr data-name=(identity.name) {
-                        td.name { (Shown(&identity.name)) }
-                        td.status { (identity.status.as_str()) }
-                        td.role { @if identity.is_admin { "admin" } @else { "user" } }
-                        td.credentials {
-                            @for c in credentials {
-                                span.credential title=(c.tier_reasons) {
-                                    (Shown(c.nickname.as_deref().unwrap_or("passkey"))) " (tier " (c.tier) ", "
-                                    (match &c.status { keybound_service::CredentialStatus::Active => "active", keybound_service::CredentialStatus::Quarantined => "quarantined", _ => "revoked" })
-                                    ") "
-                                }
-                                @if c.tier_cap.is_some() && c.status == keybound_service::CredentialStatus::Active && identity.name != me.name {
-                                    form.vouch method="post" action={ "/admin/credentials/" (keybound_webauthn::b64::encode(&c.id)) "/vouch" } {
-                                        button type="submit" title=(c.tier_reasons) { "Vouch for it" }
+            form.inline-form #people-search method="get" action="/admin" role="search" {
+                label { "Name contains " input name="q" type="search" maxlength="64" value=(search); }
+                button type="submit" { "Search" }
+                @if !search.is_empty() { a href="/admin" { "Show everyone" } }
+            }
+            div.table-wrap tabindex="0" role="region" aria-label="People" {
+                table #people {
+                    tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Role" } th scope="col" { "Passkeys (tier)" } }
+                    @for (identity, credentials) in &page.people {
+                        tr data-name=(identity.name) {
+                            td.name { a href=(person_link(&identity.name)) { (Shown(&identity.name)) } }
+                            td.status { (identity.status.as_str()) }
+                            td.role { @if identity.is_admin { "admin" } @else { "user" } }
+                            td.credentials {
+                                @for c in credentials {
+                                    span.credential title=(c.tier_reasons) {
+                                        (Shown(c.nickname.as_deref().unwrap_or("passkey"))) " (tier " (c.tier) ", "
+                                        (credential_status(c))
+                                        ") "
+                                        @if c.tier_cap.is_some() && c.status == keybound_service::CredentialStatus::Active && identity.name != me.name {
+                                            form.vouch method="post" action={ "/admin/credentials/" (keybound_webauthn::b64::encode(&c.id)) "/vouch" } {
+                                                button.secondary type="submit" title=(c.tier_reasons) { "Vouch for it" }
+                                            }
+                                        }
                                     }
                                 }
                             }
                         }
-                        td {
-                            @if identity.status != keybound_service::IdentityStatus::Offboarded && identity.name != me.name {
-                                form.offboard method="post" action="/admin/offboard" {
-                                    input type="hidden" name="name" value=(identity.name);
-                                    label { input type="checkbox" name="confirm" value="yes"; " I am sure" }
-                                    button type="submit" { "Offboard" }
-                                }
-                            }
-                        }
                     }
                 }
             }
-            h2 { "Pending recoveries" }
-            @if recoveries.is_empty() { p { "None." } }
-            @for r in &recoveries {
-                div.recovery data-name=(r.name) {
-                    p {
-                        strong { (Shown(&r.name)) } " asked " (date(r.requested_ms)) "; open until " (date(r.expires_ms)) ". "
-                        "Approved by: " (Shown(&if r.approvers.is_empty() { "nobody yet".to_owned() } else { r.approvers.join(", ") })) "."
-                        @if let Some(ready) = r.ready_ms { " Grant available from " (date(ready)) "." }
-                    }
-                    form.approve method="post" action={ "/admin/recoveries/" (r.id) "/approve" } {
-                        label { "Old passkeys "
-                            select name="revoke_old" { option value="yes" selected { "revoke" } option value="no" { "keep" } }
-                        }
-                        button type="submit" { "Approve" }
-                    }
-                    @if r.ready_ms.is_some() && r.approvers.contains(&me.name) {
-                        form.issue method="post" action={ "/admin/recoveries/" (r.id) "/issue" } { button type="submit" { "Issue the grant" } }
-                    }
-                    form.deny method="post" action={ "/admin/recoveries/" (r.id) "/deny" } { button type="submit" { "Deny" } }
-                }
+            @if page.people.is_empty() { p #no-people { "Nobody matches." } }
+            @if let Some(next) = &next {
+                p.pager { a #next-people href=(next) { "Next page" } }
             }
-            h2 { "Proposed administrators" }
-            @if roles.is_empty() { p { "None." } }
-            @for r in &roles {
-                div.role data-name=(r.name) {
-                    p {
-                        strong { (r.name) } ": approved by " (r.approvers.join(", ")) " ("
-                        (r.approvers.len()) " of " (r.needed) " needed); open until " (date(r.expires_ms)) "."
-                    }
-                    @if !r.approvers.contains(&me.name) && r.name != me.name {
-                        form.approve-role method="post" action={ "/admin/roles/" (r.id) "/approve" } { button type="submit" { "Approve" } }
-                    }
-                    form.deny-role method="post" action={ "/admin/roles/" (r.id) "/deny" } { button type="submit" { "Turn down" } }
-                }
-            }
-            h2 { "Invite" }
+            (super::approvals::sections(&me, &recoveries, &roles))
+            h2 #invite-heading { "Invite" }
             p.hint { "Invitations are for new people, or people who were offboarded. Someone with an active account adds passkeys from their own page." }
             form #invite method="post" action="/admin/invite" {
                 label { "Name " input name="name" type="text" required maxlength="64"; }
@@ -204,6 +218,23 @@ pub(super) async fn people(
         },
     )
     .into_response()
+}
+
+/// A credential's status in a word.
+pub(super) fn credential_status(c: &keybound_service::Credential) -> &'static str {
+    match &c.status {
+        keybound_service::CredentialStatus::Active => "active",
+        keybound_service::CredentialStatus::Quarantined => "quarantined",
+        _ => "revoked",
+    }
+}
+
+/// The console's page of one person.
+pub(super) fn person_link(name: &str) -> String {
+    format!(
+        "/admin/person?{}",
+        serde_urlencoded::to_string([("name", name)]).unwrap_or_default()
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -267,7 +298,7 @@ pub(super) async fn invite(
         "admin-invited",
         None,
         html! {
-            (nav())
+            (nav(""))
             p { "Hand this link to " strong { (Shown(form.name.trim())) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
             p { code #invitation-link { (link) } }
             p #invitation-tier { "The passkey they enrol must reach at least tier " (invitation.min_tier) "." }
@@ -279,48 +310,6 @@ pub(super) async fn invite(
         },
     )
     .into_response()
-}
-
-/// Approve or turn down a proposed administrator.
-pub(super) async fn role_action(
-    State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &[],
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
-    let result = match action.as_str() {
-        "approve" => state
-            .service
-            .approve_role(&me, &id, &ctx)
-            .await
-            .map(|grant| match grant {
-                RoleGrant::Granted => notice(Notice::RoleGranted),
-                RoleGrant::Proposed { .. } => notice(Notice::RoleProposed),
-            }),
-        "deny" => state
-            .service
-            .deny_role(&me, &id, &ctx)
-            .await
-            .map(|()| notice(Notice::RoleDenied)),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match result {
-        Ok(response) => response,
-        Err(ServiceError::Rejected(_)) => notice(Notice::RoleRefused),
-        Err(ServiceError::NotFound) => notice(Notice::NotFound),
-        Err(e) => from_service(&e),
-    }
 }
 
 /// Vouch for a passkey held below the tier it earned.
@@ -398,83 +387,4 @@ pub(super) async fn offboard(
         }
         Err(e) => from_service(&e),
     }
-}
-
-#[derive(serde::Deserialize, Default)]
-pub(super) struct RecoveryForm {
-    #[serde(default)]
-    revoke_old: Option<String>,
-}
-
-/// Approve, issue or deny a recovery.
-pub(super) async fn recovery_action(
-    State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<RecoveryForm>,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
-    let result = match action.as_str() {
-        "approve" => {
-            let revoke_old = form.revoke_old.as_deref() != Some("no");
-            state
-                .service
-                .approve_recovery_from(&me, &id, revoke_old, &ctx)
-                .await
-                .map(|approval| match approval {
-                    Approval::NeedsMore { .. } => notice(Notice::RecoveryApproved),
-                    Approval::Waiting { .. } => notice(Notice::RecoveryWaiting),
-                    Approval::Issued(token) => grant_page(&state, &token.value),
-                })
-        }
-        "issue" => state
-            .service
-            .issue_recovery_grant_from(&me, &id, &ctx)
-            .await
-            .map(|token| grant_page(&state, &token.value)),
-        "deny" => state
-            .service
-            .deny_recovery_from(&me, &id, &ctx)
-            .await
-            .map(|()| notice(Notice::RecoveryDenied)),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match result {
-        Ok(response) => response,
-        Err(ServiceError::Rejected(keybound_service::Refusal::RecoveryNotReady)) => {
-            notice(Notice::RecoveryWaiting)
-        }
-        Err(ServiceError::Rejected(_)) => notice(Notice::RecoveryRefused),
-        Err(ServiceError::NotFound) => notice(Notice::NotFound),
-        Err(e) => from_service(&e),
-    }
-}
-
-/// The recovery grant, shown once to the approver who takes it.
-fn grant_page(state: &AppState, token: &str) -> Response {
-    layout(
-        "Recovery grant",
-        "admin-recovery-grant",
-        None,
-        html! {
-            (nav())
-            p { "Hand this link over in person or over a channel you trust. It enrols one new passkey, works once, and expires in 15 minutes; it is shown only now." }
-            p { code #recovery-link { (enrol_link(state, token)) } }
-        },
-    )
-    .into_response()
 }

@@ -82,6 +82,26 @@ impl AuditQuery {
     }
 }
 
+/// What the kind picker offers: every kind the server records, and the
+/// groups their dotted names form (a group filters by prefix).
+fn kind_choices() -> Vec<(String, String)> {
+    let kinds = keybound_service::EventKind::ALL.iter().map(|k| k.as_str());
+    let mut groups: Vec<String> = kinds
+        .clone()
+        .filter_map(|k| k.split_once('.').map(|(group, _)| format!("{group}.")))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let mut choices: Vec<(String, String)> = groups
+        .into_iter()
+        .map(|g| (g.clone(), format!("{g}* (all)")))
+        .collect();
+    let mut kinds: Vec<&str> = kinds.collect();
+    kinds.sort_unstable();
+    choices.extend(kinds.into_iter().map(|k| (k.to_owned(), k.to_owned())));
+    choices
+}
+
 pub(super) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
@@ -110,10 +130,30 @@ pub(super) async fn audit(
         "admin-audit",
         None,
         html! {
-            (nav())
-            form #audit-filter method="get" action="/admin/audit" {
+            (nav("/admin/audit"))
+            form.inline-form #audit-filter method="get" action="/admin/audit" {
                 label { "Identity " input name="identity" type="text" value=(value(&query.identity)); }
-                label { "Kind " input name="kind" type="text" value=(value(&query.kind)); }
+                label { "Kind "
+                    select name="kind" {
+                        option value="" { "any" }
+                        @let current = value(&query.kind);
+                        @if !current.is_empty() && !kind_choices().iter().any(|(v, _)| *v == current) {
+                            // A link may filter on a kind this list lacks
+                            // (a prefix of its own): keep it, marked.
+                            option value=(current) selected { (Shown(&current)) " (from the link)" }
+                        }
+                        optgroup label="Groups" {
+                            @for (v, label) in kind_choices().iter().filter(|(v, _)| v.ends_with('.')) {
+                                option value=(v) selected[*v == current] { (label) }
+                            }
+                        }
+                        optgroup label="Kinds" {
+                            @for (v, label) in kind_choices().iter().filter(|(v, _)| !v.ends_with('.')) {
+                                option value=(v) selected[*v == current] { (label) }
+                            }
+                        }
+                    }
+                }
                 label { "Outcome "
                     select name="outcome" {
                         option value="" { "any" }
@@ -126,6 +166,7 @@ pub(super) async fn audit(
                 button type="submit" { "Filter" }
             }
             p { (events.len()) " events, newest first (at most " (filter.limit) " a page)." }
+            div.table-wrap tabindex="0" role="region" aria-label="Audit events" {
             table #events {
                 tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } th { "Subject kind" } th { "Details" } }
                 @for e in events {
@@ -137,7 +178,7 @@ pub(super) async fn audit(
                         td.subject { (Shown(e.event.subject.as_deref().unwrap_or(""))) }
                         td.outcome { (e.event.outcome.map(|o| format!("{o:?}").to_lowercase()).unwrap_or_default()) }
                         td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
+                        td.reason { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
                         td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
                         td.subject-kind { (Shown(e.event.subject_kind.as_deref().unwrap_or(""))) }
                         td.details {
@@ -147,6 +188,7 @@ pub(super) async fn audit(
                         }
                     }
                 }
+            }
             }
             @if let Some(seq) = page.older {
                 p { a #older href=(query.older(seq)) { "Older events" } }

@@ -4,10 +4,12 @@
 //! rename, revoke and sign-out are plain forms that work without it.
 
 mod admin;
+mod approvals;
 mod audit;
 mod enroll;
 mod errors;
 mod me;
+mod person;
 mod recover;
 mod sign_in;
 mod step_up;
@@ -36,11 +38,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/invite", post(admin::invite))
         .route("/admin/offboard", post(admin::offboard))
         .route("/admin/audit", get(audit::audit))
+        .route("/admin/recoveries", get(approvals::page))
         .route(
             "/admin/recoveries/{id}/{action}",
-            post(admin::recovery_action),
+            post(approvals::recovery_action),
         )
-        .route("/admin/roles/{id}/{action}", post(admin::role_action))
+        .route("/admin/roles/{id}/{action}", post(approvals::role_action))
+        .route("/admin/person", get(person::page))
+        .route("/admin/person/end-session", post(person::end_session))
         .route("/admin/credentials/{id}/vouch", post(admin::vouch))
         .route("/me/recovery/{id}/object", post(me::object_to_recovery))
         .route("/recover", get(recover::page).post(recover::request))
@@ -77,10 +82,14 @@ enum Notice {
     VouchRefused,
     AdminNeedsTier,
     RecoveryObjected,
+    ConfirmDeny,
+    ConfirmEndSession,
+    SessionEndedByAdmin,
+    NoSuchSession,
 }
 
 impl Notice {
-    const ALL: [Notice; 27] = [
+    const ALL: [Notice; 31] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -108,9 +117,13 @@ impl Notice {
         Notice::VouchRefused,
         Notice::AdminNeedsTier,
         Notice::RecoveryObjected,
+        Notice::ConfirmDeny,
+        Notice::ConfirmEndSession,
+        Notice::SessionEndedByAdmin,
+        Notice::NoSuchSession,
     ];
 
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Notice::SignedOut => "signed-out",
             Notice::SessionEnded => "session-ended",
@@ -139,10 +152,14 @@ impl Notice {
             Notice::VouchRefused => "vouch-refused",
             Notice::AdminNeedsTier => "admin-needs-tier",
             Notice::RecoveryObjected => "recovery-objected",
+            Notice::ConfirmDeny => "confirm-deny",
+            Notice::ConfirmEndSession => "confirm-end-session",
+            Notice::SessionEndedByAdmin => "session-ended-by-admin",
+            Notice::NoSuchSession => "no-such-session",
         }
     }
 
-    fn from_key(key: &str) -> Option<Notice> {
+    pub(super) fn from_key(key: &str) -> Option<Notice> {
         Notice::ALL.into_iter().find(|n| n.key() == key)
     }
 
@@ -212,6 +229,10 @@ impl Notice {
                 "The admin console needs a sign-in at tier 2: a device-bound passkey (a security key, or a passkey that \
                  stays on one device) used with your PIN or biometric. None of your passkeys reaches tier 2 yet: see below."
             }
+            Notice::ConfirmDeny => "Tick \"I am sure\" to deny or turn down.",
+            Notice::ConfirmEndSession => "Tick \"I am sure\" to end a session.",
+            Notice::SessionEndedByAdmin => "Session ended: that browser is signed out.",
+            Notice::NoSuchSession => "That session had already ended.",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -234,6 +255,9 @@ impl Notice {
                 | Notice::RoleRefused
                 | Notice::VouchRefused
                 | Notice::AdminNeedsTier
+                | Notice::ConfirmDeny
+                | Notice::ConfirmEndSession
+                | Notice::NoSuchSession
         )
     }
 }

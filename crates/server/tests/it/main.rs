@@ -25,6 +25,7 @@ mod admin;
 mod audit_pages;
 mod bounds;
 mod connections;
+mod console;
 mod csrf;
 mod names;
 mod pages;

@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod ceremony;
 pub(crate) mod console;
 pub(crate) mod decoys;
+pub(crate) mod directory;
 pub(crate) mod housekeeping;
 pub(crate) mod invite;
 pub(crate) mod offboard;
@@ -18,6 +19,7 @@ pub(crate) mod rate_limit;
 pub(crate) mod recovery;
 pub(crate) mod registration;
 pub(crate) mod roles;
+pub(crate) mod sessions;
 
 /// The people context's state on this node.
 pub(crate) struct People {
