@@ -22,8 +22,8 @@ mod trust;
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
 use kernel::{error, events, keys, record, refusal, single_use, tier, tokens};
 use people::{
-    account, alerts, authentication, bounds, ceremony, console, decoys, directory, invite,
-    offboard, rate_limit, recovery, registration, roles, sessions,
+    account, alerts, authentication, bounds, ceremony, console, decoys, directory, invitations,
+    invite, offboard, rate_limit, recovery, registration, roles, sessions,
 };
 use trust::{metadata, tiers};
 
@@ -39,6 +39,7 @@ pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;
+pub use invitations::{InvitedRole, OpenInvitation};
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.

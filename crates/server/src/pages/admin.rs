@@ -43,8 +43,8 @@ pub(super) async fn admin(
                     HeaderMap::new(),
                 ));
             }
-            let minutes = keybound_service::STEP_UP_WINDOW_MS / 60_000;
-            Err(super::step_up::page(&resume, minutes))
+            let window = state.service.config().step_up_window_ms;
+            Err(super::step_up::page(&resume, window))
         }
         Err(ServiceError::Forbidden) => Err((
             StatusCode::FORBIDDEN,

@@ -64,7 +64,12 @@ fn carriable(fields: &[(String, String)]) -> bool {
 
 /// The step-up page for `resume`: 403 (nothing was done yet), with the
 /// button the script answers and the form it sends afterwards.
-pub(super) fn page(resume: &Resume<'_>, window_minutes: i64) -> Response {
+pub(super) fn page(resume: &Resume<'_>, window_ms: i64) -> Response {
+    let window = if window_ms >= 60_000 && window_ms % 60_000 == 0 {
+        format!("{} minutes", window_ms / 60_000)
+    } else {
+        format!("{} seconds", window_ms / 1000)
+    };
     let query_fields: Vec<(String, String)>;
     let (method, action, fields): (&str, &str, &[(String, String)]) = match resume {
         Resume::Page(uri) => {
@@ -83,8 +88,8 @@ pub(super) fn page(resume: &Resume<'_>, window_minutes: i64) -> Response {
     };
     let body = html! {
         p {
-            "The console needs a sign-in with your passkey within the last " (window_minutes)
-            " minutes. Confirm it is you; then "
+            "The console needs a sign-in with your passkey within the last " (window)
+            ". Confirm it is you; then "
             @if method == "post" { "what you sent is sent again, as you filled it in." }
             @else { "the page you asked for opens." }
         }
