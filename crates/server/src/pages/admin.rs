@@ -88,8 +88,9 @@ pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
 
 /// The console's menu; `here` is the current page's path.
 pub(super) fn nav(here: &str) -> Markup {
-    const PAGES: [(&str, &str); 4] = [
+    const PAGES: [(&str, &str); 5] = [
         ("/admin", "People"),
+        ("/admin/invitations", "Invitations"),
         ("/admin/recoveries", "Recoveries and roles"),
         ("/admin/audit", "Audit log"),
         ("/me", "Your passkeys"),

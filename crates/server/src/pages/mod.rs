@@ -8,6 +8,7 @@ mod approvals;
 mod audit;
 mod enroll;
 mod errors;
+mod invitations;
 mod me;
 mod person;
 mod recover;
@@ -44,6 +45,8 @@ pub(crate) fn router() -> Router<AppState> {
             post(approvals::recovery_action),
         )
         .route("/admin/roles/{id}/{action}", post(approvals::role_action))
+        .route("/admin/invitations", get(invitations::page))
+        .route("/admin/invitations/void", post(invitations::void))
         .route("/admin/person", get(person::page))
         .route("/admin/person/end-session", post(person::end_session))
         .route("/admin/credentials/{id}/vouch", post(admin::vouch))
@@ -86,10 +89,13 @@ enum Notice {
     ConfirmEndSession,
     SessionEndedByAdmin,
     NoSuchSession,
+    ConfirmVoid,
+    InvitationVoided,
+    NoOpenInvitation,
 }
 
 impl Notice {
-    const ALL: [Notice; 31] = [
+    const ALL: [Notice; 34] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -121,6 +127,9 @@ impl Notice {
         Notice::ConfirmEndSession,
         Notice::SessionEndedByAdmin,
         Notice::NoSuchSession,
+        Notice::ConfirmVoid,
+        Notice::InvitationVoided,
+        Notice::NoOpenInvitation,
     ];
 
     pub(super) fn key(self) -> &'static str {
@@ -156,6 +165,9 @@ impl Notice {
             Notice::ConfirmEndSession => "confirm-end-session",
             Notice::SessionEndedByAdmin => "session-ended-by-admin",
             Notice::NoSuchSession => "no-such-session",
+            Notice::ConfirmVoid => "confirm-void",
+            Notice::InvitationVoided => "invitation-voided",
+            Notice::NoOpenInvitation => "no-open-invitation",
         }
     }
 
@@ -233,6 +245,9 @@ impl Notice {
             Notice::ConfirmEndSession => "Tick \"I am sure\" to end a session.",
             Notice::SessionEndedByAdmin => "Session ended: that browser is signed out.",
             Notice::NoSuchSession => "That session had already ended.",
+            Notice::ConfirmVoid => "Tick \"I am sure\" to void an invitation.",
+            Notice::InvitationVoided => "Invitation voided: its link no longer works.",
+            Notice::NoOpenInvitation => "There is no open invitation for that name (used, voided or expired).",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -258,6 +273,8 @@ impl Notice {
                 | Notice::ConfirmDeny
                 | Notice::ConfirmEndSession
                 | Notice::NoSuchSession
+                | Notice::ConfirmVoid
+                | Notice::NoOpenInvitation
         )
     }
 }

@@ -282,3 +282,86 @@ async fn turning_down_an_administrator_is_confirmed() {
     let (_, location) = post(&mut root, &deny, "confirm=yes", "same-origin").await;
     assert_eq!(location, "/admin?notice=role-denied");
 }
+
+#[tokio::test]
+async fn open_invitations_are_listed_and_voided() {
+    let (app, service) = app().await;
+    let mut root = enrolled(&app, &service, "root", true).await;
+    let mut ada = enrolled(&app, &service, "ada", false).await;
+    let token = service
+        .invite("cy", false, &Operator::local("test"))
+        .await
+        .unwrap();
+    let (status, _, page) = get(&mut root, "/admin/invitations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<tr data-name=\"cy\">"), "{page}");
+    assert!(!page.contains("<tr data-name=\"ada\">"), "used");
+    assert!(page.contains("class=\"danger\" type=\"submit\">Void"));
+
+    let (status, _) = post(
+        &mut root,
+        "/admin/invitations/void",
+        "name=cy&confirm=yes",
+        "cross-site",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(
+        &mut ada,
+        "/admin/invitations/void",
+        "name=cy&confirm=yes",
+        "same-origin",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = get(&mut ada, "/admin/invitations").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, location) = post(
+        &mut root,
+        "/admin/invitations/void",
+        "name=cy",
+        "same-origin",
+    )
+    .await;
+    assert_eq!(location, "/admin/invitations?notice=confirm-void");
+    let (status, _, _) = get(
+        &mut Browser::new(app.clone()),
+        &format!("/enroll?token={}", token.value),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "still open");
+
+    let (_, location) = post(
+        &mut root,
+        "/admin/invitations/void",
+        "name=cy&confirm=yes",
+        "same-origin",
+    )
+    .await;
+    assert_eq!(location, "/admin/invitations?notice=invitation-voided");
+    let (status, _, _) = get(
+        &mut Browser::new(app.clone()),
+        &format!("/enroll?token={}", token.value),
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK, "the link no longer works");
+    let (_, _, page) = get(&mut root, "/admin/invitations").await;
+    assert!(page.contains("id=\"no-invitations\""));
+
+    for body in [
+        "name=cy",
+        "name=ada",
+        "name=nobody",
+        &format!("name={}", "x".repeat(100_000)),
+    ] {
+        let (status, location) = post(
+            &mut root,
+            "/admin/invitations/void",
+            &format!("{body}&confirm=yes"),
+            "same-origin",
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location, "/admin/invitations?notice=no-open-invitation");
+    }
+}
