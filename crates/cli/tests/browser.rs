@@ -1017,7 +1017,7 @@ async fn refusals_in_words_and_the_console_pages() {
     chrome.goto("/admin/recoveries").await;
     chrome.wait_text("main", "Pending recoveries").await;
     chrome.shot("console-recoveries").await;
-    chrome.goto("/admin/audit").await;
+    chrome.goto("/admin/audit?kind=registration").await;
     chrome.wait_text("#events", "registration").await;
     chrome.shot("console-audit").await;
     chrome.goto("/no/such/page").await;
