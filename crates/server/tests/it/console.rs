@@ -186,8 +186,20 @@ async fn a_persons_sessions_are_listed_and_ended() {
         assert!(page.contains("no account by that name"));
     }
     let mut bo = enrolled(&app, &service, "bo", false).await;
-    let (status, _, _) = get(&mut bo, "/admin/person?name=root").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "not an administrator");
+    for path in [
+        "/admin/person?name=root",
+        "/admin/recoveries",
+        "/admin/invitations",
+        "/admin?q=r",
+    ] {
+        let (status, _, page) = get(&mut bo, path).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "not an administrator: {path}"
+        );
+        assert!(!page.contains("root"), "{path}");
+    }
     let (status, location, _) = get(&mut Browser::new(app.clone()), "/admin/person?name=ada").await;
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
 }
@@ -200,7 +212,12 @@ async fn new_console_pages_need_a_fresh_step_up() {
     let mut root = enrolled(&app, &service, "root", true).await;
     let _ = enrolled(&app, &service, "ada", false).await;
     clock.0.fetch_add(STEP_UP_WINDOW_MS + 1, Ordering::SeqCst);
-    for path in ["/admin/person?name=ada", "/admin/recoveries", "/admin?q=ad"] {
+    for path in [
+        "/admin/person?name=ada",
+        "/admin/recoveries",
+        "/admin/invitations",
+        "/admin?q=ad",
+    ] {
         let (status, _, page) = get(&mut root, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(page.contains("id=\"step-up\""), "{path}");
@@ -213,6 +230,27 @@ async fn new_console_pages_need_a_fresh_step_up() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    service
+        .invite("cy", false, &Operator::local("test"))
+        .await
+        .unwrap();
+    let (status, _) = post(
+        &mut root,
+        "/admin/invitations/void",
+        "name=cy&confirm=yes",
+        "same-origin",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        service
+            .invitations((&Operator::local("cli")).into())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "not voided"
+    );
     assert!(service
         .store()
         .audit_events()
