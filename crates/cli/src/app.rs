@@ -12,10 +12,12 @@ use keybound_webauthn::OriginPolicy;
 use rand_core::TryRngCore;
 
 use crate::jobs::{self, Jobs};
+use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
-    redact_password, Group, HttpSettings, LimitSettings, MetadataRefresh, MetadataSource,
-    PeopleSettings, RegistrationSettings, SiteSettings, StoreSettings, TierSettings,
+    redact_password, Group, HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh,
+    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings,
+    StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -86,20 +88,35 @@ pub(crate) struct ServeSettings {
     pub(crate) http: HttpSettings,
     pub(crate) metadata: MetadataSource,
     pub(crate) refresh: MetadataRefresh,
+    pub(crate) lifecycle: LifecycleSettings,
+    pub(crate) tls: TlsSettings,
+    pub(crate) observe: ObserveSettings,
 }
 
-/// Runs the server until Ctrl-C: the service, its jobs and its listener.
+/// Runs the server until SIGTERM or SIGINT: the service, its jobs and its
+/// listener; then stops gracefully (see [`stop`]).
 pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let ServeSettings {
         service: parts,
         http,
         metadata,
         refresh,
+        lifecycle,
+        tls,
+        observe,
     } = settings;
+    // First, so the recorder counts from the store's opening on.
+    let metrics = crate::metrics::start(observe.metrics_listen()).await?;
     if metadata.url().is_some() && !parts.tiers.has_mds_root() {
         return Err("--mds-url needs --mds-root (the FIDO root the BLOB must chain to)".into());
     }
     let refresh_every = refresh.every()?;
+    let grace = lifecycle.shutdown_grace()?;
+    let tls = tls.files()?.map(keybound_server::Tls::load).transpose()?;
+    let _lock = match keybound_store::sqlite_file(&parts.store.database_url()?) {
+        Some(db) => Some(DatabaseLock::serving(&db)?),
+        None => None,
+    };
     let service = Arc::new(service(&parts).await?);
     let site = &parts.site;
     let origins = site.origins()?;
@@ -113,6 +130,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             ("durability", format!("{durability:?}")),
             ("secure_cookies", secure.to_string()),
             ("trusted_proxies", format!("{proxies:?}")),
+            ("tls", tls.is_some().to_string()),
         ])
         .await
         .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;
@@ -120,10 +138,17 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         .retier_for_policy()
         .await
         .map_err(|e| format!("cannot bring tiers in line with the policy: {e}"))?;
-    let app = keybound_server::router(
-        keybound_server::AppState::new(service.clone(), secure)
-            .with_trusted_proxies(proxies.iter().cloned().collect()),
-    );
+    let mut state = keybound_server::AppState::new(service.clone(), secure)
+        .with_trusted_proxies(proxies.iter().cloned().collect());
+    if tls.is_some() {
+        state = state.with_https();
+    }
+    let readiness = state.readiness();
+    let app = keybound_server::router(state);
+    // From here on SIGTERM and SIGINT stop gracefully (before, while the
+    // database opens, they end the process at once as usual).
+    let stop_signal = lifecycle::stop_signal()?;
+    lifecycle::on_hangup(tls.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -133,7 +158,8 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,
-        "keybound listening on http://{local} (RP ID {})",
+        "keybound listening on {}://{local} (RP ID {})",
+        if tls.is_some() { "https" } else { "http" },
         site.rp_id()?
     );
     let _ = writeln!(out, "origins: {}", origins.join(", "));
@@ -142,6 +168,9 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         "data: {} (durability: {durability:?})",
         redact_password(&parts.store.database_url()?),
     );
+    if let Some(metrics) = &metrics {
+        let _ = writeln!(out, "metrics: http://{}/metrics", metrics.local);
+    }
     let _ = writeln!(
         out,
         "invite the first admin: keybound admin invite NAME --admin"
@@ -160,17 +189,55 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             },
         );
     }
-    let served = keybound_server::serve_behind(
-        listener,
-        app,
-        http.connections(),
-        proxies.into_iter().collect(),
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-    )
-    .await;
-    jobs.stop().await;
-    served.map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        let which = stop_signal.await;
+        // Unready first: a load balancer polling /readyz moves away.
+        readiness.stop();
+        tracing::info!(signal = which, "stopping: finishing running requests");
+        let _ = stopping.send(());
+    };
+    let drain = async {
+        let served = keybound_server::serve_with(
+            listener,
+            app,
+            http.connections(),
+            proxies.into_iter().collect(),
+            tls,
+            shutdown,
+        )
+        .await;
+        jobs.stop().await;
+        let closed = service.store().close().await;
+        served.map_err(|e| e.to_string())?;
+        closed.map_err(|e| format!("cannot flush the database: {e}"))
+    };
+    stop(drain, stopped, grace).await
+}
+
+/// A graceful stop: once `stopped` fires, `drain` (the listener closed, the
+/// running requests finished, jobs stopped, the database flushed) has
+/// `grace` to complete. Past it the process exits anyway with status 1, so
+/// a supervisor sees that requests may have been cut off.
+async fn stop(
+    drain: impl std::future::Future<Output = Result<(), String>>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+    grace: std::time::Duration,
+) -> Result<ExitCode, String> {
+    let out_of_time = async {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(grace).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        drained = drain => drained.map(|()| ExitCode::SUCCESS),
+        () = out_of_time => {
+            eprintln!(
+                "keybound: still stopping after {}s (--shutdown-grace): exiting with requests unfinished",
+                grace.as_secs()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

@@ -14,7 +14,10 @@
 mod app;
 mod commands;
 mod jobs;
+mod lifecycle;
+mod logging;
 mod mds_fetch;
+mod metrics;
 mod settings;
 
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use keybound_service::names::text::escape;
 
-use crate::settings::Sources;
+use crate::settings::{Group, ObserveSettings, Sources};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,6 +52,8 @@ enum Command {
     Admin(commands::admin::Admin),
     Audit(commands::audit::Audit),
     Mds(commands::mds::Mds),
+    Backup(commands::backup::Backup),
+    Restore(commands::backup::Restore),
 }
 
 fn main() -> ExitCode {
@@ -77,18 +82,27 @@ fn main() -> ExitCode {
 }
 
 async fn start(command: Command, sources: Sources) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYBOUND_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // `serve` takes the log settings as flags; the other commands use the
+    // file's (or the defaults) and log only what calls for attention.
+    let (observe, default_filter) = match &command {
+        Command::Serve(serve) => (sources.resolve(serve.observe().clone()), "info"),
+        _ => (sources.resolve(ObserveSettings::defaults()), "warn"),
+    };
+    let observe = match observe {
+        Ok(observe) => observe,
+        Err(e) => {
+            eprintln!("keybound: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    logging::init(observe.log_format(), default_filter);
     let done = match command {
         Command::Serve(serve) => serve.run(&sources).await,
         Command::Admin(admin) => admin.run(&sources).await,
         Command::Audit(audit) => audit.run(&sources).await,
         Command::Mds(mds) => mds.run(&sources).await,
+        Command::Backup(backup) => backup.run(&sources).await,
+        Command::Restore(restore) => restore.run(&sources).await,
     };
     done.unwrap_or_else(|e| {
         eprintln!("keybound: {}", escape(&e));

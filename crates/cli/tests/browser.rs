@@ -146,6 +146,16 @@ impl Chrome {
         origin: &str,
         authenticator: VirtualAuthenticatorOptions,
     ) -> Option<Chrome> {
+        Chrome::launch_with(test, origin, authenticator, &[]).await
+    }
+
+    /// [`Chrome::launch`] with more command-line switches.
+    async fn launch_with(
+        test: &str,
+        origin: &str,
+        authenticator: VirtualAuthenticatorOptions,
+        switches: &[String],
+    ) -> Option<Chrome> {
         let Some(executable) = chromium() else {
             let message =
                 "no Chromium found (install Debian's `chromium` or set KEYBOUND_CHROMIUM)";
@@ -175,6 +185,7 @@ impl Chrome {
                 "--disable-sync",
                 "--disable-dev-shm-usage",
             ])
+            .args(switches.iter().map(String::as_str))
             .build()
             .unwrap();
         let (browser, mut events) = Browser::launch(config).await.unwrap();
@@ -1038,5 +1049,76 @@ async fn refusals_in_words_and_the_console_pages() {
     if let Some(found) = chrome.violations().await {
         assert!(found.to_string().contains("color-contrast"), "{found}");
     }
+    chrome.close().await;
+}
+
+/// Enrolment and sign-in over https, keybound terminating TLS with a
+/// certificate made here. Chromium refuses WebAuthn on a page with a
+/// certificate error, so the certificate is made trusted (its key pinned
+/// with `--ignore-certificate-errors-spki-list`), not its errors ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_and_sign_in_over_https() {
+    use base64::Engine;
+    let ca = support::tls::TestCa::new();
+    let files = tempfile::tempdir().unwrap();
+    let leaf = ca.leaf();
+    let (cert, key) = leaf.install(files.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("https://localhost:{port}");
+    let server = Server::start_on(
+        &format!("127.0.0.1:{port}"),
+        "localhost",
+        &origin,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let pin = base64::engine::general_purpose::STANDARD
+        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &leaf.spki).as_ref());
+    let Some(mut chrome) = Chrome::launch_with(
+        "https",
+        &origin,
+        passkey_authenticator(),
+        &[format!("--ignore-certificate-errors-spki-list={pin}")],
+    )
+    .await
+    else {
+        return;
+    };
+    chrome.without_autofill().await;
+    let link = invite(&server, "dee");
+    assert!(link.starts_with(&origin), "{link}");
+    chrome.goto(&link).await;
+    chrome.wait_text("main", "Welcome, dee").await;
+    assert_eq!(
+        chrome
+            .eval("location.protocol + ' ' + window.isSecureContext")
+            .await,
+        Some("https: true".into())
+    );
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "dee");
+    chrome.shot("me-over-https").await;
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome.click("#signin-passkey").await;
+    chrome.wait_path("/me").await;
+    assert_eq!(chrome.text("#signed-in-as").await, "dee");
+
+    let (_, export) = server.cli(&["audit", "export"]);
+    assert!(export
+        .lines()
+        .any(|l| l.contains("\"kind\":\"registration\"") && l.contains("\"outcome\":\"success\"")));
+    assert!(export.lines().any(
+        |l| l.contains("\"kind\":\"authentication\"") && l.contains("\"outcome\":\"success\"")
+    ));
     chrome.close().await;
 }

@@ -65,7 +65,10 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Option<T> {
 }
 
 fn malformed() -> Response {
-    failed(StatusCode::BAD_REQUEST, "malformed request")
+    crate::access::refused(
+        failed(StatusCode::BAD_REQUEST, "malformed request"),
+        "malformed_request",
+    )
 }
 
 /// The ceremony cookie of this browser, minting one when it has none we

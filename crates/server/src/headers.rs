@@ -4,8 +4,8 @@
 
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -38,5 +38,20 @@ pub(crate) async fn secure(request: Request, next: Next) -> Response {
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    response
+}
+
+/// Two years, without `includeSubDomains` or `preload`: those commit every
+/// other host of the domain to https, which is the domain owner's choice,
+/// not this server's.
+pub(crate) const HSTS: &str = "max-age=63072000";
+
+/// `Strict-Transport-Security` on every response, when this process serves
+/// https itself (behind a proxy, the proxy that terminates TLS sets it).
+pub(crate) async fn strict_transport(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     response
 }

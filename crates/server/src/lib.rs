@@ -8,6 +8,7 @@
 //! the same origin and call that API from `/assets/keybound.js`.
 #![warn(missing_docs)]
 
+mod access;
 mod assets;
 mod ceremony;
 mod client;
@@ -17,10 +18,14 @@ mod pages;
 mod reply;
 mod same_origin;
 mod serve;
+mod tls;
 
+pub use access::{DURATION_METRIC, MAX_REQUEST_ID, RATE_LIMITED_METRIC, UNMATCHED};
 pub use client::{IpNet, TrustedProxies};
-pub use serve::{serve, serve_behind, ConnectionLimits};
+pub use serve::{serve, serve_behind, serve_with, ConnectionLimits};
+pub use tls::{Tls, TlsFiles};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -38,6 +43,25 @@ pub struct AppState {
     service: Arc<Service>,
     secure_cookies: bool,
     trusted_proxies: Arc<TrustedProxies>,
+    ready: Readiness,
+    https: bool,
+}
+
+/// Whether `/readyz` says this node should get traffic. A stopping node
+/// turns it off first, so a load balancer moves away before the listener
+/// closes. Clones share one flag.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// From now on `/readyz` answers 503, whatever the database says.
+    pub fn stop(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+
+    fn ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl AppState {
@@ -47,7 +71,21 @@ impl AppState {
             service,
             secure_cookies,
             trusted_proxies: Arc::new(TrustedProxies::default()),
+            ready: Readiness(Arc::new(AtomicBool::new(true))),
+            https: false,
         }
+    }
+
+    /// This process terminates TLS itself: every response then carries
+    /// `Strict-Transport-Security`.
+    pub fn with_https(mut self) -> Self {
+        self.https = true;
+        self
+    }
+
+    /// The flag that turns `/readyz` off (for a graceful stop).
+    pub fn readiness(&self) -> Readiness {
+        self.ready.clone()
     }
 
     /// Reverse proxies (addresses or ranges) whose `X-Forwarded-For` names
@@ -60,7 +98,8 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let https = state.https;
+    let app = Router::new()
         .route("/healthz", get(|| async { StatusCode::OK }))
         .route("/readyz", get(readyz))
         .merge(ceremony::router())
@@ -69,12 +108,23 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(headers::secure))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(headers::secure));
+    let app = if https {
+        app.layer(axum::middleware::from_fn(headers::strict_transport))
+    } else {
+        app
+    };
+    // Outermost: its span holds the whole request, its clock the
+    // whole response, and it sees the route the router matched.
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        access::observe,
+    ))
+    .with_state(state)
 }
 
 async fn readyz(State(state): State<AppState>) -> StatusCode {
-    if state.service.store().ping().await {
+    if state.ready.ready() && state.service.store().ping().await {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

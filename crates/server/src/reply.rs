@@ -101,8 +101,13 @@ pub(crate) fn failed(status: StatusCode, message: &str) -> Response {
 }
 
 /// The only place a service error becomes HTTP. Clients get a generic
-/// message; the reason is already in the audit log.
+/// message; the reason is already in the audit log, and the access log
+/// names it too.
 pub(crate) fn from_service(e: &ServiceError) -> Response {
+    crate::access::refused(response_for(e), crate::access::service_refusal(e))
+}
+
+fn response_for(e: &ServiceError) -> Response {
     match e {
         ServiceError::Rejected(_) => failed(StatusCode::BAD_REQUEST, "the ceremony failed"),
         // Still the generic message; the flag lets the page ask the passkey

@@ -21,6 +21,8 @@
 //!   wait in the kernel's accept queue, first come first served, until a
 //!   slot frees (the timeouts above guarantee one does).
 //!
+//! - **TLS handshake** (with [`Tls`]): within the header-read timeout.
+//!
 //! Shutdown is graceful as before: the listener closes, idle connections
 //! close, and running requests finish.
 
@@ -42,6 +44,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
+use crate::tls::Tls;
 use crate::TrustedProxies;
 use io::{Activity, Deadline, Watched};
 use per_address::{AddressSlot, PerAddress};
@@ -101,6 +104,20 @@ pub async fn serve_behind(
     proxies: TrustedProxies,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, limits, proxies, None, shutdown).await
+}
+
+/// [`serve_behind`], speaking https with `tls` when given: each
+/// connection's handshake uses the certificate current when it was
+/// accepted.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    proxies: TrustedProxies,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let per_address = PerAddress::new(limits.max_connections_per_address, proxies);
     listener.local_addr()?;
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -137,6 +154,7 @@ pub async fn serve_behind(
             app: app.clone(),
             limits,
             peer,
+            tls: tls.clone(),
             _slot: slot,
             _address: address_slot,
             stop: stop_rx.clone(),
@@ -170,6 +188,7 @@ struct Connection {
     app: Router,
     limits: ConnectionLimits,
     peer: SocketAddr,
+    tls: Option<Tls>,
     _slot: OwnedSemaphorePermit,
     _address: AddressSlot,
     stop: watch::Receiver<bool>,
@@ -179,6 +198,35 @@ struct Connection {
 impl Connection {
     async fn run(mut self, stream: TcpStream) {
         let activity = Arc::new(Activity::new());
+        let watched = Watched::new(stream, activity.clone());
+        let Some(tls) = self.tls.take() else {
+            return self.serve(TokioIo::new(watched), activity).await;
+        };
+        // A client that never finishes its handshake holds a slot like one
+        // that never finishes its request head: the same bound.
+        let handshake = tls.acceptor().accept(watched);
+        let stream = tokio::select! {
+            done = tokio::time::timeout(self.limits.header_read_timeout, handshake) => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            _ = self.stop.wait_for(|stop| *stop) => return,
+        };
+        self.serve(TokioIo::new(stream), activity).await;
+    }
+
+    /// HTTP/1.1 on `io` until the client, a timeout or the shutdown ends it.
+    async fn serve<I>(mut self, io: I, activity: Arc<Activity>)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         let (app, peer, body_timeout) = (
             self.app.clone(),
             self.peer,
@@ -204,7 +252,6 @@ impl Connection {
             // sender could hold.
             .max_buf_size(16 * 1024)
             .keep_alive(true);
-        let io = TokioIo::new(Watched::new(stream, activity.clone()));
         let connection = builder.serve_connection(io, service);
         let mut connection = std::pin::pin!(connection);
         let mut closing = false;

@@ -20,7 +20,7 @@ mod trust;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
-use kernel::{error, events, keys, record, refusal, single_use, tier, tokens};
+use kernel::{error, events, keys, observe, record, refusal, single_use, tier, tokens};
 use people::{
     account, alerts, authentication, bounds, ceremony, console, decoys, directory, invitations,
     invite, offboard, rate_limit, recovery, registration, roles, sessions,
@@ -48,6 +48,10 @@ pub use keybound_store::IdentityKind;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use keys::{KeyPurpose, SigningKey};
 pub use metadata::MetadataImport;
+pub use observe::{
+    ALERTS_METRIC, AUDIT_EVENTS_METRIC, CEREMONIES_METRIC, CREDENTIAL_PREFIX, FLAGGED_METRIC,
+    REFUSALS_METRIC,
+};
 pub use offboard::Offboarded;
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
 pub use principal::{Actor, Admin, Operator};

@@ -137,7 +137,7 @@ fn sqlite_open(url: &str) -> Result<rusqlite::Connection, StoreError> {
 }
 
 /// The file path in `sqlite://path`, `sqlite:path` or `sqlite://path?…`.
-fn sqlite_path(url: &str) -> &str {
+pub(crate) fn sqlite_path(url: &str) -> &str {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

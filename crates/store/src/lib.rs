@@ -31,6 +31,7 @@
 
 mod audit_log;
 mod backend;
+mod backup;
 mod conn;
 mod error;
 mod model;
@@ -45,14 +46,16 @@ use std::sync::Arc;
 use keybound_audit::AuditEvent;
 
 pub use audit_log::{AuditChain, AuditQuery, MAX_AUDIT_PAGE};
+pub use backup::{backup_sqlite, sqlite_file};
 pub use error::StoreError;
 pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
     Recovery, RoleProposal, Session,
 };
 pub use queries::IssuedRecovery;
+pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
-pub use writer::CommitStats;
+pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};
 
 use backend::Backend;
 use readers::Readers;
@@ -73,6 +76,14 @@ pub enum Durability {
     /// at checkpoints) or the database server crashing (PostgreSQL
     /// `synchronous_commit=off`: up to about 0.6 s of commits).
     Relaxed,
+}
+
+/// Hears of audit events once the transaction that appended them has
+/// committed: what a layer above logs and counts. Called on the committing
+/// caller's task, after its commit returned; it must not block.
+pub trait CommitObserver: Send + Sync {
+    /// `events` (in chain order) are durable.
+    fn committed(&self, events: &[AuditEvent]);
 }
 
 /// A database holding all of keybound's state. Cheap to clone: clones
@@ -162,6 +173,19 @@ impl Store {
             Ok(mut tx) => tx.ping().await.is_ok(),
             Err(_) => false,
         }
+    }
+
+    /// Commits what is pending and leaves the database tidy (on SQLite,
+    /// the write-ahead log checkpointed into the file): the last step of a
+    /// graceful stop. The store stays usable.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.writer.close().await
+    }
+
+    /// Sets who hears of committed audit events on this node (every clone
+    /// of this store shares it; a later call replaces an earlier one).
+    pub fn observe(&self, observer: Arc<dyn CommitObserver>) {
+        self.writer.observe(observer);
     }
 
     /// Group commit's record on this node (for benchmarks and tests).

@@ -15,6 +15,11 @@ use crate::StoreError;
 /// server process per connection on PostgreSQL) on cores already busy.
 const READERS: usize = 8;
 
+/// Reader connections in use (a gauge); of at most [`READERS_METRIC`].
+pub const READERS_IN_USE_METRIC: &str = "keybound_store_readers_in_use";
+/// Reader connections a node may use at once (a gauge, constant).
+pub const READERS_METRIC: &str = "keybound_store_readers_max";
+
 /// Idle reader connections, made on demand and kept.
 pub(crate) struct Readers {
     backend: Backend,
@@ -25,6 +30,7 @@ pub(crate) struct Readers {
 
 impl Readers {
     pub(crate) fn new(backend: Backend, url: &str) -> Readers {
+        metrics::gauge!(READERS_METRIC).set(READERS as f64);
         Readers {
             backend,
             url: url.to_owned(),
@@ -48,6 +54,7 @@ impl Readers {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Backend("readers closed".into()))?;
+        self.in_use();
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
@@ -57,14 +64,25 @@ impl Readers {
     }
 
     /// Returns a connection for the next reader (a lost one is dropped;
-    /// the next reader makes a new one).
-    pub(crate) fn give_back(&self, conn: Conn) {
-        if conn.is_broken() {
-            return;
+    /// the next reader makes a new one). The caller's permit is released
+    /// after this returns.
+    pub(crate) fn give_back(&self, conn: Option<Conn>) {
+        if let Some(conn) = conn.filter(|c| !c.is_broken()) {
+            self.idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(conn);
+        // The permit of the reader giving back is still held here.
+        let busy = READERS
+            .saturating_sub(self.permits.available_permits())
+            .saturating_sub(1);
+        metrics::gauge!(READERS_IN_USE_METRIC).set(busy as f64);
+    }
+
+    /// Publishes how many reader connections are in use (after a take).
+    fn in_use(&self) {
+        let busy = READERS.saturating_sub(self.permits.available_permits());
+        metrics::gauge!(READERS_IN_USE_METRIC).set(busy as f64);
     }
 }

@@ -10,6 +10,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use keybound_audit::AuditEvent;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::conn::{params, Conn};
@@ -94,9 +95,7 @@ struct Reader {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.give_back(conn);
-        }
+        self.pool.give_back(self.conn.take());
     }
 }
 
@@ -178,6 +177,9 @@ impl ReadTx {
 /// behind.
 pub struct WriteTx {
     look: ReadTx,
+    /// The audit events this transaction appended, for the
+    /// [`crate::CommitObserver`] once they are committed.
+    sealed: Vec<AuditEvent>,
 }
 
 impl Deref for WriteTx {
@@ -198,7 +200,13 @@ impl WriteTx {
     pub(crate) fn new(lease: Lease, writer: Arc<Writer>) -> Self {
         WriteTx {
             look: ReadTx::on_writer(lease, writer),
+            sealed: Vec::new(),
         }
+    }
+
+    /// Notes an event appended in this transaction.
+    pub(crate) fn appended(&mut self, event: &AuditEvent) {
+        self.sealed.push(event.clone());
     }
 
     /// The writer's lease. A `WriteTx` is only ever made on the writer
@@ -219,12 +227,17 @@ impl WriteTx {
     }
 
     /// Makes every write of this transaction durable, together; returns
-    /// once the batch holding it has committed.
+    /// once the batch holding it has committed. Then, and only then (a
+    /// rolled-back event never happened), the store's
+    /// [`crate::CommitObserver`] hears of the audit events it appended, on
+    /// the caller's task (inside the caller's tracing span).
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.look.source {
             Source::Writer(Held { lease, mut abandon }) => {
                 abandon.armed = false;
-                abandon.writer.commit(lease).await
+                abandon.writer.commit(lease).await?;
+                abandon.writer.committed(&self.sealed);
+                Ok(())
             }
             Source::Reader(_) => Ok(()),
         }

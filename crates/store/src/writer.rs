@@ -11,19 +11,22 @@
 //! commit. A caller whose transaction is dropped without commit has its
 //! savepoint rolled back by whoever uses the connection next.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Instant;
 
 use keybound_audit::AuditEvent;
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 use crate::backend::Backend;
 use crate::conn::Conn;
-use crate::{Durability, StoreError};
+use crate::{CommitObserver, Durability, StoreError};
 
 /// The node's one connection and its batch.
 pub(crate) struct Writer {
     state: Arc<Mutex<Batch>>,
     wake: Arc<Notify>,
+    /// Told of the audit events of every committed transaction.
+    observer: RwLock<Option<Arc<dyn CommitObserver>>>,
 }
 
 /// The connection and what is pending on it.
@@ -48,6 +51,11 @@ pub(crate) struct Batch {
     /// `head` when the caller's savepoint opened, restored if it rolls back.
     head_at_savepoint: Option<Option<AuditEvent>>,
 }
+
+/// Caller transactions per committed batch (a histogram).
+pub const BATCH_METRIC: &str = "keybound_store_batch_transactions";
+/// Seconds one batch's COMMIT took (a histogram).
+pub const COMMIT_METRIC: &str = "keybound_store_commit_seconds";
 
 /// How well group commit is batching: committed batches and the caller
 /// transactions they carried.
@@ -85,7 +93,31 @@ impl Writer {
         }));
         let wake = Arc::new(Notify::new());
         tokio::spawn(flush_when_woken(Arc::downgrade(&state), wake.clone()));
-        Ok(Writer { state, wake })
+        Ok(Writer {
+            state,
+            wake,
+            observer: RwLock::new(None),
+        })
+    }
+
+    /// Sets who hears of committed audit events (replacing any before).
+    pub(crate) fn observe(&self, observer: Arc<dyn CommitObserver>) {
+        *self.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(observer);
+    }
+
+    /// Tells the observer, if any, that `events` are committed.
+    pub(crate) fn committed(&self, events: &[AuditEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let observer = self
+            .observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(observer) = observer {
+            observer.committed(events);
+        }
     }
 
     /// Waits for the connection and opens the batch if none is open. The
@@ -125,6 +157,20 @@ impl Writer {
         committed
             .await
             .map_err(|_| StoreError::Backend("the writer stopped before committing".into()))?
+    }
+
+    /// Commits the open batch now (waking nobody: its callers are told as
+    /// usual) and, on SQLite, moves the write-ahead log into the database
+    /// file, so a stopped node leaves one self-contained file.
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        let mut batch = self.state.lock().await;
+        batch.flush().await;
+        if batch.backend == Backend::Sqlite {
+            // Readers of other processes may keep part of the log in use:
+            // then SQLite checkpoints what it can, which is still safe.
+            batch.conn.run("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        }
+        Ok(())
     }
 
     /// Commits so far on this node.
@@ -212,7 +258,15 @@ impl Batch {
         if self.discard_abandoned().await.is_err() || !self.open {
             return;
         }
+        let carried = self.waiting.len();
+        let started = Instant::now();
         let committed = self.conn.commit().await;
+        if committed.is_ok() && carried > 0 {
+            // Batches that carried callers: how well group commit groups,
+            // and what one COMMIT (and its fsync) costs.
+            metrics::histogram!(BATCH_METRIC).record(carried as f64);
+            metrics::histogram!(COMMIT_METRIC).record(started.elapsed().as_secs_f64());
+        }
         self.end(committed).await;
     }
 

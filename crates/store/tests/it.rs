@@ -92,8 +92,12 @@ on_both_backends!(
 mod audit_details;
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
+#[path = "it/backup.rs"]
+mod backup;
 #[path = "it/names.rs"]
 mod names;
+#[path = "it/observer.rs"]
+mod observer;
 
 /// PostgreSQL refuses a NUL in a text parameter with an error; client text
 /// (a name, an id from a URL) must find nothing, not fail (issue 12).

@@ -62,11 +62,24 @@ async fn run(
     service: &Service,
     command: AuditCommand,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if matches!(command, AuditCommand::Verify) {
+        let verified = match verify_chain(service.store()).await? {
+            Ok(events) => {
+                writeln!(out, "audit chain verified: {events} events")?;
+                ExitCode::SUCCESS
+            }
+            Err(broken) => {
+                writeln!(out, "audit chain BROKEN: {}", escape(&broken))?;
+                ExitCode::FAILURE
+            }
+        };
+        out.flush()?;
+        return Ok(verified);
+    }
+    let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
     let now = keybound_service::Clock::now_ms(&SystemClock);
-    let mut verifier = keybound_audit::ChainVerifier::new();
     loop {
         let page = chain.next_page().await?;
         if page.is_empty() {
@@ -74,13 +87,7 @@ async fn run(
         }
         for e in &page {
             match &command {
-                AuditCommand::Verify => {
-                    if let Err(broken) = verifier.push(e) {
-                        writeln!(out, "audit chain BROKEN: {}", escape(&broken.to_string()))?;
-                        out.flush()?;
-                        return Ok(ExitCode::FAILURE);
-                    }
-                }
+                AuditCommand::Verify => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
@@ -93,21 +100,37 @@ async fn run(
             }
         }
     }
-    if matches!(command, AuditCommand::Verify) {
-        if verifier.verified() < chain.len() {
-            // Rows missing at the end of what the chain held when we began.
-            writeln!(
-                out,
-                "audit chain BROKEN: expected event {}, found none: events missing",
-                verifier.verified() + 1
-            )?;
-            out.flush()?;
-            return Ok(ExitCode::FAILURE);
-        }
-        writeln!(out, "audit chain verified: {} events", verifier.verified())?;
-    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the hash chain as it stood when the call began, a page at a
+/// time: `Ok(events verified)`, or `Err` naming the first broken event.
+/// `audit verify`, `backup` and `restore` all judge a chain with it.
+pub(crate) async fn verify_chain(
+    store: &keybound_store::Store,
+) -> Result<Result<u64, String>, keybound_store::StoreError> {
+    let mut chain = store.audit_chain(AUDIT_PAGE).await?;
+    let mut verifier = keybound_audit::ChainVerifier::new();
+    loop {
+        let page = chain.next_page().await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if let Err(broken) = verifier.push(e) {
+                return Ok(Err(broken.to_string()));
+            }
+        }
+    }
+    if verifier.verified() < chain.len() {
+        // Rows missing at the end of what the chain held when we began.
+        return Ok(Err(format!(
+            "expected event {}, found none: events missing",
+            verifier.verified() + 1
+        )));
+    }
+    Ok(Ok(verifier.verified()))
 }
 
 /// One event as a line of JSON for a terminal: JSON escapes the C0

@@ -3,5 +3,6 @@
 
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod backup;
 pub(crate) mod mds;
 pub(crate) mod serve;

@@ -6,8 +6,9 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, LimitSettings, MetadataRefresh, MetadataSource, PeopleSettings,
-    RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings,
+    HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh, MetadataSource,
+    ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources, StoreSettings,
+    TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -31,12 +32,24 @@ pub(crate) struct Serve {
     limits: LimitSettings,
     #[command(flatten)]
     http: HttpSettings,
+    #[command(flatten)]
+    lifecycle: LifecycleSettings,
+    #[command(flatten)]
+    tls: TlsSettings,
+    #[command(flatten)]
+    observe: ObserveSettings,
 }
 
 impl Serve {
     /// Resolves every group against the file and serves.
     pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
         app::serve(self.settings(sources)?).await
+    }
+
+    /// The log and metrics settings as given (main installs the log
+    /// before the command runs).
+    pub(crate) fn observe(&self) -> &ObserveSettings {
+        &self.observe
     }
 
     fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
@@ -52,6 +65,9 @@ impl Serve {
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,
             refresh: sources.resolve(self.refresh)?,
+            lifecycle: sources.resolve(self.lifecycle)?,
+            tls: sources.resolve(self.tls)?,
+            observe: sources.resolve(self.observe)?,
         })
     }
 }

@@ -16,11 +16,14 @@
 
 mod file;
 mod http;
+mod lifecycle;
 mod limits;
 mod metadata;
+mod observe;
 mod people;
 mod site;
 mod store;
+mod tls;
 mod trust;
 mod values;
 
@@ -36,11 +39,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use http::HttpSettings;
+pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use people::PeopleSettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
+pub(crate) use tls::TlsSettings;
 pub(crate) use trust::{RegistrationSettings, TierSettings};
 
 /// A group of settings: clap arguments and a part of the file at once.
@@ -122,6 +128,9 @@ groups! {
     http: HttpSettings,
     metadata: MetadataSource,
     refresh: MetadataRefresh,
+    lifecycle: LifecycleSettings,
+    tls: TlsSettings,
+    observe: ObserveSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use keybound_server::ConnectionLimits;
 use keybound_service::{Config, RateLimits};
 use keybound_webauthn::OriginPolicy;
@@ -64,7 +64,48 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<HttpSettings>();
     flags_are_keys::<MetadataSource>();
     flags_are_keys::<MetadataRefresh>();
-    assert_eq!(all_keys().len(), 33, "the keys the file has always had");
+    flags_are_keys::<LifecycleSettings>();
+    flags_are_keys::<TlsSettings>();
+    flags_are_keys::<ObserveSettings>();
+    // 33 before issue 14, which added shutdown_grace, tls_cert, tls_key,
+    // log_format and metrics_listen.
+    assert_eq!(all_keys().len(), 38, "the keys the file has always had");
+}
+
+#[test]
+fn the_shutdown_grace_and_the_tls_pair_are_checked() {
+    #[derive(Parser, Debug)]
+    struct Serving {
+        #[command(flatten)]
+        lifecycle: LifecycleSettings,
+        #[command(flatten)]
+        tls: TlsSettings,
+    }
+    let parse = |args: &[&str]| {
+        Serving::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+    };
+    let defaults = parse(&[]).unwrap();
+    assert_eq!(
+        defaults.lifecycle.shutdown_grace(),
+        Ok(Duration::from_secs(20))
+    );
+    assert_eq!(defaults.tls.files(), Ok(None));
+    assert!(parse(&["--shutdown-grace", "0"]).is_err());
+    assert!(parse(&["--shutdown-grace", "3601"]).is_err());
+    let both = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+    assert!(both.tls.files().unwrap().is_some());
+    let one = parse(&["--tls-cert", "c.pem"]).unwrap();
+    assert!(one.tls.files().unwrap_err().contains("--tls-key"));
+    let file = file("shutdown_grace = 5\ntls_key = \"k.pem\"\n").unwrap();
+    assert_eq!(
+        LifecycleSettings::in_file(&file).shutdown_grace(),
+        Ok(Duration::from_secs(5))
+    );
+    assert!(TlsSettings::in_file(&file)
+        .files()
+        .unwrap_err()
+        .contains("--tls-cert"));
+    assert!(self::file("shutdown_grace = 0\n").is_err());
 }
 
 #[test]
@@ -108,6 +149,45 @@ fn the_defaults_are_the_libraries() {
         settings.store.durability(),
         keybound_store::Durability::default()
     );
+}
+
+/// Logs are text and metrics off unless asked; the file sets both, a flag
+/// beats it, and an unknown format is refused.
+#[test]
+fn logs_and_metrics_settings() {
+    let defaults = ObserveSettings::defaults();
+    assert_eq!(defaults.log_format(), LogFormat::Text);
+    assert_eq!(defaults.metrics_listen(), None);
+
+    let in_file = "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:9100\"\n";
+    let only_file = Sources {
+        file: file(in_file).unwrap(),
+        given: Default::default(),
+    };
+    let resolved = only_file.resolve(ObserveSettings::defaults()).unwrap();
+    assert_eq!(resolved.log_format(), LogFormat::Json);
+    assert_eq!(
+        resolved.metrics_listen(),
+        Some("127.0.0.1:9100".parse().unwrap())
+    );
+
+    let command = ObserveSettings::augment_args(clap::Command::new("serve"))
+        .mut_args(|arg| arg.env(None::<&'static str>));
+    let matches = command
+        .try_get_matches_from(["serve", "--log-format", "text"])
+        .unwrap();
+    let flags = ObserveSettings::from_arg_matches(&matches).unwrap();
+    let sources = Sources {
+        file: file(in_file).unwrap(),
+        given: given(&matches),
+    };
+    assert_eq!(
+        sources.resolve(flags).unwrap().log_format(),
+        LogFormat::Text,
+        "the flag"
+    );
+    assert!(file("log_format = \"xml\"\n").is_err());
+    assert!(file("metrics_listen = \"nowhere\"\n").is_err());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -52,6 +53,22 @@ impl Server {
         extra: &[&str],
     ) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        Server::launch(dir, listen, rp_id, origin, database_url, extra)
+    }
+
+    /// Serves the data directory `dir` (the test's RP ID and origin).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::launch(dir, "127.0.0.1:0", http::RP_ID, http::ORIGIN, None, extra)
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        listen: &str,
+        rp_id: &str,
+        origin: &str,
+        database_url: Option<String>,
+        extra: &[&str],
+    ) -> Server {
         let mut child = Command::new(BIN)
             .args([
                 "serve", "--listen", listen, "--rp-id", rp_id, "--origin", origin,
@@ -90,6 +107,30 @@ impl Server {
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`, `HUP`) to the server.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {name}");
+    }
+
+    /// The server's exit status once it has exited, waiting up to `limit`;
+    /// `None` if it is still running then.
+    pub fn exit_within(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Runs the admin CLI on this server's data; (success, stdout). The

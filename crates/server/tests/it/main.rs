@@ -31,6 +31,7 @@ mod names;
 mod pages;
 mod rate_limits;
 mod refusals;
+mod serving;
 mod step_up;
 
 const ORIGIN: &str = "http://localhost:8080";

@@ -8,6 +8,7 @@
 pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod keys;
+pub(crate) mod observe;
 pub(crate) mod record;
 pub(crate) mod refusal;
 pub(crate) mod single_use;
@@ -39,6 +40,7 @@ impl Kernel {
         clock: Arc<dyn Clock>,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Self {
+        store.observe(Arc::new(observe::AuditObserver));
         Kernel {
             store,
             clock,

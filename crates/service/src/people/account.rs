@@ -283,6 +283,8 @@ impl Service {
             .await?
             .filter(|i| i.status == IdentityStatus::Active)
             .ok_or(ServiceError::Forbidden)?;
+        // The request's span (its access log line) names who asked.
+        tracing::Span::current().record("identity", identity.name.as_str());
         Ok((session, identity))
     }
 }

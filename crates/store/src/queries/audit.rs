@@ -198,6 +198,7 @@ impl WriteTx {
             )
             .await?;
         self.lease()?.set_chain_head(&sealed);
+        self.appended(&sealed);
         Ok(sealed)
     }
 }

@@ -1,0 +1,21 @@
+//! Operating `keybound serve`: a graceful stop on a real signal, backups
+//! of a live database and their restore, https with a certificate that is
+//! replaced while serving, and a reverse proxy (nginx) in front.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod support;
+
+#[path = "ops/backup.rs"]
+mod backup;
+#[path = "ops/lifecycle.rs"]
+mod lifecycle;
+#[path = "ops/proxy.rs"]
+mod proxy;
+#[path = "ops/tls.rs"]
+mod tls;
