@@ -86,6 +86,7 @@ on_both_backends!(
     look_ups_of_text_with_a_nul_find_nothing,
     open_invitations_are_listed_voided_and_admins_counted,
     a_persons_live_sessions_are_listed_and_ended_one_by_one,
+    asking_whether_a_database_is_set_up_creates_nothing,
 );
 
 #[path = "it/audit_details.rs"]
@@ -391,6 +392,20 @@ async fn grants_are_single_use_and_expire(db: &Db) {
     assert_eq!(seen.used_ms, Some(50), "a used grant says when");
     assert_eq!(tx.grant(&[4; 32]).await.unwrap().unwrap().used_ms, None);
     assert!(tx.grant(&[5; 32]).await.unwrap().is_none());
+}
+
+/// Issue 14: commands other than `serve` and `init` ask before opening,
+/// and asking leaves no file and no schema behind.
+async fn asking_whether_a_database_is_set_up_creates_nothing(db: &Db) {
+    assert!(!Store::initialised(&db.url).await.unwrap());
+    if let Some(dir) = &db._dir {
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file");
+    }
+    assert!(!Store::initialised(&db.url).await.unwrap(), "still nothing");
+    drop(db.open().await);
+    assert!(Store::initialised(&db.url).await.unwrap());
+    assert!(!Store::initialised("sqlite::memory:").await.unwrap());
+    assert!(Store::initialised("mysql://x").await.is_err());
 }
 
 /// Issue 14: the invitation list, voiding only invitations, and the count

@@ -24,6 +24,8 @@ struct Cli {
     #[command(flatten)]
     limits: LimitSettings,
     #[command(flatten)]
+    lifetimes: LifetimeSettings,
+    #[command(flatten)]
     http: HttpSettings,
     #[command(flatten)]
     metadata: MetadataSource,
@@ -58,6 +60,7 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<StoreSettings>();
     flags_are_keys::<SiteSettings>();
     flags_are_keys::<PeopleSettings>();
+    flags_are_keys::<LifetimeSettings>();
     flags_are_keys::<RegistrationSettings>();
     flags_are_keys::<TierSettings>();
     flags_are_keys::<LimitSettings>();
@@ -68,8 +71,9 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<TlsSettings>();
     flags_are_keys::<ObserveSettings>();
     // 33 before issue 14, which added shutdown_grace, tls_cert, tls_key,
-    // log_format and metrics_listen.
-    assert_eq!(all_keys().len(), 38, "the keys the file has always had");
+    // log_format, metrics_listen, the three lifetimes and
+    // allow_insecure_origin.
+    assert_eq!(all_keys().len(), 42, "the keys the file has always had");
 }
 
 #[test]
@@ -132,6 +136,7 @@ fn the_defaults_are_the_libraries() {
         registration: cli.registration,
         tiers: cli.tiers,
         limits: cli.limits,
+        lifetimes: cli.lifetimes,
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();
@@ -141,6 +146,9 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.rp_name, theirs.rp_name);
     assert_eq!(ours.open_registration, theirs.open_registration);
     assert_eq!(ours.challenge_ttl_ms, theirs.challenge_ttl_ms);
+    assert_eq!(ours.session_ttl_ms, theirs.session_ttl_ms);
+    assert_eq!(ours.invitation_ttl_ms, theirs.invitation_ttl_ms);
+    assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);
     assert_eq!(ours.rate_limits, theirs.rate_limits);

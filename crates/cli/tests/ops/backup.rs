@@ -150,6 +150,7 @@ fn a_backup_under_load_restores_every_acknowledged_registration() {
 #[test]
 fn restore_refuses_a_database_it_would_overwrite_and_a_broken_backup() {
     let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
     let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let file = live.path().join("backup.db");
