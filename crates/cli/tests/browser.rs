@@ -1122,3 +1122,40 @@ async fn enrolment_and_sign_in_over_https() {
     ));
     chrome.close().await;
 }
+
+/// Issue 14: a console form sent after the step-up window is not lost.
+/// The step-up page carries it; after the passkey it is sent again and
+/// does what was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_up_keeps_what_was_typed() {
+    let (server, origin) = serve(&["--step-up-window", "2"]);
+    let Some(mut chrome) = Chrome::launch("step_up", &origin, hardware_passkey()).await else {
+        return;
+    };
+    chrome.without_autofill().await;
+    let (ok, link) = server.cli(&["admin", "invite", "root", "--admin"]);
+    assert!(ok);
+    chrome.goto(link.trim()).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.goto("/admin").await;
+    chrome.wait_path("/admin").await;
+    chrome.type_into("#invite input[name=name]", "newbie").await;
+    chrome
+        .eval("document.querySelector('#invite select[name=min_tier]').value = '2'; true")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    chrome.click_and_leave("#invite button[type=submit]").await;
+    chrome.wait_text("main", "Confirm it is you").await;
+    assert_eq!(
+        chrome.eval("document.body.dataset.page").await,
+        Some("step-up".into())
+    );
+    chrome.shot("step-up").await;
+    chrome.click("#step-up").await;
+    chrome.wait_text("#invitation-link", "/enroll?token=").await;
+    assert!(chrome.text("main").await.contains("newbie"));
+    assert!(chrome.text("#invitation-tier").await.contains("tier 2"));
+    chrome.shot("invitation-after-step-up").await;
+    chrome.close().await;
+}
