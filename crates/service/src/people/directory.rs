@@ -47,7 +47,11 @@ impl Service {
             return Ok(PeoplePage::default());
         }
         let mut tx = self.kernel.store.read().await?;
-        let mut matching = tx.identities().await?.into_iter().filter(|i| {
+        // Byte order here, whatever the database's collation, so the
+        // `after` cursor pages the same way on SQLite and PostgreSQL.
+        let mut everyone = tx.identities().await?;
+        everyone.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut matching = everyone.into_iter().filter(|i| {
             query.after.as_ref().is_none_or(|after| i.name > *after)
                 && needle
                     .as_ref()
