@@ -1,10 +1,16 @@
 //! The pages as a person uses them: headless Chromium (Debian's `chromium`)
 //! with a CDP virtual authenticator, against the real server binary.
 //! Screenshots of every page go to `target/tmp/browser/<test>/` (printed at
-//! the end); they are artefacts of the run, not part of the repository.
+//! the end), at 1280 and 390 px wide and in dark mode; they are artefacts
+//! of the run, not part of the repository. Every page shot is also checked
+//! with axe-core (WCAG 2.2 A and AA rules) in light and dark mode: a
+//! serious or critical violation fails the test, and so does a page wider
+//! than a 390 px phone.
 //!
 //! Without a Chromium binary the tests say so loudly and pass, except under
-//! CI (`CI` set), where a missing browser fails them.
+//! CI (`CI` set), where a missing browser fails them. axe-core is fetched
+//! with npm into the target directory once per run; without npm or the
+//! registry the checks are skipped loudly, except under CI.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,6 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    ClearDeviceMetricsOverrideParams, MediaFeature, SetDeviceMetricsOverrideParams,
+    SetEmulatedMediaParams,
+};
 use chromiumoxide::cdp::browser_protocol::page::{
     AddScriptToEvaluateOnNewDocumentParams, RemoveScriptToEvaluateOnNewDocumentParams,
 };
@@ -61,6 +71,42 @@ fn serve(extra: &[&str]) -> (Server, String) {
     let server = Server::start_on(&format!("127.0.0.1:{port}"), "localhost", &origin, extra);
     (server, origin)
 }
+
+/// axe-core's source, fetched once per run with npm into the target
+/// directory (`None`, after a loud message, where that is impossible and
+/// this is not CI).
+fn axe() -> Option<&'static str> {
+    static AXE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("axe");
+        let script = dir.join("node_modules/axe-core/axe.min.js");
+        if !script.exists() {
+            let _ = std::fs::create_dir_all(&dir);
+            let installed = std::process::Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&dir)
+                .arg("axe-core@4")
+                .status();
+            if !installed.is_ok_and(|s| s.success()) {
+                let message = "could not install axe-core with npm";
+                if std::env::var_os("CI").is_some() {
+                    panic!("{message}: the accessibility checks must run in CI");
+                }
+                eprintln!(
+                    "\n{}\n!!! SKIPPING the accessibility checks: {message}\n{}\n",
+                    "!".repeat(78),
+                    "!".repeat(78)
+                );
+                return None;
+            }
+        }
+        std::fs::read_to_string(&script).ok()
+    })
+    .as_deref()
+}
+
+/// The widths every page is shot and checked at: a laptop and a phone.
+const WIDTHS: [i64; 2] = [1280, 390];
 
 fn invite(server: &Server, name: &str) -> String {
     let (ok, url) = server.cli(&["admin", "invite", name]);
@@ -341,13 +387,130 @@ impl Chrome {
             .unwrap_or_default() as usize
     }
 
+    /// Checks the page as it is now (axe-core in light and dark mode, no
+    /// horizontal overflow on a phone) and shoots it at each of [`WIDTHS`]
+    /// and in dark mode.
     async fn shot(&mut self, name: &str) {
         self.taken += 1;
-        let path = self.shots.join(format!("{:02}-{name}.png", self.taken));
+        let n = self.taken;
+        for dark in [false, true] {
+            self.color_scheme(dark).await;
+            self.audit(name, dark).await;
+        }
+        self.color_scheme(false).await;
+        for width in WIDTHS {
+            self.width(Some(width)).await;
+            if width < 500 {
+                let wide = self
+                    .eval("document.documentElement.scrollWidth - window.innerWidth")
+                    .await
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or_default();
+                assert!(
+                    wide <= 0,
+                    "{name}: {wide} px wider than a {width} px screen"
+                );
+            }
+            self.save(&format!("{n:02}-{name}-{width}.png")).await;
+        }
+        self.width(Some(1280)).await;
+        self.color_scheme(true).await;
+        self.save(&format!("{n:02}-{name}-1280-dark.png")).await;
+        self.color_scheme(false).await;
+        self.width(None).await;
+    }
+
+    async fn save(&self, file: &str) {
         self.page
-            .save_screenshot(ScreenshotParams::builder().full_page(true).build(), &path)
+            .save_screenshot(
+                ScreenshotParams::builder().full_page(true).build(),
+                self.shots.join(file),
+            )
             .await
             .unwrap();
+    }
+
+    /// Emulates a viewport `width` px wide (`None`: the window's own).
+    async fn width(&self, width: Option<i64>) {
+        match width {
+            Some(width) => {
+                self.page
+                    .execute(SetDeviceMetricsOverrideParams::new(
+                        width,
+                        900,
+                        1.0,
+                        width < 500,
+                    ))
+                    .await
+                    .unwrap();
+            }
+            None => {
+                self.page
+                    .execute(ClearDeviceMetricsOverrideParams::default())
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// `prefers-color-scheme: dark` or light.
+    async fn color_scheme(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.page
+            .execute(
+                SetEmulatedMediaParams::builder()
+                    .features(vec![MediaFeature::new("prefers-color-scheme", scheme)])
+                    .build(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Runs axe-core's WCAG 2.2 A/AA rules on the page; any serious or
+    /// critical violation fails the test, naming the rule and the nodes.
+    async fn audit(&self, name: &str, dark: bool) {
+        let Some(found) = self.violations().await else {
+            return;
+        };
+        let mode = if dark { "dark" } else { "light" };
+        assert_eq!(
+            found,
+            serde_json::json!([]),
+            "axe-core on {name} ({mode} mode): {}",
+            serde_json::to_string_pretty(&found).unwrap()
+        );
+    }
+
+    /// axe-core's serious and critical WCAG 2.2 A/AA violations on the
+    /// page (`None` where axe-core is not at hand).
+    async fn violations(&self) -> Option<serde_json::Value> {
+        let axe = axe()?;
+        if self.eval("typeof window.axe").await != Some("object".into()) {
+            self.page.evaluate_expression(axe).await.unwrap();
+        }
+        let found: serde_json::Value = self
+            .page
+            .evaluate_function(
+                "async () => {
+                   const r = await axe.run(document, {
+                     runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'],
+                   });
+                   return r.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => ({
+                       rule: v.id,
+                       impact: v.impact,
+                       help: v.help,
+                       nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ': ' + n.failureSummary),
+                     }));
+                 }",
+            )
+            .await
+            .unwrap()
+            .into_value()
+            .unwrap();
+        Some(found)
     }
 
     /// Device `i`'s credentials, private keys included.
@@ -805,6 +968,90 @@ async fn recovery_approved_in_the_console() {
     chrome.close().await;
 }
 
+/// Issue 14: an enrolment the tier policy refuses says why, in words, and
+/// the page asks the provider to drop the key it made; then the console's
+/// pages, each checked with axe-core and shot at laptop and phone width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_in_words_and_the_console_pages() {
+    let (server, origin) = serve(&["--registration-min-tier", "2"]);
+    let Some(mut chrome) = Chrome::launch("console", &origin, hardware_passkey()).await else {
+        return;
+    };
+    chrome.without_autofill().await;
+    const KEY: usize = 0;
+    let (ok, link) = server.cli(&["admin", "invite", "root", "--admin"]);
+    assert!(ok);
+    chrome.goto(link.trim()).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.shot("me-admin").await;
+    assert!(
+        !chrome
+            .text("#credentials")
+            .await
+            .contains("Not used to sign in yet"),
+        "enrolment signed in with it"
+    );
+
+    // A synced passkey is tier 1: refused, with the reason in words (not
+    // "null"), and the provider is told to forget the key it made.
+    let phone = chrome.add_device(passkey_authenticator()).await;
+    chrome.reachable(KEY, false).await;
+    chrome.goto(&invite(&server, "sy")).await;
+    chrome.click("#enroll-passkey").await;
+    let error = chrome.wait_text("#error", "security level").await;
+    assert!(!error.contains("null"), "{error}");
+    chrome.shot("enrolment-refused-tier").await;
+    wait_until(
+        "signalUnknownCredential after the refused enrolment",
+        || !chrome.deleted().is_empty(),
+    )
+    .await;
+    assert!(chrome.credentials(phone).await.is_empty());
+    chrome.reachable(phone, false).await;
+    chrome.reachable(KEY, true).await;
+
+    // The console, page by page.
+    chrome.goto("/admin").await;
+    chrome.wait_path("/admin").await;
+    chrome.wait_text("#people", "sy").await;
+    chrome.shot("console-people").await;
+    chrome
+        .click("#people a[href='/admin/person?name=root']")
+        .await;
+    chrome.wait_path("/admin/person").await;
+    chrome.wait_text("#sessions", "End session").await;
+    chrome.shot("console-person").await;
+    chrome.goto("/admin/invitations").await;
+    chrome.wait_text("#invitations", "sy").await;
+    chrome.shot("console-invitations").await;
+    chrome.goto("/admin/recoveries").await;
+    chrome.wait_text("main", "Pending recoveries").await;
+    chrome.shot("console-recoveries").await;
+    chrome.goto("/admin/audit?kind=registration").await;
+    chrome.wait_text("#events", "registration").await;
+    chrome.shot("console-audit").await;
+    chrome.goto("/no/such/page").await;
+    chrome.wait_text("main", "Page not found").await;
+    chrome.shot("not-found").await;
+    chrome.goto("/recover").await;
+    chrome.wait_text("main", "must approve").await;
+    chrome.shot("recover").await;
+
+    // The checker itself: pale grey text on white is caught.
+    chrome
+        .eval(
+            "const p = document.createElement('p'); p.textContent = 'pale';
+             p.style.color = '#bbbbbb'; p.style.background = '#ffffff';
+             document.querySelector('main').append(p); true",
+        )
+        .await;
+    if let Some(found) = chrome.violations().await {
+        assert!(found.to_string().contains("color-contrast"), "{found}");
+    }
+    chrome.close().await;
+}
+
 /// Enrolment and sign-in over https, keybound terminating TLS with a
 /// certificate made here. Chromium refuses WebAuthn on a page with a
 /// certificate error, so the certificate is made trusted (its key pinned
@@ -873,5 +1120,42 @@ async fn enrolment_and_sign_in_over_https() {
     assert!(export.lines().any(
         |l| l.contains("\"kind\":\"authentication\"") && l.contains("\"outcome\":\"success\"")
     ));
+    chrome.close().await;
+}
+
+/// Issue 14: a console form sent after the step-up window is not lost.
+/// The step-up page carries it; after the passkey it is sent again and
+/// does what was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_up_keeps_what_was_typed() {
+    let (server, origin) = serve(&["--step-up-window", "2"]);
+    let Some(mut chrome) = Chrome::launch("step_up", &origin, hardware_passkey()).await else {
+        return;
+    };
+    chrome.without_autofill().await;
+    let (ok, link) = server.cli(&["admin", "invite", "root", "--admin"]);
+    assert!(ok);
+    chrome.goto(link.trim()).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    chrome.goto("/admin").await;
+    chrome.wait_path("/admin").await;
+    chrome.type_into("#invite input[name=name]", "newbie").await;
+    chrome
+        .eval("document.querySelector('#invite select[name=min_tier]').value = '2'; true")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    chrome.click_and_leave("#invite button[type=submit]").await;
+    chrome.wait_text("main", "Confirm it is you").await;
+    assert_eq!(
+        chrome.eval("document.body.dataset.page").await,
+        Some("step-up".into())
+    );
+    chrome.shot("step-up").await;
+    chrome.click("#step-up").await;
+    chrome.wait_text("#invitation-link", "/enroll?token=").await;
+    assert!(chrome.text("main").await.contains("newbie"));
+    assert!(chrome.text("#invitation-tier").await.contains("tier 2"));
+    chrome.shot("invitation-after-step-up").await;
     chrome.close().await;
 }

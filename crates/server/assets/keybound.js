@@ -72,10 +72,30 @@
 
   class Failure extends Error {
     constructor(message, reply) {
-      super(message);
+      super(message || "");
       this.reply = reply || {};
     }
   }
+
+  // Why a ceremony was refused, for the refusals a person can act on: the
+  // server sends one of these codes (reply.rs, REASON_CODES) and nothing
+  // else; any other refusal gets the caller's generic message.
+  const REASONS = {
+    tier_too_low:
+      "This passkey does not meet the security level required here. Use a security key, or a passkey that stays on one device, with a PIN or biometric.",
+    authenticator_not_allowed:
+      "This kind of authenticator is not accepted here. Use another device or security key, or ask your administrator which ones are.",
+    credential_quarantined:
+      "This passkey is blocked while an administrator checks it (it may have been copied). Sign in with another passkey, or contact your administrator.",
+    invitation_used_or_expired:
+      "This invitation was used or has expired. Ask the person who invited you for a new one.",
+    session_ended: "You were signed out in the meantime. Sign in again, then try again.",
+    too_many_passkeys:
+      "Your account holds as many passkeys as allowed. Revoke one you no longer use, then try again.",
+    user_verification_required:
+      "This site needs your device to check it is you (a PIN, fingerprint or face). Set one up on the device, or use another.",
+    timed_out: "This took too long, or was started in another tab. Try again.",
+  };
 
   async function post(path, body) {
     let response;
@@ -99,7 +119,10 @@
       throw new Failure("Too many attempts. Wait a minute, then try again.", reply);
     }
     if (!response.ok || reply.status !== "ok") {
-      throw new Failure(null, Object.assign({ httpStatus: response.status }, reply));
+      throw new Failure(
+        REASONS[reply.reason],
+        Object.assign({ httpStatus: response.status }, reply)
+      );
     }
     return reply;
   }
@@ -156,7 +179,11 @@
 
   let conditional = null;
 
-  async function finishSignIn(credential) {
+  function toMe() {
+    location.assign("/me");
+  }
+
+  async function finishSignIn(credential, done) {
     const json = credentialJSON(credential);
     try {
       await post("/assertion/result", json);
@@ -172,10 +199,11 @@
       }
       throw new Failure(e.message || "Sign-in failed. Try again, or use another passkey.");
     }
-    location.assign("/me");
+    (done || toMe)();
   }
 
-  async function signIn(username) {
+  // Signs in (or, signed in already, steps up), then `done` (default: /me).
+  async function signIn(username, done) {
     if (conditional) conditional.abort();
     showError("");
     try {
@@ -183,7 +211,7 @@
       delete options.status;
       delete options.errorMessage;
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-      await finishSignIn(credential);
+      await finishSignIn(credential, done);
     } catch (e) {
       showError(explain(e, "Sign-in failed. Try again, or use another passkey."));
       startAutofill();
@@ -235,7 +263,17 @@
       delete options.status;
       delete options.errorMessage;
       const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
-      await post("/attestation/result", credentialJSON(credential));
+      const json = credentialJSON(credential);
+      try {
+        await post("/attestation/result", json);
+      } catch (e) {
+        // The device made a key the server refused: the provider should
+        // not keep offering it.
+        if (e instanceof Failure && e.reply.status === "failed") {
+          await signal("signalUnknownCredential", { rpId: siteRpId(), credentialId: json.id });
+        }
+        throw e;
+      }
       location.assign(next);
     } catch (e) {
       if (e instanceof Failure && e.reply.errorMessage === "sign in again first") {
@@ -287,6 +325,15 @@
     }
   }
 
+  // The console's step-up: confirm with a passkey, then send again what
+  // the administrator was doing (the #resume form, filled by the server).
+  function stepUpPage() {
+    const button = document.getElementById("step-up");
+    const resume = document.getElementById("resume");
+    if (!button || !resume) return;
+    button.addEventListener("click", () => signIn("", () => resume.submit()));
+  }
+
   function start() {
     if (!window.PublicKeyCredential) {
       const page = document.body.dataset.page;
@@ -301,6 +348,8 @@
         return enrollPage();
       case "me":
         return mePage();
+      case "step-up":
+        return stepUpPage();
       default:
         return undefined;
     }

@@ -18,7 +18,7 @@ use keybound_webauthn::{
 use serde::Deserialize;
 
 pub(crate) use crate::client::context;
-use crate::reply::{failed, from_service, ok};
+use crate::reply::{failed, from_ceremony, from_service, ok, Ceremony};
 use crate::same_origin::{JsonBody, SameOrigin};
 use crate::{cookies, AppState};
 
@@ -185,7 +185,7 @@ async fn attestation_result(
             }
             with_headers(ok(serde_json::json!({})), out)
         }
-        Err(e) => from_service(&e),
+        Err(e) => from_ceremony(&e, Ceremony::Registration),
     }
 }
 
@@ -254,7 +254,7 @@ async fn assertion_result(
             set_session(&state, &mut out, &signed_in.session.value);
             with_headers(ok(serde_json::json!({"username": signed_in.name})), out)
         }
-        Err(e) => from_service(&e),
+        Err(e) => from_ceremony(&e, Ceremony::Authentication),
     }
 }
 

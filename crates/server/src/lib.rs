@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ceremony::router())
         .merge(pages::router())
         .merge(assets::router())
+        .fallback(pages::not_found)
+        .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(headers::secure));
     let app = if https {

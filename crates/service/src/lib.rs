@@ -22,8 +22,8 @@ mod trust;
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
 use kernel::{error, events, keys, observe, record, refusal, single_use, tier, tokens};
 use people::{
-    account, alerts, authentication, bounds, ceremony, console, decoys, invitations, invite,
-    offboard, rate_limit, recovery, registration, roles,
+    account, alerts, authentication, bounds, ceremony, console, decoys, directory, invitations,
+    invite, offboard, rate_limit, recovery, registration, roles, sessions,
 };
 use trust::{metadata, tiers};
 
@@ -36,6 +36,7 @@ pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
+pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;
 pub use invitations::{InvitedRole, OpenInvitation};
@@ -59,6 +60,7 @@ pub use recovery::{Approval, PendingRecovery};
 pub use refusal::Refusal;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};
 pub use roles::{PendingRole, RoleGrant};
+pub use sessions::LiveSession;
 pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};

@@ -85,6 +85,7 @@ on_both_backends!(
     expired_challenges_and_finished_sessions_are_purged,
     look_ups_of_text_with_a_nul_find_nothing,
     open_invitations_are_listed_voided_and_admins_counted,
+    a_persons_live_sessions_are_listed_and_ended_one_by_one,
     asking_whether_a_database_is_set_up_creates_nothing,
 );
 
@@ -523,6 +524,55 @@ async fn sessions_end_on_sign_out_expiry_or_credential_revocation(db: &Db) {
         tx.live_session(&[2; 32], 10).await.unwrap().is_none(),
         "credential revoked"
     );
+}
+
+/// The console's view of a person's sessions: live ones only, newest
+/// first; one ended by its hash, and only as that person's.
+async fn a_persons_live_sessions_are_listed_and_ended_one_by_one(db: &Db) {
+    let store = db.open().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&identity("ada")).await.unwrap();
+    tx.insert_identity(&identity("bob")).await.unwrap();
+    tx.insert_credential(&credential(b"c1", "ada"))
+        .await
+        .unwrap();
+    let session = |tag: u8, created_ms: i64, expires_ms: i64| Session {
+        id_hash: vec![tag; 32],
+        identity_id: "id-ada".into(),
+        credential_id: b"c1".to_vec(),
+        user_verified: true,
+        tier: 2,
+        created_ms,
+        expires_ms,
+    };
+    tx.insert_session(&session(1, 0, 100)).await.unwrap();
+    tx.insert_session(&session(2, 5, 100)).await.unwrap();
+    tx.insert_session(&session(3, 1, 8)).await.unwrap();
+    let live = tx.live_sessions_of("id-ada", 10).await.unwrap();
+    assert_eq!(
+        live,
+        [session(2, 5, 100), session(1, 0, 100)],
+        "newest first, expired left out"
+    );
+    assert!(tx.live_sessions_of("id-bob", 10).await.unwrap().is_empty());
+    assert!(
+        !tx.end_session_of("id-bob", &[1; 32], 20).await.unwrap(),
+        "not bob's"
+    );
+    assert!(
+        !tx.end_session_of("id-ada", &[3; 32], 20).await.unwrap(),
+        "expired"
+    );
+    assert!(tx.end_session_of("id-ada", &[1; 32], 20).await.unwrap());
+    assert!(
+        !tx.end_session_of("id-ada", &[1; 32], 21).await.unwrap(),
+        "once"
+    );
+    assert_eq!(
+        tx.live_sessions_of("id-ada", 21).await.unwrap(),
+        [session(2, 5, 100)]
+    );
+    tx.commit().await.unwrap();
 }
 
 async fn secrets_are_created_once(db: &Db) {

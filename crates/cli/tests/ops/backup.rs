@@ -216,6 +216,8 @@ fn postgresql_is_backed_up_with_pg_dump() {
 #[test]
 fn restore_over_a_crashed_servers_database_drops_its_log() {
     let source = tempfile::tempdir().unwrap();
+    // Admin commands no longer create a database (h-cli): init first.
+    assert!(keybound(source.path(), &["init"]).0);
     let (ok, _, err) = keybound(source.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let file = source.path().join("backup.db");

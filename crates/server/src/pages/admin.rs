@@ -3,27 +3,28 @@
 //! goes through [`keybound_service::Service::authorize_admin`]: an administrator at tier 2,
 //! signed in within the step-up window.
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use keybound_service::{
-    Admin, Approval, AuditFilter, ClientContext, Outcome, RoleGrant, ServiceError,
-};
+use keybound_service::{Admin, ClientContext, RoleGrant, ServiceError};
 use maud::{html, Markup};
 
+use super::step_up::{ConsoleForm, Resume};
 use super::text::Shown;
-use super::{cross_site, date, layout, see_other, with_notice, Notice, NoticeQuery};
+use super::{cross_site, layout, see_other, with_notice, Notice, NoticeQuery};
 use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::{cookies, AppState};
 
 /// The administrator making this request, or the response that turns them
-/// away: sign in, step up (or, when none of their passkeys can reach the
-/// console's tier, what to add), or not for you.
-async fn admin(
+/// away: sign in, step up (carrying `resume`, so nothing typed is lost; or,
+/// when none of their passkeys can reach the console's tier, what to add),
+/// or not for you.
+pub(super) async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
+    resume: Resume<'_>,
 ) -> Result<Admin, Response> {
     let Some(session) = cookies::get(headers, cookies::SESSION) else {
         return Err(see_other("/", HeaderMap::new()));
@@ -36,12 +37,14 @@ async fn admin(
                 .account(&session)
                 .await
                 .is_ok_and(|a| a.admin_lacks_tier);
-            let notice = if lacks_tier {
-                Notice::AdminNeedsTier
-            } else {
-                Notice::StepUp
-            };
-            Err(see_other(&with_notice("/me", notice), HeaderMap::new()))
+            if lacks_tier {
+                return Err(see_other(
+                    &with_notice("/me", Notice::AdminNeedsTier),
+                    HeaderMap::new(),
+                ));
+            }
+            let window = state.service.config().step_up_window_ms;
+            Err(super::step_up::page(&resume, window))
         }
         Err(ServiceError::Forbidden) => Err((
             StatusCode::FORBIDDEN,
@@ -58,19 +61,20 @@ async fn admin(
 }
 
 /// [`admin`] for a form post, which must also come from our own pages.
-async fn admin_form(
+pub(super) async fn admin_form(
     state: &AppState,
     headers: &HeaderMap,
     ctx: &ClientContext,
+    resume: Resume<'_>,
 ) -> Result<Admin, Response> {
     if cross_site(state, headers) {
         return Err(StatusCode::FORBIDDEN.into_response());
     }
-    admin(state, headers, ctx).await
+    admin(state, headers, ctx, resume).await
 }
 
 /// The enrolment link for a grant token, on the first configured origin.
-fn enrol_link(state: &AppState, token: &str) -> String {
+pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
     let origin = state
         .service
         .config()
@@ -82,25 +86,57 @@ fn enrol_link(state: &AppState, token: &str) -> String {
     format!("{origin}/enroll?token={token}")
 }
 
-fn nav() -> Markup {
+/// The console's menu; `here` is the current page's path.
+pub(super) fn nav(here: &str) -> Markup {
+    const PAGES: [(&str, &str); 5] = [
+        ("/admin", "People"),
+        ("/admin/invitations", "Invitations"),
+        ("/admin/recoveries", "Recoveries and roles"),
+        ("/admin/audit", "Audit log"),
+        ("/me", "Your passkeys"),
+    ];
     html! {
-        nav { a href="/admin" { "People" } " · " a href="/admin/audit" { "Audit log" } " · " a href="/me" { "Your passkeys" } }
+        nav aria-label="Console" {
+            @for (path, label) in PAGES {
+                a href=(path) aria-current=[(path == here).then_some("page")] { (label) }
+            }
+        }
     }
 }
 
+/// The query of the people page: a name search, the page, a notice.
+#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
+pub(super) struct PeopleQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notice: Option<String>,
+}
+
+/// People on one page of the console.
+const PEOPLE_PAGE: usize = 50;
+
 pub(super) async fn people(
     State(state): State<AppState>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<PeopleQuery>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx).await {
+    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
         Ok(me) => me,
         Err(response) => return response,
     };
-    let people = match state.service.people((&me).into()).await {
-        Ok(people) => people,
+    let wanted = keybound_service::PeopleQuery {
+        name_contains: query.q.clone(),
+        after: query.after.clone(),
+        limit: PEOPLE_PAGE,
+    };
+    let page = match state.service.people_page((&me).into(), &wanted).await {
+        Ok(page) => page,
         Err(e) => return from_service(&e),
     };
     let recoveries = match state.service.pending_recoveries((&me).into()).await {
@@ -111,82 +147,66 @@ pub(super) async fn people(
         Ok(roles) => roles,
         Err(e) => return from_service(&e),
     };
+    let notice = NoticeQuery {
+        notice: query.notice.clone(),
+    }
+    .notice();
+    let next = page.next.as_ref().map(|after| {
+        let next = PeopleQuery {
+            after: Some(after.clone()),
+            notice: None,
+            ..query.clone()
+        };
+        format!(
+            "/admin?{}",
+            serde_urlencoded::to_string(&next).unwrap_or_default()
+        )
+    });
+    let search = query.q.clone().unwrap_or_default();
     layout(
         "People",
         "admin",
-        query.notice(),
+        notice,
         html! {
-            (nav())
+            (nav("/admin"))
             p { "Signed in as " strong { (Shown(&me.name)) } " (administrator)." }
-            table #people {
-                tr { th { "Name" } th { "Status" } th { "Role" } th { "Passkeys (tier)" } th { "" } }
-                @for (identity, credentials) in &people {
-                    tr data-name=(identity.name) {
-                        td.name { (Shown(&identity.name)) }
-                        td.status { (identity.status.as_str()) }
-                        td.role { @if identity.is_admin { "admin" } @else { "user" } }
-                        td.credentials {
-                            @for c in credentials {
-                                span.credential title=(c.tier_reasons) {
-                                    (Shown(c.nickname.as_deref().unwrap_or("passkey"))) " (tier " (c.tier) ", "
-                                    (match &c.status { keybound_service::CredentialStatus::Active => "active", keybound_service::CredentialStatus::Quarantined => "quarantined", _ => "revoked" })
-                                    ") "
-                                }
-                                @if c.tier_cap.is_some() && c.status == keybound_service::CredentialStatus::Active && identity.name != me.name {
-                                    form.vouch method="post" action={ "/admin/credentials/" (keybound_webauthn::b64::encode(&c.id)) "/vouch" } {
-                                        button type="submit" title=(c.tier_reasons) { "Vouch for it" }
+            form.inline-form #people-search method="get" action="/admin" role="search" {
+                label { "Name contains " input name="q" type="search" maxlength="64" value=(search); }
+                button type="submit" { "Search" }
+                @if !search.is_empty() { a href="/admin" { "Show everyone" } }
+            }
+            div.table-wrap tabindex="0" role="region" aria-label="People" {
+                table #people {
+                    tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Role" } th scope="col" { "Passkeys (tier)" } }
+                    @for (identity, credentials) in &page.people {
+                        tr data-name=(identity.name) {
+                            td.name { a href=(person_link(&identity.name)) { (Shown(&identity.name)) } }
+                            td.status { (identity.status.as_str()) }
+                            td.role { @if identity.is_admin { "admin" } @else { "user" } }
+                            td.credentials {
+                                @for c in credentials {
+                                    span.credential title=(c.tier_reasons) {
+                                        (Shown(c.nickname.as_deref().unwrap_or("passkey"))) " (tier " (c.tier) ", "
+                                        (credential_status(c))
+                                        ") "
+                                        @if c.tier_cap.is_some() && c.status == keybound_service::CredentialStatus::Active && identity.name != me.name {
+                                            form.vouch method="post" action={ "/admin/credentials/" (keybound_webauthn::b64::encode(&c.id)) "/vouch" } {
+                                                button.secondary type="submit" title=(c.tier_reasons) { "Vouch for it" }
+                                            }
+                                        }
                                     }
                                 }
                             }
                         }
-                        td {
-                            @if identity.status != keybound_service::IdentityStatus::Offboarded && identity.name != me.name {
-                                form.offboard method="post" action="/admin/offboard" {
-                                    input type="hidden" name="name" value=(identity.name);
-                                    label { input type="checkbox" name="confirm" value="yes"; " I am sure" }
-                                    button type="submit" { "Offboard" }
-                                }
-                            }
-                        }
                     }
                 }
             }
-            h2 { "Pending recoveries" }
-            @if recoveries.is_empty() { p { "None." } }
-            @for r in &recoveries {
-                div.recovery data-name=(r.name) {
-                    p {
-                        strong { (Shown(&r.name)) } " asked " (date(r.requested_ms)) "; open until " (date(r.expires_ms)) ". "
-                        "Approved by: " (Shown(&if r.approvers.is_empty() { "nobody yet".to_owned() } else { r.approvers.join(", ") })) "."
-                        @if let Some(ready) = r.ready_ms { " Grant available from " (date(ready)) "." }
-                    }
-                    form.approve method="post" action={ "/admin/recoveries/" (r.id) "/approve" } {
-                        label { "Old passkeys "
-                            select name="revoke_old" { option value="yes" selected { "revoke" } option value="no" { "keep" } }
-                        }
-                        button type="submit" { "Approve" }
-                    }
-                    @if r.ready_ms.is_some() && r.approvers.contains(&me.name) {
-                        form.issue method="post" action={ "/admin/recoveries/" (r.id) "/issue" } { button type="submit" { "Issue the grant" } }
-                    }
-                    form.deny method="post" action={ "/admin/recoveries/" (r.id) "/deny" } { button type="submit" { "Deny" } }
-                }
+            @if page.people.is_empty() { p #no-people { "Nobody matches." } }
+            @if let Some(next) = &next {
+                p.pager { a #next-people href=(next) { "Next page" } }
             }
-            h2 { "Proposed administrators" }
-            @if roles.is_empty() { p { "None." } }
-            @for r in &roles {
-                div.role data-name=(r.name) {
-                    p {
-                        strong { (r.name) } ": approved by " (r.approvers.join(", ")) " ("
-                        (r.approvers.len()) " of " (r.needed) " needed); open until " (date(r.expires_ms)) "."
-                    }
-                    @if !r.approvers.contains(&me.name) && r.name != me.name {
-                        form.approve-role method="post" action={ "/admin/roles/" (r.id) "/approve" } { button type="submit" { "Approve" } }
-                    }
-                    form.deny-role method="post" action={ "/admin/roles/" (r.id) "/deny" } { button type="submit" { "Turn down" } }
-                }
-            }
-            h2 { "Invite" }
+            (super::approvals::sections(&me, &recoveries, &roles))
+            h2 #invite-heading { "Invite" }
             p.hint { "Invitations are for new people, or people who were offboarded. Someone with an active account adds passkeys from their own page." }
             form #invite method="post" action="/admin/invite" {
                 label { "Name " input name="name" type="text" required maxlength="64"; }
@@ -201,6 +221,23 @@ pub(super) async fn people(
     .into_response()
 }
 
+/// A credential's status in a word.
+pub(super) fn credential_status(c: &keybound_service::Credential) -> &'static str {
+    match &c.status {
+        keybound_service::CredentialStatus::Active => "active",
+        keybound_service::CredentialStatus::Quarantined => "quarantined",
+        _ => "revoked",
+    }
+}
+
+/// The console's page of one person.
+pub(super) fn person_link(name: &str) -> String {
+    format!(
+        "/admin/person?{}",
+        serde_urlencoded::to_string([("name", name)]).unwrap_or_default()
+    )
+}
+
 #[derive(serde::Deserialize)]
 pub(super) struct InviteForm {
     name: String,
@@ -212,12 +249,20 @@ pub(super) struct InviteForm {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<InviteForm>,
+    ConsoleForm {
+        value: form,
+        fields,
+    }: ConsoleForm<InviteForm>,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &fields,
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -254,7 +299,7 @@ pub(super) async fn invite(
         "admin-invited",
         None,
         html! {
-            (nav())
+            (nav(""))
             p { "Hand this link to " strong { (Shown(form.name.trim())) } " in person or over a channel you trust. It works once and expires; it is shown only now." }
             p { code #invitation-link { (link) } }
             p #invitation-tier { "The passkey they enrol must reach at least tier " (invitation.min_tier) "." }
@@ -268,52 +313,20 @@ pub(super) async fn invite(
     .into_response()
 }
 
-/// Approve or turn down a proposed administrator.
-pub(super) async fn role_action(
-    State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
-    let result = match action.as_str() {
-        "approve" => state
-            .service
-            .approve_role(&me, &id, &ctx)
-            .await
-            .map(|grant| match grant {
-                RoleGrant::Granted => notice(Notice::RoleGranted),
-                RoleGrant::Proposed { .. } => notice(Notice::RoleProposed),
-            }),
-        "deny" => state
-            .service
-            .deny_role(&me, &id, &ctx)
-            .await
-            .map(|()| notice(Notice::RoleDenied)),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match result {
-        Ok(response) => response,
-        Err(ServiceError::Rejected(_)) => notice(Notice::RoleRefused),
-        Err(ServiceError::NotFound) => notice(Notice::NotFound),
-        Err(e) => from_service(&e),
-    }
-}
-
 /// Vouch for a passkey held below the tier it earned.
 pub(super) async fn vouch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &[],
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -335,12 +348,20 @@ pub(super) struct OffboardForm {
 
 pub(super) async fn offboard(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<OffboardForm>,
+    ConsoleForm {
+        value: form,
+        fields,
+    }: ConsoleForm<OffboardForm>,
 ) -> Response {
     let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
+    let resume = Resume::Form {
+        action: uri.path(),
+        fields: &fields,
+    };
+    let me = match admin_form(&state, &headers, &ctx, resume).await {
         Ok(me) => me,
         Err(response) => return response,
     };
@@ -367,215 +388,4 @@ pub(super) async fn offboard(
         }
         Err(e) => from_service(&e),
     }
-}
-
-/// Events on one page of the audit log unless the query asks for fewer
-/// (or more, up to [`MAX_AUDIT_LIMIT`]).
-const AUDIT_LIMIT: usize = 200;
-/// The most events one page shows.
-const MAX_AUDIT_LIMIT: usize = 500;
-
-#[derive(serde::Deserialize, serde::Serialize, Default, Clone)]
-pub(super) struct AuditQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    identity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    outcome: Option<String>,
-    /// `30m`, `24h`, `7d`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<String>,
-    /// The cursor: events older than this sequence number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    before: Option<String>,
-    /// Events per page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    limit: Option<String>,
-}
-
-impl AuditQuery {
-    /// The filter this query asks for at `now_ms`. What does not parse is
-    /// no filter (an empty field, an unknown outcome, a garbled cursor).
-    fn filter(&self, now_ms: i64) -> AuditFilter {
-        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        AuditFilter {
-            identity: nonempty(&self.identity),
-            kind: nonempty(&self.kind),
-            outcome: match self.outcome.as_deref() {
-                Some("success") => Some(Outcome::Success),
-                Some("failure") => Some(Outcome::Failure),
-                Some("alert") => Some(Outcome::Alert),
-                _ => None,
-            },
-            since_ms: self
-                .since
-                .as_deref()
-                .and_then(keybound_service::duration_ms)
-                .map(|ms| now_ms.saturating_sub(ms)),
-            before_seq: self.before.as_deref().and_then(|b| b.parse().ok()),
-            limit: self
-                .limit
-                .as_deref()
-                .and_then(|l| l.parse::<usize>().ok())
-                .map_or(AUDIT_LIMIT, |l| l.clamp(1, MAX_AUDIT_LIMIT)),
-        }
-    }
-
-    /// The link to the page of events older than `seq`, same filters.
-    fn older(&self, seq: u64) -> String {
-        let next = AuditQuery {
-            before: Some(seq.to_string()),
-            ..self.clone()
-        };
-        format!(
-            "/admin/audit?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
-    }
-}
-
-pub(super) async fn audit(
-    State(state): State<AppState>,
-    Query(query): Query<AuditQuery>,
-    headers: HeaderMap,
-    extensions: Extensions,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
-    let filter = query.filter(now);
-    if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {
-        return from_service(&e);
-    }
-    let page = match state.service.audit_view((&me).into(), &filter).await {
-        Ok(page) => page,
-        Err(e) => return from_service(&e),
-    };
-    let events = &page.events;
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    layout(
-        "Audit log",
-        "admin-audit",
-        None,
-        html! {
-            (nav())
-            form #audit-filter method="get" action="/admin/audit" {
-                label { "Identity " input name="identity" type="text" value=(value(&query.identity)); }
-                label { "Kind " input name="kind" type="text" value=(value(&query.kind)); }
-                label { "Outcome "
-                    select name="outcome" {
-                        option value="" { "any" }
-                        @for o in ["success", "failure", "alert"] {
-                            option value=(o) selected[query.outcome.as_deref() == Some(o)] { (o) }
-                        }
-                    }
-                }
-                label { "Since " input name="since" type="text" placeholder="24h" value=(value(&query.since)); }
-                button type="submit" { "Filter" }
-            }
-            p { (events.len()) " events, newest first (at most " (filter.limit) " a page)." }
-            table #events {
-                tr { th { "#" } th { "Time" } th { "Kind" } th { "Actor" } th { "Subject" } th { "Outcome" } th { "Severity" } th { "Reason" } th { "Address" } th { "Subject kind" } th { "Details" } }
-                @for e in events {
-                    tr.event {
-                        td { (e.seq) }
-                        td { (date(e.event.time_ms)) }
-                        td.kind { (Shown(&e.event.kind)) }
-                        td { (Shown(e.event.actor.as_deref().unwrap_or(""))) }
-                        td.subject { (Shown(e.event.subject.as_deref().unwrap_or(""))) }
-                        td.outcome { (e.event.outcome.map(|o| format!("{o:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (e.event.severity.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()) }
-                        td { (Shown(e.event.reason.as_deref().unwrap_or(""))) }
-                        td { (Shown(e.event.ip.as_deref().unwrap_or(""))) }
-                        td.subject-kind { (Shown(e.event.subject_kind.as_deref().unwrap_or(""))) }
-                        td.details {
-                            @for (key, value) in &e.event.details {
-                                span.detail { (Shown(key)) "=" (Shown(value)) } " "
-                            }
-                        }
-                    }
-                }
-            }
-            @if let Some(seq) = page.older {
-                p { a #older href=(query.older(seq)) { "Older events" } }
-            }
-            p.hint { "The whole chain verifies offline: keybound audit export, then keybound audit verify." }
-        },
-    )
-    .into_response()
-}
-
-#[derive(serde::Deserialize, Default)]
-pub(super) struct RecoveryForm {
-    #[serde(default)]
-    revoke_old: Option<String>,
-}
-
-/// Approve, issue or deny a recovery.
-pub(super) async fn recovery_action(
-    State(state): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    Form(form): Form<RecoveryForm>,
-) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin_form(&state, &headers, &ctx).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
-    let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
-    let result = match action.as_str() {
-        "approve" => {
-            let revoke_old = form.revoke_old.as_deref() != Some("no");
-            state
-                .service
-                .approve_recovery_from(&me, &id, revoke_old, &ctx)
-                .await
-                .map(|approval| match approval {
-                    Approval::NeedsMore { .. } => notice(Notice::RecoveryApproved),
-                    Approval::Waiting { .. } => notice(Notice::RecoveryWaiting),
-                    Approval::Issued(token) => grant_page(&state, &token.value),
-                })
-        }
-        "issue" => state
-            .service
-            .issue_recovery_grant_from(&me, &id, &ctx)
-            .await
-            .map(|token| grant_page(&state, &token.value)),
-        "deny" => state
-            .service
-            .deny_recovery_from(&me, &id, &ctx)
-            .await
-            .map(|()| notice(Notice::RecoveryDenied)),
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match result {
-        Ok(response) => response,
-        Err(ServiceError::Rejected(keybound_service::Refusal::RecoveryNotReady)) => {
-            notice(Notice::RecoveryWaiting)
-        }
-        Err(ServiceError::Rejected(_)) => notice(Notice::RecoveryRefused),
-        Err(ServiceError::NotFound) => notice(Notice::NotFound),
-        Err(e) => from_service(&e),
-    }
-}
-
-/// The recovery grant, shown once to the approver who takes it.
-fn grant_page(state: &AppState, token: &str) -> Response {
-    layout(
-        "Recovery grant",
-        "admin-recovery-grant",
-        None,
-        html! {
-            (nav())
-            p { "Hand this link over in person or over a channel you trust. It enrols one new passkey, works once, and expires in 15 minutes; it is shown only now." }
-            p { code #recovery-link { (enrol_link(state, token)) } }
-        },
-    )
-    .into_response()
 }

@@ -30,6 +30,7 @@ pub(super) async fn page(
         InvitationState::Open { name, expires_ms } => (
             StatusCode::OK,
             html! {
+                div #site hidden data-rp-id=(state.service.config().rp_id) {}
                 p { "Welcome, " strong { (super::text::Shown(&name)) } ". This invitation lets you create a passkey for "
                     (rp_name) ": a key that stays on your phone, computer or security key and signs "
                     "you in without a password." }

@@ -117,11 +117,14 @@ fn credential_item(credential: &Credential, this_session: bool) -> Markup {
             p.tier { "Tier " (credential.tier) ": " (credential.tier_reasons) "." }
             p.dates {
                 "Added " (date(credential.created_ms)) ". "
-                @match credential.last_used_ms {
-                    Some(ms) => { "Last used " (date(ms)) "." }
-                    None => { "Not used to sign in yet." }
+                // Enrolment signs in without a sign-in ceremony: the passkey
+                // behind this session may never have been used to sign in.
+                @match (credential.last_used_ms, this_session) {
+                    (Some(ms), true) => { "Last used " (date(ms)) ". You signed in with this one." }
+                    (Some(ms), false) => { "Last used " (date(ms)) "." }
+                    (None, true) => { "You signed in with this one when you created it." }
+                    (None, false) => { "Not used to sign in yet." }
                 }
-                @if this_session { " You signed in with this one." }
             }
             form.rename method="post" action={ "/me/credentials/" (id) "/rename" } {
                 label { "Name " input name="nickname" type="text" maxlength="64" value=(credential.nickname.as_deref().unwrap_or("")); }

@@ -4,10 +4,16 @@
 //! rename, revoke and sign-out are plain forms that work without it.
 
 mod admin;
+mod approvals;
+mod audit;
 mod enroll;
+mod errors;
+mod invitations;
 mod me;
+mod person;
 mod recover;
 mod sign_in;
+mod step_up;
 mod text;
 
 use axum::http::header::{HeaderMap, LOCATION};
@@ -19,6 +25,7 @@ use maud::{html, Markup, DOCTYPE};
 
 pub(crate) use crate::same_origin::cross_site;
 use crate::AppState;
+pub(crate) use errors::{method_not_allowed, not_found};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -31,12 +38,17 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin", get(admin::people))
         .route("/admin/invite", post(admin::invite))
         .route("/admin/offboard", post(admin::offboard))
-        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit", get(audit::audit))
+        .route("/admin/recoveries", get(approvals::page))
         .route(
             "/admin/recoveries/{id}/{action}",
-            post(admin::recovery_action),
+            post(approvals::recovery_action),
         )
-        .route("/admin/roles/{id}/{action}", post(admin::role_action))
+        .route("/admin/roles/{id}/{action}", post(approvals::role_action))
+        .route("/admin/invitations", get(invitations::page))
+        .route("/admin/invitations/void", post(invitations::void))
+        .route("/admin/person", get(person::page))
+        .route("/admin/person/end-session", post(person::end_session))
         .route("/admin/credentials/{id}/vouch", post(admin::vouch))
         .route("/me/recovery/{id}/object", post(me::object_to_recovery))
         .route("/recover", get(recover::page).post(recover::request))
@@ -73,10 +85,17 @@ enum Notice {
     VouchRefused,
     AdminNeedsTier,
     RecoveryObjected,
+    ConfirmDeny,
+    ConfirmEndSession,
+    SessionEndedByAdmin,
+    NoSuchSession,
+    ConfirmVoid,
+    InvitationVoided,
+    NoOpenInvitation,
 }
 
 impl Notice {
-    const ALL: [Notice; 27] = [
+    const ALL: [Notice; 34] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -104,9 +123,16 @@ impl Notice {
         Notice::VouchRefused,
         Notice::AdminNeedsTier,
         Notice::RecoveryObjected,
+        Notice::ConfirmDeny,
+        Notice::ConfirmEndSession,
+        Notice::SessionEndedByAdmin,
+        Notice::NoSuchSession,
+        Notice::ConfirmVoid,
+        Notice::InvitationVoided,
+        Notice::NoOpenInvitation,
     ];
 
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Notice::SignedOut => "signed-out",
             Notice::SessionEnded => "session-ended",
@@ -135,10 +161,17 @@ impl Notice {
             Notice::VouchRefused => "vouch-refused",
             Notice::AdminNeedsTier => "admin-needs-tier",
             Notice::RecoveryObjected => "recovery-objected",
+            Notice::ConfirmDeny => "confirm-deny",
+            Notice::ConfirmEndSession => "confirm-end-session",
+            Notice::SessionEndedByAdmin => "session-ended-by-admin",
+            Notice::NoSuchSession => "no-such-session",
+            Notice::ConfirmVoid => "confirm-void",
+            Notice::InvitationVoided => "invitation-voided",
+            Notice::NoOpenInvitation => "no-open-invitation",
         }
     }
 
-    fn from_key(key: &str) -> Option<Notice> {
+    pub(super) fn from_key(key: &str) -> Option<Notice> {
         Notice::ALL.into_iter().find(|n| n.key() == key)
     }
 
@@ -208,6 +241,13 @@ impl Notice {
                 "The admin console needs a sign-in at tier 2: a device-bound passkey (a security key, or a passkey that \
                  stays on one device) used with your PIN or biometric. None of your passkeys reaches tier 2 yet: see below."
             }
+            Notice::ConfirmDeny => "Tick \"I am sure\" to deny or turn down.",
+            Notice::ConfirmEndSession => "Tick \"I am sure\" to end a session.",
+            Notice::SessionEndedByAdmin => "Session ended: that browser is signed out.",
+            Notice::NoSuchSession => "That session had already ended.",
+            Notice::ConfirmVoid => "Tick \"I am sure\" to void an invitation.",
+            Notice::InvitationVoided => "Invitation voided: its link no longer works.",
+            Notice::NoOpenInvitation => "There is no open invitation for that name (used, voided or expired).",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -230,6 +270,11 @@ impl Notice {
                 | Notice::RoleRefused
                 | Notice::VouchRefused
                 | Notice::AdminNeedsTier
+                | Notice::ConfirmDeny
+                | Notice::ConfirmEndSession
+                | Notice::NoSuchSession
+                | Notice::ConfirmVoid
+                | Notice::NoOpenInvitation
         )
     }
 }
@@ -261,6 +306,7 @@ fn layout(title: &str, page: &str, notice: Option<Notice>, body: Markup) -> Mark
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · keybound" }
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/keybound.css";
                 script src="/assets/keybound.js" defer {}
             }
@@ -276,6 +322,17 @@ fn layout(title: &str, page: &str, notice: Option<Notice>, body: Markup) -> Mark
             }
         }
     }
+}
+
+/// A number of people in words, for sentences ("two of them"): digits
+/// past ten.
+fn count_words(n: usize) -> String {
+    const WORDS: [&str; 11] = [
+        "none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    WORDS
+        .get(n)
+        .map_or_else(|| n.to_string(), |w| (*w).to_owned())
 }
 
 /// 303 to `location`, optionally with extra headers (a cleared cookie).
@@ -309,6 +366,13 @@ mod tests {
             assert!(Notice::from_key(n.key()) == Some(n));
         }
         assert!(Notice::from_key("<script>").is_none());
+    }
+
+    #[test]
+    fn counts_read_as_words_then_digits() {
+        assert_eq!(count_words(1), "one");
+        assert_eq!(count_words(3), "three");
+        assert_eq!(count_words(12), "12");
     }
 
     #[test]

@@ -12,13 +12,25 @@ use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::AppState;
 
-pub(super) async fn page() -> Response {
+pub(super) async fn page(State(state): State<AppState>) -> Response {
+    let approvals = state.service.config().recovery.approvals;
+    let who = if approvals == 1 {
+        "One of them must approve".to_owned()
+    } else {
+        let n = super::count_words(approvals);
+        let mut words = n.chars();
+        let capital: String = words
+            .next()
+            .map(|c| c.to_uppercase().chain(words).collect())
+            .unwrap_or_default();
+        format!("{capital} of them must approve")
+    };
     layout(
         "Lost your passkeys?",
         "recover",
         None,
         html! {
-            p { "If every device with your passkeys is gone, your administrators can let you enrol a new one. Two of them must approve; one will then give you a new enrolment link in person or over a channel you trust." }
+            p { "If every device with your passkeys is gone, your administrators can let you enrol a new one. " (who) "; one will then give you a new enrolment link in person or over a channel you trust." }
             form #recover-form method="post" action="/recover" {
                 label for="recover-name" { "Username" }
                 input #recover-name name="name" type="text" required autocomplete="username";

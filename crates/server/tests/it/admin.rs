@@ -301,10 +301,19 @@ async fn an_administrator_cannot_approve_their_own_recovery_in_the_console() {
     )
     .await;
     assert_eq!(location, "/admin?notice=recovery-refused");
+    // Issue 14: denying is confirmed (the "I am sure" tick).
     let (_, location, _) = post_form(
         &mut root,
         &format!("/admin/recoveries/{id}/deny"),
         "",
+        SAME_ORIGIN,
+    )
+    .await;
+    assert_eq!(location, "/admin?notice=confirm-deny");
+    let (_, location, _) = post_form(
+        &mut root,
+        &format!("/admin/recoveries/{id}/deny"),
+        "confirm=yes",
         SAME_ORIGIN,
     )
     .await;

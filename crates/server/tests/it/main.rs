@@ -25,11 +25,14 @@ mod admin;
 mod audit_pages;
 mod bounds;
 mod connections;
+mod console;
 mod csrf;
 mod names;
 mod pages;
 mod rate_limits;
+mod refusals;
 mod serving;
+mod step_up;
 
 const ORIGIN: &str = "http://localhost:8080";
 

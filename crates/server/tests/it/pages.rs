@@ -197,6 +197,8 @@ async fn my_passkeys_work_without_javascript() {
         "the soft authenticator sets BE=0"
     );
     assert!(page.contains("You signed in with this one"));
+    // Issue 14: not also "not used to sign in yet" (enrolment signed in).
+    assert!(!page.contains("Not used to sign in yet"), "{page}");
     assert!(page.contains(&format!("data-accepted=\"{id}\"")));
     assert!(!page.contains("data-renamed"));
 
@@ -499,4 +501,40 @@ async fn a_device_is_replaced_from_my_passkeys() {
         let (status, _) = browser.post("/assertion/result", json.to_string()).await;
         assert_eq!(status, expected);
     }
+}
+
+/// Issue 14: a wrong address gets a page in the site's frame with a way
+/// home (and a wrong method one too), the icon is there, and the recovery
+/// page counts the approvals the server is configured for.
+#[tokio::test]
+async fn wrong_addresses_the_icon_and_the_recovery_count() {
+    let (app, _) = app_with(|c| c.recovery.approvals = 3).await;
+    let mut browser = Browser::new(app);
+    let (status, headers, page) = get(&mut browser, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        page.contains("Page not found") && page.contains("href=\"/\""),
+        "{page}"
+    );
+    assert!(page.contains("/assets/keybound.css"));
+    let (status, _, page) = get(&mut browser, "/admin/invite").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(page.contains("href=\"/\""), "{page}");
+
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let (status, headers, icon) = get(&mut browser, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+        assert!(icon.starts_with("<svg"));
+    }
+    let (_, _, page) = get(&mut browser, "/").await;
+    assert!(page.contains("rel=\"icon\" href=\"/favicon.svg\""));
+
+    let (_, _, page) = get(&mut browser, "/recover").await;
+    assert!(page.contains("Three of them must approve"), "{page}");
+    assert!(!page.contains("Two of them"));
 }

@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod ceremony;
 pub(crate) mod console;
 pub(crate) mod decoys;
+pub(crate) mod directory;
 pub(crate) mod housekeeping;
 pub(crate) mod invitations;
 pub(crate) mod invite;
@@ -19,6 +20,7 @@ pub(crate) mod rate_limit;
 pub(crate) mod recovery;
 pub(crate) mod registration;
 pub(crate) mod roles;
+pub(crate) mod sessions;
 pub(crate) mod standing;
 
 /// The people context's state on this node.

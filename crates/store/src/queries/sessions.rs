@@ -106,3 +106,56 @@ impl WriteTx {
             .await
     }
 }
+
+impl ReadTx {
+    /// The live sessions of an identity (not ended, not expired), newest
+    /// first: what an administrator sees and may end.
+    pub async fn live_sessions_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.db()?
+            .query_all(
+                "SELECT * FROM sessions
+             WHERE identity_id = $1 AND ended_ms IS NULL AND expires_ms > $2
+             ORDER BY created_ms DESC",
+                params![identity_id, now_ms],
+                |r| {
+                    Ok(Session {
+                        id_hash: r.blob("id_hash")?,
+                        identity_id: r.text("identity_id")?,
+                        credential_id: r.blob("credential_id")?,
+                        user_verified: r.flag("user_verified")?,
+                        tier: r.int("tier")?,
+                        created_ms: r.int("created_ms")?,
+                        expires_ms: r.int("expires_ms")?,
+                    })
+                },
+            )
+            .await
+    }
+}
+
+impl WriteTx {
+    /// Ends one live session of `identity_id`, named by its hash (an
+    /// administrator's "end"); false when it was not a live session of
+    /// theirs.
+    pub async fn end_session_of(
+        &mut self,
+        identity_id: &str,
+        id_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .write()
+            .await?
+            .execute(
+                "UPDATE sessions SET ended_ms = $1
+             WHERE id_hash = $2 AND identity_id = $3 AND ended_ms IS NULL AND expires_ms > $4",
+                params![now_ms, id_hash, identity_id, now_ms],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+}
