@@ -11,13 +11,14 @@ use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
 use rand_core::TryRngCore;
 
+use crate::checks;
 use crate::jobs::{self, Jobs};
 use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
-    redact_password, Group, HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings,
-    StoreSettings, TierSettings, TlsSettings,
+    redact_password, Group, HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings,
+    SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -30,6 +31,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) registration: RegistrationSettings,
     pub(crate) tiers: TierSettings,
     pub(crate) limits: LimitSettings,
+    pub(crate) lifetimes: LifetimeSettings,
 }
 
 impl Default for ServiceSettings {
@@ -41,6 +43,7 @@ impl Default for ServiceSettings {
             registration: RegistrationSettings::defaults(),
             tiers: TierSettings::defaults(),
             limits: LimitSettings::defaults(),
+            lifetimes: LifetimeSettings::defaults(),
         }
     }
 }
@@ -69,6 +72,61 @@ pub(crate) async fn service(settings: &ServiceSettings) -> Result<Service, Strin
     ))
 }
 
+/// [`service`] on a database that must already exist: the commands other
+/// than `serve` and `init` never create one (run from the wrong directory
+/// or without the server's flags they would otherwise work on a new,
+/// empty database). The error says where they looked and which flag to
+/// pass.
+pub(crate) async fn existing_service(settings: &ServiceSettings) -> Result<Service, String> {
+    existing_database(&settings.store).await?;
+    service(settings).await
+}
+
+/// The URL of the database `store` names, if it has been set up (by
+/// `serve` or `init`); otherwise an error that says where the command
+/// looked and which flag to pass. Creates nothing.
+pub(crate) async fn existing_database(store: &StoreSettings) -> Result<String, String> {
+    let url = store.located_url()?;
+    let mut shown = redact_password(&url);
+    // A relative path is where the command ran from: say where that is.
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if std::path::Path::new(path).is_relative() {
+            if let Ok(dir) = std::env::current_dir() {
+                shown.push_str(&format!(" (under {})", dir.display()));
+            }
+        }
+    }
+    match Store::initialised(&url).await {
+        Ok(true) => Ok(url),
+        Ok(false) => Err(format!(
+            "no keybound database at {shown}: pass --data-dir DIR or --database-url URL as \
+             `keybound serve` runs with them (or set KEYBOUND_DATA_DIR or \
+             KEYBOUND_DATABASE_URL); `keybound init` creates a new one"
+        )),
+        Err(e) => Err(format!("{shown}: {e}")),
+    }
+}
+
+/// The start checks ([`checks`]) over `serve`'s settings: what would start
+/// and then fail in a browser.
+pub(crate) fn checked(settings: &ServeSettings) -> Result<checks::Report, String> {
+    let site = &settings.service.site;
+    let origins = site.origins()?;
+    let deployment = checks::Deployment {
+        rp_id: site.rp_id()?,
+        origins: &origins,
+        allow_insecure_origin: site.allow_insecure_origin(),
+        tls: settings.tls.files()?.is_some(),
+        proxy_declared: !settings.http.trusted_proxies().is_empty(),
+    };
+    let report = checks::site(&deployment);
+    if !report.problems.is_empty() {
+        return Ok(report);
+    }
+    let config = config(&settings.service, [0; 32])?;
+    Ok(checks::check(&deployment, &config))
+}
+
 /// The service's configuration: each group's values over the service's
 /// defaults.
 pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Config, String> {
@@ -78,6 +136,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.registration.apply(&mut config.policy);
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);
+    settings.lifetimes.apply(&mut config);
     Ok(config)
 }
 
@@ -96,6 +155,11 @@ pub(crate) struct ServeSettings {
 /// Runs the server until SIGTERM or SIGINT: the service, its jobs and its
 /// listener; then stops gracefully (see [`lifecycle::stop_on_signal`]).
 pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
+    let report = checked(&settings)?;
+    report.print();
+    if !report.problems.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
     let ServeSettings {
         service: parts,
         http,
@@ -157,12 +221,15 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     // A closed stdout (a supervisor that stopped reading) must not take the
     // server down, so these lines ignore write errors.
     let mut out = std::io::stdout();
+    // The socket is not a URL people can open (with RP ID localhost,
+    // http://127.0.0.1 runs no ceremony): the first origin is.
     let _ = writeln!(
         out,
-        "keybound listening on {}://{local} (RP ID {})",
-        if tls.is_some() { "https" } else { "http" },
+        "keybound listening on {local}{} (RP ID {})",
+        if tls.is_some() { " with TLS" } else { "" },
         site.rp_id()?
     );
+    let _ = writeln!(out, "open: {}", origins.first().map_or("", String::as_str));
     let _ = writeln!(out, "origins: {}", origins.join(", "));
     let _ = writeln!(
         out,

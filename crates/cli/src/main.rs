@@ -1,4 +1,5 @@
-//! The `keybound` binary: `serve`, `admin …`, `audit …`, `mds …`. Parses
+//! The `keybound` binary: `serve`, `init`, `check-config`, `admin …`,
+//! `audit …`, `mds …`. Parses
 //! the command line, reads the configuration file and hands over to the
 //! command; [`app`] builds what the commands run on.
 #![cfg_attr(
@@ -12,12 +13,14 @@
 )]
 
 mod app;
+mod checks;
 mod commands;
 mod jobs;
 mod lifecycle;
 mod logging;
 mod mds_fetch;
 mod metrics;
+mod output;
 mod settings;
 
 use std::path::PathBuf;
@@ -49,6 +52,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Serve(Box<commands::serve::Serve>),
+    Init(commands::init::Init),
+    CheckConfig(Box<commands::check_config::CheckConfig>),
     Admin(commands::admin::Admin),
     Audit(commands::audit::Audit),
     Mds(commands::mds::Mds),
@@ -102,6 +107,8 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
     logging::init(observe.log_format(), default_filter);
     let done = match command {
         Command::Serve(serve) => serve.run(&sources).await,
+        Command::Init(init) => init.run(&sources).await,
+        Command::CheckConfig(check) => check.run(&sources).await,
         Command::Admin(admin) => admin.run(&sources).await,
         Command::Audit(audit) => audit.run(&sources).await,
         Command::Mds(mds) => mds.run(&sources).await,

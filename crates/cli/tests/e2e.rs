@@ -10,6 +10,9 @@
 
 mod support;
 
+#[path = "e2e/standing.rs"]
+mod standing;
+
 use std::io::{Read, Write};
 
 use support::http::{ceremony, challenge, decode, enrol_across, Browser, ORIGIN, RP_ID};
@@ -53,9 +56,13 @@ impl Server {
     /// How many credentials `name` has (active or not), and whether the
     /// audit chain still verifies, as an admin would check.
     fn state(&self, name: &str) -> (usize, String) {
-        let (_, creds) = self.cli(&["admin", "credentials", name]);
+        let (_, creds) = self.cli(&["admin", "credentials", name, "--json"]);
+        let creds: serde_json::Value = serde_json::from_str(&creds).unwrap_or_default();
         let (_, audit) = self.cli(&["audit", "verify"]);
-        (creds.lines().count(), audit.trim().to_owned())
+        (
+            creds.as_array().map_or(0, Vec::len),
+            audit.trim().to_owned(),
+        )
     }
 }
 
@@ -300,7 +307,7 @@ fn a_counter_regression_quarantines_the_credential_until_an_admin_clears_it() {
         2
     );
 
-    let (ok, alerts) = server.cli(&["audit", "alerts", "--since", "1h"]);
+    let (ok, alerts) = server.cli(&["audit", "alerts", "--since", "1h", "--json"]);
     assert!(ok);
     assert!(
         alerts.lines().any(|l| l.contains("clone_suspected")),
@@ -355,9 +362,14 @@ fn the_registration_tier_policy_is_enforced_through_the_server() {
 
     let device_bound = Authenticator::default();
     enrol(&server, &mut browser, &device_bound, "bob");
-    let (_, listed) = server.cli(&["admin", "credentials", "bob"]);
+    let (_, listed) = server.cli(&["admin", "credentials", "bob", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["tier"], 2, "{listed}");
     assert!(
-        listed.contains("tier=2 (device-bound; user verified"),
+        listed[0]["tier_reasons"]
+            .as_str()
+            .unwrap()
+            .starts_with("device-bound; user verified"),
         "{listed}"
     );
 }

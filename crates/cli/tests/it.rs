@@ -13,6 +13,10 @@ use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 
+#[path = "it/admin.rs"]
+mod admin;
+#[path = "it/checks.rs"]
+mod checks;
 #[path = "it/names.rs"]
 mod names;
 #[path = "it/settings.rs"]
@@ -87,10 +91,26 @@ fn serve_admin_and_audit_on_one_database() {
     let (ok, _) = keybound(dir.path(), &["admin", "invite", "bob"]);
     assert!(ok);
 
-    let (ok, users) = keybound(dir.path(), &["admin", "users"]);
+    let (ok, users) = keybound(dir.path(), &["admin", "users", "--json"]);
     assert!(ok);
+    let users: serde_json::Value = serde_json::from_str(&users).unwrap();
+    let users: Vec<String> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{}\t{}\t{}\t{} active / {} credentials",
+                u["name"].as_str().unwrap(),
+                u["status"].as_str().unwrap(),
+                u["role"].as_str().unwrap(),
+                u["credentials_active"],
+                u["credentials"]
+            )
+        })
+        .collect();
     assert_eq!(
-        users.lines().collect::<Vec<_>>(),
+        users,
         [
             "ada\tinvited\tadmin\t0 active / 0 credentials",
             "bob\tinvited\tuser\t0 active / 0 credentials"
@@ -141,6 +161,7 @@ fn a_config_file_sets_defaults_that_flags_override() {
     )
     .unwrap();
     let config = file.to_str().unwrap();
+    assert!(keybound(dir.path(), &["init"]).0);
     let (ok, url) = keybound(dir.path(), &["admin", "invite", "ada", "--config", config]);
     assert!(ok);
     assert!(
@@ -182,6 +203,7 @@ fn policy_settings_are_read_and_checked() {
          [group_min_tier]\nadmin = 3\n",
     )
     .unwrap();
+    assert!(keybound(dir.path(), &["init"]).0);
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--config", config]);
     assert!(ok, "a valid policy is accepted");
     for bad in [
@@ -201,6 +223,7 @@ fn policy_settings_are_read_and_checked() {
 #[test]
 fn durability_and_database_urls_are_checked() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(keybound(dir.path(), &["init"]).0);
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--durability", "relaxed"]);
     assert!(ok, "relaxed is a setting");
     let (ok, _) = keybound(dir.path(), &["admin", "users", "--durability", "sometimes"]);
@@ -299,7 +322,7 @@ fn audit_commands_stream_a_chain_longer_than_a_page() {
         (1..=2_500).collect::<Vec<_>>(),
         "every event once, in order"
     );
-    let (ok, alerts) = keybound(dir.path(), &["audit", "alerts"]);
+    let (ok, alerts) = keybound(dir.path(), &["audit", "alerts", "--json"]);
     assert!(ok);
     assert_eq!(
         alerts.lines().count(),
@@ -546,6 +569,7 @@ fn audit_commands_carry_subject_kinds_and_details() {
 #[test]
 fn credential_ids_starting_with_a_hyphen_are_ids() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(keybound(dir.path(), &["init"]).0);
     for command in ["revoke-credential", "clear-credential", "vouch-credential"] {
         let out = Command::new(BIN)
             .args([

@@ -286,7 +286,7 @@ fn no_acknowledged_registration_is_lost(mut server: Server) {
     let (ok, users) = server.cli(&["admin", "users"]);
     assert!(ok);
     let present: std::collections::HashSet<&str> =
-        users.lines().filter_map(|l| l.split('\t').next()).collect();
+        users.lines().filter_map(|l| l.split("  ").next()).collect();
     let lost: Vec<&String> = acked
         .iter()
         .filter(|n| !present.contains(n.as_str()))

@@ -54,6 +54,8 @@ impl Served {
                 RP_ID,
                 "--origin",
                 ORIGIN,
+                // Plain HTTP to an https origin, as behind a TLS proxy.
+                "--allow-insecure-origin",
             ])
             .args(extra)
             .arg("--data-dir")

@@ -53,6 +53,8 @@ impl Node {
             RP_ID,
             "--origin",
             ORIGIN,
+            // Plain HTTP to an https origin, as if behind a TLS proxy.
+            "--allow-insecure-origin",
             "--open-registration",
             "--rate-limit-per-minute",
             "0",

@@ -19,6 +19,9 @@ pub struct Config {
     pub session_ttl_ms: i64,
     /// How long an invitation may be used, ms.
     pub invitation_ttl_ms: i64,
+    /// How recent a sign-in must be for step-up actions (the console,
+    /// adding a key, revoking one the person cannot spare), ms.
+    pub step_up_window_ms: i64,
     /// Keys the fake allow-lists of unknown names, so they are stable per
     /// name and unpredictable without it. Must persist across restarts.
     pub enumeration_secret: [u8; 32],
@@ -115,7 +118,8 @@ impl Default for Policy {
 
 impl Config {
     /// Defaults for `rp_id` served at `origins`: 5-minute challenges,
-    /// 12-hour sessions, 24-hour invitations, registration governed.
+    /// 12-hour sessions, 24-hour invitations, a 5-minute step-up window,
+    /// registration governed.
     pub fn new(rp_id: &str, origins: OriginPolicy, enumeration_secret: [u8; 32]) -> Self {
         Config {
             rp_id: rp_id.to_owned(),
@@ -125,6 +129,7 @@ impl Config {
             challenge_ttl_ms: 5 * 60 * 1000,
             session_ttl_ms: 12 * 60 * 60 * 1000,
             invitation_ttl_ms: 24 * 60 * 60 * 1000,
+            step_up_window_ms: crate::policy::STEP_UP_WINDOW_MS,
             enumeration_secret,
             attestation_roots: Vec::new(),
             policy: Policy::default(),

@@ -22,8 +22,8 @@ mod trust;
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
 use kernel::{error, events, keys, observe, record, refusal, single_use, tier, tokens};
 use people::{
-    account, alerts, authentication, bounds, ceremony, console, decoys, invite, offboard,
-    rate_limit, recovery, registration, roles,
+    account, alerts, authentication, bounds, ceremony, console, decoys, invitations, invite,
+    offboard, rate_limit, recovery, registration, roles,
 };
 use trust::{metadata, tiers};
 
@@ -38,6 +38,7 @@ pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use error::ServiceError;
 pub use events::EventKind;
+pub use invitations::{InvitedRole, OpenInvitation};
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.

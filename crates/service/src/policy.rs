@@ -7,29 +7,33 @@ use crate::{Policy, Refusal, ServiceError, Tier};
 /// The tier an administrator's session needs for the console.
 pub const ADMIN_MIN_TIER: Tier = Tier::DeviceBound;
 
-/// How recent a sign-in must be for actions that weaken an account or
-/// administer others.
+/// The default of how recent a sign-in must be for actions that weaken an
+/// account or administer others (`Config::step_up_window_ms`,
+/// `--step-up-window`).
 pub const STEP_UP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-/// Whether a proof made at `proved_ms` is still fresh at `now_ms`.
-pub fn fresh(proved_ms: i64, now_ms: i64) -> bool {
-    now_ms.saturating_sub(proved_ms) <= STEP_UP_WINDOW_MS
+/// Whether a proof made at `proved_ms` is still fresh at `now_ms`, for a
+/// step-up window of `window_ms`.
+pub fn fresh(proved_ms: i64, now_ms: i64, window_ms: i64) -> bool {
+    now_ms.saturating_sub(proved_ms) <= window_ms
 }
 
 /// The admin rule: an active administrator, signed in at
-/// [`ADMIN_MIN_TIER`] or above, within [`STEP_UP_WINDOW_MS`]. `Err` gives
-/// what the client is told and the reason the audit log records.
+/// [`ADMIN_MIN_TIER`] or above, within the step-up window `window_ms`.
+/// `Err` gives what the client is told and the reason the audit log
+/// records.
 pub fn admin_rule(
     is_admin: bool,
     session_tier: i64,
     proved_ms: i64,
     now_ms: i64,
+    window_ms: i64,
 ) -> Result<(), (ServiceError, Refusal)> {
     if !is_admin {
         Err((ServiceError::Forbidden, Refusal::NotAdmin))
     } else if !ADMIN_MIN_TIER.reached_by(session_tier) {
         Err((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
-    } else if !fresh(proved_ms, now_ms) {
+    } else if !fresh(proved_ms, now_ms, window_ms) {
         Err((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
     } else {
         Ok(())
@@ -78,20 +82,27 @@ mod tests {
     #[test]
     fn the_admin_rule_wants_role_tier_and_recency() {
         let now = 10 * STEP_UP_WINDOW_MS;
-        assert!(admin_rule(true, 2, now, now).is_ok());
-        assert!(admin_rule(true, 3, now - STEP_UP_WINDOW_MS, now).is_ok());
+        let w = STEP_UP_WINDOW_MS;
+        assert!(admin_rule(true, 2, now, now, w).is_ok());
+        assert!(admin_rule(true, 3, now - STEP_UP_WINDOW_MS, now, w).is_ok());
         assert_eq!(
-            admin_rule(false, 3, now, now).unwrap_err().1,
+            admin_rule(false, 3, now, now, w).unwrap_err().1,
             Refusal::NotAdmin
         );
         assert_eq!(
-            admin_rule(true, 1, now, now).unwrap_err().1,
+            admin_rule(true, 1, now, now, w).unwrap_err().1,
             Refusal::SessionTierTooLow
         );
         assert_eq!(
-            admin_rule(true, 2, now - STEP_UP_WINDOW_MS - 1, now).unwrap_err(),
+            admin_rule(true, 2, now - STEP_UP_WINDOW_MS - 1, now, w).unwrap_err(),
             (ServiceError::StepUpRequired, Refusal::SessionNotFresh)
         );
+        // A shorter window set by the operator is the one that counts.
+        assert_eq!(
+            admin_rule(true, 2, now - 61_000, now, 60_000).unwrap_err(),
+            (ServiceError::StepUpRequired, Refusal::SessionNotFresh)
+        );
+        assert!(admin_rule(true, 2, now - 60_000, now, 60_000).is_ok());
     }
 
     #[test]

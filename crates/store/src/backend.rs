@@ -90,6 +90,46 @@ impl Backend {
         }
     }
 
+    /// Whether `url` names a database keybound has set up (its migrations
+    /// table is there), without creating or changing anything: a SQLite
+    /// file is opened read-only and only if it exists, a PostgreSQL
+    /// database is only asked. Commands that must not create a database
+    /// ask this first.
+    pub(crate) async fn initialised(self, url: &str) -> Result<bool, StoreError> {
+        match self {
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                if path == ":memory:" {
+                    return Ok(false);
+                }
+                if !std::path::Path::new(path).is_file() {
+                    return Ok(false);
+                }
+                let db = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                db.busy_timeout(Duration::from_secs(5))?;
+                let n: i64 = db.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok(n > 0)
+            }
+            Backend::Postgres => {
+                let mut pg = PgConnection::connect(url).await?;
+                let present: bool =
+                    sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                        .fetch_one(&mut pg)
+                        .await?;
+                let _ = pg.close().await;
+                Ok(present)
+            }
+        }
+    }
+
     /// A connection for reads only (durability does not concern it), no
     /// migrations (the writer ran them when the store opened).
     pub(crate) async fn connect_reader(self, url: &str) -> Result<Conn, StoreError> {

@@ -112,6 +112,14 @@ impl Store {
         Self::open_with(url, Durability::Full).await
     }
 
+    /// Whether `url` names a database keybound has already set up. Nothing
+    /// is created or migrated: a missing SQLite file stays missing. For
+    /// commands that must work on an existing database and say so rather
+    /// than make an empty one.
+    pub async fn initialised(url: &str) -> Result<bool, StoreError> {
+        Backend::of(url)?.initialised(url).await
+    }
+
     /// [`Store::open`] with a chosen durability.
     pub async fn open_with(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let backend = Backend::of(url)?;

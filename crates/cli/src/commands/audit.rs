@@ -10,6 +10,7 @@ use keybound_service::names::text::{escape, escape_json};
 use keybound_service::{Service, SystemClock};
 
 use crate::app::{self, ServiceSettings};
+use crate::output::{self, Table};
 use crate::settings::{Sources, StoreSettings};
 
 /// Events read from the database at a time by `audit verify`, `export`
@@ -31,12 +32,15 @@ enum AuditCommand {
     Verify,
     /// Write every event as JSON lines to standard output.
     Export,
-    /// Write the events that call for attention (alerts, and events with a
-    /// severity) as JSON lines.
+    /// List the events that call for attention (alerts, and events with a
+    /// severity): a table, or JSON lines with `--json`.
     Alerts {
         /// Only those of the last DURATION: `30m`, `24h`, `7d`.
         #[arg(long, value_parser = parse_duration_ms)]
         since: Option<i64>,
+        /// Print each event as a line of JSON (as `audit export` does).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -53,7 +57,7 @@ impl Audit {
             store: sources.resolve(self.store)?,
             ..ServiceSettings::default()
         };
-        let service = app::service(&settings).await?;
+        let service = app::existing_service(&settings).await?;
         run(&service, self.command).await.map_err(|e| e.to_string())
     }
 }
@@ -80,6 +84,10 @@ async fn run(
     }
     let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
     let now = keybound_service::Clock::now_ms(&SystemClock);
+    // Alerts are few: gathered for one aligned table.
+    let mut alerts = Table::new(&[
+        "TIME", "SEVERITY", "OUTCOME", "KIND", "SUBJECT", "ACTOR", "REASON",
+    ]);
     loop {
         let page = chain.next_page().await?;
         if page.is_empty() {
@@ -89,19 +97,51 @@ async fn run(
             match &command {
                 AuditCommand::Verify => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
-                AuditCommand::Alerts { since } => {
+                AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
                     let attention = e.event.outcome == Some(keybound_audit::Outcome::Alert)
                         || e.event.severity.is_some();
                     if e.event.time_ms >= from && attention {
-                        writeln!(out, "{}", json_line(e)?)?;
+                        if *json {
+                            writeln!(out, "{}", json_line(e)?)?;
+                        } else {
+                            alerts.row(alert_row(e));
+                        }
                     }
                 }
             }
         }
     }
+    if let AuditCommand::Alerts { json: false, .. } = command {
+        if !alerts.is_empty() {
+            write!(out, "{}", alerts.render())?;
+        }
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One alert as a table row (the table escapes client text).
+fn alert_row(e: &keybound_audit::AuditEvent) -> Vec<String> {
+    let name = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        output::iso(e.event.time_ms),
+        word(&e.event.severity),
+        word(&e.event.outcome),
+        e.event.kind.clone(),
+        name(e.event.subject.clone()),
+        name(e.event.actor.clone()),
+        name(e.event.reason.clone()),
+    ]
+}
+
+/// A unit enum's snake_case name as the audit log writes it (empty for
+/// none).
+fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// Checks the hash chain as it stood when the call began, a page at a

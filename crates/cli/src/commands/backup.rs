@@ -48,7 +48,8 @@ struct Contents {
 impl Backup {
     /// Copies, then verifies the copy.
     pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
-        let url = sources.resolve(self.store)?.database_url()?;
+        let store = sources.resolve(self.store)?;
+        let url = store.located_url()?;
         if keybound_store::sqlite_file(&url).is_none() && url.starts_with("postgres") {
             return Err(format!(
                 "{} is PostgreSQL: back it up with pg_dump (for example \
@@ -56,6 +57,8 @@ impl Backup {
                 redact_password(&url)
             ));
         }
+        // Never a backup of an empty database made up on the spot.
+        crate::app::existing_database(&store).await?;
         keybound_store::backup_sqlite(&url, &self.file)
             .await
             .map_err(|e| format!("backup to {}: {e}", self.file.display()))?;

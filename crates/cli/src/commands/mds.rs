@@ -11,6 +11,7 @@ use keybound_service::MetadataImport;
 
 use crate::app::{self, ServiceSettings};
 use crate::mds_fetch::Fetcher;
+use crate::output;
 use crate::settings::{MetadataSource, Sources, StoreSettings, TierSettings};
 
 /// FIDO Metadata Service BLOBs (needs --mds-root).
@@ -41,6 +42,9 @@ enum MdsCommand {
     Show {
         /// The model's AAGUID (8-4-4-4-12).
         aaguid: String,
+        /// Print JSON instead of lines of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -52,7 +56,7 @@ impl Mds {
             tiers: sources.resolve(self.tiers)?,
             ..ServiceSettings::default()
         };
-        let service = app::service(&settings).await?;
+        let service = app::existing_service(&settings).await?;
         match self.command {
             MdsCommand::Import { file } => {
                 let jwt = std::fs::read(&file)
@@ -71,27 +75,53 @@ impl Mds {
                     None => println!("metadata unchanged"),
                 }
             }
-            MdsCommand::Show { aaguid } => {
+            MdsCommand::Show { aaguid, json } => {
                 let entry = service
                     .metadata_entry(&aaguid)
                     .await
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("no metadata for {}", escape(&aaguid)))?;
-                println!("description: {}", escape(&entry.description));
-                println!(
-                    "certification: {}",
-                    escape(entry.certification().unwrap_or("none"))
-                );
-                println!(
-                    "adverse status: {}",
-                    escape(entry.adverse_status().unwrap_or("none"))
-                );
-                println!("status reports: {}", escape(&entry.statuses.join(", ")));
-                println!("attestation roots: {}", entry.roots.len());
+                let shown = Shown {
+                    aaguid: aaguid.clone(),
+                    description: entry.description.clone(),
+                    certification: entry.certification().map(str::to_owned),
+                    adverse_status: entry.adverse_status().map(str::to_owned),
+                    status_reports: entry.statuses.clone(),
+                    attestation_roots: entry.roots.len(),
+                };
+                if json {
+                    println!("{}", output::json(&shown)?);
+                } else {
+                    println!("description: {}", escape(&shown.description));
+                    println!(
+                        "certification: {}",
+                        escape(shown.certification.as_deref().unwrap_or("none"))
+                    );
+                    println!(
+                        "adverse status: {}",
+                        escape(shown.adverse_status.as_deref().unwrap_or("none"))
+                    );
+                    println!(
+                        "status reports: {}",
+                        escape(&shown.status_reports.join(", "))
+                    );
+                    println!("attestation roots: {}", shown.attestation_roots);
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What `mds show --json` prints.
+#[derive(serde::Serialize)]
+struct Shown {
+    aaguid: String,
+    description: String,
+    certification: Option<String>,
+    adverse_status: Option<String>,
+    status_reports: Vec<String>,
+    attestation_roots: usize,
 }
 
 fn imported(report: &MetadataImport) -> String {

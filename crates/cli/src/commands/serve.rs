@@ -6,9 +6,9 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, LifecycleSettings, LimitSettings, MetadataRefresh, MetadataSource,
-    ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources, StoreSettings,
-    TierSettings, TlsSettings,
+    HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
+    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources,
+    StoreSettings, TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -31,6 +31,8 @@ pub(crate) struct Serve {
     #[command(flatten)]
     limits: LimitSettings,
     #[command(flatten)]
+    lifetimes: LifetimeSettings,
+    #[command(flatten)]
     http: HttpSettings,
     #[command(flatten)]
     lifecycle: LifecycleSettings,
@@ -52,7 +54,8 @@ impl Serve {
         &self.observe
     }
 
-    fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
+    /// Every group resolved against the file (`check-config` checks these).
+    pub(crate) fn settings(self, sources: &Sources) -> Result<ServeSettings, String> {
         Ok(ServeSettings {
             service: ServiceSettings {
                 store: sources.resolve(self.store)?,
@@ -61,6 +64,7 @@ impl Serve {
                 registration: sources.resolve(self.registration)?,
                 tiers: sources.resolve(self.tiers)?,
                 limits: sources.resolve(self.limits)?,
+                lifetimes: sources.resolve(self.lifetimes)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

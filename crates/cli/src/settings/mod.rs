@@ -17,6 +17,7 @@
 mod file;
 mod http;
 mod lifecycle;
+mod lifetimes;
 mod limits;
 mod metadata;
 mod observe;
@@ -40,6 +41,7 @@ use serde_json::Value;
 
 pub(crate) use http::HttpSettings;
 pub(crate) use lifecycle::LifecycleSettings;
+pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
 pub(crate) use observe::{LogFormat, ObserveSettings};
@@ -125,6 +127,7 @@ groups! {
     registration: RegistrationSettings,
     tiers: TierSettings,
     limits: LimitSettings,
+    lifetimes: LifetimeSettings,
     http: HttpSettings,
     metadata: MetadataSource,
     refresh: MetadataRefresh,

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use serde::{Deserialize, Serialize};
 
 use super::required;
@@ -39,6 +39,12 @@ pub(crate) struct SiteSettings {
         value_delimiter = ','
     )]
     origins: Option<Vec<String>>,
+    /// Accept origins browsers will not run passkeys on safely: http
+    /// origins other than http://localhost, and https origins this plain
+    /// listener serves with neither TLS nor a declared proxy. For tests
+    /// and demos only; the start is refused without it.
+    #[arg(long, env = "KEYBOUND_ALLOW_INSECURE_ORIGIN", action = ArgAction::SetTrue)]
+    allow_insecure_origin: Option<bool>,
 }
 
 impl SiteSettings {
@@ -50,6 +56,11 @@ impl SiteSettings {
     /// The RP ID.
     pub(crate) fn rp_id(&self) -> Result<&str, String> {
         required(&self.rp_id, "rp_id").map(String::as_str)
+    }
+
+    /// Whether insecure origins were explicitly allowed.
+    pub(crate) fn allow_insecure_origin(&self) -> bool {
+        self.allow_insecure_origin.unwrap_or(false)
     }
 
     /// The origins given, or the one the listen address and RP ID imply:

@@ -41,14 +41,22 @@ pub(crate) struct StoreSettings {
 
 impl StoreSettings {
     /// The database URL; for the embedded default, creates the data
-    /// directory first.
+    /// directory first (`serve` and `init`, which may create the database).
     pub(crate) fn database_url(&self) -> Result<String, String> {
+        if self.database_url.is_none() {
+            let dir = required(&self.data_dir, "data_dir")?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        self.located_url()
+    }
+
+    /// The database URL, creating nothing: where the other commands look.
+    pub(crate) fn located_url(&self) -> Result<String, String> {
         if let Some(url) = &self.database_url {
             return Ok(url.clone());
         }
         let dir = required(&self.data_dir, "data_dir")?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         Ok(format!("sqlite://{}", dir.join("keybound.db").display()))
     }
 

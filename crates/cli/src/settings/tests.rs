@@ -24,6 +24,8 @@ struct Cli {
     #[command(flatten)]
     limits: LimitSettings,
     #[command(flatten)]
+    lifetimes: LifetimeSettings,
+    #[command(flatten)]
     http: HttpSettings,
     #[command(flatten)]
     metadata: MetadataSource,
@@ -58,6 +60,7 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<StoreSettings>();
     flags_are_keys::<SiteSettings>();
     flags_are_keys::<PeopleSettings>();
+    flags_are_keys::<LifetimeSettings>();
     flags_are_keys::<RegistrationSettings>();
     flags_are_keys::<TierSettings>();
     flags_are_keys::<LimitSettings>();
@@ -68,8 +71,9 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<TlsSettings>();
     flags_are_keys::<ObserveSettings>();
     // 33 before issue 14, which added shutdown_grace, shutdown_delay,
-    // tls_cert, tls_key, log_format and metrics_listen.
-    assert_eq!(all_keys().len(), 39, "the keys the file has always had");
+    // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
+    // and allow_insecure_origin.
+    assert_eq!(all_keys().len(), 43, "the keys the file has always had");
 }
 
 #[test]
@@ -165,6 +169,7 @@ fn the_defaults_are_the_libraries() {
         registration: cli.registration,
         tiers: cli.tiers,
         limits: cli.limits,
+        lifetimes: cli.lifetimes,
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();
@@ -174,6 +179,9 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.rp_name, theirs.rp_name);
     assert_eq!(ours.open_registration, theirs.open_registration);
     assert_eq!(ours.challenge_ttl_ms, theirs.challenge_ttl_ms);
+    assert_eq!(ours.session_ttl_ms, theirs.session_ttl_ms);
+    assert_eq!(ours.invitation_ttl_ms, theirs.invitation_ttl_ms);
+    assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);
     assert_eq!(ours.rate_limits, theirs.rate_limits);
@@ -397,4 +405,36 @@ fn database_passwords_stay_out_of_logs() {
         redact_password("sqlite://keybound-data/keybound.db"),
         "sqlite://keybound-data/keybound.db"
     );
+}
+
+/// The example configuration (deploy/keybound.example.toml) documents
+/// every key: each key the file may hold appears there commented out, and
+/// the file with every setting line uncommented is a valid configuration
+/// (so its example values are of the right type).
+#[test]
+fn the_example_config_names_every_key_and_is_valid_uncommented() {
+    let example = include_str!("../../../../deploy/keybound.example.toml");
+    let uncommented: String = example
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("# ")?;
+            let is_setting = rest.starts_with('[')
+                || rest.split_once(" = ").is_some_and(|(key, _)| {
+                    key.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                });
+            is_setting.then(|| format!("{rest}\n"))
+        })
+        .collect();
+    for key in all_keys() {
+        assert!(
+            uncommented
+                .lines()
+                .any(|l| l.starts_with(&format!("{key} = ")) || l == format!("[{key}]")),
+            "deploy/keybound.example.toml does not document `{key}`"
+        );
+    }
+    if let Err(e) = file(&uncommented) {
+        panic!("the example configuration, uncommented, is not valid: {e}\n{uncommented}");
+    }
 }

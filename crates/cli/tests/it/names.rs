@@ -28,6 +28,7 @@ fn audit_alerts_since_takes_any_text_without_panicking() {
             "{stderr}"
         );
     }
+    assert!(run(dir.path(), &["init"]).status.success());
     let out = run(dir.path(), &["audit", "alerts", "--since", "24h"]);
     assert!(out.status.success());
 }
@@ -39,6 +40,7 @@ fn audit_alerts_since_takes_any_text_without_panicking() {
 #[test]
 fn client_text_cannot_forge_lines_or_escape_sequences() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(keybound(dir.path(), &["init"]).0);
     let (ok, _) = keybound(dir.path(), &["admin", "invite", "Ada"]);
     assert!(ok);
     let forged = "mallory\nroot\tactive\tadmin\t1 active / 1 credentials\u{202E}\u{9b}31m";
@@ -59,16 +61,40 @@ fn client_text_cannot_forge_lines_or_escape_sequences() {
     let (ok, users) = keybound(dir.path(), &["admin", "users"]);
     assert!(ok);
     let lines: Vec<_> = users.lines().collect();
-    assert_eq!(lines.len(), 2, "{users}");
+    assert_eq!(lines.len(), 3, "a header and one line each: {users}");
+    // Columns are two or more spaces apart, and no cell holds two spaces
+    // in a row (the second is escaped): a name cannot forge a column.
+    let cells = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     assert_eq!(
-        lines[0], "ada\tinvited\tuser\t0 active / 0 credentials",
+        cells(lines[1])[..4],
+        ["ada", "invited", "user", "0 active / 0 credentials"],
         "canonical"
     );
     assert_eq!(
-        lines[1],
-        "mallory\\u{a}root\\u{9}active\\u{9}admin\\u{9}1 active / 1 credentials\
-         \\u{202e}\\u{9b}31m\tactive\tuser\t0 active / 0 credentials"
+        cells(lines[2])[..4],
+        [
+            "mallory\\u{a}root\\u{9}active\\u{9}admin\\u{9}1 active / 1 credentials\
+             \\u{202e}\\u{9b}31m",
+            "active",
+            "user",
+            "0 active / 0 credentials"
+        ]
     );
+    // The JSON listing gives the name back as it is, terminal-safe.
+    let (ok, json) = keybound(dir.path(), &["admin", "users", "--json"]);
+    assert!(ok);
+    assert!(
+        !json.trim_end().contains(['\u{202E}', '\u{9b}', '\n']),
+        "{json}"
+    );
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[1]["name"], forged);
 
     // The old name still works as typed, and its events are exported
     // escaped: the JSON means the same, the terminal sees no raw controls.

@@ -31,6 +31,7 @@ fn a_flag_beats_its_variable_which_beats_the_file() {
     let file = dir.path().join("keybound.toml");
     std::fs::write(&file, "origins = [\"https://file.example\"]\n").unwrap();
     let config = file.to_str().unwrap();
+    assert_eq!(run_with(dir.path(), &["init"], &[]).0, 0);
     let link = |extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec!["admin", "invite", "ada", "--config", config];
         args.extend_from_slice(extra);
@@ -95,6 +96,7 @@ fn each_subcommand_takes_only_its_flags_and_every_file_key() {
 
     // One file for every subcommand: a key a command does not use is
     // accepted (and checked), not refused.
+    assert_eq!(run_with(dir.path(), &["init"], &[]).0, 0);
     let file = dir.path().join("keybound.toml");
     std::fs::write(
         &file,

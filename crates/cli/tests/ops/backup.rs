@@ -151,6 +151,7 @@ fn a_backup_under_load_restores_every_acknowledged_registration() {
 #[test]
 fn restore_refuses_a_database_it_would_overwrite_and_a_broken_backup() {
     let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
     let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let file = live.path().join("backup.db");
@@ -216,6 +217,7 @@ fn postgresql_is_backed_up_with_pg_dump() {
 #[test]
 fn restore_over_a_crashed_servers_database_drops_its_log() {
     let source = tempfile::tempdir().unwrap();
+    assert!(keybound(source.path(), &["init"]).0);
     let (ok, _, err) = keybound(source.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let file = source.path().join("backup.db");
@@ -262,6 +264,7 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn backups_are_private_and_never_overwrite() {
     let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
     let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let file = live.path().join("backup.db");
@@ -290,6 +293,7 @@ fn backups_are_private_and_never_overwrite() {
 #[test]
 fn restore_refuses_a_file_that_is_not_a_keybound_database() {
     let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
     let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
     assert!(ok, "{err}");
     let db = live.path().join("keybound.db");

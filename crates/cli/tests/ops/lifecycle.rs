@@ -179,6 +179,7 @@ fn a_shutdown_delay_not_under_the_grace_is_refused() {
             RP_ID,
             "--origin",
             ORIGIN,
+            "--allow-insecure-origin",
             "--shutdown-grace",
             "5",
             "--shutdown-delay",

@@ -74,6 +74,13 @@ impl Server {
                 "serve", "--listen", listen, "--rp-id", rp_id, "--origin", origin,
             ])
             .args(database_url.iter().flat_map(|u| ["--database-url", u]))
+            // An https origin spoken to in plain HTTP, as if a TLS proxy
+            // were in front: said explicitly, or the start is refused.
+            .args(
+                origin
+                    .starts_with("https://")
+                    .then_some("--allow-insecure-origin"),
+            )
             .args(extra)
             .arg("--data-dir")
             .arg(dir.path())

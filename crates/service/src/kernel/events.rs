@@ -32,10 +32,14 @@ pub enum EventKind {
     AdminRevokeCredential,
     /// `admin.revoke_role`
     AdminRevokeRole,
+    /// `admin.suspend`
+    AdminSuspend,
     /// `admin.void_invitation`
     AdminVoidInvitation,
     /// `admin.void_role_proposal`
     AdminVoidRoleProposal,
+    /// `admin.resume`
+    AdminResume,
     /// `admin.vouch_credential`
     AdminVouchCredential,
     /// `audit.view`
@@ -106,8 +110,10 @@ impl EventKind {
         EventKind::AdminProposeRole,
         EventKind::AdminRevokeCredential,
         EventKind::AdminRevokeRole,
+        EventKind::AdminSuspend,
         EventKind::AdminVoidInvitation,
         EventKind::AdminVoidRoleProposal,
+        EventKind::AdminResume,
         EventKind::AdminVouchCredential,
         EventKind::AuditView,
         EventKind::Authentication,
@@ -151,8 +157,10 @@ impl EventKind {
             EventKind::AdminProposeRole => "admin.propose_role",
             EventKind::AdminRevokeCredential => "admin.revoke_credential",
             EventKind::AdminRevokeRole => "admin.revoke_role",
+            EventKind::AdminSuspend => "admin.suspend",
             EventKind::AdminVoidInvitation => "admin.void_invitation",
             EventKind::AdminVoidRoleProposal => "admin.void_role_proposal",
+            EventKind::AdminResume => "admin.resume",
             EventKind::AdminVouchCredential => "admin.vouch_credential",
             EventKind::AuditView => "audit.view",
             EventKind::Authentication => "authentication",

@@ -51,6 +51,8 @@ pub enum Refusal {
     InvalidNickname,
     /// A tier outside 1-3.
     InvalidTier,
+    /// The action would leave no active administrator.
+    LastAdmin,
     /// The metadata BLOB's signature does not verify.
     MetadataBadSignature,
     /// The metadata BLOB is past its `nextUpdate`.
@@ -83,6 +85,8 @@ pub enum Refusal {
     NothingToVouch,
     /// An administrator may not offboard themself.
     OffboardSelf,
+    /// The person already has (or lacks) the role asked for.
+    RoleUnchanged,
     /// The COSE key is larger than any real one.
     PublicKeyTooLarge,
     /// The recovery lacks approvals or is still waiting.
@@ -91,6 +95,10 @@ pub enum Refusal {
     SelfApproval,
     /// Nobody vouches for their own key.
     SelfVouch,
+    /// The person is already in the status asked for.
+    StatusUnchanged,
+    /// An administrator may not suspend themself.
+    SuspendSelf,
     /// The session the ceremony started from has ended.
     SessionEnded,
     /// The session is older than the step-up window.
@@ -134,6 +142,7 @@ impl Refusal {
         Refusal::InvalidName,
         Refusal::InvalidNickname,
         Refusal::InvalidTier,
+        Refusal::LastAdmin,
         Refusal::MetadataBadSignature,
         Refusal::MetadataExpired,
         Refusal::MetadataMalformed,
@@ -152,11 +161,14 @@ impl Refusal {
         Refusal::OffboardSelf,
         Refusal::PublicKeyTooLarge,
         Refusal::RecoveryNotReady,
+        Refusal::RoleUnchanged,
         Refusal::SelfApproval,
         Refusal::SelfVouch,
         Refusal::SessionEnded,
         Refusal::SessionNotFresh,
         Refusal::SessionTierTooLow,
+        Refusal::StatusUnchanged,
+        Refusal::SuspendSelf,
         Refusal::StaleCeremonyState,
         Refusal::TierBelowGrant,
         Refusal::TierBelowGroupPolicy,
@@ -189,6 +201,7 @@ impl Refusal {
             Refusal::InvalidName => "invalid_name",
             Refusal::InvalidNickname => "invalid_nickname",
             Refusal::InvalidTier => "invalid_tier",
+            Refusal::LastAdmin => "last_admin",
             Refusal::MetadataBadSignature => "metadata_bad_signature",
             Refusal::MetadataExpired => "metadata_expired",
             Refusal::MetadataMalformed => "metadata_malformed",
@@ -207,11 +220,14 @@ impl Refusal {
             Refusal::OffboardSelf => "offboard_self",
             Refusal::PublicKeyTooLarge => "public_key_too_large",
             Refusal::RecoveryNotReady => "recovery_not_ready",
+            Refusal::RoleUnchanged => "role_unchanged",
             Refusal::SelfApproval => "self_approval",
             Refusal::SelfVouch => "self_vouch",
             Refusal::SessionEnded => "session_ended",
             Refusal::SessionNotFresh => "session_not_fresh",
             Refusal::SessionTierTooLow => "session_tier_too_low",
+            Refusal::StatusUnchanged => "status_unchanged",
+            Refusal::SuspendSelf => "suspend_self",
             Refusal::StaleCeremonyState => "stale_ceremony_state",
             Refusal::TierBelowGrant => "tier_below_grant",
             Refusal::TierBelowGroupPolicy => "tier_below_group_policy",

@@ -153,7 +153,7 @@ impl Service {
     /// opened ends with it. Revoking one that leaves fewer than the policy's
     /// `min_credentials` (the last one above all) needs `confirmed`
     /// ([`ServiceError::ConfirmationRequired`]) and a session signed in within
-    /// [`policy::STEP_UP_WINDOW_MS`] ([`ServiceError::StepUpRequired`]): a stolen,
+    /// the step-up window ([`ServiceError::StepUpRequired`]): a stolen,
     /// stale session must not be able to strip someone's backup.
     pub async fn revoke_own_credential(
         &self,
@@ -167,7 +167,11 @@ impl Service {
         let credential = owned_credential(&mut tx, &identity, credential_id).await?;
         let active = active_credentials(&mut tx, &identity.id).await?;
         if policy::revoke_needs_care(&self.config.policy, active.len()) {
-            if !policy::fresh(session.created_ms, self.now_ms()) {
+            if !policy::fresh(
+                session.created_ms,
+                self.now_ms(),
+                self.config.step_up_window_ms,
+            ) {
                 return Err(ServiceError::StepUpRequired);
             }
             if !confirmed {

@@ -292,7 +292,7 @@ impl Service {
 
         // The session's tier is what this sign-in proved, now: a weaker
         // proof does not keep an older, stronger one fresh ("tier N within
-        // five minutes" means a tier-N proof within five minutes).
+        // the step-up window" means a tier-N proof within that window).
         let tier = crate::tiers::session_tier(credential.tier, verified.user_verified);
         if let Some(previous) = previous {
             if let Some(old_tier) = self

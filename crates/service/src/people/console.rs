@@ -78,6 +78,7 @@ impl Service {
             session.tier,
             session.created_ms,
             self.now_ms(),
+            self.config.step_up_window_ms,
         );
         let (error, reason) = match verdict {
             Ok(()) => return Ok(Admin::admitted(identity, session.tier, session.created_ms)),
@@ -144,6 +145,8 @@ impl Service {
             ),
             ("challenge_ttl_ms", c.challenge_ttl_ms.to_string()),
             ("session_ttl_ms", c.session_ttl_ms.to_string()),
+            ("invitation_ttl_ms", c.invitation_ttl_ms.to_string()),
+            ("step_up_window_ms", c.step_up_window_ms.to_string()),
         ];
         settings.extend(node.iter().cloned());
         let mut event = self.event(EventKind::ServerStart, &ClientContext::default());

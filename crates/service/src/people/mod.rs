@@ -12,12 +12,14 @@ pub(crate) mod ceremony;
 pub(crate) mod console;
 pub(crate) mod decoys;
 pub(crate) mod housekeeping;
+pub(crate) mod invitations;
 pub(crate) mod invite;
 pub(crate) mod offboard;
 pub(crate) mod rate_limit;
 pub(crate) mod recovery;
 pub(crate) mod registration;
 pub(crate) mod roles;
+pub(crate) mod standing;
 
 /// The people context's state on this node.
 pub(crate) struct People {

@@ -239,7 +239,7 @@ impl Service {
         Ok(out)
     }
 
-    fn role_event(
+    pub(crate) fn role_event(
         &self,
         kind: EventKind,
         actor: &str,

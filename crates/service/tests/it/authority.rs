@@ -14,7 +14,7 @@ fn synced() -> Authenticator {
 
 /// Enrols an administrator (operator invitation, device-bound key: tier 2);
 /// their identity and a fresh console session.
-async fn admin(w: &World, name: &str) -> (Admin, Token) {
+pub(crate) async fn admin(w: &World, name: &str) -> (Admin, Token) {
     let token = w
         .service
         .invite(name, true, &Operator::local("cli"))

@@ -31,6 +31,7 @@ mod names;
 mod offboard;
 mod recovery;
 mod recovery_requests;
+mod standing;
 mod tiers;
 
 const RP_ID: &str = "localhost";

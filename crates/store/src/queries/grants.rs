@@ -43,9 +43,44 @@ impl ReadTx {
             .await?;
         Ok(tiers.into_iter().max().unwrap_or(1))
     }
+
+    /// Open invitations (unused, unexpired), oldest first: what the
+    /// console's and CLI's invitation lists show.
+    pub async fn open_invitations(&mut self, now_ms: i64) -> Result<Vec<Grant>, StoreError> {
+        self.db()?
+            .query_all(
+                "SELECT * FROM grants
+             WHERE kind = 'invitation' AND used_ms IS NULL AND expires_ms > $1
+             ORDER BY created_ms, token_hash",
+                params![now_ms],
+                grant_from_row,
+            )
+            .await
+    }
 }
 
 impl WriteTx {
+    /// Voids the open (unused, unexpired) invitations of an identity, and
+    /// only those: its recovery or additional-key grants stay. The voided
+    /// grants.
+    pub async fn void_invitations_of(
+        &mut self,
+        identity_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Grant>, StoreError> {
+        self.write()
+            .await?
+            .query_all(
+                "UPDATE grants SET used_ms = $1, kind = 'voided'
+             WHERE identity_id = $2 AND kind = 'invitation' AND used_ms IS NULL
+               AND expires_ms > $3
+             RETURNING *",
+                params![now_ms, identity_id, now_ms],
+                grant_from_row,
+            )
+            .await
+    }
+
     /// Stores a grant (by its token's hash).
     pub async fn insert_grant(&mut self, g: &Grant) -> Result<(), StoreError> {
         self

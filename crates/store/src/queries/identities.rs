@@ -81,6 +81,21 @@ impl ReadTx {
             .await
     }
 
+    /// How many identities are active administrators: the count that
+    /// must not reach zero by a demotion or a suspension.
+    pub async fn count_active_admins(&mut self) -> Result<u64, StoreError> {
+        let n = self
+            .db()?
+            .query_opt(
+                "SELECT COUNT(*) AS n FROM identities WHERE is_admin = $1 AND status = 'active'",
+                params![true],
+                |r| r.int("n"),
+            )
+            .await?
+            .unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The identity with this id.
     pub async fn identity_by_id(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
         self.db()?

@@ -156,7 +156,8 @@ impl Service {
                         .ok_or(ServiceError::Forbidden)?;
                     // Binding a new key to an account is a step-up action:
                     // a stale (perhaps stolen) session cannot do it.
-                    if !crate::policy::fresh(session.created_ms, now) {
+                    if !crate::policy::fresh(session.created_ms, now, self.config.step_up_window_ms)
+                    {
                         return Err(ServiceError::StepUpRequired);
                     }
                     session_tier = Some(session.tier);

@@ -1,0 +1,60 @@
+//! How long a session, an invitation and a step-up proof last. `serve`
+//! applies all three; `admin invite` issues invitations, so it takes them
+//! too (the invitation's expiry is set when it is issued).
+
+use clap::Args;
+use keybound_service::Config;
+use serde::{Deserialize, Serialize};
+
+use super::values::Bounded;
+
+/// Seconds, at least one, at most a year.
+type Lifetime = Bounded<1, 31_536_000>;
+
+/// Lifetimes.
+#[derive(Args, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Lifetimes")]
+pub(crate) struct LifetimeSettings {
+    /// Seconds a sign-in session lasts.
+    #[arg(
+        long,
+        env = "KEYBOUND_SESSION_LIFETIME",
+        value_name = "SECONDS",
+        default_value = "43200"
+    )]
+    session_lifetime: Option<Lifetime>,
+    /// Seconds an invitation link may be used.
+    #[arg(
+        long,
+        env = "KEYBOUND_INVITATION_LIFETIME",
+        value_name = "SECONDS",
+        default_value = "86400"
+    )]
+    invitation_lifetime: Option<Lifetime>,
+    /// Seconds a sign-in counts as fresh for step-up actions (the console,
+    /// adding a passkey, revoking one the person cannot spare).
+    #[arg(
+        long,
+        env = "KEYBOUND_STEP_UP_WINDOW",
+        value_name = "SECONDS",
+        default_value = "300"
+    )]
+    step_up_window: Option<Bounded<1, 86_400>>,
+}
+
+impl LifetimeSettings {
+    /// Sets what is set; the rest keeps the service's defaults.
+    pub(crate) fn apply(&self, config: &mut Config) {
+        let ms = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if let Some(s) = self.session_lifetime {
+            config.session_ttl_ms = ms(s.get());
+        }
+        if let Some(s) = self.invitation_lifetime {
+            config.invitation_ttl_ms = ms(s.get());
+        }
+        if let Some(s) = self.step_up_window {
+            config.step_up_window_ms = ms(s.get());
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! A person's standing: the admin role (promote, demote) and suspension
+//! (suspend, resume). Two rules hold whoever acts: the deployment never
+//! loses its last active administrator (a demotion or suspension that would
+//! leave none is refused; the count is made inside the action's write
+//! transaction, which holds the database-wide writer lock, so two nodes
+//! cannot each remove "the other" last admin), and every refusal is
+//! audited. Promotion follows `roles.rs`: the local operator grants the
+//! role directly, an administrator in the console proposes it and other
+//! administrators approve.
+//!
+//! A suspended person cannot sign in (authentication wants an active
+//! identity), cannot enrol a key or be recovered, and their sessions end
+//! when they are suspended; resuming makes them active again with the
+//! credentials they had.
+
+use crate::record::Record;
+use crate::EventKind;
+use crate::Refusal;
+use keybound_audit::{NewEvent, Severity};
+use keybound_store::{Identity, IdentityStatus, WriteTx};
+
+use crate::invite::Issuer;
+use crate::roles::RoleGrant;
+use crate::{Admin, ClientContext, Operator, Service, ServiceError};
+
+impl Service {
+    /// Grants `name` the admin role (`keybound admin promote NAME`): the
+    /// local operator grants it directly, a high-severity audit event.
+    /// Refused: an administrator already (`role_unchanged`), a suspended or
+    /// offboarded person (`identity_not_active`).
+    pub async fn promote(
+        &self,
+        name: &str,
+        operator: &Operator,
+    ) -> Result<RoleGrant, ServiceError> {
+        self.promote_by(
+            name,
+            Issuer::Operator(operator.name()),
+            &ClientContext::default(),
+        )
+        .await
+    }
+
+    /// An administrator asks for `name` to become one: a proposal that
+    /// other administrators approve ([`Service::approve_role`]).
+    pub async fn console_promote(
+        &self,
+        admin: &Admin,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<RoleGrant, ServiceError> {
+        self.promote_by(name, Issuer::Admin(admin.identity()), ctx)
+            .await
+    }
+
+    async fn promote_by(
+        &self,
+        name: &str,
+        issuer: Issuer<'_>,
+        ctx: &ClientContext,
+    ) -> Result<RoleGrant, ServiceError> {
+        let mut tx = self.kernel.store.begin().await?;
+        let (kind, actor) = match issuer {
+            Issuer::Operator(actor) => (EventKind::AdminGrantRole, actor),
+            Issuer::Admin(admin) => {
+                self.still_admin(&mut tx, admin).await?;
+                (EventKind::AdminProposeRole, admin.name.as_str())
+            }
+        };
+        let identity = found(&mut tx, name).await?;
+        let event = self.role_event(kind, actor, &identity.name, ctx);
+        let refusal = if identity.is_admin {
+            Some(Refusal::RoleUnchanged)
+        } else if matches!(
+            identity.status,
+            IdentityStatus::Suspended | IdentityStatus::Offboarded
+        ) {
+            Some(Refusal::IdentityNotActive)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            drop(tx);
+            return Err(self.record_refusal(event, refusal, None).await);
+        }
+        let grant = self.grant_role(&mut tx, &identity, issuer, ctx).await?;
+        tx.commit().await?;
+        Ok(grant)
+    }
+
+    /// Withdraws the admin role of `name` (`keybound admin demote NAME`).
+    /// Refused: not an administrator (`role_unchanged`), the last active
+    /// one (`last_admin`).
+    pub async fn demote(&self, name: &str, operator: &Operator) -> Result<(), ServiceError> {
+        self.demote_by(name, operator.name(), None, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::demote`] by an administrator in the console.
+    pub async fn console_demote(
+        &self,
+        admin: &Admin,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        self.demote_by(name, &admin.name, Some(admin.identity()), ctx)
+            .await
+    }
+
+    async fn demote_by(
+        &self,
+        name: &str,
+        actor: &str,
+        admin: Option<&Identity>,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.kernel.store.begin().await?;
+        if let Some(admin) = admin {
+            self.still_admin(&mut tx, admin).await?;
+        }
+        let identity = found(&mut tx, name).await?;
+        let mut event = self.role_event(EventKind::AdminRevokeRole, actor, &identity.name, ctx);
+        let refusal = if !identity.is_admin {
+            Some(Refusal::RoleUnchanged)
+        } else if identity.status == IdentityStatus::Active && tx.count_active_admins().await? <= 1
+        {
+            Some(Refusal::LastAdmin)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            drop(tx);
+            return Err(self.record_refusal(event, refusal, None).await);
+        }
+        tx.set_admin(&identity.id, false).await?;
+        event.reason = Some(format!("demoted by {actor}"));
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Suspends `name` (`keybound admin suspend NAME`): no sign-in until
+    /// resumed, and every live session ends now. Returns how many ended.
+    /// Refused: already suspended (`status_unchanged`), invited or
+    /// offboarded (`identity_not_active`), the last active administrator
+    /// (`last_admin`).
+    pub async fn suspend(&self, name: &str, operator: &Operator) -> Result<usize, ServiceError> {
+        self.suspend_by(name, operator.name(), None, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::suspend`] by an administrator in the console, never of
+    /// themselves (`suspend_self`).
+    pub async fn console_suspend(
+        &self,
+        admin: &Admin,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<usize, ServiceError> {
+        self.suspend_by(name, &admin.name, Some(admin.identity()), ctx)
+            .await
+    }
+
+    async fn suspend_by(
+        &self,
+        name: &str,
+        actor: &str,
+        admin: Option<&Identity>,
+        ctx: &ClientContext,
+    ) -> Result<usize, ServiceError> {
+        let now = self.now_ms();
+        let mut tx = self.kernel.store.begin().await?;
+        if let Some(admin) = admin {
+            self.still_admin(&mut tx, admin).await?;
+        }
+        let identity = found(&mut tx, name).await?;
+        let mut event = self.standing_event(EventKind::AdminSuspend, actor, &identity, ctx);
+        let refusal = match identity.status {
+            _ if admin.is_some_and(|a| a.id == identity.id) => Some(Refusal::SuspendSelf),
+            IdentityStatus::Suspended => Some(Refusal::StatusUnchanged),
+            IdentityStatus::Invited | IdentityStatus::Offboarded => {
+                Some(Refusal::IdentityNotActive)
+            }
+            IdentityStatus::Active if identity.is_admin && tx.count_active_admins().await? <= 1 => {
+                Some(Refusal::LastAdmin)
+            }
+            IdentityStatus::Active => None,
+        };
+        if let Some(refusal) = refusal {
+            drop(tx);
+            return Err(self.record_refusal(event, refusal, None).await);
+        }
+        tx.set_identity_status(&identity.id, IdentityStatus::Suspended)
+            .await?;
+        let ended = tx.end_sessions_of(&identity.id, now).await?.len();
+        event.reason = Some(format!("{ended} sessions ended"));
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Makes a suspended `name` active again (`keybound admin resume
+    /// NAME`). Refused: not suspended (`status_unchanged`).
+    pub async fn resume(&self, name: &str, operator: &Operator) -> Result<(), ServiceError> {
+        self.resume_by(name, operator.name(), None, &ClientContext::default())
+            .await
+    }
+
+    /// [`Service::resume`] by an administrator in the console.
+    pub async fn console_resume(
+        &self,
+        admin: &Admin,
+        name: &str,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        self.resume_by(name, &admin.name, Some(admin.identity()), ctx)
+            .await
+    }
+
+    async fn resume_by(
+        &self,
+        name: &str,
+        actor: &str,
+        admin: Option<&Identity>,
+        ctx: &ClientContext,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.kernel.store.begin().await?;
+        if let Some(admin) = admin {
+            self.still_admin(&mut tx, admin).await?;
+        }
+        let identity = found(&mut tx, name).await?;
+        let event = self.standing_event(EventKind::AdminResume, actor, &identity, ctx);
+        if identity.status != IdentityStatus::Suspended {
+            drop(tx);
+            return Err(self
+                .record_refusal(event, Refusal::StatusUnchanged, None)
+                .await);
+        }
+        tx.set_identity_status(&identity.id, IdentityStatus::Active)
+            .await?;
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn standing_event(
+        &self,
+        kind: EventKind,
+        actor: &str,
+        identity: &Identity,
+        ctx: &ClientContext,
+    ) -> NewEvent {
+        let mut event = self.event(kind, ctx);
+        event.actor = Some(actor.to_owned());
+        event.subject = Some(identity.name.clone());
+        event.outcome = Some(keybound_audit::Outcome::Success);
+        event.severity = Some(Severity::Warning);
+        event
+    }
+}
+
+/// The identity called `name` (under the naming rule), or `NotFound`.
+async fn found(tx: &mut WriteTx, name: &str) -> Result<Identity, ServiceError> {
+    tx.identity_by_name(name)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
