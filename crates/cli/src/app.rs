@@ -153,7 +153,7 @@ pub(crate) struct ServeSettings {
 }
 
 /// Runs the server until SIGTERM or SIGINT: the service, its jobs and its
-/// listener; then stops gracefully (see [`stop`]).
+/// listener; then stops gracefully (see [`lifecycle::stop_on_signal`]).
 pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let report = checked(&settings)?;
     report.print();
@@ -176,6 +176,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     }
     let refresh_every = refresh.every()?;
     let grace = lifecycle.shutdown_grace()?;
+    let delay = lifecycle.shutdown_delay()?;
     let tls = tls.files()?.map(keybound_server::Tls::load).transpose()?;
     let _lock = match keybound_store::sqlite_file(&parts.store.database_url()?) {
         Some(db) => Some(DatabaseLock::serving(&db)?),
@@ -211,7 +212,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let app = keybound_server::router(state);
     // From here on SIGTERM and SIGINT stop gracefully (before, while the
     // database opens, they end the process at once as usual).
-    let stop_signal = lifecycle::stop_signal()?;
+    let stop_signals = lifecycle::StopSignals::install()?;
     lifecycle::on_hangup(tls.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -256,55 +257,30 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             },
         );
     }
-    let (stopping, stopped) = tokio::sync::oneshot::channel();
-    let shutdown = async move {
-        let which = stop_signal.await;
-        // Unready first: a load balancer polling /readyz moves away.
-        readiness.stop();
-        tracing::info!(signal = which, "stopping: finishing running requests");
-        let _ = stopping.send(());
-    };
-    let drain = async {
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
+    let connections = http.connections();
+    // A task of its own, so the grace timer runs while it blocks.
+    let drain = tokio::spawn(async move {
         let served = keybound_server::serve_with(
             listener,
             app,
-            http.connections(),
+            connections,
             proxies.into_iter().collect(),
             tls,
-            shutdown,
+            async {
+                let _ = closed.await;
+            },
         )
         .await;
         jobs.stop().await;
         let closed = service.store().close().await;
         served.map_err(|e| e.to_string())?;
         closed.map_err(|e| format!("cannot flush the database: {e}"))
+    });
+    let stop = lifecycle::Stop {
+        readiness,
+        delay,
+        grace,
     };
-    stop(drain, stopped, grace).await
-}
-
-/// A graceful stop: once `stopped` fires, `drain` (the listener closed, the
-/// running requests finished, jobs stopped, the database flushed) has
-/// `grace` to complete. Past it the process exits anyway with status 1, so
-/// a supervisor sees that requests may have been cut off.
-async fn stop(
-    drain: impl std::future::Future<Output = Result<(), String>>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-    grace: std::time::Duration,
-) -> Result<ExitCode, String> {
-    let out_of_time = async {
-        match stopped.await {
-            Ok(()) => tokio::time::sleep(grace).await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        drained = drain => drained.map(|()| ExitCode::SUCCESS),
-        () = out_of_time => {
-            eprintln!(
-                "keybound: still stopping after {}s (--shutdown-grace): exiting with requests unfinished",
-                grace.as_secs()
-            );
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    lifecycle::stop_on_signal(stop_signals, stop, close, drain).await
 }

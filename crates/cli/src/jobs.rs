@@ -19,6 +19,12 @@ use crate::mds_fetch::Fetcher;
 /// How often expired challenges and ended sessions are purged.
 pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(60);
 
+/// How long a stop waits for a run under way (a purge takes
+/// milliseconds) before abandoning it: a metadata fetch may take up to a
+/// minute, and a stopping server has a grace of seconds. An abandoned run
+/// commits nothing (its transaction, if any, rolls back).
+pub(crate) const STOP_WAIT: Duration = Duration::from_secs(1);
+
 /// One scheduled piece of work.
 pub(crate) trait Job: Send + 'static {
     /// Runs once; failures are logged, and the next run tries again.
@@ -26,7 +32,7 @@ pub(crate) trait Job: Send + 'static {
 }
 
 /// The running jobs. [`Jobs::stop`] ends them, letting a run under way
-/// finish first.
+/// finish first if it does so within [`STOP_WAIT`].
 pub(crate) struct Jobs {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -57,10 +63,16 @@ impl Jobs {
         });
     }
 
-    /// Stops every job and waits for them.
+    /// Stops every job: waits up to [`STOP_WAIT`] for runs under way,
+    /// then abandons what is still running.
     pub(crate) async fn stop(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let finished = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(STOP_WAIT, finished).await.is_err() {
+            tracing::info!("stopping: a job run under way was abandoned");
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
     }
 }
 

@@ -83,7 +83,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(start(cli.command, sources))
+    let code = runtime.block_on(start(cli.command, sources));
+    // Dropping the runtime would wait without end for a thread blocked in
+    // a synchronous call; what is still running now is abandoned.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn start(command: Command, sources: Sources) -> ExitCode {

@@ -77,7 +77,8 @@ impl AppState {
     }
 
     /// This process terminates TLS itself: every response then carries
-    /// `Strict-Transport-Security`.
+    /// `Strict-Transport-Security`, unless the RP ID is `localhost` or an
+    /// origin is on a loopback host.
     pub fn with_https(mut self) -> Self {
         self.https = true;
         self
@@ -98,7 +99,7 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let https = state.https;
+    let https = state.https && !headers::is_local(state.service.config());
     let app = Router::new()
         .route("/healthz", get(|| async { StatusCode::OK }))
         .route("/readyz", get(readyz))

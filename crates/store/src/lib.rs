@@ -46,7 +46,7 @@ use std::sync::Arc;
 use keybound_audit::AuditEvent;
 
 pub use audit_log::{AuditChain, AuditQuery, MAX_AUDIT_PAGE};
-pub use backup::{backup_sqlite, sqlite_file};
+pub use backup::{backup_sqlite, create_private, inspect_sqlite, sqlite_file};
 pub use error::StoreError;
 pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,

@@ -102,8 +102,7 @@ impl Restore {
         }
         let staged = sibling(&db, ".restoring");
         remove_database(&staged)?;
-        std::fs::copy(&self.file, &staged)
-            .map_err(|e| format!("cannot copy {}: {e}", self.file.display()))?;
+        stage(&self.file, &staged)?;
         let contents = match check(&staged).await {
             Ok(contents) => contents,
             Err(e) => {
@@ -112,10 +111,14 @@ impl Restore {
             }
         };
         // The replaced database's log and shared memory would be read as
-        // the new file's: they go first.
-        remove_database(&db)?;
+        // the new file's: they go first. The database itself is replaced
+        // in one rename, so a crash leaves the old file or the new one,
+        // never none (which the next `serve` would fill with an empty
+        // database).
+        remove_sidecars(&db)?;
         std::fs::rename(&staged, &db)
             .map_err(|e| format!("cannot move the backup into {}: {e}", db.display()))?;
+        let _ = remove_sidecars(&staged);
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
@@ -130,9 +133,13 @@ impl Restore {
     }
 }
 
-/// Opens the SQLite file `path`, verifies its audit chain and counts its
-/// identities; closes it again with its log checkpointed away.
+/// Checks, read-only, that the SQLite file `path` is a keybound database
+/// with audit events; then opens it, verifies its audit chain and counts
+/// its identities; closes it again with its log checkpointed away.
 async fn check(path: &Path) -> Result<Contents, String> {
+    keybound_store::inspect_sqlite(path)
+        .await
+        .map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}", path.display());
     let store = Store::open_with(&url, Durability::Full)
         .await
@@ -160,15 +167,37 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Copies `backup` to `staged`, which is created new and private to its
+/// owner: the copy holds what the live database does.
+fn stage(backup: &Path, staged: &Path) -> Result<(), String> {
+    let mut from = std::fs::File::open(backup)
+        .map_err(|e| format!("cannot read {}: {e}", backup.display()))?;
+    let mut to = keybound_store::create_private(staged)
+        .map_err(|e| format!("cannot create {}: {e}", staged.display()))?;
+    std::io::copy(&mut from, &mut to)
+        .and_then(|_| to.sync_all())
+        .map_err(|e| format!("cannot copy {}: {e}", backup.display()))?;
+    Ok(())
+}
+
 /// Removes a SQLite database file with its log and shared memory, those
 /// that exist.
 fn remove_database(db: &Path) -> Result<(), String> {
-    for file in [db.to_owned(), sibling(db, "-wal"), sibling(db, "-shm")] {
-        match std::fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
-        }
+    remove_sidecars(db)?;
+    remove(db)
+}
+
+/// Removes a SQLite database's log and shared memory, those that exist.
+fn remove_sidecars(db: &Path) -> Result<(), String> {
+    remove(&sibling(db, "-wal"))?;
+    remove(&sibling(db, "-shm"))
+}
+
+/// Removes `file` if it exists.
+fn remove(file: &Path) -> Result<(), String> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", file.display())),
     }
-    Ok(())
 }

@@ -101,3 +101,31 @@ async fn a_job_runs_at_once_then_on_its_interval_until_stopped() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(fast.load(Ordering::SeqCst), stopped_at, "no run after stop");
 }
+
+/// Never finishes a run (a metadata fetch from a server that does not
+/// answer).
+struct Hang;
+
+impl Job for Hang {
+    async fn run(&mut self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stop_abandons_a_run_that_does_not_finish() {
+    let mut jobs = Jobs::new();
+    jobs.every(Duration::from_secs(3600), Hang);
+    let runs = Arc::new(AtomicUsize::new(0));
+    jobs.every(Duration::from_secs(3600), Count(runs.clone()));
+    until("the quick job ran", async || {
+        runs.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), jobs.stop())
+        .await
+        .expect("the stop does not wait for the hung run");
+    assert!(started.elapsed() >= STOP_WAIT, "a run gets its chance");
+    assert!(started.elapsed() < STOP_WAIT * 3, "{:?}", started.elapsed());
+}

@@ -70,10 +70,10 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<LifecycleSettings>();
     flags_are_keys::<TlsSettings>();
     flags_are_keys::<ObserveSettings>();
-    // 33 before issue 14, which added shutdown_grace, tls_cert, tls_key,
-    // log_format, metrics_listen, the three lifetimes and
-    // allow_insecure_origin.
-    assert_eq!(all_keys().len(), 42, "the keys the file has always had");
+    // 33 before issue 14, which added shutdown_grace, shutdown_delay,
+    // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
+    // and allow_insecure_origin.
+    assert_eq!(all_keys().len(), 43, "the keys the file has always had");
 }
 
 #[test]
@@ -110,6 +110,39 @@ fn the_shutdown_grace_and_the_tls_pair_are_checked() {
         .unwrap_err()
         .contains("--tls-cert"));
     assert!(self::file("shutdown_grace = 0\n").is_err());
+}
+
+#[test]
+fn the_shutdown_delay_is_part_of_the_grace() {
+    #[derive(Parser, Debug)]
+    struct Serving {
+        #[command(flatten)]
+        lifecycle: LifecycleSettings,
+    }
+    let parse = |args: &[&str]| {
+        Serving::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map(|s| s.lifecycle)
+    };
+    let defaults = parse(&[]).unwrap();
+    assert_eq!(defaults.shutdown_delay(), Ok(Duration::from_secs(2)));
+    let none = parse(&["--shutdown-delay", "0"]).unwrap();
+    assert_eq!(none.shutdown_delay(), Ok(Duration::ZERO));
+    let longest = parse(&["--shutdown-delay", "4", "--shutdown-grace", "5"]).unwrap();
+    assert_eq!(longest.shutdown_delay(), Ok(Duration::from_secs(4)));
+    // The whole grace (or more) would leave nothing to drain in.
+    let equal = parse(&["--shutdown-delay", "5", "--shutdown-grace", "5"]).unwrap();
+    assert!(equal
+        .shutdown_delay()
+        .unwrap_err()
+        .contains("less than --shutdown-grace"));
+    let over_default = parse(&["--shutdown-grace", "1"]).unwrap();
+    assert!(over_default.shutdown_delay().is_err());
+    assert!(parse(&["--shutdown-delay", "-1"]).is_err());
+    let file = file("shutdown_delay = 7\nshutdown_grace = 30\n").unwrap();
+    assert_eq!(
+        LifecycleSettings::in_file(&file).shutdown_delay(),
+        Ok(Duration::from_secs(7))
+    );
 }
 
 #[test]

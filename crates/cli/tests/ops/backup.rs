@@ -2,7 +2,8 @@
 //! registration acknowledged before the backup began signs in on a server
 //! started on the restored copy, whose chain verifies; and the refusals
 //! (an existing backup file, a running server, an existing database,
-//! PostgreSQL).
+//! PostgreSQL, a file that is not a keybound database). Backups and the
+//! restored database are private to their owner.
 
 use std::path::Path;
 use std::process::Command;
@@ -251,4 +252,109 @@ fn restore_over_a_crashed_servers_database_drops_its_log() {
     );
     let (ok, verified, _) = keybound(dir, &["audit", "verify"]);
     assert!(ok, "{verified}");
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A backup holds names, addresses, the enumeration secret and session
+/// hashes: its owner's only, whatever the umask; and a file already there,
+/// even an empty one, is never written over.
+#[test]
+fn backups_are_private_and_never_overwrite() {
+    let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
+    let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
+    assert!(ok, "{err}");
+    let file = live.path().join("backup.db");
+    let (ok, _, err) = keybound(live.path(), &["backup", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&file), 0o600);
+
+    let placed = live.path().join("placed.db");
+    std::fs::write(&placed, b"").unwrap();
+    let (ok, _, err) = keybound(live.path(), &["backup", placed.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&placed).unwrap(), b"");
+
+    // Restored: the database is the private copy moved in.
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, _, err) = keybound(fresh.path(), &["restore", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&fresh.path().join("keybound.db")), 0o600);
+    assert!(!fresh.path().join("keybound.db.restoring").exists());
+}
+
+/// Opening these as a store would create keybound's schema in them and
+/// call them databases with no events; with --force one would replace the
+/// live database.
+#[test]
+fn restore_refuses_a_file_that_is_not_a_keybound_database() {
+    let live = tempfile::tempdir().unwrap();
+    assert!(keybound(live.path(), &["init"]).0);
+    let (ok, _, err) = keybound(live.path(), &["admin", "invite", "ada"]);
+    assert!(ok, "{err}");
+    let db = live.path().join("keybound.db");
+    let before = std::fs::read(&db).unwrap();
+
+    let others = tempfile::tempdir().unwrap();
+    let empty = others.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let text = others.path().join("notes.txt");
+    std::fs::write(&text, "not a database at all\n".repeat(100)).unwrap();
+    let foreign = others.path().join("foreign.db");
+    let no_events = others.path().join("no-events.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", foreign.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    });
+    // keybound's schema, but its audit log emptied: no server ever ran on
+    // it, no command wrote to it.
+    let (ok, _, err) = keybound(live.path(), &["backup", no_events.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", no_events.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM audit_events")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    });
+
+    for (file, says) in [
+        (&empty, "empty file"),
+        (&text, "not a SQLite database"),
+        (&foreign, "not a keybound database"),
+        (&no_events, "no audit events"),
+    ] {
+        let (ok, out, err) = keybound(live.path(), &["restore", file.to_str().unwrap(), "--force"]);
+        assert!(!ok, "{}: {out}", file.display());
+        assert!(err.contains("is not a good backup"), "{err}");
+        assert!(err.contains(says), "{}: {err}", file.display());
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "the live database is untouched"
+        );
+        assert!(!live.path().join("keybound.db.restoring").exists());
+    }
+    // The refused files were not made into keybound databases either.
+    assert_eq!(std::fs::read(&empty).unwrap(), b"");
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, _, _) = keybound(fresh.path(), &["restore", empty.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(!fresh.path().join("keybound.db").exists());
+    let (ok, _, err) = keybound(live.path(), &["audit", "verify"]);
+    assert!(ok, "{err}");
 }

@@ -1,6 +1,8 @@
-//! SIGTERM and SIGINT stop the server gracefully: `/readyz` turns unready,
-//! the listener closes, a request under way gets its answer, and the
-//! process exits 0 — or 1 once `--shutdown-grace` runs out.
+//! SIGTERM and SIGINT stop the server gracefully: `/readyz` turns unready
+//! while requests are still served for `--shutdown-delay`, then the
+//! listener closes, a request under way gets its answer, and the process
+//! exits 0 — or 1 once `--shutdown-grace` runs out, or at once on a second
+//! signal.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -36,7 +38,7 @@ fn half_sent_post(port: u16) -> TcpStream {
 }
 
 fn drains_on(signal: &str) {
-    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &[]);
+    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &["--shutdown-delay", "2"]);
     assert!(get(server.port, "/readyz")
         .unwrap()
         .starts_with("HTTP/1.1 200"));
@@ -44,15 +46,23 @@ fn drains_on(signal: &str) {
     std::thread::sleep(Duration::from_millis(200));
 
     server.signal(signal);
+    let signalled = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
-    // Unready first, then the listener is gone: a new request is refused
-    // at connect, or told 503.
+    // Unready, yet still serving: a load balancer polling /readyz sees the
+    // 503 and moves away before any connection is refused.
+    let ready = get(server.port, "/readyz").expect("still accepting during the delay");
+    assert!(ready.starts_with("HTTP/1.1 503"), "after {signal}: {ready}");
+    let health = get(server.port, "/healthz").expect("still accepting during the delay");
+    assert!(
+        health.starts_with("HTTP/1.1 200"),
+        "after {signal}: {health}"
+    );
+    // After the delay the listener is gone: refused at connect, or closed
+    // unanswered.
+    std::thread::sleep(Duration::from_millis(2300).saturating_sub(signalled.elapsed()));
     match get(server.port, "/readyz") {
         Err(_) => {}
-        Ok(reply) => assert!(
-            reply.is_empty() || reply.starts_with("HTTP/1.1 503"),
-            "after {signal}: {reply}"
-        ),
+        Ok(reply) => assert!(reply.is_empty(), "after the delay: {reply}"),
     }
     assert!(
         server.exit_within(Duration::ZERO).is_none(),
@@ -88,7 +98,12 @@ fn sigint_drains_a_request_in_flight_and_exits_zero() {
 
 #[test]
 fn a_stop_that_outlasts_the_grace_exits_one() {
-    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &["--shutdown-grace", "1"]);
+    let mut server = Server::start_on(
+        "127.0.0.1:0",
+        RP_ID,
+        ORIGIN,
+        &["--shutdown-grace", "1", "--shutdown-delay", "0"],
+    );
     // Never finished: the body timeout (30 s) would hold the stop.
     let _stuck = half_sent_post(server.port);
     std::thread::sleep(Duration::from_millis(200));
@@ -108,7 +123,7 @@ fn a_stop_that_outlasts_the_grace_exits_one() {
 
 #[test]
 fn an_idle_server_stops_at_once() {
-    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &[]);
+    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &["--shutdown-delay", "0"]);
     // SIGHUP (a `systemctl reload`) without TLS has nothing to reload: the
     // server carries on rather than die of it.
     server.signal("HUP");
@@ -125,4 +140,57 @@ fn an_idle_server_stops_at_once() {
     let status = server.exit_within(Duration::from_secs(5)).unwrap();
     assert!(status.success());
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn a_second_signal_ends_the_stop_at_once() {
+    let mut server = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &["--shutdown-delay", "1"]);
+    // Never finished: the stop would wait the whole grace (20 s).
+    let _stuck = half_sent_post(server.port);
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        server.exit_within(Duration::ZERO).is_none(),
+        "draining the stuck request"
+    );
+    let again = Instant::now();
+    server.signal("INT");
+    let status = server
+        .exit_within(Duration::from_secs(5))
+        .expect("a second signal ends the stop");
+    assert_eq!(status.code(), Some(1), "requests were cut off");
+    assert!(
+        again.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        again.elapsed()
+    );
+}
+
+#[test]
+fn a_shutdown_delay_not_under_the_grace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::support::BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rp-id",
+            RP_ID,
+            "--origin",
+            ORIGIN,
+            "--allow-insecure-origin",
+            "--shutdown-grace",
+            "5",
+            "--shutdown-delay",
+            "5",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--shutdown-delay"), "{err}");
 }

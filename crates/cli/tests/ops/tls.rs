@@ -170,3 +170,34 @@ fn bad_tls_settings_are_refused_at_start() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// HSTS for `localhost` would follow a developer's browser to every other
+/// local port: a local node serves https without it.
+#[test]
+fn a_localhost_node_sends_no_hsts() {
+    let ca = TestCa::new();
+    let files = tempfile::tempdir().unwrap();
+    ca.leaf().install(files.path());
+    let dir = files.path();
+    let server = Server::start_on(
+        "127.0.0.1:0",
+        "localhost",
+        "https://localhost:8443",
+        &[
+            "--tls-cert",
+            dir.join("cert.pem").to_str().unwrap(),
+            "--tls-key",
+            dir.join("key.pem").to_str().unwrap(),
+        ],
+    );
+    let reply = get(server.port, &ca, "/").unwrap();
+    assert!(reply.text.starts_with("HTTP/1.1 200"), "{}", reply.text);
+    assert!(
+        !reply
+            .text
+            .to_ascii_lowercase()
+            .contains("strict-transport-security"),
+        "{}",
+        reply.text
+    );
+}

@@ -56,3 +56,52 @@ async fn only_sqlite_files_are_backed_up() {
     );
     assert_eq!(sqlite_file("postgres://h/db"), None);
 }
+
+/// What `restore` checks before it trusts a file: read-only, nothing
+/// created in it. A fresh store (schema, no events) and files that are not
+/// keybound databases are refused with the reason.
+#[tokio::test]
+async fn inspect_refuses_what_is_not_a_keybound_backup() {
+    let db = Db::sqlite();
+    let store = db.open().await;
+    store.close().await.unwrap();
+    let dir = db._dir.as_ref().unwrap().path();
+    let err = inspect_sqlite(&dir.join("keybound.db")).await.unwrap_err();
+    assert!(err.to_string().contains("no audit events"), "{err}");
+
+    let empty = dir.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let err = inspect_sqlite(&empty).await.unwrap_err();
+    assert!(err.to_string().contains("empty file"), "{err}");
+    assert_eq!(std::fs::read(&empty).unwrap(), b"", "nothing created in it");
+
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "hello\n".repeat(200)).unwrap();
+    let err = inspect_sqlite(&text).await.unwrap_err();
+    assert!(err.to_string().contains("not a SQLite database"), "{err}");
+
+    let other = dir.join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');")
+        .unwrap();
+    let before = std::fs::read(&other).unwrap();
+    let err = inspect_sqlite(&other).await.unwrap_err();
+    assert!(err.to_string().contains("not a keybound database"), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+
+    assert!(inspect_sqlite(&dir.join("missing.db")).await.is_err());
+    assert!(!dir.join("missing.db").exists());
+}
+
+#[tokio::test]
+async fn a_backup_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = Db::sqlite();
+    let store = db.open().await;
+    store.secret("backup-test", &[7; 32]).await.unwrap();
+    let copy = db._dir.as_ref().unwrap().path().join("copy.db");
+    backup_sqlite(&db.url, &copy).await.unwrap();
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
