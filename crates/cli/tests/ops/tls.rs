@@ -58,7 +58,10 @@ fn https_is_served_with_hsts_and_the_certificate_is_reloaded() {
     assert_eq!(reply.peer, first.der);
     assert_eq!(reply.alpn.as_deref(), Some(&b"http/1.1"[..]));
     let (_, export) = server.cli(&["audit", "export"]);
-    assert!(export.contains("tls=true"), "the start event says so: {export}");
+    assert!(
+        export.contains("tls=true"),
+        "the start event says so: {export}"
+    );
     // Plain HTTP on the TLS port gets no page.
     let mut plain = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     std::io::Write::write_all(
