@@ -104,7 +104,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    logging::init(observe.log_format(), default_filter);
+    let log = logging::init(observe.log_format(), default_filter);
     let done = match command {
         Command::Serve(serve) => serve.run(&sources).await,
         Command::Init(init) => init.run(&sources).await,
@@ -115,6 +115,8 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Backup(backup) => backup.run(&sources).await,
         Command::Restore(restore) => restore.run(&sources).await,
     };
+    // What the log has queued is written out before the last word.
+    drop(log);
     done.unwrap_or_else(|e| {
         eprintln!("keybound: {}", escape(&e));
         ExitCode::FAILURE

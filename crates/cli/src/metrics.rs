@@ -116,6 +116,8 @@ fn recorder() -> Result<PrometheusHandle, String> {
 }
 
 async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    // The log writer keeps its own count; it is read when scraped.
+    metrics::counter!(crate::logging::DROPPED_METRIC).absolute(crate::logging::dropped_lines());
     handle.run_upkeep();
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

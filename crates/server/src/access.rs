@@ -13,11 +13,15 @@
 //! matched route's template (`/me/credentials/{id}/rename`), never the
 //! path or query (an invitation link carries its token in the query), and
 //! a request without a matched route is `unmatched`. An inbound
-//! `X-Request-Id` is kept only when it is short and printable
-//! ([`inbound_id`]); otherwise the request gets a fresh id. Metric labels
-//! are the route template, a method from a fixed list and the status
-//! class.
+//! `X-Request-Id` is kept only from a trusted proxy (`--trusted-proxy`)
+//! and only when it is short and printable ([`inbound_id`]): any client
+//! could otherwise give its request the id of someone else's and muddle
+//! the log. Every other request gets a fresh id, and a sane id sent by an
+//! untrusted client is logged beside it as `client_request_id`, never
+//! echoed. Metric labels are the route template, a method from a fixed
+//! list and the status class.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -27,7 +31,7 @@ use axum::response::Response;
 use keybound_service::ServiceError;
 use tracing::Instrument;
 
-use crate::client::client_address;
+use crate::client::{client_address, TrustedProxies};
 use crate::AppState;
 
 /// The header a request id arrives and leaves in.
@@ -89,6 +93,21 @@ fn fresh_id(state: &AppState) -> String {
     bytes.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The request's id and, when an untrusted client sent one, the id it
+/// sent (to log, not to use): a sane inbound id (`sent`) is the request's
+/// own only when the socket peer is a trusted proxy.
+fn request_ids(
+    peer: Option<IpAddr>,
+    trusted: &TrustedProxies,
+    sent: Option<String>,
+    fresh: impl FnOnce() -> String,
+) -> (String, Option<String>) {
+    match sent {
+        Some(sent) if peer.is_some_and(|ip| trusted.contains(ip)) => (sent, None),
+        sent => (fresh(), sent),
+    }
+}
+
 /// A method label from a fixed list.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -121,28 +140,30 @@ pub(crate) async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let id = request
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let sent = request
         .headers()
         .get(REQUEST_ID)
         .and_then(inbound_id)
-        .map(str::to_owned)
-        .unwrap_or_else(|| fresh_id(&state));
+        .map(str::to_owned);
+    let (id, client_request_id) =
+        request_ids(peer, &state.trusted_proxies, sent, || fresh_id(&state));
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| UNMATCHED.to_owned());
     let method = method_label(request.method());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
     let client =
         client_address(peer, request.headers(), &state.trusted_proxies).map(|ip| ip.to_string());
     let span = tracing::info_span!(
         target: "keybound::http",
         "request",
         request_id = %id,
+        client_request_id = client_request_id.as_deref(),
         method,
         route = %route,
         identity = tracing::field::Empty,
@@ -158,6 +179,7 @@ pub(crate) async fn observe(
         tracing::info!(
             target: "keybound::access",
             request_id = %id,
+            client_request_id = client_request_id.as_deref(),
             method,
             route = %route,
             status = status.as_u16(),
@@ -206,6 +228,24 @@ mod tests {
         assert_eq!(take(b"a\"b"), None);
         assert_eq!(take(b"caf\xc3\xa9"), None);
         assert_eq!(take(b""), None);
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_request() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        let trusted: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        let ids = |peer, sent: Option<&str>| {
+            request_ids(peer, &trusted, sent.map(str::to_owned), || "fresh".into())
+        };
+        assert_eq!(ids(Some(proxy), Some("abc")), ("abc".into(), None));
+        assert_eq!(
+            ids(Some(client), Some("abc")),
+            ("fresh".into(), Some("abc".into()))
+        );
+        assert_eq!(ids(None, Some("abc")), ("fresh".into(), Some("abc".into())));
+        assert_eq!(ids(Some(proxy), None), ("fresh".into(), None));
+        assert_eq!(ids(Some(client), None), ("fresh".into(), None));
     }
 
     #[test]

@@ -79,8 +79,11 @@ pub enum Durability {
 }
 
 /// Hears of audit events once the transaction that appended them has
-/// committed: what a layer above logs and counts. Called on the committing
-/// caller's task, after its commit returned; it must not block.
+/// committed: what a layer above logs and counts. Called by the node's
+/// writer when the batch holding the transaction has committed, inside the
+/// tracing span that was current where [`WriteTx::commit`] was called, and
+/// before that commit returns; called even if the committing caller was
+/// dropped meanwhile. It runs while the writer is held: it must not block.
 pub trait CommitObserver: Send + Sync {
     /// `events` (in chain order) are durable.
     fn committed(&self, events: &[AuditEvent]);

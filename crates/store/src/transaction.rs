@@ -229,15 +229,17 @@ impl WriteTx {
     /// Makes every write of this transaction durable, together; returns
     /// once the batch holding it has committed. Then, and only then (a
     /// rolled-back event never happened), the store's
-    /// [`crate::CommitObserver`] hears of the audit events it appended, on
-    /// the caller's task (inside the caller's tracing span).
+    /// [`crate::CommitObserver`] hears of the audit events it appended,
+    /// inside the tracing span current here, before this returns. The
+    /// writer reports them, not this future: a caller dropped while it
+    /// waits for the batch (a client that disconnected) still has its
+    /// committed events logged and counted.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.look.source {
             Source::Writer(Held { lease, mut abandon }) => {
                 abandon.armed = false;
-                abandon.writer.commit(lease).await?;
-                abandon.writer.committed(&self.sealed);
-                Ok(())
+                let span = tracing::Span::current();
+                abandon.writer.commit(lease, self.sealed, span).await
             }
             Source::Reader(_) => Ok(()),
         }

@@ -25,8 +25,20 @@ use crate::{CommitObserver, Durability, StoreError};
 pub(crate) struct Writer {
     state: Arc<Mutex<Batch>>,
     wake: Arc<Notify>,
-    /// Told of the audit events of every committed transaction.
-    observer: RwLock<Option<Arc<dyn CommitObserver>>>,
+    /// Told of the audit events of every committed transaction (shared
+    /// with the batch, which tells it).
+    observer: Observer,
+}
+
+/// Who hears of committed audit events, if anyone.
+type Observer = Arc<RwLock<Option<Arc<dyn CommitObserver>>>>;
+
+/// A caller's audit events, released into the batch, reported once the
+/// batch commits, inside the span that was current when the caller
+/// committed.
+struct Sealed {
+    events: Vec<AuditEvent>,
+    span: tracing::Span,
 }
 
 /// The connection and what is pending on it.
@@ -42,6 +54,11 @@ pub(crate) struct Batch {
     savepoint: bool,
     /// Callers whose savepoints were released, waiting for the COMMIT.
     waiting: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    /// The audit events of the callers in `waiting`: the batch, not the
+    /// callers, reports them, so a caller that goes away while it waits
+    /// (an HTTP client disconnecting) does not take the report with it.
+    sealed: Vec<Sealed>,
+    observer: Observer,
     stats: CommitStats,
     /// The audit chain's last event as this batch sees it: `Some(None)`
     /// for an empty chain, `None` when unknown (read it from the table).
@@ -79,6 +96,7 @@ impl Writer {
         durability: Durability,
     ) -> Result<Writer, StoreError> {
         let conn = backend.connect(url, durability).await?;
+        let observer = Observer::default();
         let state = Arc::new(Mutex::new(Batch {
             conn,
             backend,
@@ -87,6 +105,8 @@ impl Writer {
             open: false,
             savepoint: false,
             waiting: Vec::new(),
+            sealed: Vec::new(),
+            observer: observer.clone(),
             stats: CommitStats::default(),
             head: None,
             head_at_savepoint: None,
@@ -96,28 +116,13 @@ impl Writer {
         Ok(Writer {
             state,
             wake,
-            observer: RwLock::new(None),
+            observer,
         })
     }
 
     /// Sets who hears of committed audit events (replacing any before).
     pub(crate) fn observe(&self, observer: Arc<dyn CommitObserver>) {
         *self.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(observer);
-    }
-
-    /// Tells the observer, if any, that `events` are committed.
-    pub(crate) fn committed(&self, events: &[AuditEvent]) {
-        if events.is_empty() {
-            return;
-        }
-        let observer = self
-            .observer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some(observer) = observer {
-            observer.committed(events);
-        }
     }
 
     /// Waits for the connection and opens the batch if none is open. The
@@ -135,7 +140,15 @@ impl Writer {
 
     /// Keeps the caller's work in the batch and waits until the batch is
     /// committed. A caller that wrote nothing has nothing to wait for.
-    pub(crate) async fn commit(&self, mut lease: Lease) -> Result<(), StoreError> {
+    /// Once its work is in the batch, the caller's audit `events` are the
+    /// batch's to report (in `span`) when it commits, whether or not the
+    /// caller is still waiting.
+    pub(crate) async fn commit(
+        &self,
+        mut lease: Lease,
+        events: Vec<AuditEvent>,
+        span: tracing::Span,
+    ) -> Result<(), StoreError> {
         if !lease.savepoint {
             drop(lease);
             self.wake.notify_one();
@@ -150,6 +163,9 @@ impl Writer {
         }
         lease.savepoint = false;
         lease.head_at_savepoint = None;
+        if !events.is_empty() {
+            lease.sealed.push(Sealed { events, span });
+        }
         let (done, committed) = oneshot::channel();
         lease.waiting.push(done);
         drop(lease);
@@ -282,8 +298,34 @@ impl Batch {
             self.stats.batches += 1;
             self.stats.transactions += self.waiting.len() as u64;
         }
+        let sealed = std::mem::take(&mut self.sealed);
+        if outcome.is_ok() {
+            // Before the callers hear "committed": a caller that returns
+            // finds its events already logged and counted.
+            self.report(sealed);
+        }
         for waiter in self.waiting.drain(..) {
             let _ = waiter.send(outcome.clone());
+        }
+    }
+}
+
+impl Batch {
+    /// Tells the observer, if any, of committed events, each caller's in
+    /// the span it committed in (its request id, route, identity).
+    fn report(&self, sealed: Vec<Sealed>) {
+        if sealed.is_empty() {
+            return;
+        }
+        let observer = self
+            .observer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(observer) = observer {
+            for Sealed { events, span } in sealed {
+                span.in_scope(|| observer.committed(&events));
+            }
         }
     }
 }

@@ -2,9 +2,10 @@
 //! transaction has committed, becomes one log line (target
 //! `keybound::audit`) and a few counters. This is the one seam every use
 //! case passes through (each records its outcome, or its refusal with the
-//! reason, as an audit event), so no use case logs on its own. The store
-//! calls it on the committing caller's task, so the line carries the HTTP
-//! request's span (request id, route).
+//! reason, as an audit event), so no use case logs on its own. The store's
+//! writer calls it once the batch commits, inside the span the use case
+//! committed in, so the line carries the HTTP request's span (request id,
+//! route), also when the client went away before the commit returned.
 //!
 //! A line holds the event's kind, outcome, reason, severity, sequence
 //! number, actor and subject (names, never secrets) and at most the first
