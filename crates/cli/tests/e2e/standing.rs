@@ -31,6 +31,13 @@ fn suspend_ends_sessions_refuses_sign_in_and_resume_restores() {
     assert!(!ok, "the last active administrator");
     let (ok, _) = admin(&server, &["suspend", "ada"]);
     assert!(!ok, "the last active administrator");
+    // Nor offboarded (issue 14 review): that too would leave none.
+    let (ok, _) = admin(&server, &["offboard", "ada"]);
+    assert!(!ok, "the last active administrator is not offboarded");
+    let (_, users) = admin(&server, &["users", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&users).unwrap();
+    assert_eq!(users[0]["name"], "ada");
+    assert_eq!(users[0]["status"], "active");
 
     // bob is suspended: his session ends, he cannot sign in.
     assert!(signed_in(&mut bob_browser));
