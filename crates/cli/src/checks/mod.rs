@@ -121,12 +121,28 @@ fn rp_id_problem(rp_id: &str) -> Option<String> {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    (!shaped).then(|| {
-        format!(
+    if !shaped {
+        return Some(format!(
             "--rp-id {rp_id:?}: an RP ID is a lowercase domain name without scheme, port or \
              path, its labels 1-63 letters, digits or '-' (not at either end), e.g. example.com"
+        ));
+    }
+    public_suffix(rp_id).then(|| {
+        format!(
+            "--rp-id {rp_id}: a public suffix (like com, co.uk or github.io) is shared by \
+             every site under it, and browsers refuse it as an RP ID; set --rp-id to your \
+             own domain, e.g. login.example.com"
         )
     })
+}
+
+/// Whether `rp_id` is on the Public Suffix List as a suffix in itself.
+/// Unlisted names (`localhost`, an intranet's own top-level name) are not:
+/// only the list's known entries count.
+fn public_suffix(rp_id: &str) -> bool {
+    rp_id != "localhost"
+        && psl::suffix(rp_id.as_bytes())
+            .is_some_and(|suffix| suffix.is_known() && suffix.as_bytes() == rp_id.as_bytes())
 }
 
 /// The step-up window is how long a sign-in counts as fresh for the

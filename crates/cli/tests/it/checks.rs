@@ -91,6 +91,18 @@ fn each_bad_setting_is_refused_by_serve_and_check_config() {
             "--origin http://example.com: browsers run passkeys only on https origins",
         ),
         (
+            &["--rp-id", "com", "--origin", "https://com"],
+            "--rp-id com: a public suffix",
+        ),
+        (
+            &["--rp-id", "co.uk", "--origin", "https://shop.co.uk"],
+            "--rp-id co.uk: a public suffix",
+        ),
+        (
+            &["--rp-id", "github.io", "--origin", "https://me.github.io"],
+            "--rp-id github.io: a public suffix",
+        ),
+        (
             &["--rp-id", "a..example", "--origin", "https://a..example"],
             "--rp-id \"a..example\": an RP ID is a lowercase domain name",
         ),
