@@ -69,14 +69,13 @@ impl Table {
             .push(cells.into_iter().map(|c| cell(c.as_ref())).collect());
     }
 
-    /// Whether there are no rows.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as text: the header, then one line a row, columns two
-    /// spaces apart, the last one not padded.
+    /// spaces apart, the last one not padded; `(none)` under the header
+    /// when there are no rows.
     pub(crate) fn render(&self) -> String {
+        if self.rows.is_empty() {
+            return format!("{}\n(none)\n", self.header.join("  "));
+        }
         let header: Vec<String> = self.header.iter().map(|h| (*h).to_owned()).collect();
         let lines: Vec<&Vec<String>> = std::iter::once(&header).chain(&self.rows).collect();
         let mut widths = vec![0usize; self.header.len()];
@@ -117,20 +116,31 @@ fn cell(text: &str) -> String {
     out
 }
 
-/// Prints `rows` in `format`: as JSON (`[]` when there are none), or as
-/// the table `table` makes (nothing at all when there are none, so an
-/// empty listing is an empty output).
+/// Prints `rows` in `format`: as one JSON array (`[]` when there are
+/// none), or as the table `table` makes (its header and a `(none)` line
+/// when there are none, so an empty listing reads as one, not as a
+/// failure to print).
 pub(crate) fn print<T: Serialize>(
     format: Format,
     rows: &[T],
     table: impl FnOnce(&[T]) -> Table,
 ) -> Result<(), String> {
     match format {
-        Format::Json => println!("{}", json(rows)?),
-        Format::Table if rows.is_empty() => {}
-        Format::Table => print!("{}", table(rows).render()),
+        Format::Json => write_out(&format!("{}\n", json(rows)?)),
+        Format::Table => write_out(&table(rows).render()),
     }
-    Ok(())
+}
+
+/// Writes `text` to standard output. A reader that went away (`| head`)
+/// is not an error: the listing was wanted no further, and printing must
+/// not panic as `print!` does on a closed pipe.
+pub(crate) fn write_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
 }
 
 /// `value` as one line of terminal-safe JSON.
@@ -161,6 +171,10 @@ mod tests {
             t.render(),
             "NAME              STATUS\nada               active\nmallory\\u{a}root  x\n\
              a \\u{20}b         y\n"
+        );
+        assert_eq!(
+            Table::new(&["NAME", "STATUS"]).render(),
+            "NAME  STATUS\n(none)\n"
         );
     }
 }

@@ -56,8 +56,9 @@ impl Server {
     /// How many credentials `name` has (active or not), and whether the
     /// audit chain still verifies, as an admin would check.
     fn state(&self, name: &str) -> (usize, String) {
-        let (_, creds) = self.cli(&["admin", "credentials", name, "--json"]);
-        let creds: serde_json::Value = serde_json::from_str(&creds).unwrap_or_default();
+        let (ok, creds) = self.cli(&["admin", "credentials", name, "--json"]);
+        assert!(ok, "admin credentials {name} failed: {creds}");
+        let creds: serde_json::Value = serde_json::from_str(&creds).expect(&creds);
         let (_, audit) = self.cli(&["audit", "verify"]);
         (
             creds.as_array().map_or(0, Vec::len),
@@ -309,12 +310,16 @@ fn a_counter_regression_quarantines_the_credential_until_an_admin_clears_it() {
 
     let (ok, alerts) = server.cli(&["audit", "alerts", "--since", "1h", "--json"]);
     assert!(ok);
+    // One JSON array, an element an alert.
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&alerts).expect(&alerts);
     assert!(
-        alerts.lines().any(|l| l.contains("clone_suspected")),
+        listed
+            .iter()
+            .any(|l| l.to_string().contains("clone_suspected")),
         "{alerts}"
     );
     assert!(
-        alerts.lines().all(|l| l.contains("\"severity\"")),
+        listed.iter().all(|l| l.get("severity").is_some()),
         "{alerts}"
     );
     let (ok, _) = server.cli(&["audit", "alerts", "--since", "soon"]);

@@ -283,10 +283,11 @@ fn no_acknowledged_registration_is_lost(mut server: Server) {
         "the load ran: {} registrations",
         acked.len()
     );
-    let (ok, users) = server.cli(&["admin", "users"]);
-    assert!(ok);
+    let (ok, users) = server.cli(&["admin", "users", "--json"]);
+    assert!(ok, "{users}");
+    let users: Vec<serde_json::Value> = serde_json::from_str(&users).expect(&users);
     let present: std::collections::HashSet<&str> =
-        users.lines().filter_map(|l| l.split("  ").next()).collect();
+        users.iter().filter_map(|u| u["name"].as_str()).collect();
     let lost: Vec<&String> = acked
         .iter()
         .filter(|n| !present.contains(n.as_str()))

@@ -151,14 +151,22 @@ fn a_database_written_by_acfc9e6_opens_verifies_and_grows() {
         && e["reason"] == "credential_revoked"));
 
     // The people as acfc9e6 left them.
-    let (ok, users, err) = keybound(dir.path(), &["admin", "users"]);
+    let (ok, users, err) = keybound(dir.path(), &["admin", "users", "--json"]);
     assert!(ok, "{err}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&users).expect(&users);
+    // Each person as the table showed them: status, role, credentials.
     let state = |name: &str| -> String {
-        users
-            .lines()
-            .find(|l| l.split("  ").next() == Some(name))
-            .unwrap_or_else(|| panic!("{name} not in {users}"))
-            .to_owned()
+        let p = listed
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {users}"));
+        format!(
+            "{} {} {} active / {} credentials",
+            p["status"].as_str().unwrap_or_default(),
+            p["role"].as_str().unwrap_or_default(),
+            p["credentials_active"],
+            p["credentials"]
+        )
     };
     for (name, status, role, credentials) in [
         ("ada", "active", "admin", "2 active / 2 credentials"),
@@ -172,7 +180,7 @@ fn a_database_written_by_acfc9e6_opens_verifies_and_grows() {
             assert!(line.contains(field), "{name}: {line:?} lacks {field:?}");
         }
     }
-    assert_eq!(users.lines().count(), 1 + 5, "a header and five: {users}");
+    assert_eq!(listed.len(), 5, "five: {users}");
 
     // New events, with the server running as a deployment would: its
     // start, an invitation, and a refused one — "grace" is Grace's name

@@ -91,7 +91,8 @@ impl Backend {
     }
 
     /// Whether `url` names a database keybound has set up (its migrations
-    /// table is there), without creating or changing anything: a SQLite
+    /// table and its own tables are there: another program's sqlx database
+    /// is not ours), without creating or changing anything: a SQLite
     /// file is opened read-only and only if it exists, a PostgreSQL
     /// database is only asked. Commands that must not create a database
     /// ask this first.
@@ -112,18 +113,22 @@ impl Backend {
                 )?;
                 db.busy_timeout(Duration::from_secs(5))?;
                 let n: i64 = db.query_row(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN
+                     ('_sqlx_migrations', 'identities', 'audit_events')",
                     [],
                     |r| r.get(0),
                 )?;
-                Ok(n > 0)
+                Ok(n == 3)
             }
             Backend::Postgres => {
                 let mut pg = PgConnection::connect(url).await?;
-                let present: bool =
-                    sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                        .fetch_one(&mut pg)
-                        .await?;
+                let present: bool = sqlx::query_scalar(
+                    "SELECT to_regclass('_sqlx_migrations') IS NOT NULL
+                         AND to_regclass('identities') IS NOT NULL
+                         AND to_regclass('audit_events') IS NOT NULL",
+                )
+                .fetch_one(&mut pg)
+                .await?;
                 let _ = pg.close().await;
                 Ok(present)
             }

@@ -84,9 +84,7 @@ on_both_backends!(
     readers_see_what_is_committed_and_cannot_write,
     expired_challenges_and_finished_sessions_are_purged,
     look_ups_of_text_with_a_nul_find_nothing,
-    open_invitations_are_listed_voided_and_admins_counted,
     a_persons_live_sessions_are_listed_and_ended_one_by_one,
-    asking_whether_a_database_is_set_up_creates_nothing,
 );
 
 #[path = "it/audit_details.rs"]
@@ -99,6 +97,8 @@ mod backup;
 mod names;
 #[path = "it/observer.rs"]
 mod observer;
+#[path = "it/standing.rs"]
+mod standing;
 
 /// PostgreSQL refuses a NUL in a text parameter with an error; client text
 /// (a name, an id from a URL) must find nothing, not fail (issue 12).
@@ -392,80 +392,6 @@ async fn grants_are_single_use_and_expire(db: &Db) {
     assert_eq!(seen.used_ms, Some(50), "a used grant says when");
     assert_eq!(tx.grant(&[4; 32]).await.unwrap().unwrap().used_ms, None);
     assert!(tx.grant(&[5; 32]).await.unwrap().is_none());
-}
-
-/// Issue 14: commands other than `serve` and `init` ask before opening,
-/// and asking leaves no file and no schema behind.
-async fn asking_whether_a_database_is_set_up_creates_nothing(db: &Db) {
-    assert!(!Store::initialised(&db.url).await.unwrap());
-    if let Some(dir) = &db._dir {
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file");
-    }
-    assert!(!Store::initialised(&db.url).await.unwrap(), "still nothing");
-    drop(db.open().await);
-    assert!(Store::initialised(&db.url).await.unwrap());
-    assert!(!Store::initialised("sqlite::memory:").await.unwrap());
-    assert!(Store::initialised("mysql://x").await.is_err());
-}
-
-/// Issue 14: the invitation list, voiding only invitations, and the count
-/// of active administrators that demotion and suspension guard.
-async fn open_invitations_are_listed_voided_and_admins_counted(db: &Db) {
-    let store = db.open().await;
-    let mut tx = store.begin().await.unwrap();
-    for name in ["ada", "bob"] {
-        tx.insert_identity(&identity(name)).await.unwrap();
-    }
-    let grant = |tag: u8, owner: &str, kind: &str, created_ms: i64| Grant {
-        token_hash: vec![tag; 32],
-        kind: kind.into(),
-        identity_id: format!("id-{owner}"),
-        issued_by: "cli".into(),
-        min_tier: 2,
-        created_ms,
-        expires_ms: 100,
-        used_ms: None,
-    };
-    tx.insert_grant(&grant(1, "bob", "invitation", 20))
-        .await
-        .unwrap();
-    tx.insert_grant(&grant(2, "ada", "invitation", 10))
-        .await
-        .unwrap();
-    tx.insert_grant(&grant(3, "ada", "recovery", 5))
-        .await
-        .unwrap();
-    let open: Vec<_> = tx
-        .open_invitations(50)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|g| g.token_hash[0])
-        .collect();
-    assert_eq!(open, [2, 1], "invitations only, oldest first");
-    assert!(
-        tx.open_invitations(100).await.unwrap().is_empty(),
-        "expired"
-    );
-    let voided = tx.void_invitations_of("id-ada", 50).await.unwrap();
-    assert_eq!(voided.len(), 1);
-    assert!(tx
-        .void_invitations_of("id-ada", 51)
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(tx.find_grant(&[3; 32], 50).await.unwrap().is_some(), "kept");
-    assert!(tx.find_grant(&[2; 32], 50).await.unwrap().is_none());
-
-    assert_eq!(tx.count_active_admins().await.unwrap(), 0);
-    tx.set_admin("id-ada", true).await.unwrap();
-    tx.set_admin("id-bob", true).await.unwrap();
-    assert_eq!(tx.count_active_admins().await.unwrap(), 0, "invited");
-    tx.set_identity_status("id-ada", IdentityStatus::Active)
-        .await
-        .unwrap();
-    assert_eq!(tx.count_active_admins().await.unwrap(), 1);
-    tx.commit().await.unwrap();
 }
 
 async fn nicknames_are_set_and_cleared(db: &Db) {

@@ -85,10 +85,14 @@ pub(crate) fn check(deployment: &Deployment<'_>, config: &Config) -> Report {
         }
     }
     report.warnings.extend(admin_tier_warning(config));
+    report.warnings.extend(lifetime_warnings(config));
     report
 }
 
-/// An RP ID is a domain name: not an IP address, no scheme, port or path.
+/// An RP ID is a domain name: not an IP address, no scheme, port or path;
+/// each label 1-63 characters of `a-z0-9-`, not starting or ending with
+/// `-`. A non-ASCII name is refused with its punycode (A-label) form, the
+/// one browsers compare.
 fn rp_id_problem(rp_id: &str) -> Option<String> {
     let bare = rp_id.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<IpAddr>().is_ok() {
@@ -97,18 +101,72 @@ fn rp_id_problem(rp_id: &str) -> Option<String> {
              name); set --rp-id to the name people open, e.g. localhost or login.example.com"
         ));
     }
+    if !rp_id.is_ascii() {
+        return Some(match idna::domain_to_ascii(rp_id) {
+            Ok(ascii) if !ascii.is_empty() => format!(
+                "--rp-id {rp_id:?}: write the RP ID in its ASCII (punycode) form, as browsers \
+                 compare it: --rp-id {ascii}"
+            ),
+            _ => format!("--rp-id {rp_id:?}: not a domain name"),
+        });
+    }
     let shaped = !rp_id.is_empty()
+        && rp_id.len() <= 253
         && rp_id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && !rp_id.starts_with('.')
-        && !rp_id.ends_with('.');
-    (!shaped).then(|| {
-        format!(
+        && rp_id.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if !shaped {
+        return Some(format!(
             "--rp-id {rp_id:?}: an RP ID is a lowercase domain name without scheme, port or \
-             path, e.g. example.com"
+             path, its labels 1-63 letters, digits or '-' (not at either end), e.g. example.com"
+        ));
+    }
+    public_suffix(rp_id).then(|| {
+        format!(
+            "--rp-id {rp_id}: a public suffix (like com, co.uk or github.io) is shared by \
+             every site under it, and browsers refuse it as an RP ID; set --rp-id to your \
+             own domain, e.g. login.example.com"
         )
     })
+}
+
+/// Whether `rp_id` is on the Public Suffix List as a suffix in itself.
+/// Unlisted names (`localhost`, an intranet's own top-level name) are not:
+/// only the list's known entries count.
+fn public_suffix(rp_id: &str) -> bool {
+    rp_id != "localhost"
+        && psl::suffix(rp_id.as_bytes())
+            .is_some_and(|suffix| suffix.is_known() && suffix.as_bytes() == rp_id.as_bytes())
+}
+
+/// The step-up window is how long a sign-in counts as fresh for the
+/// console and key changes: longer than 15 minutes, or than a session
+/// lasts, it no longer asks for a recent proof. Warned, not refused.
+fn lifetime_warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let (window, session) = (
+        config.step_up_window_ms / 1000,
+        config.session_ttl_ms / 1000,
+    );
+    if window > 15 * 60 {
+        warnings.push(format!(
+            "--step-up-window {window}: over 15 minutes, a sign-in long past still counts as \
+             fresh for the console and key changes; 300 (the default) is usual"
+        ));
+    }
+    if window > session {
+        warnings.push(format!(
+            "--step-up-window {window} exceeds --session-lifetime {session}: every live \
+             session counts as fresh; set the window below the session lifetime"
+        ));
+    }
+    warnings
 }
 
 /// The problem with one origin, if any.

@@ -88,6 +88,8 @@ async fn run(
     let mut alerts = Table::new(&[
         "TIME", "SEVERITY", "OUTCOME", "KIND", "SUBJECT", "ACTOR", "REASON",
     ]);
+    // `--json`: one array, like every other listing (`[]` for none).
+    let mut alerts_json: Vec<String> = Vec::new();
     loop {
         let page = chain.next_page().await?;
         if page.is_empty() {
@@ -103,7 +105,7 @@ async fn run(
                         || e.event.severity.is_some();
                     if e.event.time_ms >= from && attention {
                         if *json {
-                            writeln!(out, "{}", json_line(e)?)?;
+                            alerts_json.push(json_line(e)?);
                         } else {
                             alerts.row(alert_row(e));
                         }
@@ -112,12 +114,15 @@ async fn run(
             }
         }
     }
-    if let AuditCommand::Alerts { json: false, .. } = command {
-        if !alerts.is_empty() {
-            write!(out, "{}", alerts.render())?;
-        }
+    match command {
+        AuditCommand::Alerts { json: false, .. } => write!(out, "{}", alerts.render())?,
+        AuditCommand::Alerts { json: true, .. } => writeln!(out, "[{}]", alerts_json.join(","))?,
+        _ => {}
     }
-    out.flush()?;
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

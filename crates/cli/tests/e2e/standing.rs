@@ -31,6 +31,13 @@ fn suspend_ends_sessions_refuses_sign_in_and_resume_restores() {
     assert!(!ok, "the last active administrator");
     let (ok, _) = admin(&server, &["suspend", "ada"]);
     assert!(!ok, "the last active administrator");
+    // Nor offboarded (issue 14 review): that too would leave none.
+    let (ok, _) = admin(&server, &["offboard", "ada"]);
+    assert!(!ok, "the last active administrator is not offboarded");
+    let (_, users) = admin(&server, &["users", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&users).unwrap();
+    assert_eq!(users[0]["name"], "ada");
+    assert_eq!(users[0]["status"], "active");
 
     // bob is suspended: his session ends, he cannot sign in.
     assert!(signed_in(&mut bob_browser));
@@ -104,7 +111,8 @@ fn suspend_ends_sessions_refuses_sign_in_and_resume_restores() {
         .lines()
         .filter(|l| l.contains("\"reason\":\"last_admin\""))
         .count();
-    assert_eq!(refusals, 3, "each refusal on the record");
+    // Three from before, and the refused offboarding.
+    assert_eq!(refusals, 4, "each refusal on the record");
     let (_, verified) = server.cli(&["audit", "verify"]);
     assert!(verified.contains("verified"), "{verified}");
 }

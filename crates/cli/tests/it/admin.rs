@@ -208,9 +208,10 @@ fn listings_print_tables_or_json_with_iso_times() {
     );
     let (code, alerts, _) = run(d, &["audit", "alerts", "--json"]);
     assert_eq!(code, 0);
-    let kinds: Vec<Value> = alerts
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].clone())
+    let kinds: Vec<Value> = serde_json::from_str::<Vec<Value>>(&alerts)
+        .expect(&alerts)
+        .iter()
+        .map(|l| l["kind"].clone())
         .collect();
     assert_eq!(kinds, ["admin.grant_role"], "{alerts}");
 
@@ -296,8 +297,17 @@ fn admin_errors_say_what_was_not_found() {
     assert!(err.contains("'ada' is not suspended"), "{err}");
     let (_, _, err) = run(d, &["admin", "demote", "ada"]);
     assert!(err.contains("'ada' is not an administrator"), "{err}");
-    let (code, _, _) = run(d, &["admin", "promote", "ada"]);
-    assert_eq!(code, 0, "an invited person may be granted the role");
+    // Issue 14 review: an invited person is not promoted (their open link
+    // would silently become an admin enrolment link); an admin invitation
+    // replaces the link instead.
+    let (code, _, err) = run(d, &["admin", "promote", "ada"]);
+    assert_eq!(code, 1, "an invited person is not granted the role");
+    assert!(
+        err.contains("use keybound admin invite") && err.contains("--admin (it replaces"),
+        "{err}"
+    );
+    let (code, _, _) = run(d, &["admin", "invite", "ada", "--admin"]);
+    assert_eq!(code, 0);
     let (_, _, err) = run(d, &["admin", "promote", "ada"]);
     assert!(err.contains("'ada' is already an administrator"), "{err}");
     // Every refusal is on the record.
@@ -307,4 +317,133 @@ fn admin_errors_say_what_was_not_found() {
         .filter(|l| l.contains("\"outcome\":\"failure\""))
         .count();
     assert!(failures >= 5, "{export}");
+}
+
+/// Issue 14 review: a SQLite file another program made with sqlx (it has
+/// `_sqlx_migrations` but none of keybound's tables) is not keybound's
+/// database: admin commands refuse it and leave it alone.
+#[test]
+fn another_programs_sqlx_database_is_not_keybound() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("keybound.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        });
+    let (code, out, err) = run(d, &["admin", "users", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("no keybound database at"), "{err}");
+}
+
+/// `admin invite` builds its link from the site settings: the checks
+/// `serve` runs refuse a malformed origin with the same message instead of
+/// printing `https://x.example//enroll`.
+#[test]
+fn an_invitation_link_is_built_only_from_checked_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(run(d, &["init"]).0, 0);
+    let (code, out, err) = run(
+        d,
+        &[
+            "admin",
+            "invite",
+            "ada",
+            "--rp-id",
+            "x.example",
+            "--origin",
+            "https://x.example/",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("//enroll"), "{out}");
+    assert!(err.contains("write https://x.example"), "{err}");
+    let (code, out, err) = run(
+        d,
+        &[
+            "admin",
+            "invite",
+            "ada",
+            "--rp-id",
+            "x.example",
+            "--origin",
+            "https://x.example",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("https://x.example/enroll?token="), "{out}");
+}
+
+/// Listings write to a locked standard output and take a reader that went
+/// away (`| head -c1`) as the end of the listing, not as a panic (101).
+#[test]
+fn a_listing_into_a_closed_pipe_does_not_panic() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(run(d, &["init"]).0, 0);
+    // More than a pipe's buffer (64 KiB) of JSON, so the writer meets the
+    // closed end.
+    for i in 0..300 {
+        let name = format!("user{i:03}{}", "x".repeat(56));
+        assert_eq!(run(d, &["admin", "invite", &name]).0, 0);
+    }
+    let mut child = Command::new(BIN)
+        .args(["admin", "users", "--json", "--data-dir"])
+        .arg(d)
+        .env_remove("KEYBOUND_DATABASE_URL")
+        .env_remove("KEYBOUND_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Empty listings: `[]` as JSON, and a table's header with `(none)`.
+#[test]
+fn empty_listings_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(run(d, &["init"]).0, 0);
+    assert_eq!(
+        json(d, &["audit", "alerts", "--json"]),
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        json(d, &["admin", "invitations", "--json"]),
+        Value::Array(vec![])
+    );
+    let (code, out, _) = run(d, &["admin", "invitations"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("NAME"), "{out}");
+    assert_eq!(lines[1], "(none)");
 }

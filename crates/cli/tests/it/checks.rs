@@ -5,9 +5,11 @@
 use super::*;
 
 /// Runs `keybound ARGS` in `dir` (as its data directory); (exit code,
-/// stdout, stderr).
+/// stdout, stderr). A run still going after a minute is killed and the
+/// test fails: `serve` that a check no longer refuses would run forever.
 fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
+    use std::io::Read;
+    let mut child = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
         .arg(dir)
@@ -15,12 +17,41 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
         .env_remove("KEYBOUND_ORIGIN")
         .env_remove("KEYBOUND_RP_ID")
         .env_remove("KEYBOUND_CONFIG")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let drain = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = from.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            // Killed: the caller's exit-code assertion fails (-1) and says so.
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap();
+            return (
+                -1,
+                stdout.join().unwrap(),
+                format!("still running after 60 s: {err}"),
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        status.code().unwrap_or(-1),
+        stdout.join().unwrap(),
+        stderr.join().unwrap(),
     )
 }
 
@@ -58,6 +89,48 @@ fn each_bad_setting_is_refused_by_serve_and_check_config() {
         (
             &["--rp-id", "example.com", "--origin", "http://example.com"],
             "--origin http://example.com: browsers run passkeys only on https origins",
+        ),
+        (
+            &["--rp-id", "com", "--origin", "https://com"],
+            "--rp-id com: a public suffix",
+        ),
+        (
+            &["--rp-id", "co.uk", "--origin", "https://shop.co.uk"],
+            "--rp-id co.uk: a public suffix",
+        ),
+        (
+            &["--rp-id", "github.io", "--origin", "https://me.github.io"],
+            "--rp-id github.io: a public suffix",
+        ),
+        (
+            &["--rp-id", "a..example", "--origin", "https://a..example"],
+            "--rp-id \"a..example\": an RP ID is a lowercase domain name",
+        ),
+        (
+            &["--rp-id=-a.example", "--origin=https://-a.example"],
+            "--rp-id \"-a.example\": an RP ID is a lowercase domain name",
+        ),
+        (
+            &["--rp-id", "a-.example", "--origin", "https://a-.example"],
+            "--rp-id \"a-.example\": an RP ID is a lowercase domain name",
+        ),
+        (
+            &[
+                "--rp-id",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+                "--origin",
+                "https://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+            ],
+            "labels 1-63 letters",
+        ),
+        (
+            &[
+                "--rp-id",
+                "bücher.example",
+                "--origin",
+                "https://xn--bcher-kva.example",
+            ],
+            "--rp-id xn--bcher-kva.example",
         ),
         (
             &["--group-min-tier", "admins=2"],
@@ -192,4 +265,42 @@ fn the_banner_names_the_origin_to_open() {
         "the socket is not a URL: {first}"
     );
     assert_eq!(second, "open: http://localhost:8080");
+}
+
+/// A step-up window longer than 15 minutes, or than a session, is warned
+/// about (not refused); a zero lifetime is refused.
+#[test]
+fn long_step_up_windows_are_warned_about_and_zero_lifetimes_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = ["--rp-id", "localhost"];
+    let mut args = vec!["check-config"];
+    args.extend_from_slice(&site);
+    args.extend_from_slice(&["--step-up-window", "1200", "--session-lifetime", "600"]);
+    let (code, _, err) = run(dir.path(), &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: --step-up-window 1200: over 15 minutes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--step-up-window 1200 exceeds --session-lifetime 600"),
+        "{err}"
+    );
+    let (code, _, err) = run(dir.path(), &["check-config", "--rp-id", "localhost"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("--step-up-window"),
+        "defaults warn of nothing: {err}"
+    );
+    for zero in [
+        "--session-lifetime",
+        "--invitation-lifetime",
+        "--step-up-window",
+    ] {
+        let (code, _, err) = run(
+            dir.path(),
+            &["check-config", "--rp-id", "localhost", zero, "0"],
+        );
+        assert_ne!(code, 0, "{zero} 0: {err}");
+    }
 }

@@ -29,7 +29,13 @@ fn run_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32,
 fn a_flag_beats_its_variable_which_beats_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keybound.toml");
-    std::fs::write(&file, "origins = [\"https://file.example\"]\n").unwrap();
+    // An RP ID that covers every origin below: `admin invite` checks the
+    // site its link is made of as `serve` does.
+    std::fs::write(
+        &file,
+        "rp_id = \"example\"\norigins = [\"https://file.example\"]\n",
+    )
+    .unwrap();
     let config = file.to_str().unwrap();
     assert_eq!(run_with(dir.path(), &["init"], &[]).0, 0);
     let link = |extra: &[&str], env: &[(&str, &str)]| {

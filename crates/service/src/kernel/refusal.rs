@@ -81,6 +81,9 @@ pub enum Refusal {
     NoMdsRootConfigured,
     /// The caller is not an administrator.
     NotAdmin,
+    /// The action on an administrator needs the local operator (`keybound
+    /// admin ...` on the server), not a console session.
+    NeedsOperator,
     /// The credential has no cap to lift.
     NothingToVouch,
     /// An administrator may not offboard themself.
@@ -156,6 +159,7 @@ impl Refusal {
         Refusal::NoIdentity,
         Refusal::NoMatchingChallenge,
         Refusal::NoMdsRootConfigured,
+        Refusal::NeedsOperator,
         Refusal::NotAdmin,
         Refusal::NothingToVouch,
         Refusal::OffboardSelf,
@@ -215,6 +219,7 @@ impl Refusal {
             Refusal::NoIdentity => "no_identity",
             Refusal::NoMatchingChallenge => "no_matching_challenge",
             Refusal::NoMdsRootConfigured => "no_mds_root_configured",
+            Refusal::NeedsOperator => "needs_operator",
             Refusal::NotAdmin => "not_admin",
             Refusal::NothingToVouch => "nothing_to_vouch",
             Refusal::OffboardSelf => "offboard_self",

@@ -286,6 +286,17 @@ impl Service {
                 verified
             }
         };
+        // The identity was judged active in the read above; a suspension or
+        // offboarding that committed since must not leave a session behind,
+        // so its status is read again under the writer. (The credential's
+        // status was re-checked above: the recorded use wants it active.)
+        let still_active = tx
+            .identity_by_id(&identity.id)
+            .await?
+            .is_some_and(|now| now.status == keybound_store::IdentityStatus::Active);
+        if !still_active {
+            return Err(refuse(Refusal::IdentityNotActive, &event));
+        }
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());

@@ -128,7 +128,13 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await?;
         if let Some(admin) = admin {
-            self.still_admin(&mut tx, admin).await?;
+            if let Err(e) = self.still_admin(&mut tx, admin).await {
+                drop(tx);
+                let mut event = self.event(EventKind::AdminVoidInvitation, ctx);
+                event.actor = Some(actor.to_owned());
+                event.subject = Some(name.to_owned());
+                return Err(self.refuse_stale_admin(event, e).await);
+            }
         }
         let identity = tx
             .identity_by_name(name)

@@ -5,7 +5,7 @@
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
-use keybound_audit::Outcome;
+use keybound_audit::{Outcome, Severity};
 use keybound_store::{CredentialStatus, IdentityStatus};
 use keybound_webauthn::b64;
 
@@ -78,6 +78,17 @@ impl Service {
             e.outcome = Some(Outcome::Success);
             e
         };
+        // The last-admin rule holds here as for demote and suspend; the
+        // count is made under this transaction's writer lock.
+        if identity.is_admin
+            && identity.status == IdentityStatus::Active
+            && tx.count_active_admins().await? <= 1
+        {
+            drop(tx);
+            let mut refused = event(EventKind::AdminOffboard);
+            refused.severity = Some(Severity::High);
+            return Err(self.record_refusal(refused, Refusal::LastAdmin, None).await);
+        }
         let mut done = Offboarded::default();
         for credential in tx.credentials_of(&identity.id).await? {
             if matches!(credential.status, CredentialStatus::Revoked(_)) {

@@ -8,6 +8,13 @@
 //! role directly, an administrator in the console proposes it and other
 //! administrators approve.
 //!
+//! From the console, demote, suspend and resume act only on people who are
+//! not administrators: an administrator target is refused (`needs_operator`,
+//! High severity) so one stolen console session cannot demote or suspend
+//! every other administrator and lock the organisation out. The local
+//! operator (`keybound admin demote|suspend|resume`), who holds the
+//! database anyway, still acts directly.
+//!
 //! A suspended person cannot sign in (authentication wants an active
 //! identity), cannot enrol a key or be recovered, and their sessions end
 //! when they are suspended; resuming makes them active again with the
@@ -63,17 +70,24 @@ impl Service {
         let (kind, actor) = match issuer {
             Issuer::Operator(actor) => (EventKind::AdminGrantRole, actor),
             Issuer::Admin(admin) => {
-                self.still_admin(&mut tx, admin).await?;
+                if let Err(e) = self.still_admin(&mut tx, admin).await {
+                    drop(tx);
+                    let event =
+                        self.role_event(EventKind::AdminProposeRole, &admin.name, name, ctx);
+                    return Err(self.refuse_stale_admin(event, e).await);
+                }
                 (EventKind::AdminProposeRole, admin.name.as_str())
             }
         };
         let identity = found(&mut tx, name).await?;
         let event = self.role_event(kind, actor, &identity.name, ctx);
+        // An invited person's open link would silently become an admin
+        // enrolment link: `admin invite NAME --admin` replaces it instead.
         let refusal = if identity.is_admin {
             Some(Refusal::RoleUnchanged)
         } else if matches!(
             identity.status,
-            IdentityStatus::Suspended | IdentityStatus::Offboarded
+            IdentityStatus::Suspended | IdentityStatus::Offboarded | IdentityStatus::Invited
         ) {
             Some(Refusal::IdentityNotActive)
         } else {
@@ -116,7 +130,11 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let mut tx = self.kernel.store.begin().await?;
         if let Some(admin) = admin {
-            self.still_admin(&mut tx, admin).await?;
+            if let Err(e) = self.still_admin(&mut tx, admin).await {
+                drop(tx);
+                let event = self.role_event(EventKind::AdminRevokeRole, actor, name, ctx);
+                return Err(self.refuse_stale_admin(event, e).await);
+            }
         }
         let identity = found(&mut tx, name).await?;
         let mut event = self.role_event(EventKind::AdminRevokeRole, actor, &identity.name, ctx);
@@ -125,12 +143,14 @@ impl Service {
         } else if identity.status == IdentityStatus::Active && tx.count_active_admins().await? <= 1
         {
             Some(Refusal::LastAdmin)
+        } else if admin.is_some() {
+            Some(Refusal::NeedsOperator)
         } else {
             None
         };
         if let Some(refusal) = refusal {
             drop(tx);
-            return Err(self.record_refusal(event, refusal, None).await);
+            return Err(self.refuse(event, refusal).await);
         }
         tx.set_admin(&identity.id, false).await?;
         event.reason = Some(format!("demoted by {actor}"));
@@ -171,7 +191,11 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await?;
         if let Some(admin) = admin {
-            self.still_admin(&mut tx, admin).await?;
+            if let Err(e) = self.still_admin(&mut tx, admin).await {
+                drop(tx);
+                let event = self.role_event(EventKind::AdminSuspend, actor, name, ctx);
+                return Err(self.refuse_stale_admin(event, e).await);
+            }
         }
         let identity = found(&mut tx, name).await?;
         let mut event = self.standing_event(EventKind::AdminSuspend, actor, &identity, ctx);
@@ -184,16 +208,20 @@ impl Service {
             IdentityStatus::Active if identity.is_admin && tx.count_active_admins().await? <= 1 => {
                 Some(Refusal::LastAdmin)
             }
+            IdentityStatus::Active if identity.is_admin && admin.is_some() => {
+                Some(Refusal::NeedsOperator)
+            }
             IdentityStatus::Active => None,
         };
         if let Some(refusal) = refusal {
             drop(tx);
-            return Err(self.record_refusal(event, refusal, None).await);
+            return Err(self.refuse(event, refusal).await);
         }
         tx.set_identity_status(&identity.id, IdentityStatus::Suspended)
             .await?;
         let ended = tx.end_sessions_of(&identity.id, now).await?.len();
-        event.reason = Some(format!("{ended} sessions ended"));
+        let voided = self.void_while_suspended(&mut tx, &identity, now).await?;
+        event.reason = Some(format!("{ended} sessions ended{voided}"));
         tx.record(event).await?;
         tx.commit().await?;
         Ok(ended)
@@ -226,21 +254,83 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let mut tx = self.kernel.store.begin().await?;
         if let Some(admin) = admin {
-            self.still_admin(&mut tx, admin).await?;
+            if let Err(e) = self.still_admin(&mut tx, admin).await {
+                drop(tx);
+                let event = self.role_event(EventKind::AdminResume, actor, name, ctx);
+                return Err(self.refuse_stale_admin(event, e).await);
+            }
         }
         let identity = found(&mut tx, name).await?;
         let event = self.standing_event(EventKind::AdminResume, actor, &identity, ctx);
-        if identity.status != IdentityStatus::Suspended {
+        let refusal = if identity.status != IdentityStatus::Suspended {
+            Some(Refusal::StatusUnchanged)
+        } else if identity.is_admin && admin.is_some() {
+            Some(Refusal::NeedsOperator)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
             drop(tx);
-            return Err(self
-                .record_refusal(event, Refusal::StatusUnchanged, None)
-                .await);
+            return Err(self.refuse(event, refusal).await);
         }
         tx.set_identity_status(&identity.id, IdentityStatus::Active)
             .await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// What suspending `identity` voids beside its sessions, in the
+    /// suspension's transaction, so nothing handed out before is usable
+    /// after a resume: their open grants and pending recoveries, and for an
+    /// administrator the enrolment links they issued and their pending role
+    /// proposals and approvals. The audit reason's tail saying so.
+    async fn void_while_suspended(
+        &self,
+        tx: &mut WriteTx,
+        identity: &Identity,
+        now: i64,
+    ) -> Result<String, ServiceError> {
+        let grants = tx.void_grants_of(&identity.id, now).await?.len();
+        let recoveries = tx.void_recoveries_of(&identity.id).await?;
+        let mut said = format!(", {grants} grants and {recoveries} recoveries voided");
+        if identity.is_admin {
+            let issued = tx.void_grants_issued_by(&identity.name, now).await?.len();
+            let (proposals, approvals) = tx.void_role_actions_by(&identity.id).await?;
+            said.push_str(&format!(
+                ", {issued} issued invitations, {proposals} role proposals and \
+                 {approvals} role approvals voided"
+            ));
+        }
+        Ok(said)
+    }
+
+    /// A console administrator who is no longer one (demoted, suspended
+    /// since the page loaded): the refusal is recorded (`not_admin`,
+    /// Warning) and the caller still gets `Forbidden`.
+    pub(crate) async fn refuse_stale_admin(
+        &self,
+        mut event: NewEvent,
+        e: ServiceError,
+    ) -> ServiceError {
+        if e != ServiceError::Forbidden {
+            return e;
+        }
+        event.severity = Some(Severity::Warning);
+        match self.record_refusal(event, Refusal::NotAdmin, None).await {
+            ServiceError::Rejected(_) => ServiceError::Forbidden,
+            other => other,
+        }
+    }
+
+    /// Records a refusal; one that only the local operator may lift
+    /// (`needs_operator`) is a High severity event: it is what a stolen
+    /// console session turning on the other administrators looks like.
+    async fn refuse(&self, mut event: NewEvent, refusal: Refusal) -> ServiceError {
+        if refusal == Refusal::NeedsOperator {
+            event.severity = Some(Severity::High);
+        }
+        self.record_refusal(event, refusal, None).await
     }
 
     fn standing_event(

@@ -3,6 +3,8 @@
 
 use super::authority::admin;
 use super::*;
+use keybound_audit::Severity;
+use keybound_store::IdentityStatus;
 
 fn op() -> Operator {
     Operator::local("cli")
@@ -210,11 +212,17 @@ async fn the_console_proposes_a_promotion_and_never_suspends_itself() {
             .unwrap_err(),
         ServiceError::Rejected(Refusal::SuspendSelf)
     );
+    // Issue 14 review: the console no longer suspends another
+    // administrator; the operator does (and ends root's enrolment session).
     assert_eq!(
         w.service
             .console_suspend(&second, "root", &ClientContext::default())
             .await
-            .unwrap(),
+            .unwrap_err(),
+        ServiceError::Rejected(Refusal::NeedsOperator)
+    );
+    assert_eq!(
+        w.service.suspend("root", &op()).await.unwrap(),
         1,
         "root's enrolment session"
     );
@@ -226,10 +234,231 @@ async fn the_console_proposes_a_promotion_and_never_suspends_itself() {
         ServiceError::Forbidden,
         "a suspended administrator acts no more"
     );
+    assert_eq!(
+        w.service
+            .console_resume(&second, "root", &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected(Refusal::NeedsOperator)
+    );
+    w.service.resume("root", &op()).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_console_leaves_other_administrators_to_the_operator() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    admin(&w, "second").await;
+    w.enrol("ann").await;
+    let ctx = ClientContext::default();
+    assert_eq!(
+        w.service
+            .console_demote(&root, "second", &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected(Refusal::NeedsOperator)
+    );
+    assert_eq!(
+        w.service
+            .console_suspend(&root, "second", &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected(Refusal::NeedsOperator)
+    );
+    // A person who is not an administrator: the console acts.
+    w.service.console_suspend(&root, "ann", &ctx).await.unwrap();
+    w.service.console_resume(&root, "ann", &ctx).await.unwrap();
+    let refused: Vec<_> = w
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.event.reason.as_deref() == Some("needs_operator"))
+        .map(|e| (e.event.kind, e.event.severity))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("admin.revoke_role".to_owned(), Some(Severity::High)),
+            ("admin.suspend".to_owned(), Some(Severity::High)),
+        ]
+    );
+    let people = w.service.people((&op()).into()).await.unwrap();
+    let second = people.iter().find(|(i, _)| i.name == "second").unwrap();
+    assert!(second.0.is_admin && second.0.status == IdentityStatus::Active);
+    // The operator acts directly.
+    w.service.suspend("second", &op()).await.unwrap();
+    w.service.resume("second", &op()).await.unwrap();
+    w.service.demote("second", &op()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_console_administrator_is_refused_and_recorded() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    admin(&w, "second").await;
+    w.enrol("ann").await;
+    w.service.demote("root", &op()).await.unwrap();
+    let ctx = ClientContext::default();
+    assert_eq!(
+        w.service
+            .console_suspend(&root, "ann", &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden
+    );
+    assert_eq!(
+        w.service
+            .console_void_invitation(&root, "ann", &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden
+    );
+    let refused: Vec<_> = w
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.event.reason.as_deref() == Some("not_admin"))
+        .map(|e| (e.event.kind, e.event.actor, e.event.severity))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (
+                "admin.suspend".to_owned(),
+                Some("root".to_owned()),
+                Some(Severity::Warning)
+            ),
+            (
+                "admin.void_invitation".to_owned(),
+                Some("root".to_owned()),
+                Some(Severity::Warning)
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_last_active_administrator_is_never_offboarded() {
+    let w = world().await;
+    admin(&w, "root").await;
+    assert_eq!(
+        w.service.offboard("root", &op()).await.unwrap_err(),
+        ServiceError::Rejected(Refusal::LastAdmin)
+    );
+    assert_eq!(failures(&w, "admin.offboard").await, ["last_admin"]);
+    let (second, _) = admin(&w, "second").await;
+    w.service.offboard("root", &op()).await.unwrap();
+    assert_eq!(
+        w.service
+            .console_offboard(&second, "second", &ClientContext::default())
+            .await
+            .unwrap_err(),
+        ServiceError::Rejected(Refusal::OffboardSelf)
+    );
+}
+
+#[tokio::test]
+async fn an_invited_person_is_not_promoted() {
+    let w = world().await;
+    admin(&w, "root").await;
+    w.service.invite("ivy", false, &op()).await.unwrap();
+    assert_eq!(
+        w.service.promote("ivy", &op()).await.unwrap_err(),
+        ServiceError::Rejected(Refusal::IdentityNotActive)
+    );
+    let people = w.service.people((&op()).into()).await.unwrap();
+    assert!(!people.iter().any(|(i, _)| i.name == "ivy" && i.is_admin));
+}
+
+#[tokio::test]
+async fn suspending_voids_what_was_handed_out() {
+    let w = world().await;
+    let (root, _) = admin(&w, "root").await;
+    admin(&w, "second").await;
+    w.enrol("ann").await;
+    w.enrol("bea").await;
+    let ctx = ClientContext::default();
+    // second proposes ann; root's open invitation for carol.
+    let (second, _) = admin(&w, "third").await;
     w.service
-        .console_resume(&second, "root", &ClientContext::default())
+        .console_promote(&second, "ann", &ctx)
         .await
         .unwrap();
+    let carol = w
+        .service
+        .console_invite(&root, "carol", false, 1, &ctx)
+        .await
+        .unwrap();
+    w.service.suspend("root", &op()).await.unwrap();
+    assert_eq!(
+        w.service.invitation(&carol.token.value).await.unwrap(),
+        InvitationState::Unknown,
+        "root's link ended with the suspension"
+    );
+    w.service.resume("root", &op()).await.unwrap();
+    assert_eq!(
+        w.service.invitation(&carol.token.value).await.unwrap(),
+        InvitationState::Unknown,
+        "and stays void after the resume"
+    );
+    w.service.suspend("third", &op()).await.unwrap();
+    let reason = w
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.event.kind == "admin.suspend" && e.event.subject.as_deref() == Some("third"))
+        .find_map(|e| e.event.reason)
+        .unwrap();
+    assert!(
+        reason.contains("1 role proposals"),
+        "third's proposal voided: {reason}"
+    );
+}
+
+/// A sign-in judged the person active before a suspension committed; the
+/// session it then creates under the writer must not outlive it.
+#[tokio::test]
+async fn a_sign_in_racing_a_suspension_leaves_no_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
+    let w = World {
+        service: Service::new(
+            store,
+            config,
+            clock.clone(),
+            Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(7)),
+        ),
+        clock,
+        auth: Authenticator::default(),
+    };
+    admin(&w, "root").await;
+    let (mut key, _) = w.enrol("ada").await;
+    let challenge = w.options("ada").await;
+    // Hold the writer: the sign-in reads (on a reader), verifies, then
+    // waits for it; the suspension commits meanwhile.
+    let mut writer = w.service.store().begin().await.unwrap();
+    let ada = writer.identity_by_name("ada").await.unwrap().unwrap();
+    let suspend = async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        writer
+            .set_identity_status(&ada.id, IdentityStatus::Suspended)
+            .await
+            .unwrap();
+        writer.end_sessions_of(&ada.id, 0).await.unwrap();
+        writer.commit().await.unwrap();
+    };
+    let tweaks = Tweaks::default();
+    let ((_, signed_in), ()) = tokio::join!(
+        w.answer(&mut key, &challenge, ORIGIN, BROWSER, &tweaks),
+        suspend
+    );
+    assert_eq!(
+        signed_in.unwrap_err(),
+        ServiceError::Rejected(Refusal::IdentityNotActive)
+    );
 }
 
 #[tokio::test]

@@ -103,6 +103,31 @@ impl WriteTx {
             .await
     }
 
+    /// Withdraws what an administrator put into pending role proposals: the
+    /// proposals they made are voided and their approvals of others removed
+    /// (suspending them); how many of each.
+    pub async fn void_role_actions_by(
+        &mut self,
+        identity_id: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let write = self.write().await?;
+        let proposals = write
+            .execute(
+                "UPDATE role_proposals SET status = 'voided'
+             WHERE proposed_by = $1 AND status = 'pending'",
+                params![identity_id],
+            )
+            .await?;
+        let approvals = write
+            .execute(
+                "DELETE FROM role_approvals WHERE approver_id = $1 AND proposal_id IN
+             (SELECT id FROM role_proposals WHERE status = 'pending')",
+                params![identity_id],
+            )
+            .await?;
+        Ok((proposals, approvals))
+    }
+
     /// Records an approval; [`StoreError::Conflict`] when this approver
     /// already approved.
     pub async fn approve_role_proposal(

@@ -15,6 +15,21 @@ pub(super) async fn invite(
     admin: bool,
     min_tier: u8,
 ) -> Result<(), String> {
+    // The link is made of these settings: the shape checks `serve` runs
+    // (RP ID, origins) refuse them here too, with the same message, rather
+    // than print a link such as `https://x.example//enroll`. The transport
+    // checks are `serve`'s (they need its TLS and proxy settings).
+    let origins = site.origins()?;
+    let report = crate::checks::site(&crate::checks::Deployment {
+        rp_id: site.rp_id()?,
+        origins: &origins,
+        allow_insecure_origin: true,
+        tls: false,
+        proxy_declared: false,
+    });
+    if !report.problems.is_empty() {
+        return Err(report.problems.join("\n"));
+    }
     let token = match service
         .invite_with_min_tier(name, admin, &operator(), i64::from(min_tier))
         .await
@@ -31,7 +46,7 @@ pub(super) async fn invite(
         }
         Err(e) => return Err(person_error(service, name, e).await),
     };
-    let origin = site.origins()?.into_iter().next().unwrap_or_default();
+    let origin = origins.into_iter().next().unwrap_or_default();
     println!("{origin}/enroll?token={}", token.value);
     if admin {
         eprintln!(

@@ -73,9 +73,12 @@ pub(super) async fn promote(service: &Service, name: &str) -> Result<(), String>
         }
         Err(ServiceError::Rejected(Refusal::IdentityNotActive)) => {
             return Err(format!(
-                "{} is suspended or offboarded: resume them (keybound admin resume) or invite \
-                 them again first",
-                quoted(name)
+                "{} is not active (invited, suspended or offboarded). Someone invited is not \
+                 promoted, as their open link would silently become an admin enrolment link: \
+                 use keybound admin invite {} --admin (it replaces the link). Resume a \
+                 suspended person first (keybound admin resume); invite an offboarded one again",
+                quoted(name),
+                shown(name)
             ))
         }
         Err(e) => return Err(person_error(service, name, e).await),
