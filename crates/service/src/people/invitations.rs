@@ -126,16 +126,14 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<usize, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.kernel.store.begin().await?;
-        if let Some(admin) = admin {
-            if let Err(e) = self.still_admin(&mut tx, admin).await {
-                drop(tx);
+        let mut tx = self
+            .begin_as(admin, || {
                 let mut event = self.event(EventKind::AdminVoidInvitation, ctx);
                 event.actor = Some(actor.to_owned());
                 event.subject = Some(name.to_owned());
-                return Err(self.refuse_stale_admin(event, e).await);
-            }
-        }
+                event
+            })
+            .await?;
         let identity = tx
             .identity_by_name(name)
             .await?

@@ -128,14 +128,11 @@ impl Service {
         admin: Option<&Identity>,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
-        if let Some(admin) = admin {
-            if let Err(e) = self.still_admin(&mut tx, admin).await {
-                drop(tx);
-                let event = self.role_event(EventKind::AdminRevokeRole, actor, name, ctx);
-                return Err(self.refuse_stale_admin(event, e).await);
-            }
-        }
+        let mut tx = self
+            .begin_as(admin, || {
+                self.role_event(EventKind::AdminRevokeRole, actor, name, ctx)
+            })
+            .await?;
         let identity = found(&mut tx, name).await?;
         let mut event = self.role_event(EventKind::AdminRevokeRole, actor, &identity.name, ctx);
         let refusal = if !identity.is_admin {
@@ -189,14 +186,11 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<usize, ServiceError> {
         let now = self.now_ms();
-        let mut tx = self.kernel.store.begin().await?;
-        if let Some(admin) = admin {
-            if let Err(e) = self.still_admin(&mut tx, admin).await {
-                drop(tx);
-                let event = self.role_event(EventKind::AdminSuspend, actor, name, ctx);
-                return Err(self.refuse_stale_admin(event, e).await);
-            }
-        }
+        let mut tx = self
+            .begin_as(admin, || {
+                self.role_event(EventKind::AdminSuspend, actor, name, ctx)
+            })
+            .await?;
         let identity = found(&mut tx, name).await?;
         let mut event = self.standing_event(EventKind::AdminSuspend, actor, &identity, ctx);
         let refusal = match identity.status {
@@ -252,14 +246,11 @@ impl Service {
         admin: Option<&Identity>,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
-        if let Some(admin) = admin {
-            if let Err(e) = self.still_admin(&mut tx, admin).await {
-                drop(tx);
-                let event = self.role_event(EventKind::AdminResume, actor, name, ctx);
-                return Err(self.refuse_stale_admin(event, e).await);
-            }
-        }
+        let mut tx = self
+            .begin_as(admin, || {
+                self.role_event(EventKind::AdminResume, actor, name, ctx)
+            })
+            .await?;
         let identity = found(&mut tx, name).await?;
         let event = self.standing_event(EventKind::AdminResume, actor, &identity, ctx);
         let refusal = if identity.status != IdentityStatus::Suspended {
@@ -303,6 +294,25 @@ impl Service {
             ));
         }
         Ok(said)
+    }
+
+    /// Opens an action's write transaction. When an administrator in the
+    /// console acts (`admin`), they must still be one: if not, the try is
+    /// refused and audited with `refused`'s event (see
+    /// [`Service::refuse_stale_admin`]), and nothing is written.
+    pub(crate) async fn begin_as(
+        &self,
+        admin: Option<&Identity>,
+        refused: impl FnOnce() -> NewEvent,
+    ) -> Result<WriteTx, ServiceError> {
+        let mut tx = self.kernel.store.begin().await?;
+        if let Some(admin) = admin {
+            if let Err(e) = self.still_admin(&mut tx, admin).await {
+                drop(tx);
+                return Err(self.refuse_stale_admin(refused(), e).await);
+            }
+        }
+        Ok(tx)
     }
 
     /// A console administrator who is no longer one (demoted, suspended
