@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use keybound_service::{Admin, ClientContext, RoleGrant, ServiceError};
 use maud::{html, Markup};
 
-use super::step_up::{ConsoleForm, Resume};
+use super::guard::{AdminForm, AdminPage};
+use super::step_up::Resume;
 use super::text::Shown;
 use super::{cross_site, layout, see_other, with_notice, Notice, NoticeQuery};
 use crate::ceremony::context;
@@ -121,15 +122,8 @@ const PEOPLE_PAGE: usize = 50;
 pub(super) async fn people(
     State(state): State<AppState>,
     Query(query): Query<PeopleQuery>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
+    AdminPage { me, .. }: AdminPage,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let wanted = keybound_service::PeopleQuery {
         name_contains: query.q.clone(),
         after: query.after.clone(),
@@ -249,23 +243,8 @@ pub(super) struct InviteForm {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<InviteForm>,
+    AdminForm { me, ctx, form }: AdminForm<InviteForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let invitation = match state
         .service
         .console_invite(
@@ -348,23 +327,8 @@ pub(super) struct OffboardForm {
 
 pub(super) async fn offboard(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<OffboardForm>,
+    AdminForm { me, ctx, form }: AdminForm<OffboardForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     if form.confirm.as_deref() != Some("yes") {
         return see_other(
             &with_notice("/admin", Notice::ConfirmOffboard),

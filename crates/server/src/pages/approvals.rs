@@ -3,16 +3,16 @@
 //! turning down are red and need the "I am sure" tick.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keybound_service::{Admin, Approval, PendingRecovery, PendingRole, RoleGrant, ServiceError};
 use maud::{html, Markup};
 
-use super::admin::{admin, admin_form, enrol_link, nav};
-use super::step_up::{ConsoleForm, Resume};
+use super::admin::{enrol_link, nav};
+use super::forms::danger_form;
+use super::guard::{AdminForm, AdminPage};
 use super::text::Shown;
 use super::{date, layout, see_other, with_notice, Notice, NoticeQuery};
-use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::AppState;
 
@@ -42,10 +42,7 @@ pub(super) fn sections(
                 @if r.ready_ms.is_some() && r.approvers.contains(&me.name) {
                     form.issue method="post" action={ "/admin/recoveries/" (r.id) "/issue" } { button type="submit" { "Issue the grant" } }
                 }
-                form.deny method="post" action={ "/admin/recoveries/" (r.id) "/deny" } {
-                    label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
-                    button.danger type="submit" { "Deny" }
-                }
+                (danger_form("deny", &format!("/admin/recoveries/{}/deny", r.id), &[], "Deny"))
             }
         }
         h2 { "Proposed administrators" }
@@ -59,10 +56,7 @@ pub(super) fn sections(
                 @if !r.approvers.contains(&me.name) && r.name != me.name {
                     form.approve-role method="post" action={ "/admin/roles/" (r.id) "/approve" } { button type="submit" { "Approve" } }
                 }
-                form.deny-role method="post" action={ "/admin/roles/" (r.id) "/deny" } {
-                    label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
-                    button.danger type="submit" { "Turn down" }
-                }
+                (danger_form("deny-role", &format!("/admin/roles/{}/deny", r.id), &[], "Turn down"))
             }
         }
     }
@@ -72,15 +66,8 @@ pub(super) fn sections(
 pub(super) async fn page(
     State(state): State<AppState>,
     Query(query): Query<NoticeQuery>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
+    AdminPage { me, .. }: AdminPage,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let recoveries = match state.service.pending_recoveries((&me).into()).await {
         Ok(recoveries) => recoveries,
         Err(e) => return from_service(&e),
@@ -113,23 +100,8 @@ pub(super) struct ConfirmForm {
 pub(super) async fn role_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<ConfirmForm>,
+    AdminForm { me, ctx, form }: AdminForm<ConfirmForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
     let result = match action.as_str() {
         "approve" => state
@@ -168,23 +140,8 @@ pub(super) struct RecoveryForm {
 pub(super) async fn recovery_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<RecoveryForm>,
+    AdminForm { me, ctx, form }: AdminForm<RecoveryForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let notice = |n| see_other(&with_notice("/admin", n), HeaderMap::new());
     let result = match action.as_str() {
         "approve" => {

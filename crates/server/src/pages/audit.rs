@@ -3,16 +3,14 @@
 //! view is itself audited.
 
 use axum::extract::{Query, State};
-use axum::http::{Extensions, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use keybound_service::{AuditFilter, Outcome};
 use maud::html;
 
-use super::admin::{admin, nav};
-use super::step_up::Resume;
+use super::admin::nav;
+use super::guard::AdminPage;
 use super::text::Shown;
 use super::{date, layout};
-use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::AppState;
 
@@ -105,15 +103,8 @@ fn kind_choices() -> Vec<(String, String)> {
 pub(super) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
+    AdminPage { me, ctx }: AdminPage,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let now = keybound_service::Clock::now_ms(&keybound_service::SystemClock);
     let filter = query.filter(now);
     if let Err(e) = state.service.note_audit_view(&me, &filter, &ctx).await {

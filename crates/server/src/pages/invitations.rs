@@ -4,31 +4,24 @@
 //! stops working.
 
 use axum::extract::{Query, State};
-use axum::http::{Extensions, HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use keybound_service::ServiceError;
 use maud::html;
 
-use super::admin::{admin, admin_form, nav};
-use super::step_up::{ConsoleForm, Resume};
+use super::admin::nav;
+use super::forms::danger_form;
+use super::guard::{AdminForm, AdminPage};
 use super::text::Shown;
 use super::{date, layout, see_other, with_notice, Notice, NoticeQuery};
-use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::AppState;
 
 pub(super) async fn page(
     State(state): State<AppState>,
     Query(query): Query<NoticeQuery>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
+    AdminPage { me, .. }: AdminPage,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let open = match state.service.invitations((&me).into()).await {
         Ok(open) => open,
         Err(e) => return from_service(&e),
@@ -54,11 +47,7 @@ pub(super) async fn page(
                                 td { (date(i.created_ms)) }
                                 td { (date(i.expires_ms)) }
                                 td {
-                                    form.void method="post" action="/admin/invitations/void" {
-                                        input type="hidden" name="name" value=(i.name);
-                                        label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
-                                        button.danger type="submit" { "Void" }
-                                    }
+                                    (danger_form("void", "/admin/invitations/void", &[("name", &i.name)], "Void"))
                                 }
                             }
                         }
@@ -82,23 +71,8 @@ pub(super) struct VoidForm {
 /// Voids the open invitation of a name.
 pub(super) async fn void(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<VoidForm>,
+    AdminForm { me, ctx, form }: AdminForm<VoidForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let back = |n| see_other(&with_notice("/admin/invitations", n), HeaderMap::new());
     if form.confirm.as_deref() != Some("yes") {
         return back(Notice::ConfirmVoid);

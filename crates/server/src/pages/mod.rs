@@ -8,6 +8,8 @@ mod approvals;
 mod audit;
 mod enroll;
 mod errors;
+mod forms;
+mod guard;
 mod invitations;
 mod me;
 mod person;

@@ -3,17 +3,17 @@
 //! Ending and offboarding are red and need the "I am sure" tick.
 
 use axum::extract::{Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keybound_service::{Credential, ServiceError};
 use keybound_webauthn::b64;
 use maud::html;
 
-use super::admin::{admin, admin_form, credential_status, nav};
-use super::step_up::{ConsoleForm, Resume};
+use super::admin::{credential_status, nav};
+use super::forms::danger_form;
+use super::guard::{AdminForm, AdminPage};
 use super::text::Shown;
 use super::{date, layout, see_other, Notice};
-use crate::ceremony::context;
 use crate::reply::from_service;
 use crate::AppState;
 
@@ -36,15 +36,8 @@ fn person_notice(name: &str, notice: Notice) -> String {
 pub(super) async fn page(
     State(state): State<AppState>,
     Query(query): Query<PersonQuery>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
+    AdminPage { me, .. }: AdminPage,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let me = match admin(&state, &headers, &ctx, Resume::Page(&uri)).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let (identity, credentials) = match state.service.person((&me).into(), &query.name).await {
         Ok(found) => found,
         Err(ServiceError::NotFound) => return nobody(),
@@ -107,12 +100,12 @@ pub(super) async fn page(
                                 td { (Shown(&nickname(&s.credential_id))) @if !s.user_verified { " (no user verification)" } }
                                 td { (s.tier) }
                                 td {
-                                    form.end-session method="post" action="/admin/person/end-session" {
-                                        input type="hidden" name="name" value=(identity.name);
-                                        input type="hidden" name="session" value=(s.reference);
-                                        label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
-                                        button.danger type="submit" { "End session" }
-                                    }
+                                    (danger_form(
+                                        "end-session",
+                                        "/admin/person/end-session",
+                                        &[("name", &identity.name), ("session", &s.reference)],
+                                        "End session",
+                                    ))
                                 }
                             }
                         }
@@ -122,11 +115,7 @@ pub(super) async fn page(
             @if identity.status != keybound_service::IdentityStatus::Offboarded && !is_me {
                 h2 { "Offboard" }
                 p { "Revokes every passkey, ends every session and voids every invitation of this person. Only a new invitation brings them back." }
-                form.offboard method="post" action="/admin/offboard" {
-                    input type="hidden" name="name" value=(identity.name);
-                    label { input type="checkbox" name="confirm" value="yes" required; " I am sure" }
-                    button.danger type="submit" { "Offboard" }
-                }
+                (danger_form("offboard", "/admin/offboard", &[("name", &identity.name)], "Offboard"))
             }
             p { a href="/admin" { "Back to people" } }
         },
@@ -165,23 +154,8 @@ pub(super) struct EndSessionForm {
 /// Ends one of a person's sessions.
 pub(super) async fn end_session(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
-    ConsoleForm {
-        value: form,
-        fields,
-    }: ConsoleForm<EndSessionForm>,
+    AdminForm { me, ctx, form }: AdminForm<EndSessionForm>,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    let resume = Resume::Form {
-        action: uri.path(),
-        fields: &fields,
-    };
-    let me = match admin_form(&state, &headers, &ctx, resume).await {
-        Ok(me) => me,
-        Err(response) => return response,
-    };
     let back = |n| see_other(&person_notice(&form.name, n), HeaderMap::new());
     if form.confirm.as_deref() != Some("yes") {
         return back(Notice::ConfirmEndSession);
