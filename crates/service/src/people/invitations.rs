@@ -8,9 +8,10 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
-use keybound_store::{Identity, IdentityStatus};
+use keybound_store::IdentityStatus;
 use keybound_webauthn::b64;
 
+use super::standing::By;
 use crate::{Actor, Admin, ClientContext, Operator, Service, ServiceError};
 
 /// The role an invitation brings.
@@ -102,7 +103,7 @@ impl Service {
         name: &str,
         operator: &Operator,
     ) -> Result<usize, ServiceError> {
-        self.void_invitation_by(name, operator.name(), None, &ClientContext::default())
+        self.void_invitation_by(name, By::operator(operator, &ClientContext::default()))
             .await
     }
 
@@ -114,17 +115,11 @@ impl Service {
         name: &str,
         ctx: &ClientContext,
     ) -> Result<usize, ServiceError> {
-        self.void_invitation_by(name, &admin.name, Some(admin.identity()), ctx)
-            .await
+        self.void_invitation_by(name, By::console(admin, ctx)).await
     }
 
-    async fn void_invitation_by(
-        &self,
-        name: &str,
-        actor: &str,
-        admin: Option<&Identity>,
-        ctx: &ClientContext,
-    ) -> Result<usize, ServiceError> {
+    async fn void_invitation_by(&self, name: &str, by: By<'_>) -> Result<usize, ServiceError> {
+        let By { actor, admin, ctx } = by;
         let now = self.now_ms();
         let mut tx = self
             .begin_as(admin, || {

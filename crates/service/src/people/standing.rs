@@ -30,6 +30,36 @@ use crate::invite::Issuer;
 use crate::roles::RoleGrant;
 use crate::{Admin, ClientContext, Operator, Service, ServiceError};
 
+/// Who acts on someone's standing and from where: the local operator, or
+/// an administrator in the console (who must still be one when it happens,
+/// see [`Service::begin_as`]).
+#[derive(Clone, Copy)]
+pub(crate) struct By<'a> {
+    /// The name the audit event records as its actor.
+    pub(crate) actor: &'a str,
+    /// The console administrator, `None` for the operator.
+    pub(crate) admin: Option<&'a Identity>,
+    pub(crate) ctx: &'a ClientContext,
+}
+
+impl<'a> By<'a> {
+    pub(crate) fn operator(operator: &'a Operator, ctx: &'a ClientContext) -> By<'a> {
+        By {
+            actor: operator.name(),
+            admin: None,
+            ctx,
+        }
+    }
+
+    pub(crate) fn console(admin: &'a Admin, ctx: &'a ClientContext) -> By<'a> {
+        By {
+            actor: &admin.name,
+            admin: Some(admin.identity()),
+            ctx,
+        }
+    }
+}
+
 impl Service {
     /// Grants `name` the admin role (`keybound admin promote NAME`): the
     /// local operator grants it directly, a high-severity audit event.
@@ -106,7 +136,7 @@ impl Service {
     /// Refused: not an administrator (`role_unchanged`), the last active
     /// one (`last_admin`).
     pub async fn demote(&self, name: &str, operator: &Operator) -> Result<(), ServiceError> {
-        self.demote_by(name, operator.name(), None, &ClientContext::default())
+        self.demote_by(name, By::operator(operator, &ClientContext::default()))
             .await
     }
 
@@ -117,17 +147,11 @@ impl Service {
         name: &str,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
-        self.demote_by(name, &admin.name, Some(admin.identity()), ctx)
-            .await
+        self.demote_by(name, By::console(admin, ctx)).await
     }
 
-    async fn demote_by(
-        &self,
-        name: &str,
-        actor: &str,
-        admin: Option<&Identity>,
-        ctx: &ClientContext,
-    ) -> Result<(), ServiceError> {
+    async fn demote_by(&self, name: &str, by: By<'_>) -> Result<(), ServiceError> {
+        let By { actor, admin, ctx } = by;
         let mut tx = self
             .begin_as(admin, || {
                 self.role_event(EventKind::AdminRevokeRole, actor, name, ctx)
@@ -162,7 +186,7 @@ impl Service {
     /// offboarded (`identity_not_active`), the last active administrator
     /// (`last_admin`).
     pub async fn suspend(&self, name: &str, operator: &Operator) -> Result<usize, ServiceError> {
-        self.suspend_by(name, operator.name(), None, &ClientContext::default())
+        self.suspend_by(name, By::operator(operator, &ClientContext::default()))
             .await
     }
 
@@ -174,17 +198,11 @@ impl Service {
         name: &str,
         ctx: &ClientContext,
     ) -> Result<usize, ServiceError> {
-        self.suspend_by(name, &admin.name, Some(admin.identity()), ctx)
-            .await
+        self.suspend_by(name, By::console(admin, ctx)).await
     }
 
-    async fn suspend_by(
-        &self,
-        name: &str,
-        actor: &str,
-        admin: Option<&Identity>,
-        ctx: &ClientContext,
-    ) -> Result<usize, ServiceError> {
+    async fn suspend_by(&self, name: &str, by: By<'_>) -> Result<usize, ServiceError> {
+        let By { actor, admin, ctx } = by;
         let now = self.now_ms();
         let mut tx = self
             .begin_as(admin, || {
@@ -224,7 +242,7 @@ impl Service {
     /// Makes a suspended `name` active again (`keybound admin resume
     /// NAME`). Refused: not suspended (`status_unchanged`).
     pub async fn resume(&self, name: &str, operator: &Operator) -> Result<(), ServiceError> {
-        self.resume_by(name, operator.name(), None, &ClientContext::default())
+        self.resume_by(name, By::operator(operator, &ClientContext::default()))
             .await
     }
 
@@ -235,17 +253,11 @@ impl Service {
         name: &str,
         ctx: &ClientContext,
     ) -> Result<(), ServiceError> {
-        self.resume_by(name, &admin.name, Some(admin.identity()), ctx)
-            .await
+        self.resume_by(name, By::console(admin, ctx)).await
     }
 
-    async fn resume_by(
-        &self,
-        name: &str,
-        actor: &str,
-        admin: Option<&Identity>,
-        ctx: &ClientContext,
-    ) -> Result<(), ServiceError> {
+    async fn resume_by(&self, name: &str, by: By<'_>) -> Result<(), ServiceError> {
+        let By { actor, admin, ctx } = by;
         let mut tx = self
             .begin_as(admin, || {
                 self.role_event(EventKind::AdminResume, actor, name, ctx)
