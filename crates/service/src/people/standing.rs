@@ -152,12 +152,7 @@ impl Service {
 
     async fn demote_by(&self, name: &str, by: By<'_>) -> Result<(), ServiceError> {
         let By { actor, admin, ctx } = by;
-        let mut tx = self
-            .begin_as(admin, || {
-                self.role_event(EventKind::AdminRevokeRole, actor, name, ctx)
-            })
-            .await?;
-        let identity = found(&mut tx, name).await?;
+        let (mut tx, identity) = self.begin_on(EventKind::AdminRevokeRole, name, by).await?;
         let mut event = self.role_event(EventKind::AdminRevokeRole, actor, &identity.name, ctx);
         let refusal = if !identity.is_admin {
             Some(Refusal::RoleUnchanged)
@@ -204,12 +199,7 @@ impl Service {
     async fn suspend_by(&self, name: &str, by: By<'_>) -> Result<usize, ServiceError> {
         let By { actor, admin, ctx } = by;
         let now = self.now_ms();
-        let mut tx = self
-            .begin_as(admin, || {
-                self.role_event(EventKind::AdminSuspend, actor, name, ctx)
-            })
-            .await?;
-        let identity = found(&mut tx, name).await?;
+        let (mut tx, identity) = self.begin_on(EventKind::AdminSuspend, name, by).await?;
         let mut event = self.standing_event(EventKind::AdminSuspend, actor, &identity, ctx);
         let refusal = match identity.status {
             _ if admin.is_some_and(|a| a.id == identity.id) => Some(Refusal::SuspendSelf),
@@ -258,12 +248,7 @@ impl Service {
 
     async fn resume_by(&self, name: &str, by: By<'_>) -> Result<(), ServiceError> {
         let By { actor, admin, ctx } = by;
-        let mut tx = self
-            .begin_as(admin, || {
-                self.role_event(EventKind::AdminResume, actor, name, ctx)
-            })
-            .await?;
-        let identity = found(&mut tx, name).await?;
+        let (mut tx, identity) = self.begin_on(EventKind::AdminResume, name, by).await?;
         let event = self.standing_event(EventKind::AdminResume, actor, &identity, ctx);
         let refusal = if identity.status != IdentityStatus::Suspended {
             Some(Refusal::StatusUnchanged)
@@ -325,6 +310,21 @@ impl Service {
             }
         }
         Ok(tx)
+    }
+
+    /// [`Service::begin_as`] for a standing change of `name`, and the
+    /// identity it acts on ([`ServiceError::NotFound`] if nobody has it).
+    async fn begin_on(
+        &self,
+        kind: EventKind,
+        name: &str,
+        by: By<'_>,
+    ) -> Result<(WriteTx, Identity), ServiceError> {
+        let mut tx = self
+            .begin_as(by.admin, || self.role_event(kind, by.actor, name, by.ctx))
+            .await?;
+        let identity = found(&mut tx, name).await?;
+        Ok((tx, identity))
     }
 
     /// A console administrator who is no longer one (demoted, suspended
