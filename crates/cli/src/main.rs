@@ -92,10 +92,15 @@ fn main() -> ExitCode {
 
 async fn start(command: Command, sources: Sources) -> ExitCode {
     // `serve` takes the log settings as flags; the other commands use the
-    // file's (or the defaults) and log only what calls for attention.
+    // file's (or the defaults) and log only what calls for attention. Their
+    // own audit events stay out of the terminal: the command already says in
+    // words what it did or refused, and the audit chain keeps the record.
     let (observe, default_filter) = match &command {
         Command::Serve(serve) => (sources.resolve(serve.observe().clone()), "info"),
-        _ => (sources.resolve(ObserveSettings::defaults()), "warn"),
+        _ => (
+            sources.resolve(ObserveSettings::defaults()),
+            "warn,keybound::audit=off",
+        ),
     };
     let observe = match observe {
         Ok(observe) => observe,

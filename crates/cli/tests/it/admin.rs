@@ -447,3 +447,21 @@ fn empty_listings_say_so() {
     assert!(lines[0].starts_with("NAME"), "{out}");
     assert_eq!(lines[1], "(none)");
 }
+
+/// An admin command says in words what it did; its audit events (a role
+/// grant is High severity) go to the chain, not to the terminal as raw
+/// log lines, unless KEYBOUND_LOG asks for them.
+#[test]
+fn admin_commands_keep_raw_audit_lines_off_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["init"]).0, 0);
+    let (code, out, err) = run(dir.path(), &["admin", "invite", "alice", "--admin"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/enroll?token="), "{out}");
+    assert!(err.contains("'alice' is an administrator"), "{err}");
+    assert!(!err.contains("keybound::audit"), "{err}");
+    let (code, _, err) = run(dir.path(), &["admin", "suspend", "alice"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no active account"), "{err}");
+    assert!(!err.contains("keybound::audit"), "{err}");
+}
