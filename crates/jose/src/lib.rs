@@ -1,0 +1,44 @@
+//! Sans-IO JOSE for keybound's OpenID Connect provider (issue 15) and DPoP
+//! (issue 18): public JWKs with RFC 7638 thumbprints, compact JWS signing
+//! and verification over an allow-list of algorithms, and JWT claim checks.
+//!
+//! Time (unix seconds) and keys arrive as arguments; nothing here reads a
+//! clock, draws randomness or does IO. Every aws-lc-rs call is in `crypto`.
+// Tests may unwrap and index: a panic there is a failed test.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+mod algorithm;
+mod claims;
+mod crypto;
+mod error;
+mod jwk;
+mod jws;
+
+pub use algorithm::Algorithm;
+pub use claims::{check_claims, ClaimChecks};
+pub use crypto::{SecureRandom, SigningKey};
+pub use error::Error;
+pub use jwk::Jwk;
+pub use jws::{sign, verify, Verified, MAX_TOKEN_LEN};
+
+/// base64url without padding, the only encoding JOSE uses.
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url without padding; padding or other alphabets are refused.
+pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, Error> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| Error::Malformed("base64url"))
+}
