@@ -26,7 +26,7 @@ pub use algorithm::Algorithm;
 pub use claims::{check_claims, ClaimChecks};
 pub use crypto::{SecureRandom, SigningKey};
 pub use error::Error;
-pub use jwk::Jwk;
+pub use jwk::{Jwk, MIN_RSA_BITS};
 pub use jws::{sign, verify, Verified, MAX_TOKEN_LEN};
 
 /// base64url without padding, the only encoding JOSE uses.

@@ -63,6 +63,9 @@ fn short_rsa_is_refused() {
     assert!(Jwk::rsa(&bytes, &[1, 0, 1], None).is_err());
     bytes[0] = 0x80;
     assert!(Jwk::rsa(&bytes, &[1, 0, 1], None).is_ok());
+    // Exponent empty or with a leading zero.
+    assert_eq!(Jwk::rsa(&bytes, &[], None), Err(Error::InvalidKey("e")));
+    assert_eq!(Jwk::rsa(&bytes, &[0, 1], None), Err(Error::InvalidKey("e")));
     // Leading zero byte: not canonical.
     let padded = format!("AA{RFC7638_N}");
     assert!(Jwk::parse(&json!({"kty":"RSA","n":padded,"e":"AQAB"})).is_err());
