@@ -90,9 +90,10 @@ pub fn verify(
         Some(_) => return Err(Error::Malformed("kid")),
     };
     let key = lookup(kid).ok_or(Error::UnknownKey)?;
-    if key.algorithm() != alg {
-        return Err(Error::KeyMismatch);
-    }
+    // Algorithm confusion: `crypto::verify` pairs each algorithm with its
+    // one key type in an exhaustive match and refuses any other pairing
+    // (KeyMismatch) before touching the signature, so that check lives in
+    // exactly one place.
     let payload = unb64(p64)?;
     let sig = unb64(s64)?;
     // The signing input is the token up to the second dot, as received.
