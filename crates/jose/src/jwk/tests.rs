@@ -26,6 +26,19 @@ fn rfc7638_thumbprint_vector() {
 }
 
 #[test]
+fn rfc8037_okp_thumbprint_vector() {
+    // RFC 8037 A.2's Ed25519 public key and A.3's thumbprint of it.
+    let jwk = Jwk::parse(
+        &json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+    )
+    .unwrap();
+    assert_eq!(
+        jwk.thumbprint(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+}
+
+#[test]
 fn serialize_parse_round_trip_keeps_thumbprint() {
     let jwk = Jwk::parse(&rfc7515_ec()).unwrap();
     let json = jwk.to_json();

@@ -43,6 +43,21 @@ fn rfc7515_a3_es256_example_verifies() {
     assert_eq!(v.claims().unwrap()["iss"], "joe");
 }
 
+// RFC 8037 A.4: EdDSA over the bytes "Example of Ed25519 signing".
+const RFC8037_A4: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+
+#[test]
+fn rfc8037_a4_eddsa_example_verifies() {
+    let key = Jwk::parse(
+        &json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+    )
+    .unwrap();
+    let v = verify(RFC8037_A4, &[Algorithm::EdDsa], with(&key)).unwrap();
+    assert_eq!(v.payload, b"Example of Ed25519 signing");
+    // Not a JWT: the payload is not a claims object.
+    assert_eq!(v.claims(), Err(Error::Malformed("claims")));
+}
+
 #[test]
 fn round_trips_es256_and_eddsa() {
     for alg in [Algorithm::Es256, Algorithm::EdDsa] {
