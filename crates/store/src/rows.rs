@@ -6,7 +6,7 @@ use crate::conn::Fields;
 
 use crate::model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
-    Recovery, RoleProposal,
+    Recovery, RoleProposal, Session,
 };
 use crate::StoreError;
 
@@ -158,6 +158,18 @@ pub(crate) fn grant_from_row(r: &dyn Fields) -> Result<Grant, StoreError> {
         created_ms: r.int("created_ms")?,
         expires_ms: r.int("expires_ms")?,
         used_ms: r.opt_int("used_ms")?,
+    })
+}
+
+pub(crate) fn session_from_row(r: &dyn Fields) -> Result<Session, StoreError> {
+    Ok(Session {
+        id_hash: r.blob("id_hash")?,
+        identity_id: r.text("identity_id")?,
+        credential_id: r.blob("credential_id")?,
+        user_verified: r.flag("user_verified")?,
+        tier: r.int("tier")?,
+        created_ms: r.int("created_ms")?,
+        expires_ms: r.int("expires_ms")?,
     })
 }
 

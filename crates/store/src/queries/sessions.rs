@@ -2,6 +2,7 @@
 
 use crate::conn::params;
 use crate::model::Session;
+use crate::rows::session_from_row;
 use crate::{ReadTx, StoreError, WriteTx};
 
 impl ReadTx {
@@ -18,17 +19,7 @@ impl ReadTx {
              WHERE s.id_hash = $1 AND s.ended_ms IS NULL AND s.expires_ms > $2
                AND c.status = 'active'",
                 params![id_hash, now_ms],
-                |r| {
-                    Ok(Session {
-                        id_hash: r.blob("id_hash")?,
-                        identity_id: r.text("identity_id")?,
-                        credential_id: r.blob("credential_id")?,
-                        user_verified: r.flag("user_verified")?,
-                        tier: r.int("tier")?,
-                        created_ms: r.int("created_ms")?,
-                        expires_ms: r.int("expires_ms")?,
-                    })
-                },
+                session_from_row,
             )
             .await
     }
@@ -121,17 +112,7 @@ impl ReadTx {
              WHERE identity_id = $1 AND ended_ms IS NULL AND expires_ms > $2
              ORDER BY created_ms DESC",
                 params![identity_id, now_ms],
-                |r| {
-                    Ok(Session {
-                        id_hash: r.blob("id_hash")?,
-                        identity_id: r.text("identity_id")?,
-                        credential_id: r.blob("credential_id")?,
-                        user_verified: r.flag("user_verified")?,
-                        tier: r.int("tier")?,
-                        created_ms: r.int("created_ms")?,
-                        expires_ms: r.int("expires_ms")?,
-                    })
-                },
+                session_from_row,
             )
             .await
     }
