@@ -92,13 +92,7 @@ fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 #[test]
 fn metrics_count_the_ceremonies_on_their_own_listener() {
     let server = Served::start(&["--metrics-listen", "127.0.0.1:0"], "warn");
-    let metrics = server
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics: http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address in {:?}", server.banner))
-        .to_owned();
+    let metrics = server.metrics_address();
     let auth = Authenticator::default();
     let mut browser = server.browser();
     let (mut cred, _) = enrol(&server, &mut browser, &auth, "ada");
@@ -254,13 +248,7 @@ fn rate_limited_requests_are_counted() {
         ],
         "warn",
     );
-    let metrics = server
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics: http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap()
-        .to_owned();
+    let metrics = server.metrics_address();
     let mut browser = server.browser();
     let statuses: Vec<u16> = (0..6)
         .map(|_| {

@@ -112,6 +112,16 @@ impl Served {
         }
     }
 
+    /// The metrics listener's address, as the banner announces it.
+    pub(crate) fn metrics_address(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("metrics: http://"))
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("no metrics address in {:?}", self.banner))
+            .to_owned()
+    }
+
     pub(crate) fn log_path(&self) -> PathBuf {
         self.dir.path().join("stderr.log")
     }

@@ -68,13 +68,7 @@ impl Client {
 #[test]
 fn a_stalled_log_reader_does_not_stall_requests() {
     let server = Served::start_with_unread_stderr(&["--metrics-listen", "127.0.0.1:0"], "info");
-    let metrics = server
-        .banner
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics: http://"))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address in {:?}", server.banner))
-        .to_owned();
+    let metrics = server.metrics_address();
     let public = format!("127.0.0.1:{}", server.port);
     let started = Instant::now();
     // Four connections at once: more than the machine's worker threads,
