@@ -11,6 +11,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod access;
 mod config;
 mod kernel;
 mod people;
@@ -31,6 +32,9 @@ use std::sync::Arc;
 
 use keybound_store::Store;
 
+pub use access::{
+    AccessAction, AccessContext, AccessDecision, AccessPrincipal, AccessRequest, AccessResource,
+};
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
