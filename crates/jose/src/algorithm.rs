@@ -9,7 +9,7 @@ pub enum Algorithm {
     /// ECDSA P-256 with SHA-256; the default (short keys and signatures).
     #[default]
     Es256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, for legacy clients (verify only).
+    /// RSASSA-PKCS1-v1_5 with SHA-256, for legacy clients (RSA >= 2048 bits).
     Rs256,
     /// Ed25519.
     EdDsa,

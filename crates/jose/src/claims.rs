@@ -23,7 +23,7 @@ pub struct ClaimChecks<'a> {
 }
 
 /// A NumericDate claim: absent, or a number (fractions rounded down).
-fn date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
+pub(crate) fn date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {

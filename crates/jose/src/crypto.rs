@@ -2,8 +2,11 @@
 //! against a public JWK, SHA-256 for thumbprints, and point validation.
 
 use aws_lc_rs::digest;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
-    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaPublicKeyComponents, UnparsedPublicKey,
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents,
+    UnparsedPublicKey,
 };
 
 pub use aws_lc_rs::rand::SecureRandom;
@@ -51,12 +54,13 @@ pub(crate) fn verify(alg: Algorithm, key: &Jwk, message: &[u8], sig: &[u8]) -> R
     result.map_err(|_| Error::BadSignature)
 }
 
-/// A private signing key (ES256 or EdDSA), loaded from PKCS#8 DER. RS256 is
-/// verify-only: keybound signs with ES256 and EdDSA.
+/// A private signing key (ES256, RS256 with RSA >= 2048 bits, or EdDSA),
+/// loaded from PKCS#8 DER.
 pub struct SigningKey(Inner);
 
 enum Inner {
     Es256(EcdsaKeyPair),
+    Rs256(RsaKeyPair),
     EdDsa(Ed25519KeyPair),
 }
 
@@ -68,7 +72,8 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Loads a PKCS#8 DER private key for `alg`.
+    /// Loads a PKCS#8 DER private key for `alg`. An RSA key under
+    /// [`crate::MIN_RSA_BITS`] is refused (by aws-lc), like an RSA JWK.
     pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, Error> {
         match alg {
             Algorithm::Es256 => {
@@ -76,17 +81,45 @@ impl SigningKey {
                     .map(|k| SigningKey(Inner::Es256(k)))
                     .map_err(|_| Error::Signing)
             }
+            // aws-lc refuses moduli outside 2048..=8192 bits here.
+            Algorithm::Rs256 => RsaKeyPair::from_pkcs8(der)
+                .map(|k| SigningKey(Inner::Rs256(k)))
+                .map_err(|_| Error::Signing),
             Algorithm::EdDsa => Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
                 .map(|k| SigningKey(Inner::EdDsa(k)))
                 .map_err(|_| Error::Signing),
-            Algorithm::Rs256 => Err(Error::Signing),
         }
+    }
+
+    /// Makes a fresh private key for `alg` and returns it as PKCS#8 DER (to
+    /// store, then load with [`SigningKey::from_pkcs8`]); RSA keys are 2048
+    /// bits, the size every legacy RS256 client accepts.
+    ///
+    /// This takes no RNG, unlike signing: aws-lc-rs generates keys from
+    /// AWS-LC's own DRBG only (its `generate_pkcs8(rng)` functions ignore the
+    /// argument, and RSA generation has none), so an RNG parameter here
+    /// would pretend a determinism that does not exist. Tests that need a
+    /// fixed key load fixed PKCS#8 instead.
+    pub fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, Error> {
+        let der = match alg {
+            Algorithm::Es256 => EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                .and_then(|k| k.to_pkcs8v1())
+                .map(|d| d.as_ref().to_vec()),
+            Algorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|k| AsDer::<Pkcs8V1Der<'static>>::as_der(&k))
+                .map(|d| d.as_ref().to_vec()),
+            Algorithm::EdDsa => Ed25519KeyPair::generate()
+                .and_then(|k| k.to_pkcs8())
+                .map(|d| d.as_ref().to_vec()),
+        };
+        der.map_err(|_| Error::Signing)
     }
 
     /// The algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
         match self.0 {
             Inner::Es256(_) => Algorithm::Es256,
+            Inner::Rs256(_) => Algorithm::Rs256,
             Inner::EdDsa(_) => Algorithm::EdDsa,
         }
     }
@@ -102,18 +135,29 @@ impl SigningKey {
                 };
                 Jwk::ec(x, y, kid)
             }
+            Inner::Rs256(k) => {
+                let parts: PublicKeyComponents<Vec<u8>> = k.public_key().into();
+                Jwk::rsa(&parts.n, &parts.e, kid)
+            }
             Inner::EdDsa(k) => Jwk::okp(k.public_key().as_ref(), kid),
         }
     }
 
-    /// Signs `message`. ES256 signatures are r||s (64 bytes), not DER.
-    /// aws-lc draws the ECDSA nonce; `rng` is handed to it.
+    /// Signs `message`. ES256 signatures are r||s (64 bytes), not DER;
+    /// RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (deterministic). `rng` is
+    /// handed to aws-lc, which (in aws-lc-rs) draws the ECDSA nonce itself.
     pub(crate) fn sign(&self, message: &[u8], rng: &dyn SecureRandom) -> Result<Vec<u8>, Error> {
         match &self.0 {
             Inner::Es256(k) => k
                 .sign(rng, message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| Error::Signing),
+            Inner::Rs256(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(&signature::RSA_PKCS1_SHA256, rng, message, &mut sig)
+                    .map_err(|_| Error::Signing)?;
+                Ok(sig)
+            }
             Inner::EdDsa(k) => Ok(k.sign(message).as_ref().to_vec()),
         }
     }
@@ -124,7 +168,7 @@ impl SigningKey {
 pub(crate) mod testing {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+    use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
 
     use crate::{Algorithm, Jwk, SigningKey};
 
@@ -133,20 +177,7 @@ pub(crate) mod testing {
     }
 
     pub(crate) fn key(alg: Algorithm) -> SigningKey {
-        let der = match alg {
-            Algorithm::Es256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng())
-                    .unwrap()
-                    .as_ref()
-                    .to_vec()
-            }
-            Algorithm::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng())
-                .unwrap()
-                .as_ref()
-                .to_vec(),
-            Algorithm::Rs256 => unreachable!("RS256 is verify-only"),
-        };
-        SigningKey::from_pkcs8(alg, &der).unwrap()
+        SigningKey::from_pkcs8(alg, &SigningKey::generate_pkcs8(alg).unwrap()).unwrap()
     }
 
     /// An RSA key pair: its public JWK and a function signing RS256.

@@ -39,6 +39,12 @@ pub enum Error {
     WrongIssuer,
     /// `aud` does not contain the expected audience.
     WrongAudience,
+    /// `sub` is not the expected subject (a client assertion's `client_id`).
+    WrongSubject,
+    /// A required claim is absent; the string names it.
+    MissingClaim(&'static str),
+    /// `exp` lies further after `iat` (or now) than the caller allows.
+    LifetimeTooLong,
 }
 
 impl fmt::Display for Error {
@@ -59,6 +65,9 @@ impl fmt::Display for Error {
             Error::IssuedInFuture => f.write_str("token issued in the future"),
             Error::WrongIssuer => f.write_str("wrong issuer"),
             Error::WrongAudience => f.write_str("wrong audience"),
+            Error::WrongSubject => f.write_str("wrong subject"),
+            Error::MissingClaim(what) => write!(f, "missing claim {what}"),
+            Error::LifetimeTooLong => f.write_str("token lifetime too long"),
         }
     }
 }

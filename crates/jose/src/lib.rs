@@ -1,6 +1,7 @@
 //! Sans-IO JOSE for keybound's OpenID Connect provider (issue 15) and DPoP
 //! (issue 18): public JWKs with RFC 7638 thumbprints, compact JWS signing
-//! and verification over an allow-list of algorithms, and JWT claim checks.
+//! and verification over an allow-list of algorithms, JWT claim checks,
+//! `private_key_jwt` client assertions and back-channel logout tokens.
 //!
 //! Time (unix seconds) and keys arrive as arguments; nothing here reads a
 //! clock, draws randomness or does IO. Every aws-lc-rs call is in `crypto`.
@@ -17,17 +18,24 @@
 
 mod algorithm;
 mod claims;
+mod client_assertion;
 mod crypto;
 mod error;
 mod jwk;
 mod jws;
+mod logout;
 
 pub use algorithm::Algorithm;
 pub use claims::{check_claims, ClaimChecks};
+pub use client_assertion::{
+    verify_client_assertion, ClientAssertion, ClientAssertionChecks, CLIENT_ASSERTION_LEEWAY,
+    MAX_CLIENT_ASSERTION_LIFETIME, MAX_JTI_LEN,
+};
 pub use crypto::{SecureRandom, SigningKey};
 pub use error::Error;
 pub use jwk::{Jwk, MIN_RSA_BITS};
 pub use jws::{sign, verify, Verified, MAX_TOKEN_LEN};
+pub use logout::{logout_header, LogoutToken, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 
 /// base64url without padding, the only encoding JOSE uses.
 pub(crate) fn b64(bytes: &[u8]) -> String {

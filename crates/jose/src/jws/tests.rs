@@ -232,3 +232,103 @@ fn signing_key_refuses_wrong_pkcs8_and_rs256() {
         Error::Signing
     );
 }
+
+/// Standard base64 (the RFC vector's PKCS#8 below is written that way).
+fn std_b64(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+// RFC 7515 A.2: the RS256 example. The RSA key is the RFC's JWK (n, e, d,
+// p, q, dp, dq, qi) as a DER PKCS#8 (RFC 5208 around RFC 8017's
+// RSAPrivateKey; checked n = p*q, dp, dq, qi) so aws-lc can load it; RSASSA-
+// PKCS1-v1_5 is deterministic, so signing the RFC's input must give the
+// RFC's signature byte for byte.
+const RFC7515_A2: &str = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+const RFC7515_A2_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
+const RFC7515_A2_PKCS8: &str = concat!(
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCh+BYK4uPJtGXOjS1lYmM2K5J9",
+    "vinh8CR3/BYlzJChNuOL2TSXxbbqY913EeZ8dCn5VrD7io8ImtxLaYk8wTM/U+3QGbh3hCUv7JFP",
+    "5IV3aVlL6kKA0ywPVb9ilE8TA5a8bpvfbr3SvaNnjuygxmj3AbONv/s4yDQs4v5tJ/reSlpIdJed",
+    "1LnPmt7Ex1sFhSwsD174pcF1A5L5ROjtZMEQxrZHYJqkeDrrnGya11UxMFBji4NmXG9veoKjlnAq",
+    "H2QbgtPr8jkiGUkftoaHLFcW9Qr4NY2ai50Xw0Byj3+H2JoY2PyrZ62EWQwuz3WTOTY8BwNNb2Bv",
+    "niHgVFbK5emhAgMBAAECggEAEq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88v",
+    "LNO97IjlA7/GQ5sLKMgvfTeXZx9SE+7YwVol2NXOoAJe46sui395IW/GO+pWJ1O0BkTGoVEn2bKV",
+    "RUCgu+GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M/V51gfpRLI9JYanrC4D4qAdG",
+    "copV/0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl/x/jTj3ccPDV",
+    "ZFD9pIuhLhBOneufuBiB4cS98l2SR/RQyGWSeWjnczT0QU91p1DhOVRuOopznQKBgQDgHMQQ60im",
+    "ZV1URk0KpLttoLhyt3SmqdEf/kgHePDdtzEafpAu+cS191R2JiuoF2yzWXnwFDcqGigp5BNr0AHQ",
+    "fD8/Lk8l1Mk09jxxCfui5nYooNyac8YFjm3vItzVCVDnEd3BbVWG8qf6deqElMGAg+C2V0L4oNXn",
+    "P7LZcPAZRwKBgQC5A8R+CZW2MvRTLLHzwZkUXV866cff7tx6kqa0finGG0KgeqlaZPxgCZnFp7Ae",
+    "AcCMtiynVlJ7vMVgePsLq6XtON4tB5kP9jAPrq3rbAOal78eUH5OcED6eNuCV8ixEu1eWcPNCS/l",
+    "1OW1EnXUEoEHKl54Xrrz2uNwkgMTP1FZ1wKBgAcCn1dwJKufzBWQxWQp1vsM5fggqPN1qGb5y0MA",
+    "k3g7/Ls5bkUp5u9SN0Ai3Ya6hNnvWJMb7sXQX6U/zyO2M/hTip7tUeh7CXgwo59dkpN75gJLVds2",
+    "9+DAncu3KXU4f2Fa+7bLNrur53k8KwPOq2bbuTG69QtV7Jr5MR0AHWKNAoGBAIf/evpitUf+4JYb",
+    "LpvNXWcY052Mpz22aR84mY3nh3F2LF2mjMJDpTg7FmuyPcVw6EcGyoAe9fa65iNqCq+jdw6PVNGo",
+    "2hxfjSiZ8IIzHdsPXI89//pMjZcQK9r+CCoRjaZjOYiIDktVWZzmevJuv6WywUqd57LE3Zar3dLS",
+    "Ikx1AoGAIYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd+DlcxyVuuM9sQLdgjVk2oy26F0EmpScG",
+    "Lq2MowX7fhd/QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp/gh",
+    "6A5603k2+ZQwVK0JKSHuLFkuQ3U="
+);
+
+#[test]
+fn rfc7515_a2_rs256_example_verifies_and_signs_identically() {
+    let jwk = Jwk::parse(&json!({"kty":"RSA","n":RFC7515_A2_N,"e":"AQAB"})).unwrap();
+    let v = verify(RFC7515_A2, &[Algorithm::Rs256], with(&jwk)).unwrap();
+    assert_eq!(v.algorithm, Algorithm::Rs256);
+    assert_eq!(v.claims().unwrap()["iss"], "joe");
+
+    let key = SigningKey::from_pkcs8(Algorithm::Rs256, &std_b64(RFC7515_A2_PKCS8)).unwrap();
+    assert_eq!(key.algorithm(), Algorithm::Rs256);
+    assert_eq!(key.public_jwk(None).unwrap(), jwk);
+    let (input, sig) = RFC7515_A2.rsplit_once('.').unwrap();
+    assert_eq!(b64(&key.sign(input.as_bytes(), &rng()).unwrap()), sig);
+    // The RFC's ES256 key is not an RSA key.
+    assert_eq!(
+        verify(RFC7515_A2, &ALL, with(&rfc_key())),
+        Err(Error::KeyMismatch)
+    );
+}
+
+#[test]
+fn every_algorithm_generates_signs_and_round_trips() {
+    for alg in ALL {
+        let key = key(alg);
+        assert_eq!(key.algorithm(), alg);
+        let jwk = key.public_jwk(Some("k1".into())).unwrap();
+        assert_eq!(jwk.algorithm(), alg);
+        let t = sign(&Map::new(), &json!({"sub":"ann"}), &key, &rng()).unwrap();
+        let v = verify(&t, &[alg], with(&jwk)).unwrap();
+        assert_eq!(v.header["alg"], alg.as_str());
+        // A fresh key is a different key.
+        let other = self::key(alg).public_jwk(None).unwrap();
+        assert_eq!(verify(&t, &[alg], with(&other)), Err(Error::BadSignature));
+    }
+    let rsa = key(Algorithm::Rs256).public_jwk(None).unwrap();
+    let n = rsa.to_json()["n"]
+        .as_str()
+        .map(|n| unb64(n).unwrap())
+        .unwrap();
+    assert_eq!(n.len(), 256, "2048-bit RSA");
+    assert!(!format!("{:?}", key(Algorithm::Rs256)).contains("pair"));
+}
+
+// A 1024-bit RSA key (openssl genpkey -algorithm RSA -pkeyopt
+// rsa_keygen_bits:1024 | openssl pkcs8 -topk8 -nocrypt -outform DER).
+const RSA_1024_PKCS8: &str = "MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAL4rjM4XLpQ/13Qy5qRMx5zbF3wQCjOv6aA8eJiFibzp57twNDlNlSssq9LvHiQoLxwGCwWLyyDAQ6JntS5OJjCoONoSXOGMFlek9sME3brad1Z+AfpKO+cU81gApwddkpTl5xbUOXFZvHfWUcVgshcZCQJUefJaWObz6Zml3MnZAgMBAAECgYBpsrb+TXA8Qge0tB3xsCM6kaPJ9vhUpi/KOhIlZAOclr2QNtswBmkkqB2QjgtIuXUFtG4n1P0/5N0yxUW0yQb8CUNZG77zwCsZtJXn7tPJyiYnUYuvJeRj+rRSFhT1HgHimRZ4Rh3nGg7Tvl7pmaiqa2i10YId32LsqHBZk7AZAQJBAPl8izsQeDdPCGVu5K0p3P8PonJiZzhoT+6ZOqIU35sBOv8P0vvfP4Bv0nwAthE1xLQ9f0XicgY196HbJS8siFECQQDDIo/etJyANI2IM9Me7sx0z7+vkHIKkBhNPhiEbh8jEYljxrYvii/hm1/WhiKTvTs+PuqQJTsw8u8ECgb3y08JAkAVfUnM251PPkp92jBuTfXQLnuSmLFFZY7FAYPQZDXidxeq0qUctt0UZg1eSv1jvBrmX4mv7lJeAJYE5ghs6MwRAkEAnmejJOW3GbgPoJ55ZuXxYW34LHv0p7B7mdCrtG10p1IoFrAL2yGxZtJrhUkULpxxyEDoxyUCHOVItB2ztFn9iQJAG4aWYCVbmJ4mysQBvettY1ZhP+BNLXbj/v+7ZEpOraMHgPgNQe/sHahKTLpyVXT6Jtn8T/fLYwCFmJu8vm+CBQ==";
+
+#[test]
+fn weak_rsa_and_mismatched_pkcs8_are_refused() {
+    assert_eq!(
+        SigningKey::from_pkcs8(Algorithm::Rs256, &std_b64(RSA_1024_PKCS8)).unwrap_err(),
+        Error::Signing
+    );
+    // An RSA PKCS#8 is not an EC or Ed25519 key, and the other way round.
+    let rsa = std_b64(RFC7515_A2_PKCS8);
+    assert!(SigningKey::from_pkcs8(Algorithm::Es256, &rsa).is_err());
+    assert!(SigningKey::from_pkcs8(Algorithm::EdDsa, &rsa).is_err());
+    let ec = SigningKey::generate_pkcs8(Algorithm::Es256).unwrap();
+    assert!(SigningKey::from_pkcs8(Algorithm::Rs256, &ec).is_err());
+}
