@@ -16,9 +16,9 @@ use crate::jobs::{self, Jobs};
 use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
-    redact_password, Group, HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings,
-    MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings,
-    SiteSettings, StoreSettings, TierSettings, TlsSettings,
+    redact_password, Group, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings,
+    LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings,
+    RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -32,6 +32,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) tiers: TierSettings,
     pub(crate) limits: LimitSettings,
     pub(crate) lifetimes: LifetimeSettings,
+    pub(crate) keys: KeySettings,
 }
 
 impl Default for ServiceSettings {
@@ -44,6 +45,7 @@ impl Default for ServiceSettings {
             tiers: TierSettings::defaults(),
             limits: LimitSettings::defaults(),
             lifetimes: LifetimeSettings::defaults(),
+            keys: KeySettings::defaults(),
         }
     }
 }
@@ -137,6 +139,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);
     settings.lifetimes.apply(&mut config);
+    settings.keys.apply(&mut config);
     Ok(config)
 }
 
@@ -247,6 +250,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
 
     let mut jobs = Jobs::new();
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
+    jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
     if let Some(url) = metadata.url() {
         jobs.every(
             refresh_every,

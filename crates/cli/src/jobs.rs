@@ -4,7 +4,8 @@
 //!
 //! - the purge of expired challenges and ended sessions, every minute;
 //! - the FIDO metadata fetch, every `--mds-refresh` seconds, when
-//!   `--mds-url` is set.
+//!   `--mds-url` is set;
+//! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,10 @@ use crate::mds_fetch::Fetcher;
 
 /// How often expired challenges and ended sessions are purged.
 pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the signing keys' schedule is checked: a step is due at
+/// most this late (the schedule is days; the check is a read).
+pub(crate) const ROTATE_KEYS_EVERY: Duration = Duration::from_secs(60);
 
 /// How long a stop waits for a run under way (a purge takes
 /// milliseconds) before abandoning it: a metadata fetch may take up to a
@@ -85,6 +90,24 @@ impl Job for Purge {
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "purged expired challenges and sessions"),
             Err(e) => tracing::warn!(error = %e, "purge failed; the next one tries again"),
+        }
+    }
+}
+
+/// Takes the signing key rotation steps that are due (each audited).
+pub(crate) struct RotateKeys(pub(crate) Arc<Service>);
+
+impl Job for RotateKeys {
+    async fn run(&mut self) {
+        match self.0.rotate_signing_keys().await {
+            Ok(changes) => {
+                for c in changes {
+                    tracing::info!(change = c.kind.as_str(), purpose = c.purpose.as_str(), alg = c.alg.as_str(), kid = %c.kid, "signing key rotation");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "signing key rotation failed; the next check tries again")
+            }
         }
     }
 }

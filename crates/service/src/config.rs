@@ -38,6 +38,8 @@ pub struct Config {
     pub alerts: crate::AlertThresholds,
     /// How account recovery is governed.
     pub recovery: RecoveryPolicy,
+    /// When signing keys rotate and how long a retired one stays published.
+    pub key_rotation: crate::KeyRotation,
 }
 
 /// Recovery by M-of-N administrator approval.
@@ -137,6 +139,7 @@ impl Config {
             rate_limits: crate::RateLimits::default(),
             alerts: crate::AlertThresholds::default(),
             recovery: RecoveryPolicy::default(),
+            key_rotation: crate::KeyRotation::default(),
         }
     }
 }

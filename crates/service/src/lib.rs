@@ -50,7 +50,7 @@ pub use keybound_audit::{AuditEvent, Outcome};
 pub use keybound_names as names;
 pub use keybound_store::IdentityKind;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
-pub use keys::{KeyPurpose, SigningKey};
+pub use keys::{KeyChange, KeyPurpose, KeyRotation, SigningKey};
 pub use metadata::MetadataImport;
 pub use observe::{
     ALERTS_METRIC, AUDIT_EVENTS_METRIC, CEREMONIES_METRIC, CREDENTIAL_PREFIX, FLAGGED_METRIC,
@@ -130,11 +130,5 @@ impl Service {
 
     fn random<const N: usize>(&self) -> [u8; N] {
         self.kernel.random()
-    }
-
-    /// The deployment's signing key for `purpose` (made on first use, the
-    /// same on every node and every start).
-    pub async fn signing_key(&self, purpose: KeyPurpose) -> Result<Arc<SigningKey>, ServiceError> {
-        self.kernel.keys.key(&self.kernel.store, purpose).await
     }
 }

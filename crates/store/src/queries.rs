@@ -8,14 +8,18 @@ mod challenges;
 mod credentials;
 mod grants;
 mod identities;
+mod logout_outbox;
 mod metadata;
 mod recoveries;
 mod roles;
 mod secrets;
 mod sessions;
+mod signing_keys;
 mod single_use;
 
+pub use logout_outbox::LogoutDelivery;
 pub use recoveries::IssuedRecovery;
+pub use signing_keys::SigningKeyRow;
 
 use crate::StoreError;
 

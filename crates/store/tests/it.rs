@@ -97,6 +97,8 @@ mod backup;
 mod names;
 #[path = "it/observer.rs"]
 mod observer;
+#[path = "it/signing_keys.rs"]
+mod signing_keys;
 #[path = "it/standing.rs"]
 mod standing;
 

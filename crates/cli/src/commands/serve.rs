@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
+    HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
     MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources,
     StoreSettings, TierSettings, TlsSettings,
 };
@@ -40,6 +40,8 @@ pub(crate) struct Serve {
     tls: TlsSettings,
     #[command(flatten)]
     observe: ObserveSettings,
+    #[command(flatten)]
+    keys: KeySettings,
 }
 
 impl Serve {
@@ -65,6 +67,7 @@ impl Serve {
                 tiers: sources.resolve(self.tiers)?,
                 limits: sources.resolve(self.limits)?,
                 lifetimes: sources.resolve(self.lifetimes)?,
+                keys: sources.resolve(self.keys)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

@@ -129,3 +129,27 @@ async fn a_stop_abandons_a_run_that_does_not_finish() {
     assert!(started.elapsed() >= STOP_WAIT, "a run gets its chance");
     assert!(started.elapsed() < STOP_WAIT * 3, "{:?}", started.elapsed());
 }
+
+/// The rotation job takes the step the schedule says is due: past the
+/// default 30 days less a day, the successor key is published.
+#[tokio::test]
+async fn the_rotation_job_publishes_the_successor_when_due() {
+    let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000_000)));
+    let service = service(clock.clone()).await;
+    let jwks_len = async |service: &Service| {
+        let jwks = service
+            .published_jwks(keybound_service::KeyPurpose::IdTokens)
+            .await
+            .unwrap();
+        jwks["keys"].as_array().unwrap().len()
+    };
+    assert_eq!(jwks_len(&service).await, 1);
+    clock.0.fetch_add(29 * 24 * 3600 * 1000, Ordering::SeqCst);
+    let mut jobs = Jobs::new();
+    jobs.every(Duration::from_millis(10), RotateKeys(service.clone()));
+    until("the successor is published", async || {
+        jwks_len(&service).await == 2
+    })
+    .await;
+    jobs.stop().await;
+}

@@ -16,6 +16,7 @@
 
 mod file;
 mod http;
+mod keys;
 mod lifecycle;
 mod lifetimes;
 mod limits;
@@ -40,6 +41,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use http::HttpSettings;
+pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
@@ -134,6 +136,7 @@ groups! {
     lifecycle: LifecycleSettings,
     tls: TlsSettings,
     observe: ObserveSettings,
+    keys: KeySettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

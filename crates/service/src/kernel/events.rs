@@ -94,6 +94,17 @@ pub enum EventKind {
     SessionEnd,
     /// `sign_out`
     SignOut,
+    // --- Issue 15, keys: key custody and back-channel logout delivery.
+    /// `signing_key.prepared`: a new key is published, not yet signing.
+    SigningKeyPrepared,
+    /// `signing_key.activated`: a key starts signing.
+    SigningKeyActivated,
+    /// `signing_key.retired`: a key stops signing (still published).
+    SigningKeyRetired,
+    /// `signing_key.removed`: a retired key is unpublished and destroyed.
+    SigningKeyRemoved,
+    /// `backchannel_logout.failed`: a logout token could not be delivered.
+    BackchannelLogoutFailed,
 }
 
 impl EventKind {
@@ -141,6 +152,12 @@ impl EventKind {
         EventKind::ServerStart,
         EventKind::SessionEnd,
         EventKind::SignOut,
+        // Issue 15, keys.
+        EventKind::SigningKeyPrepared,
+        EventKind::SigningKeyActivated,
+        EventKind::SigningKeyRetired,
+        EventKind::SigningKeyRemoved,
+        EventKind::BackchannelLogoutFailed,
     ];
 
     /// The stable name the audit log records.
@@ -188,6 +205,12 @@ impl EventKind {
             EventKind::ServerStart => "server.start",
             EventKind::SessionEnd => "session.end",
             EventKind::SignOut => "sign_out",
+            // Issue 15, keys.
+            EventKind::SigningKeyPrepared => "signing_key.prepared",
+            EventKind::SigningKeyActivated => "signing_key.activated",
+            EventKind::SigningKeyRetired => "signing_key.retired",
+            EventKind::SigningKeyRemoved => "signing_key.removed",
+            EventKind::BackchannelLogoutFailed => "backchannel_logout.failed",
         }
     }
 }
