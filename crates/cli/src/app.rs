@@ -251,6 +251,13 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let mut jobs = Jobs::new();
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
     jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
+    jobs.every(
+        crate::backchannel::DELIVER_EVERY,
+        crate::backchannel::DeliverLogouts {
+            service: service.clone(),
+            sender: crate::backchannel::Sender::new()?,
+        },
+    );
     if let Some(url) = metadata.url() {
         jobs.every(
             refresh_every,

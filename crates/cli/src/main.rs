@@ -13,6 +13,7 @@
 )]
 
 mod app;
+mod backchannel;
 mod checks;
 mod commands;
 mod jobs;

@@ -21,7 +21,9 @@ mod trust;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
-use kernel::{error, events, keys, observe, record, refusal, single_use, tier, tokens};
+use kernel::{
+    backchannel, error, events, keys, observe, record, refusal, single_use, tier, tokens,
+};
 use people::{
     account, alerts, authentication, bounds, ceremony, console, decoys, directory, invitations,
     invite, offboard, rate_limit, recovery, registration, roles, sessions,
@@ -38,6 +40,7 @@ pub use access::{
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
+pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};

@@ -27,7 +27,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use keybound_audit::NewEvent;
 use keybound_jose::{Algorithm, Jwk};
-use keybound_store::{SigningKeyRow, StoreError};
+use keybound_store::{SigningKeyRow, StoreError, WriteTx};
 use serde_json::{Map, Value};
 
 pub use rotation::KeyRotation;
@@ -245,6 +245,32 @@ fn with_kid(mut jwk: Value, kid: &str) -> Value {
     jwk
 }
 
+/// The active key of `alg` among `rows`.
+fn active_row(rows: &[SigningKeyRow], alg: Algorithm) -> Option<&SigningKeyRow> {
+    rows.iter()
+        .find(|r| r.alg == alg.as_str() && r.activated_ms.is_some() && r.retired_ms.is_none())
+}
+
+/// Signs `claims` with `key`; the header names `kid` and `typ`.
+fn sign_with(
+    key: &ActiveKey,
+    typ: &str,
+    claims: &Map<String, Value>,
+) -> Result<String, ServiceError> {
+    let mut header = Map::new();
+    header.insert("kid".into(), key.kid.clone().into());
+    header.insert("typ".into(), typ.into());
+    // aws-lc-rs draws the ECDSA nonce from its own DRBG whatever RNG is
+    // passed, so the injected RNG could not make this reproducible.
+    keybound_jose::sign(
+        &header,
+        &Value::Object(claims.clone()),
+        &key.jose,
+        &SystemRandom::new(),
+    )
+    .map_err(|_| ServiceError::Internal("signing failed".into()))
+}
+
 fn generate(alg: Algorithm) -> Result<Vec<u8>, ServiceError> {
     keybound_jose::SigningKey::generate_pkcs8(alg)
         .map_err(|_| ServiceError::Internal("key generation failed".into()))
@@ -277,18 +303,53 @@ impl crate::Service {
         claims: &Map<String, Value>,
     ) -> Result<String, ServiceError> {
         let key = self.active_key(purpose, alg).await?;
-        let mut header = Map::new();
-        header.insert("kid".into(), key.kid.clone().into());
-        header.insert("typ".into(), typ.into());
-        // aws-lc-rs draws the ECDSA nonce from its own DRBG whatever RNG
-        // is passed, so the injected RNG could not make this reproducible.
-        keybound_jose::sign(
-            &header,
-            &Value::Object(claims.clone()),
-            &key.jose,
-            &SystemRandom::new(),
-        )
-        .map_err(|_| ServiceError::Internal("signing failed".into()))
+        sign_with(&key, typ, claims)
+    }
+
+    /// [`Service::sign_jwt`] inside the caller's transaction `tx` (which
+    /// holds the writer, so no other transaction may start): a key made
+    /// here is stored, with its audit event, in `tx`.
+    pub(crate) async fn sign_jwt_in(
+        &self,
+        tx: &mut WriteTx,
+        purpose: KeyPurpose,
+        alg: Algorithm,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<String, ServiceError> {
+        let key = match self.kernel.keys.cached(purpose, alg, self.now_ms()) {
+            Some(key) => key,
+            None => self.active_key_in(tx, purpose, alg).await?,
+        };
+        sign_with(&key, typ, claims)
+    }
+
+    /// The active key as `tx` sees it, made in `tx` when there is none.
+    /// Not cached: `tx` may yet roll back.
+    async fn active_key_in(
+        &self,
+        tx: &mut WriteTx,
+        purpose: KeyPurpose,
+        alg: Algorithm,
+    ) -> Result<Arc<ActiveKey>, ServiceError> {
+        for _ in 0..2 {
+            let rows = tx.signing_keys(purpose.as_str()).await?;
+            if let Some(row) = active_row(&rows, alg) {
+                return Ok(Arc::new(ActiveKey::load(row, alg)?));
+            }
+            let legacy = match alg {
+                Algorithm::Es256 => tx.stored_secret(purpose.legacy_secret_name()).await?,
+                _ => None,
+            };
+            let (pkcs8, carried) = match legacy {
+                Some(old) => (old, true),
+                None => (generate(alg)?, false),
+            };
+            let now = self.now_ms();
+            self.insert_key(tx, purpose, alg, pkcs8, now, true, carried)
+                .await?;
+        }
+        Err(ServiceError::Internal("no active signing key".into()))
     }
 
     /// The JWKS for `purpose`: `{"keys": [...]}` with the public members of
@@ -361,10 +422,7 @@ impl crate::Service {
                 .await?
                 .signing_keys(purpose.as_str())
                 .await?;
-            let active = rows.iter().find(|r| {
-                r.alg == alg.as_str() && r.activated_ms.is_some() && r.retired_ms.is_none()
-            });
-            if let Some(row) = active {
+            if let Some(row) = active_row(&rows, alg) {
                 let key = Arc::new(ActiveKey::load(row, alg)?);
                 self.kernel.keys.keep(purpose, alg, key.clone(), now);
                 return Ok(key);
@@ -410,27 +468,10 @@ impl crate::Service {
                         Some(old) => (old, true),
                         None => (fresh.take().ok_or_else(unreadable)?, false),
                     };
-                    let mut row = fresh_row(purpose, alg, pkcs8, now)?;
-                    let kind = if step == Step::Bootstrap {
-                        row.activated_ms = Some(now);
-                        EventKind::SigningKeyActivated
-                    } else {
-                        EventKind::SigningKeyPrepared
-                    };
-                    match tx.insert_signing_key(&row).await {
-                        Err(StoreError::Conflict) => None,
-                        Err(e) => return Err(e.into()),
-                        Ok(()) => {
-                            let mut event = self.key_event(kind, purpose, alg, &row.kid);
-                            if carried {
-                                event
-                                    .details
-                                    .insert("from".into(), "stored single key".into());
-                            }
-                            tx.record(event).await?;
-                            Some(vec![(kind, row.kid)])
-                        }
-                    }
+                    let active = step == Step::Bootstrap;
+                    self.insert_key(&mut tx, purpose, alg, pkcs8, now, active, carried)
+                        .await?
+                        .map(|done| vec![done])
                 }
                 Step::Activate { next, retiring } => {
                     let retired = match &retiring {
@@ -478,6 +519,43 @@ impl crate::Service {
             }
         }
         Ok(changes)
+    }
+
+    /// Stores a new key made at `now_ms` (active at once, or prepared) in
+    /// `tx` with its audit event; None when another node's key got there
+    /// first (`tx` then holds no change).
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_key(
+        &self,
+        tx: &mut WriteTx,
+        purpose: KeyPurpose,
+        alg: Algorithm,
+        pkcs8: Vec<u8>,
+        now_ms: i64,
+        active: bool,
+        carried: bool,
+    ) -> Result<Option<(EventKind, String)>, ServiceError> {
+        let mut row = fresh_row(purpose, alg, pkcs8, now_ms)?;
+        let kind = if active {
+            row.activated_ms = Some(now_ms);
+            EventKind::SigningKeyActivated
+        } else {
+            EventKind::SigningKeyPrepared
+        };
+        match tx.insert_signing_key(&row).await {
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                let mut event = self.key_event(kind, purpose, alg, &row.kid);
+                if carried {
+                    event
+                        .details
+                        .insert("from".into(), "stored single key".into());
+                }
+                tx.record(event).await?;
+                Ok(Some((kind, row.kid)))
+            }
+        }
     }
 
     fn key_event(

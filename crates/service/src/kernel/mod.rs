@@ -5,6 +5,7 @@
 //! later `devices`, `workloads`, `oidc`, `agents`) build on it and never
 //! on each other's state.
 
+pub(crate) mod backchannel;
 pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod keys;
