@@ -398,3 +398,44 @@ fn nothing_is_planned_between_steps() {
         })
     );
 }
+
+/// Signing inside a use case's own transaction works on a store whose
+/// only connection is the writer (no deadlock), and a key made there is
+/// published once that transaction commits.
+#[tokio::test]
+async fn signing_inside_a_transaction_uses_that_transaction() {
+    let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
+    let s = node(Store::open("sqlite::memory:").await.unwrap(), clock);
+    let mut tx = s.store().begin().await.unwrap();
+    let token = s
+        .sign_jwt_in(
+            &mut tx,
+            KeyPurpose::IdTokens,
+            Algorithm::Es256,
+            "JWT",
+            &claims(),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(verifies(&s, &token).await, Ok(kid_of(&token)));
+    assert_eq!(published(&s).await, [kid_of(&token)]);
+    // A rolled-back transaction leaves no key behind.
+    let other = node(
+        Store::open("sqlite::memory:").await.unwrap(),
+        Arc::new(FakeClock(AtomicI64::new(T0))),
+    );
+    let mut tx = other.store().begin().await.unwrap();
+    let lost = other
+        .sign_jwt_in(
+            &mut tx,
+            KeyPurpose::IdTokens,
+            Algorithm::Es256,
+            "JWT",
+            &claims(),
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    assert_ne!(published(&other).await, [kid_of(&lost)]);
+}
