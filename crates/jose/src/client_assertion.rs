@@ -59,7 +59,8 @@ fn select(keys: &[Jwk], kid: Option<&str>) -> Option<Jwk> {
 /// Verifies a `client_assertion` (RFC 7523 §3), in order: the JWS (size,
 /// `alg` in `checks.algorithms`, the key by `kid`, the key's type fixing the
 /// algorithm, the signature), then `iss` == `sub` == `client_id`, `aud`
-/// naming an accepted audience, `exp` present and not past, `nbf`/`iat`
+/// naming an accepted audience (and a `typ`, if any, that names a JWT or
+/// a client assertion), `exp` present and not past, `nbf`/`iat`
 /// not in the future, a lifetime of at most
 /// [`MAX_CLIENT_ASSERTION_LIFETIME`], and a `jti`.
 ///
@@ -73,6 +74,9 @@ pub fn verify_client_assertion(
     checks: &ClientAssertionChecks<'_>,
 ) -> Result<ClientAssertion, Error> {
     let verified = jws::verify(token, checks.algorithms, |kid| select(checks.keys, kid))?;
+    if !assertion_typ(verified.header.get("typ")) {
+        return Err(Error::Malformed("typ"));
+    }
     let claims = verified.claims()?;
     if claims.get("iss").and_then(Value::as_str) != Some(checks.client_id) {
         return Err(Error::WrongIssuer);
@@ -104,6 +108,21 @@ pub fn verify_client_assertion(
         Some(_) => return Err(Error::Malformed("jti")),
     };
     Ok(ClientAssertion { jti, exp })
+}
+
+/// Whether the header's `typ` fits a client assertion: absent, `JWT`, or
+/// `client-authentication+jwt` (draft-ietf-oauth-rfc7523bis), with or
+/// without `application/`, any case. Any other explicit type (a logout
+/// token, an access token, a DPoP proof signed by the same key) is not an
+/// assertion (RFC 8725 §3.11).
+fn assertion_typ(typ: Option<&Value>) -> bool {
+    let Some(typ) = typ else { return true };
+    let Some(typ) = typ.as_str() else {
+        return false;
+    };
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    matches!(typ, "jwt" | "client-authentication+jwt")
 }
 
 /// Whether `aud` (a string or an array of strings) names one of `accepted`.

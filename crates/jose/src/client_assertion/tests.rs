@@ -240,3 +240,39 @@ fn every_claim_check_refuses() {
         assert!(check(&t, std::slice::from_ref(&c.jwk)).is_ok(), "{changes}");
     }
 }
+
+/// Another explicitly typed JWT signed by the client's key (a logout
+/// token, an access token, a DPoP proof) is not an assertion.
+#[test]
+fn another_kind_of_jwt_is_not_an_assertion() {
+    let c = client(Algorithm::Es256, "k1");
+    let typed = |typ: Value| {
+        let mut header = Map::new();
+        header.insert("kid".into(), "k1".into());
+        header.insert("typ".into(), typ);
+        crate::sign(&header, &claims(), &c.signer, &rng()).unwrap()
+    };
+    for bad in [
+        json!("logout+jwt"),
+        json!("at+jwt"),
+        json!("dpop+jwt"),
+        json!(1),
+    ] {
+        assert_eq!(
+            check(&typed(bad.clone()), std::slice::from_ref(&c.jwk)),
+            Err(Error::Malformed("typ")),
+            "{bad}"
+        );
+    }
+    for good in [
+        "JWT",
+        "jwt",
+        "client-authentication+jwt",
+        "application/client-authentication+jwt",
+    ] {
+        assert!(
+            check(&typed(json!(good)), std::slice::from_ref(&c.jwk)).is_ok(),
+            "{good}"
+        );
+    }
+}
