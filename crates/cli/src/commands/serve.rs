@@ -7,8 +7,8 @@ use clap::Args;
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources,
-    StoreSettings, TierSettings, TlsSettings,
+    MetadataSource, ObserveSettings, PeopleSettings, PolicySettings, RegistrationSettings,
+    SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -40,6 +40,8 @@ pub(crate) struct Serve {
     tls: TlsSettings,
     #[command(flatten)]
     observe: ObserveSettings,
+    #[command(flatten)]
+    policy: PolicySettings,
 }
 
 impl Serve {
@@ -72,6 +74,7 @@ impl Serve {
             lifecycle: sources.resolve(self.lifecycle)?,
             tls: sources.resolve(self.tls)?,
             observe: sources.resolve(self.observe)?,
+            policy: sources.resolve(self.policy)?,
         })
     }
 }

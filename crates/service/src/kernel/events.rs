@@ -94,6 +94,13 @@ pub enum EventKind {
     SessionEnd,
     /// `sign_out`
     SignOut,
+    // Policy with Cedar (issue 15).
+    /// `policy.load`: a policy set took effect (at start or on reload), or
+    /// a reload was refused.
+    PolicyLoad,
+    /// `access.denied`: the authorization seam denied a request
+    /// (rate-limited per principal, resource and action).
+    AccessDenied,
 }
 
 impl EventKind {
@@ -141,6 +148,9 @@ impl EventKind {
         EventKind::ServerStart,
         EventKind::SessionEnd,
         EventKind::SignOut,
+        // Policy with Cedar (issue 15).
+        EventKind::PolicyLoad,
+        EventKind::AccessDenied,
     ];
 
     /// The stable name the audit log records.
@@ -188,6 +198,9 @@ impl EventKind {
             EventKind::ServerStart => "server.start",
             EventKind::SessionEnd => "session.end",
             EventKind::SignOut => "sign_out",
+            // Policy with Cedar (issue 15).
+            EventKind::PolicyLoad => "policy.load",
+            EventKind::AccessDenied => "access.denied",
         }
     }
 }
