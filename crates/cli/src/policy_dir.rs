@@ -2,6 +2,7 @@
 //! read, in name order, loaded with the defaults; and the fingerprint
 //! (names, sizes, modification times) the reload job compares each second.
 
+use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -56,7 +57,14 @@ pub(crate) fn load(dir: Option<&Path>) -> Result<PolicySet, String> {
                 path.display()
             ));
         }
-        let text = std::fs::read_to_string(&path)
+        // Read at most one byte past the bound: a file that grew since it
+        // was listed is still refused (by the load), never read whole.
+        let mut text = String::new();
+        std::fs::File::open(&path)
+            .and_then(|f| {
+                f.take(MAX_POLICY_FILE_BYTES as u64 + 1)
+                    .read_to_string(&mut text)
+            })
             .map_err(|e| format!("policy {}: {e}", path.display()))?;
         sources.push((name, text));
     }

@@ -1,6 +1,7 @@
 //! Deciding: Cedar over the indexed policies, then the answer keybound
 //! acts on (allow, sign in, step up, deny) with the policies that decided.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use cedar_policy::{Authorizer, Decision as CedarDecision, EntityUid, Response};
@@ -39,6 +40,14 @@ impl Decision {
             outcome: Outcome::Deny,
             policies: Vec::new(),
             errors,
+        }
+    }
+
+    fn sign_in() -> Decision {
+        Decision {
+            outcome: Outcome::SignIn,
+            policies: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -83,24 +92,26 @@ impl PolicySet {
     /// request that is denied is asked again as if its session had proved
     /// each tier from its own (at least 1) to 3 just now (`auth_age_s` 0):
     /// the first that would be allowed is the answer's step-up tier, unless
-    /// a forbid denied the request outright whatever the tier.
+    /// a forbid denied the request outright whatever the tier. The
+    /// entities and the policies are prepared once for all these asks.
     pub fn decide(&self, request: &Request) -> Decision {
-        if request.principal.is_none() {
-            return Decision {
-                outcome: Outcome::SignIn,
-                policies: Vec::new(),
-                errors: Vec::new(),
-            };
-        }
-        let first = self.evaluate(request, true);
+        let prepared = match self.prepare(request, true) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => return Decision::sign_in(),
+            Err(e) => return Decision::denied(vec![e]),
+        };
+        let first = prepared.ask(&request.context);
         if first.outcome == Outcome::Allow {
             return first;
         }
-        let mut asked = request.clone();
-        asked.context.auth_age_s = 0;
+        let mut asked = request.context.clone();
+        asked.auth_age_s = 0;
         for tier in request.context.tier.max(1)..=TOP_TIER {
-            asked.context.tier = tier;
-            if self.evaluate(&asked, true).outcome == Outcome::Allow {
+            asked.tier = tier;
+            if asked == request.context {
+                continue; // the question already answered
+            }
+            if prepared.ask(&asked).outcome == Outcome::Allow {
                 return Decision {
                     outcome: Outcome::StepUp(tier),
                     ..first
@@ -113,59 +124,69 @@ impl PolicySet {
     /// Cedar's answer over the whole set, not the index: what the index
     /// must always agree with (tests and benchmarks compare the two).
     pub fn decide_unindexed(&self, request: &Request) -> Decision {
-        if request.principal.is_none() {
-            return Decision {
-                outcome: Outcome::SignIn,
-                policies: Vec::new(),
-                errors: Vec::new(),
-            };
+        match self.prepare(request, false) {
+            Ok(Some(prepared)) => prepared.ask(&request.context),
+            Ok(None) => Decision::sign_in(),
+            Err(e) => Decision::denied(vec![e]),
         }
-        self.evaluate(request, false)
     }
 
-    fn evaluate(&self, request: &Request, indexed: bool) -> Decision {
+    /// The entities, uids and policies for `request` (none without a
+    /// principal).
+    fn prepare(&self, request: &Request, indexed: bool) -> Result<Option<Prepared<'_>>, String> {
         let Some(principal) = &request.principal else {
-            return Decision::denied(Vec::new());
+            return Ok(None);
         };
         let action = self.types.action_uid(&request.action);
         let (resource, parent) = self.types.resource(&request.resource);
-        let built = match self.inputs(request, principal) {
-            Ok(built) => built,
+        let (principal_uid, entities) =
+            request::entities(&self.types, &self.actions, principal, &request.resource)?;
+        let policies = if indexed {
+            self.index
+                .select(request.action.cedar_id(), &resource, parent.as_ref())
+        } else {
+            Some(Cow::Borrowed(&self.all))
+        };
+        Ok(Some(Prepared {
+            principal: principal_uid,
+            action,
+            resource,
+            entities,
+            policies,
+        }))
+    }
+}
+
+/// One request's inputs, ready to be asked under several contexts.
+struct Prepared<'a> {
+    principal: EntityUid,
+    action: EntityUid,
+    resource: EntityUid,
+    entities: cedar_policy::Entities,
+    /// `None`: no policy could apply (the default deny).
+    policies: Option<Cow<'a, cedar_policy::PolicySet>>,
+}
+
+impl Prepared<'_> {
+    fn ask(&self, context: &request::Context) -> Decision {
+        let Some(policies) = &self.policies else {
+            return Decision::denied(Vec::new());
+        };
+        let context = match request::context(context) {
+            Ok(c) => c,
             Err(e) => return Decision::denied(vec![e]),
         };
-        let (principal_uid, entities, context) = built;
         let cedar_request = match cedar_policy::Request::new(
-            principal_uid,
-            action.clone(),
-            resource.clone(),
+            self.principal.clone(),
+            self.action.clone(),
+            self.resource.clone(),
             context,
             None,
         ) {
             Ok(r) => r,
             Err(e) => return Decision::denied(vec![e.to_string()]),
         };
-        let authorizer = Authorizer::new();
-        let response = if indexed {
-            let name = request.action.cedar_id();
-            match self.index.select(name, &resource, parent.as_ref()) {
-                Some(selected) => authorizer.is_authorized(&cedar_request, &selected, &entities),
-                None => return Decision::denied(Vec::new()),
-            }
-        } else {
-            authorizer.is_authorized(&cedar_request, &self.all, &entities)
-        };
-        from_response(&response)
-    }
-
-    fn inputs(
-        &self,
-        request: &Request,
-        principal: &request::Principal,
-    ) -> Result<(EntityUid, cedar_policy::Entities, cedar_policy::Context), String> {
-        let (uid, entities) =
-            request::entities(&self.types, &self.actions, principal, &request.resource)?;
-        let context = request::context(&request.context)?;
-        Ok((uid, entities, context))
+        from_response(&Authorizer::new().is_authorized(&cedar_request, policies, &self.entities))
     }
 }
 
