@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use keybound_service::{Config, Service, SystemClock};
+use keybound_service::{Config, PolicyLoad, Service, SystemClock};
 use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
 use rand_core::TryRngCore;
@@ -15,9 +15,11 @@ use crate::checks;
 use crate::jobs::{self, Jobs};
 use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
+use crate::policy_dir;
 use crate::settings::{
     redact_password, Group, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings,
     LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings,
+    PolicySettings,
     RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
 
@@ -126,7 +128,11 @@ pub(crate) fn checked(settings: &ServeSettings) -> Result<checks::Report, String
         return Ok(report);
     }
     let config = config(&settings.service, [0; 32])?;
-    Ok(checks::check(&deployment, &config))
+    let mut report = checks::check(&deployment, &config);
+    if let Err(e) = policy_dir::load(settings.policy.dir()) {
+        report.problems.push(e);
+    }
+    Ok(report)
 }
 
 /// The service's configuration: each group's values over the service's
@@ -153,6 +159,7 @@ pub(crate) struct ServeSettings {
     pub(crate) lifecycle: LifecycleSettings,
     pub(crate) tls: TlsSettings,
     pub(crate) observe: ObserveSettings,
+    pub(crate) policy: PolicySettings,
 }
 
 /// Runs the server until SIGTERM or SIGINT: the service, its jobs and its
@@ -171,6 +178,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         lifecycle,
         tls,
         observe,
+        policy,
     } = settings;
     // First, so the recorder counts from the store's opening on.
     let metrics = crate::metrics::start(observe.metrics_listen()).await?;
@@ -192,8 +200,21 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let secure = origins.iter().all(|o| o.starts_with("https://"));
     let durability = parts.store.durability();
     let proxies = http.trusted_proxies();
+    // Looked at before the load, so a change while loading is reloaded.
+    let seen = policy.dir().map(policy_dir::fingerprint);
+    let loaded = policy_dir::load(policy.dir())?;
+    let policy_dir_shown = policy.dir().map(|d| d.display().to_string());
+    let policy_set = loaded.hash().to_owned();
+    // The defaults alone are what the service starts with, and the start
+    // record names their hash; an operator's set is a load of its own.
+    let policies = policy.dir().is_some().then_some(loaded);
     service
         .record_start(&[
+            ("policy_set", policy_set),
+            (
+                "policy_dir",
+                policy_dir_shown.clone().unwrap_or_else(|| "none".into()),
+            ),
             ("listen", listen.to_string()),
             ("durability", format!("{durability:?}")),
             ("secure_cookies", secure.to_string()),
@@ -202,6 +223,12 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         ])
         .await
         .map_err(|e| format!("cannot record the start in the audit log: {e}"))?;
+    if let Some(policies) = policies {
+        service
+            .install_policies(policies, PolicyLoad::Start, policy_dir_shown.as_deref())
+            .await
+            .map_err(|e| format!("cannot record the policy load in the audit log: {e}"))?;
+    }
     service
         .retier_for_policy()
         .await
@@ -265,6 +292,16 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
                 service: service.clone(),
                 url: url.to_owned(),
                 fetcher: Fetcher::default(),
+            },
+        );
+    }
+    if let (Some(dir), Some(seen)) = (policy.dir(), seen) {
+        jobs.every(
+            policy_dir::RELOAD_EVERY,
+            policy_dir::ReloadPolicies {
+                service: service.clone(),
+                dir: dir.to_owned(),
+                seen,
             },
         );
     }

@@ -22,6 +22,7 @@ mod logging;
 mod mds_fetch;
 mod metrics;
 mod output;
+mod policy_dir;
 mod settings;
 
 use std::path::PathBuf;
@@ -60,6 +61,7 @@ enum Command {
     Mds(commands::mds::Mds),
     Backup(commands::backup::Backup),
     Restore(commands::backup::Restore),
+    Policy(commands::policy::Policy),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +122,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Mds(mds) => mds.run(&sources).await,
         Command::Backup(backup) => backup.run(&sources).await,
         Command::Restore(restore) => restore.run(&sources).await,
+        Command::Policy(policy) => policy.run(&sources).await,
     };
     // What the log has queued is written out before the last word.
     drop(log);

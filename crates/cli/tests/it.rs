@@ -19,6 +19,8 @@ mod admin;
 mod checks;
 #[path = "it/names.rs"]
 mod names;
+#[path = "it/policy.rs"]
+mod policy;
 #[path = "it/settings.rs"]
 mod settings;
 

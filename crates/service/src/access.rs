@@ -9,6 +9,14 @@
 //! tier just now; if that would be allowed, the answer is a step-up to the
 //! lowest such tier, never a silent denial and never less than asked for.
 
+mod denials;
+mod lookup;
+mod policies;
+
+pub(crate) use denials::Denials;
+pub use policies::PolicyLoad;
+pub(crate) use policies::{age_s, decide_with, Policies};
+
 use crate::{IdentityKind, Tier};
 
 /// Who is asking: a signed-in identity as policy sees it.
@@ -34,6 +42,8 @@ pub enum AccessAction {
     Http(String),
     /// An OpenID Connect authorization for a client.
     OidcAuthorize,
+    /// Using the admin console (decided by the default admin rule).
+    AdminConsole,
 }
 
 /// What it is done to.
@@ -52,6 +62,8 @@ pub enum AccessResource {
         /// Its `client_id`.
         client_id: String,
     },
+    /// The admin console.
+    Console,
 }
 
 /// The facts of the request that are neither who nor what.
@@ -108,15 +120,39 @@ pub enum AccessDecision {
 }
 
 impl crate::Service {
-    /// Decides `request` from memory (no store access: forward-auth asks on
-    /// every proxied request). Placeholder until the Cedar policy set lands
-    /// behind it: a live session is allowed, none must sign in.
+    /// Decides `request` from memory, over the loaded policy set (no store
+    /// access: forward-auth asks on every proxied request). With no set
+    /// loaded (the defaults failed to load, which a test rules out) every
+    /// request is denied.
     pub fn decide(&self, request: &AccessRequest) -> AccessDecision {
-        match request.principal {
-            None => AccessDecision::SignIn,
-            Some(_) => AccessDecision::Allow {
-                policies: Vec::new(),
-            },
+        let set = self.access.policies.current();
+        decide_with(set.as_deref(), request, self.config.step_up_window_ms)
+    }
+
+    /// The decision `set` gives (a set not in use: `keybound policy
+    /// check` asks the one the server would load), with the policies that
+    /// failed to evaluate and a sentence explaining it
+    /// ([`keybound_policy::Decision::explain`]).
+    pub fn explain(
+        &self,
+        set: &keybound_policy::PolicySet,
+        request: &AccessRequest,
+    ) -> keybound_policy::Decision {
+        set.decide(&policies::to_policy(request, self.config.step_up_window_ms))
+    }
+}
+
+/// The seam's state: the loaded policies and the denial limiter.
+pub(crate) struct Access {
+    pub(crate) policies: Policies,
+    pub(crate) denials: Denials,
+}
+
+impl Access {
+    pub(crate) fn new() -> Access {
+        Access {
+            policies: Policies::with_defaults(),
+            denials: Denials::default(),
         }
     }
 }

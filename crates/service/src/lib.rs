@@ -36,6 +36,7 @@ use keybound_store::Store;
 
 pub use access::{
     AccessAction, AccessContext, AccessDecision, AccessPrincipal, AccessRequest, AccessResource,
+    PolicyLoad,
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
@@ -51,6 +52,8 @@ pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.
 pub use keybound_names as names;
+/// The access policies (`keybound-policy`), for callers that load a set.
+pub use keybound_policy as policies;
 pub use keybound_store::IdentityKind;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use keys::{KeyChange, KeyPurpose, KeyRotation, SigningKey};
@@ -94,6 +97,8 @@ pub struct Service {
     people: people::People,
     /// Trust: attestation roots and metadata.
     trust: trust::Trust,
+    /// The authorization seam: policies and the denial limiter.
+    access: access::Access,
 }
 
 impl Service {
@@ -107,6 +112,7 @@ impl Service {
         Service {
             trust: trust::Trust::new(&config),
             people: people::People::new(),
+            access: access::Access::new(),
             kernel: kernel::Kernel::new(store, clock, rng),
             config,
         }

@@ -1,6 +1,9 @@
-//! The rules that decide who may do what, in one place: today as code,
-//! tomorrow as the input Cedar decides on. Use cases ask these functions;
-//! none of them compares tiers or ages on its own.
+//! The rules that decide who may do what, in one place. Access (the admin
+//! console, apps, OIDC clients) is decided by Cedar policies behind the one
+//! seam ([`crate::Service::decide`]); the rules here that are not access
+//! decisions (the backup rule, a new key's group minimum tier) stay code.
+//! Use cases ask these functions; none of them compares tiers or ages on
+//! its own.
 
 use crate::{Policy, Refusal, ServiceError, Tier};
 
@@ -19,9 +22,11 @@ pub fn fresh(proved_ms: i64, now_ms: i64, window_ms: i64) -> bool {
 }
 
 /// The admin rule: an active administrator, signed in at
-/// [`ADMIN_MIN_TIER`] or above, within the step-up window `window_ms`.
-/// `Err` gives what the client is told and the reason the audit log
-/// records.
+/// [`ADMIN_MIN_TIER`] or above, within the step-up window `window_ms`,
+/// decided by the default Cedar policy (`keybound:admin-console`) as every
+/// console request is ([`crate::Service::authorize_admin`] asks the loaded
+/// set, which holds it and the operator's forbids). `Err` gives what the
+/// client is told and the reason the audit log records.
 pub fn admin_rule(
     is_admin: bool,
     session_tier: i64,
@@ -29,14 +34,75 @@ pub fn admin_rule(
     now_ms: i64,
     window_ms: i64,
 ) -> Result<(), (ServiceError, Refusal)> {
+    let principal = crate::AccessPrincipal {
+        id: String::new(),
+        kind: crate::IdentityKind::Person,
+        name: String::new(),
+        groups: vec![group_of(is_admin).to_owned()],
+        active: true,
+    };
+    let request = console_request(principal, session_tier, false, proved_ms, now_ms, None);
+    let decision = crate::access::decide_with(defaults(), &request, window_ms);
+    admin_verdict(is_admin, session_tier, &decision)
+}
+
+/// The default policies, loaded once for [`admin_rule`].
+fn defaults() -> Option<&'static keybound_policy::PolicySet> {
+    static DEFAULTS: std::sync::OnceLock<Option<keybound_policy::PolicySet>> =
+        std::sync::OnceLock::new();
+    DEFAULTS
+        .get_or_init(|| keybound_policy::PolicySet::defaults().ok())
+        .as_ref()
+}
+
+/// The seam's question for a console request by `principal`, whose session
+/// proved `tier` at `proved_ms`.
+pub(crate) fn console_request(
+    principal: crate::AccessPrincipal,
+    tier: i64,
+    user_verified: bool,
+    proved_ms: i64,
+    now_ms: i64,
+    client_ip: Option<String>,
+) -> crate::AccessRequest {
+    crate::AccessRequest {
+        principal: Some(principal),
+        action: crate::AccessAction::AdminConsole,
+        resource: crate::AccessResource::Console,
+        context: crate::AccessContext {
+            tier,
+            user_verified,
+            auth_age_s: crate::access::age_s(proved_ms, now_ms),
+            client_ip,
+            now_s: now_ms.div_euclid(1000),
+            backup_met: true,
+        },
+    }
+}
+
+/// What the seam's answer on the console means for the request: the admin
+/// role is a floor no policy lowers (operator policies may only forbid the
+/// console); a step-up is a tier too low when the session is below the
+/// tier asked for, else a proof too old; a forbid is its own reason.
+pub(crate) fn admin_verdict(
+    is_admin: bool,
+    session_tier: i64,
+    decision: &crate::AccessDecision,
+) -> Result<(), (ServiceError, Refusal)> {
+    use crate::AccessDecision as D;
     if !is_admin {
-        Err((ServiceError::Forbidden, Refusal::NotAdmin))
-    } else if !ADMIN_MIN_TIER.reached_by(session_tier) {
-        Err((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
-    } else if !fresh(proved_ms, now_ms, window_ms) {
-        Err((ServiceError::StepUpRequired, Refusal::SessionNotFresh))
-    } else {
-        Ok(())
+        return Err((ServiceError::Forbidden, Refusal::NotAdmin));
+    }
+    match decision {
+        D::Allow { .. } => Ok(()),
+        D::StepUp { tier } if !tier.reached_by(session_tier) => {
+            Err((ServiceError::StepUpRequired, Refusal::SessionTierTooLow))
+        }
+        D::StepUp { .. } => Err((ServiceError::StepUpRequired, Refusal::SessionNotFresh)),
+        D::Deny { policies } if policies.is_empty() => {
+            Err((ServiceError::Forbidden, Refusal::NotAdmin))
+        }
+        D::Deny { .. } | D::SignIn => Err((ServiceError::Forbidden, Refusal::PolicyForbids)),
     }
 }
 

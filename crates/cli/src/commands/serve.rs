@@ -7,8 +7,8 @@ use clap::Args;
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources,
-    StoreSettings, TierSettings, TlsSettings,
+    MetadataSource, ObserveSettings, PeopleSettings, PolicySettings, RegistrationSettings,
+    SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -42,6 +42,7 @@ pub(crate) struct Serve {
     observe: ObserveSettings,
     #[command(flatten)]
     keys: KeySettings,
+    policy: PolicySettings,
 }
 
 impl Serve {
@@ -75,6 +76,7 @@ impl Serve {
             lifecycle: sources.resolve(self.lifecycle)?,
             tls: sources.resolve(self.tls)?,
             observe: sources.resolve(self.observe)?,
+            policy: sources.resolve(self.policy)?,
         })
     }
 }

@@ -23,6 +23,7 @@ mod limits;
 mod metadata;
 mod observe;
 mod people;
+mod policy;
 mod site;
 mod store;
 mod tls;
@@ -48,6 +49,7 @@ pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
 pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use people::PeopleSettings;
+pub(crate) use policy::PolicySettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
 pub(crate) use tls::TlsSettings;
@@ -137,6 +139,7 @@ groups! {
     tls: TlsSettings,
     observe: ObserveSettings,
     keys: KeySettings,
+    policy: PolicySettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

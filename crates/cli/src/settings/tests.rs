@@ -73,8 +73,11 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<KeySettings>();
     // 33 before issue 14, which added shutdown_grace, shutdown_delay,
     // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
-    // and allow_insecure_origin; issue 15 added oidc_key_rotation.
-    assert_eq!(all_keys().len(), 44, "the keys the file has always had");
+    // and allow_insecure_origin; issue 15 added oidc_key_rotation,
+    // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
+    // oidc_refresh_tokens and oidc_refresh_token_lifetime.
+    flags_are_keys::<PolicySettings>();
+    assert_eq!(all_keys().len(), 45, "the keys the file has always had");
 }
 
 #[test]

@@ -105,6 +105,13 @@ pub enum EventKind {
     SigningKeyRemoved,
     /// `backchannel_logout.failed`: a logout token could not be delivered.
     BackchannelLogoutFailed,
+    // Policy with Cedar (issue 15).
+    /// `policy.load`: a policy set took effect (at start or on reload), or
+    /// a reload was refused.
+    PolicyLoad,
+    /// `access.denied`: the authorization seam denied a request
+    /// (rate-limited per principal, resource and action).
+    AccessDenied,
 }
 
 impl EventKind {
@@ -158,6 +165,9 @@ impl EventKind {
         EventKind::SigningKeyRetired,
         EventKind::SigningKeyRemoved,
         EventKind::BackchannelLogoutFailed,
+        // Policy with Cedar (issue 15).
+        EventKind::PolicyLoad,
+        EventKind::AccessDenied,
     ];
 
     /// The stable name the audit log records.
@@ -211,6 +221,9 @@ impl EventKind {
             EventKind::SigningKeyRetired => "signing_key.retired",
             EventKind::SigningKeyRemoved => "signing_key.removed",
             EventKind::BackchannelLogoutFailed => "backchannel_logout.failed",
+            // Policy with Cedar (issue 15).
+            EventKind::PolicyLoad => "policy.load",
+            EventKind::AccessDenied => "access.denied",
         }
     }
 }

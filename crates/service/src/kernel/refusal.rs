@@ -120,6 +120,9 @@ pub enum Refusal {
     TooManyCredentials,
     /// No such credential here.
     UnknownCredential,
+    // Policy with Cedar (issue 15).
+    /// An access policy forbids it (the console: an operator's forbid).
+    PolicyForbids,
 }
 
 impl Refusal {
@@ -179,6 +182,8 @@ impl Refusal {
         Refusal::TierBelowPolicy,
         Refusal::TooManyCredentials,
         Refusal::UnknownCredential,
+        // Policy with Cedar (issue 15).
+        Refusal::PolicyForbids,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -239,6 +244,8 @@ impl Refusal {
             Refusal::TierBelowPolicy => "tier_below_policy",
             Refusal::TooManyCredentials => "too_many_credentials",
             Refusal::UnknownCredential => "unknown_credential",
+            // Policy with Cedar (issue 15).
+            Refusal::PolicyForbids => "policy_forbids",
         }
     }
 }

@@ -59,7 +59,10 @@ pub fn duration_ms(text: &str) -> Option<i64> {
 
 impl Service {
     /// The authorization seam for administration: the [`Admin`] behind a
-    /// console request, made only here, by [`policy::admin_rule`]. Not an
+    /// console request, made only here, by the admin rule as the loaded
+    /// policy set decides it ([`Service::decide`], action
+    /// `admin:console`; [`policy::admin_rule`] is the same rule over the
+    /// defaults alone). Not an
     /// admin: [`ServiceError::Forbidden`]; an admin whose session is below
     /// the console's tier or older than the step-up window:
     /// [`ServiceError::StepUpRequired`]. A signed-in person turned away is
@@ -73,13 +76,23 @@ impl Service {
         let mut tx = self.kernel.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
         drop(tx);
-        let verdict = policy::admin_rule(
-            identity.is_admin,
+        let principal = crate::AccessPrincipal {
+            id: identity.id.clone(),
+            kind: identity.kind,
+            name: identity.name.clone(),
+            groups: vec![policy::group_of(identity.is_admin).to_owned()],
+            active: identity.status == crate::IdentityStatus::Active,
+        };
+        let request = policy::console_request(
+            principal,
             session.tier,
+            session.user_verified,
             session.created_ms,
             self.now_ms(),
-            self.config.step_up_window_ms,
+            ctx.ip.clone(),
         );
+        let verdict =
+            policy::admin_verdict(identity.is_admin, session.tier, &self.decide(&request));
         let (error, reason) = match verdict {
             Ok(()) => return Ok(Admin::admitted(identity, session.tier, session.created_ms)),
             Err(refused) => refused,

@@ -20,6 +20,7 @@ use keybound_webauthn::OriginPolicy;
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 
+mod access;
 mod account;
 mod alerts;
 mod authority;

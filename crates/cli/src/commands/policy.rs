@@ -1,0 +1,263 @@
+//! `keybound policy check`: asks the policies the server would load (the
+//! defaults and `--policy-dir`) about one principal from the database, one
+//! action and one resource, and says what they decide and which policies
+//! decided it. Read-only: nothing is recorded.
+//!
+//! Exit status: 0 allowed, 1 an error (unknown name, bad input, invalid
+//! policies, no database), 2 denied, 3 allowed only after a step-up.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use keybound_service::policies::Outcome;
+use keybound_service::{
+    AccessAction, AccessContext, AccessRequest, AccessResource, Operator, ServiceError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::app::{self, ServiceSettings};
+use crate::output;
+use crate::policy_dir;
+use crate::settings::{LifetimeSettings, PolicySettings, Sources, StoreSettings};
+
+/// Exit status of a denial.
+const DENIED: u8 = 2;
+/// Exit status of a step-up.
+const STEP_UP: u8 = 3;
+
+/// Check access policies.
+#[derive(Args, Debug)]
+pub(crate) struct Policy {
+    #[command(subcommand)]
+    command: PolicyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Decide one request and explain it: allowed, denied or step-up, and
+    /// which policies decided. Exit status 0 allowed, 2 denied, 3 step-up,
+    /// 1 an error.
+    Check(Check),
+}
+
+#[derive(Args, Debug)]
+struct Check {
+    /// The account name of the principal (looked up in the database).
+    #[arg(long)]
+    principal: String,
+    /// GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE,
+    /// OTHER, oidc:authorize or admin:console.
+    #[arg(long)]
+    action: String,
+    /// A route as a URL or HOST/PATH (`https://app.example.com/admin`),
+    /// `oidc-client:CLIENT_ID`, or `console`.
+    #[arg(long)]
+    resource: String,
+    /// The request's circumstances as JSON, each key optional: {"tier": 2,
+    /// "user_verified": true, "auth_age_s": 0, "client_ip": "10.0.0.1",
+    /// "now_s": 1800000000, "backup_met": true}. Defaults: tier 1,
+    /// verified, just signed in, no address, now, backup met.
+    #[arg(long, value_name = "JSON")]
+    context: Option<String>,
+    /// Print JSON instead of a sentence.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreSettings,
+    #[command(flatten)]
+    policy: PolicySettings,
+    #[command(flatten)]
+    lifetimes: LifetimeSettings,
+}
+
+/// `--context` as given.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct GivenContext {
+    tier: Option<i64>,
+    user_verified: Option<bool>,
+    auth_age_s: Option<i64>,
+    client_ip: Option<String>,
+    now_s: Option<i64>,
+    backup_met: Option<bool>,
+}
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    decision: &'static str,
+    step_up_tier: Option<i64>,
+    policies: &'a [String],
+    errors: &'a [String],
+    explanation: String,
+    policy_set: &'a str,
+}
+
+impl Policy {
+    /// Runs the subcommand.
+    pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
+        match self.command {
+            PolicyCommand::Check(check) => check.run(sources).await,
+        }
+    }
+}
+
+fn action(name: &str) -> Result<AccessAction, String> {
+    match keybound_service::policies::Action::parse(name) {
+        Some(keybound_service::policies::Action::Http(method)) => Ok(AccessAction::Http(method)),
+        Some(keybound_service::policies::Action::OidcAuthorize) => Ok(AccessAction::OidcAuthorize),
+        Some(keybound_service::policies::Action::AdminConsole) => Ok(AccessAction::AdminConsole),
+        None => Err(format!(
+            "unknown action '{name}': one of {}, OTHER, oidc:authorize, admin:console",
+            keybound_service::policies::HTTP_METHODS.join(", ")
+        )),
+    }
+}
+
+fn resource(text: &str) -> Result<AccessResource, String> {
+    if text == "console" {
+        return Ok(AccessResource::Console);
+    }
+    if let Some(client_id) = text.strip_prefix("oidc-client:") {
+        if client_id.is_empty() {
+            return Err("oidc-client: needs a client_id".into());
+        }
+        return Ok(AccessResource::OidcClient {
+            client_id: client_id.to_owned(),
+        });
+    }
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(text);
+    let (host, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "resource '{text}': a route as https://HOST/PATH or HOST/PATH, oidc-client:CLIENT_ID, or console"
+        ));
+    }
+    Ok(AccessResource::Route {
+        host: host.to_ascii_lowercase(),
+        path: if path.is_empty() { "/" } else { path }.to_owned(),
+    })
+}
+
+fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
+    let given: GivenContext = match json {
+        Some(text) => serde_json::from_str(text).map_err(|e| format!("--context: {e}"))?,
+        None => GivenContext::default(),
+    };
+    Ok(AccessContext {
+        tier: given.tier.unwrap_or(1),
+        user_verified: given.user_verified.unwrap_or(true),
+        auth_age_s: given.auth_age_s.unwrap_or(0),
+        client_ip: given.client_ip,
+        now_s: given.now_s.unwrap_or(now_s),
+        backup_met: given.backup_met.unwrap_or(true),
+    })
+}
+
+impl Check {
+    async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
+        // The input first: a typo is told before the database is opened.
+        let action = action(&self.action)?;
+        let resource = resource(&self.resource)?;
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let context = context(self.context.as_deref(), now_s)?;
+        let policy = sources.resolve(self.policy)?;
+        let set = policy_dir::load(policy.dir())?;
+        let settings = ServiceSettings {
+            store: sources.resolve(self.store)?,
+            lifetimes: sources.resolve(self.lifetimes)?,
+            ..ServiceSettings::default()
+        };
+        let service = app::existing_service(&settings).await?;
+        let operator = Operator::local("cli");
+        let principal = match service
+            .access_principal((&operator).into(), &self.principal)
+            .await
+        {
+            Ok(p) => p,
+            Err(ServiceError::NotFound) => {
+                return Err(format!("no identity named '{}'", self.principal))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let request = AccessRequest {
+            principal: Some(principal),
+            action,
+            resource,
+            context,
+        };
+        let decision = service.explain(&set, &request);
+        let (word, tier, code) = match decision.outcome {
+            Outcome::Allow => ("allow", None, ExitCode::SUCCESS),
+            Outcome::StepUp(t) => ("step_up", Some(t), ExitCode::from(STEP_UP)),
+            Outcome::SignIn => ("sign_in", None, ExitCode::from(DENIED)),
+            Outcome::Deny => ("deny", None, ExitCode::from(DENIED)),
+        };
+        if self.json {
+            let report = Report {
+                decision: word,
+                step_up_tier: tier,
+                policies: &decision.policies,
+                errors: &decision.errors,
+                explanation: decision.explain(),
+                policy_set: set.hash(),
+            };
+            output::write_out(&format!("{}\n", output::json(&report)?))?;
+        } else {
+            output::write_out(&format!(
+                "{}\npolicy set: sha256 {} ({} policies)\n",
+                keybound_service::names::text::escape(&decision.explain()),
+                set.hash(),
+                set.len()
+            ))?;
+        }
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse_and_nonsense_is_refused() {
+        assert_eq!(
+            resource("https://App.Example.com/admin/x?y=1").unwrap(),
+            AccessResource::Route {
+                host: "app.example.com".into(),
+                path: "/admin/x".into()
+            }
+        );
+        assert_eq!(
+            resource("app.test").unwrap(),
+            AccessResource::Route {
+                host: "app.test".into(),
+                path: "/".into()
+            }
+        );
+        assert_eq!(resource("console").unwrap(), AccessResource::Console);
+        assert!(resource("oidc-client:").is_err());
+        assert!(resource("").is_err());
+        assert!(resource("https:///x").is_err());
+        assert!(resource("a b/c").is_err());
+    }
+
+    #[test]
+    fn actions_and_contexts_are_checked() {
+        assert!(action("GET").is_ok());
+        assert!(action("FETCH").unwrap_err().contains("unknown action"));
+        assert!(context(Some("{\"tier\": 2}"), 0).is_ok());
+        assert!(context(Some("{\"tier\": \"2\"}"), 0).is_err());
+        assert!(context(Some("{\"tierr\": 2}"), 0).is_err());
+        assert!(context(Some("not json"), 0).is_err());
+    }
+}
