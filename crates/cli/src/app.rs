@@ -247,6 +247,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
 
     let mut jobs = Jobs::new();
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
+    jobs.every(
+        keybound_service::forward::FOLLOW_EVERY,
+        jobs::FollowChanges(service.clone()),
+    );
     if let Some(url) = metadata.url() {
         jobs.every(
             refresh_every,

@@ -13,6 +13,7 @@
 
 pub mod access;
 mod config;
+pub mod forward;
 mod kernel;
 mod people;
 pub mod policy;
@@ -43,6 +44,7 @@ pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;
+pub use forward::{ForwardDecision, ForwardedRequest, Grant};
 pub use invitations::{InvitedRole, OpenInvitation};
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
@@ -91,6 +93,8 @@ pub struct Service {
     people: people::People,
     /// Trust: attestation roots and metadata.
     trust: trust::Trust,
+    /// Forward-auth: the node's session cache.
+    forward: forward::Forward,
 }
 
 impl Service {
@@ -101,10 +105,18 @@ impl Service {
         clock: Arc<dyn Clock>,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Self {
+        let kernel = kernel::Kernel::new(store, clock, rng);
+        let forward = forward::Forward::default();
+        // One observer per store: the audit log's, then the cache's drops.
+        kernel.store.observe(Arc::new(forward::Observers {
+            first: Arc::new(observe::AuditObserver),
+            cache: forward.cache.clone(),
+        }));
         Service {
             trust: trust::Trust::new(&config),
             people: people::People::new(),
-            kernel: kernel::Kernel::new(store, clock, rng),
+            kernel,
+            forward,
             config,
         }
     }
