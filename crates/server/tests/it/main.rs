@@ -27,6 +27,7 @@ mod bounds;
 mod connections;
 mod console;
 mod csrf;
+mod forward;
 mod names;
 mod pages;
 mod rate_limits;
