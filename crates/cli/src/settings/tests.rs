@@ -72,8 +72,8 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<ObserveSettings>();
     // 33 before issue 14, which added shutdown_grace, shutdown_delay,
     // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
-    // and allow_insecure_origin.
-    assert_eq!(all_keys().len(), 43, "the keys the file has always had");
+    // and allow_insecure_origin; issue 15 (forward-auth) cookie_domain.
+    assert_eq!(all_keys().len(), 44, "the keys the file has always had");
 }
 
 #[test]

@@ -317,3 +317,134 @@ async fn the_step_up_page_asks_for_the_tier_or_says_there_is_none() {
     assert!(!body.contains(r#"id="step-up""#));
     assert!(body.contains(r#"data-return="/me""#));
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_lax_and_scoped_to_the_cookie_domain() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let config = Config::new("localhost", OriginPolicy::exact([ORIGIN]).unwrap(), [5; 32]);
+    let service = Arc::new(Service::new(
+        store,
+        config,
+        Arc::new(SystemClock),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(6)),
+    ));
+    let app = router(
+        AppState::new(service.clone(), false).with_cookie_domain(Some("localhost".to_owned())),
+    );
+    let token = service
+        .invite("ada", false, &Operator::local("t"))
+        .await
+        .unwrap();
+    let mut b = Browser::new(app.clone());
+    let (_, options) = b
+        .post(
+            "/attestation/options",
+            json!({ "token": token.value }).to_string(),
+        )
+        .await;
+    let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
+    let c = challenge(&options);
+    let (_, json) = Authenticator::default().register(
+        Algorithm::Es256,
+        &Ceremony {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: &c,
+        },
+        &user,
+    );
+    let (status, headers, _) = b
+        .request(
+            "POST",
+            "/attestation/result",
+            &[("content-type", "application/json")],
+            json.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sets: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = sets.iter().find(|s| s.starts_with("kb_session=")).unwrap();
+    assert!(session.contains("SameSite=Lax"), "{session}");
+    assert!(session.contains("; Domain=localhost"), "{session}");
+    // Signing out forgets the cookie in the same scope.
+    let (_, headers, _) = b.request("POST", "/signout", &[], "").await;
+    let gone = headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        gone.starts_with("kb_session=;") && gone.contains("; Domain=localhost"),
+        "{gone}"
+    );
+    // The ceremony cookie stays this host's and Strict.
+    let (_, headers, _) = b
+        .request(
+            "POST",
+            "/assertion/options",
+            &[("content-type", "application/json")],
+            "{}",
+        )
+        .await;
+    for set in headers.get_all("set-cookie") {
+        let set = set.to_str().unwrap();
+        if set.starts_with("kb_ceremony=") {
+            assert!(
+                set.contains("SameSite=Strict") && !set.contains("Domain="),
+                "{set}"
+            );
+        }
+    }
+}
+
+/// Lax lets the session ride on cross-site top-level navigations, so every
+/// state change a session authorises must refuse a cross-site request.
+#[tokio::test]
+async fn every_session_state_change_refuses_cross_site_requests() {
+    let (app, service) = proxied_app().await;
+    let token = service
+        .invite("ada", false, &Operator::local("t"))
+        .await
+        .unwrap();
+    let (mut b, cred) = enrol_at(&app, [127, 0, 0, 7], &token.value).await;
+    let id = b64::encode(&cred.id);
+    for site in ["cross-site", "same-site"] {
+        for (path, content_type, body) in [
+            ("/signout", "application/json", String::new()),
+            ("/attestation/options", "application/json", "{}".to_owned()),
+            (
+                "/me/signout",
+                "application/x-www-form-urlencoded",
+                String::new(),
+            ),
+            (
+                &*format!("/me/credentials/{id}/rename"),
+                "application/x-www-form-urlencoded",
+                "nickname=x".to_owned(),
+            ),
+            (
+                &*format!("/me/credentials/{id}/revoke"),
+                "application/x-www-form-urlencoded",
+                "confirm=true".to_owned(),
+            ),
+            (
+                "/me/recovery/x/object",
+                "application/x-www-form-urlencoded",
+                String::new(),
+            ),
+        ] {
+            let (status, _, _) = b
+                .request(
+                    "POST",
+                    path,
+                    &[("content-type", content_type), ("sec-fetch-site", site)],
+                    body,
+                )
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{site} {path}");
+        }
+    }
+    // Still signed in, passkey still there.
+    let (status, _) = ask(&mut b, "/api/authz/auth-request", NGINX).await;
+    assert_eq!(status, StatusCode::OK);
+}
