@@ -123,7 +123,12 @@ pub(crate) fn checked(settings: &ServeSettings) -> Result<checks::Report, String
         tls: settings.tls.files()?.is_some(),
         proxy_declared: !settings.http.trusted_proxies().is_empty(),
     };
-    let report = checks::site(&deployment);
+    let mut report = checks::site(&deployment);
+    if let Some(domain) = settings.http.cookie_domain() {
+        report
+            .problems
+            .extend(checks::cookie_domain_problem(deployment.rp_id, domain));
+    }
     if !report.problems.is_empty() {
         return Ok(report);
     }
@@ -234,7 +239,8 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         .await
         .map_err(|e| format!("cannot bring tiers in line with the policy: {e}"))?;
     let mut state = keybound_server::AppState::new(service.clone(), secure)
-        .with_trusted_proxies(proxies.iter().cloned().collect());
+        .with_trusted_proxies(proxies.iter().cloned().collect())
+        .with_cookie_domain(http.cookie_domain().map(str::to_owned));
     if tls.is_some() {
         state = state.with_https();
     }
@@ -284,6 +290,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             service: service.clone(),
             sender: crate::backchannel::Sender::new()?,
         },
+    );
+    jobs.every(
+        keybound_service::forward::FOLLOW_EVERY,
+        jobs::FollowChanges(service.clone()),
     );
     if let Some(url) = metadata.url() {
         jobs.every(

@@ -3,6 +3,8 @@
 //! stops. No request pays for housekeeping, and a quiet node still does it.
 //!
 //! - the purge of expired challenges and ended sessions, every minute;
+//! - following the audit log for changes other nodes committed, every
+//!   200 ms, so forward-auth's session cache forgets what they revoked;
 //! - the FIDO metadata fetch, every `--mds-refresh` seconds, when
 //!   `--mds-url` is set;
 //! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`].
@@ -108,6 +110,17 @@ impl Job for RotateKeys {
             Err(e) => {
                 tracing::warn!(error = %e, "signing key rotation failed; the next check tries again")
             }
+        }
+    }
+}
+
+/// Drops cached sessions that changes on other nodes made stale.
+pub(crate) struct FollowChanges(pub(crate) Arc<Service>);
+
+impl Job for FollowChanges {
+    async fn run(&mut self) {
+        if let Err(e) = self.0.follow_changes().await {
+            tracing::warn!(error = %e, "following changes failed; the next run tries again");
         }
     }
 }

@@ -1159,3 +1159,50 @@ async fn the_step_up_keeps_what_was_typed() {
     chrome.shot("invitation-after-step-up").await;
     chrome.close().await;
 }
+
+/// A sign-in reached with `?rd=` (an app behind forward-auth sent the
+/// browser) goes back there afterwards, and only where the server allowed:
+/// the script follows the address the server checked, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_returns_to_an_allowed_address_only() {
+    let (server, origin) = serve(&[]);
+    let Some(chrome) = Chrome::launch("sign_in_return", &origin, passkey_authenticator()).await
+    else {
+        return;
+    };
+    chrome.goto(&invite(&server, "ada")).await;
+    chrome.click("#enroll-passkey").await;
+    chrome.wait_path("/me").await;
+    let _autofill_off = chrome.without_autofill().await;
+
+    // Allowed: a path on this origin.
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome
+        .goto(&format!("{origin}/?rd=%2Fme%3Fnotice%3Drenamed"))
+        .await;
+    chrome.click("#signin-passkey").await;
+    let here = chrome
+        .wait_for_address("/me?notice=renamed", |here| {
+            here.ends_with("/me?notice=renamed")
+        })
+        .await;
+    assert!(here.ends_with("/me?notice=renamed"), "{here}");
+
+    // Not allowed: another site; the sign-in ends on /me.
+    chrome.click("#sign-out").await;
+    chrome.wait_path("/").await;
+    chrome
+        .goto(&format!("{origin}/?rd=https%3A%2F%2Fevil.example%2F"))
+        .await;
+    assert_eq!(
+        chrome
+            .eval("document.querySelector('#site').dataset.return === undefined")
+            .await,
+        Some(true.into())
+    );
+    chrome.click("#signin-passkey").await;
+    let here = chrome.wait_path("/me").await;
+    assert_eq!(here, "/me");
+    chrome.close().await;
+}

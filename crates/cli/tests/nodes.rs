@@ -193,6 +193,56 @@ fn a_credential_revoked_through_one_node_is_refused_at_once_by_the_other() {
     assert!(verified_events(&b) >= 5);
 }
 
+/// Forward-auth decides from each node's memory; a revocation committed
+/// through one node must be seen by the other within a second (it follows
+/// the audit log every 200 ms), and by the node that made it at once.
+#[test]
+fn forward_auth_on_another_node_refuses_a_revoked_credential_within_a_second() {
+    let Some(url) = database("forward_auth_on_another_node_refuses_a_revoked_credential") else {
+        return;
+    };
+    let flags: Vec<&str> = NODE_FLAGS
+        .iter()
+        .copied()
+        .chain(["--trusted-proxy", "127.0.0.1"])
+        .collect();
+    let (a, b) = (Server::node(&url, &flags), Server::node(&url, &flags));
+    let auth = Authenticator::default();
+    let mut on_a = a.browser();
+    let cred = enrol_across(&a, &a, &mut on_a, &auth, "ada").0;
+    let asks = [("X-Original-URL", "https://app.kb.test/page")];
+    let mut on_b = on_a.clone();
+    on_b.port = b.port;
+    for _ in 0..3 {
+        let (status, head) = on_b.get("/api/authz/auth-request", &asks);
+        assert_eq!(status, 200, "{head}");
+        assert!(head.contains("remote-user: ada"), "{head}");
+    }
+    assert_eq!(on_a.get("/api/authz/auth-request", &asks).0, 200);
+
+    let path = format!("/me/credentials/{}/revoke", b64(&cred.id));
+    let (status, _) = on_a.post_form(&path, "confirm=yes");
+    assert_eq!(status, 303);
+    let revoked = Instant::now();
+    // The node that revoked refuses the very next request.
+    on_a.cookies = on_b.cookies.clone();
+    assert_eq!(on_a.get("/api/authz/auth-request", &asks).0, 401);
+    // The other within a second.
+    loop {
+        let (status, _) = on_b.get("/api/authz/auth-request", &asks);
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "node b still granted a revoked credential after a second"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("node b refused after {:?}", revoked.elapsed());
+}
+
 #[test]
 fn the_audit_chain_stays_one_chain_with_both_nodes_writing() {
     let Some(url) = database("the_audit_chain_stays_one_chain_with_both_nodes_writing") else {

@@ -1,6 +1,7 @@
 //! Operating `keybound serve`: a graceful stop on a real signal, backups
 //! of a live database and their restore, https with a certificate that is
-//! replaced while serving, and a reverse proxy (nginx) in front.
+//! replaced while serving, a reverse proxy (nginx) in front, and real
+//! proxies asking forward-auth for an app behind them.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +14,8 @@ mod support;
 
 #[path = "ops/backup.rs"]
 mod backup;
+#[path = "ops/forward.rs"]
+mod forward;
 #[path = "ops/lifecycle.rs"]
 mod lifecycle;
 #[path = "ops/proxy.rs"]

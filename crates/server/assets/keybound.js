@@ -179,8 +179,11 @@
 
   let conditional = null;
 
+  // Where to go after signing in: the address the server checked and put
+  // in the page (data-return), never one the script read from the URL.
   function toMe() {
-    location.assign("/me");
+    const site = document.getElementById("site");
+    location.assign((site && site.dataset.return) || "/me");
   }
 
   async function finishSignIn(credential, done) {
@@ -325,6 +328,12 @@
     }
   }
 
+  // An app's step-up (/step-up?rd=&tier=): confirm, then back to the app.
+  function stepUpReturnPage() {
+    const button = document.getElementById("step-up");
+    if (button) button.addEventListener("click", () => signIn(""));
+  }
+
   // The console's step-up: confirm with a passkey, then send again what
   // the administrator was doing (the #resume form, filled by the server).
   function stepUpPage() {
@@ -350,6 +359,8 @@
         return mePage();
       case "step-up":
         return stepUpPage();
+      case "step-up-return":
+        return stepUpReturnPage();
       default:
         return undefined;
     }

@@ -191,7 +191,7 @@ async fn attestation_result(
 
 fn set_session(state: &AppState, out: &mut HeaderMap, value: &str) {
     let ttl_s = state.service.config().session_ttl_ms / 1000;
-    cookies::set(out, cookies::SESSION, value, state.secure_cookies, ttl_s);
+    cookies::set_session(state, out, value, ttl_s);
 }
 
 async fn assertion_options(
@@ -268,7 +268,7 @@ async fn sign_out(
         return ok(serde_json::json!({}));
     };
     let mut out = HeaderMap::new();
-    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    cookies::set_session(&state, &mut out, "", 0);
     match state
         .service
         .sign_out(&session, &context(&state, &headers, &extensions))

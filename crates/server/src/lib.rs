@@ -13,6 +13,7 @@ mod assets;
 mod ceremony;
 mod client;
 mod cookies;
+mod forward;
 mod headers;
 mod pages;
 mod reply;
@@ -45,6 +46,8 @@ pub struct AppState {
     trusted_proxies: Arc<TrustedProxies>,
     ready: Readiness,
     https: bool,
+    /// The parent domain the session cookie is scoped to, if any.
+    cookie_domain: Option<Arc<str>>,
 }
 
 /// Whether `/readyz` says this node should get traffic. A stopping node
@@ -73,7 +76,17 @@ impl AppState {
             trusted_proxies: Arc::new(TrustedProxies::default()),
             ready: Readiness(Arc::new(AtomicBool::new(true))),
             https: false,
+            cookie_domain: None,
         }
+    }
+
+    /// Scopes the session cookie to `domain` (`Domain=`), so apps on
+    /// sibling hosts behind forward-auth see it; return addresses under it
+    /// are followed after signing in. Checked by the caller (the RP ID or a
+    /// parent of it, not a public suffix).
+    pub fn with_cookie_domain(mut self, domain: Option<String>) -> Self {
+        self.cookie_domain = domain.map(Arc::from);
+        self
     }
 
     /// This process terminates TLS itself: every response then carries
@@ -104,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { StatusCode::OK }))
         .route("/readyz", get(readyz))
         .merge(ceremony::router())
+        .merge(forward::router())
         .merge(pages::router())
         .merge(assets::router())
         .fallback(pages::not_found)

@@ -13,6 +13,7 @@
 
 pub mod access;
 mod config;
+pub mod forward;
 mod kernel;
 mod people;
 pub mod policy;
@@ -47,6 +48,7 @@ pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;
+pub use forward::{ForwardDecision, ForwardedRequest, Grant};
 pub use invitations::{InvitedRole, OpenInvitation};
 pub use invite::Invitation;
 pub use keybound_audit::{AuditEvent, Outcome};
@@ -99,6 +101,8 @@ pub struct Service {
     trust: trust::Trust,
     /// The authorization seam: policies and the denial limiter.
     access: access::Access,
+    /// Forward-auth: the node's session cache.
+    forward: forward::Forward,
 }
 
 impl Service {
@@ -109,11 +113,19 @@ impl Service {
         clock: Arc<dyn Clock>,
         rng: Box<dyn rand_core::CryptoRng + Send>,
     ) -> Self {
+        let kernel = kernel::Kernel::new(store, clock, rng);
+        let forward = forward::Forward::default();
+        // One observer per store: the audit log's, then the cache's drops.
+        kernel.store.observe(Arc::new(forward::Observers {
+            first: Arc::new(observe::AuditObserver),
+            cache: forward.cache.clone(),
+        }));
         Service {
             trust: trust::Trust::new(&config),
             people: people::People::new(),
             access: access::Access::new(),
-            kernel: kernel::Kernel::new(store, clock, rng),
+            kernel,
+            forward,
             config,
         }
     }

@@ -76,6 +76,25 @@ impl Store {
         tx.audit_page(query).await
     }
 
+    /// The sequence number of the chain's last event (0 when empty).
+    pub async fn audit_last_seq(&self) -> Result<u64, StoreError> {
+        let mut tx = self.read().await?;
+        tx.audit_last_seq().await
+    }
+
+    /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) events after sequence
+    /// number `after`, in sequence order: how a node follows the changes
+    /// other nodes commit.
+    pub async fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut tx = self.read().await?;
+        tx.audit_range(after, u64::MAX, limit.clamp(1, MAX_AUDIT_PAGE))
+            .await
+    }
+
     /// The chain as it stands now, to read in pages of `page` events (at
     /// most [`MAX_AUDIT_PAGE`]).
     pub async fn audit_chain(&self, page: usize) -> Result<AuditChain, StoreError> {

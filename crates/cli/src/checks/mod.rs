@@ -136,6 +136,30 @@ fn rp_id_problem(rp_id: &str) -> Option<String> {
     })
 }
 
+/// `--cookie-domain`: the session cookie is sent to every host under it,
+/// so it must be the RP ID or a parent of it (a cookie for a domain the
+/// site is not under is refused by browsers anyway), and not a public
+/// suffix (browsers refuse those too, and it would hand the session to
+/// every other site under it).
+pub(crate) fn cookie_domain_problem(rp_id: &str, domain: &str) -> Option<String> {
+    let under = rp_id == domain
+        || rp_id
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'));
+    if domain.is_empty() || domain.starts_with('.') || !under {
+        return Some(format!(
+            "--cookie-domain {domain:?}: must be the RP ID ({rp_id}) or a parent domain of it, \
+             written without a leading dot"
+        ));
+    }
+    public_suffix(domain).then(|| {
+        format!(
+            "--cookie-domain {domain}: a public suffix (like com or github.io) is shared by \
+             unrelated sites; browsers refuse such a cookie. Use your own domain"
+        )
+    })
+}
+
 /// Whether `rp_id` is on the Public Suffix List as a suffix in itself.
 /// Unlisted names (`localhost`, an intranet's own top-level name) are not:
 /// only the list's known entries count.

@@ -141,3 +141,27 @@ fn unknown_groups_are_refused_and_hard_admin_rules_warned() {
     let report = check(&site("localhost", &origins), &config);
     assert!(report.warnings[0].contains("--attestation direct"));
 }
+
+#[test]
+fn the_cookie_domain_is_the_rp_id_or_a_parent_and_no_public_suffix() {
+    assert_eq!(cookie_domain_problem("localhost", "localhost"), None);
+    assert_eq!(cookie_domain_problem("id.example.com", "example.com"), None);
+    assert_eq!(
+        cookie_domain_problem("id.example.com", "id.example.com"),
+        None
+    );
+    for (rp_id, domain) in [
+        ("id.example.com", "com"),
+        ("id.example.co.uk", "co.uk"),
+        ("id.example.com", "other.com"),
+        ("id.example.com", "ample.com"),
+        ("id.example.com", ".example.com"),
+        ("id.example.com", "app.id.example.com"),
+        ("id.example.com", ""),
+    ] {
+        assert!(
+            cookie_domain_problem(rp_id, domain).is_some(),
+            "{rp_id} {domain}"
+        );
+    }
+}

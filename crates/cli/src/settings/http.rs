@@ -67,6 +67,12 @@ pub(crate) struct HttpSettings {
         default_value = "128"
     )]
     max_connections_per_address: Option<usize>,
+    /// Scope the session cookie to this domain (the RP ID or a parent of
+    /// it, not a public suffix), so apps on sibling hosts behind
+    /// forward-auth see it; return addresses under it are followed after
+    /// signing in. Unset: the cookie is this host's only.
+    #[arg(long, env = "KEYBOUND_COOKIE_DOMAIN", value_name = "DOMAIN")]
+    cookie_domain: Option<String>,
 }
 
 impl HttpSettings {
@@ -91,6 +97,11 @@ impl HttpSettings {
             limits.max_connections_per_address = n;
         }
         limits
+    }
+
+    /// `--cookie-domain`, if set.
+    pub(crate) fn cookie_domain(&self) -> Option<&str> {
+        self.cookie_domain.as_deref()
     }
 
     /// The reverse proxies, one range each, as the start event records

@@ -77,7 +77,7 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
     // oidc_refresh_tokens and oidc_refresh_token_lifetime.
     flags_are_keys::<PolicySettings>();
-    assert_eq!(all_keys().len(), 45, "the keys the file has always had");
+    assert_eq!(all_keys().len(), 46, "the keys the file has always had");
 }
 
 #[test]

@@ -133,6 +133,32 @@ fn each_bad_setting_is_refused_by_serve_and_check_config() {
             "--rp-id xn--bcher-kva.example",
         ),
         (
+            &[
+                "--rp-id",
+                "id.example.com",
+                "--origin",
+                "https://id.example.com",
+                "--trusted-proxy",
+                "10.0.0.1",
+                "--cookie-domain",
+                "other.com",
+            ],
+            "--cookie-domain \"other.com\": must be the RP ID (id.example.com) or a parent",
+        ),
+        (
+            &[
+                "--rp-id",
+                "id.example.com",
+                "--origin",
+                "https://id.example.com",
+                "--trusted-proxy",
+                "10.0.0.1",
+                "--cookie-domain",
+                "com",
+            ],
+            "--cookie-domain com: a public suffix",
+        ),
+        (
             &["--group-min-tier", "admins=2"],
             "--group-min-tier admins=…: there is no group \"admins\"",
         ),

@@ -22,7 +22,7 @@ use crate::support::Server;
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// The proxy's binary, or `None` (after a loud message) outside CI.
-fn tool(path: &str, test: &str) -> Option<PathBuf> {
+pub(crate) fn tool(path: &str, test: &str) -> Option<PathBuf> {
     let found = Path::new(path);
     if found.exists() {
         return Some(found.to_owned());
@@ -39,7 +39,7 @@ fn tool(path: &str, test: &str) -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -48,10 +48,10 @@ fn free_port() -> u16 {
 }
 
 /// A proxy process, stopped when dropped.
-struct Proxy {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
+pub(crate) struct Proxy {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 impl Drop for Proxy {
@@ -65,7 +65,7 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    fn wait_listening(self) -> Proxy {
+    pub(crate) fn wait_listening(self) -> Proxy {
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
@@ -228,7 +228,7 @@ impl Client {
 }
 
 /// A chunked body (Caddy re-chunks what it proxies) as one string.
-fn dechunk(mut rest: &str) -> String {
+pub(crate) fn dechunk(mut rest: &str) -> String {
     let mut body = String::new();
     while let Some((size, after)) = rest.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).unwrap();

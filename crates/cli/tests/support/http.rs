@@ -91,6 +91,39 @@ impl Browser {
         Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
     }
 
+    /// A GET with this browser's cookies and `headers`: the status and
+    /// the response head (lower-case header names, as the server sends).
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: kb.test\r\n{extra}Cookie: {}\r\nConnection: close\r\n\r\n",
+            cookie.join("; ")
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let head = text
+            .split_once("\r\n\r\n")
+            .map_or(text.as_str(), |(h, _)| h);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, head.to_owned())
+    }
+
     pub fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
         self.post(path, body.to_string().as_bytes())
     }

@@ -144,7 +144,7 @@ fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
         return from_service(e);
     }
     let mut out = HeaderMap::new();
-    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    cookies::set_session(state, &mut out, "", 0);
     see_other(&with_notice("/", Notice::SessionEnded), out)
 }
 
@@ -209,7 +209,7 @@ pub(super) async fn revoke(
     {
         Ok(revoked) if revoked.ended_own_session => {
             let mut out = HeaderMap::new();
-            cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+            cookies::set_session(&state, &mut out, "", 0);
             see_other(&with_notice("/", Notice::RevokedSignedOut), out)
         }
         Ok(_) => see_other(&with_notice("/me", Notice::Revoked), HeaderMap::new()),
@@ -257,7 +257,7 @@ pub(super) async fn sign_out(
         return StatusCode::FORBIDDEN.into_response();
     }
     let mut out = HeaderMap::new();
-    cookies::set(&mut out, cookies::SESSION, "", state.secure_cookies, 0);
+    cookies::set_session(&state, &mut out, "", 0);
     if let Some(session) = cookies::get(&headers, cookies::SESSION) {
         if let Err(e) = state
             .service

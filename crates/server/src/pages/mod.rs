@@ -16,6 +16,7 @@ mod person;
 mod recover;
 mod sign_in;
 mod step_up;
+mod step_up_return;
 mod text;
 
 use axum::http::header::{HeaderMap, LOCATION};
@@ -32,6 +33,7 @@ pub(crate) use errors::{method_not_allowed, not_found};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(sign_in::page))
+        .route("/step-up", get(step_up_return::page))
         .route("/enroll", get(enroll::page))
         .route("/me", get(me::page))
         .route("/me/signout", post(me::sign_out))

@@ -27,6 +27,7 @@ mod bounds;
 mod connections;
 mod console;
 mod csrf;
+mod forward;
 mod names;
 mod pages;
 mod rate_limits;
@@ -112,10 +113,14 @@ impl Browser {
         let status = response.status();
         for set in response.headers().get_all(header::SET_COOKIE) {
             let set = set.to_str().unwrap();
-            assert!(
-                set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-                "{set}"
-            );
+            // The session cookie must travel on a top-level navigation
+            // from an app (Lax); the ceremony cookie never leaves (Strict).
+            let same_site = if set.starts_with("kb_session=") {
+                "SameSite=Lax"
+            } else {
+                "SameSite=Strict"
+            };
+            assert!(set.contains("HttpOnly") && set.contains(same_site), "{set}");
             let (pair, _) = set.split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             self.cookies.retain(|(name, _)| name != k);

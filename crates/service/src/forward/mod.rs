@@ -1,0 +1,197 @@
+//! Forward-auth: the decision real proxies (nginx `auth_request`, Traefik
+//! ForwardAuth, Caddy `forward_auth`, Envoy `ext_authz`) ask for on every
+//! request to an app. The session is found in memory ([`cache`]), the
+//! question goes to the one authorization seam ([`crate::Service::decide`]),
+//! and the answer says who the app may trust the request is from.
+//!
+//! Served from memory so it is fast; kept fresh by the audit log, which is
+//! already the feed of every change a session's access depends on
+//! (`changes.rs`).
+
+mod cache;
+mod changes;
+mod request;
+
+use std::sync::Arc;
+
+use crate::access::{AccessAction, AccessContext, AccessPrincipal, AccessRequest, AccessResource};
+use crate::tokens::hash_token;
+use crate::{AccessDecision, ClientContext, Service, ServiceError, Tier};
+use cache::{CachedSession, SessionCache};
+use keybound_store::{CredentialStatus, IdentityStatus};
+
+pub(crate) use changes::Observers;
+pub use changes::FOLLOW_EVERY;
+pub use request::{ForwardedRequest, Malformed, MAX_HOST, MAX_METHOD, MAX_URI};
+
+/// Longest session cookie looked up: a minted one is 43 characters, and
+/// hashing a megabyte of cookie for nothing is not a favour to anyone.
+const MAX_COOKIE: usize = 128;
+
+/// The group every identity is in; administrators are in `admin` instead.
+pub const USER_GROUP: &str = "user";
+/// The group of administrators.
+pub const ADMIN_GROUP: &str = "admin";
+
+/// The node's forward-auth state: its session cache and how far it has
+/// followed the audit log.
+#[derive(Debug, Default)]
+pub(crate) struct Forward {
+    pub(crate) cache: SessionCache,
+    seen: changes::Watermark,
+}
+
+/// Who a granted request is from, for the app (the `Remote-*` headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The account name (`Remote-User`).
+    pub user: String,
+    /// The display name (`Remote-Name`); the account name until identities
+    /// carry one.
+    pub name: String,
+    /// Its groups (`Remote-Groups`).
+    pub groups: Vec<String>,
+    /// The tier the session proved (`Remote-Tier`).
+    pub tier: i64,
+}
+
+/// What forward-auth answers a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardDecision {
+    /// Let the request through, as this person.
+    Allow(Grant),
+    /// No live session: sign in, then come back.
+    SignIn,
+    /// Signed in, but the route wants a sign-in proving at least this tier
+    /// now.
+    StepUp(Tier),
+    /// Signed in and not allowed; the policies that decided.
+    Deny {
+        /// Who asked.
+        user: String,
+        /// Ids of the deciding policies.
+        policies: Vec<String>,
+    },
+}
+
+impl Service {
+    /// Decides whether the proxied `request` may reach the app, for the
+    /// browser holding `session_cookie`. The session comes from this
+    /// node's cache (filled from the store on a miss); the decision from
+    /// [`Service::decide`]. A cookie that names no live session is as no
+    /// cookie: sign in.
+    ///
+    /// Errors: [`ServiceError::Internal`] when the store fails on a miss.
+    pub async fn forward_auth(
+        &self,
+        session_cookie: Option<&str>,
+        request: &ForwardedRequest,
+        ctx: &ClientContext,
+    ) -> Result<ForwardDecision, ServiceError> {
+        let now = self.now_ms();
+        let session = match session_cookie {
+            Some(cookie) if !cookie.is_empty() && cookie.len() <= MAX_COOKIE => {
+                self.cached_session(cookie, now).await?
+            }
+            _ => None,
+        };
+        let access = AccessRequest {
+            principal: session.as_deref().map(|s| AccessPrincipal {
+                id: s.identity_id.clone(),
+                kind: s.kind,
+                name: s.name.clone(),
+                groups: s.groups.clone(),
+                active: true,
+            }),
+            action: AccessAction::Http(request.method().to_owned()),
+            resource: AccessResource::Route {
+                host: request.host().to_owned(),
+                path: request.path().to_owned(),
+            },
+            context: AccessContext {
+                tier: session.as_deref().map_or(0, |s| s.tier),
+                user_verified: session.as_deref().is_some_and(|s| s.user_verified),
+                auth_age_s: session
+                    .as_deref()
+                    .map_or(0, |s| now.saturating_sub(s.proved_ms).max(0) / 1000),
+                client_ip: ctx.ip.clone(),
+                now_s: now / 1000,
+                backup_met: session.as_deref().is_some_and(|s| s.backup_met),
+            },
+        };
+        let decision = self.decide(&access);
+        Ok(match (decision, session) {
+            (AccessDecision::Allow { .. }, Some(s)) => ForwardDecision::Allow(Grant {
+                user: s.name.clone(),
+                name: s.name.clone(),
+                groups: s.groups.clone(),
+                tier: s.tier,
+            }),
+            // Allowed without a session: still nobody the app could be
+            // told about, so sign in.
+            (AccessDecision::Allow { .. } | AccessDecision::SignIn, _) => ForwardDecision::SignIn,
+            (AccessDecision::StepUp { tier }, Some(_)) => ForwardDecision::StepUp(tier),
+            (AccessDecision::StepUp { .. }, None) => ForwardDecision::SignIn,
+            (AccessDecision::Deny { policies }, Some(s)) => {
+                // TODO(lead): record the denial through the cedar helper's
+                // rate-limited `Service::record_denial` once it lands.
+                ForwardDecision::Deny {
+                    user: s.name.clone(),
+                    policies,
+                }
+            }
+            (AccessDecision::Deny { .. }, None) => ForwardDecision::SignIn,
+        })
+    }
+
+    /// The live session behind `cookie`, from the cache or (on a miss)
+    /// from the store, then cached.
+    async fn cached_session(
+        &self,
+        cookie: &str,
+        now: i64,
+    ) -> Result<Option<Arc<CachedSession>>, ServiceError> {
+        let hash = hash_token(cookie);
+        let cache = &self.forward.cache;
+        if let Some(hit) = cache.get(&hash, now) {
+            return Ok(Some(hit));
+        }
+        let generation = cache.generation();
+        let mut tx = self.kernel.store.read().await?;
+        let Some(session) = tx.live_session(&hash, now).await? else {
+            return Ok(None);
+        };
+        let Some(identity) = tx
+            .identity_by_id(&session.identity_id)
+            .await?
+            .filter(|i| i.status == IdentityStatus::Active)
+        else {
+            return Ok(None);
+        };
+        let active = tx
+            .credentials_of(&identity.id)
+            .await?
+            .iter()
+            .filter(|c| c.status == CredentialStatus::Active)
+            .count();
+        drop(tx);
+        let group = if identity.is_admin {
+            ADMIN_GROUP
+        } else {
+            USER_GROUP
+        };
+        let entry = Arc::new(CachedSession {
+            identity_id: identity.id,
+            kind: identity.kind,
+            name: identity.name,
+            groups: vec![group.to_owned()],
+            tier: session.tier,
+            user_verified: session.user_verified,
+            proved_ms: session.created_ms,
+            expires_ms: session.expires_ms,
+            backup_met: !crate::policy::lacks_backup(&self.config.policy, active),
+        });
+        cache.insert(hash, entry.clone(), generation, now);
+        Ok(Some(entry))
+    }
+}
