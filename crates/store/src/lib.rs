@@ -52,7 +52,7 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
     Recovery, RoleProposal, Session,
 };
-pub use queries::IssuedRecovery;
+pub use queries::{IssuedRecovery, OidcClient, OidcCode, OidcToken};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
 pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};

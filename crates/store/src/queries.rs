@@ -9,12 +9,14 @@ mod credentials;
 mod grants;
 mod identities;
 mod metadata;
+mod oidc;
 mod recoveries;
 mod roles;
 mod secrets;
 mod sessions;
 mod single_use;
 
+pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use recoveries::IssuedRecovery;
 
 use crate::StoreError;

@@ -97,6 +97,8 @@ mod backup;
 mod names;
 #[path = "it/observer.rs"]
 mod observer;
+#[path = "it/oidc.rs"]
+mod oidc;
 #[path = "it/standing.rs"]
 mod standing;
 
