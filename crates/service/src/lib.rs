@@ -14,6 +14,7 @@
 pub mod access;
 mod config;
 mod kernel;
+pub mod oidc;
 mod people;
 pub mod policy;
 mod principal;
@@ -38,7 +39,7 @@ pub use access::{
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
-pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
+pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
@@ -49,6 +50,7 @@ pub use keybound_audit::{AuditEvent, Outcome};
 /// The naming rule (`keybound-names`), for callers that show or check names.
 pub use keybound_names as names;
 pub use keybound_store::IdentityKind;
+pub use keybound_store::OidcClient;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use keys::{KeyPurpose, SigningKey};
 pub use metadata::MetadataImport;
@@ -57,6 +59,10 @@ pub use observe::{
     REFUSALS_METRIC,
 };
 pub use offboard::Offboarded;
+pub use oidc::{
+    Authorized, ClientCredentials, ClientRegistration, LoggedOut, OAuthError, OidcError,
+    OidcParams, RegisteredClient,
+};
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
 pub use principal::{Actor, Admin, Operator};
 pub use rate_limit::{IssuedChallenge, RateLimits};
@@ -91,6 +97,8 @@ pub struct Service {
     people: people::People,
     /// Trust: attestation roots and metadata.
     trust: trust::Trust,
+    /// The OpenID Connect provider's state on this node.
+    oidc: oidc::Oidc,
 }
 
 impl Service {
@@ -104,6 +112,7 @@ impl Service {
         Service {
             trust: trust::Trust::new(&config),
             people: people::People::new(),
+            oidc: oidc::Oidc::default(),
             kernel: kernel::Kernel::new(store, clock, rng),
             config,
         }

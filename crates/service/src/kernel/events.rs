@@ -94,6 +94,29 @@ pub enum EventKind {
     SessionEnd,
     /// `sign_out`
     SignOut,
+    // oidc: the OpenID Connect provider (issue 15).
+    /// `oidc.client_add`
+    OidcClientAdd,
+    /// `oidc.client_remove`
+    OidcClientRemove,
+    /// `oidc.authorize`
+    OidcAuthorize,
+    /// `oidc.token`
+    OidcToken,
+    /// `oidc.refresh`
+    OidcRefresh,
+    /// `oidc.code_replay`
+    OidcCodeReplay,
+    /// `oidc.refresh_reuse`
+    OidcRefreshReuse,
+    /// `oidc.revoke`
+    OidcRevoke,
+    /// `oidc.introspect`
+    OidcIntrospect,
+    /// `oidc.userinfo`
+    OidcUserinfo,
+    /// `oidc.logout`
+    OidcLogout,
 }
 
 impl EventKind {
@@ -141,6 +164,18 @@ impl EventKind {
         EventKind::ServerStart,
         EventKind::SessionEnd,
         EventKind::SignOut,
+        // oidc
+        EventKind::OidcClientAdd,
+        EventKind::OidcClientRemove,
+        EventKind::OidcAuthorize,
+        EventKind::OidcToken,
+        EventKind::OidcRefresh,
+        EventKind::OidcCodeReplay,
+        EventKind::OidcRefreshReuse,
+        EventKind::OidcRevoke,
+        EventKind::OidcIntrospect,
+        EventKind::OidcUserinfo,
+        EventKind::OidcLogout,
     ];
 
     /// The stable name the audit log records.
@@ -188,6 +223,18 @@ impl EventKind {
             EventKind::ServerStart => "server.start",
             EventKind::SessionEnd => "session.end",
             EventKind::SignOut => "sign_out",
+            // oidc
+            EventKind::OidcClientAdd => "oidc.client_add",
+            EventKind::OidcClientRemove => "oidc.client_remove",
+            EventKind::OidcAuthorize => "oidc.authorize",
+            EventKind::OidcToken => "oidc.token",
+            EventKind::OidcRefresh => "oidc.refresh",
+            EventKind::OidcCodeReplay => "oidc.code_replay",
+            EventKind::OidcRefreshReuse => "oidc.refresh_reuse",
+            EventKind::OidcRevoke => "oidc.revoke",
+            EventKind::OidcIntrospect => "oidc.introspect",
+            EventKind::OidcUserinfo => "oidc.userinfo",
+            EventKind::OidcLogout => "oidc.logout",
         }
     }
 }

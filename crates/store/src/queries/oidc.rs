@@ -227,6 +227,25 @@ impl ReadTx {
             .await
     }
 
+    /// The session (its cookie hash) behind the `sid` a client was given,
+    /// found through the codes issued on it.
+    pub async fn oidc_session_of_sid(
+        &mut self,
+        client_id: &str,
+        sid: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        if !storable(client_id) || !storable(sid) {
+            return Ok(None);
+        }
+        self.db()?
+            .query_opt(
+                "SELECT session_hash FROM oidc_codes WHERE client_id = $1 AND sid = $2 LIMIT 1",
+                params![client_id, sid],
+                |r| r.blob("session_hash"),
+            )
+            .await
+    }
+
     /// An issued token by hash, whatever its state.
     pub async fn oidc_token(&mut self, token_hash: &[u8]) -> Result<Option<OidcToken>, StoreError> {
         self.db()?

@@ -155,6 +155,12 @@ async fn oidc_codes_and_tokens_are_found_by_hash_and_revoked_in_groups(db: &Db) 
     assert_eq!(tx.oidc_code(&[2; 32]).await.unwrap(), Some(no_nonce));
     assert_eq!(tx.oidc_code(&[9; 32]).await.unwrap(), None);
     assert_eq!(
+        tx.oidc_session_of_sid("c1", "sid-1").await.unwrap(),
+        Some(vec![3; 32])
+    );
+    assert_eq!(tx.oidc_session_of_sid("c2", "sid-1").await.unwrap(), None);
+    assert_eq!(tx.oidc_session_of_sid("c1", "sid-\0").await.unwrap(), None);
+    assert_eq!(
         tx.oidc_token(&[12; 32]).await.unwrap(),
         Some(token(12, "refresh", "f2", None, 4))
     );
