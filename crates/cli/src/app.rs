@@ -17,8 +17,8 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::settings::{
     redact_password, Group, HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings,
-    MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings,
-    SiteSettings, StoreSettings, TierSettings, TlsSettings,
+    MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings,
+    RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -32,6 +32,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) tiers: TierSettings,
     pub(crate) limits: LimitSettings,
     pub(crate) lifetimes: LifetimeSettings,
+    pub(crate) oidc: OidcSettings,
 }
 
 impl Default for ServiceSettings {
@@ -44,6 +45,7 @@ impl Default for ServiceSettings {
             tiers: TierSettings::defaults(),
             limits: LimitSettings::defaults(),
             lifetimes: LifetimeSettings::defaults(),
+            oidc: OidcSettings::defaults(),
         }
     }
 }
@@ -137,6 +139,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);
     settings.lifetimes.apply(&mut config);
+    settings.oidc.apply(&mut config)?;
     Ok(config)
 }
 

@@ -57,6 +57,7 @@ enum Command {
     Admin(commands::admin::Admin),
     Audit(commands::audit::Audit),
     Mds(commands::mds::Mds),
+    Oidc(commands::oidc::Oidc),
     Backup(commands::backup::Backup),
     Restore(commands::backup::Restore),
 }
@@ -117,6 +118,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Admin(admin) => admin.run(&sources).await,
         Command::Audit(audit) => audit.run(&sources).await,
         Command::Mds(mds) => mds.run(&sources).await,
+        Command::Oidc(oidc) => oidc.run(&sources).await,
         Command::Backup(backup) => backup.run(&sources).await,
         Command::Restore(restore) => restore.run(&sources).await,
     };

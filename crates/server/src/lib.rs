@@ -14,6 +14,7 @@ mod ceremony;
 mod client;
 mod cookies;
 mod headers;
+mod oidc;
 mod pages;
 mod reply;
 mod same_origin;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(ceremony::router())
         .merge(pages::router())
+        .merge(oidc::router())
         .merge(assets::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)

@@ -7,4 +7,5 @@ pub(crate) mod backup;
 pub(crate) mod check_config;
 pub(crate) mod init;
 pub(crate) mod mds;
+pub(crate) mod oidc;
 pub(crate) mod serve;

@@ -7,8 +7,8 @@ use clap::Args;
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, PeopleSettings, RegistrationSettings, SiteSettings, Sources,
-    StoreSettings, TierSettings, TlsSettings,
+    MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, RegistrationSettings,
+    SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -40,6 +40,8 @@ pub(crate) struct Serve {
     tls: TlsSettings,
     #[command(flatten)]
     observe: ObserveSettings,
+    #[command(flatten)]
+    oidc: OidcSettings,
 }
 
 impl Serve {
@@ -65,6 +67,7 @@ impl Serve {
                 tiers: sources.resolve(self.tiers)?,
                 limits: sources.resolve(self.limits)?,
                 lifetimes: sources.resolve(self.lifetimes)?,
+                oidc: sources.resolve(self.oidc)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

@@ -21,6 +21,7 @@ mod lifetimes;
 mod limits;
 mod metadata;
 mod observe;
+mod oidc;
 mod people;
 mod site;
 mod store;
@@ -45,6 +46,7 @@ pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
 pub(crate) use observe::{LogFormat, ObserveSettings};
+pub(crate) use oidc::OidcSettings;
 pub(crate) use people::PeopleSettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
@@ -134,6 +136,7 @@ groups! {
     lifecycle: LifecycleSettings,
     tls: TlsSettings,
     observe: ObserveSettings,
+    oidc: OidcSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

@@ -70,10 +70,11 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<LifecycleSettings>();
     flags_are_keys::<TlsSettings>();
     flags_are_keys::<ObserveSettings>();
+    flags_are_keys::<OidcSettings>();
     // 33 before issue 14, which added shutdown_grace, shutdown_delay,
     // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
-    // and allow_insecure_origin.
-    assert_eq!(all_keys().len(), 43, "the keys the file has always had");
+    // and allow_insecure_origin; issue 15 added the four oidc_* settings.
+    assert_eq!(all_keys().len(), 47, "the keys the file has always had");
 }
 
 #[test]
@@ -170,6 +171,7 @@ fn the_defaults_are_the_libraries() {
         tiers: cli.tiers,
         limits: cli.limits,
         lifetimes: cli.lifetimes,
+        oidc: OidcSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();

@@ -126,6 +126,22 @@ impl Service {
         Ok(*self.oidc.secret.get_or_init(|| secret))
     }
 
+    /// Records a request an OIDC endpoint could not read (not a form, a
+    /// body past the bound) under `kind`: `invalid_request`, audited.
+    pub async fn oidc_malformed(
+        &self,
+        kind: crate::EventKind,
+        ctx: &crate::ClientContext,
+    ) -> OidcError {
+        let event = self.event(kind, ctx);
+        self.refuse_oidc(
+            event,
+            Refusal::OidcMalformedRequest,
+            OAuthError::InvalidRequest,
+        )
+        .await
+    }
+
     /// Records a refused OIDC request (its own transaction: the request's
     /// was dropped, so nothing it would have issued remains) and returns
     /// the OAuth error the client is told.
