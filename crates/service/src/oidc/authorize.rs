@@ -106,6 +106,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Authorized, OidcError> {
         let mut event = self.event(EventKind::OidcAuthorize, ctx);
+        self.oidc_ready().await?;
         // The client and its redirect URI, before anything is redirected.
         let page = "The application asked for something keybound cannot do.";
         let (Ok(Some(client_id)), Ok(Some(redirect_uri))) =

@@ -83,6 +83,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Value, OidcError> {
         let event = self.event(EventKind::OidcUserinfo, ctx);
+        self.oidc_ready().await?;
         let live = match bearer {
             Some(token) if token.len() <= keybound_jose::MAX_TOKEN_LEN => {
                 let mut tx = self.kernel.store.read().await?;
@@ -113,6 +114,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<(), OidcError> {
         let mut event = self.event(EventKind::OidcRevoke, ctx);
+        self.oidc_ready().await?;
         if params.any_oversized() {
             return Err(self
                 .refuse_oidc(
@@ -168,6 +170,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Value, OidcError> {
         let event = self.event(EventKind::OidcIntrospect, ctx);
+        self.oidc_ready().await?;
         if params.any_oversized() {
             return Err(self
                 .refuse_oidc(
@@ -204,22 +207,21 @@ impl Service {
         };
         drop(tx);
         let sub = self.oidc_subject(&live.client, &live.identity.id).await?;
-        let token_type = if live.row.kind == "access" {
-            "access_token"
-        } else {
-            "refresh_token"
-        };
-        Ok(json!({
+        let mut answer = json!({
             "active": true,
             "scope": live.row.scope,
             "client_id": live.client.client_id,
             "username": live.identity.name,
-            "token_type": token_type,
             "exp": live.row.expires_ms / 1000,
             "iat": live.row.created_ms / 1000,
             "sub": sub,
             "aud": live.client.client_id,
             "iss": self.config.oidc.issuer,
-        }))
+        });
+        // RFC 7662 §2.2: the RFC 6749 §5.1 type; a refresh token has none.
+        if let (Some(fields), "access") = (answer.as_object_mut(), live.row.kind.as_str()) {
+            fields.insert("token_type".into(), json!("Bearer"));
+        }
+        Ok(answer)
     }
 }

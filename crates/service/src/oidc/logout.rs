@@ -37,6 +37,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<LoggedOut, OidcError> {
         let mut event = self.event(EventKind::OidcLogout, ctx);
+        self.oidc_ready().await?;
         let refuse = |reason| (reason, OAuthError::InvalidRequest);
         let checked = async {
             if params.any_oversized() {

@@ -126,6 +126,16 @@ impl Service {
         Ok(*self.oidc.secret.get_or_init(|| secret))
     }
 
+    /// Loads the deployment secrets the provider signs and keys with (the
+    /// first use of each is a write transaction of its own), so a use case
+    /// never asks for them while it holds its own transaction: the writer
+    /// is one per node, and a nested `begin` would wait for itself.
+    pub(crate) async fn oidc_ready(&self) -> Result<(), ServiceError> {
+        self.oidc_secret().await?;
+        self.signing_key(crate::KeyPurpose::IdTokens).await?;
+        Ok(())
+    }
+
     /// Records a request an OIDC endpoint could not read (not a form, a
     /// body past the bound) under `kind`: `invalid_request`, audited.
     pub async fn oidc_malformed(

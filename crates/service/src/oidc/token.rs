@@ -53,6 +53,7 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<Value, OidcError> {
         let mut event = self.event(EventKind::OidcToken, ctx);
+        self.oidc_ready().await?;
         let attempt = self.try_token(params, credentials, &mut event).await;
         match attempt {
             Ok(reply) => Ok(reply),
