@@ -447,6 +447,31 @@ impl WriteTx {
             .await
     }
 
+    /// Removes tokens past their expiry (a used or revoked one included:
+    /// once expired, a replay of it is refused as unknown anyway) and the
+    /// state of codes that expired more than `keep_codes_ms` ago (kept that
+    /// long so a late replay can still revoke what its code issued, and
+    /// logout can still find a session by its `sid`). How many rows went.
+    pub async fn purge_oidc(&mut self, now_ms: i64, keep_codes_ms: i64) -> Result<u64, StoreError> {
+        let tokens = self
+            .write()
+            .await?
+            .execute(
+                "DELETE FROM oidc_tokens WHERE expires_ms <= $1",
+                params![now_ms],
+            )
+            .await?;
+        let codes = self
+            .write()
+            .await?
+            .execute(
+                "DELETE FROM oidc_codes WHERE expires_ms <= $1",
+                params![now_ms.saturating_sub(keep_codes_ms)],
+            )
+            .await?;
+        Ok(tokens + codes)
+    }
+
     /// Revokes every token issued on a keybound session (RP-initiated
     /// logout); how many were live.
     pub async fn revoke_oidc_tokens_of_session(
