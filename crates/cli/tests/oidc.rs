@@ -10,6 +10,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::panic,
     missing_docs
 )]
 
@@ -475,4 +476,78 @@ fn discovery_and_jwks_describe_what_is_enforced() {
     let (ok, listed) = server.cli(&["oidc", "client", "list"]);
     assert!(ok);
     assert!(listed.contains("(none)"), "{listed}");
+}
+
+/// openid-client 6, fetched once per run with npm into the target
+/// directory; `None`, after a loud message, where that is impossible and
+/// this is not CI (where it fails the test).
+fn openid_client() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openid-client");
+    if !dir.join("node_modules/openid-client/package.json").exists() {
+        let _ = std::fs::create_dir_all(&dir);
+        let installed = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg("openid-client@6")
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            let message = "could not install openid-client with npm";
+            if std::env::var_os("CI").is_some() {
+                panic!("{message}: the Node relying party must run in CI");
+            }
+            eprintln!(
+                "\n{}\n!!! SKIPPING the openid-client test: {message}\n{}\n",
+                "!".repeat(78),
+                "!".repeat(78)
+            );
+            return None;
+        }
+    }
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/rp.mjs"),
+        dir.join("rp.mjs"),
+    )
+    .unwrap();
+    Some(dir)
+}
+
+#[test]
+fn node_openid_client_completes_the_flow_refreshes_introspects_and_revokes() {
+    let Some(dir) = openid_client() else {
+        return;
+    };
+    let (server, browser, _) = signed_in_server(&[]);
+    let (client_id, secret) = add_client(&server, "node", &[]);
+    let cookie: Vec<String> = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let out = std::process::Command::new("node")
+        .arg(dir.join("rp.mjs"))
+        .current_dir(&dir)
+        .env("KB_ISSUER", ORIGIN)
+        .env("KB_PORT", server.port.to_string())
+        .env("KB_CLIENT_ID", &client_id)
+        .env("KB_CLIENT_SECRET", secret.unwrap())
+        .env("KB_REDIRECT", REDIRECT)
+        .env("KB_COOKIE", cookie.join("; "))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["acr"], "phr");
+    assert_eq!(seen["amr"], json!(["pop", "hwk", "user", "mfa"]));
+    assert_eq!(seen["auth_time"], "number");
+    assert_eq!(seen["username"], "ada");
+    assert_eq!(seen["groups"], json!(["user"]));
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["rotated"], true);
+    assert_eq!(seen["revoked_active"], false);
+    assert_eq!(seen["reuse"], "invalid_grant");
 }
