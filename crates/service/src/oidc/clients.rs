@@ -9,7 +9,7 @@ use keybound_audit::Outcome;
 use keybound_store::{OidcClient, StoreError};
 
 use crate::oidc::params::{ClientCredentials, OidcParams};
-use crate::oidc::{signing, OAuthError};
+use crate::oidc::{signing, OAuthError, OidcError};
 use crate::record::Record;
 use crate::tokens::{hash_token, hex_id};
 use crate::{Actor, ClientContext, EventKind, Refusal, Service, ServiceError};
@@ -206,39 +206,17 @@ impl Service {
     /// `client_secret_post`, or `none` (public clients: `client_id` only,
     /// and a secret presented is refused). The client, or the refusal and
     /// whether to tell it `invalid_request` (two methods at once) or
-    /// `invalid_client`.
+    /// `invalid_client`; a store failure is [`OidcError::Internal`].
     pub(crate) async fn authenticate_client(
         &self,
         params: &OidcParams,
         credentials: &ClientCredentials,
-    ) -> Result<OidcClient, (Refusal, OAuthError)> {
-        let malformed = |r| (r, OAuthError::InvalidRequest);
-        let form_id = params.get("client_id").map_err(malformed)?;
-        let form_secret = params.get("client_secret").map_err(malformed)?;
-        let (client_id, secret, method) = match (&credentials.basic, form_secret) {
-            (Some(_), Some(_)) => {
-                return Err((Refusal::OidcMalformedRequest, OAuthError::InvalidRequest))
-            }
-            (Some((id, secret)), None) => {
-                if form_id.is_some_and(|f| f != id) {
-                    return Err((Refusal::OidcMalformedRequest, OAuthError::InvalidRequest));
-                }
-                (id.as_str(), Some(secret.as_str()), "client_secret_basic")
-            }
-            (None, Some(secret)) => (
-                form_id.ok_or((Refusal::OidcMalformedRequest, OAuthError::InvalidRequest))?,
-                Some(secret),
-                "client_secret_post",
-            ),
-            (None, None) => (
-                form_id.ok_or((Refusal::OidcUnknownClient, OAuthError::InvalidClient))?,
-                None,
-                "none",
-            ),
-        };
+    ) -> Result<OidcClient, (Refusal, OidcError)> {
+        let told = |(reason, error): (Refusal, OAuthError)| (reason, OidcError::OAuth(error));
+        let (client_id, secret, method) = presented(params, credentials).map_err(told)?;
         let unknown = (Refusal::OidcUnknownClient, OAuthError::InvalidClient);
         if client_id.len() > crate::oidc::params::bound("client_id") {
-            return Err(unknown);
+            return Err(told(unknown));
         }
         let found = async {
             let mut tx = self.kernel.store.read().await?;
@@ -246,11 +224,11 @@ impl Service {
         };
         let client = found
             .await
-            .map_err(|_| (Refusal::OidcUnknownClient, OAuthError::InvalidClient))?
-            .ok_or(unknown)?;
+            .map_err(|e| (Refusal::OidcUnknownClient, OidcError::from(e)))?
+            .ok_or(told(unknown))?;
         let failed = (Refusal::OidcClientAuthFailed, OAuthError::InvalidClient);
         if client.auth_method != method {
-            return Err(failed);
+            return Err(told(failed));
         }
         match (&client.secret_hash, secret) {
             (None, None) if client.public => Ok(client),
@@ -264,7 +242,39 @@ impl Service {
             {
                 Ok(client)
             }
-            _ => Err(failed),
+            _ => Err(told(failed)),
         }
+    }
+}
+
+/// The `client_id`, secret and method a request presents: `Authorization:
+/// Basic`, `client_secret` in the form, or `client_id` alone (`none`).
+/// Two methods at once, or a form `client_id` that differs from the
+/// header's: `invalid_request`.
+fn presented<'a>(
+    params: &'a OidcParams,
+    credentials: &'a ClientCredentials,
+) -> Result<(&'a str, Option<&'a str>, &'static str), (Refusal, OAuthError)> {
+    let malformed = |r| (r, OAuthError::InvalidRequest);
+    let form_id = params.get("client_id").map_err(malformed)?;
+    let form_secret = params.get("client_secret").map_err(malformed)?;
+    match (&credentials.basic, form_secret) {
+        (Some(_), Some(_)) => Err(malformed(Refusal::OidcMalformedRequest)),
+        (Some((id, secret)), None) => {
+            if form_id.is_some_and(|f| f != id) {
+                return Err(malformed(Refusal::OidcMalformedRequest));
+            }
+            Ok((id.as_str(), Some(secret.as_str()), "client_secret_basic"))
+        }
+        (None, Some(secret)) => Ok((
+            form_id.ok_or(malformed(Refusal::OidcMalformedRequest))?,
+            Some(secret),
+            "client_secret_post",
+        )),
+        (None, None) => Ok((
+            form_id.ok_or((Refusal::OidcUnknownClient, OAuthError::InvalidClient))?,
+            None,
+            "none",
+        )),
     }
 }

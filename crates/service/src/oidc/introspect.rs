@@ -126,7 +126,10 @@ impl Service {
         }
         let client = match self.authenticate_client(params, credentials).await {
             Ok(client) => client,
-            Err((reason, told)) => return Err(self.refuse_oidc(event, reason, told).await),
+            Err((reason, OidcError::OAuth(told))) => {
+                return Err(self.refuse_oidc(event, reason, told).await)
+            }
+            Err((_, internal)) => return Err(internal),
         };
         event
             .details
@@ -191,7 +194,10 @@ impl Service {
                     )
                     .await)
             }
-            Err((reason, told)) => return Err(self.refuse_oidc(event, reason, told).await),
+            Err((reason, OidcError::OAuth(told))) => {
+                return Err(self.refuse_oidc(event, reason, told).await)
+            }
+            Err((_, internal)) => return Err(internal),
         }
         let token = match params.require("token") {
             Ok(token) => token,

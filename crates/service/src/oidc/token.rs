@@ -79,10 +79,7 @@ impl Service {
         let grant_type = params
             .require("grant_type")
             .map_err(|r| refused(r, OAuthError::InvalidRequest))?;
-        let client = self
-            .authenticate_client(params, credentials)
-            .await
-            .map_err(|(r, told)| refused(r, told))?;
+        let client = self.authenticate_client(params, credentials).await?;
         event
             .details
             .insert("client_id".into(), client.client_id.clone());
