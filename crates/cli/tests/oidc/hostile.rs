@@ -439,6 +439,16 @@ fn oversized_malformed_and_unsupported_requests_get_their_codes() {
             assert_eq!(reply.json()["error"], error);
         });
     }
+    // A body past the 64 KiB bound: invalid_request, audited, not read.
+    refused_and_audited(&server, "oidc.token", "oidc_malformed_request", || {
+        let body = format!(
+            "grant_type=authorization_code&pad={}",
+            "p".repeat(70 * 1024)
+        );
+        let reply = token(&server, Some(&auth), &body);
+        assert_eq!(reply.status, 400);
+        assert_eq!(reply.json()["error"], "invalid_request");
+    });
     // Refresh tokens are off here: that grant does not exist.
     let server_off = Server::start_on("127.0.0.1:0", RP_ID, ORIGIN, &[]);
     let (off_id, off_secret) = add_client(&server_off, "wiki", &[]);

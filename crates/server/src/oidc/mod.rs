@@ -15,6 +15,7 @@
 mod reply;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{Extensions, HeaderMap, Method};
@@ -102,22 +103,28 @@ fn basic_credentials(headers: &HeaderMap) -> ClientCredentials {
     }
 }
 
-/// The form body of a POST, or the refusal (not a form): audited under
-/// `kind`.
+/// A body as read, or why it could not be (past [`MAX_OIDC_BODY`]).
+type Body = Result<Bytes, BytesRejection>;
+
+/// The form body of a POST, or the refusal (not a form, or past the
+/// body limit): `invalid_request`, audited under `kind`.
 async fn form_body(
     state: &AppState,
     headers: &HeaderMap,
     extensions: &Extensions,
-    body: &Bytes,
+    body: &Body,
     kind: EventKind,
 ) -> Result<OidcParams, Response> {
-    if !is_form(headers) {
-        let error = state
-            .service
-            .oidc_malformed(kind, &context(state, headers, extensions))
-            .await;
-        return Err(reply::json_error(&error, false));
-    }
+    let body = match body {
+        Ok(body) if is_form(headers) => body,
+        _ => {
+            let error = state
+                .service
+                .oidc_malformed(kind, &context(state, headers, extensions))
+                .await;
+            return Err(reply::json_error(&error, false));
+        }
+    };
     Ok(OidcParams::parse(body))
 }
 
@@ -140,7 +147,7 @@ async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let params = match form_body(&state, &headers, &extensions, &body, EventKind::OidcToken).await {
         Ok(params) => params,
@@ -176,7 +183,7 @@ async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let params = match form_body(&state, &headers, &extensions, &body, EventKind::OidcRevoke).await
     {
@@ -195,7 +202,7 @@ async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let params = match form_body(
         &state,
@@ -227,7 +234,7 @@ async fn logout(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let params = if method == Method::POST {
         match form_body(&state, &headers, &extensions, &body, EventKind::OidcLogout).await {
