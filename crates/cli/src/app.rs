@@ -18,7 +18,7 @@ use crate::mds_fetch::Fetcher;
 use crate::policy_dir;
 use crate::settings::{
     redact_password, Group, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings,
-    LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, PeopleSettings,
+    LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings,
     PolicySettings,
     RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
@@ -35,6 +35,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) limits: LimitSettings,
     pub(crate) lifetimes: LifetimeSettings,
     pub(crate) keys: KeySettings,
+    pub(crate) oidc: OidcSettings,
 }
 
 impl Default for ServiceSettings {
@@ -48,6 +49,7 @@ impl Default for ServiceSettings {
             limits: LimitSettings::defaults(),
             lifetimes: LifetimeSettings::defaults(),
             keys: KeySettings::defaults(),
+            oidc: OidcSettings::defaults(),
         }
     }
 }
@@ -151,6 +153,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.limits.apply(&mut config.rate_limits);
     settings.lifetimes.apply(&mut config);
     settings.keys.apply(&mut config);
+    settings.oidc.apply(&mut config)?;
     Ok(config)
 }
 

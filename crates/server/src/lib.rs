@@ -15,6 +15,7 @@ mod client;
 mod cookies;
 mod forward;
 mod headers;
+mod oidc;
 mod pages;
 mod reply;
 mod same_origin;
@@ -119,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ceremony::router())
         .merge(forward::router())
         .merge(pages::router())
+        .merge(oidc::router())
         .merge(assets::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)

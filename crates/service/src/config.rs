@@ -40,6 +40,34 @@ pub struct Config {
     pub recovery: RecoveryPolicy,
     /// When signing keys rotate and how long a retired one stays published.
     pub key_rotation: crate::KeyRotation,
+    /// The OpenID Connect provider's settings.
+    pub oidc: OidcSettings,
+}
+
+/// The OpenID Connect provider's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The `iss` of every token and the base of every endpoint URL.
+    pub issuer: String,
+    /// How long an access token is good for, s.
+    pub access_token_ttl_s: i64,
+    /// Whether the token endpoint hands out refresh tokens.
+    pub refresh_tokens: bool,
+    /// How long a refresh token is good for, s (each exchange starts anew).
+    pub refresh_token_ttl_s: i64,
+}
+
+impl OidcSettings {
+    /// Defaults for `issuer`: 5-minute access tokens, refresh tokens off
+    /// (a day long when on).
+    pub fn new(issuer: &str) -> Self {
+        OidcSettings {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            access_token_ttl_s: 300,
+            refresh_tokens: false,
+            refresh_token_ttl_s: 24 * 60 * 60,
+        }
+    }
 }
 
 /// Recovery by M-of-N administrator approval.
@@ -121,9 +149,15 @@ impl Default for Policy {
 impl Config {
     /// Defaults for `rp_id` served at `origins`: 5-minute challenges,
     /// 12-hour sessions, 24-hour invitations, a 5-minute step-up window,
-    /// registration governed.
+    /// registration governed, the OIDC issuer the first origin.
     pub fn new(rp_id: &str, origins: OriginPolicy, enumeration_secret: [u8; 32]) -> Self {
+        let issuer = origins
+            .origins()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("https://{rp_id}"));
         Config {
+            oidc: OidcSettings::new(&issuer),
             rp_id: rp_id.to_owned(),
             rp_name: "keybound".to_owned(),
             origins,

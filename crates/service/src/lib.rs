@@ -15,6 +15,7 @@ pub mod access;
 mod config;
 pub mod forward;
 mod kernel;
+pub mod oidc;
 mod people;
 pub mod policy;
 mod principal;
@@ -44,6 +45,7 @@ pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
 pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
+pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
@@ -57,6 +59,7 @@ pub use keybound_names as names;
 /// The access policies (`keybound-policy`), for callers that load a set.
 pub use keybound_policy as policies;
 pub use keybound_store::IdentityKind;
+pub use keybound_store::OidcClient;
 pub use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus};
 pub use keys::{KeyChange, KeyPurpose, KeyRotation, SigningKey};
 pub use metadata::MetadataImport;
@@ -65,6 +68,10 @@ pub use observe::{
     REFUSALS_METRIC,
 };
 pub use offboard::Offboarded;
+pub use oidc::{
+    Authorized, ClientCredentials, ClientRegistration, LoggedOut, OAuthError, OidcError,
+    OidcParams, RegisteredClient,
+};
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
 pub use principal::{Actor, Admin, Operator};
 pub use rate_limit::{IssuedChallenge, RateLimits};
@@ -103,6 +110,8 @@ pub struct Service {
     access: access::Access,
     /// Forward-auth: the node's session cache.
     forward: forward::Forward,
+    /// The OpenID Connect provider's state on this node.
+    oidc: oidc::Oidc,
 }
 
 impl Service {
@@ -126,6 +135,8 @@ impl Service {
             access: access::Access::new(),
             kernel,
             forward,
+            oidc: oidc::Oidc::default(),
+            kernel: kernel::Kernel::new(store, clock, rng),
             config,
         }
     }

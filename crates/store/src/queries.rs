@@ -10,6 +10,7 @@ mod grants;
 mod identities;
 mod logout_outbox;
 mod metadata;
+mod oidc;
 mod recoveries;
 mod roles;
 mod secrets;
@@ -18,6 +19,7 @@ mod signing_keys;
 mod single_use;
 
 pub use logout_outbox::LogoutDelivery;
+pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use recoveries::IssuedRecovery;
 pub use signing_keys::SigningKeyRow;
 

@@ -99,6 +99,8 @@ mod names;
 mod observer;
 #[path = "it/signing_keys.rs"]
 mod signing_keys;
+#[path = "it/oidc.rs"]
+mod oidc;
 #[path = "it/standing.rs"]
 mod standing;
 

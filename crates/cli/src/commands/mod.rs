@@ -8,4 +8,5 @@ pub(crate) mod check_config;
 pub(crate) mod init;
 pub(crate) mod mds;
 pub(crate) mod policy;
+pub(crate) mod oidc;
 pub(crate) mod serve;

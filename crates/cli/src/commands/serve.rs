@@ -7,7 +7,8 @@ use clap::Args;
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, PeopleSettings, PolicySettings, RegistrationSettings,
+    MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
+    RegistrationSettings,
     SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
@@ -43,6 +44,7 @@ pub(crate) struct Serve {
     #[command(flatten)]
     keys: KeySettings,
     policy: PolicySettings,
+    oidc: OidcSettings,
 }
 
 impl Serve {
@@ -69,6 +71,7 @@ impl Serve {
                 limits: sources.resolve(self.limits)?,
                 lifetimes: sources.resolve(self.lifetimes)?,
                 keys: sources.resolve(self.keys)?,
+                oidc: sources.resolve(self.oidc)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

@@ -22,6 +22,7 @@ mod lifetimes;
 mod limits;
 mod metadata;
 mod observe;
+mod oidc;
 mod people;
 mod policy;
 mod site;
@@ -48,6 +49,7 @@ pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
 pub(crate) use observe::{LogFormat, ObserveSettings};
+pub(crate) use oidc::OidcSettings;
 pub(crate) use people::PeopleSettings;
 pub(crate) use policy::PolicySettings;
 pub(crate) use site::SiteSettings;
@@ -140,6 +142,7 @@ groups! {
     observe: ObserveSettings,
     keys: KeySettings,
     policy: PolicySettings,
+    oidc: OidcSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

@@ -77,7 +77,8 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
     // oidc_refresh_tokens and oidc_refresh_token_lifetime.
     flags_are_keys::<PolicySettings>();
-    assert_eq!(all_keys().len(), 46, "the keys the file has always had");
+    flags_are_keys::<OidcSettings>();
+    assert_eq!(all_keys().len(), 50, "the keys the file has always had");
 }
 
 #[test]
@@ -175,6 +176,7 @@ fn the_defaults_are_the_libraries() {
         limits: cli.limits,
         lifetimes: cli.lifetimes,
         keys: KeySettings::defaults(),
+        oidc: OidcSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();

@@ -41,3 +41,22 @@ pub(crate) async fn method_not_allowed() -> Response {
     )
         .into_response()
 }
+
+/// A page with one message and a way home: what the OpenID Connect
+/// endpoints show when they must not redirect (an unverified client or
+/// redirect URI, a logout that could not be verified).
+pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    (
+        status,
+        layout(
+            title,
+            "message",
+            None,
+            html! {
+                p #message { (text) }
+                p { a #home href="/" { "Go to the sign-in page" } }
+            },
+        ),
+    )
+        .into_response()
+}

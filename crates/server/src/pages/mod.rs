@@ -28,7 +28,7 @@ use maud::{html, Markup, DOCTYPE};
 
 pub(crate) use crate::same_origin::cross_site;
 use crate::AppState;
-pub(crate) use errors::{method_not_allowed, not_found};
+pub(crate) use errors::{message, method_not_allowed, not_found};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -112,6 +112,29 @@ pub enum EventKind {
     /// `access.denied`: the authorization seam denied a request
     /// (rate-limited per principal, resource and action).
     AccessDenied,
+    // oidc: the OpenID Connect provider (issue 15).
+    /// `oidc.client_add`
+    OidcClientAdd,
+    /// `oidc.client_remove`
+    OidcClientRemove,
+    /// `oidc.authorize`
+    OidcAuthorize,
+    /// `oidc.token`
+    OidcToken,
+    /// `oidc.refresh`
+    OidcRefresh,
+    /// `oidc.code_replay`
+    OidcCodeReplay,
+    /// `oidc.refresh_reuse`
+    OidcRefreshReuse,
+    /// `oidc.revoke`
+    OidcRevoke,
+    /// `oidc.introspect`
+    OidcIntrospect,
+    /// `oidc.userinfo`
+    OidcUserinfo,
+    /// `oidc.logout`
+    OidcLogout,
 }
 
 impl EventKind {
@@ -168,6 +191,18 @@ impl EventKind {
         // Policy with Cedar (issue 15).
         EventKind::PolicyLoad,
         EventKind::AccessDenied,
+        // oidc
+        EventKind::OidcClientAdd,
+        EventKind::OidcClientRemove,
+        EventKind::OidcAuthorize,
+        EventKind::OidcToken,
+        EventKind::OidcRefresh,
+        EventKind::OidcCodeReplay,
+        EventKind::OidcRefreshReuse,
+        EventKind::OidcRevoke,
+        EventKind::OidcIntrospect,
+        EventKind::OidcUserinfo,
+        EventKind::OidcLogout,
     ];
 
     /// The stable name the audit log records.
@@ -224,6 +259,18 @@ impl EventKind {
             // Policy with Cedar (issue 15).
             EventKind::PolicyLoad => "policy.load",
             EventKind::AccessDenied => "access.denied",
+            // oidc
+            EventKind::OidcClientAdd => "oidc.client_add",
+            EventKind::OidcClientRemove => "oidc.client_remove",
+            EventKind::OidcAuthorize => "oidc.authorize",
+            EventKind::OidcToken => "oidc.token",
+            EventKind::OidcRefresh => "oidc.refresh",
+            EventKind::OidcCodeReplay => "oidc.code_replay",
+            EventKind::OidcRefreshReuse => "oidc.refresh_reuse",
+            EventKind::OidcRevoke => "oidc.revoke",
+            EventKind::OidcIntrospect => "oidc.introspect",
+            EventKind::OidcUserinfo => "oidc.userinfo",
+            EventKind::OidcLogout => "oidc.logout",
         }
     }
 }

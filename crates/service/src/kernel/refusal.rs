@@ -123,6 +123,49 @@ pub enum Refusal {
     // Policy with Cedar (issue 15).
     /// An access policy forbids it (the console: an operator's forbid).
     PolicyForbids,
+    // oidc: the OpenID Connect provider (issue 15).
+    /// No registered client has this `client_id`.
+    OidcUnknownClient,
+    /// The `redirect_uri` is not exactly one the client registered (or not the one its code was sent to).
+    OidcRedirectUriMismatch,
+    /// A redirect URI offered at registration is not absolute https (or http on loopback), or has a fragment.
+    OidcInvalidRedirectUri,
+    /// A `response_type` other than `code`.
+    OidcUnsupportedResponseType,
+    /// The scope lacks `openid`, or asks for more than was granted.
+    OidcScopeWithoutOpenid,
+    /// No PKCE challenge, or one with a method other than S256.
+    OidcPkceRequired,
+    /// The PKCE verifier is missing or does not match the challenge.
+    OidcPkceMismatch,
+    /// The client did not authenticate as it registered to.
+    OidcClientAuthFailed,
+    /// An authorization code presented again.
+    OidcCodeReplayed,
+    /// No such authorization code, or it expired.
+    OidcUnknownCode,
+    /// The code was issued to another client.
+    OidcCodeOfAnotherClient,
+    /// A refresh token presented after it was exchanged.
+    OidcRefreshReused,
+    /// No such live token.
+    OidcUnknownToken,
+    /// A grant type not offered (refresh tokens off, or unknown).
+    OidcUnsupportedGrantType,
+    /// A parameter longer than its bound.
+    OidcOversizedParameter,
+    /// A parameter missing, repeated or malformed.
+    OidcMalformedRequest,
+    /// An `id_token_hint` that is not an ID token this provider signed.
+    OidcBadIdTokenHint,
+    /// A `post_logout_redirect_uri` the client did not register.
+    OidcLogoutUriUnknown,
+    /// Policy denies the person this client.
+    OidcAccessDenied,
+    /// The session the code or token came from has ended, or its person is no longer active.
+    OidcSessionEnded,
+    /// An ID token algorithm the key custody cannot sign with yet.
+    OidcUnsupportedAlgorithm,
 }
 
 impl Refusal {
@@ -184,6 +227,28 @@ impl Refusal {
         Refusal::UnknownCredential,
         // Policy with Cedar (issue 15).
         Refusal::PolicyForbids,
+        // oidc
+        Refusal::OidcUnknownClient,
+        Refusal::OidcRedirectUriMismatch,
+        Refusal::OidcInvalidRedirectUri,
+        Refusal::OidcUnsupportedResponseType,
+        Refusal::OidcScopeWithoutOpenid,
+        Refusal::OidcPkceRequired,
+        Refusal::OidcPkceMismatch,
+        Refusal::OidcClientAuthFailed,
+        Refusal::OidcCodeReplayed,
+        Refusal::OidcUnknownCode,
+        Refusal::OidcCodeOfAnotherClient,
+        Refusal::OidcRefreshReused,
+        Refusal::OidcUnknownToken,
+        Refusal::OidcUnsupportedGrantType,
+        Refusal::OidcOversizedParameter,
+        Refusal::OidcMalformedRequest,
+        Refusal::OidcBadIdTokenHint,
+        Refusal::OidcLogoutUriUnknown,
+        Refusal::OidcAccessDenied,
+        Refusal::OidcSessionEnded,
+        Refusal::OidcUnsupportedAlgorithm,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -246,6 +311,28 @@ impl Refusal {
             Refusal::UnknownCredential => "unknown_credential",
             // Policy with Cedar (issue 15).
             Refusal::PolicyForbids => "policy_forbids",
+            // oidc
+            Refusal::OidcUnknownClient => "oidc_unknown_client",
+            Refusal::OidcRedirectUriMismatch => "oidc_redirect_uri_mismatch",
+            Refusal::OidcInvalidRedirectUri => "oidc_invalid_redirect_uri",
+            Refusal::OidcUnsupportedResponseType => "oidc_unsupported_response_type",
+            Refusal::OidcScopeWithoutOpenid => "oidc_scope_without_openid",
+            Refusal::OidcPkceRequired => "oidc_pkce_required",
+            Refusal::OidcPkceMismatch => "oidc_pkce_mismatch",
+            Refusal::OidcClientAuthFailed => "oidc_client_auth_failed",
+            Refusal::OidcCodeReplayed => "oidc_code_replayed",
+            Refusal::OidcUnknownCode => "oidc_unknown_code",
+            Refusal::OidcCodeOfAnotherClient => "oidc_code_of_another_client",
+            Refusal::OidcRefreshReused => "oidc_refresh_reused",
+            Refusal::OidcUnknownToken => "oidc_unknown_token",
+            Refusal::OidcUnsupportedGrantType => "oidc_unsupported_grant_type",
+            Refusal::OidcOversizedParameter => "oidc_oversized_parameter",
+            Refusal::OidcMalformedRequest => "oidc_malformed_request",
+            Refusal::OidcBadIdTokenHint => "oidc_bad_id_token_hint",
+            Refusal::OidcLogoutUriUnknown => "oidc_logout_uri_unknown",
+            Refusal::OidcAccessDenied => "oidc_access_denied",
+            Refusal::OidcSessionEnded => "oidc_session_ended",
+            Refusal::OidcUnsupportedAlgorithm => "oidc_unsupported_algorithm",
         }
     }
 }

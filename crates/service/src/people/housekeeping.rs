@@ -5,8 +5,9 @@
 use crate::{Service, ServiceError};
 
 impl Service {
-    /// Removes challenges that expired unanswered and sessions that ended,
-    /// so those tables hold only what is live; returns the rows removed.
+    /// Removes challenges that expired unanswered, sessions that ended and
+    /// expired OIDC tokens and code state, so those tables hold only what
+    /// is live; returns the rows removed.
     /// Housekeeping, not a change anyone made: no audit event. Safe to run
     /// on every node at once (each deletes what has expired by its clock).
     ///
@@ -15,7 +16,11 @@ impl Service {
     pub async fn purge_expired(&self) -> Result<u64, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await?;
-        let purged = tx.purge_expired(now).await?;
+        let mut purged = tx.purge_expired(now).await?;
+        // OIDC code state outlives the code as long as a refresh token
+        // from it may (a late replay still revokes what it issued).
+        let keep_codes_ms = self.config.oidc.refresh_token_ttl_s.saturating_mul(1000);
+        purged += tx.purge_oidc(now, keep_codes_ms).await?;
         tx.commit().await?;
         Ok(purged)
     }

@@ -1,0 +1,192 @@
+//! The OpenID Connect provider (issue 15): registered clients, the
+//! authorization endpoint's decision, the token endpoint, UserInfo,
+//! revocation (RFC 7009), introspection (RFC 7662), RP-initiated logout
+//! and discovery. Each use case is one transaction with its audit events;
+//! every refusal names its [`Refusal`] in the audit log while the client
+//! gets only the RFC 6749 error code ([`OAuthError`]).
+//!
+//! Signing and the JWKS live in `signing.rs` alone, so the key custody's
+//! rotation and RS256 replace one module.
+
+pub(crate) mod authorize;
+pub(crate) mod claims;
+pub(crate) mod clients;
+pub(crate) mod discovery;
+pub(crate) mod introspect;
+pub(crate) mod logout;
+pub(crate) mod params;
+pub(crate) mod signing;
+pub(crate) mod token;
+
+use std::sync::OnceLock;
+
+use keybound_audit::{NewEvent, Outcome};
+use keybound_store::StoreError;
+
+use crate::{Refusal, Service, ServiceError};
+
+/// An OAuth 2.0 error code (RFC 6749 §4.1.2.1 and §5.2, OIDC Core §3.1.2.6,
+/// RFC 6750 §3.1): all a client is told about a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthError {
+    /// `invalid_request`
+    InvalidRequest,
+    /// `invalid_client` (401)
+    InvalidClient,
+    /// `invalid_grant`
+    InvalidGrant,
+    /// `unauthorized_client`
+    UnauthorizedClient,
+    /// `unsupported_grant_type`
+    UnsupportedGrantType,
+    /// `unsupported_response_type`
+    UnsupportedResponseType,
+    /// `invalid_scope`
+    InvalidScope,
+    /// `access_denied`
+    AccessDenied,
+    /// `login_required`
+    LoginRequired,
+    /// `interaction_required`
+    InteractionRequired,
+    /// `invalid_token` (a bearer token at UserInfo)
+    InvalidToken,
+}
+
+impl OAuthError {
+    /// The code as the RFCs spell it.
+    pub const fn code(self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::UnauthorizedClient => "unauthorized_client",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::UnsupportedResponseType => "unsupported_response_type",
+            OAuthError::InvalidScope => "invalid_scope",
+            OAuthError::AccessDenied => "access_denied",
+            OAuthError::LoginRequired => "login_required",
+            OAuthError::InteractionRequired => "interaction_required",
+            OAuthError::InvalidToken => "invalid_token",
+        }
+    }
+}
+
+/// Why an OIDC use case did not happen: a refusal the client is told as
+/// an OAuth error, or our own failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidcError {
+    /// Refused; audited with its precise reason.
+    OAuth(OAuthError),
+    /// Our fault (the database is down...).
+    Internal(ServiceError),
+}
+
+impl From<ServiceError> for OidcError {
+    fn from(e: ServiceError) -> Self {
+        OidcError::Internal(e)
+    }
+}
+
+impl From<StoreError> for OidcError {
+    fn from(e: StoreError) -> Self {
+        OidcError::Internal(e.into())
+    }
+}
+
+impl std::fmt::Display for OidcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OidcError::OAuth(e) => f.write_str(e.code()),
+            OidcError::Internal(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for OidcError {}
+
+/// The OIDC context's state on this node.
+#[derive(Default)]
+pub(crate) struct Oidc {
+    /// The deployment secret pairwise subjects and `sid`s are keyed with.
+    secret: OnceLock<[u8; 32]>,
+}
+
+impl Service {
+    /// The deployment's OIDC secret (made once, the same on every node).
+    async fn oidc_secret(&self) -> Result<[u8; 32], ServiceError> {
+        if let Some(secret) = self.oidc.secret.get() {
+            return Ok(*secret);
+        }
+        let fresh: [u8; 32] = self.random();
+        let kept = self.kernel.store.secret("oidc/subject-key", &fresh).await?;
+        let secret: [u8; 32] = kept
+            .try_into()
+            .map_err(|_| ServiceError::Internal("the OIDC secret is unreadable".into()))?;
+        Ok(*self.oidc.secret.get_or_init(|| secret))
+    }
+
+    /// Loads the deployment secrets the provider signs and keys with (the
+    /// first use of each is a write transaction of its own), so a use case
+    /// never asks for them while it holds its own transaction: the writer
+    /// is one per node, and a nested `begin` would wait for itself.
+    pub(crate) async fn oidc_ready(&self) -> Result<(), ServiceError> {
+        self.oidc_secret().await?;
+        self.signing_key(crate::KeyPurpose::IdTokens).await?;
+        Ok(())
+    }
+
+    /// Records a request an OIDC endpoint could not read (not a form, a
+    /// body past the bound) under `kind`: `invalid_request`, audited.
+    pub async fn oidc_malformed(
+        &self,
+        kind: crate::EventKind,
+        ctx: &crate::ClientContext,
+    ) -> OidcError {
+        let event = self.event(kind, ctx);
+        self.refuse_oidc(
+            event,
+            Refusal::OidcMalformedRequest,
+            OAuthError::InvalidRequest,
+        )
+        .await
+    }
+
+    /// Records a refused OIDC request (its own transaction: the request's
+    /// was dropped, so nothing it would have issued remains) and returns
+    /// the OAuth error the client is told.
+    pub(crate) async fn refuse_oidc(
+        &self,
+        mut event: NewEvent,
+        reason: Refusal,
+        told: OAuthError,
+    ) -> OidcError {
+        event.outcome = Some(Outcome::Failure);
+        match self.record_refusal(event, reason, None).await {
+            ServiceError::Rejected(_) => OidcError::OAuth(told),
+            internal => OidcError::Internal(internal),
+        }
+    }
+}
+
+/// PKCE S256 (RFC 7636 §4.6): BASE64URL(SHA256(verifier)).
+pub(crate) fn s256(verifier: &str) -> String {
+    keybound_webauthn::b64::encode(&crate::tokens::sha256(verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.1: 43-128 characters of `[A-Za-z0-9-._~]` (a challenge
+/// made by S256 is 43 base64url characters, which fits the same rule).
+pub(crate) fn pkce_syntax(value: &str, min: usize) -> bool {
+    (min..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+pub use authorize::Authorized;
+pub use clients::{ClientRegistration, RegisteredClient};
+pub use logout::LoggedOut;
+pub use params::{ClientCredentials, OidcParams};
+
+#[cfg(test)]
+mod tests;
