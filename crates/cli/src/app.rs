@@ -19,8 +19,7 @@ use crate::policy_dir;
 use crate::settings::{
     redact_password, Group, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings,
     LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings,
-    PolicySettings,
-    RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
+    PolicySettings, RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)

@@ -44,7 +44,6 @@ pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
-pub use config::{Clock, Config, Policy, RecoveryPolicy, SystemClock};
 pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
@@ -136,7 +135,6 @@ impl Service {
             kernel,
             forward,
             oidc: oidc::Oidc::default(),
-            kernel: kernel::Kernel::new(store, clock, rng),
             config,
         }
     }

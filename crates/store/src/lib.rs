@@ -53,7 +53,7 @@ pub use model::{
     Recovery, RoleProposal, Session,
 };
 pub use queries::{IssuedRecovery, LogoutDelivery, SigningKeyRow};
-pub use queries::{IssuedRecovery, OidcClient, OidcCode, OidcToken};
+pub use queries::{OidcClient, OidcCode, OidcToken};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
 pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};

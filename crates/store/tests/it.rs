@@ -97,10 +97,10 @@ mod backup;
 mod names;
 #[path = "it/observer.rs"]
 mod observer;
-#[path = "it/signing_keys.rs"]
-mod signing_keys;
 #[path = "it/oidc.rs"]
 mod oidc;
+#[path = "it/signing_keys.rs"]
+mod signing_keys;
 #[path = "it/standing.rs"]
 mod standing;
 

@@ -7,6 +7,6 @@ pub(crate) mod backup;
 pub(crate) mod check_config;
 pub(crate) mod init;
 pub(crate) mod mds;
-pub(crate) mod policy;
 pub(crate) mod oidc;
+pub(crate) mod policy;
 pub(crate) mod serve;

@@ -8,8 +8,7 @@ use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
     HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
     MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
-    RegistrationSettings,
-    SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
+    RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
 /// Run the relying-party server.
@@ -43,7 +42,9 @@ pub(crate) struct Serve {
     observe: ObserveSettings,
     #[command(flatten)]
     keys: KeySettings,
+    #[command(flatten)]
     policy: PolicySettings,
+    #[command(flatten)]
     oidc: OidcSettings,
 }
 

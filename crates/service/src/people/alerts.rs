@@ -129,7 +129,7 @@ impl Detectors {
         }
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.calls = seen.calls.wrapping_add(1);
-        if seen.calls % SWEEP_EVERY == 0
+        if seen.calls.is_multiple_of(SWEEP_EVERY)
             || seen.windows.len() >= MAX_SOURCES
             || seen.events >= MAX_EVENTS
         {

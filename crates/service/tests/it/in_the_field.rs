@@ -73,7 +73,7 @@ async fn a_policy_refusing_sha1_tpm_attestation_refuses_the_registration() {
 /// Canonical base64url, padded.
 fn padded(canonical: &str) -> String {
     let mut out = canonical.to_owned();
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out

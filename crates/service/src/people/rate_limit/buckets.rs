@@ -93,7 +93,7 @@ impl Map {
     /// shared overflow bucket when the map is full).
     fn bucket(&mut self, key: &str, per_minute: u32, now_ms: i64) -> &mut Bucket {
         self.calls = self.calls.wrapping_add(1);
-        if self.calls % SWEEP_EVERY == 0 {
+        if self.calls.is_multiple_of(SWEEP_EVERY) {
             self.buckets.retain(|_, b| !b.forgettable(now_ms));
         }
         let mut key = key;

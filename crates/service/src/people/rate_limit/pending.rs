@@ -172,7 +172,7 @@ impl Pending {
         state.calls = state.calls.wrapping_add(1);
         // Only addresses holding challenges keep an entry: memory follows
         // the challenges, which the bounds bound.
-        if state.calls % 1024 == 0 && state.by_source.len() > 1024 {
+        if state.calls.is_multiple_of(1024) && state.by_source.len() > 1024 {
             state.by_source.retain(|_, held| {
                 held.slots.retain(|s| s.expires_ms > now_ms);
                 !held.slots.is_empty()
