@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::client::{Agent, Target};
+use crate::client::{Agent, OidcClient, Target};
 use crate::stats::Report;
 
 /// Which ceremony the clients repeat.
@@ -14,6 +14,9 @@ pub enum Scenario {
     SignIn,
     /// Username-less sign-in (the account comes from the user handle).
     UsernameLess,
+    /// An OpenID Connect authorization code flow (authorize + token) on
+    /// a live session (`--oidc-client-id`, `--oidc-redirect-uri`).
+    Oidc,
 }
 
 impl Scenario {
@@ -23,6 +26,7 @@ impl Scenario {
             Scenario::Registration => "registration",
             Scenario::SignIn => "sign-in by name",
             Scenario::UsernameLess => "username-less sign-in",
+            Scenario::Oidc => "OIDC code flow (authorize + token)",
         }
     }
 }
@@ -35,18 +39,36 @@ pub async fn run(
     clients: usize,
     warmup: Duration,
     duration: Duration,
+    oidc: Option<&OidcClient>,
 ) -> Result<Report, String> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients.max(1))
         .build()
         .map_err(|e| e.to_string())?;
+    let no_redirects = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients.max(1))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let oidc = match (scenario, oidc) {
+        (Scenario::Oidc, None) => {
+            return Err("the oidc scenario needs --oidc-client-id and --oidc-redirect-uri".into())
+        }
+        (_, oidc) => oidc.cloned(),
+    };
     let run_id = unique_run_id();
     let mut agents = Vec::with_capacity(clients);
     for c in 0..clients {
-        let mut agent = Agent::new(http.clone(), target.clone());
+        let mut agent = Agent::new(http.clone(), no_redirects.clone(), target.clone());
         if scenario != Scenario::Registration {
             agent
                 .register(&format!("load-{run_id}-{c}"))
+                .await
+                .map_err(|e| format!("setup: {}", e.0))?;
+        }
+        if scenario == Scenario::Oidc {
+            agent
+                .sign_in(0, true)
                 .await
                 .map_err(|e| format!("setup: {}", e.0))?;
         }
@@ -60,6 +82,7 @@ pub async fn run(
         .enumerate()
         .map(|(c, mut agent)| {
             let run_id = run_id.clone();
+            let oidc = oidc.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0u64;
@@ -77,6 +100,10 @@ pub async fn run(
                         }
                         Scenario::SignIn => agent.sign_in(0, true).await,
                         Scenario::UsernameLess => agent.sign_in(0, false).await,
+                        Scenario::Oidc => match &oidc {
+                            Some(client) => agent.code_flow(client).await,
+                            None => Err(crate::client::Failed("no client".into())),
+                        },
                     };
                     // Registrations keep only the latest credential.
                     if agent.credentials.len() > 1 {

@@ -54,6 +54,13 @@ enum Command {
         /// Seconds run before measuring.
         #[arg(long, default_value_t = 1)]
         warmup: u64,
+        /// For `--scenario oidc`: a public client's id
+        /// (`keybound oidc client add NAME --public --redirect-uri URI`).
+        #[arg(long)]
+        oidc_client_id: Option<String>,
+        /// For `--scenario oidc`: that client's redirect URI.
+        #[arg(long, default_value = "http://127.0.0.1/callback")]
+        oidc_redirect_uri: String,
     },
     /// Start servers (SQLite and PostgreSQL, full and relaxed durability),
     /// measure, and print the BENCHMARKS.md tables.
@@ -94,14 +101,21 @@ async fn go(cli: Cli) -> Result<(), String> {
             clients,
             seconds,
             warmup,
+            oidc_client_id,
+            oidc_redirect_uri,
         } => {
             let target = client::Target { url, rp_id, origin };
+            let oidc = oidc_client_id.map(|client_id| client::OidcClient {
+                client_id,
+                redirect_uri: oidc_redirect_uri,
+            });
             let report = load::run(
                 &target,
                 scenario,
                 clients,
                 Duration::from_secs(warmup),
                 Duration::from_secs(seconds),
+                oidc.as_ref(),
             )
             .await?;
             println!("{report}");

@@ -164,6 +164,7 @@ pub async fn table(plan: Plan) -> Result<(), String> {
                     clients,
                     plan.warmup,
                     plan.duration,
+                    None,
                 )
                 .await?;
                 // The CPU of the whole run, setup and warm-up included,
@@ -182,7 +183,8 @@ pub async fn table(plan: Plan) -> Result<(), String> {
             }
             if durability == "full" {
                 for scenario in [Scenario::Registration, Scenario::UsernameLess] {
-                    let report = run(&node.target, scenario, 8, plan.warmup, plan.duration).await?;
+                    let report =
+                        run(&node.target, scenario, 8, plan.warmup, plan.duration, None).await?;
                     eprintln!("{backend} {durability}: {report}");
                     scenarios.push(Row {
                         backend,
