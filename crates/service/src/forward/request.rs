@@ -22,8 +22,8 @@ pub enum Malformed {
     Scheme,
     /// The host is missing, too long or not a host name / address.
     Host,
-    /// The URI is missing, too long, not absolute-path, or not visible
-    /// ASCII.
+    /// The URI is missing, too long, not absolute-path, not visible
+    /// ASCII, or its path is not canonical (see [`canonical_path`]).
     Uri,
     /// The full URL (`X-Original-URL`) is not `scheme://host/uri`.
     Url,
@@ -70,6 +70,10 @@ impl ForwardedRequest {
             || !uri.starts_with('/')
             || !uri.bytes().all(|b| b.is_ascii_graphic())
         {
+            return Err(Malformed::Uri);
+        }
+        let end = uri.find(['?', '#']).unwrap_or(uri.len());
+        if !canonical_path(uri.get(..end).unwrap_or_default()) {
             return Err(Malformed::Uri);
         }
         Ok(ForwardedRequest {
@@ -125,6 +129,49 @@ impl ForwardedRequest {
     }
 }
 
+/// Whether `path` is the one spelling of itself, so a policy on a path
+/// prefix sees what the app will serve. An app decodes `/%61dmin`, collapses
+/// `//admin`, resolves `/x/../admin` and drops `;params` before routing,
+/// while Cedar compares the text: each would slip past a `forbid` on
+/// `/admin*`. Rather than guess how each app canonicalises, such paths are
+/// refused: no `.` or `..` segment, no empty segment, no `\` or `;`, and no
+/// percent-escape of a character that needs none (unreserved, `/`, `\`,
+/// `;`, `%` itself is fine) or that is not two hex digits.
+fn canonical_path(path: &str) -> bool {
+    if path.contains("//") || path.contains(['\\', ';']) {
+        return false;
+    }
+    if path
+        .split('/')
+        .skip(1)
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return false;
+    }
+    let bytes = path.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = bytes
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'%'))
+    {
+        let escape = at + offset;
+        let digits = bytes
+            .get(escape + 1..escape + 3)
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit));
+        let Some(value) = digits
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 16).ok())
+        else {
+            return false;
+        };
+        if value.is_ascii_alphanumeric() || b"-._~/\\;".contains(&value) {
+            return false;
+        }
+        at = escape + 3;
+    }
+    true
+}
+
 /// `host` or `host:port`, `[v6]` or `[v6]:port`; lower case, default port
 /// dropped. Letters, digits, `-` and `.` in a name.
 fn normal_host(host: &str, scheme: &str) -> Option<String> {
@@ -132,6 +179,8 @@ fn normal_host(host: &str, scheme: &str) -> Option<String> {
         return None;
     }
     let host = host.to_ascii_lowercase();
+    // `app.example.com.` is the same name as `app.example.com` to DNS, so
+    // it must be the same `App` to policy.
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         let (v6, after) = rest.split_once(']')?;
         v6.parse::<std::net::Ipv6Addr>().ok()?;
@@ -145,6 +194,7 @@ fn normal_host(host: &str, scheme: &str) -> Option<String> {
             Some((n, p)) => (n, Some(p)),
             None => (host.as_str(), None),
         };
+        let name = name.strip_suffix('.').unwrap_or(name);
         let ok = !name.is_empty()
             && name.len() <= 253
             && !name.starts_with(['.', '-'])
@@ -220,6 +270,50 @@ mod tests {
         assert_eq!(ok("GET", "https", "a", "/é"), Err(Malformed::Uri));
         let long = format!("/{}", "a".repeat(MAX_URI));
         assert_eq!(ok("GET", "https", "a", &long), Err(Malformed::Uri));
+        // Paths an app would read as another path are refused (a forbid on
+        // `/admin*` must not be walked around).
+        for path in [
+            "/%61dmin/users",
+            "/%2fadmin",
+            "/%2Fadmin",
+            "/%2e%2e/admin",
+            "//admin/users",
+            "/./admin/users",
+            "/x/../admin/users",
+            "/admin/..",
+            "/admin/.",
+            "/;/admin/users",
+            "/admin;jsessionid=1",
+            "/admin\\users",
+            "/%5cadmin",
+            "/%zz",
+            "/%4",
+            "/admin%",
+            "/%+4",
+        ] {
+            assert_eq!(ok("GET", "https", "a", path), Err(Malformed::Uri), "{path}");
+        }
+        // Escapes that are needed stay, and the query is not the path.
+        for uri in [
+            "/caf%C3%A9",
+            "/a%20b",
+            "/100%25",
+            "/a?next=//x/../y;%61",
+            "/.well-known/x",
+        ] {
+            assert!(ok("GET", "https", "a", uri).is_ok(), "{uri}");
+        }
+        assert_eq!(
+            ok("GET", "https", "App.Example.com.", "/").unwrap().host(),
+            "app.example.com"
+        );
+        assert_eq!(
+            ok("GET", "https", "app.example.com.:8443", "/")
+                .unwrap()
+                .host(),
+            "app.example.com:8443"
+        );
+        assert_eq!(ok("GET", "https", ".", "/"), Err(Malformed::Host));
         assert_eq!(
             ForwardedRequest::from_url("GET", "app.example.com/x"),
             Err(Malformed::Url)

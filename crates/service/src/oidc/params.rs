@@ -57,6 +57,10 @@ impl OidcParams {
         }
         match first {
             Some((_, v)) if v.len() > bound(name) => Err(Refusal::OidcOversizedParameter),
+            // No OAuth parameter holds a control character (RFC 6749
+            // Appendix A: VSCHAR and friends); a NUL would also fail the
+            // insert on PostgreSQL, a 500 instead of an answer.
+            Some((_, v)) if v.chars().any(char::is_control) => Err(Refusal::OidcMalformedRequest),
             Some((_, v)) if v.is_empty() => Ok(None),
             Some((_, v)) => Ok(Some(v)),
             None => Ok(None),

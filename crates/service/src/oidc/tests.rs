@@ -92,6 +92,20 @@ fn parameters_sent_twice_or_past_their_bound_are_refused() {
     assert!(params.any_oversized());
     let many: String = (0..65).map(|i| format!("p{i}=1&")).collect();
     assert!(OidcParams::parse(many.as_bytes()).any_oversized());
+    // Control characters (a NUL fails PostgreSQL's insert) are malformed.
+    for bad in ["nonce=a%00b", "state=%0d%0aSet-Cookie", "nonce=%7f"] {
+        let params = OidcParams::parse(bad.as_bytes());
+        let name = bad.split('=').next().unwrap();
+        assert_eq!(
+            params.get(name),
+            Err(Refusal::OidcMalformedRequest),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        OidcParams::parse(b"nonce=a%20b").get("nonce"),
+        Ok(Some("a b"))
+    );
 }
 
 #[test]

@@ -229,8 +229,18 @@ impl Service {
         if old.kind != "refresh" || old.client_id != client.client_id {
             return Err(unknown);
         }
-        if old.used_ms.is_some() || !tx.use_oidc_refresh(&hash, now).await.map_err(internal)? {
-            if old.used_ms.is_none() {
+        let taken =
+            old.used_ms.is_none() && tx.use_oidc_refresh(&hash, now).await.map_err(internal)?;
+        if !taken {
+            // Read again under the writer: a racing request that exchanged
+            // it between the first read and the update is a reuse too, and
+            // must not pass as "unknown" and keep the family alive.
+            let used = tx
+                .oidc_token(&hash)
+                .await
+                .map_err(internal)?
+                .is_some_and(|t| t.used_ms.is_some());
+            if !used {
                 // Revoked or expired, never exchanged.
                 return Err(unknown);
             }
