@@ -110,6 +110,45 @@ impl std::error::Error for OidcError {}
 pub(crate) struct Oidc {
     /// The deployment secret pairwise subjects and `sid`s are keyed with.
     secret: OnceLock<[u8; 32]>,
+    /// How many refusals each client address had audited this minute.
+    refusals: std::sync::Mutex<RefusalWindow>,
+}
+
+/// Audited OIDC refusals per client address and minute. Every refusal is
+/// an append to the audit chain through the one writer; unauthenticated
+/// callers (a bad `client_id`, no bearer token) could otherwise fill the
+/// chain and queue every sign-in behind their garbage. Past the limit the
+/// request is still refused, with the same answer; only its record is
+/// skipped (counted in the log at debug).
+#[derive(Default)]
+pub(crate) struct RefusalWindow {
+    minute: i64,
+    counts: std::collections::HashMap<String, u32>,
+}
+
+/// Refusals audited per client address per minute.
+pub(crate) const AUDITED_REFUSALS_PER_MINUTE: u32 = 120;
+/// Addresses remembered per minute; past it, new ones share one count.
+const MAX_REFUSAL_SOURCES: usize = 10_000;
+
+impl RefusalWindow {
+    /// Whether a refusal from `source` at `now_ms` is to be audited.
+    fn admit(&mut self, source: Option<&str>, now_ms: i64) -> bool {
+        let minute = now_ms.div_euclid(60_000);
+        if minute != self.minute {
+            self.minute = minute;
+            self.counts.clear();
+        }
+        let key = match source {
+            Some(ip) if self.counts.len() < MAX_REFUSAL_SOURCES || self.counts.contains_key(ip) => {
+                ip.to_owned()
+            }
+            _ => String::new(),
+        };
+        let count = self.counts.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
+        *count <= AUDITED_REFUSALS_PER_MINUTE
+    }
 }
 
 impl Service {
@@ -162,6 +201,19 @@ impl Service {
         told: OAuthError,
     ) -> OidcError {
         event.outcome = Some(Outcome::Failure);
+        let audited = self
+            .oidc
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(event.ip.as_deref(), self.now_ms());
+        if !audited {
+            tracing::debug!(
+                reason = reason.reason(),
+                "oidc refusal over the audit limit"
+            );
+            return OidcError::OAuth(told);
+        }
         match self.record_refusal(event, reason, None).await {
             ServiceError::Rejected(_) => OidcError::OAuth(told),
             internal => OidcError::Internal(internal),

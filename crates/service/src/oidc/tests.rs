@@ -114,3 +114,21 @@ fn every_error_code_is_the_rfcs_spelling() {
     assert_eq!(OAuthError::InvalidClient.code(), "invalid_client");
     assert_eq!(OAuthError::LoginRequired.code(), "login_required");
 }
+
+#[test]
+fn refusals_are_audited_up_to_a_limit_per_address_and_minute() {
+    let mut window = super::RefusalWindow::default();
+    let limit = super::AUDITED_REFUSALS_PER_MINUTE;
+    for _ in 0..limit {
+        assert!(window.admit(Some("192.0.2.1"), 60_000));
+    }
+    assert!(!window.admit(Some("192.0.2.1"), 60_001), "past the limit");
+    assert!(
+        window.admit(Some("192.0.2.2"), 60_002),
+        "another address has its own"
+    );
+    assert!(
+        window.admit(Some("192.0.2.1"), 120_000),
+        "a new minute starts again"
+    );
+}
