@@ -18,8 +18,15 @@ impl Service {
         let mut tx = self.kernel.store.begin().await?;
         let mut purged = tx.purge_expired(now).await?;
         // OIDC code state outlives the code as long as a refresh token
-        // from it may (a late replay still revokes what it issued).
-        let keep_codes_ms = self.config.oidc.refresh_token_ttl_s.saturating_mul(1000);
+        // from it may (a late replay still revokes what it issued), and as
+        // long as its session may: RP-initiated and back-channel logout
+        // find the session of a `sid` through it.
+        let keep_codes_ms = self
+            .config
+            .oidc
+            .refresh_token_ttl_s
+            .saturating_mul(1000)
+            .max(self.config.session_ttl_ms);
         purged += tx.purge_oidc(now, keep_codes_ms).await?;
         tx.commit().await?;
         Ok(purged)
