@@ -175,13 +175,21 @@ async fn listing(
     } else {
         StatusCode::OK
     };
+    let list = html! {
+        @if clients.is_empty() { p #no-apps { "No apps yet." } }
+        @else { (table(&clients)) }
+    };
+    let adding = html! {
+        h2 #add-heading { "Add an app" }
+        (add_form(typed, refused))
+    };
+    // A refused form comes first, so its reason and what was typed are
+    // where the reloaded page opens, however long the list.
     let body = html! {
         (nav("/admin/apps"))
         p.hint { "Apps sign people in here with OpenID Connect. Each has a client_id; a confidential app also has a secret, shown once when it is added." }
-        @if clients.is_empty() { p #no-apps { "No apps yet." } }
-        @else { (table(&clients)) }
-        h2 #add-heading { "Add an app" }
-        (add_form(typed, refused))
+        @if refused.is_some() { (adding) h2 { "Registered apps" } (list) }
+        @else { (list) (adding) }
     };
     (status, layout("Apps", "admin-apps", notice, body)).into_response()
 }

@@ -119,6 +119,7 @@ async fn apps_are_added_listed_and_removed_with_the_secret_shown_once() {
     let (_, _, list) = send(&mut root, "GET", "/admin/apps", "", "none").await;
     assert!(list.contains("data-name=\"wiki\""));
     assert!(list.contains(&client_id) && !list.contains(&secret));
+    assert!(list.find("id=\"apps\"").unwrap() < list.find("id=\"add-app\"").unwrap());
     for shown in [
         "confidential",
         "client_secret_post",
@@ -384,6 +385,9 @@ async fn hostile_app_forms_are_refused_in_words_with_the_form_kept() {
         assert!(page.contains(words), "{shown}: wanted {words}");
         assert!(page.contains("<form id=\"add-app\""), "{shown}");
         assert!(!page.contains("client-secret"), "{shown}");
+        // The reason and the form come first, where the page opens.
+        let at = |needle: &str| page.find(needle).unwrap();
+        assert!(at("id=\"app-refused\"") < at("id=\"apps\""), "{shown}");
     }
     assert_eq!(client_names(&service).await, ["wiki"]);
 
