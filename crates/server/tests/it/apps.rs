@@ -389,6 +389,15 @@ async fn hostile_app_forms_are_refused_in_words_with_the_form_kept() {
         let at = |needle: &str| page.find(needle).unwrap();
         assert!(at("id=\"app-refused\"") < at("id=\"apps\""), "{shown}");
     }
+    // Not even a form: refused before anything, still no error page.
+    for body in [
+        "name=%FF&redirect_uris=x",
+        "name=a&name=b",
+        "redirect_uris=%E2%80",
+    ] {
+        let (status, _, _) = send(&mut root, "POST", "/admin/apps", body, "same-origin").await;
+        assert!(status.is_client_error(), "{body}: {status}");
+    }
     assert_eq!(client_names(&service).await, ["wiki"]);
 
     // What was typed is kept, escaped.
