@@ -1031,6 +1031,35 @@ async fn refusals_in_words_and_the_console_pages() {
     chrome.goto("/admin/audit?kind=registration").await;
     chrome.wait_text("#events", "registration").await;
     chrome.shot("console-audit").await;
+    // Apps: a refused form comes back in words with what was typed; an
+    // added confidential app shows its secret once.
+    chrome.goto("/admin/apps").await;
+    chrome.wait_text("main", "Add an app").await;
+    chrome.type_into("#add-app input[name=name]", "wiki").await;
+    chrome
+        .type_into("#redirect-uris", "javascript:alert(1)")
+        .await;
+    chrome.click_and_leave("#add-app button[type=submit]").await;
+    chrome.wait_text("#app-refused", "must be absolute").await;
+    assert_eq!(
+        chrome
+            .eval("document.querySelector('#add-app input[name=name]').value")
+            .await,
+        Some("wiki".into())
+    );
+    chrome.shot("console-app-refused").await;
+    chrome
+        .eval("document.querySelector('#redirect-uris').value = 'https://wiki.example/cb'; true")
+        .await;
+    chrome.click_and_leave("#add-app button[type=submit]").await;
+    chrome.wait_text("#secret-warning", "not shown again").await;
+    let secret = chrome.text("#client-secret").await;
+    assert!(secret.len() >= 32, "{secret}");
+    chrome.shot("console-app-added").await;
+    chrome.goto("/admin/apps").await;
+    chrome.wait_text("#apps", "wiki").await;
+    assert!(!chrome.text("main").await.contains(&secret));
+    chrome.shot("console-apps").await;
     chrome.goto("/no/such/page").await;
     chrome.wait_text("main", "Page not found").await;
     chrome.shot("not-found").await;

@@ -1,5 +1,6 @@
 //! The admin console: people (status, role, credentials with their tiers),
-//! invitations, offboarding, and the audit log with filters. Every request
+//! invitations, offboarding, the apps that sign people in (`apps`), and
+//! the audit log with filters. Every request
 //! goes through [`keybound_service::Service::authorize_admin`]: an administrator at tier 2,
 //! signed in within the step-up window.
 
@@ -89,10 +90,11 @@ pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
 
 /// The console's menu; `here` is the current page's path.
 pub(super) fn nav(here: &str) -> Markup {
-    const PAGES: [(&str, &str); 5] = [
+    const PAGES: [(&str, &str); 6] = [
         ("/admin", "People"),
         ("/admin/invitations", "Invitations"),
         ("/admin/recoveries", "Recoveries and roles"),
+        ("/admin/apps", "Apps"),
         ("/admin/audit", "Audit log"),
         ("/me", "Your passkeys"),
     ];

@@ -5,6 +5,7 @@
 
 mod admin;
 mod approvals;
+mod apps;
 mod audit;
 mod enroll;
 mod errors;
@@ -51,6 +52,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/roles/{id}/{action}", post(approvals::role_action))
         .route("/admin/invitations", get(invitations::page))
         .route("/admin/invitations/void", post(invitations::void))
+        .route("/admin/apps", get(apps::page).post(apps::add))
+        .route("/admin/apps/remove", post(apps::remove))
         .route("/admin/person", get(person::page))
         .route("/admin/person/end-session", post(person::end_session))
         .route("/admin/credentials/{id}/vouch", post(admin::vouch))
@@ -96,10 +99,14 @@ enum Notice {
     ConfirmVoid,
     InvitationVoided,
     NoOpenInvitation,
+    // The console's apps (OpenID Connect clients).
+    ConfirmRemoveApp,
+    AppRemoved,
+    NoSuchApp,
 }
 
 impl Notice {
-    const ALL: [Notice; 34] = [
+    const ALL: [Notice; 37] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -134,6 +141,9 @@ impl Notice {
         Notice::ConfirmVoid,
         Notice::InvitationVoided,
         Notice::NoOpenInvitation,
+        Notice::ConfirmRemoveApp,
+        Notice::AppRemoved,
+        Notice::NoSuchApp,
     ];
 
     pub(super) fn key(self) -> &'static str {
@@ -172,6 +182,9 @@ impl Notice {
             Notice::ConfirmVoid => "confirm-void",
             Notice::InvitationVoided => "invitation-voided",
             Notice::NoOpenInvitation => "no-open-invitation",
+            Notice::ConfirmRemoveApp => "confirm-remove-app",
+            Notice::AppRemoved => "app-removed",
+            Notice::NoSuchApp => "no-such-app",
         }
     }
 
@@ -252,6 +265,11 @@ impl Notice {
             Notice::ConfirmVoid => "Tick \"I am sure\" to void an invitation.",
             Notice::InvitationVoided => "Invitation voided: its link no longer works.",
             Notice::NoOpenInvitation => "There is no open invitation for that name (used, voided or expired).",
+            Notice::ConfirmRemoveApp => "Tick \"I am sure\" to remove an app.",
+            Notice::AppRemoved => {
+                "App removed: its codes and tokens no longer work, and it can no longer sign anyone in."
+            }
+            Notice::NoSuchApp => "There is no app by that name (already removed?).",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -279,6 +297,8 @@ impl Notice {
                 | Notice::NoSuchSession
                 | Notice::ConfirmVoid
                 | Notice::NoOpenInvitation
+                | Notice::ConfirmRemoveApp
+                | Notice::NoSuchApp
         )
     }
 }
