@@ -123,14 +123,14 @@ fn b64_json(part: &str) -> Map<String, Value> {
 }
 
 /// Signs ada's `browser` in to `client_id` through the code flow; the
-/// claims of the ID token it gets (checked by the strict RP tests) and
-/// its access token.
+/// claims of the ID token it gets (checked by the strict RP tests), and
+/// its access token and ID token.
 fn sign_in_to(
     server: &Server,
     browser: &Browser,
     client_id: &str,
     secret: &str,
-) -> (Map<String, Value>, String) {
+) -> (Map<String, Value>, String, String) {
     let path = format!(
         "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256",
         enc(client_id),
@@ -163,7 +163,11 @@ fn sign_in_to(
     let tokens = reply.json();
     let id_token = tokens["id_token"].as_str().unwrap();
     let claims = b64_json(id_token.split('.').nth(1).unwrap());
-    (claims, tokens["access_token"].as_str().unwrap().to_owned())
+    (
+        claims,
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        id_token.to_owned(),
+    )
 }
 
 /// Verifies a received logout token against the provider's JWKS and
@@ -190,7 +194,8 @@ fn logout_claims(server: &Server, received: &Received, client_id: &str) -> Map<S
     assert!(aud_ok, "aud {}", claims["aud"]);
     assert_eq!(claims["events"], json!({ EVENT: {} }));
     assert!(claims.get("nonce").is_none(), "§2.4: no nonce");
-    assert!(claims["iat"].is_i64() && claims["jti"].is_string());
+    assert!(claims["jti"].is_string());
+    assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
     claims
 }
 
@@ -226,11 +231,11 @@ fn offboarding_sends_every_signed_in_app_its_logout_token() {
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert_eq!(discovery["backchannel_logout_session_supported"], true);
 
-    let (wiki_id, wiki_access) = sign_in_to(&server, &browser, &wiki, &wiki_secret);
+    let (wiki_id, wiki_access, _) = sign_in_to(&server, &browser, &wiki, &wiki_secret);
     // Twice to the same client on one session: one sid, one token.
-    let (wiki_again, _) = sign_in_to(&server, &browser, &wiki, &wiki_secret);
+    let (wiki_again, _, _) = sign_in_to(&server, &browser, &wiki, &wiki_secret);
     assert_eq!(wiki_again["sid"], wiki_id["sid"]);
-    let (chat_id, _) = sign_in_to(&server, &browser, &chat, &chat_secret);
+    let (chat_id, _, _) = sign_in_to(&server, &browser, &chat, &chat_secret);
     sign_in_to(&server, &browser, &quiet, &quiet_secret);
     assert!(wiki_id["sid"].is_string() && chat_id["sid"].is_string());
     assert_ne!(wiki_id["sid"], chat_id["sid"], "a sid per client");
@@ -272,11 +277,39 @@ fn signing_out_of_keybound_signs_out_of_the_app() {
     let rp = RelyingParty::start();
     let uri = rp.uri("/logout");
     let (wiki, secret) = client(&server, "wiki", &["--backchannel-logout-uri", &uri]);
-    let (id, _) = sign_in_to(&server, &browser, &wiki, &secret);
+    let (id, _, _) = sign_in_to(&server, &browser, &wiki, &secret);
     let (status, _) = browser.post_json("/signout", &json!({}));
     assert_eq!(status, 200);
     let got = rp.expect(1);
     let claims = logout_claims(&server, &got[0], &wiki);
     assert_eq!(claims["sub"], id["sub"]);
     assert_eq!(claims["sid"], id["sid"]);
+}
+
+/// RP-initiated logout at one app ends the keybound session: every app
+/// signed in on it hears, the one that asked included (it may have other
+/// tabs or devices' sessions to end by `sid`).
+#[test]
+fn logging_out_at_one_app_tells_the_others() {
+    let (server, browser, _) = signed_in_server(&[]);
+    let rp = RelyingParty::start();
+    let wiki_uri = rp.uri("/wiki");
+    let chat_uri = rp.uri("/chat");
+    let (wiki, wiki_secret) = client(&server, "wiki", &["--backchannel-logout-uri", &wiki_uri]);
+    let (chat, chat_secret) = client(&server, "chat", &["--backchannel-logout-uri", &chat_uri]);
+    let (_, _, hint) = sign_in_to(&server, &browser, &wiki, &wiki_secret);
+    let (chat_id, _, _) = sign_in_to(&server, &browser, &chat, &chat_secret);
+    let reply = raw(
+        server.port,
+        "GET",
+        &format!("/oauth2/logout?id_token_hint={}", enc(&hint)),
+        &[],
+        b"",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut got = rp.expect(2);
+    got.sort_by(|a, b| a.path.cmp(&b.path));
+    let chat_logout = logout_claims(&server, &got[0], &chat);
+    assert_eq!(chat_logout["sid"], chat_id["sid"]);
+    logout_claims(&server, &got[1], &wiki);
 }
