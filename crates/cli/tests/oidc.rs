@@ -16,6 +16,8 @@
 
 mod support;
 
+#[path = "oidc/backchannel.rs"]
+mod backchannel;
 #[path = "oidc/hostile.rs"]
 mod hostile;
 

@@ -11,6 +11,7 @@ mod identities;
 mod logout_outbox;
 mod metadata;
 mod oidc;
+mod oidc_sessions;
 mod recoveries;
 mod roles;
 mod secrets;
@@ -20,6 +21,7 @@ mod single_use;
 
 pub use logout_outbox::LogoutDelivery;
 pub use oidc::{OidcClient, OidcCode, OidcToken};
+pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
 pub use recoveries::IssuedRecovery;
 pub use signing_keys::SigningKeyRow;
 

@@ -221,14 +221,9 @@ impl crate::Service {
         Ok(LogoutRetry::At(at))
     }
 
-    /// The OpenID Provider's issuer identifier: the first origin (the
-    /// `--oidc-issuer` default).
+    /// The OpenID Provider's issuer identifier (`--oidc-issuer`): a logout
+    /// token's `iss` must be the ID token's.
     fn oidc_issuer(&self) -> String {
-        self.config()
-            .origins
-            .origins()
-            .first()
-            .cloned()
-            .unwrap_or_default()
+        self.config().oidc.issuer.clone()
     }
 }

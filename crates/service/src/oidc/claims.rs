@@ -87,6 +87,23 @@ fn keyed(secret: &[u8; 32], parts: &[&[u8]]) -> String {
     b64::encode(context.sign().as_ref())
 }
 
+/// The `sub` `client` sees for `identity_id` under the deployment's OIDC
+/// `secret` (for a caller that holds a transaction and read the secret
+/// through it).
+pub(crate) fn subject_with(secret: &[u8; 32], client: &OidcClient, identity_id: &str) -> String {
+    if !client.pairwise {
+        return identity_id.to_owned();
+    }
+    keyed(
+        secret,
+        &[
+            b"pairwise",
+            sector(client).as_bytes(),
+            identity_id.as_bytes(),
+        ],
+    )
+}
+
 impl Service {
     /// The `sub` `client` sees for `identity_id`.
     pub(crate) async fn oidc_subject(
@@ -98,14 +115,7 @@ impl Service {
             return Ok(identity_id.to_owned());
         }
         let secret = self.oidc_secret().await?;
-        Ok(keyed(
-            &secret,
-            &[
-                b"pairwise",
-                sector(client).as_bytes(),
-                identity_id.as_bytes(),
-            ],
-        ))
+        Ok(subject_with(&secret, client, identity_id))
     }
 
     /// The `sid` (OIDC Back-Channel Logout §2.1) `client_id` sees for the

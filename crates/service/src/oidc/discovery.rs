@@ -48,8 +48,8 @@ impl Service {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
-            "backchannel_logout_supported": false,
-            "backchannel_logout_session_supported": false,
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
         })
     }
 }

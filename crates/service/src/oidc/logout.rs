@@ -11,6 +11,7 @@
 //! provider did not sign (`alg: none` included): refused, audited.
 
 use keybound_audit::Outcome;
+use keybound_store::EndingSessions;
 use serde_json::Value;
 
 use crate::oidc::params::OidcParams;
@@ -101,6 +102,8 @@ impl Service {
                     .map(|i| i.name);
                 event.credential_id = Some(keybound_webauthn::b64::encode(&session.credential_id));
             }
+            self.sessions_ending(&mut tx, EndingSessions::Session(&session_hash))
+                .await?;
             let ended = tx.end_session(&session_hash, now).await?;
             let revoked = tx.revoke_oidc_tokens_of_session(&session_hash, now).await?;
             event.details.insert("ended".into(), ended.to_string());

@@ -12,6 +12,7 @@ pub(crate) mod authorize;
 pub(crate) mod claims;
 pub(crate) mod clients;
 pub(crate) mod discovery;
+pub(crate) mod ending;
 pub(crate) mod introspect;
 pub(crate) mod logout;
 pub(crate) mod params;
@@ -163,6 +164,25 @@ impl Service {
             .try_into()
             .map_err(|_| ServiceError::Internal("the OIDC secret is unreadable".into()))?;
         Ok(*self.oidc.secret.get_or_init(|| secret))
+    }
+
+    /// The deployment's OIDC secret as `tx` sees it, for a use case that
+    /// holds the writer: never made here (`None` when no client was ever
+    /// issued anything, so no `sid` or pairwise `sub` exists yet).
+    async fn oidc_secret_in(
+        &self,
+        tx: &mut keybound_store::WriteTx,
+    ) -> Result<Option<[u8; 32]>, ServiceError> {
+        if let Some(secret) = self.oidc.secret.get() {
+            return Ok(Some(*secret));
+        }
+        let Some(kept) = tx.stored_secret("oidc/subject-key").await? else {
+            return Ok(None);
+        };
+        let secret: [u8; 32] = kept
+            .try_into()
+            .map_err(|_| ServiceError::Internal("the OIDC secret is unreadable".into()))?;
+        Ok(Some(secret))
     }
 
     /// Loads the deployment secrets the provider signs and keys with (the

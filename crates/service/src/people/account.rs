@@ -7,7 +7,9 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::Outcome;
-use keybound_store::{Credential, CredentialStatus, Identity, IdentityStatus, ReadTx, Session};
+use keybound_store::{
+    Credential, CredentialStatus, EndingSessions, Identity, IdentityStatus, ReadTx, Session,
+};
 use keybound_webauthn::b64;
 
 use crate::policy;
@@ -178,6 +180,8 @@ impl Service {
                 return Err(ServiceError::ConfirmationRequired);
             }
         }
+        self.sessions_ending(&mut tx, EndingSessions::Credential(&credential.id))
+            .await?;
         if !tx
             .revoke_credential(&credential.id, "revoked by owner")
             .await?

@@ -5,7 +5,7 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{Credential, Identity, ReadTx};
+use keybound_store::{Credential, EndingSessions, Identity, ReadTx};
 use keybound_webauthn::b64;
 
 use crate::{Actor, Admin, ClientContext, Operator, Service, ServiceError};
@@ -50,6 +50,8 @@ impl Service {
         let id = b64::decode_lenient(credential_id).map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.kernel.store.begin().await?;
         let credential = tx.credential(&id).await?.ok_or(ServiceError::NotFound)?;
+        self.sessions_ending(&mut tx, EndingSessions::Credential(&id))
+            .await?;
         if !tx.revoke_credential(&id, reason).await? {
             return Err(ServiceError::NotFound);
         }

@@ -5,7 +5,7 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{Challenge, CredentialStatus, Session, StoreError, WriteTx};
+use keybound_store::{Challenge, CredentialStatus, EndingSessions, Session, StoreError, WriteTx};
 use keybound_webauthn::{
     b64, challenge_of, verify_authentication, AuthenticationExpectation, AuthenticationResponse,
     CredentialPublicKey, Error as VerifyError, PublicKeyCredentialRequestOptions, StoredCredential,
@@ -416,12 +416,18 @@ impl Service {
         previous: &str,
         identity: &keybound_store::Identity,
         ctx: &ClientContext,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<i64>, ServiceError> {
         let now = self.now_ms();
         let hash = hash_token(previous);
         let Some(old) = tx.live_session(&hash, now).await? else {
             return Ok(None);
         };
+        // A step-up keeps the person signed in to their apps; someone
+        // else's session ending is told to theirs.
+        if old.identity_id != identity.id {
+            self.sessions_ending(tx, EndingSessions::Session(&hash))
+                .await?;
+        }
         tx.end_session(&hash, now).await?;
         if old.identity_id == identity.id {
             return Ok(Some(old.tier));
@@ -471,6 +477,8 @@ impl Service {
         let Some(session) = tx.live_session(&hash, now).await? else {
             return Ok(false);
         };
+        self.sessions_ending(&mut tx, EndingSessions::Session(&hash))
+            .await?;
         tx.end_session(&hash, now).await?;
         let mut event = self.event(EventKind::SignOut, ctx);
         event.subject = tx

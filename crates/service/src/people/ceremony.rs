@@ -3,7 +3,7 @@
 
 use crate::record::Record;
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{ReadTx, StoreError, WriteTx};
+use keybound_store::{EndingSessions, ReadTx, StoreError, WriteTx};
 use serde::de::DeserializeOwned;
 
 use crate::tokens::sha256;
@@ -28,6 +28,12 @@ pub(crate) enum Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Failure::Internal(e.into())
+    }
+}
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Self {
+        Failure::Internal(e)
     }
 }
 
@@ -93,6 +99,8 @@ impl Service {
                     // Whoever holds a copy may already be signed in with
                     // it: those sessions end with the quarantine, and
                     // clearing it later revives none of them.
+                    self.sessions_ending(&mut tx, EndingSessions::Credential(&id))
+                        .await?;
                     tx.quarantine_credential(&id).await?;
                     tx.end_sessions_of_credential(&id, event.time_ms).await?;
                 }

@@ -6,7 +6,7 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{Outcome, Severity};
-use keybound_store::{CredentialStatus, IdentityStatus};
+use keybound_store::{CredentialStatus, EndingSessions, IdentityStatus};
 use keybound_webauthn::b64;
 
 use crate::{Admin, ClientContext, Operator, Service, ServiceError};
@@ -89,6 +89,8 @@ impl Service {
             refused.severity = Some(Severity::High);
             return Err(self.record_refusal(refused, Refusal::LastAdmin, None).await);
         }
+        self.sessions_ending(&mut tx, EndingSessions::Identity(&identity.id))
+            .await?;
         let mut done = Offboarded::default();
         for credential in tx.credentials_of(&identity.id).await? {
             if matches!(credential.status, CredentialStatus::Revoked(_)) {

@@ -8,7 +8,9 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Outcome, Severity};
-use keybound_store::{Grant, Identity, IdentityStatus, ReadTx, Recovery, StoreError, WriteTx};
+use keybound_store::{
+    EndingSessions, Grant, Identity, IdentityStatus, ReadTx, Recovery, StoreError, WriteTx,
+};
 use keybound_webauthn::b64;
 
 use crate::tokens::hex_id;
@@ -409,6 +411,8 @@ impl Service {
         })
         .await?;
         if recovery.revoke_old {
+            self.sessions_ending(tx, EndingSessions::Identity(&recovery.identity_id))
+                .await?;
             for c in tx.credentials_of(&recovery.identity_id).await? {
                 if tx.revoke_credential(&c.id, "replaced by recovery").await? {
                     let mut e = self

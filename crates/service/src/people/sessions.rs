@@ -2,6 +2,7 @@
 //! passkey and tier, and ending one (a lost laptop still signed in).
 
 use keybound_audit::Outcome;
+use keybound_store::EndingSessions;
 use keybound_webauthn::b64;
 
 use crate::record::Record;
@@ -79,6 +80,8 @@ impl Service {
             .into_iter()
             .find(|s| s.id_hash == hash)
             .ok_or(ServiceError::NotFound)?;
+        self.sessions_ending(&mut tx, EndingSessions::Session(&hash))
+            .await?;
         if !tx.end_session_of(&identity.id, &hash, now).await? {
             return Err(ServiceError::NotFound);
         }

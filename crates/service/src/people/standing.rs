@@ -24,7 +24,7 @@ use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
 use keybound_audit::{NewEvent, Severity};
-use keybound_store::{Identity, IdentityStatus, WriteTx};
+use keybound_store::{EndingSessions, Identity, IdentityStatus, WriteTx};
 
 use crate::invite::Issuer;
 use crate::roles::RoleGrant;
@@ -219,6 +219,8 @@ impl Service {
             drop(tx);
             return Err(self.refuse(event, refusal).await);
         }
+        self.sessions_ending(&mut tx, EndingSessions::Identity(&identity.id))
+            .await?;
         tx.set_identity_status(&identity.id, IdentityStatus::Suspended)
             .await?;
         let ended = tx.end_sessions_of(&identity.id, now).await?.len();

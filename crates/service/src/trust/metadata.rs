@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use keybound_audit::{Outcome, Severity};
 use keybound_metadata::{key_identifier, verify_blob, Entry, MetadataBlob, MetadataError};
-use keybound_store::{Credential, CredentialStatus, ReadTx, WriteTx};
+use keybound_store::{Credential, CredentialStatus, EndingSessions, ReadTx, WriteTx};
 use keybound_webauthn::b64;
 
 use crate::tiers::{standing, ModelEvidence, Standing};
@@ -333,6 +333,8 @@ impl Service {
             event.outcome = Some(Outcome::Success);
             event.reason = Some(format!("tier {} -> {tier}: {reasons}", credential.tier));
             if suspend {
+                self.sessions_ending(tx, EndingSessions::Credential(&credential.id))
+                    .await?;
                 tx.quarantine_credential(&credential.id).await?;
                 tx.end_sessions_of_credential(&credential.id, self.now_ms())
                     .await?;

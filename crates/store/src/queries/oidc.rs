@@ -112,7 +112,7 @@ fn uris_json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
 
-fn client_from_row(r: &dyn Fields) -> Result<OidcClient, StoreError> {
+pub(super) fn client_from_row(r: &dyn Fields) -> Result<OidcClient, StoreError> {
     Ok(OidcClient {
         client_id: r.text("client_id")?,
         name: r.text("name")?,

@@ -1,8 +1,9 @@
 //! `keybound admin …`: the local operator's commands, on the database
 //! (`--data-dir`, `--database-url`) of a server set up before (they never
 //! create one); `invite` also takes the site settings its link is made of
-//! and the lifetimes, and `vouch-credential` the tier settings it judges
-//! by. Listings print a table, or JSON with `--json` (`crate::output`).
+//! and the lifetimes, `vouch-credential` the tier settings it judges by,
+//! and `suspend`, `revoke-credential` and `offboard` the site and OIDC
+//! settings their back-channel logout tokens are issued under. Listings print a table, or JSON with `--json` (`crate::output`).
 
 mod credentials;
 mod invitations;
@@ -16,7 +17,9 @@ use keybound_service::{Operator, Refusal, Service, ServiceError};
 
 use crate::app::{self, ServiceSettings};
 use crate::output::Format;
-use crate::settings::{LifetimeSettings, SiteSettings, Sources, StoreSettings, TierSettings};
+use crate::settings::{
+    LifetimeSettings, OidcSettings, SiteSettings, Sources, StoreSettings, TierSettings,
+};
 
 /// Who the audit log names as the actor of these commands: the local
 /// operator, who holds the database.
@@ -42,6 +45,18 @@ pub(crate) struct Admin {
     store: StoreSettings,
     #[command(subcommand)]
     command: AdminCommand,
+}
+
+/// The server's site and OIDC settings, for the commands that end
+/// sessions: the back-channel logout tokens they queue name the issuer
+/// (`iss`) the relying parties know, so they must run with the settings
+/// `serve` runs with (the same file, variables or flags).
+#[derive(Args, Debug, Clone)]
+struct IssuerSettings {
+    #[command(flatten)]
+    site: SiteSettings,
+    #[command(flatten)]
+    oidc: OidcSettings,
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +116,8 @@ enum AdminCommand {
     Suspend {
         /// The account name.
         name: String,
+        #[command(flatten)]
+        issuer: IssuerSettings,
     },
     /// Make a suspended NAME active again, with the passkeys they had.
     Resume {
@@ -116,12 +133,16 @@ enum AdminCommand {
         /// Why, for the audit log.
         #[arg(long, default_value = "revoked by admin")]
         reason: String,
+        #[command(flatten)]
+        issuer: IssuerSettings,
     },
     /// Offboard NAME: revoke every credential, end every session, void every
     /// open invitation, in one transaction. Only a new invitation undoes it.
     Offboard {
         /// The account name.
         name: String,
+        #[command(flatten)]
+        issuer: IssuerSettings,
     },
     /// Return a quarantined credential (suspected clone) to use once you
     /// have established it is genuine; its counter restarts.
@@ -160,6 +181,12 @@ impl Admin {
             AdminCommand::VouchCredential { tiers, .. } => {
                 settings.tiers = sources.resolve(tiers.clone())?;
             }
+            AdminCommand::Suspend { issuer, .. }
+            | AdminCommand::RevokeCredential { issuer, .. }
+            | AdminCommand::Offboard { issuer, .. } => {
+                settings.site = sources.resolve(issuer.site.clone())?;
+                settings.oidc = sources.resolve(issuer.oidc.clone())?;
+            }
             _ => {}
         }
         let service = app::existing_service(&settings).await?;
@@ -190,10 +217,10 @@ async fn run(
         }
         AdminCommand::Promote { name } => people::promote(service, &name).await,
         AdminCommand::Demote { name } => people::demote(service, &name).await,
-        AdminCommand::Suspend { name } => people::suspend(service, &name).await,
+        AdminCommand::Suspend { name, .. } => people::suspend(service, &name).await,
         AdminCommand::Resume { name } => people::resume(service, &name).await,
-        AdminCommand::Offboard { name } => people::offboard(service, &name).await,
-        AdminCommand::RevokeCredential { id, reason } => {
+        AdminCommand::Offboard { name, .. } => people::offboard(service, &name).await,
+        AdminCommand::RevokeCredential { id, reason, .. } => {
             credentials::revoke(service, &id, &reason).await
         }
         AdminCommand::ClearCredential { id } => credentials::clear(service, &id).await,
