@@ -21,6 +21,9 @@
 
 mod support;
 
+#[path = "browser/forward.rs"]
+mod forward;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

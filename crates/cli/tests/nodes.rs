@@ -201,10 +201,12 @@ fn forward_auth_on_another_node_refuses_a_revoked_credential_within_a_second() {
     let Some(url) = database("forward_auth_on_another_node_refuses_a_revoked_credential") else {
         return;
     };
+    let policies = support::policy_dir(&support::app_policies("app.kb.test"));
     let flags: Vec<&str> = NODE_FLAGS
         .iter()
         .copied()
         .chain(["--trusted-proxy", "127.0.0.1"])
+        .chain(["--policy-dir", policies.path().to_str().unwrap()])
         .collect();
     let (a, b) = (Server::node(&url, &flags), Server::node(&url, &flags));
     let auth = Authenticator::default();

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::proxy::{dechunk, free_port, tool, Proxy};
 use crate::support::http::{challenge, decode, Browser};
-use crate::support::Server;
+use crate::support::{app_policies, policy_dir, Server};
 
 /// The app behind the proxy: answers every request with the `Remote-*`
 /// headers it got, one `name: value` a line, and remembers them all.
@@ -99,10 +99,13 @@ fn location(head: &str) -> &str {
 
 /// keybound on its own port (its origin `http://localhost:PORT`),
 /// trusting the proxies on 127.0.0.1, the session cookie scoped to
-/// `localhost` so `app.localhost` sees it.
-fn keybound() -> (Server, String) {
+/// `localhost` so `app.localhost` sees it, and the app on `app_host`
+/// permitted by policy (its `/admin` at tier 3). The policy directory
+/// lives as long as the returned guard.
+fn keybound(app_host: &str) -> (Server, String, tempfile::TempDir) {
     let port = free_port();
     let origin = format!("http://localhost:{port}");
+    let policies = policy_dir(&app_policies(app_host));
     let server = Server::start_on(
         &format!("127.0.0.1:{port}"),
         "localhost",
@@ -112,9 +115,11 @@ fn keybound() -> (Server, String) {
             "127.0.0.1",
             "--cookie-domain",
             "localhost",
+            "--policy-dir",
+            policies.path().to_str().unwrap(),
         ],
     );
-    (server, origin)
+    (server, origin, policies)
 }
 
 /// Enrols `name` straight at keybound; the signed-in browser and the
@@ -152,8 +157,9 @@ fn session_cookie(browser: &Browser) -> String {
 }
 
 /// What every proxy must do, through the proxy on `port` for the app on
-/// `app.localhost:PORT`. `api_anonymous` is what an anonymous API client
-/// gets (nginx sends everyone to sign in; the others answer 401).
+/// `app.localhost:PORT`. `api_anonymous` is what an API client sent to
+/// sign in or step up gets (nginx sends everyone on; the others answer
+/// 401).
 fn the_contract(server: &Server, origin: &str, app: &App, port: u16, api_anonymous: u16) {
     let host = format!("app.localhost:{port}");
     let html = ("Accept", "text/html");
@@ -195,6 +201,29 @@ fn the_contract(server: &Server, origin: &str, app: &App, port: u16, api_anonymo
             .any(|l| l.contains("mallory") || l.contains("admin")),
         "a forged header reached the app: {seen:?}"
     );
+
+    // Too low a tier for /admin (tier 3 by policy; a software passkey
+    // proves less): a browser is sent to step up and come back, an API
+    // client is refused, nothing reaches the app; the plain route stays
+    // open.
+    let step_up = format!(
+        "{origin}/step-up?rd=http%3A%2F%2Fapp.localhost%3A{port}%2Fadmin%2Fusers%3Fx%3D1&tier=3"
+    );
+    let reached = app.seen.lock().unwrap().len();
+    let (status, head, _) = get(
+        port,
+        &host,
+        "/admin/users?x=1",
+        &[("Cookie", &cookie), html],
+    );
+    assert_eq!(status, 302, "{head}");
+    assert_eq!(location(&head), step_up.to_ascii_lowercase());
+    let (status, head, _) = get(port, &host, "/admin/users?x=1", &[("Cookie", &cookie)]);
+    assert_eq!(status, api_anonymous, "{head}");
+    assert_eq!(app.seen.lock().unwrap().len(), reached, "/admin reached");
+    let (status, _, body) = get(port, &host, "/page", &[("Cookie", &cookie), html]);
+    assert_eq!(status, 200);
+    assert!(body.contains("remote-user: ada"), "{body}");
 
     // Revoked: the very next request is refused.
     let mut browser = browser;
@@ -334,9 +363,9 @@ fn nginx_auth_request_puts_an_app_behind_keybound() {
     let Some(binary) = tool("/usr/sbin/nginx", "the nginx forward-auth test") else {
         return;
     };
-    let (server, origin) = keybound();
     let app = app();
     let port = free_port();
+    let (server, origin, _policies) = keybound(&format!("app.localhost:{port}"));
     let _proxy = nginx(&binary, port, server.port, app.port);
     the_contract(&server, &origin, &app, port, 302);
 }
@@ -346,9 +375,9 @@ fn caddy_forward_auth_puts_an_app_behind_keybound() {
     let Some(binary) = tool("/usr/bin/caddy", "the Caddy forward-auth test") else {
         return;
     };
-    let (server, origin) = keybound();
     let app = app();
     let port = free_port();
+    let (server, origin, _policies) = keybound(&format!("app.localhost:{port}"));
     let _proxy = caddy(&binary, port, server.port, app.port);
     the_contract(&server, &origin, &app, port, 401);
 }
@@ -360,13 +389,13 @@ fn caddy_forward_auth_puts_an_app_behind_keybound() {
 /// answer (status and `Location`) to the client.
 #[test]
 fn traefiks_forward_auth_contract() {
-    let (server, origin) = keybound();
-    let traefik = |cookie: Option<&str>, accept_html: bool| {
+    let (server, origin, _policies) = keybound("app.localhost");
+    let traefik_at = |uri: &str, cookie: Option<&str>, accept_html: bool| {
         let mut headers = vec![
             ("X-Forwarded-Method", "GET"),
             ("X-Forwarded-Proto", "https"),
             ("X-Forwarded-Host", "app.localhost"),
-            ("X-Forwarded-Uri", "/page?x=1"),
+            ("X-Forwarded-Uri", uri),
             ("X-Forwarded-For", "127.0.0.2"),
         ];
         if let Some(c) = cookie {
@@ -382,6 +411,8 @@ fn traefiks_forward_auth_contract() {
             &headers,
         )
     };
+    let traefik =
+        |cookie: Option<&str>, accept_html: bool| traefik_at("/page?x=1", cookie, accept_html);
     let (status, head, _) = traefik(None, true);
     assert_eq!(status, 302);
     assert_eq!(
@@ -396,6 +427,16 @@ fn traefiks_forward_auth_contract() {
     assert_eq!(status, 200);
     assert!(head.contains("\r\nremote-user: ada"), "{head}");
     assert!(head.contains("\r\nremote-groups: user"), "{head}");
+    // /admin wants tier 3: a browser is sent to step up, an API client
+    // refused.
+    let (status, head, _) = traefik_at("/admin", Some(&cookie), true);
+    assert_eq!(status, 302);
+    assert_eq!(
+        location(&head),
+        format!("{origin}/step-up?rd=https%3A%2F%2Fapp.localhost%2Fadmin&tier=3")
+            .to_ascii_lowercase()
+    );
+    assert_eq!(traefik_at("/admin", Some(&cookie), false).0, 401);
 
     let path = format!(
         "/me/credentials/{}/revoke",
@@ -521,9 +562,9 @@ fn envoy_ext_authz_puts_an_app_behind_keybound() {
     let Some(binary) = envoy_binary() else {
         return;
     };
-    let (server, origin) = keybound();
     let app = app();
     let port = free_port();
+    let (server, origin, _policies) = keybound(&format!("app.localhost:{port}"));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("envoy.yaml");
     std::fs::write(&config, envoy_config(port, server.port, app.port)).unwrap();

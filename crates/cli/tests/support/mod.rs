@@ -171,3 +171,26 @@ impl Server {
         )
     }
 }
+
+/// A `--policy-dir` holding `policies` as `apps.cedar`: routes behind
+/// forward-auth are denied until a policy permits them. Keep it as long as
+/// the server that reads it.
+pub fn policy_dir(policies: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apps.cedar"), policies).unwrap();
+    dir
+}
+
+/// Policies for the app on `host`: everyone signed in may use it; its
+/// `/admin` wants a sign-in at tier 3 (the shape `docs/manual/policy.md`
+/// shows).
+pub fn app_policies(host: &str) -> String {
+    format!(
+        r#"@id("app-everyone")
+permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"{host}");
+@id("app-admin-tier3")
+forbid (principal, action, resource in Keybound::App::"{host}")
+  when {{ resource.path like "/admin*" && context.tier < 3 }};
+"#
+    )
+}

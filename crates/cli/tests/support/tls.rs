@@ -40,12 +40,14 @@ impl TestCa {
 
     /// A server certificate for kb.test, localhost and 127.0.0.1.
     pub fn leaf(&self) -> Leaf {
-        let params = CertificateParams::new(vec![
-            "kb.test".to_owned(),
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .unwrap();
+        self.leaf_for(&["kb.test", "localhost", "127.0.0.1"])
+    }
+
+    /// A server certificate for `names`.
+    pub fn leaf_for(&self, names: &[&str]) -> Leaf {
+        let params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {

@@ -3,8 +3,19 @@
 
 use super::*;
 use keybound_server::{IpNet, TrustedProxies};
+use keybound_service::policies::PolicySet;
+use keybound_service::PolicyLoad;
 
-/// The app with loopback (where the test "proxy" is) trusted.
+/// Routes are denied until a policy permits them: the test's app is
+/// everyone's, its `/admin` wants tier 3.
+const POLICIES: &str = r#"@id("app-everyone")
+permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.localhost:8080");
+@id("app-admin-tier3")
+forbid (principal, action, resource in Keybound::App::"app.localhost:8080")
+  when { resource.path like "/admin*" && context.tier < 3 };"#;
+
+/// The app with loopback (where the test "proxy" is) trusted and
+/// [`POLICIES`] loaded.
 async fn proxied_app() -> (Router, Arc<Service>) {
     let store = Store::open("sqlite::memory:").await.unwrap();
     let config = Config::new("localhost", OriginPolicy::exact([ORIGIN]).unwrap(), [5; 32]);
@@ -14,6 +25,11 @@ async fn proxied_app() -> (Router, Arc<Service>) {
         Arc::new(SystemClock),
         Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(4)),
     ));
+    let set = PolicySet::load(&[("app.cedar", POLICIES)]).unwrap();
+    service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
     let loopback: IpNet = "127.0.0.0/8".parse().unwrap();
     let state =
         AppState::new(service.clone(), false).with_trusted_proxies(TrustedProxies::new([loopback]));
@@ -447,4 +463,55 @@ async fn every_session_state_change_refuses_cross_site_requests() {
     // Still signed in, passkey still there.
     let (status, _) = ask(&mut b, "/api/authz/auth-request", NGINX).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn too_low_a_tier_is_sent_to_step_up_and_an_unpermitted_app_is_forbidden() {
+    let (app, service) = proxied_app().await;
+    let token = service
+        .invite("ada", false, &Operator::local("t"))
+        .await
+        .unwrap();
+    let (mut b, _) = enrol_at(&app, [127, 0, 0, 7], &token.value).await;
+    let step_up =
+        "http://localhost:8080/step-up?rd=http%3A%2F%2Fapp.localhost%3A8080%2Fadmin%2Fx&tier=3";
+    let admin = [("x-original-url", "http://app.localhost:8080/admin/x")];
+    let (status, headers) = ask(&mut b, "/api/authz/auth-request", &admin).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(location(&headers), step_up);
+    assert!(headers.get("remote-user").is_none());
+    let traefik = [
+        ("x-forwarded-method", "GET"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-host", "app.localhost:8080"),
+        ("x-forwarded-uri", "/admin/x"),
+    ];
+    let (status, headers) = ask(&mut b, "/api/authz/forward-auth", &with(&traefik, &[HTML])).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(location(&headers), step_up);
+    let (status, headers) = ask(&mut b, "/api/authz/forward-auth", &traefik).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("remote-user").is_none());
+    // The plain route stays open.
+    let (status, _) = ask(&mut b, "/api/authz/auth-request", NGINX).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // An app no policy permits: forbidden, never a sign-in loop.
+    let other = [("x-original-url", "http://other.localhost:8080/")];
+    let (status, headers) = ask(&mut b, "/api/authz/auth-request", &other).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(headers.get("location").is_none());
+    let denied: Vec<_> = service
+        .store()
+        .audit_events()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == "access.denied")
+        .collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(
+        denied[0].event.details.get("policies").map(String::as_str),
+        Some("default deny")
+    );
 }

@@ -79,7 +79,9 @@ impl Service {
     /// browser holding `session_cookie`. The session comes from this
     /// node's cache (filled from the store on a miss); the decision from
     /// [`Service::decide`]. A cookie that names no live session is as no
-    /// cookie: sign in.
+    /// cookie: sign in. A denial of a signed-in request is recorded
+    /// (`access.denied`, at most once a minute per person, route and
+    /// method: [`Service::record_denial`]).
     ///
     /// Errors: [`ServiceError::Internal`] when the store fails on a miss.
     pub async fn forward_auth(
@@ -120,6 +122,14 @@ impl Service {
             },
         };
         let decision = self.decide(&access);
+        if let (AccessDecision::Deny { .. }, Some(_)) = (&decision, &session) {
+            // Best effort, as the limiter already is: the answer is a
+            // denial whether or not it could be written down, and a proxy
+            // told "try again" would only ask again.
+            if let Err(e) = self.record_denial(&access, &decision, ctx).await {
+                tracing::warn!(error = %e, "a forward-auth denial could not be recorded");
+            }
+        }
         Ok(match (decision, session) {
             (AccessDecision::Allow { .. }, Some(s)) => ForwardDecision::Allow(Grant {
                 user: s.name.clone(),
@@ -132,14 +142,10 @@ impl Service {
             (AccessDecision::Allow { .. } | AccessDecision::SignIn, _) => ForwardDecision::SignIn,
             (AccessDecision::StepUp { tier }, Some(_)) => ForwardDecision::StepUp(tier),
             (AccessDecision::StepUp { .. }, None) => ForwardDecision::SignIn,
-            (AccessDecision::Deny { policies }, Some(s)) => {
-                // TODO(lead): record the denial through the cedar helper's
-                // rate-limited `Service::record_denial` once it lands.
-                ForwardDecision::Deny {
-                    user: s.name.clone(),
-                    policies,
-                }
-            }
+            (AccessDecision::Deny { policies }, Some(s)) => ForwardDecision::Deny {
+                user: s.name.clone(),
+                policies,
+            },
             (AccessDecision::Deny { .. }, None) => ForwardDecision::SignIn,
         })
     }

@@ -326,6 +326,14 @@ impl Service {
             }
             AccessDecision::Deny { policies } => {
                 event.details.insert("policies".into(), policies.join(" "));
+                let ctx = ClientContext {
+                    ip: event.ip.clone(),
+                    user_agent: event.user_agent.clone(),
+                };
+                let denied = AccessDecision::Deny { policies };
+                self.record_denial(&request, &denied, &ctx)
+                    .await
+                    .map_err(internal)?;
                 return Err((
                     Refusal::OidcAccessDenied,
                     OidcError::OAuth(OAuthError::AccessDenied),

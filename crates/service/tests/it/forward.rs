@@ -4,6 +4,27 @@
 
 use super::*;
 use keybound_service::forward::ADMIN_GROUP;
+use keybound_service::policies::PolicySet;
+
+/// Routes are denied until a policy permits them: everyone signed in may
+/// use the test's app.
+const APP: &str = r#"@id("app-everyone")
+permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.example.com");"#;
+
+async fn permit_app(service: &Service) {
+    let set = PolicySet::load(&[("app.cedar", APP)]).unwrap();
+    service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+}
+
+/// A world whose app is permitted to everyone signed in.
+async fn app_world() -> World {
+    let w = world().await;
+    permit_app(&w.service).await;
+    w
+}
 
 fn request() -> ForwardedRequest {
     ForwardedRequest::new("GET", "https", "app.example.com", "/x?y=1").unwrap()
@@ -39,7 +60,7 @@ async fn no_live_session_means_sign_in() {
 
 #[tokio::test]
 async fn a_live_session_is_granted_as_its_person() {
-    let w = world().await;
+    let w = app_world().await;
     let (_, cookie) = signed_in(&w, "ada").await;
     let ForwardDecision::Allow(grant) = decide(&w.service, Some(&cookie)).await else {
         panic!("not allowed");
@@ -66,7 +87,7 @@ async fn a_live_session_is_granted_as_its_person() {
 
 #[tokio::test]
 async fn the_decision_is_served_from_memory() {
-    let w = world().await;
+    let w = app_world().await;
     let (_, cookie) = signed_in(&w, "ada").await;
     assert!(matches!(
         decide(&w.service, Some(&cookie)).await,
@@ -86,7 +107,7 @@ async fn the_decision_is_served_from_memory() {
 
 #[tokio::test]
 async fn sign_out_revocation_and_expiry_bite_at_the_next_request() {
-    let w = world().await;
+    let w = app_world().await;
     let (_, cookie) = signed_in(&w, "ada").await;
     assert!(matches!(
         decide(&w.service, Some(&cookie)).await,
@@ -179,6 +200,8 @@ async fn another_node_sees_a_change_once_it_follows_the_log() {
         auth: Authenticator::default(),
     };
     let b = node(Store::open(&url).await.unwrap());
+    permit_app(&a.service).await;
+    permit_app(&b).await;
     b.follow_changes().await.unwrap();
     let (_, cookie) = signed_in(&a, "ada").await;
     assert!(matches!(
@@ -191,4 +214,85 @@ async fn another_node_sees_a_change_once_it_follows_the_log() {
         .unwrap();
     assert!(b.follow_changes().await.unwrap() >= 1);
     assert_eq!(decide(&b, Some(&cookie)).await, ForwardDecision::SignIn);
+}
+
+#[tokio::test]
+async fn a_denial_is_recorded_once_a_minute_with_its_policies() {
+    let w = world().await;
+    let set = PolicySet::load(&[(
+        "app.cedar",
+        &format!(
+            "{APP}\n@id(\"no-secrets\")\nforbid (principal, action, resource in \
+             Keybound::App::\"app.example.com\") when {{ resource.path like \"/secret*\" }};"
+        ),
+    )])
+    .unwrap();
+    w.service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    let secret = ForwardedRequest::new("GET", "https", "app.example.com", "/secret?x=1").unwrap();
+    let ask = |cookie: Option<String>| {
+        let secret = secret.clone();
+        let service = &w.service;
+        async move {
+            service
+                .forward_auth(cookie.as_deref(), &secret, &ClientContext::default())
+                .await
+                .unwrap()
+        }
+    };
+    let denied = |events: &[keybound_audit::AuditEvent]| {
+        events
+            .iter()
+            .filter(|e| e.event.kind == "access.denied")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // Nobody signed in: sign in, nothing recorded.
+    assert_eq!(ask(None).await, ForwardDecision::SignIn);
+    assert!(denied(&w.audit().await).is_empty());
+
+    let (_, cookie) = signed_in(&w, "ada").await;
+    assert_eq!(
+        ask(Some(cookie.clone())).await,
+        ForwardDecision::Deny {
+            user: "ada".into(),
+            policies: vec!["no-secrets".into()]
+        }
+    );
+    let events = denied(&w.audit().await);
+    assert_eq!(events.len(), 1);
+    let event = &events[0].event;
+    assert_eq!(event.subject.as_deref(), Some("ada"));
+    assert_eq!(event.outcome, Some(Outcome::Failure));
+    let detail = |k: &str| event.details.get(k).map(String::as_str);
+    assert_eq!(detail("policies"), Some("no-secrets"));
+    assert_eq!(detail("decision"), Some("deny"));
+    assert_eq!(detail("action"), Some("GET"));
+    assert_eq!(detail("resource"), Some("app.example.com/secret"));
+
+    // 100 more within the minute: still one.
+    for _ in 0..100 {
+        assert!(matches!(
+            ask(Some(cookie.clone())).await,
+            ForwardDecision::Deny { .. }
+        ));
+    }
+    assert_eq!(denied(&w.audit().await).len(), 1);
+    // The permitted route is not a denial.
+    assert!(matches!(
+        decide(&w.service, Some(&cookie)).await,
+        ForwardDecision::Allow(_)
+    ));
+    // A minute later, the next one is recorded.
+    w.clock.0.fetch_add(60_000, Ordering::SeqCst);
+    assert!(matches!(
+        ask(Some(cookie.clone())).await,
+        ForwardDecision::Deny { .. }
+    ));
+    let all = w.audit().await;
+    assert_eq!(denied(&all).len(), 2);
+    let n = all.len() as u64;
+    assert_eq!(verify_chain(all).unwrap(), n);
 }
