@@ -18,6 +18,8 @@ mod support;
 
 #[path = "oidc/hostile.rs"]
 mod hostile;
+#[path = "oidc/keys.rs"]
+mod keys;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

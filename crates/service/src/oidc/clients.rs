@@ -126,6 +126,7 @@ impl Service {
                 .record_refusal(event, Refusal::OidcUnsupportedAlgorithm, None)
                 .await);
         }
+        signing::ready(self, alg).await?;
         let secret = (!r.public).then(|| self.mint().value);
         let client = OidcClient {
             client_id: hex_id(self.random()),
