@@ -16,6 +16,8 @@
 
 mod support;
 
+#[path = "oidc/assertion.rs"]
+mod assertion;
 #[path = "oidc/hostile.rs"]
 mod hostile;
 #[path = "oidc/keys.rs"]

@@ -8,6 +8,7 @@
 //! Signing and the JWKS live in `signing.rs` alone, on the key custody
 //! (rotation, ES256 and RS256).
 
+pub(crate) mod assertion;
 pub(crate) mod authorize;
 pub(crate) mod claims;
 pub(crate) mod clients;
