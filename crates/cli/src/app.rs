@@ -153,6 +153,9 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.lifetimes.apply(&mut config);
     settings.keys.apply(&mut config);
     settings.oidc.apply(&mut config)?;
+    // A retired signing key stays published as long as the longest token
+    // it signed lives: with the OIDC lifetimes, not a guess.
+    config.key_rotation.max_token_lifetime_ms = config.oidc.longest_signed_token_ms();
     Ok(config)
 }
 

@@ -18,8 +18,12 @@ mod support;
 
 #[path = "oidc/backchannel.rs"]
 mod backchannel;
+#[path = "oidc/assertion.rs"]
+mod assertion;
 #[path = "oidc/hostile.rs"]
 mod hostile;
+#[path = "oidc/keys.rs"]
+mod keys;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -68,6 +68,16 @@ impl OidcSettings {
             refresh_token_ttl_s: 24 * 60 * 60,
         }
     }
+
+    /// The longest any token signed with an `IdTokens` key lives, ms: ID
+    /// and access tokens (`access_token_ttl_s`), back-channel logout
+    /// tokens. Refresh tokens are opaque, not signed. A retired key stays
+    /// published this long (`KeyRotation::max_token_lifetime_ms`).
+    pub fn longest_signed_token_ms(&self) -> i64 {
+        self.access_token_ttl_s
+            .max(crate::kernel::backchannel::LOGOUT_TOKEN_LIFETIME_S)
+            .saturating_mul(1000)
+    }
 }
 
 /// Recovery by M-of-N administrator approval.

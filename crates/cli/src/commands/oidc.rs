@@ -52,6 +52,9 @@ enum AuthMethod {
     /// `client_id` and `client_secret` in the form body.
     #[value(name = "client_secret_post")]
     Post,
+    /// A JWT signed with the client's own key (`--jwks-file`): no secret.
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +74,9 @@ enum ClientCommand {
         /// How a confidential client authenticates at the token endpoint.
         #[arg(long, value_name = "METHOD")]
         token_auth_method: Option<AuthMethod>,
+        /// The client's JWK Set (public keys only), for private_key_jwt.
+        #[arg(long, value_name = "FILE")]
+        jwks_file: Option<std::path::PathBuf>,
         /// Where back-channel logout tokens are sent.
         #[arg(long, value_name = "URI")]
         backchannel_logout_uri: Option<String>,
@@ -119,12 +125,20 @@ impl Oidc {
                 redirect_uris,
                 public,
                 token_auth_method,
+                jwks_file,
                 backchannel_logout_uri,
                 post_logout_redirect_uris,
                 pairwise,
                 id_token_alg,
                 json,
             } => {
+                let jwks =
+                    match jwks_file {
+                        Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                            format!("cannot read --jwks-file {}: {e}", path.display())
+                        })?),
+                        None => None,
+                    };
                 let registration = ClientRegistration {
                     name,
                     redirect_uris,
@@ -133,6 +147,7 @@ impl Oidc {
                         match m {
                             AuthMethod::Basic => "client_secret_basic",
                             AuthMethod::Post => "client_secret_post",
+                            AuthMethod::PrivateKeyJwt => "private_key_jwt",
                         }
                         .to_owned()
                     }),
@@ -146,6 +161,7 @@ impl Oidc {
                         }
                         .to_owned(),
                     ),
+                    jwks,
                 };
                 add(&service, registration, Format::json_if(json)).await?;
             }
@@ -239,6 +255,10 @@ fn refused(name: &str, reason: Refusal) -> String {
         ),
         Refusal::OidcInvalidRedirectUri => "a redirect URI must be absolute, https (or http \
              on a loopback address such as 127.0.0.1 or localhost), with no fragment"
+            .to_owned(),
+        Refusal::OidcInvalidClientJwks => "--jwks-file must be a JWK Set ({\"keys\": [...]}) \
+             of 1 to 8 public EC P-256, RSA (2048 bits or more) or Ed25519 keys, with no \
+             private members"
             .to_owned(),
         Refusal::OidcUnsupportedAlgorithm => {
             "this server cannot sign ID tokens with that algorithm yet; use ES256".to_owned()

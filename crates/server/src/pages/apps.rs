@@ -145,6 +145,7 @@ impl AddForm {
             post_logout_redirect_uris: Vec::new(),
             pairwise: self.pairwise.as_deref() == Some("yes"),
             id_token_alg: None,
+            jwks: None,
         })
     }
 }

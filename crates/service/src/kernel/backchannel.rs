@@ -30,7 +30,7 @@ pub const LOGOUT_BACKOFF_MS: i64 = 30_000;
 const CLAIM_LEASE_MS: i64 = 60_000;
 
 /// How long a logout token is valid, seconds (§2.4 asks for a short one).
-const LOGOUT_TOKEN_LIFETIME_S: i64 = 120;
+pub(crate) const LOGOUT_TOKEN_LIFETIME_S: i64 = 120;
 
 /// The longest error text kept and audited.
 const MAX_ERROR_LEN: usize = 200;
@@ -221,8 +221,9 @@ impl crate::Service {
         Ok(LogoutRetry::At(at))
     }
 
-    /// The OpenID Provider's issuer identifier (`--oidc-issuer`): a logout
-    /// token's `iss` must be the ID token's.
+    /// The OpenID Provider's issuer identifier (`--oidc-issuer`, by
+    /// default the first origin): the `iss` of its ID tokens too, so a
+    /// relying party checks both against the same value.
     fn oidc_issuer(&self) -> String {
         self.config().oidc.issuer.clone()
     }

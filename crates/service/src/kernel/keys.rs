@@ -130,7 +130,7 @@ fn unreadable() -> ServiceError {
 }
 
 /// An active key, loaded.
-struct ActiveKey {
+pub(crate) struct ActiveKey {
     kid: String,
     jose: keybound_jose::SigningKey,
     /// The same key for raw ECDSA signers (ES256 only).
@@ -362,6 +362,12 @@ impl crate::Service {
     /// unexpired tokens. Makes the ES256 key on first use.
     pub async fn published_jwks(&self, purpose: KeyPurpose) -> Result<Value, ServiceError> {
         self.active_key(purpose, Algorithm::Es256).await?;
+        self.published_keys(purpose).await
+    }
+
+    /// [`Service::published_jwks`] without making a key: only reads, so a
+    /// use case holding the writer may call it (to verify its own tokens).
+    pub(crate) async fn published_keys(&self, purpose: KeyPurpose) -> Result<Value, ServiceError> {
         let now = self.now_ms();
         let after = self.config().key_rotation.published_after_retirement_ms();
         let rows = self
@@ -411,7 +417,7 @@ impl crate::Service {
 
     /// The active key of `purpose` and `alg`: cached, else stored, else
     /// made now.
-    async fn active_key(
+    pub(crate) async fn active_key(
         &self,
         purpose: KeyPurpose,
         alg: Algorithm,

@@ -166,6 +166,21 @@ pub enum Refusal {
     OidcSessionEnded,
     /// An ID token algorithm the key custody cannot sign with yet.
     OidcUnsupportedAlgorithm,
+    // private_key_jwt client authentication (issue 15, gkeys).
+    /// A client assertion whose `alg` is `none`, HMAC, not allowed, or not its key's (algorithm confusion).
+    OidcClientAssertionAlgorithm,
+    /// A client assertion signed with a key the client did not register.
+    OidcClientAssertionUnknownKey,
+    /// A client assertion whose signature does not verify.
+    OidcClientAssertionSignature,
+    /// A client assertion with the wrong `iss`, `sub` or `aud`, no `jti`, or malformed.
+    OidcClientAssertionClaims,
+    /// A client assertion expired, not yet valid, or living too long.
+    OidcClientAssertionExpired,
+    /// A client assertion whose `jti` was used before.
+    OidcClientAssertionReplayed,
+    /// A client JWK Set that is not public keys keybound can verify with.
+    OidcInvalidClientJwks,
 }
 
 impl Refusal {
@@ -249,6 +264,13 @@ impl Refusal {
         Refusal::OidcAccessDenied,
         Refusal::OidcSessionEnded,
         Refusal::OidcUnsupportedAlgorithm,
+        Refusal::OidcClientAssertionAlgorithm,
+        Refusal::OidcClientAssertionUnknownKey,
+        Refusal::OidcClientAssertionSignature,
+        Refusal::OidcClientAssertionClaims,
+        Refusal::OidcClientAssertionExpired,
+        Refusal::OidcClientAssertionReplayed,
+        Refusal::OidcInvalidClientJwks,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -333,6 +355,13 @@ impl Refusal {
             Refusal::OidcAccessDenied => "oidc_access_denied",
             Refusal::OidcSessionEnded => "oidc_session_ended",
             Refusal::OidcUnsupportedAlgorithm => "oidc_unsupported_algorithm",
+            Refusal::OidcClientAssertionAlgorithm => "oidc_client_assertion_algorithm",
+            Refusal::OidcClientAssertionUnknownKey => "oidc_client_assertion_unknown_key",
+            Refusal::OidcClientAssertionSignature => "oidc_client_assertion_signature",
+            Refusal::OidcClientAssertionClaims => "oidc_client_assertion_claims",
+            Refusal::OidcClientAssertionExpired => "oidc_client_assertion_expired",
+            Refusal::OidcClientAssertionReplayed => "oidc_client_assertion_replayed",
+            Refusal::OidcInvalidClientJwks => "oidc_invalid_client_jwks",
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum TokenKind {
     DpopProof,
     /// A node's join token for workload attestation.
     JoinToken,
+    /// A `private_key_jwt` client assertion's `jti` (with its client),
+    /// remembered until the assertion expires.
+    ClientAssertion,
 }
 
 impl TokenKind {
@@ -30,6 +33,7 @@ impl TokenKind {
             TokenKind::OidcCode => "oidc_code",
             TokenKind::DpopProof => "dpop_jti",
             TokenKind::JoinToken => "join_token",
+            TokenKind::ClientAssertion => "client_assertion_jti",
         }
     }
 }

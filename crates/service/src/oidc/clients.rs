@@ -15,7 +15,15 @@ use crate::tokens::{hash_token, hex_id};
 use crate::{Actor, ClientContext, EventKind, Refusal, Service, ServiceError};
 
 /// The registration methods a client may name.
-pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+pub const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+/// The most keys a client may register for `private_key_jwt`.
+const MAX_CLIENT_KEYS: usize = 8;
 
 /// What an operator registers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +45,8 @@ pub struct ClientRegistration {
     pub pairwise: bool,
     /// `ES256` (default) or `RS256`.
     pub id_token_alg: Option<String>,
+    /// The client's JWK Set (public keys only) for `private_key_jwt`.
+    pub jwks: Option<String>,
 }
 
 /// A client as the operator sees it; `secret` only right after adding.
@@ -114,6 +124,7 @@ impl Service {
             (true, None | Some("none")) => "none",
             (false, None) => "client_secret_basic",
             (false, Some(m @ ("client_secret_basic" | "client_secret_post"))) => m,
+            (false, Some(m @ "private_key_jwt")) if r.jwks.is_some() => m,
             _ => {
                 return Err(self
                     .record_refusal(event, Refusal::OidcClientAuthFailed, Some("method".into()))
@@ -126,7 +137,24 @@ impl Service {
                 .record_refusal(event, Refusal::OidcUnsupportedAlgorithm, None)
                 .await);
         }
-        let secret = (!r.public).then(|| self.mint().value);
+        let jwks = match (auth_method, &r.jwks) {
+            ("private_key_jwt", Some(jwks)) => match client_jwks(jwks) {
+                Some(normal) => Some(normal),
+                None => {
+                    return Err(self
+                        .record_refusal(event, Refusal::OidcInvalidClientJwks, None)
+                        .await)
+                }
+            },
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(self
+                    .record_refusal(event, Refusal::OidcClientAuthFailed, Some("jwks".into()))
+                    .await)
+            }
+        };
+        signing::ready(self, alg).await?;
+        let secret = (!r.public && jwks.is_none()).then(|| self.mint().value);
         let client = OidcClient {
             client_id: hex_id(self.random()),
             name: name.to_owned(),
@@ -134,7 +162,7 @@ impl Service {
             public: r.public,
             redirect_uris: r.redirect_uris,
             auth_method: auth_method.to_owned(),
-            jwks: None,
+            jwks,
             backchannel_logout_uri: r.backchannel_logout_uri,
             post_logout_redirect_uris: r.post_logout_redirect_uris,
             pairwise: r.pairwise,
@@ -212,6 +240,9 @@ impl Service {
         params: &OidcParams,
         credentials: &ClientCredentials,
     ) -> Result<OidcClient, (Refusal, OidcError)> {
+        if let Some(assertion) = crate::oidc::assertion::presented(params, credentials)? {
+            return self.authenticate_by_assertion(params, assertion).await;
+        }
         let told = |(reason, error): (Refusal, OAuthError)| (reason, OidcError::OAuth(error));
         let (client_id, secret, method) = presented(params, credentials).map_err(told)?;
         let unknown = (Refusal::OidcUnknownClient, OAuthError::InvalidClient);
@@ -245,6 +276,22 @@ impl Service {
             _ => Err(told(failed)),
         }
     }
+}
+
+/// A client's JWK Set, checked and kept as only the public members
+/// keybound_jose reads: `{"keys": [...]}` with 1 to [`MAX_CLIENT_KEYS`]
+/// keys, none private, each usable for verification. `None` if not.
+fn client_jwks(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let keys = value.get("keys")?.as_array()?;
+    if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+        return None;
+    }
+    let parsed: Option<Vec<serde_json::Value>> = keys
+        .iter()
+        .map(|k| keybound_jose::Jwk::parse(k).ok().map(|j| j.to_json()))
+        .collect();
+    Some(serde_json::json!({ "keys": parsed? }).to_string())
 }
 
 /// The `client_id`, secret and method a request presents: `Authorization:

@@ -18,6 +18,10 @@ impl Service {
         if self.config.oidc.refresh_tokens {
             grants.push("refresh_token");
         }
+        let assertion_algs: Vec<&str> = crate::oidc::assertion::ALGORITHMS
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
         let acr: Vec<&str> = ACR_VALUES.iter().map(|(name, _)| *name).collect();
         json!({
             "issuer": issuer,
@@ -40,7 +44,11 @@ impl Service {
             ],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+            "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+            "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
             "code_challenge_methods_supported": ["S256"],
             "acr_values_supported": acr,
             "prompt_values_supported": ["none", "login", "consent"],

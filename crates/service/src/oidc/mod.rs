@@ -5,9 +5,10 @@
 //! every refusal names its [`Refusal`] in the audit log while the client
 //! gets only the RFC 6749 error code ([`OAuthError`]).
 //!
-//! Signing and the JWKS live in `signing.rs` alone, so the key custody's
-//! rotation and RS256 replace one module.
+//! Signing and the JWKS live in `signing.rs` alone, on the key custody
+//! (rotation, ES256 and RS256).
 
+pub(crate) mod assertion;
 pub(crate) mod authorize;
 pub(crate) mod claims;
 pub(crate) mod clients;

@@ -21,7 +21,7 @@ pub(crate) fn bound(name: &str) -> usize {
         "code_verifier" | "code_challenge" => 128,
         "scope" | "acr_values" => 512,
         "refresh_token" => 128,
-        "token" | "id_token_hint" => keybound_jose::MAX_TOKEN_LEN,
+        "token" | "id_token_hint" | "client_assertion" => keybound_jose::MAX_TOKEN_LEN,
         _ => DEFAULT_MAX,
     }
 }

@@ -1,83 +1,79 @@
 //! Every signature the OpenID Connect provider makes or checks, and the
-//! JWKS it publishes, in one module: ID tokens and access tokens are
-//! signed with the key custody's `KeyPurpose::IdTokens` key (ES256), and
-//! the provider's own tokens (an access token at UserInfo, an
-//! `id_token_hint`) are verified against the same keys through
-//! `keybound_jose::verify` with an allow-list of one algorithm, so
-//! `alg: none` and algorithm confusion are refused there.
-//!
-//! Key rotation and RS256 arrive by replacing this module: `sign_jwt`,
-//! `verify_jwt`, `jwks` and `supports` are all the rest of the provider
-//! uses.
+//! JWKS it publishes, in one module, all on the key custody
+//! (`kernel/keys.rs`) with `KeyPurpose::IdTokens`: ID tokens are signed
+//! with the active key of the client's algorithm (ES256 by default, RS256
+//! for clients that ask for it), access tokens with the ES256 key, and the
+//! JWKS is every published key of both algorithms, so a token signed
+//! before a rotation still verifies until it expires. The provider's own
+//! tokens (an access token at UserInfo or introspection, an
+//! `id_token_hint`) are verified against the published keys by `kid`
+//! through `keybound_jose::verify`, whose allow-list refuses `alg: none`
+//! and whose key-type check refuses algorithm confusion.
 
 use keybound_jose::{Algorithm, Jwk};
-use keybound_webauthn::b64;
-use serde_json::{json, Map, Value};
+use keybound_store::WriteTx;
+use serde_json::{Map, Value};
 
-use crate::{KeyPurpose, Service, ServiceError, SigningKey};
+use crate::{KeyPurpose, Service, ServiceError};
 
-/// The ID token algorithms this module can sign with today.
-pub(crate) const ALGORITHMS: [&str; 1] = ["ES256"];
+/// The ID token algorithms a client may register.
+pub(crate) const ALGORITHMS: [&str; 2] = ["ES256", "RS256"];
+
+/// The algorithms the provider's own tokens may carry.
+const VERIFY_ALGORITHMS: [Algorithm; 2] = [Algorithm::Es256, Algorithm::Rs256];
 
 /// Whether a client may ask for ID tokens signed with `alg`.
 pub(crate) fn supports(alg: &str) -> bool {
     ALGORITHMS.contains(&alg)
 }
 
-/// The public JWK of a custody key: EC P-256 from its uncompressed point.
-fn public_jwk(key: &SigningKey) -> Result<Value, ServiceError> {
-    let point = key.public_key();
-    let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else {
-        return Err(ServiceError::Internal("a signing key is not P-256".into()));
-    };
-    Ok(json!({
-        "kty": "EC",
-        "crv": "P-256",
-        "x": b64::encode(x),
-        "y": b64::encode(y),
-        "kid": key.key_id(),
-        "use": "sig",
-        "alg": "ES256",
-    }))
+fn algorithm(alg: &str) -> Result<Algorithm, ServiceError> {
+    match Algorithm::parse(alg) {
+        Ok(parsed) if supports(alg) => Ok(parsed),
+        _ => Err(ServiceError::Internal(format!("cannot sign with {alg}"))),
+    }
+}
+
+/// Makes sure the active `IdTokens` key of `alg` exists (and so is in the
+/// JWKS) before a client that asks for it is registered: a relying party
+/// that fetches the JWKS once, at discovery, then finds the key of its
+/// first ID token. Its own transaction: call it holding none.
+pub(crate) async fn ready(service: &Service, alg: &str) -> Result<(), ServiceError> {
+    let alg = algorithm(alg)?;
+    service.active_key(KeyPurpose::IdTokens, alg).await?;
+    Ok(())
 }
 
 /// Signs `claims` as a compact JWS with header `typ` (`JWT` for ID
-/// tokens, `at+jwt` for access tokens, RFC 9068 §2.1), using the key for
-/// `alg` (`ES256`).
+/// tokens, `at+jwt` for access tokens, RFC 9068 §2.1), using the active
+/// `IdTokens` key for `alg`, inside the use case's transaction `tx`: the
+/// writer is one per node, so making a key outside `tx` would wait for it.
 pub(crate) async fn sign_jwt(
     service: &Service,
+    tx: &mut WriteTx,
     alg: &str,
     typ: &str,
-    claims: &Value,
+    claims: &Map<String, Value>,
 ) -> Result<String, ServiceError> {
-    if !supports(alg) {
-        return Err(ServiceError::Internal(format!("cannot sign with {alg}")));
-    }
-    let key = service.signing_key(KeyPurpose::IdTokens).await?;
-    let header = json!({"alg": "ES256", "typ": typ, "kid": key.key_id()});
-    let encode = |v: &Value| {
-        serde_json::to_vec(v)
-            .map(|bytes| b64::encode(&bytes))
-            .map_err(|_| ServiceError::Internal("claims do not serialise".into()))
-    };
-    let input = format!("{}.{}", encode(&header)?, encode(claims)?);
-    let signature = key.sign(input.as_bytes())?;
-    Ok(format!("{input}.{}", b64::encode(&signature)))
+    let alg = algorithm(alg)?;
+    service
+        .sign_jwt_in(tx, KeyPurpose::IdTokens, alg, typ, claims)
+        .await
 }
 
 /// The claims of a token this provider signed with header `typ`, if its
-/// signature verifies against a published key. Nothing else (expiry,
-/// issuer, audience) is checked here: the caller knows which apply.
+/// signature verifies against a published key named by its `kid`.
+/// Nothing else (expiry, issuer, audience) is checked here: the caller
+/// knows which apply. Reads only, so a use case may call it anywhere.
 pub(crate) async fn verify_jwt(
     service: &Service,
     token: &str,
     typ: &str,
 ) -> Result<Option<Map<String, Value>>, ServiceError> {
-    let key = service.signing_key(KeyPurpose::IdTokens).await?;
-    let jwk = Jwk::parse(&public_jwk(&key)?)
-        .map_err(|_| ServiceError::Internal("a signing key has no JWK".into()))?;
-    let verified = keybound_jose::verify(token, &[Algorithm::Es256], |kid| {
-        (kid == Some(key.key_id())).then(|| jwk.clone())
+    let keys = published_keys(service).await?;
+    let verified = keybound_jose::verify(token, &VERIFY_ALGORITHMS, |kid| {
+        let kid = kid?;
+        keys.iter().find(|k| k.kid() == Some(kid)).cloned()
     });
     let Ok(verified) = verified else {
         return Ok(None);
@@ -88,16 +84,23 @@ pub(crate) async fn verify_jwt(
     Ok(verified.claims().ok())
 }
 
-/// The JWK Set published at `/oauth2/jwks`.
-pub(crate) async fn jwks(service: &Service) -> Result<Value, ServiceError> {
-    let key = service.signing_key(KeyPurpose::IdTokens).await?;
-    Ok(json!({ "keys": [public_jwk(&key)?] }))
+/// The published `IdTokens` keys, parsed.
+async fn published_keys(service: &Service) -> Result<Vec<Jwk>, ServiceError> {
+    let jwks = service.published_keys(KeyPurpose::IdTokens).await?;
+    let unreadable = || ServiceError::Internal("a published key is unreadable".into());
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(unreadable)?;
+    keys.iter()
+        .map(|k| Jwk::parse(k).map_err(|_| unreadable()))
+        .collect()
 }
 
 impl Service {
     /// The JWK Set of the keys ID tokens and access tokens are signed
-    /// with (`/oauth2/jwks`).
+    /// with (`/oauth2/jwks`): every published key, of both algorithms.
     pub async fn oidc_jwks(&self) -> Result<Value, ServiceError> {
-        jwks(self).await
+        self.published_jwks(KeyPurpose::IdTokens).await
     }
 }

@@ -199,7 +199,7 @@ impl Service {
             claims.insert("nonce".into(), json!(nonce));
         }
         person_claims(&identity, &state.scope, &mut claims);
-        let id_token = signing::sign_jwt(self, &client.id_token_alg, "JWT", &Value::Object(claims))
+        let id_token = signing::sign_jwt(self, &mut tx, &client.id_token_alg, "JWT", &claims)
             .await
             .map_err(internal)?;
         reply.insert("id_token".into(), json!(id_token));
@@ -339,7 +339,7 @@ impl Service {
             .oidc_subject(grant.client, &grant.identity.id)
             .await
             .map_err(internal)?;
-        let claims = json!({
+        let Value::Object(claims) = json!({
             "iss": self.config.oidc.issuer,
             "sub": sub,
             "aud": grant.client.client_id,
@@ -348,8 +348,12 @@ impl Service {
             "jti": jti,
             "iat": now / 1000,
             "exp": now / 1000 + ttl_s,
-        });
-        let access = signing::sign_jwt(self, "ES256", "at+jwt", &claims)
+        }) else {
+            return Err(internal(crate::ServiceError::Internal(
+                "claims are not an object".into(),
+            )));
+        };
+        let access = signing::sign_jwt(self, tx, "ES256", "at+jwt", &claims)
             .await
             .map_err(internal)?;
         let row = |hash: Vec<u8>, kind: &str, ttl_ms: i64| OidcToken {

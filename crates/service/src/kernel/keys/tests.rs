@@ -439,3 +439,93 @@ async fn signing_inside_a_transaction_uses_that_transaction() {
     drop(tx);
     assert_ne!(published(&other).await, [kid_of(&lost)]);
 }
+
+/// The OIDC provider's signing rides on the custody: ID tokens of both
+/// algorithms signed in a use case's transaction, a token signed before a
+/// rotation still verifies (`verify_jwt`, by `kid`) while the JWKS lists
+/// the old and the new key of each algorithm; a token of the wrong `typ`,
+/// an unsigned one, or one whose key has gone does not.
+#[tokio::test]
+async fn oidc_tokens_signed_before_a_rotation_still_verify() {
+    use crate::oidc::signing;
+    let db = db();
+    let (nodes, clock) = nodes(&db, 1).await;
+    let s = &nodes[0];
+    s.oidc_ready().await.unwrap();
+    let mut tx = s.store().begin().await.unwrap();
+    let es_before = signing::sign_jwt(s, &mut tx, "ES256", "JWT", &claims())
+        .await
+        .unwrap();
+    let rs_before = signing::sign_jwt(s, &mut tx, "RS256", "JWT", &claims())
+        .await
+        .unwrap();
+    assert!(signing::sign_jwt(s, &mut tx, "HS256", "JWT", &claims())
+        .await
+        .is_err());
+    tx.commit().await.unwrap();
+    let alg_of = |t: &str| {
+        let header = t.split('.').next().unwrap();
+        let header: Value =
+            serde_json::from_slice(&keybound_webauthn::b64::decode(header).unwrap()).unwrap();
+        header["alg"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(alg_of(&es_before), "ES256");
+    assert_eq!(alg_of(&rs_before), "RS256");
+    let old = [kid_of(&es_before), kid_of(&rs_before)];
+
+    // Prepare at 500 s, activate at 1000 s: both algorithms rotate.
+    clock.set(T0 + 500 * SECOND);
+    s.rotate_signing_keys().await.unwrap();
+    clock.set(T0 + 1000 * SECOND);
+    s.rotate_signing_keys().await.unwrap();
+    let mut tx = s.store().begin().await.unwrap();
+    let es_after = signing::sign_jwt(s, &mut tx, "ES256", "JWT", &claims())
+        .await
+        .unwrap();
+    let rs_after = signing::sign_jwt(s, &mut tx, "RS256", "JWT", &claims())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let new = [kid_of(&es_after), kid_of(&rs_after)];
+    assert_ne!(old, new, "rotated");
+
+    let jwks = s.oidc_jwks().await.unwrap();
+    let listed: Vec<(String, String)> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let jwk = Jwk::parse(k).unwrap();
+            (
+                jwk.kid().unwrap().to_owned(),
+                jwk.algorithm().as_str().into(),
+            )
+        })
+        .collect();
+    for kid in old.iter().chain(&new) {
+        assert!(listed.iter().any(|(k, _)| k == kid), "{kid} published");
+    }
+    assert!(listed.iter().any(|(_, a)| a == "RS256"));
+    assert!(listed.iter().any(|(_, a)| a == "ES256"));
+
+    for token in [&es_before, &rs_before, &es_after, &rs_after] {
+        let verified = signing::verify_jwt(s, token, "JWT").await.unwrap();
+        assert_eq!(verified.unwrap()["sub"], "ann");
+        assert_eq!(signing::verify_jwt(s, token, "at+jwt").await, Ok(None));
+    }
+    let mut parts = es_before.split('.');
+    let (_, payload) = (parts.next(), parts.next().unwrap());
+    let none = keybound_webauthn::b64::encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!("{none}.{payload}.");
+    assert_eq!(signing::verify_jwt(s, &unsigned, "JWT").await, Ok(None));
+
+    // Once the retired keys go, their tokens stop verifying.
+    clock.set(T0 + 1000 * SECOND + 100 * SECOND + CACHE_TTL_MS);
+    s.rotate_signing_keys().await.unwrap();
+    assert_eq!(signing::verify_jwt(s, &es_before, "JWT").await, Ok(None));
+    assert_eq!(signing::verify_jwt(s, &rs_before, "JWT").await, Ok(None));
+    assert!(signing::verify_jwt(s, &rs_after, "JWT")
+        .await
+        .unwrap()
+        .is_some());
+}
