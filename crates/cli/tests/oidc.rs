@@ -16,10 +16,10 @@
 
 mod support;
 
-#[path = "oidc/backchannel.rs"]
-mod backchannel;
 #[path = "oidc/assertion.rs"]
 mod assertion;
+#[path = "oidc/backchannel.rs"]
+mod backchannel;
 #[path = "oidc/hostile.rs"]
 mod hostile;
 #[path = "oidc/keys.rs"]
