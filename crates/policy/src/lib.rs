@@ -9,7 +9,7 @@
 //! decision must stay cheap as policies grow: Cedar's authorizer looks at
 //! every policy it is given, so the set is indexed by resource (the app's
 //! host, the OIDC client, the console) and action at load, and a request is
-//! decided over only the policies that could apply to it ([`index`]).
+//! decided over only the policies that could apply to it (`index`).
 #![warn(missing_docs)]
 #![cfg_attr(
     test,

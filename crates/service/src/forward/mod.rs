@@ -1,6 +1,6 @@
 //! Forward-auth: the decision real proxies (nginx `auth_request`, Traefik
 //! ForwardAuth, Caddy `forward_auth`, Envoy `ext_authz`) ask for on every
-//! request to an app. The session is found in memory ([`cache`]), the
+//! request to an app. The session is found in memory (`cache`), the
 //! question goes to the one authorization seam ([`crate::Service::decide`]),
 //! and the answer says who the app may trust the request is from.
 //!

@@ -23,7 +23,7 @@ pub enum Malformed {
     /// The host is missing, too long or not a host name / address.
     Host,
     /// The URI is missing, too long, not absolute-path, not visible
-    /// ASCII, or its path is not canonical (see [`canonical_path`]).
+    /// ASCII, or its path is not canonical (see `canonical_path`).
     Uri,
     /// The full URL (`X-Original-URL`) is not `scheme://host/uri`.
     Url,

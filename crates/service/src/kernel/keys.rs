@@ -306,14 +306,14 @@ impl crate::Service {
         sign_with(&key, typ, claims)
     }
 
-    /// [`Service::sign_jwt`] inside the caller's transaction `tx`: what a
+    /// [`Service::sign_jwt`](crate::Service::sign_jwt) inside the caller's transaction `tx`: what a
     /// use case that signs while it holds the writer calls (a token issued
     /// in the transaction that consumes a code). `sign_jwt` there could
     /// wait for the writer `tx` holds. A key made here is stored, with its
     /// audit event, in `tx`, and is used only once `tx` commits.
     ///
     /// # Errors
-    /// As [`Service::sign_jwt`].
+    /// As [`Service::sign_jwt`](crate::Service::sign_jwt).
     pub async fn sign_jwt_in(
         &self,
         tx: &mut WriteTx,
