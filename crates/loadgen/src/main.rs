@@ -62,6 +62,13 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1/callback")]
         oidc_redirect_uri: String,
     },
+    /// The yardsticks alone: raw aws-lc-rs ES256 verifications and
+    /// signatures per second on one core.
+    Raw {
+        /// Seconds each is measured.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
     /// Start servers (SQLite and PostgreSQL, full and relaxed durability),
     /// measure, and print the BENCHMARKS.md tables.
     Table {
@@ -119,6 +126,15 @@ async fn go(cli: Cli) -> Result<(), String> {
             )
             .await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Raw { seconds } => {
+            let d = Duration::from_secs(seconds);
+            println!(
+                "raw aws-lc-rs ES256, one core: {:.0} verifies/s, {:.0} signs/s",
+                raw::es256_verifies_per_second(1, d)?,
+                raw::es256_signs_per_second(d)?
+            );
             Ok(())
         }
         Command::Table {

@@ -172,6 +172,17 @@ fn an_unknown_redirect_uri_is_never_redirected_to() {
         let (ok, _) = server.cli(&["oidc", "client", "add", "bad", "--redirect-uri", bad]);
         assert!(!ok, "{bad}");
     }
+    // At most 16 redirect URIs, from the CLI as from the console.
+    let uris: Vec<String> = (0..17).map(|i| format!("https://app.test/cb{i}")).collect();
+    let mut args = vec!["oidc", "client", "add", "many"];
+    for uri in &uris {
+        args.extend(["--redirect-uri", uri.as_str()]);
+    }
+    let (ok, _) = server.cli(&args);
+    assert!(!ok, "17 redirect URIs");
+    args.truncate(args.len() - 2);
+    let (ok, out) = server.cli(&args);
+    assert!(ok, "16 redirect URIs: {out}");
 }
 
 #[test]

@@ -59,6 +59,9 @@ pub struct RegisteredClient {
 }
 
 /// The longest client name.
+/// Redirect URIs (and post-logout ones) a client may register: every one
+/// is compared at each authorization, and the console shows them all.
+pub(crate) const MAX_REDIRECT_URIS: usize = 16;
 const MAX_NAME: usize = 64;
 
 /// Whether `uri` may be a redirect target: absolute, no fragment, https,
@@ -112,6 +115,8 @@ impl Service {
         }
         let uris = r.redirect_uris.iter().chain(&r.post_logout_redirect_uris);
         let bad_uri = r.redirect_uris.is_empty()
+            || r.redirect_uris.len() > MAX_REDIRECT_URIS
+            || r.post_logout_redirect_uris.len() > MAX_REDIRECT_URIS
             || uris
                 .chain(r.backchannel_logout_uri.as_ref())
                 .any(|u| !valid_redirect_uri(u));

@@ -29,6 +29,36 @@ fn internal(e: impl Into<OidcError>) -> Refused {
     (Refusal::OidcMalformedRequest, e.into())
 }
 
+/// A code or refresh token presented again: someone holds a copy. What it
+/// issued is already revoked in `tx`; this commits that with a high-severity
+/// alert naming the person, so people look, and answers `invalid_grant`.
+async fn replayed(
+    mut tx: keybound_store::WriteTx,
+    event: &NewEvent,
+    kind: EventKind,
+    reason: Refusal,
+    revoked: u64,
+    identity_id: &str,
+) -> Refused {
+    let mut alert = event.clone();
+    alert.kind = kind.as_str().to_owned();
+    alert.outcome = Some(Outcome::Alert);
+    alert.severity = Some(Severity::High);
+    alert.reason = Some(reason.reason().to_owned());
+    alert.details.insert("revoked".into(), revoked.to_string());
+    alert.subject = match tx.identity_by_id(identity_id).await {
+        Ok(identity) => identity.map(|i| i.name),
+        Err(e) => return internal(e),
+    };
+    if let Err(e) = tx.record(alert).await {
+        return internal(e);
+    }
+    if let Err(e) = tx.commit().await {
+        return internal(e);
+    }
+    refused(reason, OAuthError::InvalidGrant)
+}
+
 /// What one grant covers, whichever way it came (a code, a refresh
 /// token).
 pub(crate) struct Grant<'a> {
@@ -125,20 +155,15 @@ impl Service {
             if revoked == 0 && state.expires_ms <= now {
                 return Err(refused(Refusal::OidcUnknownCode, OAuthError::InvalidGrant));
             }
-            let mut alert = event.clone();
-            alert.kind = EventKind::OidcCodeReplay.as_str().to_owned();
-            alert.outcome = Some(Outcome::Alert);
-            alert.severity = Some(Severity::High);
-            alert.reason = Some(Refusal::OidcCodeReplayed.reason().to_owned());
-            alert.details.insert("revoked".into(), revoked.to_string());
-            alert.subject = tx
-                .identity_by_id(&state.identity_id)
-                .await
-                .map_err(internal)?
-                .map(|i| i.name);
-            tx.record(alert).await.map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
-            return Err(refused(Refusal::OidcCodeReplayed, OAuthError::InvalidGrant));
+            return Err(replayed(
+                tx,
+                event,
+                EventKind::OidcCodeReplay,
+                Refusal::OidcCodeReplayed,
+                revoked,
+                &state.identity_id,
+            )
+            .await);
         }
         // Checks that fail here roll the take back with the transaction.
         if state.client_id != client.client_id {
@@ -249,23 +274,15 @@ impl Service {
                 .revoke_oidc_family(&old.family_id, now)
                 .await
                 .map_err(internal)?;
-            let mut alert = event.clone();
-            alert.kind = EventKind::OidcRefreshReuse.as_str().to_owned();
-            alert.outcome = Some(Outcome::Alert);
-            alert.severity = Some(Severity::High);
-            alert.reason = Some(Refusal::OidcRefreshReused.reason().to_owned());
-            alert.details.insert("revoked".into(), revoked.to_string());
-            alert.subject = tx
-                .identity_by_id(&old.identity_id)
-                .await
-                .map_err(internal)?
-                .map(|i| i.name);
-            tx.record(alert).await.map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
-            return Err(refused(
+            return Err(replayed(
+                tx,
+                event,
+                EventKind::OidcRefreshReuse,
                 Refusal::OidcRefreshReused,
-                OAuthError::InvalidGrant,
-            ));
+                revoked,
+                &old.identity_id,
+            )
+            .await);
         }
         let scope = match asked_scope {
             None => old.scope.clone(),
