@@ -27,6 +27,7 @@ pub(crate) enum Param<'a> {
     NullInt,
     NullText,
     NullBool,
+    NullBlob,
 }
 
 impl From<i64> for Param<'_> {
@@ -71,6 +72,12 @@ impl<'a> From<&'a Vec<u8>> for Param<'a> {
     }
 }
 
+impl<'a> From<&'a Option<Vec<u8>>> for Param<'a> {
+    fn from(v: &'a Option<Vec<u8>>) -> Self {
+        v.as_deref().map_or(Param::NullBlob, Param::Blob)
+    }
+}
+
 impl From<Option<i64>> for Param<'_> {
     fn from(v: Option<i64>) -> Self {
         v.map_or(Param::NullInt, Param::Int)
@@ -111,7 +118,9 @@ impl rusqlite::ToSql for Param<'_> {
             Param::Bool(v) => ToSqlOutput::Owned(Value::Integer(i64::from(*v))),
             Param::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Param::Blob(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
-            Param::NullInt | Param::NullText | Param::NullBool => ToSqlOutput::Owned(Value::Null),
+            Param::NullInt | Param::NullText | Param::NullBool | Param::NullBlob => {
+                ToSqlOutput::Owned(Value::Null)
+            }
         })
     }
 }
@@ -125,6 +134,7 @@ pub(crate) trait Fields {
     fn text(&self, column: &str) -> Result<String, StoreError>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
     fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError>;
+    fn opt_blob(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn flag(&self, column: &str) -> Result<bool, StoreError>;
     fn opt_flag(&self, column: &str) -> Result<Option<bool>, StoreError>;
 }
@@ -143,6 +153,9 @@ impl Fields for rusqlite::Row<'_> {
         Ok(self.get(column)?)
     }
     fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn opt_blob(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.get(column)?)
     }
     fn flag(&self, column: &str) -> Result<bool, StoreError> {
@@ -167,6 +180,9 @@ impl Fields for PgRow {
         Ok(self.try_get(column)?)
     }
     fn blob(&self, column: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_blob(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.try_get(column)?)
     }
     fn flag(&self, column: &str) -> Result<bool, StoreError> {
@@ -232,6 +248,7 @@ fn pg_query<'q>(
             Param::NullInt => q.bind(None::<i64>),
             Param::NullText => q.bind(None::<&str>),
             Param::NullBool => q.bind(None::<bool>),
+            Param::NullBlob => q.bind(None::<&[u8]>),
         };
     }
     q

@@ -52,8 +52,8 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
     Recovery, RoleProposal, Session,
 };
+pub use queries::{DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
-pub use queries::{IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
 pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};

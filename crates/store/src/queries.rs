@@ -6,6 +6,7 @@
 mod audit;
 mod challenges;
 mod credentials;
+mod devices;
 mod grants;
 mod identities;
 mod logout_outbox;
@@ -19,6 +20,7 @@ mod sessions;
 mod signing_keys;
 mod single_use;
 
+pub use devices::DeviceRow;
 pub use logout_outbox::LogoutDelivery;
 pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
