@@ -366,17 +366,33 @@ impl Chrome {
         }
     }
 
+    /// Types into a field, retrying while the page is still settling: a
+    /// script that re-renders the form between finding the node and typing
+    /// into it makes Chromium forget the node id ("Could not find node with
+    /// given id"), which is the page changing, not the test failing.
     async fn type_into(&self, selector: &str, text: &str) {
-        self.page
-            .find_element(selector)
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap()
-            .type_str(text)
-            .await
-            .unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let clear = format!(
+            "(() => {{ const e = document.querySelector({}); if (e) e.value = ''; }})()",
+            serde_json::to_string(selector).unwrap()
+        );
+        loop {
+            let attempt = match self.page.find_element(selector).await {
+                Ok(element) => match element.click().await {
+                    Ok(element) => element.type_str(text).await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("{selector}: {e}"),
+                Err(_) => {
+                    self.eval(&clear).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     async fn count(&self, selector: &str) -> usize {
