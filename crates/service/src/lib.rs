@@ -13,6 +13,7 @@
 
 pub mod access;
 mod config;
+mod devices;
 pub mod forward;
 mod kernel;
 pub mod oidc;
@@ -44,8 +45,11 @@ pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
-pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
+pub use config::{
+    Clock, Config, DevicePolicy, DeviceTrust, OidcSettings, Policy, RecoveryPolicy, SystemClock,
+};
 pub use console::{duration_ms, AuditFilter, AuditPage};
+pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;

@@ -135,6 +135,20 @@ pub enum EventKind {
     OidcUserinfo,
     /// `oidc.logout`
     OidcLogout,
+    // Trusted devices (issue 16).
+    /// `device.enrol`: a person enrolled the device they use.
+    DeviceEnrol,
+    /// `device.trust`: an administrator or operator trusts a device.
+    DeviceTrust,
+    /// `device.untrust`: a device's trust was withdrawn.
+    DeviceUntrust,
+    /// `device.rename`: a device's label changed.
+    DeviceRename,
+    /// `device.decommission`: a device was decommissioned (lost, retired,
+    /// its owner offboarded, its credential revoked).
+    DeviceDecommission,
+    /// `device.returned`: alert, a decommissioned device was used again.
+    DeviceReturned,
 }
 
 impl EventKind {
@@ -203,6 +217,13 @@ impl EventKind {
         EventKind::OidcIntrospect,
         EventKind::OidcUserinfo,
         EventKind::OidcLogout,
+        // Trusted devices (issue 16).
+        EventKind::DeviceEnrol,
+        EventKind::DeviceTrust,
+        EventKind::DeviceUntrust,
+        EventKind::DeviceRename,
+        EventKind::DeviceDecommission,
+        EventKind::DeviceReturned,
     ];
 
     /// The stable name the audit log records.
@@ -271,6 +292,13 @@ impl EventKind {
             EventKind::OidcIntrospect => "oidc.introspect",
             EventKind::OidcUserinfo => "oidc.userinfo",
             EventKind::OidcLogout => "oidc.logout",
+            // Trusted devices (issue 16).
+            EventKind::DeviceEnrol => "device.enrol",
+            EventKind::DeviceTrust => "device.trust",
+            EventKind::DeviceUntrust => "device.untrust",
+            EventKind::DeviceRename => "device.rename",
+            EventKind::DeviceDecommission => "device.decommission",
+            EventKind::DeviceReturned => "device.returned",
         }
     }
 }

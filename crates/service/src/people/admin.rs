@@ -65,6 +65,8 @@ impl Service {
             .await?;
         event.reason = Some(reason.to_owned());
         tx.record(event).await?;
+        self.decommission_bound_device(&mut tx, &id, operator.name(), &ClientContext::default())
+            .await?;
         tx.commit().await?;
         Ok(())
     }

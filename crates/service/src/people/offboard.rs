@@ -20,6 +20,8 @@ pub struct Offboarded {
     pub sessions: usize,
     /// Open grants (invitations) voided.
     pub grants: usize,
+    /// Devices decommissioned.
+    pub devices: usize,
 }
 
 impl Service {
@@ -109,6 +111,12 @@ impl Service {
             tx.record(e).await?;
             done.sessions += 1;
         }
+        // Their devices go with them (their credentials are revoked and
+        // their sessions ended above): each gets its device.decommission.
+        let devices = self
+            .decommission_devices_of(&mut tx, &identity.id, actor, ctx)
+            .await?;
+        done.devices = devices;
         for grant in tx.void_grants_of(&identity.id, now).await? {
             let mut e = event(EventKind::OffboardVoidGrant);
             e.reason = Some(format!(

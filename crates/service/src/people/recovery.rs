@@ -428,6 +428,8 @@ impl Service {
                     e.severity = None;
                     e.credential_id = Some(b64::encode(&c.id));
                     tx.record(e).await?;
+                    self.decommission_bound_device(tx, &c.id, &admin.name, ctx)
+                        .await?;
                 }
             }
             for credential_id in tx.end_sessions_of(&recovery.identity_id, now).await? {

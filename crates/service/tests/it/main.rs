@@ -26,6 +26,7 @@ mod alerts;
 mod authority;
 mod bounds;
 mod decoys;
+mod devices;
 mod forward;
 mod in_the_field;
 mod metadata;
