@@ -42,6 +42,9 @@ pub struct Config {
     pub key_rotation: crate::KeyRotation,
     /// The OpenID Connect provider's settings.
     pub oidc: OidcSettings,
+    /// How old a device posture fact may be and still be decided on, ms
+    /// (`--device-posture-max-age`); older facts are shown as stale.
+    pub posture_max_age_ms: i64,
 }
 
 /// The OpenID Connect provider's settings.
@@ -184,6 +187,7 @@ impl Config {
             alerts: crate::AlertThresholds::default(),
             recovery: RecoveryPolicy::default(),
             key_rotation: crate::KeyRotation::default(),
+            posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
         }
     }
 }
