@@ -44,6 +44,9 @@ pub struct Config {
     pub oidc: OidcSettings,
     /// How enrolled devices are trusted (issue 16).
     pub devices: DevicePolicy,
+    /// How old a device posture fact may be and still be decided on, ms
+    /// (`--device-posture-max-age`); older facts are shown as stale.
+    pub posture_max_age_ms: i64,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -230,6 +233,7 @@ impl Config {
             recovery: RecoveryPolicy::default(),
             key_rotation: crate::KeyRotation::default(),
             devices: DevicePolicy::default(),
+            posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod forward;
 mod kernel;
 pub mod oidc;
 mod people;
+pub mod posture;
 pub mod policy;
 mod principal;
 mod trust;

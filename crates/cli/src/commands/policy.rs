@@ -158,6 +158,7 @@ fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
         client_ip: given.client_ip,
         now_s: given.now_s.unwrap_or(now_s),
         backup_met: given.backup_met.unwrap_or(true),
+        device: None,
     })
 }
 

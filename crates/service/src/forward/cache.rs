@@ -41,6 +41,9 @@ pub(crate) struct CachedSession {
     pub(crate) expires_ms: i64,
     /// Whether the backup rule was met when the entry was filled.
     pub(crate) backup_met: bool,
+    /// The device the session was proven on, as filled: dropped with the
+    /// entry when a change names the device (`changes.rs`).
+    pub(crate) device: Option<keybound_policy::DeviceContext>,
 }
 
 /// The cache (cheap to clone: clones share it).
@@ -115,7 +118,8 @@ impl SessionCache {
         entries.insert(hash, session);
     }
 
-    /// Forgets every session of the identity named `name`.
+    /// Forgets every session of the identity named `name`, and every
+    /// session proven on the device named `name`.
     pub(crate) fn drop_subject(&self, name: &str) {
         let mut entries = self
             .inner
@@ -123,7 +127,7 @@ impl SessionCache {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
-        entries.retain(|_, s| s.name != name);
+        entries.retain(|_, s| s.name != name && s.device.as_ref().is_none_or(|d| d.id != name));
     }
 
     /// Forgets everything (a change whose reach is not one identity).
@@ -159,6 +163,7 @@ mod tests {
             proved_ms: 0,
             expires_ms,
             backup_met: true,
+            device: None,
         })
     }
 
@@ -184,6 +189,22 @@ mod tests {
         assert!(cache.get(b"b", 0).is_some());
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_change_naming_the_device_forgets_its_sessions() {
+        let cache = SessionCache::default();
+        let g = cache.generation();
+        let mut on_device = (*session("ada", 100)).clone();
+        on_device.device = Some(keybound_policy::DeviceContext {
+            id: "dev-ada-mac".into(),
+            ..Default::default()
+        });
+        cache.insert(b"a1".to_vec(), Arc::new(on_device), g, 0);
+        cache.insert(b"a2".to_vec(), session("ada", 100), g, 0);
+        cache.drop_subject("dev-ada-mac");
+        assert!(cache.get(b"a1", 0).is_none());
+        assert!(cache.get(b"a2", 0).is_some());
     }
 
     #[test]
