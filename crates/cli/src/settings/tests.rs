@@ -78,7 +78,10 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // oidc_refresh_tokens and oidc_refresh_token_lifetime.
     flags_are_keys::<PolicySettings>();
     flags_are_keys::<OidcSettings>();
-    assert_eq!(all_keys().len(), 50, "the keys the file has always had");
+    // Issue 16 (devices) added device_trust and
+    // device_enterprise_attestation.
+    flags_are_keys::<DeviceSettings>();
+    assert_eq!(all_keys().len(), 52, "the keys the file has always had");
 }
 
 #[test]
@@ -177,6 +180,7 @@ fn the_defaults_are_the_libraries() {
         lifetimes: cli.lifetimes,
         keys: KeySettings::defaults(),
         oidc: OidcSettings::defaults(),
+        devices: DeviceSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();
