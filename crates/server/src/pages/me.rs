@@ -2,6 +2,7 @@
 //! synced or bound to one device — with rename, revoke (confirmed when it is
 //! the last) and add. The page also keeps the passkey provider in step
 //! (signal methods in the script, fed by `#account`'s data attributes).
+//! Below the passkeys, "Your devices" (`my_devices`).
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
@@ -23,19 +24,25 @@ pub(super) async fn page(
     let Some(session) = cookies::get(&headers, cookies::SESSION) else {
         return see_other("/", HeaderMap::new());
     };
-    match state.service.account(&session).await {
-        Ok(account) => {
-            let notice = query.notice();
-            layout(
-                "Your passkeys",
-                "me",
-                notice,
-                account_page(&state, &account, notice),
-            )
-            .into_response()
-        }
-        Err(e) => not_signed_in(&state, &e),
-    }
+    let account = match state.service.account(&session).await {
+        Ok(account) => account,
+        Err(e) => return not_signed_in(&state, &e),
+    };
+    let devices = match super::my_devices::Devices::load(&state, &session).await {
+        Ok(devices) => devices,
+        Err(e) => return not_signed_in(&state, &e),
+    };
+    let notice = query.notice();
+    layout(
+        "Your passkeys",
+        "me",
+        notice,
+        html! {
+            (account_page(&state, &account, notice))
+            (super::my_devices::section(&devices))
+        },
+    )
+    .into_response()
 }
 
 fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> Markup {
@@ -139,7 +146,7 @@ fn credential_item(credential: &Credential, this_session: bool) -> Markup {
 
 /// The session is gone (expired, signed out, its credential revoked):
 /// forget the cookie and go to sign-in.
-fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
+pub(super) fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
     if *e != ServiceError::Forbidden {
         return from_service(e);
     }

@@ -12,6 +12,7 @@
 //! administrator can vouch for.
 
 pub mod hints;
+mod own;
 mod resolve;
 mod view;
 
