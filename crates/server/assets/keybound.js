@@ -321,6 +321,12 @@
   // checked by it. The server says whether the device is trusted at once
   // or waits for an administrator; the page only picks the notice.
   async function trustDevice() {
+    // Said beside the button the person pressed, not at the top.
+    const showError = (text) => {
+      say("notice", "");
+      say("error", "");
+      say("device-error", text);
+    };
     showError("");
     const field = document.getElementById("device-label");
     const label = field ? field.value.trim() : "";

@@ -159,13 +159,13 @@ async fn a_trusted_device_opens_the_app_and_a_lost_one_closes_it() {
     assert!(laptop
         .text("#this-device")
         .await
-        .contains("not a trusted device"));
+        .contains("does not count as a device"));
 
     // A synced passkey cannot stand for "this device": refused, in words.
     laptop.only(own).await;
     laptop.type_into("#device-label", "Ada's laptop").await;
     laptop.click("#trust-device").await;
-    let error = laptop.wait_text("#error", "synced").await;
+    let error = laptop.wait_text("#device-error", "synced").await;
     assert!(
         !error.contains("undefined") && !error.contains("null"),
         "{error}"
@@ -190,6 +190,17 @@ async fn a_trusted_device_opens_the_app_and_a_lost_one_closes_it() {
     let row = format!("#device-list li.device[data-device='{device}']");
     assert!(laptop.text(&row).await.contains("Ada's laptop"));
     assert!(laptop.text(&row).await.contains("Awaiting approval"));
+    // Still signed in with the synced passkey: told to sign in with the
+    // device, and not offered to trust it again.
+    assert!(laptop
+        .text("#this-device")
+        .await
+        .contains("sign in with this device's screen lock"));
+    assert_eq!(laptop.count("#trust-device").await, 0);
+    assert!(laptop
+        .text("#credentials")
+        .await
+        .contains("The key of your device Ada's laptop"));
     laptop.shot("me-device-awaiting").await;
     laptop.sign_out().await;
 
@@ -205,6 +216,7 @@ async fn a_trusted_device_opens_the_app_and_a_lost_one_closes_it() {
         .text(&console_row)
         .await
         .contains("Awaiting approval"));
+    laptop.shot("console-devices-awaiting").await;
     laptop
         .click(&format!("{console_row} form.trust button"))
         .await;
@@ -266,7 +278,7 @@ async fn a_trusted_device_opens_the_app_and_a_lost_one_closes_it() {
     assert!(other
         .text("#this-device")
         .await
-        .contains("not a trusted device"));
+        .contains("does not count as a device"));
     other.close().await;
 
     // "I lost this device", on the laptop itself: asked to confirm, then
@@ -277,6 +289,10 @@ async fn a_trusted_device_opens_the_app_and_a_lost_one_closes_it() {
         .click(&format!("{row} form.lose-device button"))
         .await;
     laptop.wait_text("main", "Lost this device?").await;
+    assert!(laptop
+        .text("#in-use")
+        .await
+        .contains("the device you are using now"));
     laptop.shot("lose-device-confirm").await;
     laptop.click_and_leave("#confirm-decommission").await;
     let here = laptop.wait_path("/").await;

@@ -136,7 +136,7 @@ fn row(device: &DeviceView, posture: &str) -> Markup {
             td.key {
                 (key_words(device))
                 @if !device.model.is_empty() { br; (Shown(&device.model)) }
-                br; "attestation " (Shown(&device.attestation_format)) ", " (Shown(&device.attestation_trust))
+                br; span title=(device.attestation_trust) { (attestation_words(device)) }
             }
             td.posture { (Shown(posture)) }
             td.seen { (device.last_seen_ms.map_or_else(|| "never".to_owned(), date)) }
@@ -155,6 +155,18 @@ fn row(device: &DeviceView, posture: &str) -> Markup {
                 (danger_form("decommission", &format!("/admin/devices/{name}/decommission"), &[], "Decommission"))
             }
         }
+    }
+}
+
+/// How the device's key was attested, in words (the stored value is the
+/// cell's title, for whoever wants the exact reason).
+fn attestation_words(device: &DeviceView) -> String {
+    let format = &device.attestation_format;
+    match device.attestation_trust.as_str() {
+        "verified" => format!("attested ({format}), verified to the metadata"),
+        "not_applicable" => "not attested".to_owned(),
+        _ if format == "none" => "not attested".to_owned(),
+        _ => format!("attested ({format}), not verified: no metadata vouches for it"),
     }
 }
 

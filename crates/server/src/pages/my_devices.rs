@@ -28,6 +28,14 @@ pub(super) struct Devices {
 }
 
 impl Devices {
+    /// The live device whose key is `credential_id`, if any.
+    pub(super) fn bound_by(&self, credential_id: &[u8]) -> Option<&DeviceView> {
+        let id = keybound_webauthn::b64::encode(credential_id);
+        self.all.iter().find(|d| {
+            d.status != "decommissioned" && d.credential_id.as_deref() == Some(id.as_str())
+        })
+    }
+
     /// Loads them for `session`.
     pub(super) async fn load(state: &AppState, session: &str) -> Result<Devices, ServiceError> {
         let all = state.service.my_devices(session).await?;
@@ -81,8 +89,15 @@ pub(super) fn key_words(device: &DeviceView) -> &'static str {
 }
 
 /// The "Your devices" section of `/me`.
-pub(super) fn section(devices: &Devices) -> Markup {
+pub(super) fn section(devices: &Devices, notice: Option<Notice>) -> Markup {
     let this_name = devices.this.as_ref().map(|d| d.name.as_str());
+    // Just enrolled: the session is still the one the person trusted the
+    // device from, opened with another passkey.
+    let just_enrolled = matches!(notice, Some(Notice::DeviceTrusted | Notice::DeviceAwaiting));
+    let this_is_a_device = devices
+        .this
+        .as_ref()
+        .is_some_and(|d| d.status != "decommissioned");
     let (live, gone): (Vec<&DeviceView>, Vec<&DeviceView>) = devices
         .all
         .iter()
@@ -103,19 +118,27 @@ pub(super) fn section(devices: &Devices) -> Markup {
                         "This browser is on " strong { (Shown(&d.label)) } ", which is enrolled but not trusted yet ("
                         (trust_words(d).to_lowercase()) "). Apps that need a trusted device refuse it until then."
                     }
+                    _ if just_enrolled => {
+                        "This device is enrolled. This browser is still signed in with the passkey you used before: "
+                        strong { "sign out, then sign in with this device's screen lock" }
+                        ". From then on this browser counts as the device."
+                    }
                     _ => {
-                        "This browser is not a trusted device: you signed in with a passkey that is not a device's own key."
+                        "This browser does not count as a device: you signed in with a passkey that is not a device's own key."
                         @if !live.is_empty() {
-                            " If this is one of the devices below, sign out and sign in with its own screen lock."
+                            " If this is one of the devices below, sign out and sign in with its screen lock."
                         }
                     }
                 }
             }
-            @if devices.this.as_ref().is_none_or(|d| d.status == "decommissioned") {
+            @if !this_is_a_device && !just_enrolled {
                 div #trust-this-device .card {
                     label for="device-label" { "Name of this device" }
-                    input #device-label type="text" maxlength="64" placeholder="Work laptop" autocomplete="off";
-                    button #trust-device type="button" { "Trust this device" }
+                    div.inline-form {
+                        input #device-label type="text" maxlength="64" placeholder="Work laptop" autocomplete="off";
+                        button #trust-device type="button" { "Trust this device" }
+                    }
+                    p #device-error role="alert" {}
                     p.hint {
                         "Your device makes a key of its own with its screen lock (Windows Hello, Touch ID, or the phone's lock). "
                         "Synced passkeys and security keys cannot stand for a device. An administrator may have to approve it."
@@ -250,12 +273,16 @@ pub(super) async fn decommission(
     let session = cookies::get(&headers, cookies::SESSION).unwrap_or_default();
     let to = |n| see_other(&with_notice("/me", n), HeaderMap::new());
     if form.confirm.as_deref() != Some("yes") {
-        return match state.service.my_devices(&session).await {
+        return match Devices::load(&state, &session).await {
             Ok(devices) => match devices
+                .all
                 .iter()
                 .find(|d| d.name == name && d.status != "decommissioned")
             {
-                Some(device) => confirm_page(device),
+                Some(device) => {
+                    let in_use = devices.this.as_ref().is_some_and(|t| t.name == name);
+                    confirm_page(device, in_use)
+                }
                 None => to(Notice::NoSuchDevice),
             },
             Err(e) => super::me::not_signed_in(&state, &e),
@@ -279,7 +306,7 @@ pub(super) async fn decommission(
 }
 
 /// Asks before a device is decommissioned: it cannot be undone.
-fn confirm_page(device: &DeviceView) -> Response {
+fn confirm_page(device: &DeviceView, in_use: bool) -> Response {
     layout(
         "Lost this device?",
         "confirm-decommission",
@@ -289,7 +316,9 @@ fn confirm_page(device: &DeviceView) -> Response {
                 "Decommission " strong { (Shown(&device.label)) } "? Its key is revoked and every browser signed in with it is signed out. "
                 "This cannot be undone: found again, the device has to be trusted anew, and the administrators are alerted if its old key is used."
             }
-            p.hint { "If it is the device you are using now, you are signed out too: sign in from another device afterwards." }
+            @if in_use {
+                p.problem #in-use { "This is the device you are using now: this browser is signed out too. Sign in from another device afterwards." }
+            }
             form method="post" action={ "/me/devices/" (device.name) "/decommission" } {
                 input type="hidden" name="confirm" value="yes";
                 button.danger #confirm-decommission type="submit" { "Decommission it" }
@@ -333,7 +362,7 @@ pub(super) fn posture_words(p: &keybound_service::policies::Posture) -> String {
         );
     }
     if parts.is_empty() {
-        "No posture facts yet".to_owned()
+        "nothing known yet".to_owned()
     } else {
         parts.join(", ")
     }
@@ -346,7 +375,7 @@ mod tests {
 
     #[test]
     fn posture_reads_as_a_line_and_unknown_facts_stay_out() {
-        assert_eq!(posture_words(&Posture::default()), "No posture facts yet");
+        assert_eq!(posture_words(&Posture::default()), "nothing known yet");
         let p = Posture {
             managed: true,
             disk_encrypted: true,
