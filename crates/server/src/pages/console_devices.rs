@@ -60,9 +60,12 @@ pub(super) async fn page(
             (nav("/admin/devices"))
             p {
                 "Devices people enrolled with “Trust this device” on their own page. "
-                "Policies can require a trusted device (" code { "context.device.trusted" } "). "
-                @if awaiting > 0 {
-                    strong #awaiting-count { (super::count_words(awaiting)) " not trusted" } " yet: trust a device only once you know it is the organisation's or its owner's."
+                "Policies can require a trusted device (" code { "context.device.trusted" } ")."
+            }
+            @if awaiting > 0 {
+                p #awaiting-count {
+                    strong { "Not trusted yet: " (super::count_words(awaiting)) "." }
+                    " Trust a device only once you know it is the organisation's or its owner's."
                 }
             }
             @if live.is_empty() {
