@@ -133,3 +133,40 @@ async fn an_administrator_who_is_no_longer_one_changes_no_device() {
     let view = w.service.device((&operator()).into(), &device.name).await.unwrap();
     assert_eq!(view.status, "untrusted");
 }
+
+/// A world whose attestation roots hold the root of a PKI whose packed
+/// attestation certificate carries the serial `C02XK1ABJG5H`.
+async fn serial_world(enterprise: &[&str]) -> World {
+    let mut profile = keybound_soft_authenticator::CertProfile::compliant(Some([0x4b; 16]));
+    profile.serial_number = Some("C02XK1ABJG5H".into());
+    let pki = TestPki::with_profile(&profile);
+    let root = pki.root_der.clone();
+    let rp_ids: Vec<String> = enterprise.iter().map(|r| (*r).to_owned()).collect();
+    let mut w = world_with(|c| {
+        c.attestation_roots = vec![root];
+        c.devices.enterprise_attestation_rp_ids = rp_ids;
+    })
+    .await;
+    w.auth.attestation = AttestationMode::Packed(pki.attestation.clone());
+    w
+}
+
+#[tokio::test]
+async fn enterprise_attestation_records_the_serial() {
+    let w = serial_world(&[RP_ID]).await;
+    let (session, device) = enrolled(&w).await;
+    let view = &w.service.my_devices(&session.value).await.unwrap()[0];
+    assert_eq!(view.serial.as_deref(), Some("C02XK1ABJG5H"));
+    assert_eq!(view.attestation_trust, "verified");
+    assert!(last_reason(&w, "device.enrol")
+        .await
+        .unwrap()
+        .contains("serial C02XK1ABJG5H"));
+    assert_eq!(device.status, "untrusted", "a root is not the metadata");
+
+    // Not an enterprise RP ID: the serial is not asked for, nor kept.
+    let w = serial_world(&["other.example"]).await;
+    let (session, _) = enrolled(&w).await;
+    let view = &w.service.my_devices(&session.value).await.unwrap()[0];
+    assert_eq!(view.serial, None);
+}
