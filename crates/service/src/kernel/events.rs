@@ -135,6 +135,15 @@ pub enum EventKind {
     OidcUserinfo,
     /// `oidc.logout`
     OidcLogout,
+    // Devices: posture (issue 16, h-posture).
+    /// `device.import`: an inventory import (counts in the details).
+    DeviceImport,
+    /// `device.posture`: a device's posture facts changed (import, client
+    /// hints at a proof, an administrator).
+    DevicePosture,
+    /// `device.hint_conflict`: client hints contradicted the attested
+    /// platform; they were not used.
+    DeviceHintConflict,
 }
 
 impl EventKind {
@@ -203,6 +212,10 @@ impl EventKind {
         EventKind::OidcIntrospect,
         EventKind::OidcUserinfo,
         EventKind::OidcLogout,
+        // Devices: posture.
+        EventKind::DeviceImport,
+        EventKind::DevicePosture,
+        EventKind::DeviceHintConflict,
     ];
 
     /// The stable name the audit log records.
@@ -271,6 +284,9 @@ impl EventKind {
             EventKind::OidcIntrospect => "oidc.introspect",
             EventKind::OidcUserinfo => "oidc.userinfo",
             EventKind::OidcLogout => "oidc.logout",
+            EventKind::DeviceImport => "device.import",
+            EventKind::DevicePosture => "device.posture",
+            EventKind::DeviceHintConflict => "device.hint_conflict",
         }
     }
 }
