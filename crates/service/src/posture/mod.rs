@@ -12,6 +12,7 @@
 //! administrator can vouch for.
 
 pub mod hints;
+pub mod import;
 mod proof;
 mod resolve;
 mod view;
