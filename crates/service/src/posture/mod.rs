@@ -13,11 +13,14 @@
 
 pub mod hints;
 pub mod import;
+mod inventory;
 mod proof;
 mod resolve;
 mod view;
 
 pub use hints::ClientHints;
+pub use import::{parse_inventory, ImportError, InventoryRecord};
+pub use inventory::ImportSummary;
 pub use resolve::{device_context, resolve_posture};
 pub use view::{DevicePostureView, PostureFact};
 

@@ -362,3 +362,136 @@ async fn the_cache_follows_device_trust_and_decommission() {
     .await;
     assert!(allowed(&w.service, &cookie).await, "a decommissioned device is no device");
 }
+
+/// The app wants a managed device.
+const MANAGED: &str = r#"@id("app-managed")
+permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.example.com")
+when { context has device && context.device.posture.managed &&
+       context.device.posture.os_major >= 14 && context.device.posture.os_source == "import" };"#;
+
+async fn import(w: &World, file: &str) -> Result<ImportSummaryOut, String> {
+    let records = keybound_service::posture::parse_inventory(file.as_bytes())
+        .map_err(|e| e.to_string())?;
+    w.service
+        .import_inventory((&Operator::local("cli")).into(), &records)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+type ImportSummaryOut = keybound_service::posture::ImportSummary;
+
+#[tokio::test]
+async fn an_import_marks_a_device_managed() {
+    let w = world().await;
+    install(&w.service, MANAGED).await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let device = device_for(&w, "ada", &cred.id.clone(), &UNATTESTED).await;
+    let cookie = sign_in_with(&w, &mut cred, "ada", &ClientContext::default()).await;
+    assert!(!allowed(&w.service, &cookie).await, "not known to be managed");
+    let file = format!(
+        "\u{feff}device,managed,owner,compliant,disk_encrypted,os_version\n\
+         {device},true,ada,true,true,14.5\n\
+         SN-WAITING,true,bob,,,15.0\n"
+    );
+    let summary = import(&w, &file).await.unwrap();
+    assert_eq!(
+        (summary.records, summary.matched, summary.waiting),
+        (2, 1, 1)
+    );
+    assert_eq!(summary.changed, vec![device.clone()]);
+    assert!(allowed(&w.service, &cookie).await, "the cache followed the import");
+    let events = w.audit().await;
+    let imported = events
+        .iter()
+        .find(|e| e.event.kind == "device.import")
+        .expect("device.import");
+    assert_eq!(imported.event.details["matched"], "1");
+    assert_eq!(imported.event.details["waiting"], "1");
+    assert_eq!(imported.event.actor.as_deref(), Some("cli"));
+    let posture: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.kind == "device.posture")
+        .collect();
+    assert_eq!(posture.len(), 1);
+    assert_eq!(posture[0].event.details["managed"], "true");
+    // The same file again changes no device.
+    let again = import(&w, &file).await.unwrap();
+    assert!(again.changed.is_empty());
+    let view = w
+        .service
+        .device_posture((&Operator::local("cli")).into(), &device)
+        .await
+        .unwrap();
+    assert!(view.effective.managed && view.effective.compliant && view.effective.disk_encrypted);
+    assert_eq!(view.effective.os_version, "14.5");
+}
+
+#[tokio::test]
+async fn a_malformed_row_imports_nothing() {
+    let w = world().await;
+    let (cred, _) = w.enrol("ada").await;
+    let device = device_for(&w, "ada", &cred.id, &UNATTESTED).await;
+    let file = format!("device,managed\n{device},true\nSN-2,sometimes\n");
+    let err = import(&w, &file).await.unwrap_err();
+    assert_eq!(err, "line 3, field managed: expected true or false");
+    let view = w
+        .service
+        .device_posture((&Operator::local("cli")).into(), &device)
+        .await
+        .unwrap();
+    assert!(view.facts.is_empty(), "nothing half-imported");
+    assert!(!w.audit().await.iter().any(|e| e.event.kind.starts_with("device.")));
+    let huge = "a".repeat(keybound_service::posture::import::MAX_IMPORT_BYTES + 1);
+    assert!(import(&w, &huge).await.unwrap_err().contains("larger than"));
+}
+
+#[tokio::test]
+async fn a_waiting_record_links_when_its_serial_enrols() {
+    let w = world().await;
+    let summary = import(&w, "[{\"serial\": \"SN-77\", \"managed\": true}]")
+        .await
+        .unwrap();
+    assert_eq!(summary.waiting, 1);
+    let (cred, _) = w.enrol("ada").await;
+    let device = device_for(&w, "ada", &cred.id, &UNATTESTED).await;
+    let mut tx = w.service.store().begin().await.unwrap();
+    // Enrolment with enterprise attestation records the serial.
+    assert!(tx
+        .set_device_status(&format!("id-{device}"), "trusted", "test", 0)
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    assert!(!w.service.link_inventory(&device).await.unwrap(), "no serial yet");
+    // The store has no serial setter: a device row with it, as enrolment
+    // makes one.
+    let (cred2, _) = w.enrol("bob").await;
+    let store = w.service.store();
+    let bob = store.read().await.unwrap().identity_by_name("bob").await.unwrap().unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_identity(&Identity {
+        id: "id-dev-bob-key".into(),
+        kind: IdentityKind::Device,
+        name: "dev-bob-key".into(),
+        status: IdentityStatus::Active,
+        is_admin: false,
+        user_handle: b"dev-bob-key".to_vec(),
+        created_ms: 0,
+    })
+    .await
+    .unwrap();
+    let mut row = tx.device(&format!("id-{device}")).await.unwrap().unwrap();
+    row.identity_id = "id-dev-bob-key".into();
+    row.owner_id = Some(bob.id);
+    row.credential_id = Some(cred2.id.clone());
+    row.serial = Some("SN-77".into());
+    tx.insert_device(&row).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(w.service.link_inventory("dev-bob-key").await.unwrap());
+    let view = w
+        .service
+        .device_posture((&Operator::local("cli")).into(), "dev-bob-key")
+        .await
+        .unwrap();
+    assert!(view.effective.managed);
+    assert!(!w.service.link_inventory("dev-bob-key").await.unwrap(), "taken once");
+}
