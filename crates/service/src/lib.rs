@@ -96,6 +96,9 @@ pub struct ClientContext {
     pub ip: Option<String>,
     /// User agent.
     pub user_agent: Option<String>,
+    /// User-Agent Client Hints the browser sent (claims, recorded as
+    /// posture at a device proof, never trusted over attestation).
+    pub hints: posture::ClientHints,
 }
 
 /// A cryptographic RNG the service may share across requests.

@@ -44,6 +44,9 @@ pub(crate) struct CachedSession {
     /// The device the session was proven on, as filled: dropped with the
     /// entry when a change names the device (`changes.rs`).
     pub(crate) device: Option<keybound_policy::DeviceContext>,
+    /// When a posture fact `device` was built from turns stale, ms: the
+    /// entry is a miss from then on, so a stale fact is never decided on.
+    pub(crate) fresh_until_ms: i64,
 }
 
 /// The cache (cheap to clone: clones share it).
@@ -80,7 +83,10 @@ impl SessionCache {
     /// The live session with cookie hash `hash` at `now_ms`, if cached.
     pub(crate) fn get(&self, hash: &[u8], now_ms: i64) -> Option<Arc<CachedSession>> {
         let entries = self.inner.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(hash).filter(|s| s.expires_ms > now_ms).cloned()
+        entries
+            .get(hash)
+            .filter(|s| s.expires_ms > now_ms && s.fresh_until_ms > now_ms)
+            .cloned()
     }
 
     /// The generation a fill starts at; pass it to [`SessionCache::insert`].
@@ -164,6 +170,7 @@ mod tests {
             expires_ms,
             backup_met: true,
             device: None,
+            fresh_until_ms: i64::MAX,
         })
     }
 
@@ -174,6 +181,12 @@ mod tests {
         assert!(cache.get(b"a", 99).is_some());
         assert!(cache.get(b"a", 100).is_none());
         assert!(cache.get(b"b", 0).is_none());
+        // Nor its device's posture.
+        let mut posture = (*session("ada", 100)).clone();
+        posture.fresh_until_ms = 50;
+        cache.insert(b"p".to_vec(), Arc::new(posture), cache.generation(), 0);
+        assert!(cache.get(b"p", 49).is_some());
+        assert!(cache.get(b"p", 50).is_none());
     }
 
     #[test]

@@ -40,7 +40,7 @@ const HARMLESS: &[EventKind] = &[
 ];
 
 /// The event an inventory import writes (`device.import`).
-const DEVICE_IMPORT: &str = "device.import";
+const DEVICE_IMPORT: &str = EventKind::DeviceImport.as_str();
 
 /// Drops the cache entries `events` make stale.
 pub(crate) fn apply(cache: &SessionCache, events: &[AuditEvent]) {

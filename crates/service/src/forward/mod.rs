@@ -181,7 +181,7 @@ impl Service {
             .iter()
             .filter(|c| c.status == CredentialStatus::Active)
             .count();
-        let device = crate::posture::session_device(
+        let (device, fresh_until_ms) = crate::posture::session_device(
             &mut tx,
             &session.credential_id,
             now,
@@ -205,6 +205,7 @@ impl Service {
             expires_ms: session.expires_ms,
             backup_met: !crate::policy::lacks_backup(&self.config.policy, active),
             device,
+            fresh_until_ms,
         });
         cache.insert(hash, entry.clone(), generation, now);
         Ok(Some(entry))

@@ -149,6 +149,15 @@ pub enum EventKind {
     DeviceDecommission,
     /// `device.returned`: alert, a decommissioned device was used again.
     DeviceReturned,
+    // Devices: posture (issue 16, h-posture).
+    /// `device.import`: an inventory import (counts in the details).
+    DeviceImport,
+    /// `device.posture`: a device's posture facts changed (import, client
+    /// hints at a proof, an administrator).
+    DevicePosture,
+    /// `device.hint_conflict`: client hints contradicted the attested
+    /// platform; they were not used.
+    DeviceHintConflict,
 }
 
 impl EventKind {
@@ -224,6 +233,10 @@ impl EventKind {
         EventKind::DeviceRename,
         EventKind::DeviceDecommission,
         EventKind::DeviceReturned,
+        // Devices: posture.
+        EventKind::DeviceImport,
+        EventKind::DevicePosture,
+        EventKind::DeviceHintConflict,
     ];
 
     /// The stable name the audit log records.
@@ -299,6 +312,9 @@ impl EventKind {
             EventKind::DeviceRename => "device.rename",
             EventKind::DeviceDecommission => "device.decommission",
             EventKind::DeviceReturned => "device.returned",
+            EventKind::DeviceImport => "device.import",
+            EventKind::DevicePosture => "device.posture",
+            EventKind::DeviceHintConflict => "device.hint_conflict",
         }
     }
 }

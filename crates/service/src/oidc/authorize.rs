@@ -286,7 +286,7 @@ impl Service {
             .into_iter()
             .filter(|c| c.status == CredentialStatus::Active)
             .count();
-        let device = crate::posture::session_device(
+        let (device, _) = crate::posture::session_device(
             &mut tx,
             &session.credential_id,
             now,
@@ -338,6 +338,7 @@ impl Service {
                 let ctx = ClientContext {
                     ip: event.ip.clone(),
                     user_agent: event.user_agent.clone(),
+                    hints: Default::default(),
                 };
                 let denied = AccessDecision::Deny { policies };
                 self.record_denial(&request, &denied, &ctx)

@@ -331,6 +331,10 @@ impl Service {
                 tier,
             )
             .await?;
+        // A sign-in with a device's credential proves the device: what the
+        // browser claims about it is posture (issue 16).
+        self.record_device_proof(&mut tx, &credential.id, ctx, now)
+            .await?;
         event.outcome = Some(Outcome::Success);
         tx.record(event).await?;
         tx.commit().await?;

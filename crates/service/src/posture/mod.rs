@@ -12,11 +12,16 @@
 //! administrator can vouch for.
 
 pub mod hints;
+pub mod import;
+mod inventory;
 mod own;
+mod proof;
 mod resolve;
 mod view;
 
 pub use hints::ClientHints;
+pub use import::{parse_inventory, ImportError, InventoryRecord};
+pub use inventory::ImportSummary;
 pub use resolve::{device_context, resolve_posture};
 pub use view::{DevicePostureView, PostureFact};
 
@@ -35,19 +40,24 @@ pub const DEFAULT_POSTURE_MAX_AGE_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 /// The device a session opened with `credential_id` was proven on, as
 /// Cedar sees it: `None` when the credential binds no device or the device
-/// is decommissioned (its sessions are ended anyway).
+/// is decommissioned (its sessions are ended anyway). With it, when the
+/// first fact it was built from turns stale (`i64::MAX`: never), so a
+/// cache can rebuild it then.
 pub(crate) async fn session_device(
     tx: &mut ReadTx,
     credential_id: &[u8],
     now_ms: i64,
     max_age_ms: i64,
-) -> Result<Option<DeviceContext>, StoreError> {
+) -> Result<(Option<DeviceContext>, i64), StoreError> {
     let Some(device) = tx.device_by_credential(credential_id).await? else {
-        return Ok(None);
+        return Ok((None, i64::MAX));
     };
     if !resolve::decides(&device) {
-        return Ok(None);
+        return Ok((None, i64::MAX));
     }
     let facts = tx.posture_facts(&device.identity_id).await?;
-    Ok(device_context(&device, &facts, now_ms, max_age_ms))
+    Ok((
+        device_context(&device, &facts, now_ms, max_age_ms),
+        resolve::fresh_until(&facts, now_ms, max_age_ms),
+    ))
 }

@@ -18,6 +18,18 @@ pub(crate) fn is_stale(fact: &PostureFactRow, now_ms: i64, max_age_ms: i64) -> b
     now_ms.saturating_sub(fact.observed_ms) > max_age_ms
 }
 
+/// When the first of `facts` still fresh at `now_ms` turns stale
+/// (`i64::MAX` when none will): a cached decision input built from them
+/// must be rebuilt by then.
+pub(crate) fn fresh_until(facts: &[PostureFactRow], now_ms: i64, max_age_ms: i64) -> i64 {
+    facts
+        .iter()
+        .filter(|f| !is_stale(f, now_ms, max_age_ms))
+        .map(|f| f.observed_ms.saturating_add(max_age_ms).saturating_add(1))
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
 /// The freshest-source value of `fact` among `sources` (in order of
 /// authority), ignoring stale ones.
 fn pick<'a>(

@@ -195,6 +195,7 @@ async fn an_operator_forbid_on_the_console_is_its_own_refusal() {
     let outside = ClientContext {
         ip: Some("192.0.2.7".into()),
         user_agent: None,
+        hints: Default::default(),
     };
     assert_eq!(
         w.service
@@ -209,6 +210,7 @@ async fn an_operator_forbid_on_the_console_is_its_own_refusal() {
     let inside = ClientContext {
         ip: Some("127.0.0.1".into()),
         user_agent: None,
+        hints: Default::default(),
     };
     assert!(w
         .service

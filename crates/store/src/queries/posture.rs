@@ -73,6 +73,26 @@ impl ReadTx {
             .await
     }
 
+    /// The devices whose enterprise attestation carried `serial`, oldest
+    /// first, whatever their status.
+    pub async fn devices_by_serial(
+        &mut self,
+        serial: &str,
+    ) -> Result<Vec<crate::DeviceRow>, StoreError> {
+        if !storable(serial) {
+            return Ok(Vec::new());
+        }
+        self.db()?
+            .query_all(
+                "SELECT d.*, i.name AS name FROM devices d
+                 JOIN identities i ON i.id = d.identity_id
+                 WHERE d.serial = $1 ORDER BY d.created_ms, i.name",
+                params![serial],
+                super::devices::device_from_row,
+            )
+            .await
+    }
+
     /// The waiting inventory record for `identifier` (its facts; empty
     /// when there is none).
     pub async fn inventory_record(
