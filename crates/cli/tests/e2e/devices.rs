@@ -36,13 +36,14 @@ fn devices(server: &Server) -> serde_json::Value {
 
 /// The device of `owner`, as listed.
 fn device_of(server: &Server, owner: &str) -> serde_json::Value {
-    devices(server)
+    let found = devices(server)
         .as_array()
         .unwrap()
         .iter()
         .find(|d| d["owner"] == owner)
-        .cloned()
-        .unwrap_or_else(|| panic!("no device of {owner}"))
+        .cloned();
+    assert!(found.is_some(), "no device of {owner}");
+    found.unwrap()
 }
 
 /// Where a 303 sends the browser.

@@ -70,6 +70,7 @@ async fn register(service: &Service, start: RegistrationStart<'_>) -> keybound_s
     let ctx = ClientContext {
         ip: None,
         user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()),
+        ..ClientContext::default()
     };
     let options = service
         .begin_registration(b"browser", start, &RegistrationRequest::default())

@@ -356,7 +356,7 @@ pub(super) fn posture_words(p: &keybound_service::policies::Posture) -> String {
     }
     if !p.browser.is_empty() {
         parts.push(
-            format!("{} {}", p.browser, p.browser_version)
+            format!("browser {} {}", p.browser, p.browser_version)
                 .trim()
                 .to_owned(),
         );
@@ -387,7 +387,7 @@ mod tests {
         };
         assert_eq!(
             posture_words(&p),
-            "managed, disk encrypted, OS 14.4.1 (from the inventory), Chromium 131"
+            "managed, disk encrypted, OS 14.4.1 (from the inventory), browser Chromium 131"
         );
     }
 

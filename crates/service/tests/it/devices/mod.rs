@@ -15,6 +15,7 @@ fn ctx() -> ClientContext {
     ClientContext {
         ip: Some("192.0.2.7".into()),
         user_agent: Some(UA.into()),
+        ..ClientContext::default()
     }
 }
 
