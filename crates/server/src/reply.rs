@@ -226,4 +226,24 @@ mod tests {
             Some("tier_too_low")
         );
     }
+
+    /// "Trust this device": each refusal the person can act on has its
+    /// code, and someone else's device is not told apart from none.
+    #[test]
+    fn device_enrolment_refusals_are_told_in_words() {
+        for (refusal, code) in [
+            (Refusal::DeviceBackupEligible, "device_synced"),
+            (Refusal::DeviceRoamingAttachment, "device_roaming"),
+            (Refusal::DeviceUserNotVerified, "user_verification_required"),
+            (Refusal::TooManyDevices, "too_many_devices"),
+            (Refusal::InvalidDeviceLabel, "invalid_device_label"),
+        ] {
+            assert_eq!(reason_code(refusal, Ceremony::Registration), Some(code));
+            assert_eq!(reason_code(refusal, Ceremony::Authentication), None);
+        }
+        assert_eq!(
+            reason_code(Refusal::DeviceOfAnotherPerson, Ceremony::Registration),
+            None
+        );
+    }
 }

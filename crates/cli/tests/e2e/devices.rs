@@ -274,3 +274,69 @@ fn the_console_device_page_is_for_administrators_only() {
     let (_, verified) = server.cli(&["audit", "verify"]);
     assert!(verified.contains("verified"), "{verified}");
 }
+
+#[test]
+fn trusting_refuses_synced_keys_and_other_sites_and_losing_asks_first() {
+    let server = Server::start();
+    let auth = Authenticator::default();
+    let mut ada = server.browser();
+    enrol(&server, &mut ada, &auth, "ada");
+
+    // Without a session, and from another site: 403.
+    let (status, reply) = server
+        .browser()
+        .post_json("/me/devices/options", &json!({"label": "x"}));
+    assert_eq!(status, 403, "{reply}");
+    for path in ["/me/devices/options", "/me/devices/result"] {
+        for site in [
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", "https://evil.example"),
+        ] {
+            let (status, response) = ada.post_json_with(path, &json!({"label": "x"}), &[site]);
+            assert_eq!(status, 403, "{path} from {site:?}: {response}");
+        }
+    }
+
+    // A synced passkey cannot stand for the device: refused with the code
+    // the page puts in words, and nothing stored.
+    let synced = Authenticator {
+        backup_eligible: true,
+        backup_state: true,
+        counter: false,
+        ..Authenticator::default()
+    };
+    let ((status, _), result) = trust_this_device(&mut ada, &synced, "Laptop");
+    assert_eq!(status, 200);
+    let (status, reply) = result.unwrap();
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["reason"], "device_synced");
+    assert_eq!(devices(&server), json!([]));
+    assert_eq!(server.state("ada").0, 1, "no credential stored either");
+
+    // The laptop's own key is enrolled.
+    let (_, result) = trust_this_device(&mut ada, &auth, "Laptop");
+    assert_eq!(result.unwrap().0, 200);
+    let device = device_of(&server, "ada")["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lose = format!("/me/devices/{device}/decommission");
+
+    // "I lost this device" without the confirmation: the page that asks,
+    // and nothing changes. This session was opened with another passkey,
+    // so the page does not say it is the device in use.
+    let (status, page) = ada.post_form_with(&lose, "", &[SAME_ORIGIN]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Decommission it"), "{page}");
+    assert!(!page.contains("the device you are using now"), "{page}");
+    assert_eq!(device_of(&server, "ada")["status"], "untrusted");
+
+    // Confirmed: decommissioned; this browser's session goes on.
+    let (_, response) = ada.post_form_with(&lose, "confirm=yes", &[SAME_ORIGIN]);
+    assert_eq!(location(&response), "/me?notice=device-decommissioned");
+    assert_eq!(device_of(&server, "ada")["status"], "decommissioned");
+    assert_eq!(ada.get_page("/me").0, 200, "still signed in");
+    // Once is all: it is no device of hers any more.
+    let (_, response) = ada.post_form_with(&lose, "confirm=yes", &[SAME_ORIGIN]);
+    assert_eq!(location(&response), "/me?notice=no-such-device");
+}
