@@ -4,7 +4,10 @@
 use super::*;
 
 fn kinds(events: &[keybound_audit::AuditEvent], from: usize) -> Vec<String> {
-    events[from..].iter().map(|e| e.event.kind.clone()).collect()
+    events[from..]
+        .iter()
+        .map(|e| e.event.kind.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -37,7 +40,10 @@ async fn i_lost_this_device_revokes_its_key_and_ends_its_sessions() {
         Err(ServiceError::Forbidden),
         "the device's session ended"
     );
-    assert!(w.service.account(&session.value).await.is_ok(), "not this one");
+    assert!(
+        w.service.account(&session.value).await.is_ok(),
+        "not this one"
+    );
     let device = w.service.device((&operator()).into(), &name).await.unwrap();
     assert_eq!(device.status, "decommissioned");
     assert!(device.decommissioned_ms.is_some());
@@ -135,7 +141,11 @@ async fn revoking_the_bound_credential_decommissions_the_device() {
             .next(),
         Some("its credential was revoked")
     );
-    let other = w.service.device((&operator()).into(), &other).await.unwrap();
+    let other = w
+        .service
+        .device((&operator()).into(), &other)
+        .await
+        .unwrap();
     assert_eq!(other.status, "untrusted", "only the bound device");
 
     // By the operator, too.
@@ -144,7 +154,11 @@ async fn revoking_the_bound_credential_decommissions_the_device() {
         .revoke_credential(&id, &operator(), "lost")
         .await
         .unwrap();
-    let other = w.service.device((&operator()).into(), &other.name).await.unwrap();
+    let other = w
+        .service
+        .device((&operator()).into(), &other.name)
+        .await
+        .unwrap();
     assert_eq!(other.status, "decommissioned");
 }
 

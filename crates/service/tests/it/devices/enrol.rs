@@ -122,7 +122,12 @@ async fn assert_refused(w: &World, result: Result<Enrolled, ServiceError>, reaso
         .await
         .unwrap();
     assert_eq!(creds.len(), 1, "no credential stored");
-    assert!(w.service.devices((&operator()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .devices((&operator()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -169,7 +174,12 @@ async fn a_key_without_user_verification_is_refused() {
     // The options required UV, so the core refuses first; the device
     // check (device_user_not_verified) backs it (unit test in src).
     assert!(matches!(enrolled, Err(ServiceError::Rejected(_))));
-    assert!(w.service.devices((&operator()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .devices((&operator()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -187,7 +197,10 @@ async fn a_replayed_enrolment_answer_is_refused() {
         again.map(|_| ()),
         Err(ServiceError::Rejected(Refusal::NoMatchingChallenge))
     );
-    assert_eq!(w.service.devices((&operator()).into()).await.unwrap().len(), 1);
+    assert_eq!(
+        w.service.devices((&operator()).into()).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -239,9 +252,14 @@ async fn a_person_holds_at_most_twenty_devices() {
         enrolled.map(|_| ()),
         Err(ServiceError::Rejected(Refusal::TooManyDevices))
     );
-    assert_eq!(w.service.my_devices(&session.value).await.unwrap().len(), 20);
+    assert_eq!(
+        w.service.my_devices(&session.value).await.unwrap().len(),
+        20
+    );
     // A decommissioned one frees its place.
-    let first = w.service.my_devices(&session.value).await.unwrap()[0].name.clone();
+    let first = w.service.my_devices(&session.value).await.unwrap()[0]
+        .name
+        .clone();
     w.service
         .decommission_device((&operator()).into(), &first, &ctx())
         .await
