@@ -63,15 +63,33 @@ async fn a_device_is_enrolled_with_its_credential_identity_row_and_event() {
         .await
         .unwrap();
     assert_eq!(creds.len(), 2);
-    // The device's identity is a device, never a person.
+    // The device's identity is a device: people-facing look-ups of
+    // persons never find it.
     let people = w.service.people((&operator()).into()).await.unwrap();
-    let identity = people
-        .iter()
-        .find(|(i, _)| i.name == device.name)
-        .map(|(i, _)| i.clone())
+    assert!(people.iter().all(|(i, _)| i.name != device.name));
+    assert_eq!(
+        w.service
+            .credentials_of((&operator()).into(), &device.name)
+            .await,
+        Err(ServiceError::NotFound)
+    );
+    assert_eq!(
+        w.service.offboard(&device.name, &operator()).await,
+        Err(ServiceError::NotFound)
+    );
+    let page = w
+        .service
+        .people_page(
+            (&operator()).into(),
+            &PeopleQuery {
+                name_contains: None,
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
         .unwrap();
-    assert_eq!(identity.kind, IdentityKind::Device);
-
+    assert_eq!(page.people.len(), 1, "only ada");
     let events = w.audit().await;
     let enrol = events
         .iter()
