@@ -195,3 +195,53 @@ async fn offboarding_decommissions_every_device_of_the_person() {
         .count();
     assert_eq!(decommissions, 2);
 }
+
+#[tokio::test]
+async fn decommissioning_the_device_in_use_ends_its_own_session() {
+    let w = world().await;
+    let (_, session) = person(&w, "ada").await;
+    let (mut device_cred, enrolled) = enrol_device(&w, &w.auth, &session, "laptop").await;
+    let name = enrolled.unwrap().device.unwrap().name;
+    let (_, on_device) = w.sign_in(&mut device_cred, "ada", &Tweaks::default()).await;
+    let on_device = on_device.unwrap().session;
+    let done = w
+        .service
+        .decommission_my_device(&on_device.value, &name, &ctx())
+        .await
+        .unwrap();
+    assert!(done.ended_own_session);
+    assert_eq!(done.sessions, 1);
+    assert_eq!(
+        w.service.my_devices(&on_device.value).await,
+        Err(ServiceError::Forbidden)
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_that_replaces_the_credentials_decommissions_the_devices() {
+    let w = world().await;
+    let (_, session) = person(&w, "ada").await;
+    let (_, enrolled) = enrol_device(&w, &w.auth, &session, "laptop").await;
+    let name = enrolled.unwrap().device.unwrap().name;
+    let (a1, _) = super::super::authority::admin(&w, "a1").await;
+    let (a2, _) = super::super::authority::admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w
+        .service
+        .pending_recoveries((&operator()).into())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "ada")
+        .unwrap()
+        .id;
+    w.service.approve_recovery(&a1, &id, true).await.unwrap();
+    let issued = w.service.approve_recovery(&a2, &id, true).await.unwrap();
+    assert!(matches!(issued, Approval::Issued(_)));
+    let device = w.service.device((&operator()).into(), &name).await.unwrap();
+    assert_eq!(device.status, "decommissioned");
+    assert_eq!(device.trust_reason, "its credential was revoked");
+}
