@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use keybound_service::names::text::escape;
-use keybound_service::{
-    ClientContext, DeviceView, Operator, Refusal, Service, ServiceError,
-};
+use keybound_service::{ClientContext, DeviceView, Operator, Refusal, Service, ServiceError};
 use serde::Serialize;
 
 use crate::app::{self, ServiceSettings};
@@ -290,7 +288,9 @@ fn table(listed: &[Listed]) -> Table {
     for d in listed {
         table.row([
             d.name.clone(),
-            d.owner.clone().unwrap_or_else(|| "(organisation)".to_owned()),
+            d.owner
+                .clone()
+                .unwrap_or_else(|| "(organisation)".to_owned()),
             d.label.clone(),
             d.platform.clone(),
             d.status.clone(),

@@ -3,8 +3,7 @@
 
 use super::*;
 use keybound_service::{
-    ClientContext, Config, Operator, RegistrationRequest, RegistrationStart, Service,
-    SystemClock,
+    ClientContext, Config, Operator, RegistrationRequest, RegistrationStart, Service, SystemClock,
 };
 use keybound_soft_authenticator::{Algorithm, Authenticator, Ceremony};
 use serde_json::Value;
@@ -41,7 +40,12 @@ fn with_a_device(dir: &std::path::Path) -> String {
             [3; 32],
         );
         let rng = rand_core::TryRngCore::unwrap_err(rand_core::OsRng);
-        let service = Service::new(store, config, std::sync::Arc::new(SystemClock), Box::new(rng));
+        let service = Service::new(
+            store,
+            config,
+            std::sync::Arc::new(SystemClock),
+            Box::new(rng),
+        );
         let invitation = service
             .invite("ada", false, &Operator::local("cli"))
             .await
@@ -78,8 +82,7 @@ async fn register(service: &Service, start: RegistrationStart<'_>) -> keybound_s
         .unwrap();
     let options = serde_json::to_value(&options).unwrap();
     let user = keybound_webauthn::b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
-    let challenge =
-        keybound_webauthn::b64::decode(options["challenge"].as_str().unwrap()).unwrap();
+    let challenge = keybound_webauthn::b64::decode(options["challenge"].as_str().unwrap()).unwrap();
     let (_, json) = Authenticator::default().register(
         Algorithm::Es256,
         &Ceremony {
@@ -118,7 +121,10 @@ fn device_list_show_trust_and_decommission() {
     assert!(out.starts_with("NAME"), "{out}");
     assert!(out.contains(&name) && out.contains("untrusted"), "{out}");
 
-    let (code, out, err) = run(dir.path(), &["device", "trust", &name, "--reason", "seen it"]);
+    let (code, out, err) = run(
+        dir.path(),
+        &["device", "trust", &name, "--reason", "seen it"],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("trusted '{name}'"));
     let (code, _, err) = run(dir.path(), &["device", "trust", &name]);
@@ -126,7 +132,10 @@ fn device_list_show_trust_and_decommission() {
     assert!(err.contains("already has that trust"), "{err}");
     let (code, out, _) = run(dir.path(), &["device", "show", &name]);
     assert_eq!(code, 0);
-    assert!(out.contains("status: trusted\n") && out.contains("why: seen it\n"), "{out}");
+    assert!(
+        out.contains("status: trusted\n") && out.contains("why: seen it\n"),
+        "{out}"
+    );
 
     let (code, _, err) = run(dir.path(), &["device", "rename", &name, ""]);
     assert_eq!(code, 1);
@@ -153,7 +162,13 @@ fn device_list_show_trust_and_decommission() {
 
     let (code, out, _) = run(dir.path(), &["audit", "export"]);
     assert_eq!(code, 0);
-    for kind in ["device.enrol", "device.trust", "device.rename", "credential.revoke", "device.decommission"] {
+    for kind in [
+        "device.enrol",
+        "device.trust",
+        "device.rename",
+        "credential.revoke",
+        "device.decommission",
+    ] {
         assert!(out.contains(&format!("\"kind\":\"{kind}\"")), "{kind}");
     }
 }

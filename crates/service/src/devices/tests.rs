@@ -66,7 +66,10 @@ mod fitness {
 
     const ORIGIN: &str = "https://example.org";
 
-    fn verified(auth: &Authenticator, edit: impl FnOnce(&mut serde_json::Value)) -> VerifiedRegistration {
+    fn verified(
+        auth: &Authenticator,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> VerifiedRegistration {
         let challenge = [9u8; 32];
         let (_, mut json) = auth.register(
             Algorithm::Es256,
@@ -134,7 +137,10 @@ mod fitness {
         let usb_and_internal = verified(&Authenticator::default(), |j| {
             j["response"]["transports"] = serde_json::json!(["usb", "internal"]);
         });
-        assert_eq!(fit_for_device(&usb_and_internal, &ModelForm::default()), Ok(()));
+        assert_eq!(
+            fit_for_device(&usb_and_internal, &ModelForm::default()),
+            Ok(())
+        );
         let cross = verified(&Authenticator::default(), |j| {
             j["authenticatorAttachment"] = serde_json::json!("cross-platform");
         });

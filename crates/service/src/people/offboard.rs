@@ -2,6 +2,7 @@
 //! every credential revoked, every session ended, every open grant voided —
 //! with an audit event for each. Only a new invitation brings it back.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -67,7 +68,7 @@ impl Service {
             self.still_admin(&mut tx, admin).await?;
         }
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         if admin.is_some_and(|a| a.id == identity.id) {

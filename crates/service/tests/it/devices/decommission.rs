@@ -4,7 +4,10 @@
 use super::*;
 
 fn kinds(events: &[keybound_audit::AuditEvent], from: usize) -> Vec<String> {
-    events[from..].iter().map(|e| e.event.kind.clone()).collect()
+    events[from..]
+        .iter()
+        .map(|e| e.event.kind.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -37,7 +40,10 @@ async fn i_lost_this_device_revokes_its_key_and_ends_its_sessions() {
         Err(ServiceError::Forbidden),
         "the device's session ended"
     );
-    assert!(w.service.account(&session.value).await.is_ok(), "not this one");
+    assert!(
+        w.service.account(&session.value).await.is_ok(),
+        "not this one"
+    );
     let device = w.service.device((&operator()).into(), &name).await.unwrap();
     assert_eq!(device.status, "decommissioned");
     assert!(device.decommissioned_ms.is_some());
@@ -135,7 +141,11 @@ async fn revoking_the_bound_credential_decommissions_the_device() {
             .next(),
         Some("its credential was revoked")
     );
-    let other = w.service.device((&operator()).into(), &other).await.unwrap();
+    let other = w
+        .service
+        .device((&operator()).into(), &other)
+        .await
+        .unwrap();
     assert_eq!(other.status, "untrusted", "only the bound device");
 
     // By the operator, too.
@@ -144,7 +154,11 @@ async fn revoking_the_bound_credential_decommissions_the_device() {
         .revoke_credential(&id, &operator(), "lost")
         .await
         .unwrap();
-    let other = w.service.device((&operator()).into(), &other.name).await.unwrap();
+    let other = w
+        .service
+        .device((&operator()).into(), &other.name)
+        .await
+        .unwrap();
     assert_eq!(other.status, "decommissioned");
 }
 
@@ -180,4 +194,54 @@ async fn offboarding_decommissions_every_device_of_the_person() {
         .filter(|e| e.event.kind == "device.decommission")
         .count();
     assert_eq!(decommissions, 2);
+}
+
+#[tokio::test]
+async fn decommissioning_the_device_in_use_ends_its_own_session() {
+    let w = world().await;
+    let (_, session) = person(&w, "ada").await;
+    let (mut device_cred, enrolled) = enrol_device(&w, &w.auth, &session, "laptop").await;
+    let name = enrolled.unwrap().device.unwrap().name;
+    let (_, on_device) = w.sign_in(&mut device_cred, "ada", &Tweaks::default()).await;
+    let on_device = on_device.unwrap().session;
+    let done = w
+        .service
+        .decommission_my_device(&on_device.value, &name, &ctx())
+        .await
+        .unwrap();
+    assert!(done.ended_own_session);
+    assert_eq!(done.sessions, 1);
+    assert_eq!(
+        w.service.my_devices(&on_device.value).await,
+        Err(ServiceError::Forbidden)
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_that_replaces_the_credentials_decommissions_the_devices() {
+    let w = world().await;
+    let (_, session) = person(&w, "ada").await;
+    let (_, enrolled) = enrol_device(&w, &w.auth, &session, "laptop").await;
+    let name = enrolled.unwrap().device.unwrap().name;
+    let (a1, _) = super::super::authority::admin(&w, "a1").await;
+    let (a2, _) = super::super::authority::admin(&w, "a2").await;
+    w.service
+        .request_recovery("ada", &ClientContext::default())
+        .await
+        .unwrap();
+    let id = w
+        .service
+        .pending_recoveries((&operator()).into())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "ada")
+        .unwrap()
+        .id;
+    w.service.approve_recovery(&a1, &id, true).await.unwrap();
+    let issued = w.service.approve_recovery(&a2, &id, true).await.unwrap();
+    assert!(matches!(issued, Approval::Issued(_)));
+    let device = w.service.device((&operator()).into(), &name).await.unwrap();
+    assert_eq!(device.status, "decommissioned");
+    assert_eq!(device.trust_reason, "its credential was revoked");
 }

@@ -63,15 +63,33 @@ async fn a_device_is_enrolled_with_its_credential_identity_row_and_event() {
         .await
         .unwrap();
     assert_eq!(creds.len(), 2);
-    // The device's identity is a device, never a person.
+    // The device's identity is a device: people-facing look-ups of
+    // persons never find it.
     let people = w.service.people((&operator()).into()).await.unwrap();
-    let identity = people
-        .iter()
-        .find(|(i, _)| i.name == device.name)
-        .map(|(i, _)| i.clone())
+    assert!(people.iter().all(|(i, _)| i.name != device.name));
+    assert_eq!(
+        w.service
+            .credentials_of((&operator()).into(), &device.name)
+            .await,
+        Err(ServiceError::NotFound)
+    );
+    assert_eq!(
+        w.service.offboard(&device.name, &operator()).await,
+        Err(ServiceError::NotFound)
+    );
+    let page = w
+        .service
+        .people_page(
+            (&operator()).into(),
+            &PeopleQuery {
+                name_contains: None,
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
         .unwrap();
-    assert_eq!(identity.kind, IdentityKind::Device);
-
+    assert_eq!(page.people.len(), 1, "only ada");
     let events = w.audit().await;
     let enrol = events
         .iter()
@@ -122,7 +140,12 @@ async fn assert_refused(w: &World, result: Result<Enrolled, ServiceError>, reaso
         .await
         .unwrap();
     assert_eq!(creds.len(), 1, "no credential stored");
-    assert!(w.service.devices((&operator()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .devices((&operator()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -169,7 +192,12 @@ async fn a_key_without_user_verification_is_refused() {
     // The options required UV, so the core refuses first; the device
     // check (device_user_not_verified) backs it (unit test in src).
     assert!(matches!(enrolled, Err(ServiceError::Rejected(_))));
-    assert!(w.service.devices((&operator()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .devices((&operator()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -187,7 +215,10 @@ async fn a_replayed_enrolment_answer_is_refused() {
         again.map(|_| ()),
         Err(ServiceError::Rejected(Refusal::NoMatchingChallenge))
     );
-    assert_eq!(w.service.devices((&operator()).into()).await.unwrap().len(), 1);
+    assert_eq!(
+        w.service.devices((&operator()).into()).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -239,9 +270,14 @@ async fn a_person_holds_at_most_twenty_devices() {
         enrolled.map(|_| ()),
         Err(ServiceError::Rejected(Refusal::TooManyDevices))
     );
-    assert_eq!(w.service.my_devices(&session.value).await.unwrap().len(), 20);
+    assert_eq!(
+        w.service.my_devices(&session.value).await.unwrap().len(),
+        20
+    );
     // A decommissioned one frees its place.
-    let first = w.service.my_devices(&session.value).await.unwrap()[0].name.clone();
+    let first = w.service.my_devices(&session.value).await.unwrap()[0]
+        .name
+        .clone();
     w.service
         .decommission_device((&operator()).into(), &first, &ctx())
         .await

@@ -26,13 +26,20 @@ async fn an_owner_renames_within_bounds() {
         w.service.my_devices(&session.value).await.unwrap()[0].label,
         longest
     );
-    assert!(last_reason(&w, "device.rename").await.unwrap().contains("laptop"));
+    assert!(last_reason(&w, "device.rename")
+        .await
+        .unwrap()
+        .contains("laptop"));
     w.service
         .rename_device((&operator()).into(), &name, "fleet 7", &ctx())
         .await
         .unwrap();
     assert_eq!(
-        w.service.device((&operator()).into(), &name).await.unwrap().label,
+        w.service
+            .device((&operator()).into(), &name)
+            .await
+            .unwrap()
+            .label,
         "fleet 7"
     );
     assert_eq!(
@@ -72,7 +79,10 @@ async fn someone_elses_device_is_not_found_and_audited() {
         Some("device_of_another_person")
     );
     let device = w.service.device((&operator()).into(), &name).await.unwrap();
-    assert_eq!((device.label.as_str(), device.status.as_str()), ("laptop", "untrusted"));
+    assert_eq!(
+        (device.label.as_str(), device.status.as_str()),
+        ("laptop", "untrusted")
+    );
     assert!(w.service.my_devices(&bob.value).await.unwrap().is_empty());
     assert_eq!(
         w.service.my_devices("no session").await,

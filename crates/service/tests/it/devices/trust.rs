@@ -58,7 +58,11 @@ async fn attestation_alone_or_a_non_platform_model_awaits_an_admin() {
     let w = attested_world(DeviceTrust::Attested, &[]).await;
     let (_, device) = enrolled(&w).await;
     assert_eq!(device.status, "untrusted");
-    assert!(device.trust_reason.contains("platform"), "{}", device.trust_reason);
+    assert!(
+        device.trust_reason.contains("platform"),
+        "{}",
+        device.trust_reason
+    );
     // Metadata that says the model is external: a security key.
     let w = attested_world(DeviceTrust::Attested, &["external", "usb"]).await;
     let (_, session) = person(&w, "ada").await;
@@ -81,11 +85,23 @@ async fn with_the_admin_policy_every_device_awaits_an_admin() {
     let listed = w.service.console_devices(&admin).await.unwrap();
     assert_eq!(listed.len(), 1);
     w.service
-        .trust_device((&admin).into(), &device.name, Some("checked in person"), &ctx())
+        .trust_device(
+            (&admin).into(),
+            &device.name,
+            Some("checked in person"),
+            &ctx(),
+        )
         .await
         .unwrap();
-    let view = w.service.device((&admin).into(), &device.name).await.unwrap();
-    assert_eq!((view.status.as_str(), view.trust_reason.as_str()), ("trusted", "checked in person"));
+    let view = w
+        .service
+        .device((&admin).into(), &device.name)
+        .await
+        .unwrap();
+    assert_eq!(
+        (view.status.as_str(), view.trust_reason.as_str()),
+        ("trusted", "checked in person")
+    );
     assert_eq!(
         w.service
             .trust_device((&admin).into(), &device.name, None, &ctx())
@@ -93,15 +109,33 @@ async fn with_the_admin_policy_every_device_awaits_an_admin() {
         Err(ServiceError::Rejected(Refusal::DeviceStatusUnchanged))
     );
     w.service
-        .untrust_device((&operator()).into(), &device.name, Some("left on a train\n"), &ctx())
+        .untrust_device(
+            (&operator()).into(),
+            &device.name,
+            Some("left on a train\n"),
+            &ctx(),
+        )
         .await
         .unwrap();
-    let view = w.service.device((&operator()).into(), &device.name).await.unwrap();
-    assert_eq!((view.status.as_str(), view.trust_reason.as_str()), ("untrusted", "left on a train"));
+    let view = w
+        .service
+        .device((&operator()).into(), &device.name)
+        .await
+        .unwrap();
+    assert_eq!(
+        (view.status.as_str(), view.trust_reason.as_str()),
+        ("untrusted", "left on a train")
+    );
     let events = w.audit().await;
-    let trust = events.iter().find(|e| e.event.kind == "device.trust").unwrap();
+    let trust = events
+        .iter()
+        .find(|e| e.event.kind == "device.trust")
+        .unwrap();
     assert_eq!(trust.event.actor.as_deref(), Some("root"));
-    let untrust = events.iter().find(|e| e.event.kind == "device.untrust").unwrap();
+    let untrust = events
+        .iter()
+        .find(|e| e.event.kind == "device.untrust")
+        .unwrap();
     assert_eq!(untrust.event.actor.as_deref(), Some("cli"));
 }
 
@@ -130,7 +164,11 @@ async fn an_administrator_who_is_no_longer_one_changes_no_device() {
             .map(|_| ()),
         Err(ServiceError::Forbidden)
     );
-    let view = w.service.device((&operator()).into(), &device.name).await.unwrap();
+    let view = w
+        .service
+        .device((&operator()).into(), &device.name)
+        .await
+        .unwrap();
     assert_eq!(view.status, "untrusted");
 }
 
