@@ -63,6 +63,7 @@ enum Command {
     Backup(commands::backup::Backup),
     Restore(commands::backup::Restore),
     Policy(commands::policy::Policy),
+    Device(commands::device_import::Device),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +126,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Backup(backup) => backup.run(&sources).await,
         Command::Restore(restore) => restore.run(&sources).await,
         Command::Policy(policy) => policy.run(&sources).await,
+        Command::Device(device) => device.run(&sources).await,
     };
     // What the log has queued is written out before the last word.
     drop(log);
