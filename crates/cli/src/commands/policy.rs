@@ -200,7 +200,9 @@ impl Check {
             context.device = match service.access_device((&operator).into(), name).await {
                 Ok(d) => Some(d),
                 Err(ServiceError::NotFound) => {
-                    return Err(format!("no device named '{name}' that is trusted or untrusted"))
+                    return Err(format!(
+                        "no device named '{name}' that is trusted or untrusted"
+                    ))
                 }
                 Err(e) => return Err(e.to_string()),
             };
