@@ -19,6 +19,8 @@ mod admin;
 mod checks;
 #[path = "it/devices.rs"]
 mod devices;
+#[path = "it/device_import.rs"]
+mod device_import;
 #[path = "it/names.rs"]
 mod names;
 #[path = "it/policy.rs"]

@@ -87,15 +87,27 @@ fn string(s: &str) -> RestrictedExpression {
 pub(crate) fn record(d: &DeviceContext) -> Result<RestrictedExpression, String> {
     let p = &d.posture;
     let posture = RestrictedExpression::new_record([
-        ("managed".to_owned(), RestrictedExpression::new_bool(p.managed)),
-        ("compliant".to_owned(), RestrictedExpression::new_bool(p.compliant)),
+        (
+            "managed".to_owned(),
+            RestrictedExpression::new_bool(p.managed),
+        ),
+        (
+            "compliant".to_owned(),
+            RestrictedExpression::new_bool(p.compliant),
+        ),
         (
             "disk_encrypted".to_owned(),
             RestrictedExpression::new_bool(p.disk_encrypted),
         ),
         ("os_version".to_owned(), string(&p.os_version)),
-        ("os_major".to_owned(), RestrictedExpression::new_long(p.os_major)),
-        ("os_minor".to_owned(), RestrictedExpression::new_long(p.os_minor)),
+        (
+            "os_major".to_owned(),
+            RestrictedExpression::new_long(p.os_major),
+        ),
+        (
+            "os_minor".to_owned(),
+            RestrictedExpression::new_long(p.os_minor),
+        ),
         ("os_source".to_owned(), string(&p.os_source)),
         ("platform_version".to_owned(), string(&p.platform_version)),
         ("browser".to_owned(), string(&p.browser)),
@@ -108,7 +120,10 @@ pub(crate) fn record(d: &DeviceContext) -> Result<RestrictedExpression, String> 
     .map_err(|e| e.to_string())?;
     RestrictedExpression::new_record([
         ("id".to_owned(), string(&d.id)),
-        ("trusted".to_owned(), RestrictedExpression::new_bool(d.trusted)),
+        (
+            "trusted".to_owned(),
+            RestrictedExpression::new_bool(d.trusted),
+        ),
         ("kind".to_owned(), string(&d.kind)),
         ("platform".to_owned(), string(&d.platform)),
         ("key_storage".to_owned(), string(&d.key_storage)),

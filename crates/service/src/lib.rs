@@ -18,8 +18,8 @@ pub mod forward;
 mod kernel;
 pub mod oidc;
 mod people;
-pub mod posture;
 pub mod policy;
+pub mod posture;
 mod principal;
 mod trust;
 

@@ -131,7 +131,10 @@ fn a_non_text_byte_in_the_clients_part_does_not_hide_the_address_appended() {
 #[test]
 fn client_hints_are_read_from_their_headers() {
     let mut h = HeaderMap::new();
-    h.insert("sec-ch-ua-platform", HeaderValue::from_static("\"Windows\""));
+    h.insert(
+        "sec-ch-ua-platform",
+        HeaderValue::from_static("\"Windows\""),
+    );
     h.insert(
         "sec-ch-ua-platform-version",
         HeaderValue::from_static("\"15.0.0\""),

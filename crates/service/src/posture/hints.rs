@@ -40,7 +40,7 @@ impl ClientHints {
         let one = |value: Option<&[u8]>| {
             value
                 .filter(|v| v.len() <= MAX_HINT)
-                .and_then(|v| sf_string_item(v))
+                .and_then(sf_string_item)
                 .filter(|s| !s.is_empty())
         };
         let browser = full_version_list

@@ -133,7 +133,11 @@ pub fn parse_inventory(bytes: &[u8]) -> Result<Vec<InventoryRecord>, ImportError
     let mut seen = HashSet::new();
     for r in &records {
         if !seen.insert(r.identifier.as_str()) {
-            return Err(refuse(r.line, Some("identifier"), "named twice in the file"));
+            return Err(refuse(
+                r.line,
+                Some("identifier"),
+                "named twice in the file",
+            ));
         }
     }
     Ok(records)
@@ -234,7 +238,11 @@ fn text_field(
     allowed: impl Fn(char) -> bool,
 ) -> Result<(), ImportError> {
     if value.len() > max {
-        return Err(refuse(line, Some(field), format!("longer than {max} bytes")));
+        return Err(refuse(
+            line,
+            Some(field),
+            format!("longer than {max} bytes"),
+        ));
     }
     if !value.chars().all(allowed) {
         return Err(refuse(line, Some(field), "has characters it may not have"));
@@ -248,10 +256,7 @@ fn csv_records(text: &str) -> Result<Vec<InventoryRecord>, ImportError> {
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| csv_error(&e, 1))?
-        .clone();
+    let headers = reader.headers().map_err(|e| csv_error(&e, 1))?.clone();
     let mut seen = HashSet::new();
     for h in &headers {
         if !FIELDS.contains(&h) {
@@ -266,7 +271,11 @@ fn csv_records(text: &str) -> Result<Vec<InventoryRecord>, ImportError> {
         let row = row.map_err(|e| csv_error(&e, 0))?;
         let line = row.position().map_or(0, |p| p.line());
         if records.len() >= MAX_IMPORT_ROWS {
-            return Err(refuse(line, None, format!("more than {MAX_IMPORT_ROWS} records")));
+            return Err(refuse(
+                line,
+                None,
+                format!("more than {MAX_IMPORT_ROWS} records"),
+            ));
         }
         let mut raw = Raw::default();
         for (name, value) in headers.iter().zip(row.iter()) {
@@ -290,7 +299,9 @@ fn csv_records(text: &str) -> Result<Vec<InventoryRecord>, ImportError> {
 fn csv_error(e: &csv::Error, fallback: u64) -> ImportError {
     let line = e.position().map_or(fallback, |p| p.line());
     let reason = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_owned(),
@@ -302,7 +313,11 @@ fn csv_error(e: &csv::Error, fallback: u64) -> ImportError {
 fn json(text: &str) -> Result<Vec<InventoryRecord>, ImportError> {
     let starts = element_lines(text);
     if starts.len() > MAX_IMPORT_ROWS {
-        return Err(refuse(0, None, format!("more than {MAX_IMPORT_ROWS} records")));
+        return Err(refuse(
+            0,
+            None,
+            format!("more than {MAX_IMPORT_ROWS} records"),
+        ));
     }
     let raws: Vec<Raw> = serde_json::from_str(text).map_err(|e| {
         let field = e

@@ -122,7 +122,10 @@ impl Service {
     /// Errors: [`ServiceError::NotFound`] for an unknown device.
     pub async fn link_inventory(&self, name: &str) -> Result<bool, ServiceError> {
         let mut tx = self.kernel.store.begin().await?;
-        let device = tx.device_by_name(name).await?.ok_or(ServiceError::NotFound)?;
+        let device = tx
+            .device_by_name(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let linked = self
             .link_inventory_in(&mut tx, &device, &ClientContext::default())
             .await?;

@@ -64,15 +64,18 @@ impl Service {
         let mut event = self.event(EventKind::DevicePosture, ctx);
         event.subject = Some(device.name.clone());
         event.subject_kind = Some("device".to_owned());
-        if let (Some(attested), Some(hinted)) = (attested_platform(&device), &ctx.hints.platform)
-        {
+        if let (Some(attested), Some(hinted)) = (attested_platform(&device), &ctx.hints.platform) {
             if !attested.eq_ignore_ascii_case(hinted) {
                 event.kind = EventKind::DeviceHintConflict.as_str().to_owned();
                 event.outcome = Some(Outcome::Failure);
                 event.severity = Some(Severity::Warning);
                 event.reason = Some("client hints contradict the attested platform".into());
-                event.details.insert("attested_platform".into(), attested.to_owned());
-                event.details.insert("hinted_platform".into(), hinted.clone());
+                event
+                    .details
+                    .insert("attested_platform".into(), attested.to_owned());
+                event
+                    .details
+                    .insert("hinted_platform".into(), hinted.clone());
                 tx.record(event).await?;
                 return Ok(());
             }
@@ -102,7 +105,9 @@ impl Service {
         }
         event.outcome = Some(Outcome::Success);
         event.reason = Some(format!("{SOURCE_CLIENT_HINTS}: {} facts", changed.len()));
-        event.details.insert("source".into(), SOURCE_CLIENT_HINTS.into());
+        event
+            .details
+            .insert("source".into(), SOURCE_CLIENT_HINTS.into());
         event.details.extend(changed);
         tx.record(event).await?;
         Ok(())

@@ -40,9 +40,9 @@ fn pick<'a>(
     max_age_ms: i64,
 ) -> Option<&'a PostureFactRow> {
     sources.iter().find_map(|source| {
-        facts.iter().find(|f| {
-            f.fact == fact && f.source == *source && !is_stale(f, now_ms, max_age_ms)
-        })
+        facts
+            .iter()
+            .find(|f| f.fact == fact && f.source == *source && !is_stale(f, now_ms, max_age_ms))
     })
 }
 
@@ -62,8 +62,14 @@ pub fn resolve_posture(facts: &[PostureFactRow], now_ms: i64, max_age_ms: i64) -
     let os = pick(facts, "os_version", &vouched, now_ms, max_age_ms)
         .map(|f| (f.value.clone(), f.source.clone()))
         .or_else(|| {
-            pick(facts, "platform_version", &[SOURCE_CLIENT_HINTS], now_ms, max_age_ms)
-                .map(|f| (f.value.clone(), f.source.clone()))
+            pick(
+                facts,
+                "platform_version",
+                &[SOURCE_CLIENT_HINTS],
+                now_ms,
+                max_age_ms,
+            )
+            .map(|f| (f.value.clone(), f.source.clone()))
         })
         .unwrap_or_default();
     let (os_major, os_minor) = version_numbers(&os.0);
@@ -97,9 +103,15 @@ pub fn device_context(
         return None;
     }
     let platform = if device.platform.is_empty() {
-        pick(facts, "platform", &[SOURCE_CLIENT_HINTS], now_ms, max_age_ms)
-            .map(|f| f.value.clone())
-            .unwrap_or_default()
+        pick(
+            facts,
+            "platform",
+            &[SOURCE_CLIENT_HINTS],
+            now_ms,
+            max_age_ms,
+        )
+        .map(|f| f.value.clone())
+        .unwrap_or_default()
     } else {
         device.platform.clone()
     };

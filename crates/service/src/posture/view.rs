@@ -72,9 +72,17 @@ impl Service {
     ) -> Result<DevicePostureView, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.kernel.store.read().await?;
-        let device = tx.device_by_name(name).await?.ok_or(ServiceError::NotFound)?;
+        let device = tx
+            .device_by_name(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let facts = tx.posture_facts(&device.identity_id).await?;
-        Ok(view(&device.name, &facts, now, self.config.posture_max_age_ms))
+        Ok(view(
+            &device.name,
+            &facts,
+            now,
+            self.config.posture_max_age_ms,
+        ))
     }
 
     /// The posture of a device the caller already holds the row of (a
@@ -86,7 +94,12 @@ impl Service {
         let now = self.now_ms();
         let mut tx = self.kernel.store.read().await?;
         let facts = tx.posture_facts(&device.identity_id).await?;
-        Ok(view(&device.name, &facts, now, self.config.posture_max_age_ms))
+        Ok(view(
+            &device.name,
+            &facts,
+            now,
+            self.config.posture_max_age_ms,
+        ))
     }
 
     /// The device named `name` as a policy would see it now, for `keybound
@@ -99,7 +112,10 @@ impl Service {
     ) -> Result<keybound_policy::DeviceContext, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.kernel.store.read().await?;
-        let device = tx.device_by_name(name).await?.ok_or(ServiceError::NotFound)?;
+        let device = tx
+            .device_by_name(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let facts = tx.posture_facts(&device.identity_id).await?;
         super::device_context(&device, &facts, now, self.config.posture_max_age_ms)
             .ok_or(ServiceError::NotFound)

@@ -55,10 +55,26 @@ pub(crate) async fn device_for(w: &World, owner: &str, cred: &[u8], proven: &Pro
         attachment: "platform".into(),
         credential_id: Some(cred.to_vec()),
         aaguid: "00000000-0000-0000-0000-000000000000".into(),
-        model: if proven.attested { "Apple Secure Enclave".into() } else { String::new() },
-        attestation_format: if proven.attested { "apple".into() } else { "none".into() },
-        attestation_trust: if proven.attested { "verified".into() } else { "not_applicable".into() },
-        key_storage: if proven.attested { "hardware".into() } else { "unknown".into() },
+        model: if proven.attested {
+            "Apple Secure Enclave".into()
+        } else {
+            String::new()
+        },
+        attestation_format: if proven.attested {
+            "apple".into()
+        } else {
+            "none".into()
+        },
+        attestation_trust: if proven.attested {
+            "verified".into()
+        } else {
+            "not_applicable".into()
+        },
+        key_storage: if proven.attested {
+            "hardware".into()
+        } else {
+            "unknown".into()
+        },
         serial: None,
         status: proven.status.into(),
         trust_reason: "test".into(),
@@ -168,7 +184,10 @@ async fn hints_are_recorded_at_a_device_sign_in() {
             .map(|f| (f.source.as_str(), f.value.as_str(), f.stale))
     };
     assert_eq!(fact("platform"), Some(("client_hints", "macOS", false)));
-    assert_eq!(fact("platform_version"), Some(("client_hints", "14.4.1", false)));
+    assert_eq!(
+        fact("platform_version"),
+        Some(("client_hints", "14.4.1", false))
+    );
     assert_eq!(fact("browser"), Some(("client_hints", "Chromium", false)));
     assert_eq!(view.effective.os_major, 14);
     assert_eq!(view.effective.os_source, "client_hints");
@@ -197,8 +216,15 @@ async fn a_sign_in_without_a_device_records_no_posture() {
     let (mut cred, _) = w.enrol("ada").await;
     let cookie = sign_in_with(&w, &mut cred, "ada", &with_hints("macOS", "14.4.1")).await;
     install(&w.service, RECENT_OS).await;
-    assert!(!allowed(&w.service, &cookie).await, "no device: no context.device");
-    assert!(!w.audit().await.iter().any(|e| e.event.kind == "device.posture"));
+    assert!(
+        !allowed(&w.service, &cookie).await,
+        "no device: no context.device"
+    );
+    assert!(!w
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.event.kind == "device.posture"));
 }
 
 #[tokio::test]
@@ -269,7 +295,10 @@ async fn forged_hints_lose_to_the_attested_platform() {
         .device_posture((&Operator::local("cli")).into(), &device)
         .await
         .unwrap();
-    assert!(view.facts.is_empty(), "no hint of that proof is used: {view:?}");
+    assert!(
+        view.facts.is_empty(),
+        "no hint of that proof is used: {view:?}"
+    );
     let seen = w
         .service
         .access_device((&Operator::local("cli")).into(), &device)
@@ -344,7 +373,10 @@ async fn the_cache_follows_device_trust_and_decommission() {
         .await
         .unwrap());
     tx.commit().await.unwrap();
-    assert!(allowed(&w.service, &cookie).await, "no event yet: still cached");
+    assert!(
+        allowed(&w.service, &cookie).await,
+        "no event yet: still cached"
+    );
     device_event(&w, "device.untrust", &device).await;
     assert!(!allowed(&w.service, &cookie).await);
     // Decommissioned: no context.device at all.
@@ -360,7 +392,10 @@ async fn the_cache_follows_device_trust_and_decommission() {
            unless { context has device };"#,
     )
     .await;
-    assert!(allowed(&w.service, &cookie).await, "a decommissioned device is no device");
+    assert!(
+        allowed(&w.service, &cookie).await,
+        "a decommissioned device is no device"
+    );
 }
 
 /// The app wants a managed device.
@@ -370,8 +405,8 @@ when { context has device && context.device.posture.managed &&
        context.device.posture.os_major >= 14 && context.device.posture.os_source == "import" };"#;
 
 async fn import(w: &World, file: &str) -> Result<ImportSummaryOut, String> {
-    let records = keybound_service::posture::parse_inventory(file.as_bytes())
-        .map_err(|e| e.to_string())?;
+    let records =
+        keybound_service::posture::parse_inventory(file.as_bytes()).map_err(|e| e.to_string())?;
     w.service
         .import_inventory((&Operator::local("cli")).into(), &records)
         .await
@@ -387,7 +422,10 @@ async fn an_import_marks_a_device_managed() {
     let (mut cred, _) = w.enrol("ada").await;
     let device = device_for(&w, "ada", &cred.id.clone(), &UNATTESTED).await;
     let cookie = sign_in_with(&w, &mut cred, "ada", &ClientContext::default()).await;
-    assert!(!allowed(&w.service, &cookie).await, "not known to be managed");
+    assert!(
+        !allowed(&w.service, &cookie).await,
+        "not known to be managed"
+    );
     let file = format!(
         "\u{feff}device,managed,owner,compliant,disk_encrypted,os_version\n\
          {device},true,ada,true,true,14.5\n\
@@ -399,7 +437,10 @@ async fn an_import_marks_a_device_managed() {
         (2, 1, 1)
     );
     assert_eq!(summary.changed, vec![device.clone()]);
-    assert!(allowed(&w.service, &cookie).await, "the cache followed the import");
+    assert!(
+        allowed(&w.service, &cookie).await,
+        "the cache followed the import"
+    );
     let events = w.audit().await;
     let imported = events
         .iter()
@@ -440,7 +481,11 @@ async fn a_malformed_row_imports_nothing() {
         .await
         .unwrap();
     assert!(view.facts.is_empty(), "nothing half-imported");
-    assert!(!w.audit().await.iter().any(|e| e.event.kind.starts_with("device.")));
+    assert!(!w
+        .audit()
+        .await
+        .iter()
+        .any(|e| e.event.kind.starts_with("device.")));
     let huge = "a".repeat(keybound_service::posture::import::MAX_IMPORT_BYTES + 1);
     assert!(import(&w, &huge).await.unwrap_err().contains("larger than"));
 }
@@ -461,12 +506,22 @@ async fn a_waiting_record_links_when_its_serial_enrols() {
         .await
         .unwrap());
     tx.commit().await.unwrap();
-    assert!(!w.service.link_inventory(&device).await.unwrap(), "no serial yet");
+    assert!(
+        !w.service.link_inventory(&device).await.unwrap(),
+        "no serial yet"
+    );
     // The store has no serial setter: a device row with it, as enrolment
     // makes one.
     let (cred2, _) = w.enrol("bob").await;
     let store = w.service.store();
-    let bob = store.read().await.unwrap().identity_by_name("bob").await.unwrap().unwrap();
+    let bob = store
+        .read()
+        .await
+        .unwrap()
+        .identity_by_name("bob")
+        .await
+        .unwrap()
+        .unwrap();
     let mut tx = store.begin().await.unwrap();
     tx.insert_identity(&Identity {
         id: "id-dev-bob-key".into(),
@@ -493,5 +548,8 @@ async fn a_waiting_record_links_when_its_serial_enrols() {
         .await
         .unwrap();
     assert!(view.effective.managed);
-    assert!(!w.service.link_inventory("dev-bob-key").await.unwrap(), "taken once");
+    assert!(
+        !w.service.link_inventory("dev-bob-key").await.unwrap(),
+        "taken once"
+    );
 }

@@ -15,7 +15,9 @@ fn chromes_hints_are_read() {
         "\"macOS\"",
         "\"14.4.1\"",
         r#""Chromium";v="126", "Google Chrome";v="126", "Not-A.Brand";v="8""#,
-        Some(r#""Chromium";v="126.0.6478.61", "Google Chrome";v="126.0.6478.61", "Not-A.Brand";v="8.0.0.0""#),
+        Some(
+            r#""Chromium";v="126.0.6478.61", "Google Chrome";v="126.0.6478.61", "Not-A.Brand";v="8.0.0.0""#,
+        ),
     );
     assert_eq!(h.platform.as_deref(), Some("macOS"));
     assert_eq!(h.platform_version.as_deref(), Some("14.4.1"));
@@ -24,7 +26,12 @@ fn chromes_hints_are_read() {
         Some(("Google Chrome".into(), "126.0.6478.61".into()))
     );
     // Without the full list, the low-entropy one.
-    let h = hints("\"Linux\"", "\"\"", r#""Not A(Brand";v="99", "Chromium";v="126""#, None);
+    let h = hints(
+        "\"Linux\"",
+        "\"\"",
+        r#""Not A(Brand";v="99", "Chromium";v="126""#,
+        None,
+    );
     assert_eq!(h.browser, Some(("Chromium".into(), "126".into())));
     assert_eq!(h.platform_version, None, "empty is unknown");
 }
@@ -40,12 +47,12 @@ fn escapes_are_structured_field_escapes() {
 fn hostile_hints_are_ignored() {
     let none = ClientHints::default();
     for bad in [
-        "macOS",                       // a token, not a string
-        "\"macOS",                     // unterminated
-        "\"macOS\" x",                 // trailing junk
-        "\"mac\u{e9}OS\"",             // not ASCII
-        "\"a\tb\"",                    // a control character
-        "\"macOS\";v=\"1\"",           // parameters on a bare item
+        "macOS",             // a token, not a string
+        "\"macOS",           // unterminated
+        "\"macOS\" x",       // trailing junk
+        "\"mac\u{e9}OS\"",   // not ASCII
+        "\"a\tb\"",          // a control character
+        "\"macOS\";v=\"1\"", // parameters on a bare item
     ] {
         let h = ClientHints::from_headers(Some(bad.as_bytes()), None, None, None);
         assert_eq!(h, none, "{bad:?}");
@@ -64,7 +71,7 @@ fn hostile_hints_are_ignored() {
     ] {
         assert_eq!(brand_list(bad.as_bytes()), None, "{bad:?}");
     }
-    let many = vec![r#""B";v="1""#; MAX_BRANDS + 1].join(", ");
+    let many = [r#""B";v="1""#; MAX_BRANDS + 1].join(", ");
     assert_eq!(brand_list(many.as_bytes()), None);
     let huge = format!(r#""{}";v="1""#, "x".repeat(MAX_BRAND_FIELD + 1));
     assert_eq!(brand_list(huge.as_bytes()), None);
