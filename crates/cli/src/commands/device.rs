@@ -87,7 +87,7 @@ impl Device {
     pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
         // The import reads and checks its file before it opens the store.
         let command = match self.command {
-            DeviceCommand::Import(import) => return import.run(sources).await,
+            DeviceCommand::Import(import) => return import.run(sources, self.store).await,
             other => other,
         };
         let mut settings = ServiceSettings {

@@ -29,8 +29,6 @@ pub(crate) struct Import {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    store: StoreSettings,
-    #[command(flatten)]
     lifetimes: LifetimeSettings,
 }
 
@@ -46,7 +44,12 @@ struct Report<'a> {
 
 impl Import {
     /// Reads and checks the file, then imports it in one transaction.
-    pub(crate) async fn run(self, sources: &Sources) -> Result<ExitCode, String> {
+    /// `store` is the `device` command's (global) database settings.
+    pub(crate) async fn run(
+        self,
+        sources: &Sources,
+        store: StoreSettings,
+    ) -> Result<ExitCode, String> {
         // The file first: a bad row is told before the database is opened.
         let file = std::fs::File::open(&self.file)
             .map_err(|e| format!("cannot read {}: {e}", self.file.display()))?;
@@ -58,7 +61,7 @@ impl Import {
         let records = parse_inventory(&bytes)
             .map_err(|e| format!("{}: {}", self.file.display(), escape(&e.to_string())))?;
         let settings = ServiceSettings {
-            store: sources.resolve(self.store)?,
+            store: sources.resolve(store)?,
             lifetimes: sources.resolve(self.lifetimes)?,
             ..ServiceSettings::default()
         };
