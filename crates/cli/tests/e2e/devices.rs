@@ -110,6 +110,8 @@ fn device_forms_refuse_other_people_huge_labels_and_other_sites() {
     let before = devices(&server);
     let (_, bob_page) = bob.get_page("/me");
     assert!(bob_page.contains(&format!("data-device=\"{bob_device}\"")));
+    let (_, ada_page) = ada.get_page("/me");
+    assert!(!ada_page.contains(&bob_device), "only her own devices");
 
     // ada renames bob's device by its name: "not one of yours", nothing
     // changed, the attempt on the record.
