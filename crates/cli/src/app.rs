@@ -17,9 +17,10 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::policy_dir;
 use crate::settings::{
-    redact_password, Group, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings,
-    LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings,
-    PolicySettings, RegistrationSettings, SiteSettings, StoreSettings, TierSettings, TlsSettings,
+    redact_password, DeviceSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
+    LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings,
+    OidcSettings, PeopleSettings, PolicySettings, RegistrationSettings, SiteSettings,
+    StoreSettings, TierSettings, TlsSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -35,6 +36,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) lifetimes: LifetimeSettings,
     pub(crate) keys: KeySettings,
     pub(crate) oidc: OidcSettings,
+    pub(crate) devices: DeviceSettings,
 }
 
 impl Default for ServiceSettings {
@@ -49,6 +51,7 @@ impl Default for ServiceSettings {
             lifetimes: LifetimeSettings::defaults(),
             keys: KeySettings::defaults(),
             oidc: OidcSettings::defaults(),
+            devices: DeviceSettings::defaults(),
         }
     }
 }
@@ -153,6 +156,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.lifetimes.apply(&mut config);
     settings.keys.apply(&mut config);
     settings.oidc.apply(&mut config)?;
+    settings.devices.apply(&mut config);
     // A retired signing key stays published as long as the longest token
     // it signed lives: with the OIDC lifetimes, not a guess.
     config.key_rotation.max_token_lifetime_ms = config.oidc.longest_signed_token_ms();

@@ -21,6 +21,8 @@
 
 mod support;
 
+#[path = "browser/devices.rs"]
+mod devices;
 #[path = "browser/forward.rs"]
 mod forward;
 

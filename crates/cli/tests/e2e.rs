@@ -10,6 +10,8 @@
 
 mod support;
 
+#[path = "e2e/devices.rs"]
+mod devices;
 #[path = "e2e/standing.rs"]
 mod standing;
 

@@ -17,6 +17,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 mod admin;
 #[path = "it/checks.rs"]
 mod checks;
+#[path = "it/device_import.rs"]
+mod device_import;
+#[path = "it/devices.rs"]
+mod devices;
 #[path = "it/names.rs"]
 mod names;
 #[path = "it/policy.rs"]

@@ -90,6 +90,12 @@ pub struct Entry {
     pub roots: Vec<Vec<u8>>,
     /// Status report history, oldest first (e.g. `FIDO_CERTIFIED_L1`).
     pub statuses: Vec<String>,
+    /// `attachmentHint`: `internal` (a platform authenticator), `external`,
+    /// `wired`, `nfc`, … as the statement lists them; empty when absent.
+    pub attachment_hint: Vec<String>,
+    /// `keyProtection`: `software`, `hardware`, `tee`, `secure_element`,
+    /// `remote_handle`; empty when absent.
+    pub key_protection: Vec<String>,
 }
 
 impl Entry {
@@ -192,6 +198,27 @@ struct RawStatement {
     description: String,
     #[serde(default)]
     attestation_root_certificates: Vec<String>,
+    /// Kept lenient: a statement that spells these oddly loses the hint,
+    /// not the whole BLOB.
+    #[serde(default)]
+    attachment_hint: Option<serde_json::Value>,
+    #[serde(default)]
+    key_protection: Option<serde_json::Value>,
+}
+
+/// The strings of a statement's string array (`attachmentHint`,
+/// `keyProtection`), lowercased; anything else is no hint.
+fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    value
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .take(16)
+                .map(str::to_ascii_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -281,6 +308,8 @@ fn index(payload: Payload) -> MetadataBlob {
                 .filter_map(|c| STANDARD.decode(c).ok())
                 .collect(),
             statuses: raw.status_reports.into_iter().map(|s| s.status).collect(),
+            attachment_hint: strings(statement.attachment_hint.as_ref()),
+            key_protection: strings(statement.key_protection.as_ref()),
         };
         let i = blob.entries.len();
         if let Some(aaguid) = &entry.aaguid {
@@ -342,6 +371,8 @@ mod tests {
                 "ATTESTATION_KEY_COMPROMISE".into(),
                 "FIDO_CERTIFIED_L2".into(),
             ],
+            attachment_hint: vec![],
+            key_protection: vec![],
         };
         assert_eq!(entry.adverse_status(), Some("ATTESTATION_KEY_COMPROMISE"));
         assert_eq!(entry.certification(), Some("FIDO_CERTIFIED_L2"));

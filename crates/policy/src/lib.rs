@@ -17,11 +17,13 @@
 )]
 
 mod decide;
+mod device;
 mod index;
 mod load;
 mod request;
 
 pub use decide::{Decision, Outcome};
+pub use device::{version_numbers, DeviceContext, Posture};
 pub use load::{
     LoadError, PolicySet, DEFAULTS, MAX_POLICIES, MAX_POLICY_FILES, MAX_POLICY_FILE_BYTES,
 };

@@ -107,6 +107,9 @@ pub struct Context {
     pub backup_met: bool,
     /// The deployment's step-up window, seconds.
     pub step_up_window_s: i64,
+    /// The device the session was proven on, when it was proven with a
+    /// device's credential (`context.device`).
+    pub device: Option<crate::DeviceContext>,
 }
 
 /// One question.
@@ -256,6 +259,9 @@ pub(crate) fn context(c: &Context) -> Result<CedarContext, String> {
         .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
     {
         pairs.push(("client_ip".to_owned(), RestrictedExpression::new_ip(ip)));
+    }
+    if let Some(device) = &c.device {
+        pairs.push(("device".to_owned(), crate::device::record(device)?));
     }
     CedarContext::from_pairs(pairs).map_err(|e| e.to_string())
 }

@@ -8,6 +8,9 @@ use keybound_policy::{
     MAX_POLICY_FILE_BYTES,
 };
 
+#[path = "policy/device.rs"]
+mod device;
+
 #[path = "../benches/support/generate.rs"]
 mod generate;
 
@@ -30,6 +33,7 @@ fn ctx(tier: i64, age: i64) -> Context {
         now_s: 1_800_000_000,
         backup_met: true,
         step_up_window_s: 300,
+        device: None,
     }
 }
 

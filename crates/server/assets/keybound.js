@@ -95,6 +95,17 @@
     user_verification_required:
       "This site needs your device to check it is you (a PIN, fingerprint or face). Set one up on the device, or use another.",
     timed_out: "This took too long, or was started in another tab. Try again.",
+    // "Trust this device" (/me): the device must make a key of its own.
+    device_synced:
+      "That key is synced by a passkey provider (it is on your other devices too), so it cannot stand for this device. Use the device's own screen lock (Windows Hello, Touch ID, or the phone's own lock) instead of a password manager.",
+    device_roaming:
+      "That was a security key, which goes from device to device, so it cannot stand for this device. Use the device's own screen lock (Windows Hello, Touch ID, or the phone's own lock); your security key stays one of your passkeys.",
+    device_already_enrolled:
+      "This device is already one of your devices: see \u201cYour devices\u201d below.",
+    too_many_devices:
+      "You have as many devices as allowed. Use \u201cI lost this device\u201d on one you no longer use, then try again.",
+    invalid_device_label:
+      "A device name is 1 to 64 characters, without control characters.",
   };
 
   async function post(path, body) {
@@ -303,10 +314,72 @@
     );
   }
 
+  // ---- trust this device ---------------------------------------------------
+
+  // "Trust this device": a key of the device's own (platform authenticator,
+  // user verification, not synced), made with the server's options and
+  // checked by it. The server says whether the device is trusted at once
+  // or waits for an administrator; the page only picks the notice.
+  async function trustDevice() {
+    // Said beside the button the person pressed, not at the top.
+    const showError = (text) => {
+      say("notice", "");
+      say("error", "");
+      say("device-error", text);
+    };
+    showError("");
+    const field = document.getElementById("device-label");
+    const label = field ? field.value.trim() : "";
+    if (!label) {
+      showError("Give this device a name first, such as \u201cWork laptop\u201d.");
+      if (field) field.focus();
+      return;
+    }
+    try {
+      const options = await post("/me/devices/options", { label });
+      delete options.status;
+      delete options.errorMessage;
+      const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+      const json = credentialJSON(credential);
+      let reply;
+      try {
+        reply = await post("/me/devices/result", json);
+      } catch (e) {
+        // The device made a key the server refused: it should not keep it.
+        if (e instanceof Failure && e.reply.status === "failed") {
+          await signal("signalUnknownCredential", { rpId: siteRpId(), credentialId: json.id });
+        }
+        throw e;
+      }
+      location.assign(reply.trusted ? "/me?notice=device-trusted" : "/me?notice=device-awaiting");
+    } catch (e) {
+      if (e instanceof Failure && e.reply.errorMessage === "sign in again first") {
+        location.assign("/me?notice=step-up");
+        return;
+      }
+      if (e instanceof Failure && e.reply.httpStatus === 403) {
+        showError("You were signed out in the meantime. Reload the page and sign in again.");
+        return;
+      }
+      switch (e && e.name) {
+        case "InvalidStateError":
+          return showError(REASONS.device_already_enrolled);
+        case "NotAllowedError":
+          return showError(
+            "The prompt was closed or timed out, or this device has no screen lock that can make a key of its own (Windows Hello, Touch ID, or the phone's own lock). Try again, or trust another device."
+          );
+        default:
+          return showError(explain(e, "This device could not be enrolled. Try again."));
+      }
+    }
+  }
+
   function mePage() {
     const account = document.getElementById("account");
     const add = document.getElementById("add-passkey");
     if (add) add.addEventListener("click", () => register({}, "/me?notice=added"));
+    const trust = document.getElementById("trust-device");
+    if (trust) trust.addEventListener("click", trustDevice);
     // A fresh sign-in from this page replaces the session (a step-up).
     const stepUp = document.getElementById("step-up");
     if (stepUp) stepUp.addEventListener("click", () => signIn(""));

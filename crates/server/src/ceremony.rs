@@ -29,6 +29,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assertion/options", post(assertion_options))
         .route("/assertion/result", post(assertion_result))
         .route("/signout", post(sign_out))
+        .route("/me/devices/options", post(device_options))
+        .route("/me/devices/result", post(device_result))
 }
 
 #[derive(Deserialize)]
@@ -47,6 +49,14 @@ struct AttestationOptionsRequest {
     /// An invitation token (keybound's extension of the conformance API).
     #[serde(default)]
     token: Option<String>,
+}
+
+/// "Trust this device" (`/me`): what the page sends to start.
+#[derive(Deserialize)]
+struct DeviceOptionsRequest {
+    /// What the person calls the device; the service bounds it.
+    #[serde(default)]
+    label: String,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +194,88 @@ async fn attestation_result(
                 set_session(&state, &mut out, &session.value);
             }
             with_headers(ok(serde_json::json!({})), out)
+        }
+        Err(e) => from_ceremony(&e, Ceremony::Registration),
+    }
+}
+
+/// "Trust this device": creation options for the device this signed-in
+/// browser runs on (a platform authenticator, user verification,
+/// attestation), bound to this browser's ceremony cookie. Without a
+/// session: 403, as for adding a passkey.
+async fn device_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let Some(request) = parse::<DeviceOptionsRequest>(&body) else {
+        return malformed();
+    };
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return from_service(&e);
+    }
+    let Some(session) = cookies::get(&headers, cookies::SESSION) else {
+        return from_service(&ServiceError::Forbidden);
+    };
+    let mut out = HeaderMap::new();
+    let browser = ceremony_cookie(&state, &headers, &mut out);
+    let start = RegistrationStart::Device {
+        session: &session,
+        label: &request.label,
+    };
+    let reply = state
+        .service
+        .within_challenge_budget(
+            &ctx,
+            state.service.begin_registration_from(
+                &browser,
+                start,
+                &RegistrationRequest::default(),
+                &ctx,
+            ),
+        )
+        .await;
+    let reply = match reply {
+        Err(e @ ServiceError::Rejected(_)) => from_ceremony(&e, Ceremony::Registration),
+        other => options_reply(other),
+    };
+    with_headers(reply, out)
+}
+
+/// "Trust this device": the device's answer. The service records the
+/// credential and the device in one transaction, or refuses it (synced,
+/// roaming, unverified, too many devices) with a reason code the page
+/// puts in words. The reply says whether the device is trusted already
+/// or awaits an administrator.
+async fn device_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    JsonBody(body): JsonBody,
+) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return from_service(&e);
+    }
+    let previous = cookies::get(&headers, cookies::SESSION);
+    match state
+        .service
+        .finish_registration_replacing(
+            &answering_browser(&headers),
+            previous.as_deref(),
+            &body,
+            &ctx,
+        )
+        .await
+    {
+        Ok(enrolled) => {
+            let device = enrolled.device.as_ref();
+            ok(serde_json::json!({
+                "device": device.map(|d| d.name.clone()),
+                "trusted": device.is_some_and(|d| d.status == "trusted"),
+            }))
         }
         Err(e) => from_ceremony(&e, Ceremony::Registration),
     }

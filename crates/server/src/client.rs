@@ -16,6 +16,7 @@ use std::str::FromStr;
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
 pub use ipnet::IpNet;
+use keybound_service::posture::ClientHints;
 use keybound_service::ClientContext;
 
 use crate::AppState;
@@ -138,8 +139,27 @@ pub(crate) fn context(
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
+        hints: hints(headers),
     }
 }
+
+/// The User-Agent Client Hints the browser sent (it sends the high-entropy
+/// ones only after [`ACCEPT_CH`] asked for them); each parsed strictly by
+/// the service, so a malformed one is as if absent.
+pub(crate) fn hints(headers: &HeaderMap) -> ClientHints {
+    let raw = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    ClientHints::from_headers(
+        raw("sec-ch-ua-platform"),
+        raw("sec-ch-ua-platform-version"),
+        raw("sec-ch-ua"),
+        raw("sec-ch-ua-full-version-list"),
+    )
+}
+
+/// What HTML responses ask the browser to send from then on: the platform
+/// version and the full browser version (the platform and the major
+/// version come unasked). Recorded at a device proof as posture.
+pub(crate) const ACCEPT_CH: &str = "Sec-CH-UA-Platform-Version, Sec-CH-UA-Full-Version-List";
 
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,8 @@
 
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -37,6 +37,20 @@ pub(crate) async fn secure(request: Request, next: Next) -> Response {
     }
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    // A page asks for the high-entropy client hints, so the sign-in the
+    // page makes next (a device proof) carries the platform version and
+    // the full browser version (issue 16 posture). No Critical-CH: the
+    // page itself does not depend on them, and a retry costs a round trip.
+    let html = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        headers.insert(
+            HeaderName::from_static("accept-ch"),
+            HeaderValue::from_static(crate::client::ACCEPT_CH),
+        );
     }
     response
 }

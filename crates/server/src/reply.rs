@@ -53,9 +53,16 @@ pub(crate) fn reason_code(refusal: Refusal, ceremony: Ceremony) -> Option<&'stat
         (Ceremony::Registration, Refusal::GrantUsedOrExpired) => "invitation_used_or_expired",
         (Ceremony::Registration, Refusal::SessionEnded) => "session_ended",
         (Ceremony::Registration, Refusal::TooManyCredentials) => "too_many_passkeys",
-        (Ceremony::Registration, Refusal::Verification("user_not_verified")) => {
-            "user_verification_required"
-        }
+        (
+            Ceremony::Registration,
+            Refusal::Verification("user_not_verified") | Refusal::DeviceUserNotVerified,
+        ) => "user_verification_required",
+        // "Trust this device" (a registration started from `/me`): what
+        // the device made, judged for the person who holds it.
+        (Ceremony::Registration, Refusal::DeviceBackupEligible) => "device_synced",
+        (Ceremony::Registration, Refusal::DeviceRoamingAttachment) => "device_roaming",
+        (Ceremony::Registration, Refusal::TooManyDevices) => "too_many_devices",
+        (Ceremony::Registration, Refusal::InvalidDeviceLabel) => "invalid_device_label",
         (Ceremony::Registration, _) => return None,
     };
     Some(code)
@@ -146,7 +153,7 @@ mod tests {
     use super::*;
 
     /// Every code [`reason_code`] gives; the page has words for each.
-    const REASON_CODES: [&str; 8] = [
+    const REASON_CODES: [&str; 12] = [
         "tier_too_low",
         "authenticator_not_allowed",
         "credential_quarantined",
@@ -155,6 +162,10 @@ mod tests {
         "too_many_passkeys",
         "user_verification_required",
         "timed_out",
+        "device_synced",
+        "device_roaming",
+        "too_many_devices",
+        "invalid_device_label",
     ];
 
     #[test]
@@ -213,6 +224,26 @@ mod tests {
         assert_eq!(
             reason_code(Refusal::TierBelowPolicy, Ceremony::Registration),
             Some("tier_too_low")
+        );
+    }
+
+    /// "Trust this device": each refusal the person can act on has its
+    /// code, and someone else's device is not told apart from none.
+    #[test]
+    fn device_enrolment_refusals_are_told_in_words() {
+        for (refusal, code) in [
+            (Refusal::DeviceBackupEligible, "device_synced"),
+            (Refusal::DeviceRoamingAttachment, "device_roaming"),
+            (Refusal::DeviceUserNotVerified, "user_verification_required"),
+            (Refusal::TooManyDevices, "too_many_devices"),
+            (Refusal::InvalidDeviceLabel, "invalid_device_label"),
+        ] {
+            assert_eq!(reason_code(refusal, Ceremony::Registration), Some(code));
+            assert_eq!(reason_code(refusal, Ceremony::Authentication), None);
+        }
+        assert_eq!(
+            reason_code(Refusal::DeviceOfAnotherPerson, Ceremony::Registration),
+            None
         );
     }
 }

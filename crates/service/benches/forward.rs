@@ -141,6 +141,7 @@ fn main() {
         let ctx = ClientContext {
             ip: Some("203.0.113.7".to_owned()),
             user_agent: None,
+            hints: Default::default(),
         };
         for policies in [APP.to_owned(), thousand()] {
             let n = load(&service, &policies).await;

@@ -81,6 +81,9 @@ pub struct AccessContext {
     pub now_s: i64,
     /// Whether the person has as many passkeys as the backup rule wants.
     pub backup_met: bool,
+    /// The device the session was proven on (`context.device`): set when
+    /// the session's credential binds a trusted or untrusted device.
+    pub device: Option<keybound_policy::DeviceContext>,
 }
 
 /// One question for the seam.

@@ -42,6 +42,54 @@ pub struct Config {
     pub key_rotation: crate::KeyRotation,
     /// The OpenID Connect provider's settings.
     pub oidc: OidcSettings,
+    /// How enrolled devices are trusted (issue 16).
+    pub devices: DevicePolicy,
+    /// How old a device posture fact may be and still be decided on, ms
+    /// (`--device-posture-max-age`); older facts are shown as stale.
+    pub posture_max_age_ms: i64,
+}
+
+/// How a newly enrolled device earns `trusted` (issue 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceTrust {
+    /// `trusted` when the attestation verified to the metadata and the
+    /// model is a platform authenticator; otherwise `untrusted` until an
+    /// administrator approves it.
+    #[default]
+    Attested,
+    /// Always `untrusted` until an administrator trusts it.
+    Admin,
+}
+
+impl DeviceTrust {
+    /// The setting's spelling (`attested`, `admin`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceTrust::Attested => "attested",
+            DeviceTrust::Admin => "admin",
+        }
+    }
+
+    /// The policy spelled `s`, if it is one.
+    pub fn parse(s: &str) -> Option<DeviceTrust> {
+        match s {
+            "attested" => Some(DeviceTrust::Attested),
+            "admin" => Some(DeviceTrust::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The device registry's policy (issue 16).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DevicePolicy {
+    /// What makes a new device `trusted`.
+    pub trust: DeviceTrust,
+    /// RP IDs for which device enrolment asks for enterprise attestation
+    /// (`attestation: "enterprise"`): the authenticator may then reveal
+    /// its serial, which links the device to an inventory record. Only for
+    /// RP IDs the organisation's managed browsers are configured to allow.
+    pub enterprise_attestation_rp_ids: Vec<String>,
 }
 
 /// The OpenID Connect provider's settings.
@@ -184,6 +232,8 @@ impl Config {
             alerts: crate::AlertThresholds::default(),
             recovery: RecoveryPolicy::default(),
             key_rotation: crate::KeyRotation::default(),
+            devices: DevicePolicy::default(),
+            posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
         }
     }
 }

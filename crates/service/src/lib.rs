@@ -13,11 +13,13 @@
 
 pub mod access;
 mod config;
+mod devices;
 pub mod forward;
 mod kernel;
 pub mod oidc;
 mod people;
 pub mod policy;
+pub mod posture;
 mod principal;
 mod trust;
 
@@ -44,8 +46,11 @@ pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
-pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
+pub use config::{
+    Clock, Config, DevicePolicy, DeviceTrust, OidcSettings, Policy, RecoveryPolicy, SystemClock,
+};
 pub use console::{duration_ms, AuditFilter, AuditPage};
+pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;
@@ -91,6 +96,9 @@ pub struct ClientContext {
     pub ip: Option<String>,
     /// User agent.
     pub user_agent: Option<String>,
+    /// User-Agent Client Hints the browser sent (claims, recorded as
+    /// posture at a device proof, never trusted over attestation).
+    pub hints: posture::ClientHints,
 }
 
 /// A cryptographic RNG the service may share across requests.

@@ -76,6 +76,7 @@ pub(crate) fn console_request(
             client_ip,
             now_s: now_ms.div_euclid(1000),
             backup_met: true,
+            device: None,
         },
     }
 }

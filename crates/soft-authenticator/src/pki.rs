@@ -69,6 +69,9 @@ pub struct CertProfile {
     /// Basic constraints: `Some(false)` CA=false, `Some(true)` CA=true,
     /// `None` no extension.
     pub basic_constraints_ca: Option<bool>,
+    /// Subject serialNumber (2.5.4.5), as enterprise attestation
+    /// certificates carry the authenticator's serial.
+    pub serial_number: Option<String>,
 }
 
 impl CertProfile {
@@ -82,6 +85,7 @@ impl CertProfile {
             organizational_unit: Some("Authenticator Attestation".into()),
             common_name: Some("keybound soft authenticator".into()),
             basic_constraints_ca: Some(false),
+            serial_number: None,
         }
     }
 
@@ -97,6 +101,10 @@ impl CertProfile {
             if let Some(v) = value {
                 p.distinguished_name.push(ty, v.as_str());
             }
+        }
+        if let Some(serial) = &self.serial_number {
+            p.distinguished_name
+                .push(DnType::CustomDnType(vec![2, 5, 4, 5]), serial.as_str());
         }
         p.is_ca = match self.basic_constraints_ca {
             Some(false) => IsCa::ExplicitNoCa,

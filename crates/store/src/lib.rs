@@ -54,6 +54,7 @@ pub use model::{
 };
 pub use queries::{DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
+pub use queries::{InventoryFactRow, PostureFactRow};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
 pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};

@@ -13,6 +13,7 @@ mod logout_outbox;
 mod metadata;
 mod oidc;
 mod oidc_sessions;
+mod posture;
 mod recoveries;
 mod roles;
 mod secrets;
@@ -24,6 +25,7 @@ pub use devices::DeviceRow;
 pub use logout_outbox::LogoutDelivery;
 pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
+pub use posture::{InventoryFactRow, PostureFactRow};
 pub use recoveries::IssuedRecovery;
 pub use signing_keys::SigningKeyRow;
 

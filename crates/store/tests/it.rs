@@ -95,6 +95,8 @@ mod audit_pages;
 mod backup;
 #[path = "it/devices.rs"]
 mod devices;
+#[path = "it/posture.rs"]
+mod posture;
 #[path = "it/names.rs"]
 mod names;
 #[path = "it/observer.rs"]

@@ -120,8 +120,8 @@ mod response;
 
 pub use attestation::InvalidTrustAnchor;
 pub use attestation::{
-    Attestation, AttestationFormat, AttestationTrust, AttestationType, KeyStorage, TrustAnchors,
-    UnverifiedReason, SAFETYNET_MAX_AGE_SECS,
+    attestation_serial_number, Attestation, AttestationFormat, AttestationTrust, AttestationType,
+    KeyStorage, TrustAnchors, UnverifiedReason, SAFETYNET_MAX_AGE_SECS,
 };
 pub use authentication::{
     verify_authentication, AuthenticationExpectation, StoredCredential, VerifiedAuthentication,

@@ -5,6 +5,8 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod check_config;
+pub(crate) mod device;
+pub(crate) mod device_import;
 pub(crate) mod init;
 pub(crate) mod mds;
 pub(crate) mod oidc;

@@ -59,6 +59,11 @@ struct Check {
     /// verified, just signed in, no address, now, backup met.
     #[arg(long, value_name = "JSON")]
     context: Option<String>,
+    /// A device name (`dev-…`): the request is asked as if proven on it,
+    /// with its trust and posture as the server would see them now
+    /// (`context.device`). Without it the context has no device.
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
     /// Print JSON instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -158,6 +163,7 @@ fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
         client_ip: given.client_ip,
         now_s: given.now_s.unwrap_or(now_s),
         backup_met: given.backup_met.unwrap_or(true),
+        device: None,
     })
 }
 
@@ -189,6 +195,18 @@ impl Check {
             }
             Err(e) => return Err(e.to_string()),
         };
+        let mut context = context;
+        if let Some(name) = &self.device {
+            context.device = match service.access_device((&operator).into(), name).await {
+                Ok(d) => Some(d),
+                Err(ServiceError::NotFound) => {
+                    return Err(format!(
+                        "no device named '{name}' that is trusted or untrusted"
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+        }
         let request = AccessRequest {
             principal: Some(principal),
             action,

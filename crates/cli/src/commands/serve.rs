@@ -6,8 +6,8 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings, MetadataRefresh,
-    MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
+    DeviceSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
 
@@ -46,6 +46,8 @@ pub(crate) struct Serve {
     policy: PolicySettings,
     #[command(flatten)]
     oidc: OidcSettings,
+    #[command(flatten)]
+    devices: DeviceSettings,
 }
 
 impl Serve {
@@ -73,6 +75,7 @@ impl Serve {
                 lifetimes: sources.resolve(self.lifetimes)?,
                 keys: sources.resolve(self.keys)?,
                 oidc: sources.resolve(self.oidc)?,
+                devices: sources.resolve(self.devices)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

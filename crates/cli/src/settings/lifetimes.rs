@@ -41,6 +41,16 @@ pub(crate) struct LifetimeSettings {
         default_value = "300"
     )]
     step_up_window: Option<Bounded<1, 86_400>>,
+    /// Seconds a device posture fact (client hints, an import, an
+    /// administrator's) is decided on; older facts are shown as stale and
+    /// read as unknown by policies (`context.device.posture`).
+    #[arg(
+        long,
+        env = "KEYBOUND_DEVICE_POSTURE_MAX_AGE",
+        value_name = "SECONDS",
+        default_value = "2592000"
+    )]
+    device_posture_max_age: Option<Lifetime>,
 }
 
 impl LifetimeSettings {
@@ -55,6 +65,9 @@ impl LifetimeSettings {
         }
         if let Some(s) = self.step_up_window {
             config.step_up_window_ms = ms(s.get());
+        }
+        if let Some(s) = self.device_posture_max_age {
+            config.posture_max_age_ms = ms(s.get());
         }
     }
 }

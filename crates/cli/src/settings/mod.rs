@@ -14,6 +14,7 @@
 //! file's one, field by field, keeping the file's value wherever clap
 //! only supplied its default.
 
+mod devices;
 mod file;
 mod http;
 mod keys;
@@ -42,6 +43,7 @@ use serde::de::{DeserializeOwned, MapAccess};
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use devices::DeviceSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
@@ -143,6 +145,7 @@ groups! {
     keys: KeySettings,
     policy: PolicySettings,
     oidc: OidcSettings,
+    devices: DeviceSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

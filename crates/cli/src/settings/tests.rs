@@ -75,10 +75,15 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
     // and allow_insecure_origin; issue 15 added oidc_key_rotation,
     // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
-    // oidc_refresh_tokens and oidc_refresh_token_lifetime.
+    // oidc_refresh_tokens and oidc_refresh_token_lifetime; issue 16
+    // (h-posture) device_posture_max_age.
     flags_are_keys::<PolicySettings>();
     flags_are_keys::<OidcSettings>();
-    assert_eq!(all_keys().len(), 50, "the keys the file has always had");
+    // Issue 16 (devices) added device_trust and
+    // device_enterprise_attestation.
+    flags_are_keys::<DeviceSettings>();
+    // Both issue 16 branches: 50 + 2 (devices) + 1 (posture).
+    assert_eq!(all_keys().len(), 53, "the keys the file has always had");
 }
 
 #[test]
@@ -177,6 +182,7 @@ fn the_defaults_are_the_libraries() {
         lifetimes: cli.lifetimes,
         keys: KeySettings::defaults(),
         oidc: OidcSettings::defaults(),
+        devices: DeviceSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();

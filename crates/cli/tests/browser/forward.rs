@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use super::*;
 
 /// The app: an HTML page saying who nginx said the request is from.
-fn echo_app() -> u16 {
+pub(crate) fn echo_app() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -60,7 +60,7 @@ fn echo_app() -> u16 {
 
 /// nginx as `docs/manual/connect-nginx.md` configures it, stopped when
 /// dropped.
-struct Nginx(Child, #[allow(dead_code)] tempfile::TempDir);
+pub(crate) struct Nginx(Child, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
@@ -69,7 +69,7 @@ impl Drop for Nginx {
     }
 }
 
-fn nginx(port: u16, keybound: u16, app: u16, tls: (&Path, &Path)) -> Option<Nginx> {
+pub(crate) fn nginx(port: u16, keybound: u16, app: u16, tls: (&Path, &Path)) -> Option<Nginx> {
     let binary = Path::new("/usr/sbin/nginx");
     if !binary.exists() {
         let message = "/usr/sbin/nginx not found (install Debian's nginx)";
@@ -134,8 +134,23 @@ http {{
     Some(Nginx(child, dir))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_app_behind_nginx_signs_in_and_steps_up_through_keybound() {
+/// keybound and an app behind nginx as one person meets them, with the
+/// switches a Chromium needs to reach both (`kb.test` and `*.kb.test` on
+/// loopback, the test CA's leaf pinned).
+pub(crate) struct Site {
+    pub(crate) server: Server,
+    pub(crate) origin: String,
+    /// `app.kb.test:PORT`, the app's host as its policies name it.
+    pub(crate) app_host: String,
+    pub(crate) switches: Vec<String>,
+    _nginx: Nginx,
+    _files: tempfile::TempDir,
+    _policies: tempfile::TempDir,
+}
+
+/// [`Site`] with `policies` for the app (given its host), or `None` (after
+/// a loud message) where there is no nginx and this is not CI.
+pub(crate) fn site(policies: impl Fn(&str) -> String) -> Option<Site> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -152,7 +167,7 @@ async fn an_app_behind_nginx_signs_in_and_steps_up_through_keybound() {
     let files = tempfile::tempdir().unwrap();
     let leaf = ca.leaf_for(&["kb.test", "*.kb.test"]);
     let (cert, key) = leaf.install(files.path());
-    let policies = support::policy_dir(&support::app_policies(&app_host));
+    let policy_dir = support::policy_dir(&policies(&app_host));
     let server = Server::start_on(
         &format!("127.0.0.1:{keybound_port}"),
         "kb.test",
@@ -167,32 +182,47 @@ async fn an_app_behind_nginx_signs_in_and_steps_up_through_keybound() {
             "--cookie-domain",
             "kb.test",
             "--policy-dir",
-            policies.path().to_str().unwrap(),
+            policy_dir.path().to_str().unwrap(),
         ],
     );
-    let Some(_nginx) = nginx(port, server.port, echo_app(), (&cert, &key)) else {
-        return;
-    };
+    let nginx = nginx(port, server.port, echo_app(), (&cert, &key))?;
     let pin = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
             .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &leaf.spki).as_ref())
     };
+    Some(Site {
+        server,
+        origin,
+        app_host,
+        // chromiumoxide puts the `--` in front.
+        switches: vec![
+            format!("ignore-certificate-errors-spki-list={pin}"),
+            "host-resolver-rules=MAP kb.test 127.0.0.1, MAP *.kb.test 127.0.0.1".to_owned(),
+        ],
+        _nginx: nginx,
+        _files: files,
+        _policies: policy_dir,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_behind_nginx_signs_in_and_steps_up_through_keybound() {
+    let Some(site) = site(support::app_policies) else {
+        return;
+    };
+    let (server, origin, app_host) = (&site.server, site.origin.clone(), site.app_host.clone());
     let Some(mut chrome) = Chrome::launch_with(
         "forward_auth",
         &origin,
         passkey_authenticator(),
-        // chromiumoxide puts the `--` in front.
-        &[
-            format!("ignore-certificate-errors-spki-list={pin}"),
-            "host-resolver-rules=MAP kb.test 127.0.0.1, MAP *.kb.test 127.0.0.1".to_owned(),
-        ],
+        &site.switches,
     )
     .await
     else {
         return;
     };
-    chrome.goto(&invite(&server, "ada")).await;
+    chrome.goto(&invite(server, "ada")).await;
     chrome.click("#enroll-passkey").await;
     chrome.wait_path("/me").await;
     let _autofill_off = chrome.without_autofill().await;

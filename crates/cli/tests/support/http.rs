@@ -124,6 +124,91 @@ impl Browser {
         (status, head.to_owned())
     }
 
+    /// A form post with exactly `headers` besides the cookies (no
+    /// `Sec-Fetch-Site` unless given: a cross-site post names its site);
+    /// the status and the whole response as text.
+    pub fn post_form_with(
+        &mut self,
+        path: &str,
+        form: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        self.send_with(path, form.as_bytes(), &all)
+    }
+
+    /// A POST of `body` with exactly `headers` (and the cookies).
+    fn send_with(&mut self, path: &str, body: &[u8], headers: &[(&str, &str)]) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: kb.test\r\n{extra}\
+             Content-Length: {}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            body.len(),
+            cookie.join("; ")
+        )
+        .unwrap();
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+
+    /// A JSON post with exactly `headers` besides the cookies (no
+    /// `Sec-Fetch-Site` unless given); the status and the whole response.
+    pub fn post_json_with(
+        &mut self,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send_with(path, body.to_string().as_bytes(), &all)
+    }
+
+    /// A GET with this browser's cookies: the status and the whole
+    /// response (head and body) as text.
+    pub fn get_page(&self, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: kb.test\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            cookie.join("; ")
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+
     pub fn post_json(&mut self, path: &str, body: &Value) -> (u16, Value) {
         self.post(path, body.to_string().as_bytes())
     }

@@ -135,6 +135,7 @@ pub fn request(rng: &mut Rng, apps: usize) -> Request {
             now_s: 1_800_000_000,
             backup_met: rng.below(2) == 0,
             step_up_window_s: 300,
+            device: None,
         },
     }
 }

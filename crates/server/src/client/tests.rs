@@ -127,3 +127,27 @@ fn a_non_text_byte_in_the_clients_part_does_not_hide_the_address_appended() {
     let found = client_address(Some(ip("10.0.0.1")), &h, &proxies(&["10.0.0.0/8"]));
     assert_eq!(found, Some(ip("10.0.0.2")));
 }
+
+#[test]
+fn client_hints_are_read_from_their_headers() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "sec-ch-ua-platform",
+        HeaderValue::from_static("\"Windows\""),
+    );
+    h.insert(
+        "sec-ch-ua-platform-version",
+        HeaderValue::from_static("\"15.0.0\""),
+    );
+    h.insert(
+        "sec-ch-ua",
+        HeaderValue::from_static("\"Chromium\";v=\"126\", \"Not-A.Brand\";v=\"8\""),
+    );
+    let hints = hints(&h);
+    assert_eq!(hints.platform.as_deref(), Some("Windows"));
+    assert_eq!(hints.platform_version.as_deref(), Some("15.0.0"));
+    assert_eq!(hints.browser, Some(("Chromium".into(), "126".into())));
+    // A malformed one is as if absent.
+    h.insert("sec-ch-ua-platform", HeaderValue::from_static("Windows"));
+    assert_eq!(super::hints(&h).platform, None);
+}

@@ -90,8 +90,9 @@ pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
 
 /// The console's menu; `here` is the current page's path.
 pub(super) fn nav(here: &str) -> Markup {
-    const PAGES: [(&str, &str); 6] = [
+    const PAGES: [(&str, &str); 7] = [
         ("/admin", "People"),
+        ("/admin/devices", "Devices"),
         ("/admin/invitations", "Invitations"),
         ("/admin/recoveries", "Recoveries and roles"),
         ("/admin/apps", "Apps"),

@@ -2,6 +2,7 @@
 //! synced or bound to one device — with rename, revoke (confirmed when it is
 //! the last) and add. The page also keeps the passkey provider in step
 //! (signal methods in the script, fed by `#account`'s data attributes).
+//! Below the passkeys, "Your devices" (`my_devices`).
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
@@ -23,22 +24,33 @@ pub(super) async fn page(
     let Some(session) = cookies::get(&headers, cookies::SESSION) else {
         return see_other("/", HeaderMap::new());
     };
-    match state.service.account(&session).await {
-        Ok(account) => {
-            let notice = query.notice();
-            layout(
-                "Your passkeys",
-                "me",
-                notice,
-                account_page(&state, &account, notice),
-            )
-            .into_response()
-        }
-        Err(e) => not_signed_in(&state, &e),
-    }
+    let account = match state.service.account(&session).await {
+        Ok(account) => account,
+        Err(e) => return not_signed_in(&state, &e),
+    };
+    let devices = match super::my_devices::Devices::load(&state, &session).await {
+        Ok(devices) => devices,
+        Err(e) => return not_signed_in(&state, &e),
+    };
+    let notice = query.notice();
+    layout(
+        "Your passkeys and devices",
+        "me",
+        notice,
+        html! {
+            (account_page(&state, &account, &devices, notice))
+            (super::my_devices::section(&devices, notice))
+        },
+    )
+    .into_response()
 }
 
-fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> Markup {
+fn account_page(
+    state: &AppState,
+    account: &Account,
+    devices: &super::my_devices::Devices,
+    notice: Option<Notice>,
+) -> Markup {
     let accepted: Vec<String> = account
         .credentials
         .iter()
@@ -90,7 +102,11 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
         }
         ul #credentials {
             @for credential in &account.credentials {
-                (credential_item(credential, credential.id == account.session_credential))
+                (credential_item(
+                    credential,
+                    credential.id == account.session_credential,
+                    devices.bound_by(&credential.id),
+                ))
             }
         }
         button #add-passkey type="button" { "Add a passkey" }
@@ -101,14 +117,28 @@ fn account_page(state: &AppState, account: &Account, notice: Option<Notice>) -> 
     }
 }
 
-fn credential_item(credential: &Credential, this_session: bool) -> Markup {
+/// One passkey. `device` is the device it is the key of, if any: it is
+/// named after the device until renamed, and says that revoking it
+/// decommissions the device.
+fn credential_item(
+    credential: &Credential,
+    this_session: bool,
+    device: Option<&keybound_service::DeviceView>,
+) -> Markup {
     let id = b64::encode(&credential.id);
-    let name = credential.nickname.as_deref().unwrap_or("Unnamed passkey");
+    let unnamed = device.map_or_else(
+        || "Unnamed passkey".to_owned(),
+        |d| format!("Key of {}", d.label),
+    );
+    let name = credential.nickname.as_deref().unwrap_or(&unnamed);
     html! {
         li.credential data-credential-id=(id) {
             h2.nickname { (super::text::Shown(name)) }
             p.kind {
-                @if credential.backup_eligible {
+                @if let Some(device) = device {
+                    "The key of your device " strong { (super::text::Shown(&device.label)) }
+                    " (see “Your devices”): it exists only on that device. Revoking it decommissions the device."
+                } @else if credential.backup_eligible {
                     "Synced passkey: your passkey provider keeps a copy on your other devices."
                 } @else {
                     "Device-bound passkey: it exists only on the device that made it."
@@ -139,7 +169,7 @@ fn credential_item(credential: &Credential, this_session: bool) -> Markup {
 
 /// The session is gone (expired, signed out, its credential revoked):
 /// forget the cookie and go to sign-in.
-fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
+pub(super) fn not_signed_in(state: &AppState, e: &ServiceError) -> Response {
     if *e != ServiceError::Forbidden {
         return from_service(e);
     }

@@ -7,12 +7,14 @@ mod admin;
 mod approvals;
 mod apps;
 mod audit;
+mod console_devices;
 mod enroll;
 mod errors;
 mod forms;
 mod guard;
 mod invitations;
 mod me;
+mod my_devices;
 mod person;
 mod recover;
 mod sign_in;
@@ -40,6 +42,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/me/signout", post(me::sign_out))
         .route("/me/credentials/{id}/rename", post(me::rename))
         .route("/me/credentials/{id}/revoke", post(me::revoke))
+        .route("/me/devices/{name}/rename", post(my_devices::rename))
+        .route(
+            "/me/devices/{name}/decommission",
+            post(my_devices::decommission),
+        )
+        .route("/admin/devices", get(console_devices::page))
+        .route(
+            "/admin/devices/{name}/{action}",
+            post(console_devices::action),
+        )
         .route("/admin", get(admin::people))
         .route("/admin/invite", post(admin::invite))
         .route("/admin/offboard", post(admin::offboard))
@@ -103,10 +115,23 @@ enum Notice {
     ConfirmRemoveApp,
     AppRemoved,
     NoSuchApp,
+    // Devices: /me and the console's /admin/devices.
+    DeviceTrusted,
+    DeviceAwaiting,
+    DeviceRenamed,
+    DeviceDecommissioned,
+    DeviceLostSignedOut,
+    NoSuchDevice,
+    UnknownDevice,
+    InvalidDeviceLabel,
+    DeviceApproved,
+    DeviceUntrusted,
+    DeviceUnchanged,
+    ConfirmDecommission,
 }
 
 impl Notice {
-    const ALL: [Notice; 37] = [
+    const ALL: [Notice; 49] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -144,6 +169,18 @@ impl Notice {
         Notice::ConfirmRemoveApp,
         Notice::AppRemoved,
         Notice::NoSuchApp,
+        Notice::DeviceTrusted,
+        Notice::DeviceAwaiting,
+        Notice::DeviceRenamed,
+        Notice::DeviceDecommissioned,
+        Notice::DeviceLostSignedOut,
+        Notice::NoSuchDevice,
+        Notice::UnknownDevice,
+        Notice::InvalidDeviceLabel,
+        Notice::DeviceApproved,
+        Notice::DeviceUntrusted,
+        Notice::DeviceUnchanged,
+        Notice::ConfirmDecommission,
     ];
 
     pub(super) fn key(self) -> &'static str {
@@ -185,6 +222,18 @@ impl Notice {
             Notice::ConfirmRemoveApp => "confirm-remove-app",
             Notice::AppRemoved => "app-removed",
             Notice::NoSuchApp => "no-such-app",
+            Notice::DeviceTrusted => "device-trusted",
+            Notice::DeviceAwaiting => "device-awaiting",
+            Notice::DeviceRenamed => "device-renamed",
+            Notice::DeviceDecommissioned => "device-decommissioned",
+            Notice::DeviceLostSignedOut => "device-lost-signed-out",
+            Notice::NoSuchDevice => "no-such-device",
+            Notice::UnknownDevice => "unknown-device",
+            Notice::InvalidDeviceLabel => "invalid-device-label",
+            Notice::DeviceApproved => "device-approved",
+            Notice::DeviceUntrusted => "device-untrusted",
+            Notice::DeviceUnchanged => "device-unchanged",
+            Notice::ConfirmDecommission => "confirm-decommission",
         }
     }
 
@@ -270,6 +319,18 @@ impl Notice {
                 "App removed: its codes and tokens no longer work, and it can no longer sign anyone in."
             }
             Notice::NoSuchApp => "There is no app by that name (already removed?).",
+            Notice::DeviceTrusted => "This device is trusted: sign in with its own screen lock (not a synced passkey) to reach what needs a trusted device.",
+            Notice::DeviceAwaiting => "This device is enrolled and awaiting an administrator's approval. Until then, apps that need a trusted device refuse it.",
+            Notice::DeviceRenamed => "Device renamed.",
+            Notice::DeviceDecommissioned => "Device decommissioned: its key is revoked and every session it opened has ended.",
+            Notice::DeviceLostSignedOut => "The device you were using is decommissioned: its key is revoked, and this browser is signed out. Sign in from another device.",
+            Notice::UnknownDevice => "There is no device by that name.",
+            Notice::NoSuchDevice => "That device is not one of yours, or it is already decommissioned.",
+            Notice::InvalidDeviceLabel => "A device name is 1 to 64 characters, without control characters.",
+            Notice::DeviceApproved => "Device trusted: policies that require a trusted device now admit it.",
+            Notice::DeviceUntrusted => "Device untrusted: from its next request, policies that require a trusted device refuse it.",
+            Notice::DeviceUnchanged => "Nothing changed: the device already had that trust, or it is decommissioned.",
+            Notice::ConfirmDecommission => "Tick \"I am sure\" to decommission a device.",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -299,6 +360,11 @@ impl Notice {
                 | Notice::NoOpenInvitation
                 | Notice::ConfirmRemoveApp
                 | Notice::NoSuchApp
+                | Notice::NoSuchDevice
+                | Notice::UnknownDevice
+                | Notice::InvalidDeviceLabel
+                | Notice::DeviceUnchanged
+                | Notice::ConfirmDecommission
         )
     }
 }

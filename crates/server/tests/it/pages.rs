@@ -78,6 +78,11 @@ async fn pages_carry_security_headers_and_no_inline_script() {
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["cache-control"], "no-store", "{path}");
+        // Pages ask for the client hints a device proof records.
+        assert_eq!(
+            headers["accept-ch"], "Sec-CH-UA-Platform-Version, Sec-CH-UA-Full-Version-List",
+            "{path}"
+        );
         assert!(
             headers["content-type"]
                 .to_str()

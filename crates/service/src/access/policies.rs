@@ -151,6 +151,7 @@ pub(crate) fn to_policy(request: &AccessRequest, window_ms: i64) -> keybound_pol
             // (`auth_age_s`), a proof is fresh in Cedar exactly when it is
             // in milliseconds, for a window of whole seconds.
             step_up_window_s: window_ms.div_euclid(1000),
+            device: c.device.clone(),
         },
     }
 }

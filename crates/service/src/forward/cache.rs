@@ -41,6 +41,12 @@ pub(crate) struct CachedSession {
     pub(crate) expires_ms: i64,
     /// Whether the backup rule was met when the entry was filled.
     pub(crate) backup_met: bool,
+    /// The device the session was proven on, as filled: dropped with the
+    /// entry when a change names the device (`changes.rs`).
+    pub(crate) device: Option<keybound_policy::DeviceContext>,
+    /// When a posture fact `device` was built from turns stale, ms: the
+    /// entry is a miss from then on, so a stale fact is never decided on.
+    pub(crate) fresh_until_ms: i64,
 }
 
 /// The cache (cheap to clone: clones share it).
@@ -77,7 +83,10 @@ impl SessionCache {
     /// The live session with cookie hash `hash` at `now_ms`, if cached.
     pub(crate) fn get(&self, hash: &[u8], now_ms: i64) -> Option<Arc<CachedSession>> {
         let entries = self.inner.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(hash).filter(|s| s.expires_ms > now_ms).cloned()
+        entries
+            .get(hash)
+            .filter(|s| s.expires_ms > now_ms && s.fresh_until_ms > now_ms)
+            .cloned()
     }
 
     /// The generation a fill starts at; pass it to [`SessionCache::insert`].
@@ -115,7 +124,8 @@ impl SessionCache {
         entries.insert(hash, session);
     }
 
-    /// Forgets every session of the identity named `name`.
+    /// Forgets every session of the identity named `name`, and every
+    /// session proven on the device named `name`.
     pub(crate) fn drop_subject(&self, name: &str) {
         let mut entries = self
             .inner
@@ -123,7 +133,7 @@ impl SessionCache {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
-        entries.retain(|_, s| s.name != name);
+        entries.retain(|_, s| s.name != name && s.device.as_ref().is_none_or(|d| d.id != name));
     }
 
     /// Forgets everything (a change whose reach is not one identity).
@@ -159,6 +169,8 @@ mod tests {
             proved_ms: 0,
             expires_ms,
             backup_met: true,
+            device: None,
+            fresh_until_ms: i64::MAX,
         })
     }
 
@@ -169,6 +181,12 @@ mod tests {
         assert!(cache.get(b"a", 99).is_some());
         assert!(cache.get(b"a", 100).is_none());
         assert!(cache.get(b"b", 0).is_none());
+        // Nor its device's posture.
+        let mut posture = (*session("ada", 100)).clone();
+        posture.fresh_until_ms = 50;
+        cache.insert(b"p".to_vec(), Arc::new(posture), cache.generation(), 0);
+        assert!(cache.get(b"p", 49).is_some());
+        assert!(cache.get(b"p", 50).is_none());
     }
 
     #[test]
@@ -184,6 +202,22 @@ mod tests {
         assert!(cache.get(b"b", 0).is_some());
         cache.clear();
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_change_naming_the_device_forgets_its_sessions() {
+        let cache = SessionCache::default();
+        let g = cache.generation();
+        let mut on_device = (*session("ada", 100)).clone();
+        on_device.device = Some(keybound_policy::DeviceContext {
+            id: "dev-ada-mac".into(),
+            ..Default::default()
+        });
+        cache.insert(b"a1".to_vec(), Arc::new(on_device), g, 0);
+        cache.insert(b"a2".to_vec(), session("ada", 100), g, 0);
+        cache.drop_subject("dev-ada-mac");
+        assert!(cache.get(b"a1", 0).is_none());
+        assert!(cache.get(b"a2", 0).is_some());
     }
 
     #[test]

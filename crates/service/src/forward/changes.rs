@@ -39,6 +39,9 @@ const HARMLESS: &[EventKind] = &[
     EventKind::CredentialRename,
 ];
 
+/// The event an inventory import writes (`device.import`).
+const DEVICE_IMPORT: &str = EventKind::DeviceImport.as_str();
+
 /// Drops the cache entries `events` make stale.
 pub(crate) fn apply(cache: &SessionCache, events: &[AuditEvent]) {
     for sealed in events {
@@ -46,6 +49,14 @@ pub(crate) fn apply(cache: &SessionCache, events: &[AuditEvent]) {
         if HARMLESS.iter().any(|k| k.as_str() == e.kind) {
             continue;
         }
+        // An import changes many devices' posture and names none of them
+        // as its subject: forget everything (one store read per session).
+        if e.kind == DEVICE_IMPORT {
+            cache.clear();
+            continue;
+        }
+        // Device events (trust, untrust, decommission, posture...) name
+        // the device: its sessions go, whoever owns them.
         if let Some(subject) = &e.subject {
             cache.drop_subject(subject);
         }

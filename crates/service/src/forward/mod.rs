@@ -119,6 +119,7 @@ impl Service {
                 client_ip: ctx.ip.clone(),
                 now_s: now / 1000,
                 backup_met: session.as_deref().is_some_and(|s| s.backup_met),
+                device: session.as_deref().and_then(|s| s.device.clone()),
             },
         };
         let decision = self.decide(&access);
@@ -180,6 +181,13 @@ impl Service {
             .iter()
             .filter(|c| c.status == CredentialStatus::Active)
             .count();
+        let (device, fresh_until_ms) = crate::posture::session_device(
+            &mut tx,
+            &session.credential_id,
+            now,
+            self.config.posture_max_age_ms,
+        )
+        .await?;
         drop(tx);
         let group = if identity.is_admin {
             ADMIN_GROUP
@@ -196,6 +204,8 @@ impl Service {
             proved_ms: session.created_ms,
             expires_ms: session.expires_ms,
             backup_met: !crate::policy::lacks_backup(&self.config.policy, active),
+            device,
+            fresh_until_ms,
         });
         cache.insert(hash, entry.clone(), generation, now);
         Ok(Some(entry))

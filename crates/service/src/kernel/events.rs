@@ -135,6 +135,29 @@ pub enum EventKind {
     OidcUserinfo,
     /// `oidc.logout`
     OidcLogout,
+    // Trusted devices (issue 16).
+    /// `device.enrol`: a person enrolled the device they use.
+    DeviceEnrol,
+    /// `device.trust`: an administrator or operator trusts a device.
+    DeviceTrust,
+    /// `device.untrust`: a device's trust was withdrawn.
+    DeviceUntrust,
+    /// `device.rename`: a device's label changed.
+    DeviceRename,
+    /// `device.decommission`: a device was decommissioned (lost, retired,
+    /// its owner offboarded, its credential revoked).
+    DeviceDecommission,
+    /// `device.returned`: alert, a decommissioned device was used again.
+    DeviceReturned,
+    // Devices: posture (issue 16, h-posture).
+    /// `device.import`: an inventory import (counts in the details).
+    DeviceImport,
+    /// `device.posture`: a device's posture facts changed (import, client
+    /// hints at a proof, an administrator).
+    DevicePosture,
+    /// `device.hint_conflict`: client hints contradicted the attested
+    /// platform; they were not used.
+    DeviceHintConflict,
 }
 
 impl EventKind {
@@ -203,6 +226,17 @@ impl EventKind {
         EventKind::OidcIntrospect,
         EventKind::OidcUserinfo,
         EventKind::OidcLogout,
+        // Trusted devices (issue 16).
+        EventKind::DeviceEnrol,
+        EventKind::DeviceTrust,
+        EventKind::DeviceUntrust,
+        EventKind::DeviceRename,
+        EventKind::DeviceDecommission,
+        EventKind::DeviceReturned,
+        // Devices: posture.
+        EventKind::DeviceImport,
+        EventKind::DevicePosture,
+        EventKind::DeviceHintConflict,
     ];
 
     /// The stable name the audit log records.
@@ -271,6 +305,16 @@ impl EventKind {
             EventKind::OidcIntrospect => "oidc.introspect",
             EventKind::OidcUserinfo => "oidc.userinfo",
             EventKind::OidcLogout => "oidc.logout",
+            // Trusted devices (issue 16).
+            EventKind::DeviceEnrol => "device.enrol",
+            EventKind::DeviceTrust => "device.trust",
+            EventKind::DeviceUntrust => "device.untrust",
+            EventKind::DeviceRename => "device.rename",
+            EventKind::DeviceDecommission => "device.decommission",
+            EventKind::DeviceReturned => "device.returned",
+            EventKind::DeviceImport => "device.import",
+            EventKind::DevicePosture => "device.posture",
+            EventKind::DeviceHintConflict => "device.hint_conflict",
         }
     }
 }

@@ -128,11 +128,13 @@ fn kind_label(kind: &str) -> &'static str {
         })
 }
 
-/// A detector's name as the service names it (`alert.<detector>`), or
+/// A detector's name as the service names it (`alert.<detector>`),
+/// `device_returned` for the alert a decommissioned device raises, or
 /// `other`.
 fn detector_label(kind: &str) -> String {
     match kind.strip_prefix("alert.") {
         Some(detector) if is_stable_name(detector) => detector.to_owned(),
+        _ if kind == EventKind::DeviceReturned.as_str() => "device_returned".to_owned(),
         _ => "other".to_owned(),
     }
 }
@@ -196,6 +198,7 @@ mod tests {
             "failures_across_accounts"
         );
         assert_eq!(detector_label("alert.Ada Lovelace"), "other");
+        assert_eq!(detector_label("device.returned"), "device_returned");
         assert_eq!(
             reason_label(Some("unknown_credential")),
             "unknown_credential"

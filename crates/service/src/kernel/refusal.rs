@@ -181,6 +181,23 @@ pub enum Refusal {
     OidcClientAssertionReplayed,
     /// A client JWK Set that is not public keys keybound can verify with.
     OidcInvalidClientJwks,
+    // Trusted devices (issue 16).
+    /// The device credential is backup eligible (a synced passkey): it proves no one device.
+    DeviceBackupEligible,
+    /// The device credential was created without user verification.
+    DeviceUserNotVerified,
+    /// The authenticator is roaming (a security key), never "this device".
+    DeviceRoamingAttachment,
+    /// The person holds the most devices allowed.
+    TooManyDevices,
+    /// A device label outside the bounds (1-64 printable characters).
+    InvalidDeviceLabel,
+    /// The device belongs to someone else.
+    DeviceOfAnotherPerson,
+    /// The device is decommissioned: it never comes back.
+    DeviceDecommissioned,
+    /// The device already has the trust asked for.
+    DeviceStatusUnchanged,
 }
 
 impl Refusal {
@@ -271,6 +288,15 @@ impl Refusal {
         Refusal::OidcClientAssertionExpired,
         Refusal::OidcClientAssertionReplayed,
         Refusal::OidcInvalidClientJwks,
+        // Trusted devices (issue 16).
+        Refusal::DeviceBackupEligible,
+        Refusal::DeviceUserNotVerified,
+        Refusal::DeviceRoamingAttachment,
+        Refusal::TooManyDevices,
+        Refusal::InvalidDeviceLabel,
+        Refusal::DeviceOfAnotherPerson,
+        Refusal::DeviceDecommissioned,
+        Refusal::DeviceStatusUnchanged,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -362,6 +388,15 @@ impl Refusal {
             Refusal::OidcClientAssertionExpired => "oidc_client_assertion_expired",
             Refusal::OidcClientAssertionReplayed => "oidc_client_assertion_replayed",
             Refusal::OidcInvalidClientJwks => "oidc_invalid_client_jwks",
+            // Trusted devices (issue 16).
+            Refusal::DeviceBackupEligible => "device_backup_eligible",
+            Refusal::DeviceUserNotVerified => "device_user_not_verified",
+            Refusal::DeviceRoamingAttachment => "device_roaming_attachment",
+            Refusal::TooManyDevices => "too_many_devices",
+            Refusal::InvalidDeviceLabel => "invalid_device_label",
+            Refusal::DeviceOfAnotherPerson => "device_of_another_person",
+            Refusal::DeviceDecommissioned => "device_decommissioned",
+            Refusal::DeviceStatusUnchanged => "device_status_unchanged",
         }
     }
 }

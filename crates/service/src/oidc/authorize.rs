@@ -286,6 +286,14 @@ impl Service {
             .into_iter()
             .filter(|c| c.status == CredentialStatus::Active)
             .count();
+        let (device, _) = crate::posture::session_device(
+            &mut tx,
+            &session.credential_id,
+            now,
+            self.config.posture_max_age_ms,
+        )
+        .await
+        .map_err(internal)?;
         drop(tx);
         let request = AccessRequest {
             principal: Some(AccessPrincipal {
@@ -306,6 +314,7 @@ impl Service {
                 client_ip: event.ip.clone(),
                 now_s: now / 1000,
                 backup_met: credentials >= self.config.policy.min_credentials,
+                device,
             },
         };
         match self.decide(&request) {
@@ -329,6 +338,7 @@ impl Service {
                 let ctx = ClientContext {
                     ip: event.ip.clone(),
                     user_agent: event.user_agent.clone(),
+                    hints: Default::default(),
                 };
                 let denied = AccessDecision::Deny { policies };
                 self.record_denial(&request, &denied, &ctx)

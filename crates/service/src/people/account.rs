@@ -190,12 +190,14 @@ impl Service {
         }
         let mut event = self.event(EventKind::CredentialRevoke, ctx);
         event.actor = Some(identity.name.clone());
-        event.subject = Some(identity.name);
+        event.subject = Some(identity.name.clone());
         event.credential_id = Some(b64::encode(&credential.id));
         event.aaguid = Some(credential.aaguid);
         event.outcome = Some(Outcome::Success);
         event.reason = Some("revoked by owner".to_owned());
         tx.record(event).await?;
+        self.decommission_bound_device(&mut tx, &credential.id, &identity.name, ctx)
+            .await?;
         tx.commit().await?;
         Ok(Revoked {
             ended_own_session: session.credential_id == credential.id,

@@ -1,6 +1,7 @@
 //! Administration that is not a ceremony: listing people and credentials,
 //! revoking a credential.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -11,7 +12,8 @@ use keybound_webauthn::b64;
 use crate::{Actor, Admin, ClientContext, Operator, Service, ServiceError};
 
 impl Service {
-    /// Every identity with its credentials (`keybound admin users`).
+    /// Every person with their credentials (`keybound admin users`);
+    /// devices are listed by [`Service::devices`].
     pub async fn people(
         &self,
         _viewer: Actor<'_>,
@@ -19,6 +21,10 @@ impl Service {
         let mut tx = self.kernel.store.read().await?;
         let mut out = Vec::new();
         for identity in tx.identities().await? {
+            // People, not the devices they enrolled (issue 16).
+            if identity.kind != keybound_store::IdentityKind::Person {
+                continue;
+            }
             let creds = tx.credentials_of(&identity.id).await?;
             out.push((identity, creds));
         }
@@ -33,7 +39,7 @@ impl Service {
     ) -> Result<Vec<Credential>, ServiceError> {
         let mut tx = self.kernel.store.read().await?;
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         Ok(tx.credentials_of(&identity.id).await?)
@@ -65,6 +71,8 @@ impl Service {
             .await?;
         event.reason = Some(reason.to_owned());
         tx.record(event).await?;
+        self.decommission_bound_device(&mut tx, &id, operator.name(), &ClientContext::default())
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -213,10 +213,17 @@ impl Service {
             .identity_by_id(&credential.identity_id)
             .await?
             .ok_or_else(|| refuse(Refusal::UnknownCredential, &event))?;
-        drop(tx);
         event.subject = Some(identity.name.clone());
         event.aaguid = Some(credential.aaguid.clone());
-        usable(&credential, &event)?;
+        if let Err(refused) = usable(&credential, &event) {
+            // A decommissioned device's credential is revoked: its use
+            // is refused as any revoked credential's, and alerted on.
+            let alert =
+                crate::devices::decommission::returned_alert(&mut tx, &credential.id, &event)
+                    .await?;
+            return Err(crate::ceremony::with_alert(refused, alert));
+        }
+        drop(tx);
         if pending
             .identity_id
             .as_ref()
@@ -297,6 +304,8 @@ impl Service {
         if !still_active {
             return Err(refuse(Refusal::IdentityNotActive, &event));
         }
+        // A sign-in with a device's credential proves the device (issue 16).
+        crate::devices::decommission::touch_device(&mut tx, &credential.id, now).await?;
         event.user_verified = Some(verified.user_verified);
         event.sign_count = Some(verified.sign_count);
         event.origin = Some(verified.client_data.origin.clone());
@@ -321,6 +330,10 @@ impl Service {
                 verified.user_verified,
                 tier,
             )
+            .await?;
+        // A sign-in with a device's credential proves the device: what the
+        // browser claims about it is posture (issue 16).
+        self.record_device_proof(&mut tx, &credential.id, ctx, now)
             .await?;
         event.outcome = Some(Outcome::Success);
         tx.record(event).await?;

@@ -133,6 +133,7 @@ mod tests {
         let (ip, ua) = context(&ClientContext {
             ip: Some("é".repeat(100)),
             user_agent: Some("x".repeat(10_000)),
+            hints: Default::default(),
         });
         assert!(ip.unwrap().len() <= MAX_IP_BYTES);
         assert_eq!(ua.unwrap().len(), MAX_USER_AGENT_CHARS);

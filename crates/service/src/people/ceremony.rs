@@ -18,6 +18,20 @@ pub(crate) struct Refused {
     /// Quarantine this credential, in the transaction that records the
     /// refusal (a suspected clone).
     pub quarantine: Option<Vec<u8>>,
+    /// Alerts recorded with the refusal (`device.returned`).
+    pub alerts: Vec<NewEvent>,
+}
+
+/// `failure` with `alert` recorded beside its refusal event, when there is
+/// one (an internal failure has no event to go beside).
+pub(crate) fn with_alert(failure: Failure, alert: Option<NewEvent>) -> Failure {
+    match (failure, alert) {
+        (Failure::Refused(mut refused), Some(alert)) => {
+            refused.alerts.push(alert);
+            Failure::Refused(refused)
+        }
+        (failure, _) => failure,
+    }
 }
 
 pub(crate) enum Failure {
@@ -43,6 +57,7 @@ pub(crate) fn refuse(reason: Refusal, event: &NewEvent) -> Failure {
         event: event.clone(),
         unknown_credential: false,
         quarantine: None,
+        alerts: Vec::new(),
     }))
 }
 
@@ -54,6 +69,7 @@ pub(crate) fn refuse_unknown(reason: Refusal, event: &NewEvent) -> Failure {
         event: event.clone(),
         unknown_credential: true,
         quarantine: None,
+        alerts: Vec::new(),
     }))
 }
 
@@ -72,6 +88,7 @@ pub(crate) fn refuse_and_quarantine(
         event,
         unknown_credential: false,
         quarantine: Some(credential_id.to_vec()),
+        alerts: Vec::new(),
     }))
 }
 
@@ -90,6 +107,7 @@ impl Service {
                     mut event,
                     unknown_credential,
                     quarantine,
+                    alerts,
                 } = *refusal;
                 event.outcome = Some(Outcome::Failure);
                 event.reason = Some(reason.reason().to_owned());
@@ -106,6 +124,9 @@ impl Service {
                 }
                 tx.record(event).await?;
                 if let Some(alert) = alert {
+                    tx.record(alert).await?;
+                }
+                for alert in alerts {
                     tx.record(alert).await?;
                 }
                 tx.commit().await?;

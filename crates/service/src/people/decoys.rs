@@ -15,6 +15,7 @@
 //! look-up (of nobody, for an unknown name), and the decoy computed whether
 //! or not it is used.
 
+use crate::people::PersonByName;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -122,7 +123,7 @@ impl Service {
         // Who has which credentials: a committed view is enough, the answer
         // is checked again when the assertion comes back.
         let mut tx = self.kernel.store.read().await?;
-        let identity = tx.identity_by_name(name).await?;
+        let identity = tx.person_by_name(name).await?;
         let owner = identity.as_ref().map_or("", |i| i.id.as_str());
         let usable: Vec<_> = tx
             .credentials_of(owner)

@@ -1,6 +1,7 @@
 //! The console's list of people: a name search and pages by name, so the
 //! page stays small however many people there are; and one person.
 
+use crate::people::PersonByName;
 use keybound_store::{Credential, Identity};
 
 use crate::{Actor, Service, ServiceError};
@@ -50,6 +51,8 @@ impl Service {
         // Byte order here, whatever the database's collation, so the
         // `after` cursor pages the same way on SQLite and PostgreSQL.
         let mut everyone = tx.identities().await?;
+        // People, not the devices they enrolled (issue 16).
+        everyone.retain(|i| i.kind == keybound_store::IdentityKind::Person);
         everyone.sort_by(|a, b| a.name.cmp(&b.name));
         let mut matching = everyone.into_iter().filter(|i| {
             query.after.as_ref().is_none_or(|after| i.name > *after)
@@ -77,7 +80,7 @@ impl Service {
     ) -> Result<(Identity, Vec<Credential>), ServiceError> {
         let mut tx = self.kernel.store.read().await?;
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let credentials = tx.credentials_of(&identity.id).await?;

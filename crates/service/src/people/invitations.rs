@@ -4,6 +4,7 @@
 //! `invite.rs`), so voiding the invitation of someone not yet enrolled also
 //! withdraws a role granted or proposed with it.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -130,7 +131,7 @@ impl Service {
             })
             .await?;
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let event = |kind: EventKind| {

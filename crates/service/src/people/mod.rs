@@ -42,3 +42,28 @@ impl People {
         }
     }
 }
+
+/// Looking a person up by the name someone typed: [`ReadTx::identity_by_name`]
+/// restricted to persons, so no people-facing use case (offboarding,
+/// sessions, credentials, recovery, sign-in options…) ever acts on a
+/// device's identity (issue 16: devices are identities too, found by
+/// `device_by_name`).
+pub(crate) trait PersonByName {
+    /// The person `name` means, if any.
+    async fn person_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<keybound_store::Identity>, keybound_store::StoreError>;
+}
+
+impl PersonByName for keybound_store::ReadTx {
+    async fn person_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<keybound_store::Identity>, keybound_store::StoreError> {
+        Ok(self
+            .identity_by_name(name)
+            .await?
+            .filter(|i| i.kind == keybound_store::IdentityKind::Person))
+    }
+}

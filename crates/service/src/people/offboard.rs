@@ -2,6 +2,7 @@
 //! every credential revoked, every session ended, every open grant voided —
 //! with an audit event for each. Only a new invitation brings it back.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -20,6 +21,8 @@ pub struct Offboarded {
     pub sessions: usize,
     /// Open grants (invitations) voided.
     pub grants: usize,
+    /// Devices decommissioned.
+    pub devices: usize,
 }
 
 impl Service {
@@ -65,7 +68,7 @@ impl Service {
             self.still_admin(&mut tx, admin).await?;
         }
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         if admin.is_some_and(|a| a.id == identity.id) {
@@ -109,6 +112,12 @@ impl Service {
             tx.record(e).await?;
             done.sessions += 1;
         }
+        // Their devices go with them (their credentials are revoked and
+        // their sessions ended above): each gets its device.decommission.
+        let devices = self
+            .decommission_devices_of(&mut tx, &identity.id, actor, ctx)
+            .await?;
+        done.devices = devices;
         for grant in tx.void_grants_of(&identity.id, now).await? {
             let mut e = event(EventKind::OffboardVoidGrant);
             e.reason = Some(format!(

@@ -4,6 +4,7 @@
 //! approvers receives a single-use 15-minute grant to hand over in person,
 //! and (by default) the old credentials are revoked then.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -69,7 +70,7 @@ impl Service {
         let mut event = self.event(EventKind::RecoveryRequest, ctx);
         event.subject = Some(keybound_names::for_audit(name));
         event.outcome = Some(Outcome::Failure);
-        let identity = tx.identity_by_name(name).await?;
+        let identity = tx.person_by_name(name).await?;
         let active = identity.filter(|i| i.status == IdentityStatus::Active);
         match &active {
             None => event.reason = Some("no active identity of that name".into()),
@@ -428,6 +429,8 @@ impl Service {
                     e.severity = None;
                     e.credential_id = Some(b64::encode(&c.id));
                     tx.record(e).await?;
+                    self.decommission_bound_device(tx, &c.id, &admin.name, ctx)
+                        .await?;
                 }
             }
             for credential_id in tx.end_sessions_of(&recovery.identity_id, now).await? {

@@ -1,6 +1,7 @@
 //! A person's sessions, for the console: which are live, with which
 //! passkey and tier, and ending one (a lost laptop still signed in).
 
+use crate::people::PersonByName;
 use keybound_audit::Outcome;
 use keybound_store::EndingSessions;
 use keybound_webauthn::b64;
@@ -38,7 +39,7 @@ impl Service {
     ) -> Result<Vec<LiveSession>, ServiceError> {
         let mut tx = self.kernel.store.read().await?;
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let sessions = tx.live_sessions_of(&identity.id, self.now_ms()).await?;
@@ -71,7 +72,7 @@ impl Service {
         let mut tx = self.kernel.store.begin().await?;
         self.still_admin(&mut tx, admin.identity()).await?;
         let identity = tx
-            .identity_by_name(name)
+            .person_by_name(name)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let session = tx

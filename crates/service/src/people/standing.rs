@@ -20,6 +20,7 @@
 //! when they are suspended; resuming makes them active again with the
 //! credentials they had.
 
+use crate::people::PersonByName;
 use crate::record::Record;
 use crate::EventKind;
 use crate::Refusal;
@@ -375,7 +376,5 @@ impl Service {
 
 /// The identity called `name` (under the naming rule), or `NotFound`.
 async fn found(tx: &mut WriteTx, name: &str) -> Result<Identity, ServiceError> {
-    tx.identity_by_name(name)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    tx.person_by_name(name).await?.ok_or(ServiceError::NotFound)
 }

@@ -35,6 +35,23 @@ pub(crate) struct Judgement {
     pub adverse: Option<String>,
     /// The certification level, if certified.
     pub certification: Option<String>,
+    /// What the metadata says about the model's form (issue 16: devices).
+    pub form: ModelForm,
+}
+
+/// What a model's metadata statement says it is: its name, whether it is
+/// built into a platform or roams, how it protects keys. Empty without
+/// metadata for the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ModelForm {
+    /// The statement's description.
+    pub description: String,
+    /// `attachmentHint` includes `internal`.
+    pub platform: bool,
+    /// `attachmentHint` names only external attachments (a security key).
+    pub roaming: bool,
+    /// `keyProtection` includes `hardware`, `tee` or `secure_element`.
+    pub hardware_key: bool,
 }
 
 impl Judgement {
@@ -74,7 +91,18 @@ pub(crate) fn evidence(
             model: ModelEvidence::default(),
             adverse: None,
             certification: None,
+            form: ModelForm::default(),
         };
+    };
+    let hint = &entry.attachment_hint;
+    let form = ModelForm {
+        description: entry.description.clone(),
+        platform: hint.iter().any(|h| h == "internal"),
+        roaming: !hint.is_empty() && hint.iter().all(|h| h != "internal"),
+        hardware_key: entry
+            .key_protection
+            .iter()
+            .any(|k| matches!(k.as_str(), "hardware" | "tee" | "secure_element")),
     };
     Judgement {
         model: ModelEvidence {
@@ -84,6 +112,7 @@ pub(crate) fn evidence(
         },
         adverse: entry.adverse_status().map(str::to_owned),
         certification: entry.certification().map(str::to_owned),
+        form,
     }
 }
 

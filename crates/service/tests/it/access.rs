@@ -21,6 +21,7 @@ fn route(principal: Option<AccessPrincipal>, path: &str, tier: i64) -> AccessReq
             client_ip: None,
             now_s: 0,
             backup_met: true,
+            device: None,
         },
     }
 }
@@ -194,6 +195,7 @@ async fn an_operator_forbid_on_the_console_is_its_own_refusal() {
     let outside = ClientContext {
         ip: Some("192.0.2.7".into()),
         user_agent: None,
+        hints: Default::default(),
     };
     assert_eq!(
         w.service
@@ -208,6 +210,7 @@ async fn an_operator_forbid_on_the_console_is_its_own_refusal() {
     let inside = ClientContext {
         ip: Some("127.0.0.1".into()),
         user_agent: None,
+        hints: Default::default(),
     };
     assert!(w
         .service

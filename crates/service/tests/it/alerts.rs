@@ -9,6 +9,7 @@ fn from(ip: &str) -> ClientContext {
     ClientContext {
         ip: Some(ip.to_owned()),
         user_agent: None,
+        hints: Default::default(),
     }
 }
 

@@ -1160,6 +1160,7 @@ async fn console_refusals_views_and_renames_are_recorded() {
     let ctx = ClientContext {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("probe".into()),
+        hints: Default::default(),
     };
     assert_eq!(
         w.service

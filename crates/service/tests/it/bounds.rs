@@ -7,6 +7,7 @@ fn from(ip: &str) -> ClientContext {
     ClientContext {
         ip: Some(ip.into()),
         user_agent: Some(format!("agent/{}", "x".repeat(100_000))),
+        hints: Default::default(),
     }
 }
 

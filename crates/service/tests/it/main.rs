@@ -26,11 +26,13 @@ mod alerts;
 mod authority;
 mod bounds;
 mod decoys;
+mod devices;
 mod forward;
 mod in_the_field;
 mod metadata;
 mod names;
 mod offboard;
+mod posture;
 mod recovery;
 mod recovery_requests;
 mod standing;
@@ -698,6 +700,7 @@ async fn ceremony_events_carry_time_address_and_agent() {
     let ctx = ClientContext {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("test-agent/1".into()),
+        hints: Default::default(),
     };
     w.service
         .finish_authentication(BROWSER, json.to_string().as_bytes(), &ctx)

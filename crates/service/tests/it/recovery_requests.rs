@@ -11,6 +11,7 @@ fn from(ip: &str) -> ClientContext {
     ClientContext {
         ip: Some(ip.to_owned()),
         user_agent: Some("probe/1.0".to_owned()),
+        hints: Default::default(),
     }
 }
 

@@ -51,7 +51,7 @@ pub struct DeviceRow {
     pub decommissioned_ms: Option<i64>,
 }
 
-fn device_from_row(r: &dyn Fields) -> Result<DeviceRow, StoreError> {
+pub(super) fn device_from_row(r: &dyn Fields) -> Result<DeviceRow, StoreError> {
     Ok(DeviceRow {
         identity_id: r.text("identity_id")?,
         name: r.text("name")?,

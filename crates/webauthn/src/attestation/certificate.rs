@@ -20,6 +20,25 @@ const OID_COUNTRY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
 const OID_ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
 const OID_ORGANIZATIONAL_UNIT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.11");
 const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+/// X.520 serialNumber, where enterprise attestation puts a device's serial.
+const OID_SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+/// The longest serial kept from a certificate, bytes.
+const MAX_SERIAL_BYTES: usize = 64;
+
+/// The subject `serialNumber` (X.520, 2.5.4.5) of an attestation
+/// certificate (DER), when it has one that is short printable text.
+/// Enterprise attestation (WebAuthn L3 §5.4.7, `attestation:
+/// "enterprise"`) is where authenticators reveal their serial, so an
+/// organisation can link a credential to its inventory record. Call it on
+/// the leaf of a chain the registration verified; it checks nothing else.
+pub fn attestation_serial_number(der: &[u8]) -> Option<String> {
+    let cert = AttestationCertificate::parse(Some(&der.to_vec())).ok()?;
+    cert.subject_attribute(OID_SERIAL_NUMBER).filter(|s| {
+        !s.is_empty()
+            && s.len() <= MAX_SERIAL_BYTES
+            && s.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    })
+}
 const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 /// id-fido-gen-ce-aaguid.
 const OID_FIDO_AAGUID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");

@@ -13,7 +13,9 @@ mod tpm;
 
 use ciborium::Value;
 
-pub use certificate::{InvalidTrustAnchor, TrustAnchors, UnverifiedReason};
+pub use certificate::{
+    attestation_serial_number, InvalidTrustAnchor, TrustAnchors, UnverifiedReason,
+};
 pub use safetynet::SAFETYNET_MAX_AGE_SECS;
 
 use crate::authenticator_data::{AttestedCredentialData, AuthenticatorData};

@@ -17,6 +17,7 @@ mod lenient_base64;
 mod options;
 mod registration_checks;
 mod round_trip;
+mod serial_number;
 mod support;
 mod tpm_rs1;
 mod vectors;

@@ -144,6 +144,10 @@ impl Service {
             &chain,
             u64::try_from(now / 1000).unwrap_or_default(),
         );
+        if pending.device.is_some() {
+            crate::devices::enrol::fit_for_device(&verified, &judgement.form)
+                .map_err(|reason| refuse(reason, &event))?;
+        }
         if judgement.adverse.is_some() {
             event.severity = Some(keybound_audit::Severity::Warning);
             return Err(refuse(Refusal::AuthenticatorModelCompromised, &event));
@@ -296,6 +300,24 @@ impl Service {
             tx.set_identity_status(&identity.id, IdentityStatus::Active)
                 .await?;
         }
+        let device = match &pending.device {
+            Some(device) => Some(
+                self.enrol_device(
+                    &mut tx,
+                    crate::devices::enrol::Enrolment {
+                        pending: device,
+                        owner: &identity,
+                        verified: &verified,
+                        judgement: &judgement,
+                        chain: &chain,
+                        ctx,
+                    },
+                    &event,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let session = if pending.by_session {
             None
         } else {
@@ -338,6 +360,7 @@ impl Service {
             name: identity.name,
             credential_id: credential.id,
             session,
+            device,
         })
     }
 }

@@ -33,6 +33,17 @@ pub enum RegistrationStart<'a> {
     Session(&'a str),
     /// Open registration of a name (only with `open_registration`).
     Open(&'a str),
+    /// A signed-in session enrolling the device it runs on ("Trust this
+    /// device", issue 16): a session-added credential that also becomes a
+    /// device called `label`. The options ask for a platform authenticator
+    /// with user verification and direct (or enterprise) attestation; the
+    /// answer is refused if the key is synced, roaming or unverified.
+    Device {
+        /// The session cookie.
+        session: &'a str,
+        /// What the person calls the device (1-64 printable characters).
+        label: &'a str,
+    },
 }
 
 /// What the client asked for in `/attestation/options`, honoured within
@@ -76,6 +87,9 @@ struct Pending {
     /// answer arrives, so signing out or a revocation in between stops it.
     #[serde(default)]
     session_hash: Option<String>,
+    /// Enrolling the device the session runs on (issue 16).
+    #[serde(default)]
+    device: Option<crate::devices::enrol::PendingDevice>,
 }
 
 /// A credential was enrolled.
@@ -89,6 +103,8 @@ pub struct Enrolled {
     /// started by a session already (invitation, open registration): the
     /// person just proved they hold it.
     pub session: Option<Token>,
+    /// The device enrolled with it ([`RegistrationStart::Device`]).
+    pub device: Option<crate::EnrolledDevice>,
 }
 
 impl Service {
@@ -118,7 +134,16 @@ impl Service {
     ) -> Result<PublicKeyCredentialCreationOptions, ServiceError> {
         let display_name = crate::bounds::display_name(request.display_name.as_deref())?;
         let now = self.now_ms();
-        let by_session = matches!(start, RegistrationStart::Session(_));
+        let by_session = matches!(
+            start,
+            RegistrationStart::Session(_) | RegistrationStart::Device { .. }
+        );
+        let device = match start {
+            RegistrationStart::Device { label, .. } => Some(
+                crate::devices::enrol::PendingDevice::new(label, self.enterprise_attestation())?,
+            ),
+            _ => None,
+        };
         let mut session_tier = None;
         let mut session_hash = None;
         let mut tx = self.kernel.store.begin().await?;
@@ -149,7 +174,8 @@ impl Service {
                     }
                     (Some(identity), None, Some(hash))
                 }
-                RegistrationStart::Session(token) => {
+                RegistrationStart::Session(token)
+                | RegistrationStart::Device { session: token, .. } => {
                     let session = tx
                         .live_session(&hash_token(token), now)
                         .await?
@@ -271,6 +297,10 @@ impl Service {
             .attestation
             .unwrap_or(self.config.policy.attestation);
         options.extensions = crate::bounds::registration_extensions(request.extensions.as_ref());
+        let user_verification = match &device {
+            Some(_) => self.device_options(&mut options),
+            None => user_verification,
+        };
         options.timeout = u32::try_from(self.config.challenge_ttl_ms).ok();
 
         let pending = Pending {
@@ -283,6 +313,7 @@ impl Service {
             by_session,
             session_tier,
             session_hash,
+            device,
         };
         tx.insert_challenge(&Challenge {
             challenge_hash: sha256(&options.challenge),
