@@ -181,6 +181,9 @@ pub enum Refusal {
     OidcClientAssertionReplayed,
     /// A client JWK Set that is not public keys keybound can verify with.
     OidcInvalidClientJwks,
+    // Devices: posture (issue 16).
+    /// A posture fact an administrator may not set, or a malformed value.
+    PostureFactInvalid,
 }
 
 impl Refusal {
@@ -271,6 +274,7 @@ impl Refusal {
         Refusal::OidcClientAssertionExpired,
         Refusal::OidcClientAssertionReplayed,
         Refusal::OidcInvalidClientJwks,
+        Refusal::PostureFactInvalid,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -362,6 +366,7 @@ impl Refusal {
             Refusal::OidcClientAssertionExpired => "oidc_client_assertion_expired",
             Refusal::OidcClientAssertionReplayed => "oidc_client_assertion_replayed",
             Refusal::OidcInvalidClientJwks => "oidc_invalid_client_jwks",
+            Refusal::PostureFactInvalid => "posture_fact_invalid",
         }
     }
 }

@@ -553,3 +553,56 @@ async fn a_waiting_record_links_when_its_serial_enrols() {
         "taken once"
     );
 }
+
+#[tokio::test]
+async fn an_administrators_fact_outranks_the_import() {
+    let w = world().await;
+    let (cred, _) = w.enrol("ada").await;
+    let device = device_for(&w, "ada", &cred.id, &UNATTESTED).await;
+    import(
+        &w,
+        &format!("device,managed,os_version\n{device},true,14.1\n"),
+    )
+    .await
+    .unwrap();
+    let op = Operator::local("cli");
+    w.service
+        .set_posture_fact((&op).into(), &device, "managed", "false")
+        .await
+        .unwrap();
+    w.service
+        .set_posture_fact((&op).into(), &device, "os_version", "15.2")
+        .await
+        .unwrap();
+    let view = w
+        .service
+        .device_posture((&op).into(), &device)
+        .await
+        .unwrap();
+    assert!(!view.effective.managed, "admin over import");
+    assert_eq!(view.effective.os_version, "15.2");
+    assert_eq!(view.effective.os_source, "admin");
+    for (fact, value) in [
+        ("managed", "maybe"),
+        ("platform", "Windows"),
+        ("os_version", "x; drop"),
+        ("os_version", ""),
+        ("owner", "a,b"),
+    ] {
+        assert!(
+            matches!(
+                w.service
+                    .set_posture_fact((&op).into(), &device, fact, value)
+                    .await,
+                Err(ServiceError::Rejected(Refusal::PostureFactInvalid))
+            ),
+            "{fact}={value}"
+        );
+    }
+    assert!(matches!(
+        w.service
+            .set_posture_fact((&op).into(), "dev-nobody", "managed", "true")
+            .await,
+        Err(ServiceError::NotFound)
+    ));
+}
