@@ -606,3 +606,52 @@ async fn an_administrators_fact_outranks_the_import() {
         Err(ServiceError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn the_console_can_be_kept_to_trusted_devices() {
+    let w = world().await;
+    let token = w
+        .service
+        .invite("root", true, &Operator::local("cli"))
+        .await
+        .unwrap();
+    let (cred, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let on_device = enrolled.unwrap().session.unwrap();
+    let (_, elsewhere) = crate::authority::admin(&w, "groot").await;
+    device_for(
+        &w,
+        "root",
+        &cred.id,
+        &Proven {
+            platform: "macOS",
+            attested: true,
+            status: "trusted",
+        },
+    )
+    .await;
+    let set = PolicySet::load(&[(
+        "console.cedar",
+        r#"@id("console-trusted-device") forbid (principal, action == Keybound::Action::"admin:console", resource)
+           unless { context has device && context.device.trusted };"#,
+    )])
+    .unwrap();
+    w.service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    let ctx = ClientContext::default();
+    assert!(w
+        .service
+        .authorize_admin(&on_device.value, &ctx)
+        .await
+        .is_ok());
+    assert_eq!(
+        w.service
+            .authorize_admin(&elsewhere.value, &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden
+    );
+}
