@@ -95,14 +95,14 @@ mod audit_pages;
 mod backup;
 #[path = "it/devices.rs"]
 mod devices;
-#[path = "it/posture.rs"]
-mod posture;
 #[path = "it/names.rs"]
 mod names;
 #[path = "it/observer.rs"]
 mod observer;
 #[path = "it/oidc.rs"]
 mod oidc;
+#[path = "it/posture.rs"]
+mod posture;
 #[path = "it/signing_keys.rs"]
 mod signing_keys;
 #[path = "it/standing.rs"]

@@ -198,6 +198,9 @@ pub enum Refusal {
     DeviceDecommissioned,
     /// The device already has the trust asked for.
     DeviceStatusUnchanged,
+    // Devices: posture (issue 16).
+    /// A posture fact an administrator may not set, or a malformed value.
+    PostureFactInvalid,
 }
 
 impl Refusal {
@@ -297,6 +300,7 @@ impl Refusal {
         Refusal::DeviceOfAnotherPerson,
         Refusal::DeviceDecommissioned,
         Refusal::DeviceStatusUnchanged,
+        Refusal::PostureFactInvalid,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -397,6 +401,7 @@ impl Refusal {
             Refusal::DeviceOfAnotherPerson => "device_of_another_person",
             Refusal::DeviceDecommissioned => "device_decommissioned",
             Refusal::DeviceStatusUnchanged => "device_status_unchanged",
+            Refusal::PostureFactInvalid => "posture_fact_invalid",
         }
     }
 }

@@ -75,6 +75,15 @@ impl Service {
     ) -> Result<Admin, ServiceError> {
         let mut tx = self.kernel.store.read().await?;
         let (session, identity) = self.signed_in(&mut tx, session_token).await?;
+        // The device the session was proven on, so an operator may forbid
+        // the console from anything but a trusted device.
+        let (device, _) = crate::posture::session_device(
+            &mut tx,
+            &session.credential_id,
+            self.now_ms(),
+            self.config.posture_max_age_ms,
+        )
+        .await?;
         drop(tx);
         let principal = crate::AccessPrincipal {
             id: identity.id.clone(),
@@ -83,7 +92,7 @@ impl Service {
             groups: vec![policy::group_of(identity.is_admin).to_owned()],
             active: identity.status == crate::IdentityStatus::Active,
         };
-        let request = policy::console_request(
+        let mut request = policy::console_request(
             principal,
             session.tier,
             session.user_verified,
@@ -91,6 +100,7 @@ impl Service {
             self.now_ms(),
             ctx.ip.clone(),
         );
+        request.context.device = device;
         let verdict =
             policy::admin_verdict(identity.is_admin, session.tier, &self.decide(&request));
         let (error, reason) = match verdict {

@@ -209,3 +209,74 @@ impl Service {
         Ok(true)
     }
 }
+
+/// Facts an administrator may set, and whether each is yes-no.
+const ADMIN_FACTS: [(&str, bool); 5] = [
+    ("managed", true),
+    ("compliant", true),
+    ("disk_encrypted", true),
+    ("owner", false),
+    ("os_version", false),
+];
+
+impl Service {
+    /// Sets `fact` of the device named `name` as the actor (source
+    /// `admin`, the most authoritative), with `device.posture`. Yes-no
+    /// facts take `true`/`false`; text is bounded and checked as an
+    /// import's is.
+    ///
+    /// Errors: [`ServiceError::NotFound`] for an unknown or decommissioned
+    /// device; [`ServiceError::Rejected`] for an unknown fact or a bad
+    /// value.
+    pub async fn set_posture_fact(
+        &self,
+        actor: Actor<'_>,
+        name: &str,
+        fact: &str,
+        value: &str,
+    ) -> Result<(), ServiceError> {
+        let Some((fact, yes_no)) = ADMIN_FACTS.iter().find(|(f, _)| *f == fact).copied() else {
+            return Err(ServiceError::Rejected(crate::Refusal::PostureFactInvalid));
+        };
+        let ok = if yes_no {
+            value == "true" || value == "false"
+        } else {
+            // Checked as an import's field is: one CSV record of it.
+            let record = format!("identifier,{fact}\nx,{value}\n");
+            !value.is_empty()
+                && !value.contains([',', '"', '\n', '\r'])
+                && super::import::parse_inventory(record.as_bytes()).is_ok()
+        };
+        if !ok {
+            return Err(ServiceError::Rejected(crate::Refusal::PostureFactInvalid));
+        }
+        let now = self.now_ms();
+        let mut tx = self.kernel.store.begin().await?;
+        let device = tx
+            .device_by_name(name)
+            .await?
+            .filter(decides)
+            .ok_or(ServiceError::NotFound)?;
+        let mut event = self.event(EventKind::DevicePosture, &ClientContext::default());
+        event.actor = Some(actor.name().to_owned());
+        event.subject = Some(device.name.clone());
+        event.subject_kind = Some("device".to_owned());
+        event.outcome = Some(Outcome::Success);
+        event.reason = Some(format!("{}: {fact}", super::SOURCE_ADMIN));
+        event
+            .details
+            .insert("source".into(), super::SOURCE_ADMIN.into());
+        event.details.insert(fact.to_owned(), value.to_owned());
+        tx.put_posture_fact(&PostureFactRow {
+            device_id: device.identity_id.clone(),
+            fact: fact.to_owned(),
+            source: super::SOURCE_ADMIN.to_owned(),
+            value: value.to_owned(),
+            observed_ms: now,
+        })
+        .await?;
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -553,3 +553,105 @@ async fn a_waiting_record_links_when_its_serial_enrols() {
         "taken once"
     );
 }
+
+#[tokio::test]
+async fn an_administrators_fact_outranks_the_import() {
+    let w = world().await;
+    let (cred, _) = w.enrol("ada").await;
+    let device = device_for(&w, "ada", &cred.id, &UNATTESTED).await;
+    import(
+        &w,
+        &format!("device,managed,os_version\n{device},true,14.1\n"),
+    )
+    .await
+    .unwrap();
+    let op = Operator::local("cli");
+    w.service
+        .set_posture_fact((&op).into(), &device, "managed", "false")
+        .await
+        .unwrap();
+    w.service
+        .set_posture_fact((&op).into(), &device, "os_version", "15.2")
+        .await
+        .unwrap();
+    let view = w
+        .service
+        .device_posture((&op).into(), &device)
+        .await
+        .unwrap();
+    assert!(!view.effective.managed, "admin over import");
+    assert_eq!(view.effective.os_version, "15.2");
+    assert_eq!(view.effective.os_source, "admin");
+    for (fact, value) in [
+        ("managed", "maybe"),
+        ("platform", "Windows"),
+        ("os_version", "x; drop"),
+        ("os_version", ""),
+        ("owner", "a,b"),
+    ] {
+        assert!(
+            matches!(
+                w.service
+                    .set_posture_fact((&op).into(), &device, fact, value)
+                    .await,
+                Err(ServiceError::Rejected(Refusal::PostureFactInvalid))
+            ),
+            "{fact}={value}"
+        );
+    }
+    assert!(matches!(
+        w.service
+            .set_posture_fact((&op).into(), "dev-nobody", "managed", "true")
+            .await,
+        Err(ServiceError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn the_console_can_be_kept_to_trusted_devices() {
+    let w = world().await;
+    let token = w
+        .service
+        .invite("root", true, &Operator::local("cli"))
+        .await
+        .unwrap();
+    let (cred, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
+    let on_device = enrolled.unwrap().session.unwrap();
+    let (_, elsewhere) = crate::authority::admin(&w, "groot").await;
+    device_for(
+        &w,
+        "root",
+        &cred.id,
+        &Proven {
+            platform: "macOS",
+            attested: true,
+            status: "trusted",
+        },
+    )
+    .await;
+    let set = PolicySet::load(&[(
+        "console.cedar",
+        r#"@id("console-trusted-device") forbid (principal, action == Keybound::Action::"admin:console", resource)
+           unless { context has device && context.device.trusted };"#,
+    )])
+    .unwrap();
+    w.service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    let ctx = ClientContext::default();
+    assert!(w
+        .service
+        .authorize_admin(&on_device.value, &ctx)
+        .await
+        .is_ok());
+    assert_eq!(
+        w.service
+            .authorize_admin(&elsewhere.value, &ctx)
+            .await
+            .unwrap_err(),
+        ServiceError::Forbidden
+    );
+}

@@ -40,7 +40,13 @@ async fn posture_facts_are_one_per_device_fact_and_source(db: &Db) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let facts = store.read().await.unwrap().posture_facts(&id).await.unwrap();
+    let facts = store
+        .read()
+        .await
+        .unwrap()
+        .posture_facts(&id)
+        .await
+        .unwrap();
     assert_eq!(
         facts,
         vec![
