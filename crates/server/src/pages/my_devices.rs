@@ -83,8 +83,10 @@ pub(super) fn trust_detail(device: &DeviceView) -> &str {
 pub(super) fn key_words(device: &DeviceView) -> &'static str {
     match device.key_storage.as_str() {
         "hardware" => "key in the device's security hardware (attested)",
-        "device-bound" => "key that never leaves the device",
-        _ => "key storage unknown",
+        "device-bound" => "key that never leaves the device (attested)",
+        // Every device key reported itself device-bound; without attestation
+        // nobody vouches for that.
+        _ => "key said to stay on the device (not attested)",
     }
 }
 

@@ -121,10 +121,24 @@ pub(crate) fn platform_of(user_agent: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
+/// The platform an attestation statement format proves: a TPM
+/// attestation comes from Windows Hello, an Android key attestation from
+/// Android. Other formats (packed, apple, none) are made on several
+/// platforms, so they prove none and the platform stays a claim.
+pub(crate) fn platform_of_format(format: &str) -> Option<&'static str> {
+    match format {
+        "tpm" => Some("Windows"),
+        "android-key" | "android-safetynet" => Some("Android"),
+        _ => None,
+    }
+}
+
 /// Where the attested key lives, as the registry says it: `hardware` when
 /// the attestation chained (to the metadata or a configured root) and the
 /// format or the metadata says hardware; `device-bound` for any other
-/// BE=0 key; `unknown` otherwise.
+/// attested BE=0 key; `unknown` without attestation: the BE flag of an
+/// unattested key is signed by nothing anyone vouches for (a software key
+/// can claim it), so only attestation may say where a key lives.
 fn key_storage(e: &Enrolment<'_>, attested: bool) -> &'static str {
     let by_format = matches!(
         e.verified.attestation.key_storage,
@@ -132,7 +146,7 @@ fn key_storage(e: &Enrolment<'_>, attested: bool) -> &'static str {
     );
     if attested && (by_format || e.judgement.form.hardware_key) {
         "hardware"
-    } else if !e.verified.backup_eligible {
+    } else if attested && !e.verified.backup_eligible {
         "device-bound"
     } else {
         "unknown"
@@ -259,7 +273,12 @@ impl Service {
             name: identity.name.clone(),
             owner_id: Some(e.owner.id.clone()),
             label: e.pending.label.clone(),
-            platform: platform_of(e.ctx.user_agent.as_deref()),
+            // The attested platform when the format proves one; else what
+            // the User-Agent claims, which no decision treats as attested.
+            platform: platform_of_format(e.verified.attestation.format.as_str())
+                .filter(|_| verified_chain)
+                .map(str::to_owned)
+                .unwrap_or_else(|| platform_of(e.ctx.user_agent.as_deref())),
             attachment: "platform".to_owned(),
             credential_id: Some(e.verified.credential_id.clone()),
             aaguid: e.verified.aaguid.to_string(),

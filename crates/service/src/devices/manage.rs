@@ -145,6 +145,12 @@ impl Service {
             Some(Refusal::DeviceDecommissioned)
         } else if device.status == to {
             Some(Refusal::DeviceStatusUnchanged)
+        } else if matches!(actor, Actor::Admin(admin)
+            if to == status::TRUSTED && device.owner_id.as_deref() == Some(admin.identity().id.as_str()))
+        {
+            // Four eyes: another administrator (or the operator at the
+            // host) approves an administrator's own device.
+            Some(Refusal::DeviceSelfApproval)
         } else {
             None
         };

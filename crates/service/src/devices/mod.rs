@@ -20,6 +20,7 @@ pub(crate) mod view;
 
 pub use decommission::Decommissioned;
 pub use enrol::EnrolledDevice;
+pub(crate) use enrol::platform_of_format;
 pub use view::DeviceView;
 
 use keybound_store::{DeviceRow, Identity, ReadTx};

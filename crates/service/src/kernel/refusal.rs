@@ -198,6 +198,9 @@ pub enum Refusal {
     DeviceDecommissioned,
     /// The device already has the trust asked for.
     DeviceStatusUnchanged,
+    /// An administrator asked to trust a device of their own: one person
+    /// must not vouch for the device that then admits them.
+    DeviceSelfApproval,
     // Devices: posture (issue 16).
     /// A posture fact an administrator may not set, or a malformed value.
     PostureFactInvalid,
@@ -300,6 +303,7 @@ impl Refusal {
         Refusal::DeviceOfAnotherPerson,
         Refusal::DeviceDecommissioned,
         Refusal::DeviceStatusUnchanged,
+        Refusal::DeviceSelfApproval,
         Refusal::PostureFactInvalid,
     ];
 
@@ -401,6 +405,7 @@ impl Refusal {
             Refusal::DeviceOfAnotherPerson => "device_of_another_person",
             Refusal::DeviceDecommissioned => "device_decommissioned",
             Refusal::DeviceStatusUnchanged => "device_status_unchanged",
+            Refusal::DeviceSelfApproval => "device_self_approval",
             Refusal::PostureFactInvalid => "posture_fact_invalid",
         }
     }

@@ -31,11 +31,16 @@ fn claimed(hints: &ClientHints) -> Vec<(&'static str, String)> {
     facts
 }
 
-/// Whether the device's platform was proven by attestation, so a hint
-/// may not contradict it.
-fn attested_platform(device: &DeviceRow) -> Option<&str> {
-    (device.attestation_trust == "verified" && !device.platform.is_empty())
-        .then_some(device.platform.as_str())
+/// The device's platform when its attestation proved it (a verified
+/// format that exists on one platform only), so a hint may not contradict
+/// it. A platform read from the User-Agent at enrolment is a claim like
+/// any hint, even on an attested device: a verified `packed` statement
+/// says nothing about the operating system.
+fn attested_platform(device: &DeviceRow) -> Option<&'static str> {
+    if device.attestation_trust != "verified" {
+        return None;
+    }
+    crate::devices::platform_of_format(&device.attestation_format)
 }
 
 impl Service {

@@ -55,15 +55,17 @@ pub(crate) async fn device_for(w: &World, owner: &str, cred: &[u8], proven: &Pro
         attachment: "platform".into(),
         credential_id: Some(cred.to_vec()),
         aaguid: "00000000-0000-0000-0000-000000000000".into(),
-        model: if proven.attested {
-            "Apple Secure Enclave".into()
-        } else {
-            String::new()
+        model: match (proven.attested, proven.platform) {
+            (false, _) => String::new(),
+            (true, "Windows") => "Windows Hello TPM".into(),
+            (true, _) => "Apple Secure Enclave".into(),
         },
-        attestation_format: if proven.attested {
-            "apple".into()
-        } else {
-            "none".into()
+        // A TPM statement proves Windows; an Apple one proves no one
+        // platform (macOS and iOS both make it).
+        attestation_format: match (proven.attested, proven.platform) {
+            (false, _) => "none".into(),
+            (true, "Windows") => "tpm".into(),
+            (true, _) => "apple".into(),
         },
         attestation_trust: if proven.attested {
             "verified".into()
@@ -135,11 +137,6 @@ when { context has device && context.device.posture.os_major >= 14 };"#;
 const TRUSTED: &str = r#"@id("app-trusted")
 permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.example.com")
 when { context has device && context.device.trusted };"#;
-
-/// The app wants a device on Windows.
-const WINDOWS: &str = r#"@id("app-windows")
-permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.example.com")
-when { context has device && context.device.platform == "Windows" };"#;
 
 pub(crate) async fn install(service: &Service, text: &str) {
     let set = PolicySet::load(&[("app.cedar", text)]).unwrap();
@@ -268,20 +265,20 @@ async fn stale_facts_expire() {
 #[tokio::test]
 async fn forged_hints_lose_to_the_attested_platform() {
     let w = world().await;
-    install(&w.service, WINDOWS).await;
+    install(&w.service, RECENT_OS).await;
     let (mut cred, _) = w.enrol("ada").await;
     let device = device_for(
         &w,
         "ada",
         &cred.id.clone(),
         &Proven {
-            platform: "macOS",
+            platform: "Windows",
             attested: true,
             status: "trusted",
         },
     )
     .await;
-    let cookie = sign_in_with(&w, &mut cred, "ada", &with_hints("Windows", "15.0.0")).await;
+    let cookie = sign_in_with(&w, &mut cred, "ada", &with_hints("macOS", "15.0.0")).await;
     assert!(!allowed(&w.service, &cookie).await, "attestation wins");
     let events = w.audit().await;
     let conflict = events
@@ -289,7 +286,7 @@ async fn forged_hints_lose_to_the_attested_platform() {
         .find(|e| e.event.kind == "device.hint_conflict")
         .expect("device.hint_conflict");
     assert_eq!(conflict.event.subject.as_deref(), Some(device.as_str()));
-    assert_eq!(conflict.event.details["hinted_platform"], "Windows");
+    assert_eq!(conflict.event.details["hinted_platform"], "macOS");
     let view = w
         .service
         .device_posture((&Operator::local("cli")).into(), &device)
@@ -304,11 +301,43 @@ async fn forged_hints_lose_to_the_attested_platform() {
         .access_device((&Operator::local("cli")).into(), &device)
         .await
         .unwrap();
-    assert_eq!(seen.platform, "macOS");
+    assert_eq!(seen.platform, "Windows");
     assert_eq!(seen.key_storage, "hardware");
-    assert_eq!(seen.attested_model, "Apple Secure Enclave");
+    assert_eq!(seen.attested_model, "Windows Hello TPM");
     assert!(seen.trusted);
     assert_eq!(seen.posture.os_version, "");
+}
+
+#[tokio::test]
+async fn a_platform_only_claimed_at_enrolment_is_not_attested() {
+    // A verified Apple statement proves the key, not the operating system:
+    // the User-Agent's "macOS" at enrolment is a claim, so a later hint
+    // naming another platform is no conflict and is kept as reported.
+    let w = world().await;
+    let (mut cred, _) = w.enrol("ada").await;
+    let device = device_for(
+        &w,
+        "ada",
+        &cred.id.clone(),
+        &Proven {
+            platform: "macOS",
+            attested: true,
+            status: "trusted",
+        },
+    )
+    .await;
+    sign_in_with(&w, &mut cred, "ada", &with_hints("Windows", "15.0.0")).await;
+    let events = w.audit().await;
+    assert!(
+        !events.iter().any(|e| e.event.kind == "device.hint_conflict"),
+        "no attested platform to contradict"
+    );
+    let view = w
+        .service
+        .device_posture((&Operator::local("cli")).into(), &device)
+        .await
+        .unwrap();
+    assert!(!view.facts.is_empty(), "the hints are kept as claims");
 }
 
 #[tokio::test]

@@ -47,7 +47,10 @@ async fn a_device_is_enrolled_with_its_credential_identity_row_and_event() {
     assert_eq!(view.label, "work laptop");
     assert_eq!(view.platform, "macOS");
     assert_eq!(view.attachment, "platform");
-    assert_eq!(view.key_storage, "device-bound");
+    assert_eq!(
+        view.key_storage, "unknown",
+        "an unattested key's BE=0 is its own word"
+    );
     assert_eq!(view.aaguid, "4b4b4b4b-4b4b-4b4b-4b4b-4b4b4b4b4b4b");
     assert_eq!(view.attestation_format, "none");
     assert_eq!(

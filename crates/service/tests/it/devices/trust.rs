@@ -208,3 +208,31 @@ async fn enterprise_attestation_records_the_serial() {
     let view = &w.service.my_devices(&session.value).await.unwrap()[0];
     assert_eq!(view.serial, None);
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_trust_their_own_device() {
+    let w = world().await;
+    let (root, root_session) = crate::authority::admin(&w, "root").await;
+    let (_, enrolled) = enrol_device(&w, &w.auth, &root_session, "root's laptop").await;
+    let device = enrolled.unwrap().device.unwrap();
+    assert_eq!(
+        w.service
+            .trust_device((&root).into(), &device.name, None, &ctx())
+            .await,
+        Err(ServiceError::Rejected(Refusal::DeviceSelfApproval))
+    );
+    assert_eq!(
+        last_reason(&w, "device.trust").await.as_deref(),
+        Some("device_self_approval")
+    );
+    let view = w.service.device((&operator()).into(), &device.name).await;
+    assert_eq!(view.unwrap().status, "untrusted", "nothing changed");
+    // Another administrator may; so may the operator at the host.
+    let (other, _) = crate::authority::admin(&w, "grace").await;
+    w.service
+        .trust_device((&other).into(), &device.name, None, &ctx())
+        .await
+        .unwrap();
+    let view = w.service.device((&operator()).into(), &device.name).await;
+    assert_eq!(view.unwrap().status, "trusted");
+}
