@@ -13,6 +13,7 @@
 
 pub mod access;
 mod config;
+mod dbsc;
 pub mod forward;
 mod kernel;
 pub mod oidc;
@@ -46,6 +47,7 @@ pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
 pub use config::{Clock, Config, OidcSettings, Policy, RecoveryPolicy, SystemClock};
 pub use console::{duration_ms, AuditFilter, AuditPage};
+pub use dbsc::{DbscBound, BOUND_COOKIE, MAX_DBSC_SESSION_ID};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;

@@ -109,7 +109,7 @@ async fn decide(
     let ctx = client::context(state, headers, extensions);
     let decision = state
         .service
-        .forward_auth(cookie.as_deref(), &request, &ctx)
+        .forward_auth(cookie.as_deref(), bound.as_deref(), &request, &ctx)
         .await;
     match decision {
         Ok(ForwardDecision::Allow(grant)) => granted(&grant),

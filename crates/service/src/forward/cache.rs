@@ -41,6 +41,13 @@ pub(crate) struct CachedSession {
     pub(crate) expires_ms: i64,
     /// Whether the backup rule was met when the entry was filled.
     pub(crate) backup_met: bool,
+    /// The DBSC binding of the session, when the browser bound it: then
+    /// the request must also carry that binding's live bound cookie. A
+    /// registration drops the entry (its `dbsc.register` names the
+    /// person), so a session bound after it was cached is seen bound.
+    pub(crate) bound: Option<String>,
+    /// SHA-256 of the session cookie, what the bound cookie is made over.
+    pub(crate) session_hash: Vec<u8>,
 }
 
 /// The cache (cheap to clone: clones share it).
@@ -159,6 +166,8 @@ mod tests {
             proved_ms: 0,
             expires_ms,
             backup_met: true,
+            bound: None,
+            session_hash: Vec::new(),
         })
     }
 

@@ -25,6 +25,7 @@ mod account;
 mod alerts;
 mod authority;
 mod bounds;
+mod dbsc;
 mod decoys;
 mod forward;
 mod in_the_field;
