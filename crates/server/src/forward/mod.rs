@@ -106,6 +106,7 @@ async fn decide(
         return plain(StatusCode::BAD_REQUEST, "malformed forwarded request");
     };
     let cookie = cookies::get(headers, cookies::SESSION).filter(|c| cookies::is_minted(c));
+    let bound = cookies::get(headers, keybound_service::BOUND_COOKIE);
     let ctx = client::context(state, headers, extensions);
     let decision = state
         .service
