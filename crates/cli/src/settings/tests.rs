@@ -75,10 +75,11 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // tls_cert, tls_key, log_format, metrics_listen, the three lifetimes
     // and allow_insecure_origin; issue 15 added oidc_key_rotation,
     // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
-    // oidc_refresh_tokens and oidc_refresh_token_lifetime.
+    // oidc_refresh_tokens and oidc_refresh_token_lifetime; issue 16
+    // (h-dbsc) added dbsc_refresh_interval.
     flags_are_keys::<PolicySettings>();
     flags_are_keys::<OidcSettings>();
-    assert_eq!(all_keys().len(), 50, "the keys the file has always had");
+    assert_eq!(all_keys().len(), 51, "the keys the file has always had");
 }
 
 #[test]
@@ -189,6 +190,7 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.session_ttl_ms, theirs.session_ttl_ms);
     assert_eq!(ours.invitation_ttl_ms, theirs.invitation_ttl_ms);
     assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
+    assert_eq!(ours.dbsc_refresh_ms, theirs.dbsc_refresh_ms);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);
     assert_eq!(ours.rate_limits, theirs.rate_limits);
