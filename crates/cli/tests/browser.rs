@@ -21,6 +21,8 @@
 
 mod support;
 
+#[path = "browser/dbsc.rs"]
+mod dbsc;
 #[path = "browser/forward.rs"]
 mod forward;
 
