@@ -67,8 +67,11 @@ fn sf_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
         .unwrap_or(raw);
-    (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
-        .then(|| inner.to_owned())
+    (!inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+    .then(|| inner.to_owned())
 }
 
 /// The bound cookie's attributes, exactly as the session config names
@@ -118,7 +121,11 @@ fn refused(e: &ServiceError) -> Response {
     }
 }
 
-async fn start(State(state): State<AppState>, headers: HeaderMap, extensions: Extensions) -> Response {
+async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
     let ctx = context(&state, &headers, &extensions);
     let (Some(session), Some(proof)) = (
         cookies::get(&headers, cookies::SESSION).filter(|c| cookies::is_minted(c)),
@@ -188,7 +195,11 @@ async fn refresh(
 /// out of it). Forward-auth checks the same in its cache, and `/dbsc/*`
 /// is where the bound cookie is renewed, so neither passes here; nor do
 /// the static assets.
-pub(crate) async fn gate(State(state): State<AppState>, mut request: Request<Body>, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(state): State<AppState>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let exempt = path.starts_with("/dbsc/")
         || path.starts_with("/api/authz/")

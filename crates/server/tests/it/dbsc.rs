@@ -33,7 +33,11 @@ async fn dbsc_app() -> (Router, Arc<Service>, Arc<FakeClock>) {
         clock.clone(),
         Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(16)),
     ));
-    (router(AppState::new(service.clone(), false)), service, clock)
+    (
+        router(AppState::new(service.clone(), false)),
+        service,
+        clock,
+    )
 }
 
 /// The browser's DBSC side: the session key and the proofs it signs.
@@ -66,9 +70,8 @@ impl SessionKey {
 
 /// The `name="value"` parameter of a structured header.
 fn param(header: &str, name: &str) -> String {
-    let start = header.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-    let rest = &header[start..];
-    rest[..rest.find('"').unwrap()].to_owned()
+    let after = header.split(&format!("{name}=\"")).nth(1).unwrap();
+    after.split('"').next().unwrap().to_owned()
 }
 
 /// Enrols `name` from a fresh browser; returns it signed in and the
@@ -80,7 +83,10 @@ async fn signed_in(app: &Router, service: &Service, name: &str) -> (Browser, Str
         .unwrap();
     let mut browser = Browser::new(app.clone());
     let (_, options) = browser
-        .post("/attestation/options", json!({ "token": token.value }).to_string())
+        .post(
+            "/attestation/options",
+            json!({ "token": token.value }).to_string(),
+        )
         .await;
     let user = b64::decode(options["user"]["id"].as_str().unwrap()).unwrap();
     let c = challenge(&options);
@@ -113,7 +119,11 @@ async fn signed_in(app: &Router, service: &Service, name: &str) -> (Browser, Str
 
 /// Registers `key` as the browser would: POST to the header's path with the
 /// proof of its challenge. Returns the status and the session config.
-async fn register(browser: &mut Browser, registration: &str, key: &SessionKey) -> (StatusCode, Value) {
+async fn register(
+    browser: &mut Browser,
+    registration: &str,
+    key: &SessionKey,
+) -> (StatusCode, Value) {
     let response = key.response(&param(registration, "challenge"), true);
     let (status, _, body) = browser
         .request(
@@ -131,7 +141,12 @@ async fn register(browser: &mut Browser, registration: &str, key: &SessionKey) -
 async fn refresh(browser: &mut Browser, id: &str, key: &SessionKey) -> StatusCode {
     let sid = format!("\"{id}\"");
     let (status, headers, _) = browser
-        .request("POST", "/dbsc/refresh", &[("sec-secure-session-id", &sid)], "")
+        .request(
+            "POST",
+            "/dbsc/refresh",
+            &[("sec-secure-session-id", &sid)],
+            "",
+        )
         .await;
     if status != StatusCode::FORBIDDEN {
         return status;
@@ -143,7 +158,7 @@ async fn refresh(browser: &mut Browser, id: &str, key: &SessionKey) -> StatusCod
         .unwrap()
         .to_owned();
     assert_eq!(param(&header, "id"), id);
-    let challenge = header[1..].split('"').next().unwrap().to_owned();
+    let challenge = header.split('"').nth(1).unwrap().to_owned();
     let (status, _, _) = browser
         .request(
             "POST",
@@ -176,7 +191,10 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     let (app, service, clock) = dbsc_app().await;
     let (mut browser, registration) = signed_in(&app, &service, "ada").await;
     assert!(registration.starts_with("(ES256 RS256);path=\"/dbsc/start\";challenge=\""));
-    assert!(signed_in_now(&mut browser).await, "unbound sessions work as before");
+    assert!(
+        signed_in_now(&mut browser).await,
+        "unbound sessions work as before"
+    );
 
     let key = SessionKey::new();
     let (status, config) = register(&mut browser, &registration, &key).await;
@@ -203,7 +221,10 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     assert!(!signed_in_now(&mut bare).await);
 
     clock.0.fetch_add(INTERVAL_MS, Ordering::SeqCst);
-    assert!(!signed_in_now(&mut thief).await, "the copied bound cookie expired");
+    assert!(
+        !signed_in_now(&mut thief).await,
+        "the copied bound cookie expired"
+    );
     // The thief cannot renew it: their key is not the session's.
     assert_eq!(
         refresh(&mut thief, &id, &SessionKey::new()).await,
@@ -212,7 +233,10 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     assert!(!signed_in_now(&mut thief).await);
 
     // The browser holding the key renews it and goes on.
-    assert!(!signed_in_now(&mut browser).await, "expired for it too, until it refreshes");
+    assert!(
+        !signed_in_now(&mut browser).await,
+        "expired for it too, until it refreshes"
+    );
     assert_eq!(refresh(&mut browser, &id, &key).await, StatusCode::OK);
     assert!(signed_in_now(&mut browser).await);
 
@@ -220,19 +244,30 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     // browser forgets it), and nothing is left to renew.
     let (status, _) = browser.post("/signout", "{}").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(refresh(&mut browser, &id, &key).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refresh(&mut browser, &id, &key).await,
+        StatusCode::UNAUTHORIZED
+    );
 
     let audit = service.store().audit_events().await.unwrap();
     let reasons: Vec<_> = audit
         .iter()
         .filter(|e| e.event.kind.starts_with("dbsc."))
-        .map(|e| (e.event.kind.as_str(), e.event.reason.clone().unwrap_or_default()))
+        .map(|e| {
+            (
+                e.event.kind.as_str(),
+                e.event.reason.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     // Successful refreshes are not audited; asking an ended session for a
     // challenge is answered without writing anything.
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons[0].0, "dbsc.register");
-    assert_eq!(reasons[1], ("dbsc.refused", "dbsc_proof_signature: refresh".into()));
+    assert_eq!(
+        reasons[1],
+        ("dbsc.refused", "dbsc_proof_signature: refresh".into())
+    );
 }
 
 #[tokio::test]
@@ -250,9 +285,21 @@ async fn hostile_dbsc_requests_get_4xx_never_5xx() {
         ),
         b64::encode(json!({"jti": param(&registration, "challenge")}).to_string().as_bytes())
     );
-    for response in [huge.as_str(), none.as_str(), "", "\"\"", "\"a\\\"b\"", "x.y.z"] {
+    for response in [
+        huge.as_str(),
+        none.as_str(),
+        "",
+        "\"\"",
+        "\"a\\\"b\"",
+        "x.y.z",
+    ] {
         let (status, _, _) = browser
-            .request("POST", "/dbsc/start", &[("secure-session-response", response)], "")
+            .request(
+                "POST",
+                "/dbsc/start",
+                &[("secure-session-response", response)],
+                "",
+            )
             .await;
         assert!(status.is_client_error(), "{response:.40}: {status}");
     }
@@ -265,13 +312,29 @@ async fn hostile_dbsc_requests_get_4xx_never_5xx() {
     let (status, _) = register(&mut browser, &registration, &key).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Refresh of nothing, or with junk ids.
-    for id in ["", "\"\"", "\"nope\"", &format!("\"{}\"", "f".repeat(5_000))] {
+    for id in [
+        "",
+        "\"\"",
+        "\"nope\"",
+        &format!("\"{}\"", "f".repeat(5_000)),
+    ] {
         let (status, _, _) = browser
-            .request("POST", "/dbsc/refresh", &[("sec-secure-session-id", id)], "")
+            .request(
+                "POST",
+                "/dbsc/refresh",
+                &[("sec-secure-session-id", id)],
+                "",
+            )
             .await;
-        assert!(status.is_client_error() && status != StatusCode::FORBIDDEN, "{id:.20}: {status}");
+        assert!(
+            status.is_client_error() && status != StatusCode::FORBIDDEN,
+            "{id:.20}: {status}"
+        );
     }
-    assert!(signed_in_now(&mut browser).await, "still an unbound session");
+    assert!(
+        signed_in_now(&mut browser).await,
+        "still an unbound session"
+    );
 }
 
 #[tokio::test]
@@ -283,10 +346,19 @@ async fn a_replayed_refresh_proof_gets_a_fresh_challenge_not_a_cookie() {
     let id = config["session_identifier"].as_str().unwrap().to_owned();
     let sid = format!("\"{id}\"");
     let (_, headers, _) = browser
-        .request("POST", "/dbsc/refresh", &[("sec-secure-session-id", &sid)], "")
+        .request(
+            "POST",
+            "/dbsc/refresh",
+            &[("sec-secure-session-id", &sid)],
+            "",
+        )
         .await;
-    let header = headers.get("secure-session-challenge").unwrap().to_str().unwrap();
-    let challenge = header[1..].split('"').next().unwrap().to_owned();
+    let header = headers
+        .get("secure-session-challenge")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let challenge = header.split('"').nth(1).unwrap().to_owned();
     let proof = key.response(&challenge, false);
     let headers = [
         ("sec-secure-session-id", sid.as_str()),

@@ -121,9 +121,17 @@ const COOKIE_LABEL: &[u8] = b"keybound dbsc bound cookie";
 
 /// The bound cookie for binding `id` of the session `session_hash`, good
 /// until `expires_ms`.
-pub(crate) fn bound_cookie(key: &hmac::Key, id: &str, session_hash: &[u8], expires_ms: i64) -> String {
+pub(crate) fn bound_cookie(
+    key: &hmac::Key,
+    id: &str,
+    session_hash: &[u8],
+    expires_ms: i64,
+) -> String {
     let expires = expires_ms.to_be_bytes();
-    let tag = hmac::sign(key, &input(COOKIE_LABEL, &[id.as_bytes(), session_hash, &expires]));
+    let tag = hmac::sign(
+        key,
+        &input(COOKIE_LABEL, &[id.as_bytes(), session_hash, &expires]),
+    );
     let mut bytes = expires.to_vec();
     bytes.extend_from_slice(tag.as_ref());
     b64::encode(&bytes)
@@ -151,7 +159,12 @@ pub(crate) fn bound_cookie_admits(
     let Ok(expires_bytes) = <[u8; 8]>::try_from(expires) else {
         return false;
     };
-    hmac::verify(key, &input(COOKIE_LABEL, &[id.as_bytes(), session_hash, expires]), tag).is_ok()
+    hmac::verify(
+        key,
+        &input(COOKIE_LABEL, &[id.as_bytes(), session_hash, expires]),
+        tag,
+    )
+    .is_ok()
         && now_ms < i64::from_be_bytes(expires_bytes)
 }
 

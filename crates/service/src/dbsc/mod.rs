@@ -153,7 +153,12 @@ impl Service {
             .await?
             .map(|i| i.name);
         if !self
-            .remember_once(&mut tx, TokenKind::DbscChallenge, proof.jti.as_bytes(), expires)
+            .remember_once(
+                &mut tx,
+                TokenKind::DbscChallenge,
+                proof.jti.as_bytes(),
+                expires,
+            )
             .await?
         {
             drop(tx);
@@ -228,8 +233,8 @@ impl Service {
             return Err(refuse(Refusal::DbscSessionNotLive, None).await);
         };
         let cookie_hash = session_cookie.map(hash_token).unwrap_or_default();
-        if !aws_lc_rs::constant_time::verify_slices_are_equal(&cookie_hash, &row.session_hash)
-            .is_ok()
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&cookie_hash, &row.session_hash)
+            .is_err()
         {
             return Err(refuse(Refusal::DbscSessionMismatch, name).await);
         }
@@ -254,7 +259,12 @@ impl Service {
         };
         let mut tx = self.kernel.store.begin().await?;
         if !self
-            .remember_once(&mut tx, TokenKind::DbscChallenge, proof.jti.as_bytes(), expires)
+            .remember_once(
+                &mut tx,
+                TokenKind::DbscChallenge,
+                proof.jti.as_bytes(),
+                expires,
+            )
             .await?
         {
             drop(tx);

@@ -85,7 +85,12 @@ async fn refresh(
 ) -> Result<DbscBound, ServiceError> {
     let challenge = w.service.dbsc_refresh_challenge(&bound.id).await.unwrap();
     w.service
-        .dbsc_refresh(&bound.id, Some(session), &key.proof(&challenge, false), &ctx())
+        .dbsc_refresh(
+            &bound.id,
+            Some(session),
+            &key.proof(&challenge, false),
+            &ctx(),
+        )
         .await
 }
 
@@ -154,7 +159,11 @@ async fn a_bound_session_refreshes_by_proof_and_a_copied_cookie_stops_at_the_int
         .map(|e| e.event.kind)
         .filter(|k| k.starts_with("dbsc."))
         .collect();
-    assert_eq!(kinds, ["dbsc.register", "dbsc.refused"], "refreshes are not audited");
+    assert_eq!(
+        kinds,
+        ["dbsc.register", "dbsc.refused"],
+        "refreshes are not audited"
+    );
     assert_eq!(refusals(&w).await, ["dbsc_proof_signature: refresh"]);
 }
 
@@ -245,7 +254,11 @@ async fn a_challenge_is_answered_once_and_only_while_fresh() {
     // A second registration with a fresh challenge: already bound.
     rejected(
         w.service
-            .dbsc_register(&session, &key.proof(&w.service.dbsc_offer(&session), true), &ctx())
+            .dbsc_register(
+                &session,
+                &key.proof(&w.service.dbsc_offer(&session), true),
+                &ctx(),
+            )
             .await,
         Refusal::DbscAlreadyBound,
     );
@@ -280,7 +293,12 @@ async fn a_challenge_is_answered_once_and_only_while_fresh() {
     w.clock.0.fetch_add(5 * 60 * 1000, Ordering::SeqCst);
     rejected(
         w.service
-            .dbsc_refresh(&bound.id, Some(&session), &key.proof(&challenge, false), &ctx())
+            .dbsc_refresh(
+                &bound.id,
+                Some(&session),
+                &key.proof(&challenge, false),
+                &ctx(),
+            )
             .await,
         Refusal::DbscChallengeExpired,
     );
@@ -329,19 +347,31 @@ async fn a_refresh_needs_the_bound_session_live_and_its_own_cookie() {
     let challenge = w.service.dbsc_refresh_challenge(&bound.id).await.unwrap();
     assert!(w.service.sign_out(&session, &ctx()).await.unwrap());
     assert_eq!(
-        w.service.dbsc_refresh_challenge(&bound.id).await.unwrap_err(),
+        w.service
+            .dbsc_refresh_challenge(&bound.id)
+            .await
+            .unwrap_err(),
         ServiceError::NotFound
     );
     rejected(
         w.service
-            .dbsc_refresh(&bound.id, Some(&session), &key.proof(&challenge, false), &ctx())
+            .dbsc_refresh(
+                &bound.id,
+                Some(&session),
+                &key.proof(&challenge, false),
+                &ctx(),
+            )
             .await,
         Refusal::DbscSessionNotLive,
     );
     // Nor can an ended session be bound.
     rejected(
         w.service
-            .dbsc_register(&session, &key.proof(&w.service.dbsc_offer(&session), true), &ctx())
+            .dbsc_register(
+                &session,
+                &key.proof(&w.service.dbsc_offer(&session), true),
+                &ctx(),
+            )
             .await,
         Refusal::DbscSessionNotLive,
     );

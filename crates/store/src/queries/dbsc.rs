@@ -117,7 +117,11 @@ impl WriteTx {
 
     /// Counts a refresh that proved the key; false when the binding is
     /// ended.
-    pub async fn refresh_dbsc_session(&mut self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn refresh_dbsc_session(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = self
             .write()
             .await?

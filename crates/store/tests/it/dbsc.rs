@@ -54,7 +54,11 @@ async fn a_binding_lives_only_while_its_session_does(db: &Db) {
         Some(binding("b1", 1))
     );
     assert_eq!(tx.live_dbsc_session("b1\0", 10).await.unwrap(), None);
-    assert_eq!(tx.live_dbsc_session("b1", 1_000).await.unwrap(), None, "expired");
+    assert_eq!(
+        tx.live_dbsc_session("b1", 1_000).await.unwrap(),
+        None,
+        "expired"
+    );
 
     assert!(tx.refresh_dbsc_session("b1", 20).await.unwrap());
     assert!(tx.refresh_dbsc_session("b1", 30).await.unwrap());
