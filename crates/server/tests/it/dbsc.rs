@@ -33,11 +33,33 @@ async fn dbsc_app() -> (Router, Arc<Service>, Arc<FakeClock>) {
         clock.clone(),
         Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(16)),
     ));
-    (
-        router(AppState::new(service.clone(), false)),
-        service,
-        clock,
-    )
+    // Forward-auth for an app everyone signed in may use, asked from
+    // loopback (where the test's "proxy" is).
+    let policies = keybound_service::policies::PolicySet::load(&[(
+        "app.cedar",
+        r#"permit (principal, action, resource in Keybound::App::"app.localhost:8080");"#,
+    )])
+    .unwrap();
+    service
+        .install_policies(policies, keybound_service::PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    let loopback: keybound_server::IpNet = "127.0.0.0/8".parse().unwrap();
+    let state = AppState::new(service.clone(), false)
+        .with_trusted_proxies(keybound_server::TrustedProxies::new([loopback]));
+    (router(state), service, clock)
+}
+
+/// Whether nginx's `auth_request` would let the browser into the app.
+async fn forward_allows(browser: &mut Browser) -> bool {
+    let headers = [
+        ("x-original-url", "http://app.localhost:8080/reports"),
+        ("x-original-method", "GET"),
+    ];
+    let (status, headers, _) = browser
+        .request("GET", "/api/authz/auth-request", &headers, "")
+        .await;
+    status == StatusCode::OK && headers.get("remote-user").is_some()
 }
 
 /// The browser's DBSC side: the session key and the proofs it signs.
@@ -210,6 +232,7 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     );
     assert!(cookie(&browser, "kb_bound").is_some());
     assert!(signed_in_now(&mut browser).await);
+    assert!(forward_allows(&mut browser).await);
 
     // The thief copies both cookies, not the key.
     let mut thief = Browser::at(app.clone(), [10, 0, 0, 66]);
@@ -219,12 +242,14 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     let mut bare = Browser::at(app.clone(), [10, 0, 0, 67]);
     bare.cookies = vec![("kb_session".into(), cookie(&browser, "kb_session").unwrap())];
     assert!(!signed_in_now(&mut bare).await);
+    assert!(!forward_allows(&mut bare).await, "forward-auth too");
 
     clock.0.fetch_add(INTERVAL_MS, Ordering::SeqCst);
     assert!(
         !signed_in_now(&mut thief).await,
         "the copied bound cookie expired"
     );
+    assert!(!forward_allows(&mut thief).await);
     // The thief cannot renew it: their key is not the session's.
     assert_eq!(
         refresh(&mut thief, &id, &SessionKey::new()).await,
@@ -239,6 +264,7 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     );
     assert_eq!(refresh(&mut browser, &id, &key).await, StatusCode::OK);
     assert!(signed_in_now(&mut browser).await);
+    assert!(forward_allows(&mut browser).await);
 
     // Signing out ends the device-bound session: refresh is refused (the
     // browser forgets it), and nothing is left to renew.

@@ -73,6 +73,25 @@ async fn a_binding_lives_only_while_its_session_does(db: &Db) {
         tx.dbsc_session_of(&[1; 32]).await.unwrap().map(|b| b.id),
         Some("b1".to_owned())
     );
+    // Revoking the session's credential ends it, and so the binding.
+    tx.insert_credential(&credential(b"c2", "ada"))
+        .await
+        .unwrap();
+    tx.insert_session(&Session {
+        id_hash: vec![9; 32],
+        identity_id: "id-ada".into(),
+        credential_id: b"c2".to_vec(),
+        user_verified: true,
+        tier: 2,
+        created_ms: 0,
+        expires_ms: 1_000,
+    })
+    .await
+    .unwrap();
+    tx.insert_dbsc_session(&binding("b9", 9)).await.unwrap();
+    assert!(tx.live_dbsc_session("b9", 42).await.unwrap().is_some());
+    tx.revoke_credential(b"c2", "lost").await.unwrap();
+    assert_eq!(tx.live_dbsc_session("b9", 42).await.unwrap(), None);
     assert!(tx.end_dbsc_session("b2", 50).await.unwrap());
     assert!(!tx.end_dbsc_session("b2", 51).await.unwrap());
     assert!(!tx.refresh_dbsc_session("b2", 52).await.unwrap());
