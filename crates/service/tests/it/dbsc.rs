@@ -378,12 +378,25 @@ async fn a_refresh_needs_the_bound_session_live_and_its_own_cookie() {
 }
 
 #[tokio::test]
-async fn a_refresh_proof_is_answered_once_across_nodes() {
+async fn a_refresh_proof_is_answered_once_across_nodes_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    replayed_on_another_node(&format!("sqlite://{}", dir.path().join("kb.db").display())).await;
+}
+
+#[tokio::test]
+async fn a_refresh_proof_is_answered_once_across_nodes_on_postgres() {
+    let Some(pg) = keybound_testdb::shared("dbsc replay across nodes") else {
+        return;
+    };
+    replayed_on_another_node(&pg.fresh_database()).await;
+}
+
+/// Two nodes on the database at `url`: a refresh proof accepted by one is
+/// a replay on the other, and so is a registration proof.
+async fn replayed_on_another_node(url: &str) {
     let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
     let node = |seed: u64| {
-        let (url, clock) = (url.clone(), clock.clone());
+        let (url, clock) = (url.to_owned(), clock.clone());
         async move {
             let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
             World {
@@ -414,6 +427,19 @@ async fn a_refresh_proof_is_answered_once_across_nodes() {
         a.service
             .dbsc_refresh(&bound.id, Some(&session), &proof, &ctx())
             .await,
+        Refusal::DbscChallengeReplayed,
+    );
+    // A registration proof for a second session, accepted by b, is a
+    // replay on a (not "already bound": the challenge is checked first).
+    let second = session_of(&a, "bob").await;
+    let proof = key.proof(&a.service.dbsc_offer(&second), true);
+    assert!(b
+        .service
+        .dbsc_register(&second, &proof, &ctx())
+        .await
+        .is_ok());
+    rejected(
+        a.service.dbsc_register(&second, &proof, &ctx()).await,
         Refusal::DbscChallengeReplayed,
     );
 }
