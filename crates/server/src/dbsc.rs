@@ -195,6 +195,12 @@ async fn refresh(
 /// out of it). Forward-auth checks the same in its cache, and `/dbsc/*`
 /// is where the bound cookie is renewed, so neither passes here; nor do
 /// the static assets.
+///
+/// A page (a 200 HTML answer to a GET) shown to a live session that is not
+/// bound carries the registration header again: the one sent with the
+/// session cookie answers a `fetch` that the page follows with a
+/// navigation at once, and Chromium may drop a registration whose page
+/// went away (seen in the browser test).
 pub(crate) async fn gate(
     State(state): State<AppState>,
     mut request: Request<Body>,
@@ -215,7 +221,26 @@ pub(crate) async fn gate(
             };
             if !admitted {
                 strip_session(request.headers_mut());
+                return next.run(request).await;
             }
+            let page = request.method() == axum::http::Method::GET;
+            let mut response = next.run(request).await;
+            let html = response
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if page && html && response.status() == StatusCode::OK {
+                // Best effort: the page is the answer either way.
+                if let Ok(true) = state.service.dbsc_unbound(&session).await {
+                    if let Some(header) = registration_header(&state, &session) {
+                        response
+                            .headers_mut()
+                            .insert("secure-session-registration", header);
+                    }
+                }
+            }
+            return response;
         }
     }
     next.run(request).await

@@ -217,6 +217,9 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
         signed_in_now(&mut browser).await,
         "unbound sessions work as before"
     );
+    // Pages invite an unbound session to bind again.
+    let (_, headers, _) = browser.request("GET", "/me", &[], "").await;
+    assert!(headers.get("secure-session-registration").is_some());
 
     let key = SessionKey::new();
     let (status, config) = register(&mut browser, &registration, &key).await;
@@ -233,6 +236,11 @@ async fn a_bound_session_refreshes_and_a_copied_cookie_is_refused_after_the_inte
     assert!(cookie(&browser, "kb_bound").is_some());
     assert!(signed_in_now(&mut browser).await);
     assert!(forward_allows(&mut browser).await);
+    let (_, headers, _) = browser.request("GET", "/me", &[], "").await;
+    assert!(
+        headers.get("secure-session-registration").is_none(),
+        "bound: no more invitations"
+    );
 
     // The thief copies both cookies, not the key.
     let mut thief = Browser::at(app.clone(), [10, 0, 0, 66]);

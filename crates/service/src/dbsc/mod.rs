@@ -299,6 +299,21 @@ impl Service {
         })
     }
 
+    /// Whether `session_cookie` names a live session that was never bound:
+    /// the pages then invite the browser to bind it again (a registration
+    /// started by the sign-in's own response can be cut short when the
+    /// page navigates away at once).
+    ///
+    /// Errors: [`ServiceError::Internal`] when the store fails.
+    pub async fn dbsc_unbound(&self, session_cookie: &str) -> Result<bool, ServiceError> {
+        let hash = hash_token(session_cookie);
+        let mut tx = self.kernel.store.read().await?;
+        if tx.dbsc_session_of(&hash).await?.is_some() {
+            return Ok(false);
+        }
+        Ok(tx.live_session(&hash, self.now_ms()).await?.is_some())
+    }
+
     /// Whether `bound_cookie` is a live bound cookie of binding `id` over
     /// the session `session_hash`.
     pub(crate) fn bound_cookie_admits(
