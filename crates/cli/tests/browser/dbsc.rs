@@ -42,13 +42,11 @@ async fn wait_cookie(chrome: &Chrome, name: &str, old: Option<&str>) -> Option<S
     None
 }
 
-// Ignored until understood: with the harness's server stderr at
-// /dev/null (support::Server) Chromium shows no bound cookie within the
-// wait (4 of 4 runs); with that stderr inherited it registers at once and
-// refreshes (3 of 3 runs, server log: dbsc.register, /dbsc/refresh 403
-// then 200). Run with `--ignored` (after switching support::Server's
-// stderr to `Stdio::inherit()`) to see it.
-#[ignore = "flaky: passes only with the server's stderr inherited"]
+// Ignored until understood: Chromium registered (and then refreshed) in 5
+// of 10 runs here; in the others no request reached /dbsc/start within
+// the wait, though the enrolment and /me answers carried the header. Run
+// with `--ignored` to see it.
+#[ignore = "flaky: Chromium registers in about half the runs"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_binds_the_session_and_refreshes_by_proving_its_key() {
     // The shortest interval the setting allows, so the test sees a refresh.
