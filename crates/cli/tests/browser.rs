@@ -23,6 +23,8 @@ mod support;
 
 #[path = "browser/devices.rs"]
 mod devices;
+#[path = "browser/dbsc.rs"]
+mod dbsc;
 #[path = "browser/forward.rs"]
 mod forward;
 

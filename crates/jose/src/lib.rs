@@ -20,6 +20,7 @@ mod algorithm;
 mod claims;
 mod client_assertion;
 mod crypto;
+mod dbsc;
 mod error;
 mod jwk;
 mod jws;
@@ -32,6 +33,9 @@ pub use client_assertion::{
     MAX_CLIENT_ASSERTION_LIFETIME, MAX_JTI_LEN,
 };
 pub use crypto::{SecureRandom, SigningKey};
+pub use dbsc::{
+    verify_dbsc_proof, DbscProof, DBSC_ALGORITHMS, DBSC_TYP, MAX_DBSC_CLAIM_LEN, MAX_DBSC_PROOF_LEN,
+};
 pub use error::Error;
 pub use jwk::{Jwk, MIN_RSA_BITS};
 pub use jws::{sign, verify, Verified, MAX_TOKEN_LEN};

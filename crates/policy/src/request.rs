@@ -107,6 +107,9 @@ pub struct Context {
     pub backup_met: bool,
     /// The deployment's step-up window, seconds.
     pub step_up_window_s: i64,
+    /// Whether the session is device-bound (DBSC) and this request proved
+    /// it with the live bound cookie (`context.session_bound`).
+    pub session_bound: bool,
     /// The device the session was proven on, when it was proven with a
     /// device's credential (`context.device`).
     pub device: Option<crate::DeviceContext>,
@@ -245,6 +248,10 @@ pub(crate) fn context(c: &Context) -> Result<CedarContext, String> {
         (
             "backup_met".to_owned(),
             RestrictedExpression::new_bool(c.backup_met),
+        ),
+        (
+            "session_bound".to_owned(),
+            RestrictedExpression::new_bool(c.session_bound),
         ),
         (
             "step_up_window_s".to_owned(),

@@ -32,6 +32,7 @@ fn ctx(tier: i64, age: i64) -> Context {
         client_ip: Some("192.0.2.1".into()),
         now_s: 1_800_000_000,
         backup_met: true,
+        session_bound: false,
         step_up_window_s: 300,
         device: None,
     }

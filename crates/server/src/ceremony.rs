@@ -281,9 +281,15 @@ async fn device_result(
     }
 }
 
+/// Sets a new session cookie and invites the browser to bind the session
+/// to a key of its own (DBSC, `dbsc.rs`); browsers without DBSC ignore
+/// the header and the session works as before.
 fn set_session(state: &AppState, out: &mut HeaderMap, value: &str) {
     let ttl_s = state.service.config().session_ttl_ms / 1000;
     cookies::set_session(state, out, value, ttl_s);
+    if let Some(header) = crate::dbsc::registration_header(state, value) {
+        out.append("secure-session-registration", header);
+    }
 }
 
 async fn assertion_options(

@@ -13,6 +13,7 @@ mod assets;
 mod ceremony;
 mod client;
 mod cookies;
+mod dbsc;
 mod forward;
 mod headers;
 mod oidc;
@@ -118,12 +119,17 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { StatusCode::OK }))
         .route("/readyz", get(readyz))
         .merge(ceremony::router())
+        .merge(dbsc::router())
         .merge(forward::router())
         .merge(pages::router())
         .merge(oidc::router())
         .merge(assets::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dbsc::gate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(headers::secure));
     let app = if https {

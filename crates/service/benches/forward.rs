@@ -158,14 +158,14 @@ async fn run(
     policies: usize,
 ) {
     for _ in 0..WARM_UP {
-        let decision = service.forward_auth(Some(cookie), request, ctx).await;
+        let decision = service.forward_auth(Some(cookie), None, request, ctx).await;
         assert!(matches!(decision, Ok(ForwardDecision::Allow(_))));
     }
     let mut each = Vec::with_capacity(SAMPLES);
     let started = Instant::now();
     for _ in 0..SAMPLES {
         let t = Instant::now();
-        let decision = service.forward_auth(Some(cookie), request, ctx).await;
+        let decision = service.forward_auth(Some(cookie), None, request, ctx).await;
         each.push(t.elapsed());
         std::hint::black_box(decision.ok());
     }

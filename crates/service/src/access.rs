@@ -81,6 +81,9 @@ pub struct AccessContext {
     pub now_s: i64,
     /// Whether the person has as many passkeys as the backup rule wants.
     pub backup_met: bool,
+    /// Whether the session is bound to a browser key (DBSC) and this
+    /// request carried its live bound cookie (`context.session_bound`).
+    pub session_bound: bool,
     /// The device the session was proven on (`context.device`): set when
     /// the session's credential binds a trusted or untrusted device.
     pub device: Option<keybound_policy::DeviceContext>,

@@ -22,6 +22,10 @@ pub struct Config {
     /// How recent a sign-in must be for step-up actions (the console,
     /// adding a key, revoking one the person cannot spare), ms.
     pub step_up_window_ms: i64,
+    /// How long a bound cookie lives, ms: a device-bound session proves
+    /// its key this often, and a copied session cookie stops working at
+    /// most this long after the copy (DBSC, issue 16).
+    pub dbsc_refresh_ms: i64,
     /// Keys the fake allow-lists of unknown names, so they are stable per
     /// name and unpredictable without it. Must persist across restarts.
     pub enumeration_secret: [u8; 32],
@@ -224,6 +228,7 @@ impl Config {
             session_ttl_ms: 12 * 60 * 60 * 1000,
             invitation_ttl_ms: 24 * 60 * 60 * 1000,
             step_up_window_ms: crate::policy::STEP_UP_WINDOW_MS,
+            dbsc_refresh_ms: 10 * 60 * 1000,
             enumeration_secret,
             attestation_roots: Vec::new(),
             policy: Policy::default(),

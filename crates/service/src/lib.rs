@@ -14,6 +14,7 @@
 pub mod access;
 mod config;
 mod devices;
+mod dbsc;
 pub mod forward;
 mod kernel;
 pub mod oidc;
@@ -51,6 +52,7 @@ pub use config::{
 };
 pub use console::{duration_ms, AuditFilter, AuditPage};
 pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
+pub use dbsc::{DbscBound, BOUND_COOKIE, MAX_DBSC_SESSION_ID};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;

@@ -76,6 +76,9 @@ pub(crate) fn console_request(
             client_ip,
             now_s: now_ms.div_euclid(1000),
             backup_met: true,
+            // The console reads no bound cookie itself: the server's gate
+            // already turned a bound session without one away.
+            session_bound: false,
             device: None,
         },
     }

@@ -52,7 +52,7 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
     Recovery, RoleProposal, Session,
 };
-pub use queries::{DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
+pub use queries::{DbscSessionRow, DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
 pub use queries::{InventoryFactRow, PostureFactRow};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};

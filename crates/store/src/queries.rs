@@ -6,6 +6,7 @@
 mod audit;
 mod challenges;
 mod credentials;
+mod dbsc;
 mod devices;
 mod grants;
 mod identities;
@@ -21,6 +22,7 @@ mod sessions;
 mod signing_keys;
 mod single_use;
 
+pub use dbsc::DbscSessionRow;
 pub use devices::DeviceRow;
 pub use logout_outbox::LogoutDelivery;
 pub use oidc::{OidcClient, OidcCode, OidcToken};

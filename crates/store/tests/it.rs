@@ -93,6 +93,8 @@ mod audit_details;
 mod audit_pages;
 #[path = "it/backup.rs"]
 mod backup;
+#[path = "it/dbsc.rs"]
+mod dbsc;
 #[path = "it/devices.rs"]
 mod devices;
 #[path = "it/names.rs"]

@@ -55,8 +55,9 @@ struct Check {
     resource: String,
     /// The request's circumstances as JSON, each key optional: {"tier": 2,
     /// "user_verified": true, "auth_age_s": 0, "client_ip": "10.0.0.1",
-    /// "now_s": 1800000000, "backup_met": true}. Defaults: tier 1,
-    /// verified, just signed in, no address, now, backup met.
+    /// "now_s": 1800000000, "backup_met": true, "session_bound": false}.
+    /// Defaults: tier 1, verified, just signed in, no address, now, backup
+    /// met, not a device-bound session.
     #[arg(long, value_name = "JSON")]
     context: Option<String>,
     /// A device name (`dev-…`): the request is asked as if proven on it,
@@ -85,6 +86,7 @@ struct GivenContext {
     client_ip: Option<String>,
     now_s: Option<i64>,
     backup_met: Option<bool>,
+    session_bound: Option<bool>,
 }
 
 /// What `--json` prints.
@@ -163,6 +165,7 @@ fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
         client_ip: given.client_ip,
         now_s: given.now_s.unwrap_or(now_s),
         backup_met: given.backup_met.unwrap_or(true),
+        session_bound: given.session_bound.unwrap_or(false),
         device: None,
     })
 }

@@ -1,5 +1,5 @@
-//! How long a session, an invitation and a step-up proof last. `serve`
-//! applies all three; `admin invite` issues invitations, so it takes them
+//! How long a session, an invitation, a step-up proof and a device-bound
+//! session's bound cookie last. `serve` applies all four; `admin invite` issues invitations, so it takes them
 //! too (the invitation's expiry is set when it is issued).
 
 use clap::Args;
@@ -51,6 +51,16 @@ pub(crate) struct LifetimeSettings {
         default_value = "2592000"
     )]
     device_posture_max_age: Option<Lifetime>,
+    /// Seconds a device-bound session's bound cookie lasts (DBSC): the
+    /// browser proves its session key this often, and a session cookie
+    /// copied to another machine stops working at most this long after.
+    #[arg(
+        long,
+        env = "KEYBOUND_DBSC_REFRESH_INTERVAL",
+        value_name = "SECONDS",
+        default_value = "600"
+    )]
+    dbsc_refresh_interval: Option<Bounded<10, 86_400>>,
 }
 
 impl LifetimeSettings {
@@ -68,6 +78,9 @@ impl LifetimeSettings {
         }
         if let Some(s) = self.device_posture_max_age {
             config.posture_max_age_ms = ms(s.get());
+        }
+        if let Some(s) = self.dbsc_refresh_interval {
+            config.dbsc_refresh_ms = ms(s.get());
         }
     }
 }

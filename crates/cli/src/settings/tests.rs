@@ -76,14 +76,14 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // and allow_insecure_origin; issue 15 added oidc_key_rotation,
     // policy_dir, cookie_domain, oidc_issuer, oidc_access_token_lifetime,
     // oidc_refresh_tokens and oidc_refresh_token_lifetime; issue 16
-    // (h-posture) device_posture_max_age.
+    // (h-posture) device_posture_max_age and (h-dbsc) dbsc_refresh_interval.
     flags_are_keys::<PolicySettings>();
     flags_are_keys::<OidcSettings>();
     // Issue 16 (devices) added device_trust and
     // device_enterprise_attestation.
     flags_are_keys::<DeviceSettings>();
-    // Both issue 16 branches: 50 + 2 (devices) + 1 (posture).
-    assert_eq!(all_keys().len(), 53, "the keys the file has always had");
+    // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC).
+    assert_eq!(all_keys().len(), 54, "the keys the file has always had");
 }
 
 #[test]
@@ -195,6 +195,7 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.session_ttl_ms, theirs.session_ttl_ms);
     assert_eq!(ours.invitation_ttl_ms, theirs.invitation_ttl_ms);
     assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
+    assert_eq!(ours.dbsc_refresh_ms, theirs.dbsc_refresh_ms);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);
     assert_eq!(ours.rate_limits, theirs.rate_limits);

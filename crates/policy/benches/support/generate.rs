@@ -134,6 +134,7 @@ pub fn request(rng: &mut Rng, apps: usize) -> Request {
             client_ip: ip,
             now_s: 1_800_000_000,
             backup_met: rng.below(2) == 0,
+            session_bound: false,
             step_up_window_s: 300,
             device: None,
         },

@@ -64,6 +64,7 @@ fn ask(device: Option<DeviceContext>) -> Outcome {
             client_ip: None,
             now_s: 1_800_000_000,
             backup_met: true,
+            session_bound: false,
             step_up_window_s: 300,
             device,
         },

@@ -106,10 +106,11 @@ async fn decide(
         return plain(StatusCode::BAD_REQUEST, "malformed forwarded request");
     };
     let cookie = cookies::get(headers, cookies::SESSION).filter(|c| cookies::is_minted(c));
+    let bound = cookies::get(headers, keybound_service::BOUND_COOKIE);
     let ctx = client::context(state, headers, extensions);
     let decision = state
         .service
-        .forward_auth(cookie.as_deref(), &request, &ctx)
+        .forward_auth(cookie.as_deref(), bound.as_deref(), &request, &ctx)
         .await;
     match decision {
         Ok(ForwardDecision::Allow(grant)) => granted(&grant),

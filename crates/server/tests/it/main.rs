@@ -28,6 +28,7 @@ mod bounds;
 mod connections;
 mod console;
 mod csrf;
+mod dbsc;
 mod forward;
 mod names;
 mod pages;
@@ -116,7 +117,7 @@ impl Browser {
             let set = set.to_str().unwrap();
             // The session cookie must travel on a top-level navigation
             // from an app (Lax); the ceremony cookie never leaves (Strict).
-            let same_site = if set.starts_with("kb_session=") {
+            let same_site = if set.starts_with("kb_session=") || set.starts_with("kb_bound=") {
                 "SameSite=Lax"
             } else {
                 "SameSite=Strict"

@@ -147,6 +147,7 @@ pub(crate) fn to_policy(request: &AccessRequest, window_ms: i64) -> keybound_pol
             client_ip: c.client_ip.clone(),
             now_s: c.now_s,
             backup_met: c.backup_met,
+            session_bound: c.session_bound,
             // Whole seconds, rounded down: with the age rounded up
             // (`auth_age_s`), a proof is fresh in Cedar exactly when it is
             // in milliseconds, for a window of whole seconds.

@@ -47,6 +47,13 @@ pub(crate) struct CachedSession {
     /// When a posture fact `device` was built from turns stale, ms: the
     /// entry is a miss from then on, so a stale fact is never decided on.
     pub(crate) fresh_until_ms: i64,
+    /// The DBSC binding of the session, when the browser bound it: then
+    /// the request must also carry that binding's live bound cookie. A
+    /// registration drops the entry (its `dbsc.register` names the
+    /// person), so a session bound after it was cached is seen bound.
+    pub(crate) bound: Option<String>,
+    /// SHA-256 of the session cookie, what the bound cookie is made over.
+    pub(crate) session_hash: Vec<u8>,
 }
 
 /// The cache (cheap to clone: clones share it).
@@ -171,6 +178,8 @@ mod tests {
             backup_met: true,
             device: None,
             fresh_until_ms: i64::MAX,
+            bound: None,
+            session_hash: Vec::new(),
         })
     }
 

@@ -76,7 +76,9 @@ pub enum ForwardDecision {
 
 impl Service {
     /// Decides whether the proxied `request` may reach the app, for the
-    /// browser holding `session_cookie`. The session comes from this
+    /// browser holding `session_cookie` (and `bound_cookie`, the DBSC
+    /// bound cookie, which a device-bound session needs too: without a
+    /// live one the session is as none). The session comes from this
     /// node's cache (filled from the store on a miss); the decision from
     /// [`Service::decide`]. A cookie that names no live session is as no
     /// cookie: sign in. A denial of a signed-in request is recorded
@@ -87,6 +89,7 @@ impl Service {
     pub async fn forward_auth(
         &self,
         session_cookie: Option<&str>,
+        bound_cookie: Option<&str>,
         request: &ForwardedRequest,
         ctx: &ClientContext,
     ) -> Result<ForwardDecision, ServiceError> {
@@ -97,6 +100,12 @@ impl Service {
             }
             _ => None,
         };
+        // A device-bound session admits only with its live bound cookie: a
+        // session cookie copied without the key is as no cookie.
+        let session = session.filter(|s| match &s.bound {
+            None => true,
+            Some(id) => self.bound_cookie_admits(id, &s.session_hash, bound_cookie),
+        });
         let access = AccessRequest {
             principal: session.as_deref().map(|s| AccessPrincipal {
                 id: s.identity_id.clone(),
@@ -119,6 +128,9 @@ impl Service {
                 client_ip: ctx.ip.clone(),
                 now_s: now / 1000,
                 backup_met: session.as_deref().is_some_and(|s| s.backup_met),
+                // Bound and admitted: the filter above let a bound session
+                // through only with its live bound cookie.
+                session_bound: session.as_deref().is_some_and(|s| s.bound.is_some()),
                 device: session.as_deref().and_then(|s| s.device.clone()),
             },
         };
@@ -188,6 +200,7 @@ impl Service {
             self.config.posture_max_age_ms,
         )
         .await?;
+        let bound = tx.dbsc_session_of(&hash).await?.map(|b| b.id);
         drop(tx);
         let group = if identity.is_admin {
             ADMIN_GROUP
@@ -206,6 +219,8 @@ impl Service {
             backup_met: !crate::policy::lacks_backup(&self.config.policy, active),
             device,
             fresh_until_ms,
+            bound,
+            session_hash: hash.clone(),
         });
         cache.insert(hash, entry.clone(), generation, now);
         Ok(Some(entry))

@@ -94,6 +94,11 @@ pub enum EventKind {
     SessionEnd,
     /// `sign_out`
     SignOut,
+    // --- Issue 16: device-bound sessions.
+    /// `dbsc.register`: a session was bound to a browser's key.
+    DbscRegister,
+    /// `dbsc.refused`: a DBSC registration or refresh was refused.
+    DbscRefused,
     // --- Issue 15, keys: key custody and back-channel logout delivery.
     /// `signing_key.prepared`: a new key is published, not yet signing.
     SigningKeyPrepared,
@@ -205,6 +210,8 @@ impl EventKind {
         EventKind::ServerStart,
         EventKind::SessionEnd,
         EventKind::SignOut,
+        EventKind::DbscRegister,
+        EventKind::DbscRefused,
         // Issue 15, keys.
         EventKind::SigningKeyPrepared,
         EventKind::SigningKeyActivated,
@@ -284,6 +291,8 @@ impl EventKind {
             EventKind::ServerStart => "server.start",
             EventKind::SessionEnd => "session.end",
             EventKind::SignOut => "sign_out",
+            EventKind::DbscRegister => "dbsc.register",
+            EventKind::DbscRefused => "dbsc.refused",
             // Issue 15, keys.
             EventKind::SigningKeyPrepared => "signing_key.prepared",
             EventKind::SigningKeyActivated => "signing_key.activated",

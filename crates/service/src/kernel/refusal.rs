@@ -204,6 +204,28 @@ pub enum Refusal {
     // Devices: posture (issue 16).
     /// A posture fact an administrator may not set, or a malformed value.
     PostureFactInvalid,
+    // --- Issue 16: device-bound sessions (DBSC).
+    /// A DBSC proof that is not a well-formed `dbsc+jwt` with a public key
+    /// and a `jti` (too large, wrong `typ`, private `jwk`...).
+    DbscProofMalformed,
+    /// A DBSC proof signed with an algorithm not offered (`none`, HMAC...).
+    DbscProofAlgorithm,
+    /// A DBSC proof whose signature does not verify with the session key.
+    DbscProofSignature,
+    /// A DBSC proof answering a challenge keybound did not make for this
+    /// session.
+    DbscChallengeInvalid,
+    /// A DBSC proof answering a challenge past its lifetime.
+    DbscChallengeExpired,
+    /// A DBSC proof answering a challenge already answered (on any node).
+    DbscChallengeReplayed,
+    /// No live session or binding to register or refresh (ended, expired,
+    /// unknown).
+    DbscSessionNotLive,
+    /// A refresh with another session's cookie than the one bound.
+    DbscSessionMismatch,
+    /// The session is already bound to a key.
+    DbscAlreadyBound,
 }
 
 impl Refusal {
@@ -305,6 +327,15 @@ impl Refusal {
         Refusal::DeviceStatusUnchanged,
         Refusal::DeviceSelfApproval,
         Refusal::PostureFactInvalid,
+        Refusal::DbscProofMalformed,
+        Refusal::DbscProofAlgorithm,
+        Refusal::DbscProofSignature,
+        Refusal::DbscChallengeInvalid,
+        Refusal::DbscChallengeExpired,
+        Refusal::DbscChallengeReplayed,
+        Refusal::DbscSessionNotLive,
+        Refusal::DbscSessionMismatch,
+        Refusal::DbscAlreadyBound,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -407,6 +438,15 @@ impl Refusal {
             Refusal::DeviceStatusUnchanged => "device_status_unchanged",
             Refusal::DeviceSelfApproval => "device_self_approval",
             Refusal::PostureFactInvalid => "posture_fact_invalid",
+            Refusal::DbscProofMalformed => "dbsc_proof_malformed",
+            Refusal::DbscProofAlgorithm => "dbsc_proof_algorithm",
+            Refusal::DbscProofSignature => "dbsc_proof_signature",
+            Refusal::DbscChallengeInvalid => "dbsc_challenge_invalid",
+            Refusal::DbscChallengeExpired => "dbsc_challenge_expired",
+            Refusal::DbscChallengeReplayed => "dbsc_challenge_replayed",
+            Refusal::DbscSessionNotLive => "dbsc_session_not_live",
+            Refusal::DbscSessionMismatch => "dbsc_session_mismatch",
+            Refusal::DbscAlreadyBound => "dbsc_already_bound",
         }
     }
 }

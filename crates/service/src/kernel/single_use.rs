@@ -24,6 +24,8 @@ pub enum TokenKind {
     /// A `private_key_jwt` client assertion's `jti` (with its client),
     /// remembered until the assertion expires.
     ClientAssertion,
+    /// A DBSC challenge a proof answered, remembered until it expires.
+    DbscChallenge,
 }
 
 impl TokenKind {
@@ -34,6 +36,7 @@ impl TokenKind {
             TokenKind::DpopProof => "dpop_jti",
             TokenKind::JoinToken => "join_token",
             TokenKind::ClientAssertion => "client_assertion_jti",
+            TokenKind::DbscChallenge => "dbsc_challenge",
         }
     }
 }

@@ -294,6 +294,14 @@ impl Service {
         )
         .await
         .map_err(internal)?;
+        // Bound and live: the server's gate took the session cookie away
+        // from a bound session without its live bound cookie, so a bound
+        // session that got this far proved its key.
+        let session_bound = tx
+            .dbsc_session_of(&session.id_hash)
+            .await
+            .map_err(internal)?
+            .is_some_and(|b| b.ended_ms.is_none());
         drop(tx);
         let request = AccessRequest {
             principal: Some(AccessPrincipal {
@@ -314,6 +322,7 @@ impl Service {
                 client_ip: event.ip.clone(),
                 now_s: now / 1000,
                 backup_met: credentials >= self.config.policy.min_credentials,
+                session_bound,
                 device,
             },
         };

@@ -21,6 +21,7 @@ fn route(principal: Option<AccessPrincipal>, path: &str, tier: i64) -> AccessReq
             client_ip: None,
             now_s: 0,
             backup_met: true,
+            session_bound: false,
             device: None,
         },
     }

@@ -32,7 +32,7 @@ fn request() -> ForwardedRequest {
 
 async fn decide(service: &Service, cookie: Option<&str>) -> ForwardDecision {
     service
-        .forward_auth(cookie, &request(), &ClientContext::default())
+        .forward_auth(cookie, None, &request(), &ClientContext::default())
         .await
         .unwrap()
 }
@@ -237,7 +237,7 @@ async fn a_denial_is_recorded_once_a_minute_with_its_policies() {
         let service = &w.service;
         async move {
             service
-                .forward_auth(cookie.as_deref(), &secret, &ClientContext::default())
+                .forward_auth(cookie.as_deref(), None, &secret, &ClientContext::default())
                 .await
                 .unwrap()
         }

@@ -25,6 +25,7 @@ mod account;
 mod alerts;
 mod authority;
 mod bounds;
+mod dbsc;
 mod decoys;
 mod devices;
 mod forward;
