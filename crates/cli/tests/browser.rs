@@ -21,10 +21,10 @@
 
 mod support;
 
-#[path = "browser/devices.rs"]
-mod devices;
 #[path = "browser/dbsc.rs"]
 mod dbsc;
+#[path = "browser/devices.rs"]
+mod devices;
 #[path = "browser/forward.rs"]
 mod forward;
 

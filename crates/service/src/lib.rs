@@ -13,8 +13,8 @@
 
 pub mod access;
 mod config;
-mod devices;
 mod dbsc;
+mod devices;
 pub mod forward;
 mod kernel;
 pub mod oidc;
@@ -51,8 +51,8 @@ pub use config::{
     Clock, Config, DevicePolicy, DeviceTrust, OidcSettings, Policy, RecoveryPolicy, SystemClock,
 };
 pub use console::{duration_ms, AuditFilter, AuditPage};
-pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
 pub use dbsc::{DbscBound, BOUND_COOKIE, MAX_DBSC_SESSION_ID};
+pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;
 pub use events::EventKind;

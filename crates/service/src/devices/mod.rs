@@ -19,8 +19,8 @@ pub(crate) mod manage;
 pub(crate) mod view;
 
 pub use decommission::Decommissioned;
-pub use enrol::EnrolledDevice;
 pub(crate) use enrol::platform_of_format;
+pub use enrol::EnrolledDevice;
 pub use view::DeviceView;
 
 use keybound_store::{DeviceRow, Identity, ReadTx};

@@ -443,3 +443,34 @@ async fn replayed_on_another_node(url: &str) {
         Refusal::DbscChallengeReplayed,
     );
 }
+
+/// The app wants a device-bound session.
+const BOUND_ONLY: &str = r#"@id("app-bound-only")
+permit (principal, action in Keybound::Action::"http", resource in Keybound::App::"app.example.com")
+when { context.session_bound };"#;
+
+#[tokio::test]
+async fn a_policy_can_require_a_bound_session() {
+    let w = world_with(|c| c.dbsc_refresh_ms = 60_000).await;
+    crate::posture::install(&w.service, BOUND_ONLY).await;
+    // Two sessions of one person: one the browser bound, one never bound
+    // (a browser without DBSC, or a thief's replay of an unbound cookie).
+    let bound_session = session_of(&w, "ada").await;
+    let (mut cred, _) = w.enrol("bob").await;
+    let (_, signed) = w.sign_in(&mut cred, "bob", &Tweaks::default()).await;
+    let unbound_session = signed.unwrap().session.value;
+    let key = SessionKey::new(JoseAlg::Es256);
+    let bound = register(&w, &bound_session, &key).await;
+    assert!(
+        forward(&w, &bound_session, Some(&bound.bound_cookie)).await,
+        "bound and proved: admitted"
+    );
+    assert!(
+        !forward(&w, &unbound_session, None).await,
+        "a session no key binds never counts as bound"
+    );
+    assert!(
+        !forward(&w, &bound_session, None).await,
+        "the bound session's cookie alone is as no cookie"
+    );
+}

@@ -150,7 +150,7 @@ pub(crate) async fn allowed(service: &Service, cookie: &str) -> bool {
     let request = ForwardedRequest::new("GET", "https", "app.example.com", "/").unwrap();
     matches!(
         service
-            .forward_auth(Some(cookie), &request, &ClientContext::default())
+            .forward_auth(Some(cookie), None, &request, &ClientContext::default())
             .await
             .unwrap(),
         ForwardDecision::Allow(_)
@@ -329,7 +329,9 @@ async fn a_platform_only_claimed_at_enrolment_is_not_attested() {
     sign_in_with(&w, &mut cred, "ada", &with_hints("Windows", "15.0.0")).await;
     let events = w.audit().await;
     assert!(
-        !events.iter().any(|e| e.event.kind == "device.hint_conflict"),
+        !events
+            .iter()
+            .any(|e| e.event.kind == "device.hint_conflict"),
         "no attested platform to contradict"
     );
     let view = w
