@@ -36,6 +36,12 @@ use crate::{ClientContext, EventKind, Refusal, Service, ServiceError};
 /// The bound cookie's name.
 pub const BOUND_COOKIE: &str = "kb_bound";
 
+/// How long after a sign-in its session may still be bound, ms. The
+/// browser registers within a second or two of the sign-in; a session
+/// cookie copied later must not let its thief bind the session to the
+/// thief's own key (and lock the owner out of it).
+pub const DBSC_BIND_WINDOW_MS: i64 = 120_000;
+
 /// Longest `session_identifier` looked up (minted ones are 32 hex digits).
 pub const MAX_DBSC_SESSION_ID: usize = 64;
 
@@ -111,7 +117,8 @@ impl Service {
     /// Errors: [`ServiceError::Rejected`] with a `dbsc_*` reason (recorded
     /// as `dbsc.refused`): a malformed proof, another algorithm, a bad
     /// signature, a challenge not made for this session, expired or
-    /// already answered, no live session, a session already bound.
+    /// already answered, no live session, a session already bound, a
+    /// session signed in more than [`DBSC_BIND_WINDOW_MS`] ago.
     pub async fn dbsc_register(
         &self,
         session_cookie: &str,
@@ -148,6 +155,10 @@ impl Service {
             drop(tx);
             return Err(refuse(Refusal::DbscSessionNotLive, None).await);
         };
+        if now.saturating_sub(session.created_ms) > DBSC_BIND_WINDOW_MS {
+            drop(tx);
+            return Err(refuse(Refusal::DbscBindTooLate, None).await);
+        }
         let name = tx
             .identity_by_id(&session.identity_id)
             .await?
@@ -299,7 +310,8 @@ impl Service {
         })
     }
 
-    /// Whether `session_cookie` names a live session that was never bound:
+    /// Whether `session_cookie` names a live session that was never bound
+    /// and is young enough to bind ([`DBSC_BIND_WINDOW_MS`]):
     /// the pages then invite the browser to bind it again (a registration
     /// started by the sign-in's own response can be cut short when the
     /// page navigates away at once).
@@ -311,7 +323,11 @@ impl Service {
         if tx.dbsc_session_of(&hash).await?.is_some() {
             return Ok(false);
         }
-        Ok(tx.live_session(&hash, self.now_ms()).await?.is_some())
+        let now = self.now_ms();
+        Ok(tx
+            .live_session(&hash, now)
+            .await?
+            .is_some_and(|s| now.saturating_sub(s.created_ms) <= DBSC_BIND_WINDOW_MS))
     }
 
     /// Whether `bound_cookie` is a live bound cookie of binding `id` over

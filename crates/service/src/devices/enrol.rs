@@ -317,6 +317,9 @@ impl Service {
                 .unwrap_or_default()
         ));
         tx.record(enrolled).await?;
+        // An inventory record that waited for this serial (imported before
+        // the device enrolled) becomes the device's posture now.
+        self.link_inventory_in(tx, &row, e.ctx).await?;
         Ok(EnrolledDevice {
             name: identity.name,
             status: device_status.to_owned(),

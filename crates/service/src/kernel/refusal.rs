@@ -226,6 +226,9 @@ pub enum Refusal {
     DbscSessionMismatch,
     /// The session is already bound to a key.
     DbscAlreadyBound,
+    /// A registration for a session signed in longer ago than a browser
+    /// takes to register: only a copied cookie asks that late.
+    DbscBindTooLate,
 }
 
 impl Refusal {
@@ -336,6 +339,7 @@ impl Refusal {
         Refusal::DbscSessionNotLive,
         Refusal::DbscSessionMismatch,
         Refusal::DbscAlreadyBound,
+        Refusal::DbscBindTooLate,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -447,6 +451,7 @@ impl Refusal {
             Refusal::DbscSessionNotLive => "dbsc_session_not_live",
             Refusal::DbscSessionMismatch => "dbsc_session_mismatch",
             Refusal::DbscAlreadyBound => "dbsc_already_bound",
+            Refusal::DbscBindTooLate => "dbsc_bind_too_late",
         }
     }
 }

@@ -474,3 +474,38 @@ async fn a_policy_can_require_a_bound_session() {
         "the bound session's cookie alone is as no cookie"
     );
 }
+
+#[tokio::test]
+async fn a_session_is_bound_only_while_young() {
+    // A thief holding a copied, never-bound cookie must not bind the
+    // session to their own key: the pages stop inviting it, and a
+    // registration with a fresh challenge is refused.
+    let w = dbsc_world().await;
+    let session = session_of(&w, "ada").await;
+    assert!(w.service.dbsc_unbound(&session).await.unwrap());
+    w.clock.0.fetch_add(
+        keybound_service::DBSC_BIND_WINDOW_MS + 1_000,
+        Ordering::SeqCst,
+    );
+    assert!(
+        !w.service.dbsc_unbound(&session).await.unwrap(),
+        "no invitation to bind an old session"
+    );
+    let key = SessionKey::new(JoseAlg::Es256);
+    let fresh = w.service.dbsc_offer(&session);
+    rejected(
+        w.service
+            .dbsc_register(&session, &key.proof(&fresh, true), &ctx())
+            .await,
+        Refusal::DbscBindTooLate,
+    );
+    assert!(refusals(&w)
+        .await
+        .last()
+        .unwrap()
+        .starts_with("dbsc_bind_too_late"));
+    assert!(
+        forward(&w, &session, None).await,
+        "the session goes on unbound"
+    );
+}

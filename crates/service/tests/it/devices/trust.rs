@@ -203,6 +203,34 @@ async fn enterprise_attestation_records_the_serial() {
     assert_eq!(device.status, "untrusted", "a root is not the metadata");
 
     // Not an enterprise RP ID: the serial is not asked for, nor kept.
+    enterprise_fallback_keeps_no_serial().await;
+}
+
+#[tokio::test]
+async fn an_inventory_record_waiting_for_the_serial_links_at_enrolment() {
+    let w = serial_world(&[RP_ID]).await;
+    let records = keybound_service::posture::parse_inventory(
+        br#"[{"serial": "C02XK1ABJG5H", "managed": true, "compliant": true}]"#,
+    )
+    .unwrap();
+    let summary = w
+        .service
+        .import_inventory((&operator()).into(), &records)
+        .await
+        .unwrap();
+    assert_eq!(summary.waiting, 1, "no device holds the serial yet");
+    let (_, device) = enrolled(&w).await;
+    let posture = w
+        .service
+        .device_posture((&operator()).into(), &device.name)
+        .await
+        .unwrap();
+    assert!(posture.effective.managed, "{posture:?}");
+    assert!(posture.effective.compliant, "{posture:?}");
+    assert!(posture.facts.iter().all(|f| f.source == "import"));
+}
+
+async fn enterprise_fallback_keeps_no_serial() {
     let w = serial_world(&["other.example"]).await;
     let (session, _) = enrolled(&w).await;
     let view = &w.service.my_devices(&session.value).await.unwrap()[0];
