@@ -116,8 +116,8 @@ impl Service {
 
     /// Gives the device named `name` the inventory record waiting for its
     /// serial, if any, in a transaction of its own; whether there was one.
-    /// Enrolment should call [`Service::link_inventory_in`] in its own
-    /// transaction instead.
+    /// Enrolment links in its own transaction (`link_inventory_in`); this
+    /// is for a serial recorded some other way.
     ///
     /// Errors: [`ServiceError::NotFound`] for an unknown device.
     pub async fn link_inventory(&self, name: &str) -> Result<bool, ServiceError> {
