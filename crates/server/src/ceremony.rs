@@ -171,23 +171,7 @@ async fn attestation_result(
     extensions: Extensions,
     JsonBody(body): JsonBody,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    // An enrolment costs its token even when it succeeds (unlike a
-    // sign-in): open registration must not create accounts at full speed.
-    if let Err(e) = state.service.admit(&ctx, None).await {
-        return from_service(&e);
-    }
-    let previous = cookies::get(&headers, cookies::SESSION);
-    match state
-        .service
-        .finish_registration_replacing(
-            &answering_browser(&headers),
-            previous.as_deref(),
-            &body,
-            &ctx,
-        )
-        .await
-    {
+    match finish_enrolment(&state, &headers, &extensions, &body).await {
         Ok(enrolled) => {
             let mut out = HeaderMap::new();
             if let Some(session) = &enrolled.session {
@@ -195,8 +179,32 @@ async fn attestation_result(
             }
             with_headers(ok(serde_json::json!({})), out)
         }
-        Err(e) => from_ceremony(&e, Ceremony::Registration),
+        Err(response) => response,
     }
+}
+
+/// Finishes a registration ceremony, whichever page started it (an
+/// invitation, a signed-in "Add a passkey", "Trust this device"): the
+/// ceremony cookie names the pending options, so the answer is checked
+/// against what was asked. A refusal is already the client's response.
+async fn finish_enrolment(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    body: &[u8],
+) -> Result<keybound_service::Enrolled, Response> {
+    let ctx = context(state, headers, extensions);
+    // An enrolment costs its token even when it succeeds (unlike a
+    // sign-in): open registration must not create accounts at full speed.
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return Err(from_service(&e));
+    }
+    let previous = cookies::get(headers, cookies::SESSION);
+    state
+        .service
+        .finish_registration_replacing(&answering_browser(headers), previous.as_deref(), body, &ctx)
+        .await
+        .map_err(|e| from_ceremony(&e, Ceremony::Registration))
 }
 
 /// "Trust this device": creation options for the device this signed-in
@@ -255,21 +263,7 @@ async fn device_result(
     extensions: Extensions,
     JsonBody(body): JsonBody,
 ) -> Response {
-    let ctx = context(&state, &headers, &extensions);
-    if let Err(e) = state.service.admit(&ctx, None).await {
-        return from_service(&e);
-    }
-    let previous = cookies::get(&headers, cookies::SESSION);
-    match state
-        .service
-        .finish_registration_replacing(
-            &answering_browser(&headers),
-            previous.as_deref(),
-            &body,
-            &ctx,
-        )
-        .await
-    {
+    match finish_enrolment(&state, &headers, &extensions, &body).await {
         Ok(enrolled) => {
             let device = enrolled.device.as_ref();
             ok(serde_json::json!({
@@ -277,7 +271,7 @@ async fn device_result(
                 "trusted": device.is_some_and(|d| d.status == "trusted"),
             }))
         }
-        Err(e) => from_ceremony(&e, Ceremony::Registration),
+        Err(response) => response,
     }
 }
 

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use keybound_service::{DbscBound, Refusal, ServiceError, BOUND_COOKIE};
+use keybound_service::{DbscBound, DbscGate, Refusal, ServiceError, BOUND_COOKIE};
 use serde_json::json;
 
 use crate::client::context;
@@ -215,29 +215,36 @@ pub(crate) async fn gate(
     if !exempt {
         if let Some(session) = cookies::get(request.headers(), cookies::SESSION) {
             let bound = cookies::get(request.headers(), BOUND_COOKIE);
-            let admitted = match state.service.dbsc_admits(&session, bound.as_deref()).await {
-                Ok(admitted) => admitted,
+            // One read answers both questions: whether the session may
+            // act, and (for a GET, which may turn out to be a page) whether
+            // it is young and unbound enough to be invited to bind.
+            let page = request.method() == axum::http::Method::GET;
+            let gate = match state
+                .service
+                .dbsc_gate(&session, bound.as_deref(), page)
+                .await
+            {
+                Ok(gate) => gate,
                 Err(e) => return from_service(&e),
             };
-            if !admitted {
+            if !gate.admits() {
                 strip_session(request.headers_mut());
                 return next.run(request).await;
             }
-            let page = request.method() == axum::http::Method::GET;
             let mut response = next.run(request).await;
             let html = response
                 .headers()
                 .get(axum::http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("text/html"));
-            if page && html && response.status() == StatusCode::OK {
-                // Best effort: the page is the answer either way.
-                if let Ok(true) = state.service.dbsc_unbound(&session).await {
-                    if let Some(header) = registration_header(&state, &session) {
-                        response
-                            .headers_mut()
-                            .insert("secure-session-registration", header);
-                    }
+            if html
+                && response.status() == StatusCode::OK
+                && gate == (DbscGate::Unbound { invite: true })
+            {
+                if let Some(header) = registration_header(&state, &session) {
+                    response
+                        .headers_mut()
+                        .insert("secure-session-registration", header);
                 }
             }
             return response;

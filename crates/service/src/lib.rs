@@ -51,7 +51,7 @@ pub use config::{
     Clock, Config, DevicePolicy, DeviceTrust, OidcSettings, Policy, RecoveryPolicy, SystemClock,
 };
 pub use console::{duration_ms, AuditFilter, AuditPage};
-pub use dbsc::{DbscBound, BOUND_COOKIE, DBSC_BIND_WINDOW_MS, MAX_DBSC_SESSION_ID};
+pub use dbsc::{DbscBound, DbscGate, BOUND_COOKIE, DBSC_BIND_WINDOW_MS, MAX_DBSC_SESSION_ID};
 pub use devices::{Decommissioned, DeviceView, EnrolledDevice};
 pub use directory::{PeoplePage, PeopleQuery, MAX_PEOPLE_PAGE};
 pub use error::ServiceError;

@@ -213,10 +213,12 @@ pub(super) async fn rename(
     }
 }
 
+/// A form that asks before something that cannot be undone (revoking a
+/// passkey, "I lost this device"): `confirm=yes` once the person agreed.
 #[derive(serde::Deserialize)]
-pub(super) struct RevokeForm {
+pub(super) struct ConfirmForm {
     #[serde(default)]
-    confirm: Option<String>,
+    pub(super) confirm: Option<String>,
 }
 
 pub(super) async fn revoke(
@@ -224,7 +226,7 @@ pub(super) async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<RevokeForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Response {
     if cross_site(&state, &headers) {
         return StatusCode::FORBIDDEN.into_response();

@@ -251,12 +251,6 @@ pub(super) async fn rename(
     }
 }
 
-#[derive(serde::Deserialize)]
-pub(super) struct DecommissionForm {
-    #[serde(default)]
-    confirm: Option<String>,
-}
-
 /// "I lost this device": without `confirm=yes`, the page that asks; with
 /// it, the device is decommissioned (its key revoked, its sessions ended).
 /// When that was the device this browser signed in with, this browser's
@@ -267,7 +261,7 @@ pub(super) async fn decommission(
     Path(name): Path<String>,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<DecommissionForm>,
+    Form(form): Form<super::me::ConfirmForm>,
 ) -> Response {
     if cross_site(&state, &headers) {
         return StatusCode::FORBIDDEN.into_response();

@@ -14,8 +14,9 @@
 //! - [`Service::dbsc_refresh_challenge`] then [`Service::dbsc_refresh`]:
 //!   a fresh challenge, and the proof with the registered key that renews
 //!   the bound cookie (not audited: the row keeps the last time and count);
-//! - [`Service::dbsc_admits`]: whether a request's cookies admit its
-//!   session (pages; forward-auth checks the same in its cache).
+//! - [`Service::dbsc_gate`]: whether a request's cookies admit its
+//!   session, and whether pages should invite a binding (forward-auth
+//!   checks the same in its cache).
 //!
 //! Challenges are stateless (`mac.rs`) and spent through the single-use
 //! table, so a proof is answered once across every node. Refusals at the
@@ -54,6 +55,27 @@ pub struct DbscBound {
     pub bound_cookie: String,
     /// Its lifetime, seconds (the refresh interval).
     pub max_age_s: i64,
+}
+
+/// What a session's binding says of one request ([`Service::dbsc_gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbscGate {
+    /// Bound, and the request carried its live bound cookie.
+    Bound,
+    /// Bound, without a live bound cookie: the session is as none.
+    Refused,
+    /// Never bound; `invite`: young enough that pages invite a binding.
+    Unbound {
+        /// Invite the browser to bind the session.
+        invite: bool,
+    },
+}
+
+impl DbscGate {
+    /// Whether the session may act (every case but [`DbscGate::Refused`]).
+    pub fn admits(self) -> bool {
+        self != DbscGate::Refused
+    }
 }
 
 fn proof_refusal(e: &JoseError) -> Refusal {
@@ -289,45 +311,41 @@ impl Service {
         Ok(self.bound(&row.id, &row.session_hash, now))
     }
 
-    /// Whether `session_cookie` may act without more: true for a session
-    /// never bound (or no live session at all: the caller's own check
-    /// decides that), and for a bound one only with a `bound_cookie` that
-    /// a refresh minted for it and that has not expired.
+    /// What the binding of `session_cookie` says of a request carrying
+    /// `bound_cookie`, in one read: [`DbscGate::Refused`] for a bound
+    /// session without a live bound cookie that a refresh minted for it;
+    /// [`DbscGate::Unbound`] for a session never bound (or no live session
+    /// at all: the caller's own check decides that), with `invite` set, when
+    /// `ask_invite`, for a live session young enough to bind
+    /// ([`DBSC_BIND_WINDOW_MS`]): pages then invite the browser to bind it
+    /// again (a registration started by the sign-in's own response can be
+    /// cut short when the page navigates away at once).
     ///
     /// Errors: [`ServiceError::Internal`] when the store fails.
-    pub async fn dbsc_admits(
+    pub async fn dbsc_gate(
         &self,
         session_cookie: &str,
         bound_cookie: Option<&str>,
-    ) -> Result<bool, ServiceError> {
+        ask_invite: bool,
+    ) -> Result<DbscGate, ServiceError> {
         let hash = hash_token(session_cookie);
         let mut tx = self.kernel.store.read().await?;
-        let binding = tx.dbsc_session_of(&hash).await?;
-        drop(tx);
-        Ok(match binding {
-            None => true,
-            Some(row) => self.bound_cookie_admits(&row.id, &hash, bound_cookie),
-        })
-    }
-
-    /// Whether `session_cookie` names a live session that was never bound
-    /// and is young enough to bind ([`DBSC_BIND_WINDOW_MS`]):
-    /// the pages then invite the browser to bind it again (a registration
-    /// started by the sign-in's own response can be cut short when the
-    /// page navigates away at once).
-    ///
-    /// Errors: [`ServiceError::Internal`] when the store fails.
-    pub async fn dbsc_unbound(&self, session_cookie: &str) -> Result<bool, ServiceError> {
-        let hash = hash_token(session_cookie);
-        let mut tx = self.kernel.store.read().await?;
-        if tx.dbsc_session_of(&hash).await?.is_some() {
-            return Ok(false);
+        if let Some(row) = tx.dbsc_session_of(&hash).await? {
+            return Ok(if self.bound_cookie_admits(&row.id, &hash, bound_cookie) {
+                DbscGate::Bound
+            } else {
+                DbscGate::Refused
+            });
+        }
+        if !ask_invite {
+            return Ok(DbscGate::Unbound { invite: false });
         }
         let now = self.now_ms();
-        Ok(tx
+        let invite = tx
             .live_session(&hash, now)
             .await?
-            .is_some_and(|s| now.saturating_sub(s.created_ms) <= DBSC_BIND_WINDOW_MS))
+            .is_some_and(|s| now.saturating_sub(s.created_ms) <= DBSC_BIND_WINDOW_MS);
+        Ok(DbscGate::Unbound { invite })
     }
 
     /// Whether `bound_cookie` is a live bound cookie of binding `id` over

@@ -69,6 +69,20 @@ async fn forward(w: &World, session: &str, bound: Option<&str>) -> bool {
     )
 }
 
+/// Whether the pages' gate lets the session act with `bound`.
+async fn admits(w: &World, session: &str, bound: Option<&str>) -> bool {
+    w.service
+        .dbsc_gate(session, bound, false)
+        .await
+        .unwrap()
+        .admits()
+}
+
+/// Whether the pages' gate invites the session to bind.
+async fn invited(w: &World, session: &str) -> bool {
+    w.service.dbsc_gate(session, None, true).await.unwrap() == DbscGate::Unbound { invite: true }
+}
+
 async fn register(w: &World, session: &str, key: &SessionKey) -> DbscBound {
     let challenge = w.service.dbsc_offer(session);
     w.service
@@ -115,7 +129,7 @@ async fn a_bound_session_refreshes_by_proof_and_a_copied_cookie_stops_at_the_int
     // Never bound (a browser without DBSC): the cookie alone admits, and
     // the forward cache now holds the session as unbound.
     assert!(forward(&w, &session, None).await);
-    assert!(w.service.dbsc_admits(&session, None).await.unwrap());
+    assert!(admits(&w, &session, None).await);
 
     let key = SessionKey::new(JoseAlg::Es256);
     let bound = register(&w, &session, &key).await;
@@ -123,24 +137,16 @@ async fn a_bound_session_refreshes_by_proof_and_a_copied_cookie_stops_at_the_int
     // Bound: the cached entry was dropped by `dbsc.register`, and the
     // session cookie alone (a copy) admits no more.
     assert!(!forward(&w, &session, None).await);
-    assert!(!w.service.dbsc_admits(&session, None).await.unwrap());
+    assert!(!admits(&w, &session, None).await);
     assert!(!forward(&w, &session, Some("junk")).await);
     assert!(forward(&w, &session, Some(&bound.bound_cookie)).await);
-    assert!(w
-        .service
-        .dbsc_admits(&session, Some(&bound.bound_cookie))
-        .await
-        .unwrap());
+    assert!(admits(&w, &session, Some(&bound.bound_cookie)).await);
 
     // The interval passes: the old bound cookie (what a thief copied along)
     // stops working; the key holder refreshes and goes on.
     w.clock.0.fetch_add(60_000, Ordering::SeqCst);
     assert!(!forward(&w, &session, Some(&bound.bound_cookie)).await);
-    assert!(!w
-        .service
-        .dbsc_admits(&session, Some(&bound.bound_cookie))
-        .await
-        .unwrap());
+    assert!(!admits(&w, &session, Some(&bound.bound_cookie)).await);
     let renewed = refresh(&w, &bound, &session, &key).await.unwrap();
     assert_eq!(renewed.id, bound.id);
     assert!(forward(&w, &session, Some(&renewed.bound_cookie)).await);
@@ -482,13 +488,13 @@ async fn a_session_is_bound_only_while_young() {
     // registration with a fresh challenge is refused.
     let w = dbsc_world().await;
     let session = session_of(&w, "ada").await;
-    assert!(w.service.dbsc_unbound(&session).await.unwrap());
+    assert!(invited(&w, &session).await);
     w.clock.0.fetch_add(
         keybound_service::DBSC_BIND_WINDOW_MS + 1_000,
         Ordering::SeqCst,
     );
     assert!(
-        !w.service.dbsc_unbound(&session).await.unwrap(),
+        !invited(&w, &session).await,
         "no invitation to bind an old session"
     );
     let key = SessionKey::new(JoseAlg::Es256);
