@@ -56,6 +56,8 @@ pub struct Authority {
     not_before_s: i64,
     not_after_s: i64,
     self_signed: bool,
+    /// The certificate's SKI: the AKI of its CRLs.
+    pub(crate) ski: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -190,6 +192,7 @@ impl Authority {
             not_before_s: info.not_before_s,
             not_after_s: info.not_after_s,
             self_signed: info.self_issued,
+            ski: info.ski,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use der::{Decode as _, Encode as _};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName, SubjectKeyIdentifier};
 use x509_cert::Certificate;
 
 use crate::Error;
@@ -28,6 +28,8 @@ pub(crate) struct CertInfo {
     pub(crate) self_issued: bool,
     /// URI SANs.
     pub(crate) uris: Vec<String>,
+    /// The subject key identifier, if the certificate has one.
+    pub(crate) ski: Option<Vec<u8>>,
 }
 
 impl CertInfo {
@@ -69,6 +71,10 @@ impl CertInfo {
                     .collect()
             })
             .unwrap_or_default();
+        let ski = tbs
+            .get::<SubjectKeyIdentifier>()
+            .map_err(bad_ext)?
+            .map(|(_, ski)| ski.0.as_bytes().to_vec());
         Ok(CertInfo {
             spki_der,
             not_before_s: seconds(tbs.validity.not_before)?,
@@ -77,6 +83,7 @@ impl CertInfo {
             can_sign_certs,
             self_issued: tbs.subject == tbs.issuer,
             uris,
+            ski,
         })
     }
 }

@@ -20,16 +20,24 @@
 #![warn(missing_docs)]
 
 mod authority;
+mod bundle;
 mod cert;
+mod crl;
 mod crypto;
 mod error;
+mod jwt_svid;
 mod spiffe_id;
 mod x509_svid;
 
 pub use authority::{Authority, Parent};
+pub use bundle::{Bundle, MAX_BUNDLE_KEYS, MAX_BUNDLE_LEN};
 pub use cert::MAX_CERT_LEN;
+pub use crl::crl;
 pub use crypto::generate_p256_pkcs8;
 pub use error::Error;
+pub use jwt_svid::{
+    sign_jwt_svid, validate_jwt_svid, JwtSvid, JWT_SVID_LEEWAY_S, MAX_AUDIENCES, MAX_AUDIENCE_LEN,
+};
 pub use spiffe_id::{
     SpiffeId, SpiffeIdError, TrustDomain, MAX_SPIFFE_ID_LEN, MAX_TRUST_DOMAIN_LEN,
 };

@@ -7,5 +7,8 @@
     missing_docs
 )]
 
+mod bundle;
+mod crl;
+mod jwt;
 mod support;
 mod x509;
