@@ -222,6 +222,21 @@ fn rsa_spki(bits: usize) -> Vec<u8> {
     .unwrap()
 }
 
+/// A P-256 SPKI around any point bytes.
+fn ec_spki(point: &[u8]) -> Vec<u8> {
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    let curve = der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1"),
+            parameters: Some(der::Any::from(curve)),
+        },
+        subject_public_key: der::asn1::BitString::from_bytes(point).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
 #[test]
 fn subject_keys_are_limited_to_the_allowed_types() {
     let ca = root("example.org");
@@ -249,9 +264,10 @@ fn subject_keys_are_limited_to_the_allowed_types() {
         .is_ok());
 
     let p521 = subject_key(&rcgen::PKCS_ECDSA_P521_SHA512);
-    let mut off_curve = p256_spki();
-    let last = off_curve.len() - 1;
-    off_curve[last] ^= 1;
+    // Issuance checks the point's form, not that it is on the curve (see
+    // crypto::PointCheck): compressed or truncated points are refused.
+    let compressed = ec_spki(&[&[0x02u8][..], &[7; 32]].concat());
+    let truncated = ec_spki(&[&[0x04u8][..], &[7; 63]].concat());
     let mut trailing = p256_spki();
     trailing.push(0);
     let hostile: Vec<(&str, Vec<u8>)> = vec![
@@ -259,7 +275,8 @@ fn subject_keys_are_limited_to_the_allowed_types() {
         ("RSA 1024", rsa_spki(1024)),
         ("RSA 2040", rsa_spki(2040)),
         ("RSA 16384", rsa_spki(16384)),
-        ("point off the curve", off_curve),
+        ("compressed point", compressed),
+        ("truncated point", truncated),
         ("trailing bytes", trailing),
         ("empty", vec![]),
         ("garbage", vec![0x30, 0x03, 0x02, 0x01, 0x00]),
