@@ -533,3 +533,10 @@ fn from_parts_restores_an_authority_and_checks_its_key() {
         Error::InvalidCertificate(_)
     ));
 }
+
+#[test]
+fn authorities_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Authority>();
+    shareable::<keybound_ca::Bundle>();
+}
