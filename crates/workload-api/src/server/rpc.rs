@@ -88,11 +88,6 @@ impl Api {
         self.limits.max_request_bytes
     }
 
-    #[cfg(test)]
-    pub(crate) fn slots(&self) -> &StreamSlots {
-        &self.slots
-    }
-
     /// A synced snapshot, for unary calls (`Unavailable` before the first
     /// sync: the workload retries).
     fn synced(&self) -> Result<Arc<Snapshot>, Status> {

@@ -37,12 +37,6 @@ impl StreamSlots {
             uid,
         })
     }
-
-    #[cfg(test)]
-    pub(crate) fn open(&self, uid: u32) -> usize {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.get(&uid).copied().unwrap_or(0)
-    }
 }
 
 impl Drop for Slot {
