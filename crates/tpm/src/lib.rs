@@ -36,5 +36,5 @@ pub use public::{
     check_ak_policy, check_ek_policy, ObjectAttributes, Public, PublicKey, Symmetric,
     MAX_PUBLIC_LEN,
 };
-pub use quote::{verify_quote, Quote, MAX_ATTEST_LEN, MAX_SIGNATURE_LEN};
+pub use quote::{quote_nonce, verify_quote, Quote, MAX_ATTEST_LEN, MAX_SIGNATURE_LEN};
 pub use rustls_pki_types::UnixTime;

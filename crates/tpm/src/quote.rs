@@ -144,3 +144,15 @@ fn verify_signature(ak: &Public, message: &[u8], signature: &[u8]) -> Result<(),
         Err(Error::QuoteSignatureInvalid)
     }
 }
+
+/// The nonce a node's quote must carry: `SHA-256(secret ||
+/// node_key_thumbprint)`, where `secret` is what `ActivateCredential`
+/// released and `node_key_thumbprint` the raw 32-byte RFC 7638 SHA-256
+/// thumbprint of the node key's JWK. It binds the node key to this TPM's
+/// AK and makes the quote fresh (the secret is new for every attempt).
+pub fn quote_nonce(secret: &[u8], node_key_thumbprint: &[u8]) -> [u8; 32] {
+    let mut input = Vec::with_capacity(secret.len() + node_key_thumbprint.len());
+    input.extend_from_slice(secret);
+    input.extend_from_slice(node_key_thumbprint);
+    crypto::sha256(&input)
+}
