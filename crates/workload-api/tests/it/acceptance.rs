@@ -128,7 +128,7 @@ async fn the_spiffe_crates_integration_tests_pass() {
     cmd.arg("test")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args(["--features", "x509-source,jwt-source,jwt-verify-aws-lc-rs"])
+        .args(["--features", "workload-api,x509-source,jwt-source,jwt-verify-aws-lc-rs"])
         .args(["--test", "workload_api_client", "--test", "x509_source"])
         .args(["--test", "jwt_source", "--test", "jwt_authority_policy"])
         .args(["--", "--ignored"])
@@ -137,8 +137,15 @@ async fn the_spiffe_crates_integration_tests_pass() {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
     let (ok, text) = run(cmd).await;
+    let log = tmp().join("spiffe-acceptance.log");
+    std::fs::write(&log, &text).unwrap();
     let (passed, failed) = totals(&text);
-    assert!(ok && failed == 0 && passed == 61, "spiffe crate: {passed} passed, {failed} failed (61 expected)\n{}", tail(&text));
+    assert!(
+        ok && failed == 0 && passed == 61,
+        "spiffe crate: {passed} passed, {failed} failed (61 expected); full output in {}\n{}",
+        log.display(),
+        tail(&text)
+    );
     running.shutdown().await;
 }
 
