@@ -82,7 +82,11 @@ fn totals(text: &str) -> (u32, u32) {
         let num = |word: &str| -> u32 {
             line.split(';')
                 .find_map(|part| {
-                    let part = part.trim().trim_start_matches("test result: ok.").trim_start_matches("test result: FAILED.").trim();
+                    let part = part
+                        .trim()
+                        .trim_start_matches("test result: ok.")
+                        .trim_start_matches("test result: FAILED.")
+                        .trim();
                     part.strip_suffix(word).map(|n| n.trim().parse().unwrap())
                 })
                 .unwrap_or(0)
@@ -128,12 +132,18 @@ async fn the_spiffe_crates_integration_tests_pass() {
     cmd.arg("test")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args(["--features", "workload-api,x509-source,jwt-source,jwt-verify-aws-lc-rs"])
+        .args([
+            "--features",
+            "workload-api,x509-source,jwt-source,jwt-verify-aws-lc-rs",
+        ])
         .args(["--test", "workload_api_client", "--test", "x509_source"])
         .args(["--test", "jwt_source", "--test", "jwt_authority_policy"])
         .args(["--", "--ignored"])
         .env("CARGO_TARGET_DIR", tmp().join("spiffe-acceptance-target"))
-        .env("SPIFFE_ENDPOINT_SOCKET", format!("unix://{}", running.socket.display()))
+        .env(
+            "SPIFFE_ENDPOINT_SOCKET",
+            format!("unix://{}", running.socket.display()),
+        )
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
     let (ok, text) = run(cmd).await;
@@ -175,7 +185,10 @@ async fn pyspiffe_check(endpoint: &str, cwd: &Path) {
         .current_dir(cwd)
         .env("SPIFFE_ENDPOINT_SOCKET", endpoint);
     let (ok, text) = run(cmd).await;
-    assert!(ok && text.contains("pyspiffe ok: 14 checks"), "py-spiffe:\n{text}");
+    assert!(
+        ok && text.contains("pyspiffe ok: 14 checks"),
+        "py-spiffe:\n{text}"
+    );
 }
 
 /// gRPC C-core (grpcio >= 1.57, py-spiffe's transport) sends the socket
