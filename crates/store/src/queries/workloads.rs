@@ -216,6 +216,23 @@ impl ReadTx {
             .await
     }
 
+    /// The node bound to the key with this thumbprint.
+    pub async fn workload_node_by_key(
+        &mut self,
+        thumbprint: &str,
+    ) -> Result<Option<WorkloadNodeRow>, StoreError> {
+        if !storable(thumbprint) {
+            return Ok(None);
+        }
+        self.db()?
+            .query_opt(
+                "SELECT * FROM workload_nodes WHERE key_thumbprint = $1",
+                params![thumbprint],
+                node_from_row,
+            )
+            .await
+    }
+
     /// Every node, by name.
     pub async fn workload_nodes(&mut self) -> Result<Vec<WorkloadNodeRow>, StoreError> {
         self.db()?
