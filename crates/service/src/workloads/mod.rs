@@ -51,6 +51,18 @@ pub struct WorkloadSettings {
     pub max_join_token_ttl_ms: i64,
     /// The operator's key that seals the CA's private keys (AES-256-GCM).
     pub ca_key_encryption_key: Option<[u8; 32]>,
+    /// The organisation's CA to sign keybound's authorities under
+    /// (`--ca-cert/--ca-key`); `None`: a self-signed root per trust domain.
+    pub upstream: Option<UpstreamCa>,
+}
+
+/// The organisation's CA (`--ca-cert/--ca-key`).
+#[derive(Clone)]
+pub struct UpstreamCa {
+    /// Its certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// Its private key, PKCS#8 DER.
+    pub key_pkcs8: Vec<u8>,
 }
 
 impl std::fmt::Debug for WorkloadSettings {
@@ -64,6 +76,7 @@ impl std::fmt::Debug for WorkloadSettings {
             .field("proof_window_ms", &self.proof_window_ms)
             .field("max_join_token_ttl_ms", &self.max_join_token_ttl_ms)
             .field("ca_key_encryption_key", &self.ca_key_encryption_key.is_some())
+            .field("upstream", &self.upstream.is_some())
             .finish()
     }
 }
@@ -78,6 +91,7 @@ impl Default for WorkloadSettings {
             proof_window_ms: 60_000,
             max_join_token_ttl_ms: 7 * 24 * 3600 * 1000,
             ca_key_encryption_key: None,
+            upstream: None,
         }
     }
 }
