@@ -11,15 +11,7 @@ use super::sync::MAX_ISSUES_PER_HALF_LIFE;
 /// The longest SubjectPublicKeyInfo accepted, base64url.
 const MAX_SPKI_B64: usize = 4096;
 
-/// Authority states, as stored.
-pub(crate) mod state {
-    /// Published in the bundle, not signing yet.
-    pub const PREPARED: &str = "prepared";
-    /// Signing.
-    pub const ACTIVE: &str = "active";
-    /// Out of the bundle.
-    pub const RETIRED: &str = "retired";
-}
+use super::rotation::state;
 
 impl Service {
     /// This trust domain's bundle: the prepared and active X.509

@@ -21,6 +21,8 @@ pub(crate) mod entries;
 pub(crate) mod federation;
 pub(crate) mod nodes;
 pub(crate) mod proof;
+pub(crate) mod rotation;
+pub(crate) mod seal;
 pub(crate) mod spiffe;
 pub(crate) mod sync;
 

@@ -62,7 +62,8 @@ CREATE INDEX workload_join_tokens_expiry ON workload_join_tokens(expires_ms);
 CREATE TABLE workload_authorities (
     id            TEXT PRIMARY KEY,
     trust_domain  TEXT NOT NULL,
-    -- 'prepared' (in the bundle, not signing), 'active', 'retired'.
+    -- 'prepared' (in the bundle, not signing), 'active', 'superseded' (in the
+    -- bundle until its SVIDs expire, not signing), 'retired' (out of it).
     state         TEXT NOT NULL,
     cert_der      BLOB NOT NULL,
     -- DER certificates above it up to the organisation's root, concatenated
