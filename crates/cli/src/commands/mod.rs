@@ -12,3 +12,4 @@ pub(crate) mod mds;
 pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;
+pub(crate) mod workload;

@@ -15,6 +15,7 @@
 //! only supplied its default.
 
 mod devices;
+mod workloads;
 mod file;
 mod http;
 mod keys;
@@ -44,6 +45,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use devices::DeviceSettings;
+pub(crate) use workloads::WorkloadSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
@@ -146,6 +148,7 @@ groups! {
     policy: PolicySettings,
     oidc: OidcSettings,
     devices: DeviceSettings,
+    workloads: WorkloadSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and
