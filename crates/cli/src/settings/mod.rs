@@ -22,6 +22,7 @@ mod lifecycle;
 mod lifetimes;
 mod limits;
 mod metadata;
+mod node;
 mod observe;
 mod oidc;
 mod people;
@@ -50,6 +51,7 @@ pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use node::{Attestation, NodeSettings};
 pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use oidc::OidcSettings;
 pub(crate) use people::PeopleSettings;
@@ -146,6 +148,7 @@ groups! {
     policy: PolicySettings,
     oidc: OidcSettings,
     devices: DeviceSettings,
+    node: NodeSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and
