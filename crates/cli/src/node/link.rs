@@ -34,7 +34,6 @@ impl Link {
     }
 
     /// The node key.
-    #[cfg(test)]
     pub(crate) fn key(&self) -> &NodeKey {
         &self.key
     }
@@ -88,7 +87,6 @@ impl Link {
     }
 
     /// A JWT-SVID for `entry_id` with `audience`.
-    #[allow(dead_code)] // the Workload API's JwtIssuer calls it once merged
     pub(crate) async fn jwt_svid(
         &self,
         entry_id: &str,

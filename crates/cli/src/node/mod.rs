@@ -7,7 +7,7 @@
 //! - [`servers`]: the servers in order, with failover.
 //! - [`link`]: calls with a node proof.
 //! - [`holdings`]: what is held and what is due (no IO, no clock).
-//! - [`tpm`]: TPM attestation (the seam h-tpm fills).
+//! - [`attest`]: TPM attestation's two calls around [`tpm`] (tpm2-tools).
 //!
 //! The loop: sync at the start, then at the server's `next_sync_ms` or the
 //! sync interval, whichever is sooner, and whenever an SVID reaches
@@ -17,6 +17,7 @@
 //! (decommissioned, or unknown to them) it serves nothing and says why; a
 //! TPM node attests again on its own.
 
+pub(crate) mod attest;
 pub(crate) mod holdings;
 pub(crate) mod key;
 pub(crate) mod link;
@@ -30,7 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keybound_workload_api::snapshot::Snapshot;
-use keybound_workload_api::wire::{AttestResponse, SyncRequest};
+use keybound_workload_api::wire::{AttestResponse, EntryView, SyncRequest};
+use keybound_workload_api::{JwtIssueError, JwtIssuer, MintFuture};
 use tokio::sync::watch;
 
 use crate::settings::Attestation;
@@ -112,7 +114,7 @@ impl Agent {
                         Attestation::JoinToken(token) => {
                             link.attest_join(token).await.map(|r| (r, "join"))
                         }
-                        Attestation::Tpm => tpm::attest(&link, &config.data_dir)
+                        Attestation::Tpm => attest::tpm(&link, &config.data_dir)
                             .await
                             .map(|r| (r, "tpm")),
                         Attestation::None => {
@@ -268,7 +270,7 @@ impl Agent {
     }
 
     async fn reattest_tpm(&mut self) {
-        match tpm::attest(&self.link, &self.data_dir).await {
+        match attest::tpm(&self.link, &self.data_dir).await {
             Ok(response) => {
                 let attested = Attested {
                     response,
@@ -311,21 +313,63 @@ fn attested_log(response: &AttestResponse) {
 mod tests;
 
 /// The Workload API server task; dropping it stops serving.
-pub(crate) struct ApiTask(tokio::task::JoinHandle<()>);
+pub(crate) struct ApiTask {
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
 
 impl Drop for ApiTask {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
-/// Serves the Workload API on `socket` from the agent's snapshots.
+/// Serves the Workload API on `socket` from the agent's snapshots, its
+/// JWT-SVIDs minted by the servers through the agent's link. A stale
+/// socket file is replaced; the socket is open to every local user (0666):
+/// callers are told apart by their kernel credentials, and one with no
+/// entry gets `PermissionDenied`.
 pub(crate) fn workload_api(agent: &Agent, socket: &std::path::Path) -> Result<ApiTask, String> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    if let Ok(meta) = std::fs::symlink_metadata(socket) {
+        if !meta.file_type().is_socket() {
+            return Err(format!("{} exists and is not a socket", socket.display()));
+        }
+        std::fs::remove_file(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    }
+    if let Some(parent) = socket.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let jwt: Arc<dyn JwtIssuer> = Arc::new(ServerJwts(agent.link()));
     let snapshots = agent.snapshots();
-    let _ = (agent.link(), socket);
-    // The server (keybound-workload-api, h-wapi) is wired here once it lands.
-    Ok(ApiTask(tokio::spawn(async move {
-        let mut snapshots = snapshots;
-        while snapshots.changed().await.is_ok() {}
-    })))
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = keybound_workload_api::serve(listener, snapshots, jwt, shutdown).await {
+            tracing::error!(error = %e, "the Workload API stopped");
+        }
+    });
+    Ok(ApiTask { _stop: stop, task })
+}
+
+/// JWT-SVIDs from the keybound servers ([`wire::paths::JWT_SVID`]).
+///
+/// [`wire::paths::JWT_SVID`]: keybound_workload_api::wire::paths::JWT_SVID
+struct ServerJwts(Arc<Link>);
+
+impl JwtIssuer for ServerJwts {
+    fn mint<'a>(&'a self, entry: &'a EntryView, audience: &'a [String]) -> MintFuture<'a> {
+        Box::pin(async move {
+            self.0
+                .jwt_svid(&entry.id, audience.to_vec())
+                .await
+                .map_err(|e| JwtIssueError(e.to_string()))
+        })
+    }
 }
