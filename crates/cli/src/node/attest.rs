@@ -42,6 +42,7 @@ pub(crate) async fn tpm(link: &Link, data_dir: &Path) -> Result<AttestResponse, 
         }
     })
     .await?;
+    tracing::info!(files = %tpm.dir().display(), "TPM attestation: EK and AK ready");
     let challenge: TpmChallenge = post(link, paths::ATTEST_TPM_START, &start).await?;
     let finish: TpmAttestFinish = blocking(move || tpm.finish(&challenge, &thumbprint)).await?;
     post(link, paths::ATTEST_TPM_FINISH, &finish).await
