@@ -15,8 +15,7 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicK
 use crate::Error;
 
 /// rsaEncryption (RFC 8017 A.1).
-const OID_RSA_ENCRYPTION: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// PKCS#1 `RSAPublicKey`.
 #[derive(der::Sequence)]

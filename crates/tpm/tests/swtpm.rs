@@ -120,7 +120,12 @@ impl Swtpm {
         let state = base.join(name);
         std::fs::create_dir_all(&state).unwrap();
         let out = Command::new("swtpm_setup")
-            .args(["--tpm2", "--create-ek-cert", "--create-platform-cert", "--overwrite"])
+            .args([
+                "--tpm2",
+                "--create-ek-cert",
+                "--create-platform-cert",
+                "--overwrite",
+            ])
             .arg("--tpmstate")
             .arg(&state)
             .arg("--config")
@@ -148,7 +153,10 @@ impl Swtpm {
             .unwrap();
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "swtpm did not listen");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "swtpm did not listen"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Swtpm {
@@ -168,7 +176,11 @@ fn b64(s: &str) -> Vec<u8> {
 }
 
 fn now() -> UnixTime {
-    UnixTime::since_unix_epoch(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap())
+    UnixTime::since_unix_epoch(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap(),
+    )
 }
 
 fn node_key() -> serde_json::Value {
@@ -205,7 +217,10 @@ fn server_finish(
     secret: &[u8],
     thumbprint: &[u8],
 ) -> Result<Quote, Error> {
-    assert!(ct_eq(&b64(&finish.secret), secret), "the TPM released another secret");
+    assert!(
+        ct_eq(&b64(&finish.secret), secret),
+        "the TPM released another secret"
+    );
     verify_quote(
         ak,
         &b64(&finish.quote),

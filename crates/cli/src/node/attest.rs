@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use keybound_workload_api::wire::{
-    paths, AttestResponse, TpmAttestFinish, TpmChallenge,
-};
+use keybound_workload_api::wire::{paths, AttestResponse, TpmAttestFinish, TpmChallenge};
 
 use super::key::unb64;
 use super::link::Link;

@@ -436,3 +436,64 @@ async fn a_jwt_svid_is_fetched_with_a_proof() {
         .unwrap();
     assert_eq!(fake.lock().unwrap().jtis.len(), 2);
 }
+
+#[tokio::test]
+async fn a_ca_rotation_reissues_at_retirement_with_no_gap() {
+    let fake = fake::start(vec![entry("a", 1)]).await;
+    fake.lock().unwrap().ttl_s = 60;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(config(&[&base(&fake)], dir.path(), token()))
+        .await
+        .unwrap();
+    let snapshots = agent.snapshots();
+    agent.turn().await;
+    let first = snapshots.borrow().identities[0].chain.clone();
+    // Prepare and activate: the old authority is still in the bundle, the
+    // SVID still good: nothing is reissued.
+    fake.lock().unwrap().prepare();
+    agent.turn().await;
+    fake.lock().unwrap().activate();
+    agent.turn().await;
+    assert_eq!(snapshots.borrow().identities[0].chain, first);
+    assert_eq!(
+        snapshots
+            .borrow()
+            .bundle
+            .as_ref()
+            .unwrap()
+            .x509_authorities
+            .len(),
+        2
+    );
+    // Retire: the old authority leaves the bundle; the same sync round
+    // asks again and the snapshot never lacks the identity.
+    fake.lock().unwrap().retire();
+    agent.turn().await;
+    let now = snapshots.borrow().clone();
+    assert_eq!(now.identities.len(), 1);
+    assert_ne!(
+        now.identities[0].chain, first,
+        "reissued under the new authority"
+    );
+    assert_eq!(fake.lock().unwrap().issued, 2);
+}
+
+#[tokio::test]
+async fn every_server_down_but_one_still_syncs() {
+    let fake = fake::start_many(vec![entry("a", 1)], 2).await;
+    let bases = fake.lock().unwrap().bases.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(config(&[&bases[0], &bases[1]], dir.path(), token()))
+        .await
+        .unwrap();
+    agent.turn().await;
+    fake.lock().unwrap().down.insert(0);
+    fake.lock().unwrap().ttl_s = 1;
+    let syncs = fake.lock().unwrap().syncs;
+    agent.turn().await;
+    assert!(
+        fake.lock().unwrap().syncs > syncs,
+        "the second server answered"
+    );
+    assert_eq!(agent.snapshots().borrow().identities.len(), 1);
+}

@@ -76,7 +76,9 @@ where
             if !snap.trust_domain.is_empty() {
                 match answer(&snap, &selectors) {
                     None => {
-                        let _ = tx.send(Err(Status::permission_denied("no identity issued"))).await;
+                        let _ = tx
+                            .send(Err(Status::permission_denied("no identity issued")))
+                            .await;
                         return;
                     }
                     Some(now) if last.as_ref() != Some(&now) => {

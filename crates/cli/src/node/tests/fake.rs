@@ -1,8 +1,11 @@
 //! A keybound server as far as the node agent can tell: join attestation,
-//! sync and JWT-SVIDs on an in-process axum listener, with a test CA from
-//! rcgen. It checks every node proof the way the wire module asks (key
-//! bound at attestation, method, URL, node name, a jti never seen before),
-//! so an agent sending a bad or replayed proof fails these tests.
+//! sync and JWT-SVIDs on in-process axum listeners sharing one state (as
+//! servers share one database), with test CAs from rcgen that rotate in
+//! SPIRE's phases. It checks every node proof the way the wire module asks
+//! (key bound at attestation, method, URL path, node name, a jti never seen
+//! before), so an agent sending a bad or replayed proof fails these tests.
+//!
+//! Self-contained (the unit tests and `tests/workload.rs` both compile it).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -22,8 +25,27 @@ use rcgen::{
 };
 use serde_json::{json, Value};
 
-use crate::node::key::{b64, unb64};
-use crate::node::unix_ms;
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}
+
+pub(crate) fn unix_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
 
 pub(crate) const TD: &str = "example.org";
 pub(crate) const NODE: &str = "n1";
@@ -81,6 +103,11 @@ impl Ca {
         params
             .subject_alt_names
             .push(SanType::URI(spiffe_id.try_into().unwrap()));
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.not_before = at(from_ms);
         params.not_after = at(to_ms);
         params
@@ -141,9 +168,17 @@ pub(crate) struct Fake {
     pub(crate) token: Option<String>,
     pub(crate) bound: Option<Value>,
     pub(crate) entries: Vec<EntryView>,
-    pub(crate) ca: Ca,
+    /// Every authority made so far; `active` signs, `published` are in
+    /// the bundle (SPIRE's prepare → activate → retire).
+    pub(crate) cas: Vec<Ca>,
+    pub(crate) active: usize,
+    pub(crate) published: Vec<usize>,
     pub(crate) ttl_s: i64,
     pub(crate) mode: Mode,
+    /// Listeners (by index) that answer 503, as a stopped server.
+    pub(crate) down: HashSet<usize>,
+    /// Every listener's base URL.
+    pub(crate) bases: Vec<String>,
     pub(crate) jtis: HashSet<String>,
     pub(crate) syncs: usize,
     pub(crate) issued: usize,
@@ -152,29 +187,90 @@ pub(crate) struct Fake {
 
 pub(crate) type Shared = Arc<Mutex<Fake>>;
 
+impl Fake {
+    /// The signing authority.
+    pub(crate) fn ca(&self) -> &Ca {
+        &self.cas[self.active]
+    }
+
+    /// Prepare: a new authority, published, not signing yet.
+    pub(crate) fn prepare(&mut self) {
+        self.cas
+            .push(Ca::new(&format!("fake CA {}", self.cas.len())));
+        self.published.push(self.cas.len() - 1);
+    }
+
+    /// Activate: the newest authority signs.
+    pub(crate) fn activate(&mut self) {
+        self.active = self.cas.len() - 1;
+    }
+
+    /// Retire: only the active authority stays in the bundle.
+    pub(crate) fn retire(&mut self) {
+        self.published = vec![self.active];
+    }
+
+    fn bundle(&self) -> BundleView {
+        let ders: Vec<&[u8]> = self
+            .published
+            .iter()
+            .map(|i| self.cas[*i].der.as_slice())
+            .collect();
+        let mut b = bundle(&ders);
+        b.sequence = self.cas.len() as u64 * 10 + self.published.len() as u64;
+        b
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    fake: Shared,
+    listener: usize,
+}
+
 /// Starts a fake on a random port with one join token `tok` and entries.
 pub(crate) async fn start(entries: Vec<EntryView>) -> Shared {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    start_many(entries, 1).await
+}
+
+/// Starts `listeners` fakes sharing one state; `base` is the first's.
+pub(crate) async fn start_many(entries: Vec<EntryView>, listeners: usize) -> Shared {
     let fake = Arc::new(Mutex::new(Fake {
-        base: format!("http://127.0.0.1:{port}"),
+        base: String::new(),
         token: Some("tok".into()),
         bound: None,
         entries,
-        ca: Ca::new("fake CA"),
+        cas: vec![Ca::new("fake CA 0")],
+        active: 0,
+        published: vec![0],
         ttl_s: 4,
         mode: Mode::Serve,
+        down: HashSet::new(),
+        bases: Vec::new(),
         jtis: HashSet::new(),
         syncs: 0,
         issued: 0,
         refused_proofs: 0,
     }));
-    let app = Router::new()
-        .route(paths::ATTEST_JOIN, post(join))
-        .route(paths::SYNC, post(sync))
-        .route(paths::JWT_SVID, post(jwt))
-        .with_state(Arc::clone(&fake));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    for index in 0..listeners {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        fake.lock()
+            .unwrap()
+            .bases
+            .push(format!("http://127.0.0.1:{port}"));
+        let app = Router::new()
+            .route(paths::ATTEST_JOIN, post(join))
+            .route(paths::SYNC, post(sync))
+            .route(paths::JWT_SVID, post(jwt))
+            .with_state(Ctx {
+                fake: Arc::clone(&fake),
+                listener: index,
+            });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let first = fake.lock().unwrap().bases[0].clone();
+    fake.lock().unwrap().base = first;
     fake
 }
 
@@ -184,9 +280,9 @@ fn error(status: StatusCode, word: &str) -> Answer {
     (status, json!({ "error": word }).to_string())
 }
 
-async fn join(State(fake): State<Shared>, body: Bytes) -> Answer {
-    let mut f = fake.lock().unwrap();
-    if f.mode == Mode::Down {
+async fn join(State(ctx): State<Ctx>, body: Bytes) -> Answer {
+    let mut f = ctx.fake.lock().unwrap();
+    if f.mode == Mode::Down || f.down.contains(&ctx.listener) {
         return error(StatusCode::SERVICE_UNAVAILABLE, "down");
     }
     let Ok(request) = serde_json::from_slice::<JoinAttestRequest>(&body) else {
@@ -239,16 +335,23 @@ fn proof_ok(f: &mut Fake, headers: &HeaderMap, path: &str) -> bool {
         .as_i64()
         .is_some_and(|iat| (iat - now).abs() <= 60);
     let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
+    // Only the path: behind a proxy a server does not know the URL.
+    let htu = claims["htu"].as_str().unwrap_or_default();
     claims["htm"] == "POST"
-        && claims["htu"] == format!("{}{path}", f.base)
+        && htu.starts_with("http://127.0.0.1:")
+        && htu.ends_with(path)
+        && f.bases.iter().any(|b| format!("{b}{path}") == htu)
         && claims["node"] == NODE
         && fresh
         && !jti.is_empty()
         && f.jtis.insert(jti)
 }
 
-async fn sync(State(fake): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut f = fake.lock().unwrap();
+async fn sync(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Answer {
+    let mut f = ctx.fake.lock().unwrap();
+    if f.down.contains(&ctx.listener) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "down");
+    }
     match f.mode {
         Mode::Down => return error(StatusCode::SERVICE_UNAVAILABLE, "down"),
         Mode::Refuse => return error(StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -268,7 +371,7 @@ async fn sync(State(fake): State<Shared>, headers: HeaderMap, body: Bytes) -> An
             continue;
         };
         let spki = unb64(&csr.public_key).unwrap();
-        let leaf = f.ca.leaf(&spki, &entry.spiffe_id, f.ttl_s);
+        let leaf = f.ca().leaf(&spki, &entry.spiffe_id, f.ttl_s);
         svids.push(IssuedSvid {
             entry_id: entry.id.clone(),
             chain: vec![b64(&leaf)],
@@ -280,7 +383,7 @@ async fn sync(State(fake): State<Shared>, headers: HeaderMap, body: Bytes) -> An
         node: format!("spiffe://{TD}/keybound/node/{NODE}"),
         entries: f.entries.clone(),
         svids,
-        bundle: bundle(&[&f.ca.der]),
+        bundle: f.bundle(),
         federated: vec![],
         crls: vec![],
         next_sync_ms: unix_ms() + 60_000,
@@ -288,8 +391,11 @@ async fn sync(State(fake): State<Shared>, headers: HeaderMap, body: Bytes) -> An
     (StatusCode::OK, serde_json::to_string(&answer).unwrap())
 }
 
-async fn jwt(State(fake): State<Shared>, headers: HeaderMap, _body: Bytes) -> Answer {
-    let mut f = fake.lock().unwrap();
+async fn jwt(State(ctx): State<Ctx>, headers: HeaderMap, _body: Bytes) -> Answer {
+    let mut f = ctx.fake.lock().unwrap();
+    if f.down.contains(&ctx.listener) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "down");
+    }
     if !proof_ok(&mut f, &headers, paths::JWT_SVID) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
