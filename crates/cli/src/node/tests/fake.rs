@@ -108,6 +108,8 @@ impl Ca {
             rcgen::ExtendedKeyUsagePurpose::ClientAuth,
         ];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        // The X.509-SVID profile: basicConstraints CA:false, present.
+        params.is_ca = IsCa::ExplicitNoCa;
         params.not_before = at(from_ms);
         params.not_after = at(to_ms);
         params
