@@ -286,3 +286,6 @@ impl AsyncWrite for AuthorityFix {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests;
