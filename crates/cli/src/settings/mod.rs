@@ -15,6 +15,7 @@
 //! only supplied its default.
 
 mod devices;
+mod workloads;
 mod file;
 mod http;
 mod keys;
@@ -22,6 +23,7 @@ mod lifecycle;
 mod lifetimes;
 mod limits;
 mod metadata;
+mod node;
 mod observe;
 mod oidc;
 mod people;
@@ -44,12 +46,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use devices::DeviceSettings;
+pub(crate) use workloads::WorkloadSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use node::{Attestation, NodeSettings};
 pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use oidc::OidcSettings;
 pub(crate) use people::PeopleSettings;
@@ -146,6 +150,8 @@ groups! {
     policy: PolicySettings,
     oidc: OidcSettings,
     devices: DeviceSettings,
+    workloads: WorkloadSettings,
+    node: NodeSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and
