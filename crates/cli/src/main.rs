@@ -21,6 +21,7 @@ mod lifecycle;
 mod logging;
 mod mds_fetch;
 mod metrics;
+mod node;
 mod output;
 mod policy_dir;
 mod settings;
@@ -67,6 +68,7 @@ enum Command {
     /// Workload identity (SPIFFE): entries, join tokens, nodes, the CA,
     /// federated trust domains.
     Workload(Box<commands::workload::Workload>),
+    Node(Box<commands::node::Node>),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +107,8 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
     // words what it did or refused, and the audit chain keeps the record.
     let (observe, default_filter) = match &command {
         Command::Serve(serve) => (sources.resolve(serve.observe().clone()), "info"),
+        // The node agent is a daemon too: its sync and refusals are news.
+        Command::Node(_) => (sources.resolve(ObserveSettings::defaults()), "info"),
         _ => (
             sources.resolve(ObserveSettings::defaults()),
             "warn,keybound::audit=off",
@@ -131,6 +135,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Restore(restore) => restore.run(&sources).await,
         Command::Policy(policy) => policy.run(&sources).await,
         Command::Workload(workload) => workload.run(&sources).await,
+        Command::Node(node) => node.run(&sources).await,
     };
     // What the log has queued is written out before the last word.
     drop(log);

@@ -37,11 +37,18 @@ pub(crate) fn kdfa(
 /// KDFe (Part 1 §11.4.10.3): SP 800-56A concatenation with SHA-256.
 /// `H([i]32 || Z || label || 0x00 || party_u || party_v)`, concatenated and
 /// cut to `bytes`.
-pub(crate) fn kdfe(z: &[u8], label: &[u8], party_u: &[u8], party_v: &[u8], bytes: usize) -> Vec<u8> {
+pub(crate) fn kdfe(
+    z: &[u8],
+    label: &[u8],
+    party_u: &[u8],
+    party_v: &[u8],
+    bytes: usize,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes + 32);
     let mut counter: u32 = 1;
     while out.len() < bytes {
-        let mut input = Vec::with_capacity(4 + z.len() + label.len() + 1 + party_u.len() + party_v.len());
+        let mut input =
+            Vec::with_capacity(4 + z.len() + label.len() + 1 + party_u.len() + party_v.len());
         input.extend_from_slice(&counter.to_be_bytes());
         input.extend_from_slice(z);
         input.extend_from_slice(label);

@@ -260,9 +260,8 @@ pub fn check_ek_policy(ek: &Public) -> Result<(), Error> {
             | ObjectAttributes::FIXED_PARENT
             | ObjectAttributes::SENSITIVE_DATA_ORIGIN,
     );
-    let restricted_decrypt =
-        a.has(ObjectAttributes::RESTRICTED | ObjectAttributes::DECRYPT)
-            && !a.has(ObjectAttributes::SIGN);
+    let restricted_decrypt = a.has(ObjectAttributes::RESTRICTED | ObjectAttributes::DECRYPT)
+        && !a.has(ObjectAttributes::SIGN);
     let aes128_cfb = ek.symmetric()
         == Some(Symmetric {
             algorithm: TPM_ALG_AES,

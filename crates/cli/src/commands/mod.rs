@@ -9,6 +9,7 @@ pub(crate) mod device;
 pub(crate) mod device_import;
 pub(crate) mod init;
 pub(crate) mod mds;
+pub(crate) mod node;
 pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;

@@ -137,7 +137,10 @@ impl Tpm {
         } else {
             let text = String::from_utf8_lossy(&stderr);
             let cut: String = text.chars().take(STDERR_KEEP).collect();
-            Err(err(format!("{program} exited with {status}: {}", cut.trim())))
+            Err(err(format!(
+                "{program} exited with {status}: {}",
+                cut.trim()
+            )))
         }
     }
 
@@ -232,7 +235,10 @@ impl Tpm {
                 "ak.priv",
             ],
         )?;
-        Ok((self.read("createek", "ek.pub")?, self.read("createak", "ak.pub")?))
+        Ok((
+            self.read("createek", "ek.pub")?,
+            self.read("createak", "ak.pub")?,
+        ))
     }
 
     fn create_ek(&self) -> Result<(), TpmError> {
@@ -268,13 +274,22 @@ impl Tpm {
         };
         let blob = decode(&challenge.credential_blob)?;
         let secret = decode(&challenge.encrypted_secret)?;
-        self.write("activatecredential", "cred.in", &credential_file(&blob, &secret))?;
+        self.write(
+            "activatecredential",
+            "cred.in",
+            &credential_file(&blob, &secret),
+        )?;
         self.create_ek()?;
         // The EK's auth is a policy (PolicySecret on the endorsement
         // hierarchy): one policy session per activation.
         self.exec(
             "startauthsession",
-            &["tpm2_startauthsession", "--policy-session", "-S", "session.ctx"],
+            &[
+                "tpm2_startauthsession",
+                "--policy-session",
+                "-S",
+                "session.ctx",
+            ],
         )?;
         let activated = self
             .exec(

@@ -23,6 +23,7 @@ mod lifecycle;
 mod lifetimes;
 mod limits;
 mod metadata;
+mod node;
 mod observe;
 mod oidc;
 mod people;
@@ -52,6 +53,7 @@ pub(crate) use lifecycle::LifecycleSettings;
 pub(crate) use lifetimes::LifetimeSettings;
 pub(crate) use limits::LimitSettings;
 pub(crate) use metadata::{MetadataRefresh, MetadataSource};
+pub(crate) use node::{Attestation, NodeSettings};
 pub(crate) use observe::{LogFormat, ObserveSettings};
 pub(crate) use oidc::OidcSettings;
 pub(crate) use people::PeopleSettings;
@@ -149,6 +151,7 @@ groups! {
     oidc: OidcSettings,
     devices: DeviceSettings,
     workloads: WorkloadSettings,
+    node: NodeSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

@@ -117,7 +117,10 @@ pub(crate) fn jwt_bundles(snap: &Snapshot, selectors: &[String]) -> Option<JwtBu
 }
 
 /// The bundles (own first) a caller's `ValidateJWTSVID` trusts.
-pub(crate) fn jwt_trust<'a>(snap: &'a Snapshot, selectors: &'a [String]) -> Option<Vec<&'a BundleView>> {
+pub(crate) fn jwt_trust<'a>(
+    snap: &'a Snapshot,
+    selectors: &'a [String],
+) -> Option<Vec<&'a BundleView>> {
     let ids = identities(snap, selectors)?;
     let mut out: Vec<&BundleView> = snap.bundle.iter().collect();
     out.extend(federated(snap, &ids));

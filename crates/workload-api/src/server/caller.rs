@@ -80,7 +80,8 @@ mod tests {
     fn the_start_time_is_counted_after_the_last_parenthesis() {
         // A command name with spaces and a `)`: naive splitting would shift
         // every field.
-        let stat = "42 (evil) 1 2 3) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let stat =
+            "42 (evil) 1 2 3) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
         assert_eq!(parse_start_time(stat), Some(987_654));
         assert_eq!(parse_start_time("42 (x) S 1"), None);
         assert_eq!(parse_start_time("no parenthesis"), None);

@@ -74,7 +74,8 @@ macro_rules! route {
                 let api = Arc::clone(&api);
                 async move { api.$method(r).await }
             });
-            let mut grpc = Grpc::new(ProstCodec::default()).apply_max_message_size_config(Some($max), None);
+            let mut grpc =
+                Grpc::new(ProstCodec::default()).apply_max_message_size_config(Some($max), None);
             Ok(grpc.unary(svc, $req).await)
         })
     }};
@@ -85,7 +86,8 @@ macro_rules! route {
                 let api = Arc::clone(&api);
                 async move { api.$method(r).await }
             });
-            let mut grpc = Grpc::new(ProstCodec::default()).apply_max_message_size_config(Some($max), None);
+            let mut grpc =
+                Grpc::new(ProstCodec::default()).apply_max_message_size_config(Some($max), None);
             Ok(grpc.server_streaming(svc, $req).await)
         })
     }};

@@ -184,11 +184,8 @@ impl Api {
         }
         let mut svids = Vec::with_capacity(ids.len());
         for id in ids {
-            let minted = tokio::time::timeout(
-                l.mint_timeout,
-                self.jwt.mint(&id.entry, &req.audience),
-            )
-            .await;
+            let minted =
+                tokio::time::timeout(l.mint_timeout, self.jwt.mint(&id.entry, &req.audience)).await;
             match minted {
                 Ok(Ok(t)) => svids.push(JwtSvid {
                     spiffe_id: id.entry.spiffe_id.clone(),

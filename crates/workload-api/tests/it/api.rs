@@ -13,7 +13,8 @@ use crate::fixture::{entry, start_workload_api, World, FEDERATED_TD, TD};
 
 async fn spire_like() -> (World, crate::fixture::Running) {
     let world = World::new();
-    let running = start_workload_api(world.spire_like(), world.jwt.clone(), Limits::default()).await;
+    let running =
+        start_workload_api(world.spire_like(), world.jwt.clone(), Limits::default()).await;
     (world, running)
 }
 
@@ -27,9 +28,18 @@ async fn every_rpc_requires_the_security_header() {
     for header in [None, Some("false"), Some("TRUE ")] {
         let mut c = connect(&running.socket).await;
         c.header = header;
-        assert_eq!(code(first(c.x509_svid().await).await), Code::InvalidArgument);
-        assert_eq!(code(first(c.x509_bundles().await).await), Code::InvalidArgument);
-        assert_eq!(code(first(c.jwt_bundles().await).await), Code::InvalidArgument);
+        assert_eq!(
+            code(first(c.x509_svid().await).await),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(first(c.x509_bundles().await).await),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(first(c.jwt_bundles().await).await),
+            Code::InvalidArgument
+        );
         assert_eq!(code(c.jwt_svid(&["a"], "").await), Code::InvalidArgument);
         assert_eq!(code(c.validate("a", "x.y.z").await), Code::InvalidArgument);
     }
@@ -40,20 +50,42 @@ async fn every_rpc_requires_the_security_header() {
 async fn a_caller_with_no_entry_is_denied_everything() {
     let world = World::new();
     // Entries for another uid, and for this uid but another executable.
-    let other = world.identity(entry("e1", "spiffe://example.org/other", vec![format!("unix:uid:{}", world.uid + 1)], ""));
+    let other = world.identity(entry(
+        "e1",
+        "spiffe://example.org/other",
+        vec![format!("unix:uid:{}", world.uid + 1)],
+        "",
+    ));
     let wrong_path = world.identity(entry(
         "e2",
         "spiffe://example.org/wrong-path",
         vec![world.uid_selector(), "unix:path:/nonexistent/app".into()],
         "",
     ));
-    let running = start_workload_api(world.snapshot(vec![other, wrong_path]), world.jwt.clone(), Limits::default()).await;
+    let running = start_workload_api(
+        world.snapshot(vec![other, wrong_path]),
+        world.jwt.clone(),
+        Limits::default(),
+    )
+    .await;
     let mut c = connect(&running.socket).await;
-    assert_eq!(code(first(c.x509_svid().await).await), Code::PermissionDenied);
-    assert_eq!(code(first(c.x509_bundles().await).await), Code::PermissionDenied);
-    assert_eq!(code(first(c.jwt_bundles().await).await), Code::PermissionDenied);
+    assert_eq!(
+        code(first(c.x509_svid().await).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code(first(c.x509_bundles().await).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code(first(c.jwt_bundles().await).await),
+        Code::PermissionDenied
+    );
     assert_eq!(code(c.jwt_svid(&["a"], "").await), Code::PermissionDenied);
-    let token = world.jwt.key.token("spiffe://example.org/other", &["a"], 60);
+    let token = world
+        .jwt
+        .key
+        .token("spiffe://example.org/other", &["a"], 60);
     assert_eq!(code(c.validate("a", &token).await), Code::PermissionDenied);
     running.shutdown().await;
 }
@@ -77,7 +109,10 @@ async fn fetch_x509_svid_sends_svids_bundle_crl_and_federated_bundles() {
         msg.federated_bundles.keys().collect::<Vec<_>>(),
         vec!["spiffe://example-federated.org"]
     );
-    assert_eq!(msg.federated_bundles["spiffe://example-federated.org"], world.federated_ca.der);
+    assert_eq!(
+        msg.federated_bundles["spiffe://example-federated.org"],
+        world.federated_ca.der
+    );
     running.shutdown().await;
 }
 
@@ -95,7 +130,12 @@ async fn the_path_selector_is_the_callers_executable() {
         ],
         "",
     ));
-    let running = start_workload_api(world.snapshot(vec![by_path]), world.jwt.clone(), Limits::default()).await;
+    let running = start_workload_api(
+        world.snapshot(vec![by_path]),
+        world.jwt.clone(),
+        Limits::default(),
+    )
+    .await;
     let mut c = connect(&running.socket).await;
     let msg = first(c.x509_svid().await).await.unwrap();
     assert_eq!(msg.svids[0].spiffe_id, "spiffe://example.org/by-path");
@@ -105,12 +145,29 @@ async fn the_path_selector_is_the_callers_executable() {
 #[tokio::test]
 async fn federated_bundles_only_for_entries_that_federate() {
     let world = World::new();
-    let plain = world.identity(entry("e", "spiffe://example.org/plain", vec![world.uid_selector()], ""));
-    let running = start_workload_api(world.snapshot(vec![plain]), world.jwt.clone(), Limits::default()).await;
+    let plain = world.identity(entry(
+        "e",
+        "spiffe://example.org/plain",
+        vec![world.uid_selector()],
+        "",
+    ));
+    let running = start_workload_api(
+        world.snapshot(vec![plain]),
+        world.jwt.clone(),
+        Limits::default(),
+    )
+    .await;
     let mut c = connect(&running.socket).await;
-    assert!(first(c.x509_svid().await).await.unwrap().federated_bundles.is_empty());
+    assert!(first(c.x509_svid().await)
+        .await
+        .unwrap()
+        .federated_bundles
+        .is_empty());
     let bundles = first(c.x509_bundles().await).await.unwrap();
-    assert_eq!(bundles.bundles.keys().collect::<Vec<_>>(), vec!["spiffe://example.org"]);
+    assert_eq!(
+        bundles.bundles.keys().collect::<Vec<_>>(),
+        vec!["spiffe://example.org"]
+    );
     running.shutdown().await;
 }
 
@@ -121,7 +178,10 @@ async fn fetch_x509_bundles_sends_own_and_federated_roots() {
     let msg = first(c.x509_bundles().await).await.unwrap();
     assert_eq!(msg.bundles.len(), 2);
     assert_eq!(msg.bundles[&format!("spiffe://{TD}")], world.ca.der);
-    assert_eq!(msg.bundles[&format!("spiffe://{FEDERATED_TD}")], world.federated_ca.der);
+    assert_eq!(
+        msg.bundles[&format!("spiffe://{FEDERATED_TD}")],
+        world.federated_ca.der
+    );
     assert_eq!(msg.crl.len(), 1);
     running.shutdown().await;
 }
@@ -141,8 +201,14 @@ async fn fetch_jwt_bundles_sends_jwks_per_trust_domain() {
     let (_world, running) = spire_like().await;
     let mut c = connect(&running.socket).await;
     let msg = first(c.jwt_bundles().await).await.unwrap();
-    assert_eq!(jwks_kids(&msg.bundles["spiffe://example.org"]), vec!["kb-jwt-1"]);
-    assert_eq!(jwks_kids(&msg.bundles["spiffe://example-federated.org"]), vec!["fed-jwt-1"]);
+    assert_eq!(
+        jwks_kids(&msg.bundles["spiffe://example.org"]),
+        vec!["kb-jwt-1"]
+    );
+    assert_eq!(
+        jwks_kids(&msg.bundles["spiffe://example-federated.org"]),
+        vec!["fed-jwt-1"]
+    );
     running.shutdown().await;
 }
 
@@ -151,10 +217,17 @@ async fn fetch_jwt_svid_mints_one_per_identity_with_hints() {
     let (world, running) = spire_like().await;
     let mut c = connect(&running.socket).await;
     let all = c.jwt_svid(&["aud-1", "aud-2"], "").await.unwrap();
-    let got: Vec<_> = all.svids.iter().map(|s| (s.spiffe_id.as_str(), s.hint.as_str())).collect();
+    let got: Vec<_> = all
+        .svids
+        .iter()
+        .map(|s| (s.spiffe_id.as_str(), s.hint.as_str()))
+        .collect();
     assert_eq!(
         got,
-        vec![("spiffe://example.org/myservice", "myservice"), ("spiffe://example.org/myservice2", "myservice2")]
+        vec![
+            ("spiffe://example.org/myservice", "myservice"),
+            ("spiffe://example.org/myservice2", "myservice2")
+        ]
     );
     let jwk = Jwk::parse(&world.jwt.key.jwk()).unwrap();
     let v = keybound_jose::verify(&all.svids[1].svid, &[Algorithm::Es256], |_| Some(jwk)).unwrap();
@@ -162,11 +235,17 @@ async fn fetch_jwt_svid_mints_one_per_identity_with_hints() {
     assert_eq!(claims["sub"], "spiffe://example.org/myservice2");
     assert_eq!(claims["aud"], serde_json::json!(["aud-1", "aud-2"]));
 
-    let one = c.jwt_svid(&["aud-1"], "spiffe://example.org/myservice2").await.unwrap();
+    let one = c
+        .jwt_svid(&["aud-1"], "spiffe://example.org/myservice2")
+        .await
+        .unwrap();
     assert_eq!(one.svids.len(), 1);
     assert_eq!(one.svids[0].spiffe_id, "spiffe://example.org/myservice2");
     // Someone else's SPIFFE ID: refused, not an empty answer.
-    assert_eq!(code(c.jwt_svid(&["aud-1"], "spiffe://example.org/other").await), Code::PermissionDenied);
+    assert_eq!(
+        code(c.jwt_svid(&["aud-1"], "spiffe://example.org/other").await),
+        Code::PermissionDenied
+    );
     running.shutdown().await;
 }
 
@@ -181,7 +260,10 @@ async fn fetch_jwt_svid_refuses_bad_audiences() {
     assert_eq!(code(c.jwt_svid(&[&long], "").await), Code::InvalidArgument);
     assert_eq!(code(c.jwt_svid(&many, "").await), Code::InvalidArgument);
     let long_id = format!("spiffe://example.org/{}", "a".repeat(2048));
-    assert_eq!(code(c.jwt_svid(&["a"], &long_id).await), Code::InvalidArgument);
+    assert_eq!(
+        code(c.jwt_svid(&["a"], &long_id).await),
+        Code::InvalidArgument
+    );
     // At the limits: accepted.
     let max: Vec<&str> = (0..16).map(|_| "a").collect();
     assert!(c.jwt_svid(&max, "").await.is_ok());
@@ -192,7 +274,10 @@ async fn fetch_jwt_svid_refuses_bad_audiences() {
 #[tokio::test]
 async fn a_failing_issuer_is_unavailable() {
     let (world, running) = spire_like().await;
-    world.jwt.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    world
+        .jwt
+        .fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let mut c = connect(&running.socket).await;
     assert_eq!(code(c.jwt_svid(&["a"], "").await), Code::Unavailable);
     running.shutdown().await;
@@ -202,33 +287,67 @@ async fn a_failing_issuer_is_unavailable() {
 async fn validate_jwt_svid_accepts_own_and_refuses_forged() {
     let (world, running) = spire_like().await;
     let mut c = connect(&running.socket).await;
-    let token = c.jwt_svid(&["svc-b"], "spiffe://example.org/myservice").await.unwrap().svids[0].svid.clone();
+    let token = c
+        .jwt_svid(&["svc-b"], "spiffe://example.org/myservice")
+        .await
+        .unwrap()
+        .svids[0]
+        .svid
+        .clone();
     let ok = c.validate("svc-b", &token).await.unwrap();
     assert_eq!(ok.spiffe_id, "spiffe://example.org/myservice");
     let claims = ok.claims.unwrap();
     assert!(claims.fields.contains_key("exp"));
     assert_eq!(
         claims.fields["sub"].kind,
-        Some(prost_types::value::Kind::StringValue("spiffe://example.org/myservice".into()))
+        Some(prost_types::value::Kind::StringValue(
+            "spiffe://example.org/myservice".into()
+        ))
     );
     // Another audience.
-    assert_eq!(code(c.validate("svc-c", &token).await), Code::InvalidArgument);
+    assert_eq!(
+        code(c.validate("svc-c", &token).await),
+        Code::InvalidArgument
+    );
     // A key nobody published.
-    let forged = crate::fixture::JwtKey::new("kb-jwt-1").token("spiffe://example.org/myservice", &["svc-b"], 60);
-    assert_eq!(code(c.validate("svc-b", &forged).await), Code::InvalidArgument);
+    let forged = crate::fixture::JwtKey::new("kb-jwt-1").token(
+        "spiffe://example.org/myservice",
+        &["svc-b"],
+        60,
+    );
+    assert_eq!(
+        code(c.validate("svc-b", &forged).await),
+        Code::InvalidArgument
+    );
     // The federated domain's key vouching for our trust domain.
-    let cross = world.federated_jwt.token("spiffe://example.org/myservice", &["svc-b"], 60);
-    assert_eq!(code(c.validate("svc-b", &cross).await), Code::InvalidArgument);
+    let cross = world
+        .federated_jwt
+        .token("spiffe://example.org/myservice", &["svc-b"], 60);
+    assert_eq!(
+        code(c.validate("svc-b", &cross).await),
+        Code::InvalidArgument
+    );
     // ... but for its own, it is trusted (the entries federate with it).
-    let fed = world.federated_jwt.token("spiffe://example-federated.org/peer", &["svc-b"], 60);
-    assert_eq!(c.validate("svc-b", &fed).await.unwrap().spiffe_id, "spiffe://example-federated.org/peer");
+    let fed = world
+        .federated_jwt
+        .token("spiffe://example-federated.org/peer", &["svc-b"], 60);
+    assert_eq!(
+        c.validate("svc-b", &fed).await.unwrap().spiffe_id,
+        "spiffe://example-federated.org/peer"
+    );
     // Expired.
-    let old = world.jwt.key.token("spiffe://example.org/myservice", &["svc-b"], -60);
+    let old = world
+        .jwt
+        .key
+        .token("spiffe://example.org/myservice", &["svc-b"], -60);
     assert_eq!(code(c.validate("svc-b", &old).await), Code::InvalidArgument);
     // Empty fields, garbage.
     assert_eq!(code(c.validate("", &token).await), Code::InvalidArgument);
     assert_eq!(code(c.validate("svc-b", "").await), Code::InvalidArgument);
-    assert_eq!(code(c.validate("svc-b", "a.b.c").await), Code::InvalidArgument);
+    assert_eq!(
+        code(c.validate("svc-b", "a.b.c").await),
+        Code::InvalidArgument
+    );
     running.shutdown().await;
 }
 
@@ -252,15 +371,32 @@ async fn fetch_wit_svid_is_unimplemented() {
 }
 
 async fn next<T>(s: &mut tonic::Streaming<T>) -> Result<Option<T>, tonic::Status> {
-    tokio::time::timeout(Duration::from_secs(10), s.message()).await.expect("no stream message in 10 s")
+    tokio::time::timeout(Duration::from_secs(10), s.message())
+        .await
+        .expect("no stream message in 10 s")
 }
 
 #[tokio::test]
 async fn streams_send_changes_and_only_changes() {
     let world = World::new();
-    let mine = world.identity(entry("m", "spiffe://example.org/mine", vec![world.uid_selector()], "a"));
-    let theirs = world.identity(entry("t", "spiffe://example.org/theirs", vec!["unix:uid:4242424".into()], ""));
-    let running = start_workload_api(world.snapshot(vec![mine.clone(), theirs.clone()]), world.jwt.clone(), Limits::default()).await;
+    let mine = world.identity(entry(
+        "m",
+        "spiffe://example.org/mine",
+        vec![world.uid_selector()],
+        "a",
+    ));
+    let theirs = world.identity(entry(
+        "t",
+        "spiffe://example.org/theirs",
+        vec!["unix:uid:4242424".into()],
+        "",
+    ));
+    let running = start_workload_api(
+        world.snapshot(vec![mine.clone(), theirs.clone()]),
+        world.jwt.clone(),
+        Limits::default(),
+    )
+    .await;
     let mut c = connect(&running.socket).await;
     let mut svids = c.x509_svid().await.unwrap();
     let mut bundles = c.x509_bundles().await.unwrap();
@@ -307,15 +443,22 @@ async fn removing_the_entry_ends_the_stream_with_permission_denied() {
     assert_eq!(one.svids[0].spiffe_id, "spiffe://example.org/myservice");
     // All removed: the streams end with PermissionDenied.
     running.publish(world.snapshot(vec![]));
-    assert_eq!(next(&mut svids).await.unwrap_err().code(), Code::PermissionDenied);
-    assert_eq!(next(&mut jwt_bundles).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(
+        next(&mut svids).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        next(&mut jwt_bundles).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
     running.shutdown().await;
 }
 
 #[tokio::test]
 async fn before_the_first_sync_streams_wait_and_unary_calls_are_unavailable() {
     let world = World::new();
-    let running = start_workload_api(Snapshot::default(), world.jwt.clone(), Limits::default()).await;
+    let running =
+        start_workload_api(Snapshot::default(), world.jwt.clone(), Limits::default()).await;
     let mut c = connect(&running.socket).await;
     let mut svids = c.x509_svid().await.unwrap();
     assert_eq!(code(c.jwt_svid(&["a"], "").await), Code::Unavailable);
@@ -338,7 +481,10 @@ async fn streams_per_uid_are_bounded_and_given_back() {
     let s2 = b.jwt_bundles().await.unwrap();
     // A third, from a new connection of the same uid: refused.
     let mut c = connect(&running.socket).await;
-    assert_eq!(code(first(c.x509_bundles().await).await), Code::ResourceExhausted);
+    assert_eq!(
+        code(first(c.x509_bundles().await).await),
+        Code::ResourceExhausted
+    );
     // Unary calls are not streams.
     assert!(c.jwt_svid(&["a"], "").await.is_ok());
     drop(s1);
@@ -367,4 +513,3 @@ async fn shutdown_ends_open_streams() {
     running.shutdown().await;
     assert!(!matches!(next(&mut svids).await, Ok(Some(_))));
 }
-

@@ -23,7 +23,9 @@ pub async fn connect(socket: &Path) -> Client {
         .connect_with_connector(tower::service_fn(move |_: Uri| {
             let socket = socket.clone();
             async move {
-                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(socket).await?))
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
             }
         }))
         .await
@@ -44,7 +46,11 @@ impl Client {
         req
     }
 
-    async fn stream<Req, Resp>(&mut self, path: &'static str, msg: Req) -> Result<Streaming<Resp>, Status>
+    async fn stream<Req, Resp>(
+        &mut self,
+        path: &'static str,
+        msg: Req,
+    ) -> Result<Streaming<Resp>, Status>
     where
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
@@ -52,7 +58,11 @@ impl Client {
         self.grpc.ready().await.unwrap();
         let req = self.request(msg);
         self.grpc
-            .server_streaming(req, PathAndQuery::from_static(path), ProstCodec::<Req, Resp>::default())
+            .server_streaming(
+                req,
+                PathAndQuery::from_static(path),
+                ProstCodec::<Req, Resp>::default(),
+            )
             .await
             .map(tonic::Response::into_inner)
     }
@@ -65,24 +75,35 @@ impl Client {
         self.grpc.ready().await.unwrap();
         let req = self.request(msg);
         self.grpc
-            .unary(req, PathAndQuery::from_static(path), ProstCodec::<Req, Resp>::default())
+            .unary(
+                req,
+                PathAndQuery::from_static(path),
+                ProstCodec::<Req, Resp>::default(),
+            )
             .await
             .map(tonic::Response::into_inner)
     }
 
     pub async fn x509_svid(&mut self) -> Result<Streaming<proto::X509SvidResponse>, Status> {
-        self.stream(paths::FETCH_X509_SVID, proto::X509SvidRequest {}).await
+        self.stream(paths::FETCH_X509_SVID, proto::X509SvidRequest {})
+            .await
     }
 
     pub async fn x509_bundles(&mut self) -> Result<Streaming<proto::X509BundlesResponse>, Status> {
-        self.stream(paths::FETCH_X509_BUNDLES, proto::X509BundlesRequest {}).await
+        self.stream(paths::FETCH_X509_BUNDLES, proto::X509BundlesRequest {})
+            .await
     }
 
     pub async fn jwt_bundles(&mut self) -> Result<Streaming<proto::JwtBundlesResponse>, Status> {
-        self.stream(paths::FETCH_JWT_BUNDLES, proto::JwtBundlesRequest {}).await
+        self.stream(paths::FETCH_JWT_BUNDLES, proto::JwtBundlesRequest {})
+            .await
     }
 
-    pub async fn jwt_svid(&mut self, audience: &[&str], spiffe_id: &str) -> Result<proto::JwtSvidResponse, Status> {
+    pub async fn jwt_svid(
+        &mut self,
+        audience: &[&str],
+        spiffe_id: &str,
+    ) -> Result<proto::JwtSvidResponse, Status> {
         let msg = proto::JwtSvidRequest {
             audience: audience.iter().map(|a| (*a).to_owned()).collect(),
             spiffe_id: spiffe_id.into(),
@@ -90,7 +111,11 @@ impl Client {
         self.unary(paths::FETCH_JWT_SVID, msg).await
     }
 
-    pub async fn validate(&mut self, audience: &str, svid: &str) -> Result<proto::ValidateJwtSvidResponse, Status> {
+    pub async fn validate(
+        &mut self,
+        audience: &str,
+        svid: &str,
+    ) -> Result<proto::ValidateJwtSvidResponse, Status> {
         let msg = proto::ValidateJwtSvidRequest {
             audience: audience.into(),
             svid: svid.into(),
@@ -101,7 +126,8 @@ impl Client {
     /// A method the server does not implement (`FetchWITSVID` of newer
     /// versions of the standard).
     pub async fn wit_svid(&mut self) -> Result<proto::X509SvidResponse, Status> {
-        self.unary("/SpiffeWorkloadAPI/FetchWITSVID", proto::X509SvidRequest {}).await
+        self.unary("/SpiffeWorkloadAPI/FetchWITSVID", proto::X509SvidRequest {})
+            .await
     }
 }
 

@@ -12,9 +12,7 @@ use keybound_jose::{Algorithm, SigningKey};
 use keybound_workload_api::snapshot::{Identity, Snapshot};
 use keybound_workload_api::wire::{BundleView, EntryView, JwtSvidResponse};
 use keybound_workload_api::{JwtIssueError, JwtIssuer, Limits, MintFuture};
-use rcgen::{
-    BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
 use serde_json::{json, Map, Value};
 use tokio::sync::{oneshot, watch};
 
@@ -33,7 +31,8 @@ impl Ca {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.subject_alt_names = vec![SanType::URI(format!("spiffe://{name}").try_into().unwrap())];
+        params.subject_alt_names =
+            vec![SanType::URI(format!("spiffe://{name}").try_into().unwrap())];
         let cert = params.self_signed(&key).unwrap();
         Ca {
             der: cert.der().to_vec(),
@@ -82,15 +81,23 @@ impl JwtKey {
     }
 
     pub fn jwk(&self) -> Value {
-        self.key.public_jwk(Some(self.kid.clone())).unwrap().to_json()
+        self.key
+            .public_jwk(Some(self.kid.clone()))
+            .unwrap()
+            .to_json()
     }
 
     pub fn sign(&self, claims: &Value) -> String {
         let mut header = Map::new();
         header.insert("kid".into(), self.kid.clone().into());
         header.insert("typ".into(), "JWT".into());
-        keybound_jose::sign(&header, claims, &self.key, &aws_lc_rs::rand::SystemRandom::new())
-            .unwrap()
+        keybound_jose::sign(
+            &header,
+            claims,
+            &self.key,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .unwrap()
     }
 
     pub fn token(&self, sub: &str, aud: &[&str], ttl_s: i64) -> String {
@@ -268,6 +275,12 @@ pub async fn start_workload_api(
     jwt: Arc<dyn JwtIssuer>,
     limits: Limits,
 ) -> Running {
+    // `RUST_LOG=h2=debug,keybound_workload_api=debug` shows why a call
+    // was refused.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("api.sock");
     let listener = tokio::net::UnixListener::bind(&socket).unwrap();

@@ -2,8 +2,15 @@
 //! hostile cases, and the published SPIFFE clients (the `spiffe` crate's
 //! own integration tests, py-spiffe) for the acceptance runs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
 
+mod acceptance;
 mod api;
 mod client;
 mod fixture;

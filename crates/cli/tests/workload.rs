@@ -1,0 +1,218 @@
+//! `keybound node`, the binary, with real workloads: processes under
+//! other uids fetch their SVIDs from its socket with the published `spiffe`
+//! crate and talk mTLS to each other with rustls; SVIDs rotate at
+//! half-life and through a CA rotation with no failed handshake; an agent
+//! stopped (SIGSTOP) past every TTL and a CA rotation recovers by itself;
+//! a stopped server is failed over.
+//!
+//! The upstream here is the fake keybound of the agent's unit tests
+//! (`src/node/tests/fake.rs`: the wire protocol, node proofs checked, CAs
+//! rotating in SPIRE's phases, listeners sharing one state as servers
+//! share one database). Runs as root (CI does): workloads get their own
+//! uids. Not root: each test says so and returns.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+#[path = "../src/node/tests/fake.rs"]
+#[allow(dead_code)]
+mod fake;
+mod workload {
+    pub mod child;
+    pub mod harness;
+    pub mod tls;
+}
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use fake::{entry, Shared};
+use workload::child;
+use workload::harness::{wait_for, NodeAgent, Workload};
+
+const SERVER_UID: u32 = 64_101;
+const CLIENT_UID: u32 = 64_102;
+const STRANGER_UID: u32 = 64_103;
+
+/// The entry point of the workload processes; does nothing in a test run.
+#[test]
+#[ignore = "the workload processes' entry point (run by the tests below), not a test"]
+fn workload_child() {
+    if let Ok(role) = std::env::var(child::ROLE) {
+        child::main(&role);
+    }
+}
+
+fn root() -> bool {
+    if rustix_uid() == 0 {
+        return true;
+    }
+    eprintln!("!!! not root: workloads cannot get uids of their own; skipped");
+    false
+}
+
+fn rustix_uid() -> u32 {
+    // No libc call: the owner of /proc/self is this process's uid.
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+}
+
+/// The fake with entries `a` (the server's uid) and `b` (the client's).
+async fn upstream(listeners: usize, ttl_s: i64) -> Shared {
+    let mut a = entry("a", SERVER_UID);
+    let mut b = entry("b", CLIENT_UID);
+    a.x509_ttl_s = ttl_s as u32;
+    b.x509_ttl_s = ttl_s as u32;
+    let fake = fake::start_many(vec![a, b], listeners).await;
+    fake.lock().unwrap().ttl_s = ttl_s;
+    fake
+}
+
+fn bases(fake: &Shared) -> Vec<String> {
+    fake.lock().unwrap().bases.clone()
+}
+
+/// A server workload and a client workload on `agent`, the server's port.
+fn pair(agent: &NodeAgent) -> (Workload, Workload, String) {
+    let mut server = Workload::spawn("server", SERVER_UID, &agent.socket);
+    let port = server.next().strip_prefix("port ").unwrap().to_owned();
+    let client = Workload::spawn("client", CLIENT_UID, &agent.socket);
+    assert_eq!(client.next(), "ready");
+    let _ = &mut server;
+    (server, client, port)
+}
+
+/// Connects every 200 ms for `span`, asserting each handshake succeeds;
+/// returns the distinct client leaves seen. `during` runs once per turn.
+fn keep_talking(
+    client: &mut Workload,
+    port: &str,
+    span: Duration,
+    mut during: impl FnMut(Duration),
+) -> BTreeSet<String> {
+    let start = Instant::now();
+    let mut leaves = BTreeSet::new();
+    while start.elapsed() < span {
+        let answer = client.ask(&format!("connect {port}"));
+        let words: Vec<&str> = answer.split_whitespace().collect();
+        assert_eq!(
+            words.get(..3),
+            Some(&["ok", "spiffe://example.org/a", "spiffe://example.org/b"][..]),
+            "at {:?}: {answer}",
+            start.elapsed()
+        );
+        leaves.insert(words[3].to_owned());
+        during(start.elapsed());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    leaves
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_uids_get_their_own_svids_talk_mtls_and_lose_them_on_removal() {
+    if !root() {
+        return;
+    }
+    let fake = upstream(1, 60).await;
+    let agent = NodeAgent::start(&bases(&fake), "tok");
+    let (_server, mut client, port) = pair(&agent);
+    let answer = client.ask(&format!("connect {port}"));
+    assert!(
+        answer.starts_with("ok spiffe://example.org/a spiffe://example.org/b "),
+        "{answer}"
+    );
+    // A caller no entry matches: PermissionDenied, which the spiffe crate
+    // names NoIdentityIssued when the message is SPIRE's "no identity
+    // issued".
+    let stranger = Workload::spawn("fetch", STRANGER_UID, &agent.socket);
+    let refused = stranger.next();
+    assert!(
+        refused == "err NoIdentityIssued" || refused.starts_with("err PermissionDenied"),
+        "{refused}"
+    );
+    // The client's entry is removed upstream: once its stream delivered
+    // the update it has no SVID, and the next handshake fails.
+    fake.lock().unwrap().entries.retain(|e| e.id != "b");
+    wait_for(
+        Duration::from_secs(15),
+        "the client's SVID withdrawn",
+        || client.ask("id") == "id none",
+    );
+    let answer = client.ask(&format!("connect {port}"));
+    assert!(answer.starts_with("fail"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svids_rotate_at_half_life_and_through_a_ca_rotation_with_no_gap() {
+    if !root() {
+        return;
+    }
+    let fake = upstream(1, 4).await;
+    let agent = NodeAgent::start(&bases(&fake), "tok");
+    let (_server, mut client, port) = pair(&agent);
+    // 10 s of 4 s SVIDs: renewed at 2 s, so at least 4 leaves.
+    let leaves = keep_talking(&mut client, &port, Duration::from_secs(10), |_| {});
+    assert!(leaves.len() >= 4, "{} leaves", leaves.len());
+    // CA rotation while they talk: prepare, activate, retire, 3 s apart.
+    let mut phase = 0;
+    keep_talking(&mut client, &port, Duration::from_secs(12), |at| {
+        let due = (at.as_secs() / 3) as usize;
+        while phase < due.min(3) {
+            let mut f = fake.lock().unwrap();
+            match phase {
+                0 => f.prepare(),
+                1 => f.activate(),
+                _ => f.retire(),
+            }
+            phase += 1;
+        }
+    });
+    assert_eq!(phase, 3);
+    assert_eq!(fake.lock().unwrap().refused_proofs, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_stopped_past_every_ttl_and_a_ca_rotation_recovers() {
+    if !root() {
+        return;
+    }
+    let fake = upstream(1, 2).await;
+    let agent = NodeAgent::start(&bases(&fake), "tok");
+    let (_server, mut client, port) = pair(&agent);
+    assert!(client.ask(&format!("connect {port}")).starts_with("ok"));
+    agent.signal("STOP");
+    {
+        let mut f = fake.lock().unwrap();
+        f.prepare();
+        f.activate();
+        f.retire();
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    // Every SVID the workloads hold has expired, under a retired CA.
+    let stale = client.ask(&format!("connect {port}"));
+    assert!(stale.starts_with("fail"), "{stale}");
+    agent.signal("CONT");
+    wait_for(Duration::from_secs(15), "talking again", || {
+        client.ask(&format!("connect {port}")).starts_with("ok")
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_fails_over_and_its_workloads_keep_their_identities() {
+    if !root() {
+        return;
+    }
+    let fake = upstream(2, 2).await;
+    let agent = NodeAgent::start(&bases(&fake), "tok");
+    let (_server, mut client, port) = pair(&agent);
+    fake.lock().unwrap().down.insert(0);
+    // 6 s of 2 s SVIDs: only the second server can have renewed them.
+    let leaves = keep_talking(&mut client, &port, Duration::from_secs(6), |_| {});
+    assert!(leaves.len() >= 3, "{} leaves", leaves.len());
+}
