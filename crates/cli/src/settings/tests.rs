@@ -190,6 +190,7 @@ fn the_defaults_are_the_libraries() {
         keys: KeySettings::defaults(),
         oidc: OidcSettings::defaults(),
         devices: DeviceSettings::defaults(),
+        workloads: WorkloadSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();

@@ -137,7 +137,7 @@ impl WorkloadSettings {
         w.ca_key_encryption_key = match &self.ca_key_encryption_key_file {
             Some(path) => Some(key_file(path)?),
             None => match store_url.strip_prefix("sqlite://") {
-                Some(db) if !db.starts_with(':') => Some(generated_key(Path::new(db))?),
+                Some(db) if !db.starts_with(':') => generated_key(Path::new(db))?,
                 _ => None,
             },
         };
@@ -147,13 +147,15 @@ impl WorkloadSettings {
 
 /// The key in `workload-ca.key` beside the SQLite database `db`, made now
 /// (32 bytes from the OS, mode 0600) if there is none.
-fn generated_key(db: &Path) -> Result<[u8; 32], String> {
-    let path = db
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join(GENERATED_KEY_FILE);
+fn generated_key(db: &Path) -> Result<Option<[u8; 32]>, String> {
+    let dir = db.parent().unwrap_or_else(|| Path::new("."));
+    let path = dir.join(GENERATED_KEY_FILE);
     if path.exists() {
-        return key_file(&path);
+        return key_file(&path).map(Some);
+    }
+    if !dir.is_dir() {
+        // No database here yet (a check of settings): nothing to seal.
+        return Ok(None);
     }
     let mut key = [0u8; 32];
     rand_core::TryRngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
@@ -165,5 +167,5 @@ fn generated_key(db: &Path) -> Result<[u8; 32], String> {
         path = %path.display(),
         "generated the workload CA's key-encryption key (0600); back it up with the database"
     );
-    Ok(key)
+    Ok(Some(key))
 }
