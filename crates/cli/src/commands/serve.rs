@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    DeviceSettings, WorkloadSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    DeviceSettings, WorkloadSettings, TpmSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
     MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
@@ -50,6 +50,8 @@ pub(crate) struct Serve {
     devices: DeviceSettings,
     #[command(flatten)]
     workloads: WorkloadSettings,
+    #[command(flatten)]
+    tpm: TpmSettings,
 }
 
 impl Serve {
@@ -79,6 +81,7 @@ impl Serve {
                 oidc: sources.resolve(self.oidc)?,
                 devices: sources.resolve(self.devices)?,
                 workloads: sources.resolve(self.workloads)?,
+                tpm: sources.resolve(self.tpm)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,
