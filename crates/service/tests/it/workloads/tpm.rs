@@ -258,3 +258,39 @@ async fn a_decommissioned_tpm_never_comes_back() {
     let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
     assert_eq!(nodes[0].status, "decommissioned");
 }
+
+#[tokio::test]
+async fn a_tpm_node_is_a_device_and_goes_with_it() {
+    if !installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let maker = Manufacturer::new(tmp.path(), "maker");
+    let swtpm = Swtpm::start(tmp.path(), "tpm", &maker);
+    let tpm = node(&swtpm, &tmp.path().join("node"));
+    let w = tpm_world(&maker).await;
+    let key = NodeKey::new();
+    let attested = attest(&w, &tpm, &key).await.unwrap();
+
+    let devices = w.service.devices((&op()).into()).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    let device = &devices[0];
+    assert_eq!(device.label, attested.node);
+    assert_eq!(device.attachment, "node");
+    assert_eq!(device.attestation_format, "tpm");
+    assert_eq!(device.status, "trusted");
+    assert_eq!(device.owner, None);
+    // Renewing the node does not make another device.
+    attest(&w, &tpm, &key).await.unwrap();
+    assert_eq!(w.service.devices((&op()).into()).await.unwrap().len(), 1);
+
+    w.service
+        .decommission_device((&op()).into(), &device.name, &ctx())
+        .await
+        .unwrap();
+    let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
+    assert_eq!(nodes[0].status, "decommissioned");
+    let kinds: Vec<String> = w.audit().await.into_iter().map(|e| e.event.kind).collect();
+    assert!(kinds.contains(&"workload.node.decommission".to_owned()), "{kinds:?}");
+    assert!(sync(&w, &key, &attested.node, &SyncRequest::default()).await.is_err());
+}
