@@ -39,7 +39,10 @@ impl TpmSettings {
             let bytes = std::fs::read(file)
                 .map_err(|e| format!("--tpm-ek-roots {}: {e}", file.display()))?;
             roots.add_file(&bytes).map_err(|_| {
-                format!("--tpm-ek-roots {}: no certificate in it, or one that does not parse", file.display())
+                format!(
+                    "--tpm-ek-roots {}: no certificate in it, or one that does not parse",
+                    file.display()
+                )
             })?;
         }
         if !files.is_empty() && roots.is_empty() {

@@ -89,21 +89,31 @@ impl Service {
         let checked = self.check_tpm_start(request);
         let (challenge, ek_hash) = match checked {
             Ok(ok) => ok,
-            Err((refusal, detail)) => return Err(self.refuse_node(ctx, None, refusal, detail).await),
+            Err((refusal, detail)) => {
+                return Err(self.refuse_node(ctx, None, refusal, detail).await)
+            }
         };
         let mut tx = self.kernel.store.read().await?;
         if let Some(node) = tx.workload_node_by_ek(&ek_hash).await? {
             if node.status != status::ACTIVE {
                 drop(tx);
                 return Err(self
-                    .refuse_node(ctx, Some(&node.name), Refusal::WorkloadNodeDecommissioned, None)
+                    .refuse_node(
+                        ctx,
+                        Some(&node.name),
+                        Refusal::WorkloadNodeDecommissioned,
+                        None,
+                    )
                     .await);
             }
         }
         Ok(challenge)
     }
 
-    fn check_tpm_start(&self, request: &TpmAttestStart) -> Result<(TpmChallenge, Vec<u8>), Refused> {
+    fn check_tpm_start(
+        &self,
+        request: &TpmAttestStart,
+    ) -> Result<(TpmChallenge, Vec<u8>), Refused> {
         let roots = &self.config.workloads.tpm_ek_roots;
         if roots.is_empty() {
             return Err((Refusal::WorkloadTpmNotConfigured, None));
@@ -163,7 +173,9 @@ impl Service {
     ) -> Result<AttestResponse, ServiceError> {
         let (attempt, attempt_hash, thumbprint, public) = match self.check_tpm_finish(request) {
             Ok(ok) => ok,
-            Err((refusal, detail)) => return Err(self.refuse_node(ctx, None, refusal, detail).await),
+            Err((refusal, detail)) => {
+                return Err(self.refuse_node(ctx, None, refusal, detail).await)
+            }
         };
         let name = node_name(&attempt.ek_hash);
 
@@ -175,7 +187,12 @@ impl Service {
         {
             drop(tx);
             return Err(self
-                .refuse_node(ctx, None, Refusal::WorkloadTpmAttemptInvalid, Some("replayed".into()))
+                .refuse_node(
+                    ctx,
+                    None,
+                    Refusal::WorkloadTpmAttemptInvalid,
+                    Some("replayed".into()),
+                )
                 .await);
         }
         let now = self.now_ms();
@@ -225,8 +242,12 @@ impl Service {
                 return Err(self.refuse_node(ctx, Some(&name), refusal, None).await);
             }
         };
-        let mut event =
-            self.workload_event(EventKind::WorkloadNodeAttest, ctx, &node.name, &node.spiffe_id);
+        let mut event = self.workload_event(
+            EventKind::WorkloadNodeAttest,
+            ctx,
+            &node.name,
+            &node.spiffe_id,
+        );
         let ek_hex: String = attempt.ek_hash.iter().map(|b| format!("{b:02x}")).collect();
         event.reason = Some(format!(
             "tpm ({}) EK sha256 {ek_hex} bound node key {thumbprint}",
@@ -245,8 +266,8 @@ impl Service {
     /// the hash it is spent under), the node key's thumbprint and JWK.
     fn check_tpm_finish(&self, request: &TpmAttestFinish) -> Result<Finished, Refused> {
         let invalid = |d: &str| (Refusal::WorkloadTpmAttemptInvalid, Some(d.to_owned()));
-        let (attempt, attempt_hash) =
-            attempt::open(&self.tpm_attempt_key(), &request.attempt).ok_or_else(|| invalid("not ours"))?;
+        let (attempt, attempt_hash) = attempt::open(&self.tpm_attempt_key(), &request.attempt)
+            .ok_or_else(|| invalid("not ours"))?;
         let now = self.now_ms();
         if now >= attempt.issued_ms.saturating_add(ATTEMPT_TTL_MS)
             || attempt.issued_ms > now.saturating_add(CLOCK_SKEW_MS)
@@ -259,7 +280,8 @@ impl Service {
         if !keybound_tpm::ct_eq(&sha256(&secret), &attempt.secret_hash) {
             return Err((Refusal::WorkloadTpmActivationFailed, None));
         }
-        let ak = Public::from_tpm2b(&attempt.ak_public).map_err(tpm(Refusal::WorkloadTpmMalformed))?;
+        let ak =
+            Public::from_tpm2b(&attempt.ak_public).map_err(tpm(Refusal::WorkloadTpmMalformed))?;
         let key: serde_json::Value = serde_json::from_str(&attempt.node_key)
             .map_err(|_| (Refusal::WorkloadNodeKeyInvalid, None))?;
         let (_, thumbprint, public) = node_key(&key).map_err(|r| (r, None))?;

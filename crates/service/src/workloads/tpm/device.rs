@@ -52,8 +52,7 @@ impl Service {
             identity = Some(candidate);
             break;
         }
-        let identity =
-            identity.ok_or_else(|| ServiceError::Internal("device name".into()))?;
+        let identity = identity.ok_or_else(|| ServiceError::Internal("device name".into()))?;
         let reason = "TPM EK certificate chains to a configured manufacturer root";
         let row = DeviceRow {
             identity_id: identity.id.clone(),
@@ -106,8 +105,12 @@ impl Service {
             return Ok(());
         }
         let revoked = tx.revoke_workload_svids_of_node(&node.name, now).await?;
-        let mut event =
-            self.workload_event(EventKind::WorkloadNodeDecommission, ctx, actor, &node.spiffe_id);
+        let mut event = self.workload_event(
+            EventKind::WorkloadNodeDecommission,
+            ctx,
+            actor,
+            &node.spiffe_id,
+        );
         event.severity = Some(Severity::Warning);
         event.reason = Some(format!(
             "node {} decommissioned with its device {}; {revoked} SVIDs revoked",

@@ -40,7 +40,11 @@ async fn start(w: &World, tpm: &agent::Tpm, key: &NodeKey) -> (TpmAttestStart, T
     (request, challenge)
 }
 
-async fn attest(w: &World, tpm: &agent::Tpm, key: &NodeKey) -> Result<AttestResponse, ServiceError> {
+async fn attest(
+    w: &World,
+    tpm: &agent::Tpm,
+    key: &NodeKey,
+) -> Result<AttestResponse, ServiceError> {
     let (_, challenge) = start(w, tpm, key).await;
     let finish = tpm.finish(&challenge, &thumbprint(key)).unwrap();
     w.service.attest_tpm_finish(&finish, &ctx()).await
@@ -77,7 +81,9 @@ async fn a_genuine_tpm_attests_and_renews_the_same_node() {
     assert_eq!(nodes[0].attestation, "tpm");
 
     // The node key now authenticates node calls.
-    sync(&w, &key, &attested.node, &SyncRequest::default()).await.unwrap();
+    sync(&w, &key, &attested.node, &SyncRequest::default())
+        .await
+        .unwrap();
 
     // The same TPM again, with a new node key (a reinstalled host): the
     // same node, renewed; the old key no longer works.
@@ -88,8 +94,12 @@ async fn a_genuine_tpm_attests_and_renews_the_same_node() {
     let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].attested_ms, w.now());
-    sync(&w, &new_key, &attested.node, &SyncRequest::default()).await.unwrap();
-    assert!(sync(&w, &key, &attested.node, &SyncRequest::default()).await.is_err());
+    sync(&w, &new_key, &attested.node, &SyncRequest::default())
+        .await
+        .unwrap();
+    assert!(sync(&w, &key, &attested.node, &SyncRequest::default())
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -120,10 +130,18 @@ async fn another_root_or_no_root_is_refused() {
 
     let unconfigured = world().await;
     refused(
-        unconfigured.service.attest_tpm_start(&request, &ctx()).await,
+        unconfigured
+            .service
+            .attest_tpm_start(&request, &ctx())
+            .await,
         Refusal::WorkloadTpmNotConfigured,
     );
-    assert!(w.service.workload_nodes((&op()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .workload_nodes((&op()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -161,7 +179,12 @@ async fn another_tpms_ak_cannot_finish() {
         w.service.attest_tpm_finish(&guessed, &ctx()).await,
         Refusal::WorkloadTpmActivationFailed,
     );
-    assert!(w.service.workload_nodes((&op()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .workload_nodes((&op()).into())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -205,12 +228,23 @@ async fn hostile_finishes_are_refused_and_bind_nothing() {
     for bad in [String::new(), "x".repeat(100_000)] {
         let mut f = good.clone();
         f.attempt = bad;
-        refused(w.service.attest_tpm_finish(&f, &ctx()).await, Refusal::WorkloadTpmAttemptInvalid);
+        refused(
+            w.service.attest_tpm_finish(&f, &ctx()).await,
+            Refusal::WorkloadTpmAttemptInvalid,
+        );
     }
     let mut huge = good.clone();
     huge.quote = "A".repeat(100_000);
-    refused(w.service.attest_tpm_finish(&huge, &ctx()).await, Refusal::WorkloadTpmMalformed);
-    assert!(w.service.workload_nodes((&op()).into()).await.unwrap().is_empty());
+    refused(
+        w.service.attest_tpm_finish(&huge, &ctx()).await,
+        Refusal::WorkloadTpmMalformed,
+    );
+    assert!(w
+        .service
+        .workload_nodes((&op()).into())
+        .await
+        .unwrap()
+        .is_empty());
 
     // The good finish works once; its replay is refused.
     w.service.attest_tpm_finish(&good, &ctx()).await.unwrap();
@@ -223,7 +257,10 @@ async fn hostile_finishes_are_refused_and_bind_nothing() {
     let (_, challenge) = start(&w, &tpm, &key).await;
     let late = tpm.finish(&challenge, &thumbprint(&key)).unwrap();
     w.advance(60_000);
-    refused(w.service.attest_tpm_finish(&late, &ctx()).await, Refusal::WorkloadTpmAttemptInvalid);
+    refused(
+        w.service.attest_tpm_finish(&late, &ctx()).await,
+        Refusal::WorkloadTpmAttemptInvalid,
+    );
 }
 
 #[tokio::test]
@@ -291,6 +328,11 @@ async fn a_tpm_node_is_a_device_and_goes_with_it() {
     let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
     assert_eq!(nodes[0].status, "decommissioned");
     let kinds: Vec<String> = w.audit().await.into_iter().map(|e| e.event.kind).collect();
-    assert!(kinds.contains(&"workload.node.decommission".to_owned()), "{kinds:?}");
-    assert!(sync(&w, &key, &attested.node, &SyncRequest::default()).await.is_err());
+    assert!(
+        kinds.contains(&"workload.node.decommission".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(sync(&w, &key, &attested.node, &SyncRequest::default())
+        .await
+        .is_err());
 }
