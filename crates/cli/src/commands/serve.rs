@@ -6,9 +6,10 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    DeviceSettings, WorkloadSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    DeviceSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
     MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
+    TpmSettings, WorkloadSettings,
 };
 
 /// Run the relying-party server.
@@ -50,6 +51,8 @@ pub(crate) struct Serve {
     devices: DeviceSettings,
     #[command(flatten)]
     workloads: WorkloadSettings,
+    #[command(flatten)]
+    tpm: TpmSettings,
 }
 
 impl Serve {
@@ -79,6 +82,7 @@ impl Serve {
                 oidc: sources.resolve(self.oidc)?,
                 devices: sources.resolve(self.devices)?,
                 workloads: sources.resolve(self.workloads)?,
+                tpm: sources.resolve(self.tpm)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

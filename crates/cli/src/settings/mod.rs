@@ -31,6 +31,7 @@ mod policy;
 mod site;
 mod store;
 mod tls;
+mod tpm;
 mod trust;
 mod values;
 
@@ -61,6 +62,7 @@ pub(crate) use policy::PolicySettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
 pub(crate) use tls::TlsSettings;
+pub(crate) use tpm::TpmSettings;
 pub(crate) use trust::{RegistrationSettings, TierSettings};
 
 /// A group of settings: clap arguments and a part of the file at once.
@@ -152,6 +154,7 @@ groups! {
     devices: DeviceSettings,
     workloads: WorkloadSettings,
     node: NodeSettings,
+    tpm: TpmSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

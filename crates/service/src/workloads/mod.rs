@@ -25,6 +25,7 @@ pub(crate) mod rotation;
 pub(crate) mod seal;
 pub(crate) mod spiffe;
 pub(crate) mod sync;
+pub(crate) mod tpm;
 
 pub use entries::{EntryView, NewEntry};
 pub use federation::FederationView;
@@ -56,6 +57,9 @@ pub struct WorkloadSettings {
     /// The organisation's CA to sign keybound's authorities under
     /// (`--ca-cert/--ca-key`); `None`: a self-signed root per trust domain.
     pub upstream: Option<UpstreamCa>,
+    /// TPM manufacturer roots (`--tpm-ek-roots`); empty: TPM attestation
+    /// is refused.
+    pub tpm_ek_roots: std::sync::Arc<keybound_tpm::EkRoots>,
 }
 
 /// The organisation's CA (`--ca-cert/--ca-key`).
@@ -78,6 +82,7 @@ impl std::fmt::Debug for WorkloadSettings {
             .field("proof_window_ms", &self.proof_window_ms)
             .field("max_join_token_ttl_ms", &self.max_join_token_ttl_ms)
             .field("ca_key_encryption_key", &self.ca_key_encryption_key.is_some())
+            .field("tpm_ek_roots", &!self.tpm_ek_roots.is_empty())
             .field("upstream", &self.upstream.is_some())
             .finish()
     }
@@ -94,6 +99,7 @@ impl Default for WorkloadSettings {
             max_join_token_ttl_ms: 7 * 24 * 3600 * 1000,
             ca_key_encryption_key: None,
             upstream: None,
+            tpm_ek_roots: std::sync::Arc::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod federation;
 mod proof;
 mod revocation;
 mod sync;
+mod tpm;
 
 const TD: &str = "localhost";
 const SERVER: &str = "https://kb.example";
