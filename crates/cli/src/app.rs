@@ -17,7 +17,7 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::policy_dir;
 use crate::settings::{
-    redact_password, DeviceSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
+    redact_password, DeviceSettings, WorkloadSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
     LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings,
     OidcSettings, PeopleSettings, PolicySettings, RegistrationSettings, SiteSettings,
     StoreSettings, TierSettings, TlsSettings,
@@ -37,6 +37,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) keys: KeySettings,
     pub(crate) oidc: OidcSettings,
     pub(crate) devices: DeviceSettings,
+    pub(crate) workloads: WorkloadSettings,
 }
 
 impl Default for ServiceSettings {
@@ -52,6 +53,7 @@ impl Default for ServiceSettings {
             keys: KeySettings::defaults(),
             oidc: OidcSettings::defaults(),
             devices: DeviceSettings::defaults(),
+            workloads: WorkloadSettings::defaults(),
         }
     }
 }
@@ -157,6 +159,9 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.keys.apply(&mut config);
     settings.oidc.apply(&mut config)?;
     settings.devices.apply(&mut config);
+    settings
+        .workloads
+        .apply(&mut config, &settings.store.located_url()?)?;
     // A retired signing key stays published as long as the longest token
     // it signed lives: with the OIDC lifetimes, not a guess.
     config.key_rotation.max_token_lifetime_ms = config.oidc.longest_signed_token_ms();

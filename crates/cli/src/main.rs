@@ -65,6 +65,9 @@ enum Command {
     Backup(commands::backup::Backup),
     Restore(commands::backup::Restore),
     Policy(commands::policy::Policy),
+    /// Workload identity (SPIFFE): entries, join tokens, nodes, the CA,
+    /// federated trust domains.
+    Workload(Box<commands::workload::Workload>),
     Node(Box<commands::node::Node>),
 }
 
@@ -131,6 +134,7 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Backup(backup) => backup.run(&sources).await,
         Command::Restore(restore) => restore.run(&sources).await,
         Command::Policy(policy) => policy.run(&sources).await,
+        Command::Workload(workload) => workload.run(&sources).await,
         Command::Node(node) => node.run(&sources).await,
     };
     // What the log has queued is written out before the last word.

@@ -27,6 +27,8 @@ mod names;
 mod policy;
 #[path = "it/settings.rs"]
 mod settings;
+#[path = "it/workloads.rs"]
+mod workloads;
 
 struct Server(Child);
 impl Drop for Server {

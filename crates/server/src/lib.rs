@@ -22,6 +22,7 @@ mod reply;
 mod same_origin;
 mod serve;
 mod tls;
+mod workload;
 
 pub use access::{DURATION_METRIC, MAX_REQUEST_ID, RATE_LIMITED_METRIC, UNMATCHED};
 pub use client::{IpNet, TrustedProxies};
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(oidc::router())
         .merge(assets::router())
+        .merge(workload::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -51,6 +51,9 @@ pub struct Config {
     /// How old a device posture fact may be and still be decided on, ms
     /// (`--device-posture-max-age`); older facts are shown as stale.
     pub posture_max_age_ms: i64,
+    /// Workload identity: trust domain, SVID and CA lifetimes, the CA's
+    /// keys (issue 17).
+    pub workloads: crate::WorkloadSettings,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -239,6 +242,7 @@ impl Config {
             key_rotation: crate::KeyRotation::default(),
             devices: DevicePolicy::default(),
             posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
+            workloads: crate::WorkloadSettings::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod posture;
 mod principal;
 mod trust;
+mod workloads;
 
 // The contexts' modules under their short names, so a use case names
 // `crate::tiers` or `crate::tokens` without caring which context owns it.
@@ -90,6 +91,9 @@ pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
+pub use workloads::{
+    EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa, WorkloadSettings,
+};
 
 /// Where a request came from, for the audit record.
 #[derive(Debug, Clone, Default)]

@@ -21,6 +21,8 @@ mod secrets;
 mod sessions;
 mod signing_keys;
 mod single_use;
+mod workload_ca;
+mod workloads;
 
 pub use dbsc::DbscSessionRow;
 pub use devices::DeviceRow;
@@ -30,6 +32,8 @@ pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
 pub use posture::{InventoryFactRow, PostureFactRow};
 pub use recoveries::IssuedRecovery;
 pub use signing_keys::SigningKeyRow;
+pub use workload_ca::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
+pub use workloads::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};
 
 use crate::StoreError;
 

@@ -139,10 +139,13 @@ pub(crate) fn verify_rsassa_sha256(
     sig: &[u8],
 ) -> bool {
     let e = exponent.to_be_bytes();
-    signature::RsaPublicKeyComponents {
-        n: modulus,
-        e: &e[..],
-    }
-    .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-    .is_ok()
+    // Big-endian without leading zeros, as aws-lc-rs wants them.
+    let skip = e.iter().take_while(|b| **b == 0).count();
+    let n_skip = modulus.iter().take_while(|b| **b == 0).count();
+    let (Some(e), Some(n)) = (e.get(skip..), modulus.get(n_skip..)) else {
+        return false;
+    };
+    signature::RsaPublicKeyComponents { n, e }
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+        .is_ok()
 }

@@ -13,11 +13,11 @@
 #[path = "../../cli/src/node/tpm.rs"]
 #[allow(dead_code)]
 mod agent;
+#[path = "support/swtpm.rs"]
+mod harness;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -26,149 +26,12 @@ use keybound_workload_api::wire::{TpmAttestFinish, TpmAttestStart, TpmChallenge}
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-fn installed() -> bool {
-    let ok = ["swtpm", "swtpm_setup", "swtpm_localca", "tpm2_createek"]
-        .iter()
-        .all(|tool| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-    if !ok {
-        eprintln!("SKIPPED: swtpm, swtpm-tools or tpm2-tools is not installed");
-    }
-    ok
-}
+use harness::{installed, Manufacturer, Swtpm};
 
-/// A local manufacturer CA (`swtpm_localca`'s root and issuing CA).
-struct Manufacturer {
-    dir: PathBuf,
-}
-
-impl Manufacturer {
-    fn new(base: &Path, name: &str) -> Self {
-        let dir = base.join(name);
-        std::fs::create_dir_all(dir.join("ca")).unwrap();
-        std::fs::write(
-            dir.join("localca.conf"),
-            format!(
-                "statedir = {d}/ca\nsigningkey = {d}/ca/signkey.pem\n\
-                 issuercert = {d}/ca/issuercert.pem\ncertserial = {d}/ca/certserial\n",
-                d = dir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("localca.options"),
-            "--platform-manufacturer keybound\n--platform-version 2.1\n--platform-model test\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("setup.conf"),
-            format!(
-                "create_certs_tool = swtpm_localca\ncreate_certs_tool_config = {d}/localca.conf\n\
-                 create_certs_tool_options = {d}/localca.options\n",
-                d = dir.display()
-            ),
-        )
-        .unwrap();
-        Manufacturer { dir }
-    }
-
-    /// The roots a server configures for this manufacturer: its root and
-    /// its issuing CA (TPMs carry only the EK certificate).
-    fn roots(&self) -> EkRoots {
-        let mut roots = EkRoots::new();
-        for file in ["swtpm-localca-rootca-cert.pem", "issuercert.pem"] {
-            roots
-                .add_file(&std::fs::read(self.dir.join("ca").join(file)).unwrap())
-                .unwrap();
-        }
-        roots
-    }
-}
-
-/// A running swtpm.
-struct Swtpm {
-    child: Child,
-    tcti: String,
-}
-
-impl Drop for Swtpm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Two consecutive free TCP ports (swtpm's server and control channel).
-fn free_ports() -> u16 {
-    loop {
-        let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = a.local_addr().unwrap().port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
-
-impl Swtpm {
-    /// Manufactures a TPM under `maker` and starts it.
-    fn start(base: &Path, name: &str, maker: &Manufacturer) -> Self {
-        let state = base.join(name);
-        std::fs::create_dir_all(&state).unwrap();
-        let out = Command::new("swtpm_setup")
-            .args([
-                "--tpm2",
-                "--create-ek-cert",
-                "--create-platform-cert",
-                "--overwrite",
-            ])
-            .arg("--tpmstate")
-            .arg(&state)
-            .arg("--config")
-            .arg(maker.dir.join("setup.conf"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "swtpm_setup: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_ports();
-        let child = Command::new("swtpm")
-            .args(["socket", "--tpm2", "--flags", "startup-clear"])
-            .arg("--tpmstate")
-            .arg(format!("dir={}", state.display()))
-            .arg("--server")
-            .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
-            .arg("--ctrl")
-            .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "swtpm did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Swtpm {
-            child,
-            tcti: format!("swtpm:host=127.0.0.1,port={port}"),
-        }
-    }
-
-    fn agent(&self, dir: &Path, ek: agent::EkKind) -> agent::Tpm {
-        std::fs::create_dir_all(dir).unwrap();
-        agent::Tpm::new(Some(self.tcti.clone()), dir, ek)
-    }
+/// The node agent's driver for `tpm`, keeping its files in `dir`.
+fn agent_for(tpm: &Swtpm, dir: &Path, ek: agent::EkKind) -> agent::Tpm {
+    std::fs::create_dir_all(dir).unwrap();
+    agent::Tpm::new(Some(tpm.tcti.clone()), dir, ek)
 }
 
 fn b64(s: &str) -> Vec<u8> {
@@ -240,7 +103,7 @@ fn genuine_tpm_attests_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let maker = Manufacturer::new(tmp.path(), "maker");
     let tpm = Swtpm::start(tmp.path(), "tpm", &maker);
-    let node = tpm.agent(&tmp.path().join("node"), agent::EkKind::Rsa);
+    let node = agent_for(&tpm, &tmp.path().join("node"), agent::EkKind::Rsa);
 
     let start = node.start(node_key()).unwrap();
     assert_eq!(start.node_key, node_key());
@@ -263,7 +126,7 @@ fn ek_certificate_from_another_root_is_refused() {
     // Make our CA exist (swtpm_localca creates it on first use).
     let _ours_tpm = Swtpm::start(tmp.path(), "ours-tpm", &ours);
     let tpm = Swtpm::start(tmp.path(), "tpm", &theirs);
-    let node = tpm.agent(&tmp.path().join("node"), agent::EkKind::Rsa);
+    let node = agent_for(&tpm, &tmp.path().join("node"), agent::EkKind::Rsa);
 
     let start = node.start(node_key()).unwrap();
     assert_eq!(
@@ -284,8 +147,12 @@ fn genuine_ek_with_another_tpms_ak_cannot_activate() {
     let maker = Manufacturer::new(tmp.path(), "maker");
     let genuine = Swtpm::start(tmp.path(), "genuine", &maker);
     let other = Swtpm::start(tmp.path(), "other", &maker);
-    let genuine_node = genuine.agent(&tmp.path().join("genuine-node"), agent::EkKind::Rsa);
-    let other_node = other.agent(&tmp.path().join("other-node"), agent::EkKind::Rsa);
+    let genuine_node = agent_for(
+        &genuine,
+        &tmp.path().join("genuine-node"),
+        agent::EkKind::Rsa,
+    );
+    let other_node = agent_for(&other, &tmp.path().join("other-node"), agent::EkKind::Rsa);
 
     // The attacker shows the genuine TPM's EK (certificate and public
     // area) but an AK of another TPM it controls.
@@ -312,7 +179,7 @@ fn quote_over_another_nonce_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let maker = Manufacturer::new(tmp.path(), "maker");
     let tpm = Swtpm::start(tmp.path(), "tpm", &maker);
-    let node = tpm.agent(&tmp.path().join("node"), agent::EkKind::Rsa);
+    let node = agent_for(&tpm, &tmp.path().join("node"), agent::EkKind::Rsa);
 
     let start = node.start(node_key()).unwrap();
     let (ak, challenge) = server_start(&start, &maker.roots(), SECRET).unwrap();
@@ -339,7 +206,7 @@ fn ecc_ek_credential_activates() {
     // swtpm_setup 0.7 certifies a P-384 ECC EK only, so the P-256 EK from
     // the TCG template has no certificate: this checks the ECDH/KDFe
     // credential path, not the chain.
-    let node = tpm.agent(&tmp.path().join("node"), agent::EkKind::Ecc);
+    let node = agent_for(&tpm, &tmp.path().join("node"), agent::EkKind::Ecc);
     let (ek_public, ak_public) = node.create_keys().unwrap();
     let ek = Public::from_tpm2b(&ek_public).unwrap();
     assert!(matches!(ek.key(), PublicKey::EccP256 { .. }));

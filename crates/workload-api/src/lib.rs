@@ -9,6 +9,16 @@
 //! - [`snapshot`]: what the agent holds for its workloads (SVIDs with their
 //!   private keys, bundles, CRLs), the one input of the SPIFFE Workload API
 //!   server this crate serves over a Unix socket ([`server::serve`]).
+// Tests may unwrap and index: a panic there is a failed test.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub mod jwt_svid;
 pub mod proto;

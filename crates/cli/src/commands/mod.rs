@@ -13,3 +13,4 @@ pub(crate) mod node;
 pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;
+pub(crate) mod workload;

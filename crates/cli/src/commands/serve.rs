@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    DeviceSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    DeviceSettings, WorkloadSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
     MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
 };
@@ -48,6 +48,8 @@ pub(crate) struct Serve {
     oidc: OidcSettings,
     #[command(flatten)]
     devices: DeviceSettings,
+    #[command(flatten)]
+    workloads: WorkloadSettings,
 }
 
 impl Serve {
@@ -76,6 +78,7 @@ impl Serve {
                 keys: sources.resolve(self.keys)?,
                 oidc: sources.resolve(self.oidc)?,
                 devices: sources.resolve(self.devices)?,
+                workloads: sources.resolve(self.workloads)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

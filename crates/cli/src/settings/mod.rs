@@ -15,6 +15,7 @@
 //! only supplied its default.
 
 mod devices;
+mod workloads;
 mod file;
 mod http;
 mod keys;
@@ -45,6 +46,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use devices::DeviceSettings;
+pub(crate) use workloads::WorkloadSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
@@ -148,6 +150,7 @@ groups! {
     policy: PolicySettings,
     oidc: OidcSettings,
     devices: DeviceSettings,
+    workloads: WorkloadSettings,
     node: NodeSettings,
 }
 

@@ -82,12 +82,15 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // Issue 16 (devices) added device_trust and
     // device_enterprise_attestation.
     flags_are_keys::<DeviceSettings>();
+    // Issue 17 (h-svc) added trust_domain, svid_ttl, jwt_svid_ttl,
+    // ca_ttl, ca_cert, ca_key and ca_key_encryption_key_file.
+    flags_are_keys::<WorkloadSettings>();
     // Issue 17 (h-node): server, socket, node_data_dir, join_token, tpm,
     // sync_interval.
     flags_are_keys::<NodeSettings>();
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
-    // issue 17: + 6 (node agent).
-    assert_eq!(all_keys().len(), 60, "the keys the file has always had");
+    // issue 17: + 7 (workloads) + 6 (node agent).
+    assert_eq!(all_keys().len(), 67, "the keys the file has always had");
 }
 
 #[test]

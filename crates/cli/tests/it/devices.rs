@@ -11,7 +11,7 @@ use serde_json::Value;
 const ORIGIN: &str = "http://localhost:8080";
 
 /// `keybound ARGS --data-dir DIR`; (exit code, stdout, stderr).
-fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+pub(super) fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
@@ -70,7 +70,7 @@ fn with_a_device(dir: &std::path::Path) -> String {
 
 /// A registration entitled by `start`, answered by a soft platform
 /// authenticator from a Windows browser.
-async fn register(service: &Service, start: RegistrationStart<'_>) -> keybound_service::Enrolled {
+pub(super) async fn register(service: &Service, start: RegistrationStart<'_>) -> keybound_service::Enrolled {
     let ctx = ClientContext {
         ip: None,
         user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()),

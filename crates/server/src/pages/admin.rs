@@ -90,9 +90,10 @@ pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
 
 /// The console's menu; `here` is the current page's path.
 pub(super) fn nav(here: &str) -> Markup {
-    const PAGES: [(&str, &str); 7] = [
+    const PAGES: [(&str, &str); 8] = [
         ("/admin", "People"),
         ("/admin/devices", "Devices"),
+        ("/admin/workloads", "Workloads"),
         ("/admin/invitations", "Invitations"),
         ("/admin/recoveries", "Recoveries and roles"),
         ("/admin/apps", "Apps"),

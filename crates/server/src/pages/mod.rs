@@ -8,6 +8,7 @@ mod approvals;
 mod apps;
 mod audit;
 mod console_devices;
+mod console_workloads;
 mod enroll;
 mod errors;
 mod forms;
@@ -48,6 +49,7 @@ pub(crate) fn router() -> Router<AppState> {
             post(my_devices::decommission),
         )
         .route("/admin/devices", get(console_devices::page))
+        .route("/admin/workloads", get(console_workloads::page))
         .route(
             "/admin/devices/{name}/{action}",
             post(console_devices::action),

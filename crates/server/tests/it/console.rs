@@ -403,3 +403,36 @@ async fn open_invitations_are_listed_and_voided() {
         assert_eq!(location, "/admin/invitations?notice=no-open-invitation");
     }
 }
+
+/// Issue 17: `/admin/workloads` lists entries and nodes, read-only, for
+/// administrators only, every value escaped.
+#[tokio::test]
+async fn the_workloads_page_lists_entries_and_nodes_for_administrators() {
+    let (app, service) = app().await;
+    let mut root = enrolled(&app, &service, "root", true).await;
+    let mut ada = enrolled(&app, &service, "ada", false).await;
+    let op = Operator::local("cli");
+    service
+        .add_workload_entry(
+            (&op).into(),
+            &keybound_service::NewEntry {
+                spiffe_id: "spiffe://localhost/web".into(),
+                parent: "node-1".into(),
+                selectors: vec!["unix:path:/opt/<b>app</b>".into()],
+                owner: "ada".into(),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let (status, _, page) = get(&mut root, "/admin/workloads").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("spiffe://localhost/web"), "{page}");
+    assert!(page.contains("&lt;b&gt;app"), "escaped: {page}");
+    assert!(page.contains("id=\"no-nodes\""));
+    assert!(page.contains("href=\"/admin/workloads\" aria-current=\"page\""));
+    let (status, location, page) = get(&mut ada, "/admin/workloads").await;
+    assert_ne!(status, StatusCode::OK, "{location}");
+    assert!(!page.contains("spiffe://localhost/web"));
+}

@@ -163,6 +163,31 @@ pub enum EventKind {
     /// `device.hint_conflict`: client hints contradicted the attested
     /// platform; they were not used.
     DeviceHintConflict,
+    // Workload identity (issue 17).
+    /// `workload.entry.add`: a registration entry was added.
+    WorkloadEntryAdd,
+    /// `workload.entry.remove`: a registration entry was removed (by an administrator, or its owner's offboarding); its SVIDs revoked.
+    WorkloadEntryRemove,
+    /// `workload.token.create`: a join token was created for a node to be.
+    WorkloadTokenCreate,
+    /// `workload.node.attest`: a node attested (join token, TPM) and its key was bound.
+    WorkloadNodeAttest,
+    /// `workload.node.refused`: a node's attestation or call was refused, or part of its request was left out.
+    WorkloadNodeRefused,
+    /// `workload.node.decommission`: a node was decommissioned; its SVIDs revoked.
+    WorkloadNodeDecommission,
+    /// `workload.svid.issue`: SVIDs issued to a node, one event per sync (counts in the reason).
+    WorkloadSvidIssue,
+    /// `workload.ca.prepare`: the next X.509 authority was made and published in the bundle.
+    WorkloadCaPrepare,
+    /// `workload.ca.activate`: the prepared X.509 authority now signs.
+    WorkloadCaActivate,
+    /// `workload.ca.retire`: an X.509 authority left the bundle.
+    WorkloadCaRetire,
+    /// `workload.federation.add`: a federated trust domain was added.
+    WorkloadFederationAdd,
+    /// `workload.federation.remove`: a federated trust domain was removed.
+    WorkloadFederationRemove,
 }
 
 impl EventKind {
@@ -244,6 +269,19 @@ impl EventKind {
         EventKind::DeviceImport,
         EventKind::DevicePosture,
         EventKind::DeviceHintConflict,
+        // Workload identity (issue 17).
+        EventKind::WorkloadEntryAdd,
+        EventKind::WorkloadEntryRemove,
+        EventKind::WorkloadTokenCreate,
+        EventKind::WorkloadNodeAttest,
+        EventKind::WorkloadNodeRefused,
+        EventKind::WorkloadNodeDecommission,
+        EventKind::WorkloadSvidIssue,
+        EventKind::WorkloadCaPrepare,
+        EventKind::WorkloadCaActivate,
+        EventKind::WorkloadCaRetire,
+        EventKind::WorkloadFederationAdd,
+        EventKind::WorkloadFederationRemove,
     ];
 
     /// The stable name the audit log records.
@@ -324,6 +362,18 @@ impl EventKind {
             EventKind::DeviceImport => "device.import",
             EventKind::DevicePosture => "device.posture",
             EventKind::DeviceHintConflict => "device.hint_conflict",
+            EventKind::WorkloadEntryAdd => "workload.entry.add",
+            EventKind::WorkloadEntryRemove => "workload.entry.remove",
+            EventKind::WorkloadTokenCreate => "workload.token.create",
+            EventKind::WorkloadNodeAttest => "workload.node.attest",
+            EventKind::WorkloadNodeRefused => "workload.node.refused",
+            EventKind::WorkloadNodeDecommission => "workload.node.decommission",
+            EventKind::WorkloadSvidIssue => "workload.svid.issue",
+            EventKind::WorkloadCaPrepare => "workload.ca.prepare",
+            EventKind::WorkloadCaActivate => "workload.ca.activate",
+            EventKind::WorkloadCaRetire => "workload.ca.retire",
+            EventKind::WorkloadFederationAdd => "workload.federation.add",
+            EventKind::WorkloadFederationRemove => "workload.federation.remove",
         }
     }
 }
@@ -343,7 +393,10 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for kind in EventKind::ALL {
             let name = kind.as_str();
-            assert!(name.matches('.').count() <= 1, "{name}");
+            // Workload events name area, object and verb (issue 17's
+            // agreed names: `workload.entry.add`); every other kind one dot.
+            let dots = if name.starts_with("workload.") { 2 } else { 1 };
+            assert!(name.matches('.').count() <= dots, "{name}");
             assert!(
                 name.bytes()
                     .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.'),

@@ -229,6 +229,63 @@ pub enum Refusal {
     /// A registration for a session signed in longer ago than a browser
     /// takes to register: only a copied cookie asks that late.
     DbscBindTooLate,
+    // Workload identity (issue 17).
+    /// A SPIFFE ID that is not one (scheme, trust domain, path segments, length).
+    WorkloadInvalidSpiffeId,
+    /// A SPIFFE ID outside this trust domain.
+    WorkloadForeignTrustDomain,
+    /// A SPIFFE ID under `/keybound/node/`, which only nodes hold.
+    WorkloadReservedSpiffeId,
+    /// An entry without selectors would match every workload.
+    WorkloadNoSelectors,
+    /// A selector of an unknown type or a malformed value.
+    WorkloadInvalidSelector,
+    /// An entry's parent that is neither a node name nor `set:<label>`.
+    WorkloadInvalidParent,
+    /// An entry field outside its bounds (TTL, DNS name, hint, federated trust domain).
+    WorkloadInvalidEntryField,
+    /// An entry with the same SPIFFE ID, parent and selectors exists.
+    WorkloadEntryExists,
+    /// An entry's owner that is not an active person.
+    WorkloadOwnerNotActive,
+    /// A node name outside the rule (1-63 of a-z, 0-9, -).
+    WorkloadInvalidNodeName,
+    /// A node of that name exists already.
+    WorkloadNodeNameTaken,
+    /// A join token that is unknown, spent or expired.
+    WorkloadJoinTokenInvalid,
+    /// A node key that is not a public EC P-256 JWK.
+    WorkloadNodeKeyInvalid,
+    /// Another node is bound to that key.
+    WorkloadNodeKeyTaken,
+    /// A node proof that is not a well-formed `kb-node+jwt` JWS.
+    WorkloadNodeProofMalformed,
+    /// A node proof whose signature does not verify, or whose key is no node's.
+    WorkloadNodeProofSignature,
+    /// A node proof made for another method or URL, or naming another node.
+    WorkloadNodeProofWrongTarget,
+    /// A node proof issued outside the accepted window.
+    WorkloadNodeProofStale,
+    /// A node proof whose `jti` was seen already.
+    WorkloadNodeProofReplayed,
+    /// The node is decommissioned: it never comes back.
+    WorkloadNodeDecommissioned,
+    /// A node asked for an entry not parented to it.
+    WorkloadEntryNotForNode,
+    /// A node asked for an entry's SVID more often than rotation needs.
+    WorkloadSvidRateLimited,
+    /// An SVID public key that is not an EC P-256 SubjectPublicKeyInfo.
+    WorkloadInvalidSvidKey,
+    /// A JWT-SVID request without an audience, or with too many or too long.
+    WorkloadInvalidAudience,
+    /// A sync asking for more SVIDs than the bound.
+    WorkloadTooManyRequests,
+    /// A trust domain name that is not one, or is our own.
+    WorkloadInvalidTrustDomain,
+    /// That trust domain is federated already.
+    WorkloadFederationExists,
+    /// A federated bundle that is not a SPIFFE bundle, or a bundle URL that is not https.
+    WorkloadInvalidBundle,
 }
 
 impl Refusal {
@@ -340,6 +397,34 @@ impl Refusal {
         Refusal::DbscSessionMismatch,
         Refusal::DbscAlreadyBound,
         Refusal::DbscBindTooLate,
+        Refusal::WorkloadInvalidSpiffeId,
+        Refusal::WorkloadForeignTrustDomain,
+        Refusal::WorkloadReservedSpiffeId,
+        Refusal::WorkloadNoSelectors,
+        Refusal::WorkloadInvalidSelector,
+        Refusal::WorkloadInvalidParent,
+        Refusal::WorkloadInvalidEntryField,
+        Refusal::WorkloadEntryExists,
+        Refusal::WorkloadOwnerNotActive,
+        Refusal::WorkloadInvalidNodeName,
+        Refusal::WorkloadNodeNameTaken,
+        Refusal::WorkloadJoinTokenInvalid,
+        Refusal::WorkloadNodeKeyInvalid,
+        Refusal::WorkloadNodeKeyTaken,
+        Refusal::WorkloadNodeProofMalformed,
+        Refusal::WorkloadNodeProofSignature,
+        Refusal::WorkloadNodeProofWrongTarget,
+        Refusal::WorkloadNodeProofStale,
+        Refusal::WorkloadNodeProofReplayed,
+        Refusal::WorkloadNodeDecommissioned,
+        Refusal::WorkloadEntryNotForNode,
+        Refusal::WorkloadSvidRateLimited,
+        Refusal::WorkloadInvalidSvidKey,
+        Refusal::WorkloadInvalidAudience,
+        Refusal::WorkloadTooManyRequests,
+        Refusal::WorkloadInvalidTrustDomain,
+        Refusal::WorkloadFederationExists,
+        Refusal::WorkloadInvalidBundle,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -452,6 +537,34 @@ impl Refusal {
             Refusal::DbscSessionMismatch => "dbsc_session_mismatch",
             Refusal::DbscAlreadyBound => "dbsc_already_bound",
             Refusal::DbscBindTooLate => "dbsc_bind_too_late",
+            Refusal::WorkloadInvalidSpiffeId => "workload_invalid_spiffe_id",
+            Refusal::WorkloadForeignTrustDomain => "workload_foreign_trust_domain",
+            Refusal::WorkloadReservedSpiffeId => "workload_reserved_spiffe_id",
+            Refusal::WorkloadNoSelectors => "workload_no_selectors",
+            Refusal::WorkloadInvalidSelector => "workload_invalid_selector",
+            Refusal::WorkloadInvalidParent => "workload_invalid_parent",
+            Refusal::WorkloadInvalidEntryField => "workload_invalid_entry_field",
+            Refusal::WorkloadEntryExists => "workload_entry_exists",
+            Refusal::WorkloadOwnerNotActive => "workload_owner_not_active",
+            Refusal::WorkloadInvalidNodeName => "workload_invalid_node_name",
+            Refusal::WorkloadNodeNameTaken => "workload_node_name_taken",
+            Refusal::WorkloadJoinTokenInvalid => "workload_join_token_invalid",
+            Refusal::WorkloadNodeKeyInvalid => "workload_node_key_invalid",
+            Refusal::WorkloadNodeKeyTaken => "workload_node_key_taken",
+            Refusal::WorkloadNodeProofMalformed => "workload_node_proof_malformed",
+            Refusal::WorkloadNodeProofSignature => "workload_node_proof_signature",
+            Refusal::WorkloadNodeProofWrongTarget => "workload_node_proof_wrong_target",
+            Refusal::WorkloadNodeProofStale => "workload_node_proof_stale",
+            Refusal::WorkloadNodeProofReplayed => "workload_node_proof_replayed",
+            Refusal::WorkloadNodeDecommissioned => "workload_node_decommissioned",
+            Refusal::WorkloadEntryNotForNode => "workload_entry_not_for_node",
+            Refusal::WorkloadSvidRateLimited => "workload_svid_rate_limited",
+            Refusal::WorkloadInvalidSvidKey => "workload_invalid_svid_key",
+            Refusal::WorkloadInvalidAudience => "workload_invalid_audience",
+            Refusal::WorkloadTooManyRequests => "workload_too_many_requests",
+            Refusal::WorkloadInvalidTrustDomain => "workload_invalid_trust_domain",
+            Refusal::WorkloadFederationExists => "workload_federation_exists",
+            Refusal::WorkloadInvalidBundle => "workload_invalid_bundle",
         }
     }
 }

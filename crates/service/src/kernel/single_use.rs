@@ -26,6 +26,9 @@ pub enum TokenKind {
     ClientAssertion,
     /// A DBSC challenge a proof answered, remembered until it expires.
     DbscChallenge,
+    /// A node proof's `jti` (with its node), remembered until the proof
+    /// would be refused as stale anyway.
+    NodeProof,
 }
 
 impl TokenKind {
@@ -37,6 +40,7 @@ impl TokenKind {
             TokenKind::JoinToken => "join_token",
             TokenKind::ClientAssertion => "client_assertion_jti",
             TokenKind::DbscChallenge => "dbsc_challenge",
+            TokenKind::NodeProof => "node_proof_jti",
         }
     }
 }

@@ -28,6 +28,10 @@ impl Service {
             .saturating_mul(1000)
             .max(self.config.session_ttl_ms);
         purged += tx.purge_oidc(now, keep_codes_ms).await?;
+        // Workloads: spent or expired join tokens' terms, and SVIDs past
+        // their notAfter (no CRL lists them, no retirement waits for them).
+        purged += tx.purge_workload_join_tokens(now).await?;
+        purged += tx.purge_workload_svids(now).await?;
         tx.commit().await?;
         Ok(purged)
     }

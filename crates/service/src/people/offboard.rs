@@ -23,6 +23,8 @@ pub struct Offboarded {
     pub grants: usize,
     /// Devices decommissioned.
     pub devices: usize,
+    /// Workload registration entries removed (their SVIDs revoked).
+    pub workload_entries: usize,
 }
 
 impl Service {
@@ -118,6 +120,11 @@ impl Service {
             .decommission_devices_of(&mut tx, &identity.id, actor, ctx)
             .await?;
         done.devices = devices;
+        // Their workloads lose their identities too (issue 17): each entry
+        // removed with its workload.entry.remove, its SVIDs revoked.
+        done.workload_entries = self
+            .remove_entries_of(&mut tx, &identity.id, actor, ctx)
+            .await?;
         for grant in tx.void_grants_of(&identity.id, now).await? {
             let mut e = event(EventKind::OffboardVoidGrant);
             e.reason = Some(format!(

@@ -38,6 +38,7 @@ mod recovery;
 mod recovery_requests;
 mod standing;
 mod tiers;
+mod workloads;
 
 const RP_ID: &str = "localhost";
 const ORIGIN: &str = "http://localhost:8080";

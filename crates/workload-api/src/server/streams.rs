@@ -76,13 +76,12 @@ where
             if !snap.trust_domain.is_empty() {
                 match answer(&snap, &selectors) {
                     None => {
-                        let _ = tx
-                            .send(Err(Status::permission_denied("no identity issued")))
-                            .await;
+                        let denied = Err(Status::permission_denied("no identity issued"));
+                        send(&tx, denied, &mut stop).await;
                         return;
                     }
                     Some(now) if last.as_ref() != Some(&now) => {
-                        if tx.send(Ok(now.clone())).await.is_err() {
+                        if !send(&tx, Ok(now.clone()), &mut stop).await {
                             return;
                         }
                         last = Some(now);
@@ -98,4 +97,18 @@ where
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// Sends one item; false when the client is gone or the server stops. A
+/// client that stops reading fills the channel and the HTTP/2 window: the
+/// send then waits, but never past shutdown.
+async fn send<T>(
+    tx: &mpsc::Sender<Result<T, Status>>,
+    item: Result<T, Status>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        sent = tx.send(item) => sent.is_ok(),
+        _ = stop.wait_for(|s| *s) => false,
+    }
 }

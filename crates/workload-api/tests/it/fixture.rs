@@ -275,6 +275,12 @@ pub async fn start_workload_api(
     jwt: Arc<dyn JwtIssuer>,
     limits: Limits,
 ) -> Running {
+    // `RUST_LOG=h2=debug,keybound_workload_api=debug` shows why a call
+    // was refused.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("api.sock");
     let listener = tokio::net::UnixListener::bind(&socket).unwrap();

@@ -10,6 +10,7 @@
     missing_docs
 )]
 
+mod acceptance;
 mod api;
 mod client;
 mod fixture;
