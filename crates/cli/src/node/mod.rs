@@ -43,6 +43,8 @@ use servers::{CallError, Servers, SKIP_MAX};
 
 /// Syncs in a row at most when each reveals new entries to ask SVIDs for.
 const MAX_ROUNDS: usize = 3;
+/// The shortest wait after a sync the server asked to repeat at once.
+const MIN_SYNC_WAIT: Duration = Duration::from_secs(1);
 /// The shortest wait between two loop turns.
 const MIN_WAIT: Duration = Duration::from_millis(50);
 
@@ -228,10 +230,13 @@ impl Agent {
     pub(crate) async fn turn(&mut self) -> Duration {
         let wait = match self.sync().await {
             Ok(next_sync_ms) => {
+                // A `next_sync_ms` in the past (a server's clock behind
+                // this host's) must not make the agent call in a loop.
                 let until = next_sync_ms.saturating_sub(unix_ms());
                 let until = Duration::from_millis(u64::try_from(until).unwrap_or(0));
+                let floor = self.interval.min(MIN_SYNC_WAIT);
                 if next_sync_ms > 0 {
-                    until.min(self.interval)
+                    until.clamp(floor, self.interval)
                 } else {
                     self.interval
                 }

@@ -25,6 +25,18 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `path` (`/workload/v1/sync`) under `base`, keeping the base's path: a
+/// server behind a proxy at `https://example.org/keybound` is reached at
+/// `https://example.org/keybound/workload/v1/sync`.
+pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, url::ParseError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    base.join(path.trim_start_matches('/'))
+}
+
 /// Makes the `Authorization` header for a call to a full URL.
 pub(crate) type Authorize<'a> = dyn Fn(&str) -> Result<String, String> + Send + Sync + 'a;
 
@@ -128,7 +140,7 @@ impl Servers {
             let Some(base) = self.list().get(index).map(|s| s.base.clone()) else {
                 continue;
             };
-            let url = match base.join(path) {
+            let url = match endpoint(&base, path) {
                 Ok(url) => url,
                 Err(e) => {
                     last = e.to_string();

@@ -248,6 +248,27 @@ fn an_svid_for_an_entry_not_listed_is_dropped() {
     assert_eq!(dropped, vec![("x".to_owned(), Dropped::UnknownEntry)]);
 }
 
+#[test]
+fn endpoints_keep_the_base_path() {
+    let at = |base: &str| {
+        servers::endpoint(&url::Url::parse(base).unwrap(), "/workload/v1/sync")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        at("https://a.example"),
+        "https://a.example/workload/v1/sync"
+    );
+    assert_eq!(
+        at("https://a.example/kb"),
+        "https://a.example/kb/workload/v1/sync"
+    );
+    assert_eq!(
+        at("https://a.example/kb/"),
+        "https://a.example/kb/workload/v1/sync"
+    );
+}
+
 // ---- the agent against the fake server -------------------------------
 
 fn config(servers: &[&str], dir: &std::path::Path, attestation: Attestation) -> AgentConfig {

@@ -463,3 +463,49 @@ fn the_example_config_names_every_key_and_is_valid_uncommented() {
         panic!("the example configuration, uncommented, is not valid: {e}\n{uncommented}");
     }
 }
+
+#[test]
+fn the_node_agent_needs_a_server_and_one_way_to_attest() {
+    #[derive(Parser, Debug)]
+    struct Agent {
+        #[command(flatten)]
+        node: NodeSettings,
+    }
+    let parse = |args: &[&str]| {
+        Agent::try_parse_from(std::iter::once("node").chain(args.iter().copied()))
+            .unwrap()
+            .node
+    };
+    let none = parse(&[]);
+    assert!(none.servers().unwrap_err().contains("--server"));
+    assert_eq!(none.attestation().unwrap(), Attestation::None);
+    assert_eq!(none.sync_interval().unwrap(), Duration::from_secs(5));
+    let two = parse(&[
+        "--server",
+        "https://a.example",
+        "--server",
+        "https://b.example/kb/",
+    ]);
+    let urls: Vec<String> = two
+        .servers()
+        .unwrap()
+        .iter()
+        .map(|u| u.to_string())
+        .collect();
+    assert_eq!(urls, ["https://a.example/", "https://b.example/kb/"]);
+    let commas = parse(&["--server", "https://a.example,https://b.example"]);
+    assert_eq!(commas.servers().unwrap().len(), 2);
+    for bad in ["ftp://a.example", "not a url", "mailto:x@example.org"] {
+        assert!(parse(&["--server", bad]).servers().is_err(), "{bad}");
+    }
+    let both = parse(&["--join-token", "t", "--tpm"]);
+    assert!(both.attestation().unwrap_err().contains("exclude"));
+    assert_eq!(
+        parse(&["--join-token", "t"]).attestation().unwrap(),
+        Attestation::JoinToken("t".into())
+    );
+    assert_eq!(parse(&["--tpm"]).attestation().unwrap(), Attestation::Tpm);
+    assert!(Agent::try_parse_from(["node", "--sync-interval", "0"]).is_err());
+    // The token never shows in a debug print.
+    assert!(!format!("{:?}", Attestation::JoinToken("secret-token".into())).contains("secret"));
+}
