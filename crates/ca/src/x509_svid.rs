@@ -129,6 +129,19 @@ pub fn issue_x509_svid(authority: &Authority, req: &SvidRequest<'_>) -> Result<X
     })
 }
 
+impl X509Svid {
+    /// The chain to hand a workload (`X509SVID.x509_svid`, the wire's
+    /// `IssuedSvid.chain`): the leaf, then `authority`'s certificate
+    /// unless it is a root, which travels in the bundle instead.
+    pub fn chain(&self, authority: &Authority) -> Vec<Vec<u8>> {
+        let mut chain = vec![self.cert_der.clone()];
+        if !authority.is_self_signed() {
+            chain.push(authority.cert_der().to_vec());
+        }
+        chain
+    }
+}
+
 impl Authority {
     /// [`issue_x509_svid`] with this authority.
     pub fn issue_x509_svid(&self, req: &SvidRequest<'_>) -> Result<X509Svid, Error> {

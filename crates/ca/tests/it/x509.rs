@@ -38,6 +38,8 @@ fn svid_verifies_to_its_root_with_webpki() {
     let sid = id("spiffe://example.org/web");
     let svid = ca.issue_x509_svid(&request(&spki, &sid, &[])).unwrap();
     assert!(ca.is_self_signed());
+    // A root's SVID travels alone: the root is in the bundle.
+    assert_eq!(svid.chain(&ca), vec![svid.cert_der.clone()]);
     verify(&svid.cert_der, &[], ca.cert_der(), NOW).unwrap();
     // Past its notAfter the same chain fails: the check is live.
     assert_eq!(
@@ -434,6 +436,8 @@ fn intermediate_under_the_organisations_root_chains() {
         let sid = id("spiffe://example.org/web");
         let svid = ca.issue_x509_svid(&request(&spki, &sid, &[])).unwrap();
         verify(&svid.cert_der, &[ca.cert_der()], &org_cert, NOW).unwrap();
+        let chain = svid.chain(&ca);
+        assert_eq!(chain, vec![svid.cert_der.clone(), ca.cert_der().to_vec()]);
         // Without the intermediate in the chain there is no path.
         assert_eq!(
             verify(&svid.cert_der, &[], &org_cert, NOW),
