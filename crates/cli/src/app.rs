@@ -17,10 +17,10 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::policy_dir;
 use crate::settings::{
-    redact_password, DeviceSettings, WorkloadSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
+    redact_password, DeviceSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
     LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings,
     OidcSettings, PeopleSettings, PolicySettings, RegistrationSettings, SiteSettings,
-    StoreSettings, TierSettings, TlsSettings,
+    StoreSettings, TierSettings, TlsSettings, WorkloadSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -298,6 +298,17 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let mut jobs = Jobs::new();
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
     jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
+    jobs.every(
+        jobs::workloads::rotate_ca_every(&service),
+        jobs::workloads::RotateCa(service.clone()),
+    );
+    jobs.every(
+        jobs::workloads::FETCH_BUNDLES_EVERY,
+        jobs::workloads::FetchBundles {
+            service: service.clone(),
+            client: reqwest::Client::new(),
+        },
+    );
     jobs.every(
         crate::backchannel::DELIVER_EVERY,
         crate::backchannel::DeliverLogouts {
