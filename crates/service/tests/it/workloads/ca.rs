@@ -374,3 +374,68 @@ async fn last_refusal(w: &World) -> String {
         .and_then(|e| e.event.reason)
         .unwrap()
 }
+
+#[tokio::test]
+async fn two_servers_making_the_first_authority_at_once_agree_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    one_authority_across_servers(&format!("sqlite://{}", dir.path().join("kb.db").display())).await;
+}
+
+#[tokio::test]
+async fn two_servers_making_the_first_authority_at_once_agree_on_postgres() {
+    let Some(pg) = keybound_testdb::shared("first CA authority raced across servers") else {
+        return;
+    };
+    one_authority_across_servers(&pg.fresh_database()).await;
+}
+
+/// Two servers on `url`, no leader: both issue at once, and then both
+/// force a rotation at once; one authority is active throughout, and
+/// each step happened once.
+async fn one_authority_across_servers(url: &str) {
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
+    let server = |seed: u64| {
+        let (url, clock) = (url.to_owned(), clock.clone());
+        async move {
+            let mut config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+            config.workloads.ca_key_encryption_key = Some(KEK);
+            World {
+                service: Service::new(
+                    Store::open(&url).await.unwrap(),
+                    config,
+                    clock.clone(),
+                    Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+                ),
+                clock,
+                auth: Authenticator::default(),
+            }
+        }
+    };
+    let a = server(1).await;
+    let b = server(2).await;
+    let (key, e) = one_entry(&a).await;
+    let (ra, rb) = (csr(&e.id), csr(&e.id));
+    let (x, y) = tokio::join!(sync(&a, &key, "node-1", &ra), sync(&b, &key, "node-1", &rb));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!((x.svids.len(), y.svids.len()), (1, 1));
+    assert_eq!(x.bundle.x509_authorities, y.bundle.x509_authorities);
+    assert_eq!(x.bundle.x509_authorities.len(), 1, "one root, made once");
+    let op = op();
+    let (p, q) = tokio::join!(
+        a.service.rotate_workload_ca(Some((&op).into()), true),
+        b.service.rotate_workload_ca(Some((&op).into()), true)
+    );
+    let steps = p.unwrap().len() + q.unwrap().len();
+    assert!(steps >= 1);
+    let rows = a
+        .service
+        .store()
+        .read()
+        .await
+        .unwrap()
+        .workload_authorities(TD)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().filter(|r| r.state == "active").count(), 1);
+    assert!(rows.iter().filter(|r| r.state == "prepared").count() <= 1);
+}
