@@ -15,7 +15,6 @@
 //! only supplied its default.
 
 mod devices;
-mod workloads;
 mod file;
 mod http;
 mod keys;
@@ -34,6 +33,7 @@ mod tls;
 mod tpm;
 mod trust;
 mod values;
+mod workloads;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -47,7 +47,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use devices::DeviceSettings;
-pub(crate) use workloads::WorkloadSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
@@ -64,6 +63,7 @@ pub(crate) use store::{redact_password, StoreSettings};
 pub(crate) use tls::TlsSettings;
 pub(crate) use tpm::TpmSettings;
 pub(crate) use trust::{RegistrationSettings, TierSettings};
+pub(crate) use workloads::WorkloadSettings;
 
 /// A group of settings: clap arguments and a part of the file at once.
 pub(crate) trait Group:
