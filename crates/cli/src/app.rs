@@ -17,10 +17,10 @@ use crate::lifecycle::{self, DatabaseLock};
 use crate::mds_fetch::Fetcher;
 use crate::policy_dir;
 use crate::settings::{
-    redact_password, DeviceSettings, WorkloadSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
+    redact_password, DeviceSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
     LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings,
     OidcSettings, PeopleSettings, PolicySettings, RegistrationSettings, SiteSettings,
-    StoreSettings, TierSettings, TlsSettings,
+    StoreSettings, TierSettings, TlsSettings, WorkloadSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)

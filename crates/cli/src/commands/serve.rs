@@ -6,9 +6,10 @@ use clap::Args;
 
 use crate::app::{self, ServeSettings, ServiceSettings};
 use crate::settings::{
-    DeviceSettings, WorkloadSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
+    DeviceSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
     MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
+    WorkloadSettings,
 };
 
 /// Run the relying-party server.

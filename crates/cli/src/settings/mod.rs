@@ -15,7 +15,6 @@
 //! only supplied its default.
 
 mod devices;
-mod workloads;
 mod file;
 mod http;
 mod keys;
@@ -33,6 +32,7 @@ mod store;
 mod tls;
 mod trust;
 mod values;
+mod workloads;
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -46,7 +46,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub(crate) use devices::DeviceSettings;
-pub(crate) use workloads::WorkloadSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
 pub(crate) use lifecycle::LifecycleSettings;
@@ -62,6 +61,7 @@ pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
 pub(crate) use tls::TlsSettings;
 pub(crate) use trust::{RegistrationSettings, TierSettings};
+pub(crate) use workloads::WorkloadSettings;
 
 /// A group of settings: clap arguments and a part of the file at once.
 pub(crate) trait Group:

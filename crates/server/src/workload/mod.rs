@@ -50,22 +50,19 @@ fn error(status: StatusCode, word: &str) -> Response {
 /// The only place a service error becomes a node reply.
 pub(crate) fn refused(e: &ServiceError) -> Response {
     let response = match e {
-        ServiceError::Rejected(refusal) | ServiceError::UnknownCredential(refusal) => {
-            match refusal {
-                Refusal::WorkloadNodeProofMalformed
-                | Refusal::WorkloadNodeProofSignature
-                | Refusal::WorkloadNodeProofWrongTarget
-                | Refusal::WorkloadNodeProofStale
-                | Refusal::WorkloadNodeProofReplayed
-                | Refusal::WorkloadJoinTokenInvalid => {
-                    error(StatusCode::UNAUTHORIZED, "unauthorized")
-                }
-                Refusal::WorkloadNodeDecommissioned | Refusal::WorkloadEntryNotForNode => {
-                    error(StatusCode::FORBIDDEN, "forbidden")
-                }
-                _ => error(StatusCode::BAD_REQUEST, "invalid_request"),
+        ServiceError::Rejected(refusal) | ServiceError::UnknownCredential(refusal) => match refusal
+        {
+            Refusal::WorkloadNodeProofMalformed
+            | Refusal::WorkloadNodeProofSignature
+            | Refusal::WorkloadNodeProofWrongTarget
+            | Refusal::WorkloadNodeProofStale
+            | Refusal::WorkloadNodeProofReplayed
+            | Refusal::WorkloadJoinTokenInvalid => error(StatusCode::UNAUTHORIZED, "unauthorized"),
+            Refusal::WorkloadNodeDecommissioned | Refusal::WorkloadEntryNotForNode => {
+                error(StatusCode::FORBIDDEN, "forbidden")
             }
-        }
+            _ => error(StatusCode::BAD_REQUEST, "invalid_request"),
+        },
         ServiceError::ConfirmationRequired | ServiceError::StepUpRequired => {
             error(StatusCode::BAD_REQUEST, "invalid_request")
         }
@@ -192,9 +189,10 @@ async fn crl(State(state): State<AppState>, Path(id): Path<String>) -> Response 
     match state.service.workload_crl(&id).await {
         Ok(der) => {
             let mut response = der.into_response();
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl"));
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-crl"),
+            );
             response
         }
         Err(e) => refused(&e),

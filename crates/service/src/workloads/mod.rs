@@ -28,8 +28,8 @@ pub(crate) mod sync;
 
 pub use entries::{EntryView, NewEntry};
 pub use federation::FederationView;
-pub use proof::NodeCall;
 pub use nodes::{JoinToken, NodeView};
+pub use proof::NodeCall;
 
 use keybound_audit::{NewEvent, Outcome, Severity};
 
@@ -77,7 +77,10 @@ impl std::fmt::Debug for WorkloadSettings {
             .field("ca_ttl_s", &self.ca_ttl_s)
             .field("proof_window_ms", &self.proof_window_ms)
             .field("max_join_token_ttl_ms", &self.max_join_token_ttl_ms)
-            .field("ca_key_encryption_key", &self.ca_key_encryption_key.is_some())
+            .field(
+                "ca_key_encryption_key",
+                &self.ca_key_encryption_key.is_some(),
+            )
             .field("upstream", &self.upstream.is_some())
             .finish()
     }
@@ -119,7 +122,11 @@ impl Service {
 
     /// A node's SPIFFE ID.
     pub(crate) fn node_spiffe_id(&self, name: &str) -> String {
-        format!("spiffe://{}{}{name}", self.trust_domain(), spiffe::NODE_PATH)
+        format!(
+            "spiffe://{}{}{name}",
+            self.trust_domain(),
+            spiffe::NODE_PATH
+        )
     }
 
     /// A workload event by `actor` about `subject`.

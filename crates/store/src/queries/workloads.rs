@@ -203,7 +203,10 @@ impl ReadTx {
     }
 
     /// The node `name`.
-    pub async fn workload_node(&mut self, name: &str) -> Result<Option<WorkloadNodeRow>, StoreError> {
+    pub async fn workload_node(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<WorkloadNodeRow>, StoreError> {
         if !storable(name) {
             return Ok(None);
         }
@@ -335,7 +338,11 @@ impl WriteTx {
     }
 
     /// Records a sync of an active node; false when it is not active.
-    pub async fn touch_workload_node(&mut self, name: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn touch_workload_node(
+        &mut self,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = self
             .write()
             .await?
