@@ -11,7 +11,7 @@ use keybound_jose::Jwk;
 use serde_json::{Map, Value};
 
 use crate::cert::{CertInfo, MAX_CERT_LEN};
-use crate::crypto::{rsa_public_key, KeyKind, SubjectKey};
+use crate::crypto::{rsa_public_key, KeyKind, PointCheck, SubjectKey};
 use crate::{Error, TrustDomain};
 
 /// The largest bundle document accepted, in bytes.
@@ -161,7 +161,8 @@ fn x509_authority(obj: &Map<String, Value>) -> Result<Vec<u8>, Error> {
 /// The public JWK members (`kty`, `crv`, `x`, `y`, `n`, `e`) of a
 /// SubjectPublicKeyInfo.
 fn public_members(spki_der: &[u8]) -> Result<Map<String, Value>, Error> {
-    let key = SubjectKey::from_spki(spki_der).map_err(|_| Error::Bundle("authority key"))?;
+    let key = SubjectKey::from_spki(spki_der, PointCheck::OnCurve)
+        .map_err(|_| Error::Bundle("authority key"))?;
     let b64 = |bytes: &[u8]| {
         Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     };

@@ -133,8 +133,8 @@ impl rcgen::SigningKey for CaKey {
 }
 
 /// A subject public key an SVID may certify, checked: the algorithm is
-/// one of the allowed, the point is on its curve, the RSA modulus is in
-/// [`RSA_BITS`].
+/// one of the allowed, the EC point has its curve's form (see
+/// [`PointCheck`]), the RSA modulus is in [`RSA_BITS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SubjectKey {
     pub(crate) kind: KeyKind,
@@ -151,9 +151,23 @@ pub(crate) enum KeyKind {
     Rsa,
 }
 
+/// How much of an EC point [`SubjectKey::from_spki`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PointCheck {
+    /// Uncompressed form of the curve's size only. Enough for issuing: the
+    /// CA signs the bytes and never computes with the point; whoever uses
+    /// the key (the workload signing, a peer verifying) parses and
+    /// validates it then, and an off-curve key is useless to its holder.
+    /// Full validation costs about 5 % of an issuance (BENCHMARKS.md).
+    Form,
+    /// On the curve, as aws-lc validates it: for keys keybound itself
+    /// verifies with (bundle authorities).
+    OnCurve,
+}
+
 impl SubjectKey {
-    /// Parses and checks a DER SubjectPublicKeyInfo.
-    pub(crate) fn from_spki(spki_der: &[u8]) -> Result<Self, Error> {
+    /// Parses and checks a DER SubjectPublicKeyInfo (no trailing bytes).
+    pub(crate) fn from_spki(spki_der: &[u8], points: PointCheck) -> Result<Self, Error> {
         let spki =
             SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| Error::UnsupportedKey)?;
         let raw = spki
@@ -177,11 +191,22 @@ impl SubjectKey {
             RSA_ENCRYPTION if params.is_some_and(|p| p.is_null()) => KeyKind::Rsa,
             _ => return Err(Error::UnsupportedKey),
         };
-        let valid = match kind {
-            KeyKind::P256 => ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, raw).is_ok(),
-            KeyKind::P384 => ParsedPublicKey::new(&signature::ECDSA_P384_SHA384_ASN1, raw).is_ok(),
-            KeyKind::Ed25519 => raw.len() == 32,
-            KeyKind::Rsa => rsa_public_key(raw).is_ok_and(|(n, _)| RSA_BITS.contains(&bits(n))),
+        let uncompressed = |size: usize| raw.first() == Some(&0x04) && raw.len() == 1 + 2 * size;
+        let valid = match (kind, points) {
+            (KeyKind::P256, PointCheck::Form) => uncompressed(32),
+            (KeyKind::P384, PointCheck::Form) => uncompressed(48),
+            (KeyKind::P256, PointCheck::OnCurve) => {
+                uncompressed(32)
+                    && ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, raw).is_ok()
+            }
+            (KeyKind::P384, PointCheck::OnCurve) => {
+                uncompressed(48)
+                    && ParsedPublicKey::new(&signature::ECDSA_P384_SHA384_ASN1, raw).is_ok()
+            }
+            (KeyKind::Ed25519, _) => raw.len() == 32,
+            (KeyKind::Rsa, _) => {
+                rsa_public_key(raw).is_ok_and(|(n, _)| RSA_BITS.contains(&bits(n)))
+            }
         };
         if !valid {
             return Err(Error::UnsupportedKey);

@@ -6,13 +6,18 @@
 //! serverAuth + clientAuth (§4.4); an AKI naming the authority's key.
 
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
-    SanType,
+    CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyUsagePurpose, SanType,
 };
 
 use crate::authority::{serial_number, time};
-use crate::crypto::SubjectKey;
+use crate::crypto::{PointCheck, SubjectKey};
 use crate::{Authority, Error, SpiffeId};
+
+/// id-ce-basicConstraints (RFC 5280 §4.2.1.9).
+const BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
+/// `BasicConstraints ::= SEQUENCE {}`: cA defaults to false.
+const NOT_CA: [u8; 2] = [0x30, 0x00];
 
 /// Most DNS SANs in one SVID.
 pub const MAX_DNS_NAMES: usize = 32;
@@ -65,7 +70,7 @@ pub fn issue_x509_svid(authority: &Authority, req: &SvidRequest<'_>) -> Result<X
     if req.spki_der.len() > MAX_SPKI_LEN {
         return Err(Error::UnsupportedKey);
     }
-    let key = SubjectKey::from_spki(req.spki_der)?;
+    let key = SubjectKey::from_spki(req.spki_der, PointCheck::Form)?;
     if req.dns_names.len() > MAX_DNS_NAMES {
         return Err(Error::TooManyDnsNames);
     }
@@ -97,7 +102,14 @@ pub fn issue_x509_svid(authority: &Authority, req: &SvidRequest<'_>) -> Result<X
         sans.push(SanType::DnsName(name));
     }
     params.subject_alt_names = sans;
-    params.is_ca = IsCa::ExplicitNoCa;
+    // basicConstraints cA false, critical, written as a custom extension:
+    // rcgen's `IsCa::ExplicitNoCa` also writes an SKI, which the profile
+    // does not ask for and which costs a SHA-256 and a second SPKI
+    // encoding per SVID (issuance runs at signing speed; BENCHMARKS.md).
+    params.is_ca = IsCa::NoCa;
+    let mut not_ca = CustomExtension::from_oid_content(BASIC_CONSTRAINTS, NOT_CA.to_vec());
+    not_ca.set_criticality(true);
+    params.custom_extensions = vec![not_ca];
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
@@ -115,6 +127,19 @@ pub fn issue_x509_svid(authority: &Authority, req: &SvidRequest<'_>) -> Result<X
         cert_der: cert.der().to_vec(),
         not_after_s,
     })
+}
+
+impl X509Svid {
+    /// The chain to hand a workload (`X509SVID.x509_svid`, the wire's
+    /// `IssuedSvid.chain`): the leaf, then `authority`'s certificate
+    /// unless it is a root, which travels in the bundle instead.
+    pub fn chain(&self, authority: &Authority) -> Vec<Vec<u8>> {
+        let mut chain = vec![self.cert_der.clone()];
+        if !authority.is_self_signed() {
+            chain.push(authority.cert_der().to_vec());
+        }
+        chain
+    }
 }
 
 impl Authority {

@@ -20,7 +20,7 @@ use crate::settings::{
     redact_password, DeviceSettings, Group, HttpSettings, KeySettings, LifecycleSettings,
     LifetimeSettings, LimitSettings, MetadataRefresh, MetadataSource, ObserveSettings,
     OidcSettings, PeopleSettings, PolicySettings, RegistrationSettings, SiteSettings,
-    StoreSettings, TierSettings, TlsSettings, WorkloadSettings,
+    StoreSettings, TierSettings, TlsSettings, TpmSettings, WorkloadSettings,
 };
 
 /// What the service is built from. A command leaves out (as `Default`)
@@ -38,6 +38,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) oidc: OidcSettings,
     pub(crate) devices: DeviceSettings,
     pub(crate) workloads: WorkloadSettings,
+    pub(crate) tpm: TpmSettings,
 }
 
 impl Default for ServiceSettings {
@@ -54,6 +55,7 @@ impl Default for ServiceSettings {
             oidc: OidcSettings::defaults(),
             devices: DeviceSettings::defaults(),
             workloads: WorkloadSettings::defaults(),
+            tpm: TpmSettings::defaults(),
         }
     }
 }
@@ -162,6 +164,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings
         .workloads
         .apply(&mut config, &settings.store.located_url()?)?;
+    settings.tpm.apply(&mut config)?;
     // A retired signing key stays published as long as the longest token
     // it signed lives: with the OIDC lifetimes, not a guess.
     config.key_rotation.max_token_lifetime_ms = config.oidc.longest_signed_token_ms();

@@ -92,8 +92,7 @@ pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 pub use workloads::{
-    EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
-    WorkloadSettings,
+    EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa, WorkloadSettings,
 };
 
 /// Where a request came from, for the audit record.

@@ -206,3 +206,42 @@ fn hostile_bundles_are_refused() {
     // The unmodified document parses: the cases above fail for their edit.
     assert!(parse(&good).is_ok());
 }
+
+/// A certificate for bytes that are no P-256 point, signed by a real key.
+fn off_curve_cert() -> Vec<u8> {
+    struct Fake(Vec<u8>);
+    impl rcgen::PublicKeyData for Fake {
+        fn der_bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+            &rcgen::PKCS_ECDSA_P256_SHA256
+        }
+    }
+    let signer = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let issuer = rcgen::Issuer::from_params(&params, &signer);
+    let fake = Fake([&[0x04u8][..], &[7; 64]].concat());
+    params.signed_by(&fake, &issuer).unwrap().der().to_vec()
+}
+
+#[test]
+fn authorities_whose_point_is_off_the_curve_are_refused() {
+    let cert = off_curve_cert();
+    let bad = Bundle {
+        x509_authorities: vec![cert.clone()],
+        jwt_authorities: vec![],
+        ..sample()
+    };
+    assert_eq!(bad.to_json(), Err(Error::Bundle("authority key")));
+    // The same key in a document, its JWK members copied from the point.
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let x5c = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &cert);
+    let doc = json!({"keys": [{
+        "use": "x509-svid", "kty": "EC", "crv": "P-256",
+        "x": b64(&[7; 32]), "y": b64(&[7; 32]), "x5c": [x5c],
+    }]});
+    assert!(matches!(parse(&doc), Err(Error::Bundle(_))));
+}

@@ -38,6 +38,8 @@ fn svid_verifies_to_its_root_with_webpki() {
     let sid = id("spiffe://example.org/web");
     let svid = ca.issue_x509_svid(&request(&spki, &sid, &[])).unwrap();
     assert!(ca.is_self_signed());
+    // A root's SVID travels alone: the root is in the bundle.
+    assert_eq!(svid.chain(&ca), vec![svid.cert_der.clone()]);
     verify(&svid.cert_der, &[], ca.cert_der(), NOW).unwrap();
     // Past its notAfter the same chain fails: the check is live.
     assert_eq!(
@@ -222,6 +224,21 @@ fn rsa_spki(bits: usize) -> Vec<u8> {
     .unwrap()
 }
 
+/// A P-256 SPKI around any point bytes.
+fn ec_spki(point: &[u8]) -> Vec<u8> {
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    let curve = der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1"),
+            parameters: Some(der::Any::from(curve)),
+        },
+        subject_public_key: der::asn1::BitString::from_bytes(point).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
 #[test]
 fn subject_keys_are_limited_to_the_allowed_types() {
     let ca = root("example.org");
@@ -249,9 +266,10 @@ fn subject_keys_are_limited_to_the_allowed_types() {
         .is_ok());
 
     let p521 = subject_key(&rcgen::PKCS_ECDSA_P521_SHA512);
-    let mut off_curve = p256_spki();
-    let last = off_curve.len() - 1;
-    off_curve[last] ^= 1;
+    // Issuance checks the point's form, not that it is on the curve (see
+    // crypto::PointCheck): compressed or truncated points are refused.
+    let compressed = ec_spki(&[&[0x02u8][..], &[7; 32]].concat());
+    let truncated = ec_spki(&[&[0x04u8][..], &[7; 63]].concat());
     let mut trailing = p256_spki();
     trailing.push(0);
     let hostile: Vec<(&str, Vec<u8>)> = vec![
@@ -259,7 +277,8 @@ fn subject_keys_are_limited_to_the_allowed_types() {
         ("RSA 1024", rsa_spki(1024)),
         ("RSA 2040", rsa_spki(2040)),
         ("RSA 16384", rsa_spki(16384)),
-        ("point off the curve", off_curve),
+        ("compressed point", compressed),
+        ("truncated point", truncated),
         ("trailing bytes", trailing),
         ("empty", vec![]),
         ("garbage", vec![0x30, 0x03, 0x02, 0x01, 0x00]),
@@ -417,6 +436,8 @@ fn intermediate_under_the_organisations_root_chains() {
         let sid = id("spiffe://example.org/web");
         let svid = ca.issue_x509_svid(&request(&spki, &sid, &[])).unwrap();
         verify(&svid.cert_der, &[ca.cert_der()], &org_cert, NOW).unwrap();
+        let chain = svid.chain(&ca);
+        assert_eq!(chain, vec![svid.cert_der.clone(), ca.cert_der().to_vec()]);
         // Without the intermediate in the chain there is no path.
         assert_eq!(
             verify(&svid.cert_der, &[], &org_cert, NOW),
@@ -515,4 +536,11 @@ fn from_parts_restores_an_authority_and_checks_its_key() {
         Authority::from_parts(&vec![0x30; 20_000], ca.key_pkcs8()).unwrap_err(),
         Error::InvalidCertificate(_)
     ));
+}
+
+#[test]
+fn authorities_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Authority>();
+    shareable::<keybound_ca::Bundle>();
 }

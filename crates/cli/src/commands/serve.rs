@@ -9,7 +9,7 @@ use crate::settings::{
     DeviceSettings, HttpSettings, KeySettings, LifecycleSettings, LifetimeSettings, LimitSettings,
     MetadataRefresh, MetadataSource, ObserveSettings, OidcSettings, PeopleSettings, PolicySettings,
     RegistrationSettings, SiteSettings, Sources, StoreSettings, TierSettings, TlsSettings,
-    WorkloadSettings,
+    TpmSettings, WorkloadSettings,
 };
 
 /// Run the relying-party server.
@@ -51,6 +51,8 @@ pub(crate) struct Serve {
     devices: DeviceSettings,
     #[command(flatten)]
     workloads: WorkloadSettings,
+    #[command(flatten)]
+    tpm: TpmSettings,
 }
 
 impl Serve {
@@ -80,6 +82,7 @@ impl Serve {
                 oidc: sources.resolve(self.oidc)?,
                 devices: sources.resolve(self.devices)?,
                 workloads: sources.resolve(self.workloads)?,
+                tpm: sources.resolve(self.tpm)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

@@ -30,6 +30,7 @@ mod policy;
 mod site;
 mod store;
 mod tls;
+mod tpm;
 mod trust;
 mod values;
 mod workloads;
@@ -60,6 +61,7 @@ pub(crate) use policy::PolicySettings;
 pub(crate) use site::SiteSettings;
 pub(crate) use store::{redact_password, StoreSettings};
 pub(crate) use tls::TlsSettings;
+pub(crate) use tpm::TpmSettings;
 pub(crate) use trust::{RegistrationSettings, TierSettings};
 pub(crate) use workloads::WorkloadSettings;
 
@@ -152,6 +154,7 @@ groups! {
     devices: DeviceSettings,
     workloads: WorkloadSettings,
     node: NodeSettings,
+    tpm: TpmSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

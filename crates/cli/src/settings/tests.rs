@@ -88,9 +88,11 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // Issue 17 (h-node): server, socket, node_data_dir, join_token, tpm,
     // sync_interval.
     flags_are_keys::<NodeSettings>();
+    // Issue 17 (h-tpm) added tpm_ek_roots.
+    flags_are_keys::<TpmSettings>();
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
-    // issue 17: + 7 (workloads) + 6 (node agent).
-    assert_eq!(all_keys().len(), 67, "the keys the file has always had");
+    // issue 17: + 7 (workloads) + 6 (node agent) + 1 (tpm).
+    assert_eq!(all_keys().len(), 68, "the keys the file has always had");
 }
 
 #[test]
@@ -190,6 +192,8 @@ fn the_defaults_are_the_libraries() {
         keys: KeySettings::defaults(),
         oidc: OidcSettings::defaults(),
         devices: DeviceSettings::defaults(),
+        workloads: WorkloadSettings::defaults(),
+        tpm: TpmSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();

@@ -50,20 +50,10 @@ pub(crate) struct WorkloadSettings {
     ca_ttl: Option<Bounded<6, 31_536_000>>,
     /// The organisation's CA certificate (PEM or DER): keybound's
     /// authorities become intermediates under it. With `--ca-key`.
-    #[arg(
-        long,
-        env = "KEYBOUND_CA_CERT",
-        value_name = "FILE",
-        requires = "ca_key"
-    )]
+    #[arg(long, env = "KEYBOUND_CA_CERT", value_name = "FILE", requires = "ca_key")]
     ca_cert: Option<PathBuf>,
     /// The private key of `--ca-cert` (PKCS#8, PEM or DER).
-    #[arg(
-        long,
-        env = "KEYBOUND_CA_KEY",
-        value_name = "FILE",
-        requires = "ca_cert"
-    )]
+    #[arg(long, env = "KEYBOUND_CA_KEY", value_name = "FILE", requires = "ca_cert")]
     ca_key: Option<PathBuf>,
     /// 32 random bytes (raw, or 64 hex digits) that seal the CA's private
     /// keys in the database (AES-256-GCM). Required on PostgreSQL; on
@@ -147,7 +137,7 @@ impl WorkloadSettings {
         w.ca_key_encryption_key = match &self.ca_key_encryption_key_file {
             Some(path) => Some(key_file(path)?),
             None => match store_url.strip_prefix("sqlite://") {
-                Some(db) if !db.starts_with(':') => Some(generated_key(Path::new(db))?),
+                Some(db) if !db.starts_with(':') => generated_key(Path::new(db))?,
                 _ => None,
             },
         };
@@ -157,23 +147,25 @@ impl WorkloadSettings {
 
 /// The key in `workload-ca.key` beside the SQLite database `db`, made now
 /// (32 bytes from the OS, mode 0600) if there is none.
-fn generated_key(db: &Path) -> Result<[u8; 32], String> {
-    let path = db
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join(GENERATED_KEY_FILE);
+fn generated_key(db: &Path) -> Result<Option<[u8; 32]>, String> {
+    let dir = db.parent().unwrap_or_else(|| Path::new("."));
+    let path = dir.join(GENERATED_KEY_FILE);
     if path.exists() {
-        return key_file(&path);
+        return key_file(&path).map(Some);
+    }
+    if !dir.is_dir() {
+        // No database here yet (a check of settings): nothing to seal.
+        return Ok(None);
     }
     let mut key = [0u8; 32];
     rand_core::TryRngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
         .map_err(|e| format!("no randomness for the CA key: {e}"))?;
-    let mut file =
-        keybound_store::create_private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = keybound_store::create_private(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     std::io::Write::write_all(&mut file, &key).map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::info!(
         path = %path.display(),
         "generated the workload CA's key-encryption key (0600); back it up with the database"
     );
-    Ok(key)
+    Ok(Some(key))
 }

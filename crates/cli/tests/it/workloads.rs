@@ -19,12 +19,7 @@ fn with_ada(dir: &std::path::Path) {
             [3; 32],
         );
         let rng = rand_core::TryRngCore::unwrap_err(rand_core::OsRng);
-        let service = Service::new(
-            store,
-            config,
-            std::sync::Arc::new(SystemClock),
-            Box::new(rng),
-        );
+        let service = Service::new(store, config, std::sync::Arc::new(SystemClock), Box::new(rng));
         let invitation = service
             .invite("ada", false, &Operator::local("cli"))
             .await
@@ -43,21 +38,9 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
         run(dir.path(), &all)
     };
     let (code, out, err) = w(&[
-        "entry",
-        "add",
-        "--spiffe-id",
-        "spiffe://localhost/web",
-        "--parent",
-        "node-1",
-        "--selector",
-        "unix:uid:1000",
-        "--selector",
-        "unix:path:/usr/bin/web",
-        "--owner",
-        "ada",
-        "--hint",
-        "web",
-        "--json",
+        "entry", "add", "--spiffe-id", "spiffe://localhost/web", "--parent", "node-1",
+        "--selector", "unix:uid:1000", "--selector", "unix:path:/usr/bin/web", "--owner", "ada",
+        "--hint", "web", "--json",
     ]);
     assert_eq!(code, 0, "{err}");
     let added: Value = serde_json::from_str(&out).expect(&out);
@@ -70,43 +53,21 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let (code, out, _) = w(&["entry", "list"]);
     assert_eq!(code, 0);
-    assert!(
-        out.starts_with("ID") && out.contains("spiffe://localhost/web"),
-        "{out}"
-    );
+    assert!(out.starts_with("ID") && out.contains("spiffe://localhost/web"), "{out}");
     let (code, out, _) = w(&["entry", "show", &id]);
     assert_eq!(code, 0);
-    assert!(
-        out.contains("owner: ada") && out.contains("unix:uid:1000"),
-        "{out}"
-    );
+    assert!(out.contains("owner: ada") && out.contains("unix:uid:1000"), "{out}");
 
     // Refused, with the reason in the message; nothing added.
     let (code, _, err) = w(&[
-        "entry",
-        "add",
-        "--spiffe-id",
-        "spiffe://elsewhere.org/web",
-        "--parent",
-        "node-1",
-        "--selector",
-        "unix:uid:1",
-        "--owner",
-        "ada",
+        "entry", "add", "--spiffe-id", "spiffe://elsewhere.org/web", "--parent", "node-1",
+        "--selector", "unix:uid:1", "--owner", "ada",
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_foreign_trust_domain"), "{err}");
     let (code, _, err) = w(&[
-        "entry",
-        "add",
-        "--spiffe-id",
-        "spiffe://localhost/x",
-        "--parent",
-        "node-1",
-        "--selector",
-        "unix:uid:1",
-        "--owner",
-        "nobody",
+        "entry", "add", "--spiffe-id", "spiffe://localhost/x", "--parent", "node-1",
+        "--selector", "unix:uid:1", "--owner", "nobody",
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_owner_not_active"), "{err}");
@@ -127,20 +88,11 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
     )
     .unwrap();
     let (code, _, err) = w(&[
-        "federation",
-        "add",
-        "example-federated.org",
-        "--bundle-file",
+        "federation", "add", "example-federated.org", "--bundle-file",
         bundle.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = w(&[
-        "federation",
-        "add",
-        "plain.org",
-        "--bundle-url",
-        "http://plain.org/b",
-    ]);
+    let (code, _, err) = w(&["federation", "add", "plain.org", "--bundle-url", "http://plain.org/b"]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_invalid_bundle"), "{err}");
     let (code, out, _) = w(&["federation", "list", "--json"]);

@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use keybound_service::{NodeCall, Refusal, ServiceError};
 use keybound_workload_api::wire::{
-    paths, ErrorBody, JoinAttestRequest, JwtSvidRequest, SyncRequest,
+    paths, ErrorBody, JoinAttestRequest, JwtSvidRequest, SyncRequest, TpmAttestFinish,
+    TpmAttestStart,
 };
 use serde::de::DeserializeOwned;
 
@@ -29,6 +30,8 @@ pub(crate) const MAX_NODE_BODY: usize = 512 * 1024;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(paths::ATTEST_JOIN, post(attest_join))
+        .route(paths::ATTEST_TPM_START, post(attest_tpm_start))
+        .route(paths::ATTEST_TPM_FINISH, post(attest_tpm_finish))
         .route(paths::SYNC, post(sync))
         .route(paths::JWT_SVID, post(jwt_svid))
         .route(paths::BUNDLE, get(bundle))
@@ -57,10 +60,15 @@ pub(crate) fn refused(e: &ServiceError) -> Response {
             | Refusal::WorkloadNodeProofWrongTarget
             | Refusal::WorkloadNodeProofStale
             | Refusal::WorkloadNodeProofReplayed
-            | Refusal::WorkloadJoinTokenInvalid => error(StatusCode::UNAUTHORIZED, "unauthorized"),
-            Refusal::WorkloadNodeDecommissioned | Refusal::WorkloadEntryNotForNode => {
-                error(StatusCode::FORBIDDEN, "forbidden")
-            }
+            | Refusal::WorkloadJoinTokenInvalid
+            | Refusal::WorkloadTpmEkUntrusted
+            | Refusal::WorkloadTpmAkRefused
+            | Refusal::WorkloadTpmAttemptInvalid
+            | Refusal::WorkloadTpmActivationFailed
+            | Refusal::WorkloadTpmQuoteInvalid => error(StatusCode::UNAUTHORIZED, "unauthorized"),
+            Refusal::WorkloadNodeDecommissioned
+            | Refusal::WorkloadEntryNotForNode
+            | Refusal::WorkloadTpmNotConfigured => error(StatusCode::FORBIDDEN, "forbidden"),
             _ => error(StatusCode::BAD_REQUEST, "invalid_request"),
         },
         ServiceError::ConfirmationRequired | ServiceError::StepUpRequired => {
@@ -130,6 +138,47 @@ async fn attest_join(
         return bad_body();
     };
     match state.service.attest_join(&request, &ctx).await {
+        Ok(done) => no_store(Json(done).into_response()),
+        Err(e) => refused(&e),
+    }
+}
+
+/// TPM attestation, step one: the EK certificate and both keys checked,
+/// a credential only that TPM can activate returned.
+async fn attest_tpm_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return refused(&e);
+    }
+    let Some(request) = parse::<TpmAttestStart>(&body) else {
+        return bad_body();
+    };
+    match state.service.attest_tpm_start(&request, &ctx).await {
+        Ok(done) => no_store(Json(done).into_response()),
+        Err(e) => refused(&e),
+    }
+}
+
+/// TPM attestation, step two: the activated secret and a quote.
+async fn attest_tpm_finish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+) -> Response {
+    let ctx = context(&state, &headers, &extensions);
+    if let Err(e) = state.service.admit(&ctx, None).await {
+        return refused(&e);
+    }
+    let Some(request) = parse::<TpmAttestFinish>(&body) else {
+        return bad_body();
+    };
+    match state.service.attest_tpm_finish(&request, &ctx).await {
         Ok(done) => no_store(Json(done).into_response()),
         Err(e) => refused(&e),
     }

@@ -136,6 +136,9 @@ impl Service {
         }
         self.mark_decommissioned(tx, device, actor, reason, done, ctx)
             .await?;
+        // A TPM-attested host: its workload node goes with it.
+        self.decommission_node_of_device(tx, device, actor, ctx)
+            .await?;
         Ok(done)
     }
 

@@ -286,6 +286,20 @@ pub enum Refusal {
     WorkloadFederationExists,
     /// A federated bundle that is not a SPIFFE bundle, or a bundle URL that is not https.
     WorkloadInvalidBundle,
+    /// TPM attestation without any `--tpm-ek-roots` configured.
+    WorkloadTpmNotConfigured,
+    /// A TPM structure or field that does not parse or is out of bounds.
+    WorkloadTpmMalformed,
+    /// An EK certificate that does not chain to a configured root or certify the EK, or an EK that is not a restricted decryption key.
+    WorkloadTpmEkUntrusted,
+    /// An AK that is not a restricted signing key fixed to its TPM.
+    WorkloadTpmAkRefused,
+    /// A TPM attestation attempt not made here, expired, or spent already.
+    WorkloadTpmAttemptInvalid,
+    /// A secret that is not the credential's: the TPM could not activate it.
+    WorkloadTpmActivationFailed,
+    /// A quote not signed by the AK, not a quote, or over another nonce.
+    WorkloadTpmQuoteInvalid,
 }
 
 impl Refusal {
@@ -425,6 +439,13 @@ impl Refusal {
         Refusal::WorkloadInvalidTrustDomain,
         Refusal::WorkloadFederationExists,
         Refusal::WorkloadInvalidBundle,
+        Refusal::WorkloadTpmNotConfigured,
+        Refusal::WorkloadTpmMalformed,
+        Refusal::WorkloadTpmEkUntrusted,
+        Refusal::WorkloadTpmAkRefused,
+        Refusal::WorkloadTpmAttemptInvalid,
+        Refusal::WorkloadTpmActivationFailed,
+        Refusal::WorkloadTpmQuoteInvalid,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -565,6 +586,13 @@ impl Refusal {
             Refusal::WorkloadInvalidTrustDomain => "workload_invalid_trust_domain",
             Refusal::WorkloadFederationExists => "workload_federation_exists",
             Refusal::WorkloadInvalidBundle => "workload_invalid_bundle",
+            Refusal::WorkloadTpmNotConfigured => "workload_tpm_not_configured",
+            Refusal::WorkloadTpmMalformed => "workload_tpm_malformed",
+            Refusal::WorkloadTpmEkUntrusted => "workload_tpm_ek_untrusted",
+            Refusal::WorkloadTpmAkRefused => "workload_tpm_ak_refused",
+            Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
+            Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
+            Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum TokenKind {
     /// A node proof's `jti` (with its node), remembered until the proof
     /// would be refused as stale anyway.
     NodeProof,
+    /// A TPM attestation attempt finished, remembered until it expires.
+    TpmAttempt,
 }
 
 impl TokenKind {
@@ -41,6 +43,7 @@ impl TokenKind {
             TokenKind::ClientAssertion => "client_assertion_jti",
             TokenKind::DbscChallenge => "dbsc_challenge",
             TokenKind::NodeProof => "node_proof_jti",
+            TokenKind::TpmAttempt => "tpm_attempt",
         }
     }
 }

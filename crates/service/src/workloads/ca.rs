@@ -55,10 +55,7 @@ impl Service {
     /// than an SVID lifetime ago); unknown: [`ServiceError::NotFound`].
     pub async fn workload_crl(&self, id: &str) -> Result<Vec<u8>, ServiceError> {
         let mut tx = self.kernel.store.read().await?;
-        let _authority = tx
-            .workload_authority(id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let _authority = tx.workload_authority(id).await?.ok_or(ServiceError::NotFound)?;
         Err(ServiceError::NotFound)
     }
 

@@ -179,11 +179,7 @@ impl Service {
             u.len() <= MAX_BUNDLE_URL && url::Url::parse(u).is_ok_and(|u| u.scheme() == "https")
         });
         let parsed = bundle_json.map(|j| parse_bundle(&td, j));
-        let sequence = match (
-            &parsed,
-            url_ok,
-            bundle_url.is_some() || bundle_json.is_some(),
-        ) {
+        let sequence = match (&parsed, url_ok, bundle_url.is_some() || bundle_json.is_some()) {
             (Some(Err(_)), _, _) | (_, false, _) | (_, _, false) => {
                 return Err(self
                     .record_refusal(attempt, Refusal::WorkloadInvalidBundle, None)

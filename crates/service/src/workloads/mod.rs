@@ -25,11 +25,12 @@ pub(crate) mod rotation;
 pub(crate) mod seal;
 pub(crate) mod spiffe;
 pub(crate) mod sync;
+pub(crate) mod tpm;
 
 pub use entries::{EntryView, NewEntry};
 pub use federation::FederationView;
-pub use nodes::{JoinToken, NodeView};
 pub use proof::NodeCall;
+pub use nodes::{JoinToken, NodeView};
 
 use keybound_audit::{NewEvent, Outcome, Severity};
 
@@ -56,6 +57,9 @@ pub struct WorkloadSettings {
     /// The organisation's CA to sign keybound's authorities under
     /// (`--ca-cert/--ca-key`); `None`: a self-signed root per trust domain.
     pub upstream: Option<UpstreamCa>,
+    /// TPM manufacturer roots (`--tpm-ek-roots`); empty: TPM attestation
+    /// is refused.
+    pub tpm_ek_roots: std::sync::Arc<keybound_tpm::EkRoots>,
 }
 
 /// The organisation's CA (`--ca-cert/--ca-key`).
@@ -77,10 +81,8 @@ impl std::fmt::Debug for WorkloadSettings {
             .field("ca_ttl_s", &self.ca_ttl_s)
             .field("proof_window_ms", &self.proof_window_ms)
             .field("max_join_token_ttl_ms", &self.max_join_token_ttl_ms)
-            .field(
-                "ca_key_encryption_key",
-                &self.ca_key_encryption_key.is_some(),
-            )
+            .field("ca_key_encryption_key", &self.ca_key_encryption_key.is_some())
+            .field("tpm_ek_roots", &!self.tpm_ek_roots.is_empty())
             .field("upstream", &self.upstream.is_some())
             .finish()
     }
@@ -97,6 +99,7 @@ impl Default for WorkloadSettings {
             max_join_token_ttl_ms: 7 * 24 * 3600 * 1000,
             ca_key_encryption_key: None,
             upstream: None,
+            tpm_ek_roots: std::sync::Arc::default(),
         }
     }
 }
@@ -122,11 +125,7 @@ impl Service {
 
     /// A node's SPIFFE ID.
     pub(crate) fn node_spiffe_id(&self, name: &str) -> String {
-        format!(
-            "spiffe://{}{}{name}",
-            self.trust_domain(),
-            spiffe::NODE_PATH
-        )
+        format!("spiffe://{}{}{name}", self.trust_domain(), spiffe::NODE_PATH)
     }
 
     /// A workload event by `actor` about `subject`.

@@ -236,6 +236,37 @@ impl ReadTx {
             .await
     }
 
+    /// The node of the TPM whose EK public area hashes to `ek_hash`.
+    pub async fn workload_node_by_ek(
+        &mut self,
+        ek_hash: &[u8],
+    ) -> Result<Option<WorkloadNodeRow>, StoreError> {
+        self.db()?
+            .query_opt(
+                "SELECT * FROM workload_nodes WHERE tpm_ek_hash = $1",
+                params![ek_hash],
+                node_from_row,
+            )
+            .await
+    }
+
+    /// The node registered as the device identity `device_id`.
+    pub async fn workload_node_by_device(
+        &mut self,
+        device_id: &str,
+    ) -> Result<Option<WorkloadNodeRow>, StoreError> {
+        if !storable(device_id) {
+            return Ok(None);
+        }
+        self.db()?
+            .query_opt(
+                "SELECT * FROM workload_nodes WHERE device_id = $1",
+                params![device_id],
+                node_from_row,
+            )
+            .await
+    }
+
     /// Every node, by name.
     pub async fn workload_nodes(&mut self) -> Result<Vec<WorkloadNodeRow>, StoreError> {
         self.db()?
@@ -369,6 +400,30 @@ impl WriteTx {
                 "UPDATE workload_nodes SET attested_ms = $2
                  WHERE name = $1 AND status = 'active'",
                 params![name, now_ms],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// Binds a new node key and AK to an active TPM node that attested
+    /// again: false when it is not active; [`StoreError::Conflict`] when
+    /// another node holds that key.
+    pub async fn rebind_workload_node(
+        &mut self,
+        name: &str,
+        key_thumbprint: &str,
+        key_jwk: &str,
+        tpm_ak_public: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = self
+            .write()
+            .await?
+            .execute(
+                "UPDATE workload_nodes SET key_thumbprint = $2, key_jwk = $3,
+                     tpm_ak_public = $4, attested_ms = $5
+                 WHERE name = $1 AND status = 'active'",
+                params![name, key_thumbprint, key_jwk, tpm_ak_public, now_ms],
             )
             .await?;
         Ok(done == 1)

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use keybound_jose::SigningKey;
+use keybound_jose::{Algorithm, SigningKey};
 
 struct Key {
     key: SigningKey,
@@ -65,7 +65,7 @@ impl Fix {
             fed_keys,
         }
     }
-    fn check(&self, token: &str, aud: &str) -> Result<ValidJwtSvid, JwtSvidError> {
+    fn check(&self, token: &str, aud: &str) -> Result<keybound_ca::JwtSvid, Error> {
         let bundles = [
             JwtAuthorities {
                 trust_domain: "example.org",
@@ -76,132 +76,43 @@ impl Fix {
                 keys: &self.fed_keys,
             },
         ];
-        validate_jwt_svid(token, aud, &bundles, NOW)
+        validate(token, aud, &bundles, NOW)
     }
 }
 
 #[test]
-fn a_good_token_validates_and_yields_its_subject() {
+fn a_good_token_validates_against_its_own_domain() {
     let f = Fix::new();
     let v = f
         .check(&f.own.sign(claims("spiffe://example.org/a")), "b")
         .unwrap();
-    assert_eq!(v.spiffe_id, "spiffe://example.org/a");
-    assert_eq!(v.claims["exp"], NOW + 300);
-    // typ may be absent or JOSE too.
-    let t = f
-        .own
-        .sign_with(json!({"kid": "own"}), claims("spiffe://example.org/a"));
-    assert!(f.check(&t, "b").is_ok());
-    let t = f.own.sign_with(
-        json!({"kid": "own", "typ": "JOSE"}),
-        claims("spiffe://example.org/a"),
-    );
-    assert!(f.check(&t, "b").is_ok());
-}
-
-#[test]
-fn the_audience_must_be_in_aud() {
-    let f = Fix::new();
-    let t = f.own.sign(claims("spiffe://example.org/a"));
-    assert_eq!(
-        f.check(&t, "c"),
-        Err(JwtSvidError::Jose(keybound_jose::Error::WrongAudience))
-    );
-}
-
-#[test]
-fn expired_and_missing_exp_are_refused() {
-    let f = Fix::new();
-    let t = f
-        .own
-        .sign(json!({"sub": "spiffe://example.org/a", "aud": "b", "exp": NOW - LEEWAY_S}));
-    assert_eq!(
-        f.check(&t, "b"),
-        Err(JwtSvidError::Jose(keybound_jose::Error::Expired))
-    );
-    let t = f
-        .own
-        .sign(json!({"sub": "spiffe://example.org/a", "aud": "b"}));
-    assert_eq!(
-        f.check(&t, "b"),
-        Err(JwtSvidError::Jose(keybound_jose::Error::Expired))
-    );
-}
-
-#[test]
-fn another_typ_is_refused() {
-    let f = Fix::new();
-    let t = f.own.sign_with(
-        json!({"kid": "own", "typ": "dpop+jwt"}),
-        claims("spiffe://example.org/a"),
-    );
-    assert_eq!(f.check(&t, "b"), Err(JwtSvidError::Type));
+    assert_eq!(v.spiffe_id.as_str(), "spiffe://example.org/a");
+    let v = f
+        .check(&f.fed.sign(claims("spiffe://fed.example/a")), "b")
+        .unwrap();
+    assert_eq!(v.spiffe_id.as_str(), "spiffe://fed.example/a");
 }
 
 #[test]
 fn a_federated_key_cannot_vouch_for_this_trust_domain() {
     let f = Fix::new();
     let t = f.fed.sign(claims("spiffe://example.org/a"));
-    assert_eq!(f.check(&t, "b"), Err(JwtSvidError::TrustDomain));
-    let t = f.fed.sign(claims("spiffe://fed.example/a"));
-    assert_eq!(
-        f.check(&t, "b").unwrap().spiffe_id,
-        "spiffe://fed.example/a"
-    );
+    assert_eq!(f.check(&t, "b"), Err(Error::ForeignTrustDomain));
 }
 
 #[test]
-fn unknown_keys_and_bad_subjects_are_refused() {
+fn the_telling_reason_wins_over_unknown_key() {
     let f = Fix::new();
-    let stranger = Key::new("own");
-    let t = stranger.sign(claims("spiffe://example.org/a"));
+    let t = f.own.sign(claims("spiffe://example.org/a"));
     assert_eq!(
-        f.check(&t, "b"),
-        Err(JwtSvidError::Jose(keybound_jose::Error::BadSignature))
+        f.check(&t, "c"),
+        Err(Error::Jwt(keybound_jose::Error::WrongAudience))
     );
     let t = Key::new("nobody").sign(claims("spiffe://example.org/a"));
     assert_eq!(
         f.check(&t, "b"),
-        Err(JwtSvidError::Jose(keybound_jose::Error::UnknownKey))
+        Err(Error::Jwt(keybound_jose::Error::UnknownKey))
     );
-    for sub in [
-        json!("https://example.org/a"),
-        json!(7),
-        json!("spiffe://Example.org/a"),
-    ] {
-        let t = f.own.sign(json!({"sub": sub, "aud": "b", "exp": NOW + 60}));
-        assert_eq!(f.check(&t, "b"), Err(JwtSvidError::Subject), "{sub}");
-    }
-    let t = f.own.sign(json!({"aud": "b", "exp": NOW + 60}));
-    assert_eq!(f.check(&t, "b"), Err(JwtSvidError::Subject));
-}
-
-#[test]
-fn spiffe_ids_parse_by_the_standard() {
-    assert_eq!(trust_domain_of("spiffe://example.org"), Some("example.org"));
-    assert_eq!(
-        trust_domain_of("spiffe://example.org/a/b-c.d_e"),
-        Some("example.org")
-    );
-    for bad in [
-        "spiffe://",
-        "spiffe:///a",
-        "spiffe://example.org/",
-        "spiffe://example.org//a",
-        "spiffe://example.org/./a",
-        "spiffe://example.org/a/..",
-        "spiffe://exa mple.org/a",
-        "spiffe://example.org/a?b",
-        "spiffe://user@example.org/a",
-        "spiffe://example.org:80/a",
-        "SPIFFE://example.org/a",
-        "spiffe://example.org/é",
-    ] {
-        assert_eq!(trust_domain_of(bad), None, "{bad}");
-    }
-    let long = format!("spiffe://example.org/{}", "a".repeat(MAX_SPIFFE_ID_LEN));
-    assert_eq!(trust_domain_of(&long), None);
 }
 
 #[test]

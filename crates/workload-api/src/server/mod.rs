@@ -13,6 +13,7 @@
 //! client drops the SVID it held (SPIRE does the same).
 
 mod answers;
+mod authority;
 pub mod caller;
 mod grpc;
 mod rpc;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
+use tokio_stream::StreamExt as _;
 
 use crate::snapshot::Snapshot;
 use crate::wire::{EntryView, JwtSvidResponse};
@@ -126,7 +128,10 @@ pub async fn serve_with(
     tonic::transport::Server::builder()
         .max_concurrent_streams(per_conn)
         .add_service(grpc::WorkloadApiService::new(api))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(listener).map(|conn| conn.map(authority::AuthorityFix::new)),
+            shutdown,
+        )
         .await
         .map_err(ServeError)
 }

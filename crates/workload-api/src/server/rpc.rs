@@ -14,13 +14,14 @@ use super::answers;
 use super::caller::Caller;
 use super::streams::{self, StreamSlots};
 use super::{JwtIssuer, Limits};
-use crate::jwt_svid::{self, JwtAuthorities, MAX_SPIFFE_ID_LEN};
+use crate::jwt_svid::{self, JwtAuthorities};
 use crate::proto::{
     JwtBundlesRequest, JwtBundlesResponse, JwtSvid, JwtSvidRequest, JwtSvidResponse,
     ValidateJwtSvidRequest, ValidateJwtSvidResponse, X509BundlesRequest, X509BundlesResponse,
     X509SvidRequest, X509SvidResponse,
 };
 use crate::snapshot::Snapshot;
+use keybound_ca::MAX_SPIFFE_ID_LEN;
 
 /// The metadata key every call must carry with the value `true`.
 pub(crate) const SECURITY_HEADER: &str = "workload.spiffe.io";
@@ -229,9 +230,9 @@ impl Api {
                 keys: &b.jwt_authorities,
             })
             .collect();
-        match jwt_svid::validate_jwt_svid(&req.svid, &req.audience, &bundles, now_s()) {
+        match jwt_svid::validate(&req.svid, &req.audience, &bundles, now_s()) {
             Ok(valid) => Ok(Response::new(ValidateJwtSvidResponse {
-                spiffe_id: valid.spiffe_id,
+                spiffe_id: valid.spiffe_id.as_str().to_owned(),
                 claims: Some(jwt_svid::claims_struct(&valid.claims)),
             })),
             Err(e) => {

@@ -23,13 +23,7 @@ pub(crate) async fn run(service: &Service, command: CaCommand) -> Result<(), Str
                     .workload_bundle_json()
                     .await
                     .map_err(|e| super::error("ca show", e))?;
-                return output::write_out(&format!(
-                    "{}\n",
-                    output::json(
-                        &serde_json::from_str::<serde_json::Value>(&doc)
-                            .map_err(|e| e.to_string())?
-                    )?
-                ));
+                return output::write_out(&format!("{}\n", output::json(&serde_json::from_str::<serde_json::Value>(&doc).map_err(|e| e.to_string())?)?));
             }
             let bundle = service
                 .workload_bundle()

@@ -14,6 +14,7 @@ mod federation;
 mod proof;
 mod revocation;
 mod sync;
+mod tpm;
 
 const TD: &str = "localhost";
 const SERVER: &str = "https://kb.example";
@@ -133,13 +134,7 @@ async fn sync(
     node: &str,
     request: &SyncRequest,
 ) -> Result<keybound_workload_api::wire::SyncResponse, ServiceError> {
-    let jti = format!(
-        "sync-{}",
-        w.service.random_bytes()[0..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let jti = format!("sync-{}", w.service.random_bytes()[0..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
     let proof = key.proof(node, "/workload/v1/sync", w.now(), &jti);
     w.service
         .workload_sync(&call(&proof, "/workload/v1/sync"), request, &ctx())
