@@ -201,12 +201,13 @@ impl Agent {
             for (entry, why) in &dropped {
                 tracing::warn!(%entry, ?why, "an SVID from the server was not kept");
             }
-            if !due.is_empty() || issued > 0 {
-                tracing::info!(
-                    asked = due.len(),
-                    issued = issued.saturating_sub(dropped.len()),
-                    "synced"
-                );
+            let kept = issued.saturating_sub(dropped.len());
+            if kept > 0 {
+                tracing::info!(asked = due.len(), issued = kept, "synced");
+            } else if !due.is_empty() {
+                // The servers left them out (their audit log says why);
+                // asked again at every sync, so not news every time.
+                tracing::debug!(asked = due.len(), "synced; no SVID issued");
             }
             let asked: BTreeSet<String> = due.into_iter().collect();
             let now_due = self.holdings.due(unix_ms());
