@@ -84,7 +84,10 @@ impl std::fmt::Debug for WorkloadSettings {
             .field("ca_ttl_s", &self.ca_ttl_s)
             .field("proof_window_ms", &self.proof_window_ms)
             .field("max_join_token_ttl_ms", &self.max_join_token_ttl_ms)
-            .field("ca_key_encryption_key", &self.ca_key_encryption_key.is_some())
+            .field(
+                "ca_key_encryption_key",
+                &self.ca_key_encryption_key.is_some(),
+            )
             .field("tpm_ek_roots", &!self.tpm_ek_roots.is_empty())
             .field("upstream", &self.upstream.is_some())
             .finish()
