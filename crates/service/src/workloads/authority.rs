@@ -234,6 +234,10 @@ impl Service {
         force: bool,
     ) -> Result<Vec<String>, ServiceError> {
         let mut tx = self.kernel.store.begin().await?;
+        // The jobs never make the first authority: a deployment that does
+        // not use workloads gets no CA (and no audit events) from them.
+        // The first node call or an operator's rotate makes it.
+        let by_jobs = actor.is_none() && !force;
         let name = match actor {
             Some(crate::Actor::Admin(admin)) => {
                 self.still_admin(&mut tx, admin.identity()).await?;
@@ -242,7 +246,10 @@ impl Service {
             Some(crate::Actor::Operator(op)) => op.name().to_owned(),
             None => "jobs".to_owned(),
         };
-        let steps = self.due_steps(&mut tx, force).await?;
+        let mut steps = self.due_steps(&mut tx, force).await?;
+        if by_jobs {
+            steps.retain(|step| !matches!(step, Step::Bootstrap));
+        }
         let mut done = Vec::new();
         for step in &steps {
             if self

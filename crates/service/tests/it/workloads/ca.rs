@@ -233,6 +233,24 @@ async fn the_ca_rotates_in_phases_and_sleepers_recover() {
 }
 
 #[tokio::test]
+async fn the_rotation_job_makes_no_ca_for_a_deployment_without_workloads() {
+    let w = ca_world(86_400).await;
+    let steps = w.service.rotate_workload_ca(None, false).await.unwrap();
+    assert!(steps.is_empty(), "{steps:?}");
+    assert!(
+        !w.audit()
+            .await
+            .iter()
+            .any(|e| e.event.kind.starts_with("workload.ca.")),
+        "no CA event before the first use"
+    );
+    // The first node call makes it; then the job has phases to run.
+    let (key, e) = one_entry(&w).await;
+    let first = sync(&w, &key, "node-1", &csr(&e.id)).await.unwrap();
+    assert_eq!(first.bundle.x509_authorities.len(), 1);
+}
+
+#[tokio::test]
 async fn a_forced_rotation_takes_the_next_phase_now() {
     let w = ca_world(86_400).await;
     let (key, e) = one_entry(&w).await;
