@@ -302,6 +302,17 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
     jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
     jobs.every(
+        jobs::workloads::rotate_ca_every(&service),
+        jobs::workloads::RotateCa(service.clone()),
+    );
+    jobs.every(
+        jobs::workloads::FETCH_BUNDLES_EVERY,
+        jobs::workloads::FetchBundles {
+            service: service.clone(),
+            client: reqwest::Client::new(),
+        },
+    );
+    jobs.every(
         crate::backchannel::DELIVER_EVERY,
         crate::backchannel::DeliverLogouts {
             service: service.clone(),

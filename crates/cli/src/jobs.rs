@@ -7,7 +7,10 @@
 //!   200 ms, so forward-auth's session cache forgets what they revoked;
 //! - the FIDO metadata fetch, every `--mds-refresh` seconds, when
 //!   `--mds-url` is set;
-//! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`].
+//! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`];
+//! - the workload CA's rotation and federated bundle fetches (`workloads`).
+
+pub(crate) mod workloads;
 
 use std::future::Future;
 use std::sync::Arc;

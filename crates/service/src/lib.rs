@@ -92,7 +92,8 @@ pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
 pub use workloads::{
-    EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa, WorkloadSettings,
+    EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
+    WorkloadSettings,
 };
 
 /// Where a request came from, for the audit record.
@@ -125,6 +126,8 @@ pub struct Service {
     forward: forward::Forward,
     /// The OpenID Connect provider's state on this node.
     oidc: oidc::Oidc,
+    /// Workload identity: the CA authorities this node has loaded.
+    workloads: workloads::Workloads,
 }
 
 impl Service {
@@ -149,6 +152,7 @@ impl Service {
             kernel,
             forward,
             oidc: oidc::Oidc::default(),
+            workloads: workloads::Workloads::default(),
             config,
         }
     }

@@ -50,10 +50,20 @@ pub(crate) struct WorkloadSettings {
     ca_ttl: Option<Bounded<6, 31_536_000>>,
     /// The organisation's CA certificate (PEM or DER): keybound's
     /// authorities become intermediates under it. With `--ca-key`.
-    #[arg(long, env = "KEYBOUND_CA_CERT", value_name = "FILE", requires = "ca_key")]
+    #[arg(
+        long,
+        env = "KEYBOUND_CA_CERT",
+        value_name = "FILE",
+        requires = "ca_key"
+    )]
     ca_cert: Option<PathBuf>,
     /// The private key of `--ca-cert` (PKCS#8, PEM or DER).
-    #[arg(long, env = "KEYBOUND_CA_KEY", value_name = "FILE", requires = "ca_cert")]
+    #[arg(
+        long,
+        env = "KEYBOUND_CA_KEY",
+        value_name = "FILE",
+        requires = "ca_cert"
+    )]
     ca_key: Option<PathBuf>,
     /// 32 random bytes (raw, or 64 hex digits) that seal the CA's private
     /// keys in the database (AES-256-GCM). Required on PostgreSQL; on
@@ -160,8 +170,8 @@ fn generated_key(db: &Path) -> Result<Option<[u8; 32]>, String> {
     let mut key = [0u8; 32];
     rand_core::TryRngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
         .map_err(|e| format!("no randomness for the CA key: {e}"))?;
-    let mut file = keybound_store::create_private(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file =
+        keybound_store::create_private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     std::io::Write::write_all(&mut file, &key).map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::info!(
         path = %path.display(),

@@ -70,7 +70,10 @@ fn with_a_device(dir: &std::path::Path) -> String {
 
 /// A registration entitled by `start`, answered by a soft platform
 /// authenticator from a Windows browser.
-pub(super) async fn register(service: &Service, start: RegistrationStart<'_>) -> keybound_service::Enrolled {
+pub(super) async fn register(
+    service: &Service,
+    start: RegistrationStart<'_>,
+) -> keybound_service::Enrolled {
     let ctx = ClientContext {
         ip: None,
         user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()),

@@ -19,7 +19,12 @@ fn with_ada(dir: &std::path::Path) {
             [3; 32],
         );
         let rng = rand_core::TryRngCore::unwrap_err(rand_core::OsRng);
-        let service = Service::new(store, config, std::sync::Arc::new(SystemClock), Box::new(rng));
+        let service = Service::new(
+            store,
+            config,
+            std::sync::Arc::new(SystemClock),
+            Box::new(rng),
+        );
         let invitation = service
             .invite("ada", false, &Operator::local("cli"))
             .await
@@ -38,9 +43,21 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
         run(dir.path(), &all)
     };
     let (code, out, err) = w(&[
-        "entry", "add", "--spiffe-id", "spiffe://localhost/web", "--parent", "node-1",
-        "--selector", "unix:uid:1000", "--selector", "unix:path:/usr/bin/web", "--owner", "ada",
-        "--hint", "web", "--json",
+        "entry",
+        "add",
+        "--spiffe-id",
+        "spiffe://localhost/web",
+        "--parent",
+        "node-1",
+        "--selector",
+        "unix:uid:1000",
+        "--selector",
+        "unix:path:/usr/bin/web",
+        "--owner",
+        "ada",
+        "--hint",
+        "web",
+        "--json",
     ]);
     assert_eq!(code, 0, "{err}");
     let added: Value = serde_json::from_str(&out).expect(&out);
@@ -53,21 +70,43 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let (code, out, _) = w(&["entry", "list"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("ID") && out.contains("spiffe://localhost/web"), "{out}");
+    assert!(
+        out.starts_with("ID") && out.contains("spiffe://localhost/web"),
+        "{out}"
+    );
     let (code, out, _) = w(&["entry", "show", &id]);
     assert_eq!(code, 0);
-    assert!(out.contains("owner: ada") && out.contains("unix:uid:1000"), "{out}");
+    assert!(
+        out.contains("owner: ada") && out.contains("unix:uid:1000"),
+        "{out}"
+    );
 
     // Refused, with the reason in the message; nothing added.
     let (code, _, err) = w(&[
-        "entry", "add", "--spiffe-id", "spiffe://elsewhere.org/web", "--parent", "node-1",
-        "--selector", "unix:uid:1", "--owner", "ada",
+        "entry",
+        "add",
+        "--spiffe-id",
+        "spiffe://elsewhere.org/web",
+        "--parent",
+        "node-1",
+        "--selector",
+        "unix:uid:1",
+        "--owner",
+        "ada",
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_foreign_trust_domain"), "{err}");
     let (code, _, err) = w(&[
-        "entry", "add", "--spiffe-id", "spiffe://localhost/x", "--parent", "node-1",
-        "--selector", "unix:uid:1", "--owner", "nobody",
+        "entry",
+        "add",
+        "--spiffe-id",
+        "spiffe://localhost/x",
+        "--parent",
+        "node-1",
+        "--selector",
+        "unix:uid:1",
+        "--owner",
+        "nobody",
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_owner_not_active"), "{err}");
@@ -88,11 +127,20 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
     )
     .unwrap();
     let (code, _, err) = w(&[
-        "federation", "add", "example-federated.org", "--bundle-file",
+        "federation",
+        "add",
+        "example-federated.org",
+        "--bundle-file",
         bundle.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = w(&["federation", "add", "plain.org", "--bundle-url", "http://plain.org/b"]);
+    let (code, _, err) = w(&[
+        "federation",
+        "add",
+        "plain.org",
+        "--bundle-url",
+        "http://plain.org/b",
+    ]);
     assert_ne!(code, 0);
     assert!(err.contains("workload_invalid_bundle"), "{err}");
     let (code, out, _) = w(&["federation", "list", "--json"]);
@@ -102,10 +150,23 @@ fn workload_entries_tokens_nodes_and_federation_from_the_cli() {
     let (code, _, _) = w(&["federation", "remove", "example-federated.org"]);
     assert_eq!(code, 0);
 
+    let (code, out, err) = w(&["ca", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Bootstrap"), "the first authority: {out}");
+    let (code, out, err) = w(&["ca", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Prepare"), "{out}");
     let (code, out, err) = w(&["ca", "show", "--json"]);
     assert_eq!(code, 0, "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert!(doc["spiffe_refresh_hint"].as_u64().is_some());
+    let x509 = doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["use"] == "x509-svid")
+        .count();
+    assert_eq!(x509, 2, "the active and the prepared authority: {doc}");
 
     let (code, _, _) = w(&["entry", "remove", &id]);
     assert_eq!(code, 0);

@@ -67,7 +67,10 @@ async fn a_node_attests_syncs_and_is_refused_with_one_generic_body() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let attested: AttestResponse = serde_json::from_slice(&reply).unwrap();
-    assert_eq!(attested.spiffe_id, "spiffe://localhost/keybound/node/node-1");
+    assert_eq!(
+        attested.spiffe_id,
+        "spiffe://localhost/keybound/node/node-1"
+    );
     // Spent.
     let (status, _, reply) = agent
         .request("POST", paths::ATTEST_JOIN, &json_ct, body)
@@ -117,7 +120,10 @@ async fn a_node_attests_syncs_and_is_refused_with_one_generic_body() {
 async fn hostile_node_bodies_are_invalid_requests_never_errors() {
     let (app, _) = app().await;
     let mut agent = Browser::new(app);
-    let huge = format!("{{\"token\": \"{}\", \"node_key\": {{}}}}", "a".repeat(600_000));
+    let huge = format!(
+        "{{\"token\": \"{}\", \"node_key\": {{}}}}",
+        "a".repeat(600_000)
+    );
     for path in [paths::ATTEST_JOIN, paths::SYNC, paths::JWT_SVID] {
         for body in [
             String::new(),

@@ -158,9 +158,9 @@ impl Service {
             self.still_admin(&mut tx, admin.identity()).await?;
         }
         let owner = tx.identity_by_name(&entry.owner).await?;
-        let Some(owner) = owner.filter(|o| {
-            o.kind == IdentityKind::Person && o.status == IdentityStatus::Active
-        }) else {
+        let Some(owner) =
+            owner.filter(|o| o.kind == IdentityKind::Person && o.status == IdentityStatus::Active)
+        else {
             drop(tx);
             return Err(self
                 .record_refusal(attempt, Refusal::WorkloadOwnerNotActive, None)
@@ -206,10 +206,7 @@ impl Service {
     }
 
     /// Every entry (`keybound workload entry list`, the console).
-    pub async fn workload_entries(
-        &self,
-        actor: Actor<'_>,
-    ) -> Result<Vec<EntryView>, ServiceError> {
+    pub async fn workload_entries(&self, actor: Actor<'_>) -> Result<Vec<EntryView>, ServiceError> {
         let mut tx = self.kernel.store.read().await?;
         if let Actor::Admin(admin) = actor {
             self.still_admin(&mut tx, admin.identity()).await?;
@@ -273,10 +270,7 @@ impl Service {
         let revoked = tx.revoke_workload_svids_of_entry(&row.id, now).await?;
         let mut event =
             self.workload_event(EventKind::WorkloadEntryRemove, ctx, actor, &row.spiffe_id);
-        event.reason = Some(format!(
-            "entry {} {why}; {revoked} SVIDs revoked",
-            row.id
-        ));
+        event.reason = Some(format!("entry {} {why}; {revoked} SVIDs revoked", row.id));
         tx.record(event).await?;
         Ok(())
     }

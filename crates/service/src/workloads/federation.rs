@@ -2,10 +2,8 @@
 //! by the jobs runner (`--bundle-url`) or set once from a file, kept in the
 //! store, and handed to the workloads of entries that federate with them.
 
-use base64::Engine;
 use keybound_store::{ReadTx, WorkloadEntryRow, WorkloadFederationRow};
 use keybound_workload_api::wire::BundleView;
-use serde_json::Value;
 
 use crate::record::Record;
 use crate::{Actor, ClientContext, EventKind, Refusal, Service, ServiceError};
@@ -16,8 +14,6 @@ use super::spiffe;
 pub(crate) const MAX_BUNDLE: usize = 256 * 1024;
 /// The longest bundle URL.
 pub(crate) const MAX_BUNDLE_URL: usize = 2048;
-/// Keys one bundle may hold.
-pub(crate) const MAX_BUNDLE_KEYS: usize = 64;
 
 /// A federated trust domain as the CLI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,100 +32,29 @@ pub struct FederationView {
     pub jwt_authorities: usize,
 }
 
-/// A SPIFFE bundle (SPIFFE Trust Domain and Bundle §4: a JWK Set whose
-/// keys have `use` `x509-svid` with one `x5c` certificate, or `jwt-svid`
-/// with a `kid`) as the wire carries it; otherwise `workload_invalid_bundle`.
+/// A federated trust domain's SPIFFE bundle document, checked by
+/// `keybound_ca::Bundle::from_json` (SPIFFE Trust Domain and Bundle §4:
+/// bounded, no private keys, each `x509-svid` key's certificate matching
+/// its members, unique `kid`s), as the wire carries it; otherwise
+/// `workload_invalid_bundle`.
 pub(crate) fn parse_bundle(trust_domain: &str, json: &str) -> Result<BundleView, Refusal> {
     let bad = Refusal::WorkloadInvalidBundle;
     if json.len() > MAX_BUNDLE {
         return Err(bad);
     }
-    let doc: Value = serde_json::from_str(json).map_err(|_| bad)?;
-    let keys = doc.get("keys").and_then(Value::as_array).ok_or(bad)?;
-    if keys.len() > MAX_BUNDLE_KEYS {
-        return Err(bad);
-    }
-    let mut x509 = Vec::new();
-    let mut jwt = Vec::new();
-    for key in keys {
-        match key.get("use").and_then(Value::as_str) {
-            Some("x509-svid") => {
-                let cert = key
-                    .get("x5c")
-                    .and_then(Value::as_array)
-                    .and_then(|c| c.first())
-                    .and_then(Value::as_str)
-                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
-                    .ok_or(bad)?;
-                x509.push(keybound_webauthn::b64::encode(&cert));
-            }
-            Some("jwt-svid") => {
-                let jwk = keybound_jose::Jwk::parse(key).map_err(|_| bad)?;
-                let kid = key.get("kid").and_then(Value::as_str).ok_or(bad)?;
-                let mut public = jwk.to_json();
-                if let Some(o) = public.as_object_mut() {
-                    o.insert("kid".into(), Value::String(kid.to_owned()));
-                    o.insert("use".into(), Value::String("jwt-svid".into()));
-                }
-                jwt.push(public);
-            }
-            // Other uses are for other profiles; SPIFFE says ignore them.
-            _ => {}
-        }
-    }
+    let td = keybound_ca::TrustDomain::parse(trust_domain).map_err(|_| bad)?;
+    let bundle = keybound_ca::Bundle::from_json(td, json.as_bytes()).map_err(|_| bad)?;
     Ok(BundleView {
         trust_domain: trust_domain.to_owned(),
-        x509_authorities: x509,
-        jwt_authorities: jwt,
-        sequence: doc
-            .get("spiffe_sequence")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        refresh_hint_s: doc
-            .get("spiffe_refresh_hint")
-            .and_then(Value::as_u64)
-            .unwrap_or(300),
+        x509_authorities: bundle
+            .x509_authorities
+            .iter()
+            .map(|c| keybound_webauthn::b64::encode(c))
+            .collect(),
+        jwt_authorities: bundle.jwt_authorities.iter().map(|k| k.to_json()).collect(),
+        sequence: bundle.sequence,
+        refresh_hint_s: bundle.refresh_hint_s,
     })
-}
-
-/// A bundle as a SPIFFE bundle document: `x509-svid` keys carry their
-/// certificate in `x5c` (standard base64) and the certificate's public key
-/// members, `jwt-svid` keys their JWK and `kid`.
-pub(crate) fn bundle_json(bundle: &BundleView) -> String {
-    let mut keys = Vec::new();
-    for cert in &bundle.x509_authorities {
-        let Ok(der) = keybound_webauthn::b64::decode(cert) else {
-            continue;
-        };
-        let mut key = x509_key_members(&der).unwrap_or_default();
-        key.insert("use".into(), Value::String("x509-svid".into()));
-        key.insert(
-            "x5c".into(),
-            Value::Array(vec![Value::String(
-                base64::engine::general_purpose::STANDARD.encode(&der),
-            )]),
-        );
-        keys.push(Value::Object(key));
-    }
-    for jwk in &bundle.jwt_authorities {
-        let mut jwk = jwk.clone();
-        if let Some(o) = jwk.as_object_mut() {
-            o.insert("use".into(), Value::String("jwt-svid".into()));
-        }
-        keys.push(jwk);
-    }
-    serde_json::json!({
-        "keys": keys,
-        "spiffe_sequence": bundle.sequence,
-        "spiffe_refresh_hint": bundle.refresh_hint_s,
-    })
-    .to_string()
-}
-
-/// The EC P-256 public key members (`kty`, `crv`, `x`, `y`) of a
-/// certificate, as a JWK carries them.
-fn x509_key_members(_der: &[u8]) -> Option<serde_json::Map<String, Value>> {
-    None
 }
 
 impl FederationView {
@@ -179,7 +104,11 @@ impl Service {
             u.len() <= MAX_BUNDLE_URL && url::Url::parse(u).is_ok_and(|u| u.scheme() == "https")
         });
         let parsed = bundle_json.map(|j| parse_bundle(&td, j));
-        let sequence = match (&parsed, url_ok, bundle_url.is_some() || bundle_json.is_some()) {
+        let sequence = match (
+            &parsed,
+            url_ok,
+            bundle_url.is_some() || bundle_json.is_some(),
+        ) {
             (Some(Err(_)), _, _) | (_, false, _) | (_, _, false) => {
                 return Err(self
                     .record_refusal(attempt, Refusal::WorkloadInvalidBundle, None)

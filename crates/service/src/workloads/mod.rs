@@ -14,8 +14,11 @@
 //! - `proof`: the node proof (`kb-node+jwt`) every node call carries.
 //! - `sync`: a node's entries, SVIDs, bundles and CRLs; JWT-SVIDs.
 //! - `ca`: the bundle, X.509-SVID issuance, CRLs.
+//! - `authority`, `rotation`, `seal`: the CA's authorities, their phases,
+//!   their keys at rest.
 //! - `federation`: federated trust domains and their bundles.
 
+pub(crate) mod authority;
 pub(crate) mod ca;
 pub(crate) mod entries;
 pub(crate) mod federation;
@@ -29,8 +32,8 @@ pub(crate) mod tpm;
 
 pub use entries::{EntryView, NewEntry};
 pub use federation::FederationView;
-pub use proof::NodeCall;
 pub use nodes::{JoinToken, NodeView};
+pub use proof::NodeCall;
 
 use keybound_audit::{NewEvent, Outcome, Severity};
 
@@ -104,6 +107,13 @@ impl Default for WorkloadSettings {
     }
 }
 
+/// A server's workload state: the CA authorities it has loaded.
+#[derive(Default)]
+pub(crate) struct Workloads {
+    /// Authorities by id, their keys opened once.
+    pub(crate) authorities: authority::Authorities,
+}
+
 /// Node statuses, as stored.
 pub(crate) mod status {
     /// Attested and in service.
@@ -125,7 +135,11 @@ impl Service {
 
     /// A node's SPIFFE ID.
     pub(crate) fn node_spiffe_id(&self, name: &str) -> String {
-        format!("spiffe://{}{}{name}", self.trust_domain(), spiffe::NODE_PATH)
+        format!(
+            "spiffe://{}{}{name}",
+            self.trust_domain(),
+            spiffe::NODE_PATH
+        )
     }
 
     /// A workload event by `actor` about `subject`.

@@ -103,12 +103,18 @@ impl Service {
         let checked = spiffe::node_name(node).and_then(|n| Ok((n, spiffe::node_sets(sets)?)));
         let (node, sets) = match checked {
             Ok(ok) => ok,
-            Err(ServiceError::Rejected(r)) => return Err(self.record_refusal(attempt, r, None).await),
+            Err(ServiceError::Rejected(r)) => {
+                return Err(self.record_refusal(attempt, r, None).await)
+            }
             Err(e) => return Err(e),
         };
         if ttl_ms <= 0 || ttl_ms > self.config.workloads.max_join_token_ttl_ms {
             return Err(self
-                .record_refusal(attempt, Refusal::WorkloadInvalidEntryField, Some("ttl".into()))
+                .record_refusal(
+                    attempt,
+                    Refusal::WorkloadInvalidEntryField,
+                    Some("ttl".into()),
+                )
                 .await);
         }
         let mut tx = self.kernel.store.begin().await?;
@@ -202,8 +208,12 @@ impl Service {
                 .refuse_node(ctx, Some(&terms.node_name), refusal, None)
                 .await);
         }
-        let mut event =
-            self.workload_event(EventKind::WorkloadNodeAttest, ctx, &row.name, &row.spiffe_id);
+        let mut event = self.workload_event(
+            EventKind::WorkloadNodeAttest,
+            ctx,
+            &row.name,
+            &row.spiffe_id,
+        );
         event.reason = Some(format!(
             "join token (created by {}) bound node key {thumbprint}",
             terms.created_by
@@ -241,7 +251,12 @@ impl Service {
         if let Actor::Admin(admin) = actor {
             self.still_admin(&mut tx, admin.identity()).await?;
         }
-        Ok(tx.workload_nodes().await?.iter().map(NodeView::of).collect())
+        Ok(tx
+            .workload_nodes()
+            .await?
+            .iter()
+            .map(NodeView::of)
+            .collect())
     }
 
     /// The node `name`; none: [`ServiceError::NotFound`].
@@ -254,7 +269,10 @@ impl Service {
         if let Actor::Admin(admin) = actor {
             self.still_admin(&mut tx, admin.identity()).await?;
         }
-        let row = tx.workload_node(name).await?.ok_or(ServiceError::NotFound)?;
+        let row = tx
+            .workload_node(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         Ok(NodeView::of(&row))
     }
 
@@ -272,7 +290,10 @@ impl Service {
         if let Actor::Admin(admin) = actor {
             self.still_admin(&mut tx, admin.identity()).await?;
         }
-        let row = tx.workload_node(name).await?.ok_or(ServiceError::NotFound)?;
+        let row = tx
+            .workload_node(name)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let mut event = self.workload_event(
             EventKind::WorkloadNodeDecommission,
             ctx,
@@ -288,7 +309,10 @@ impl Service {
         }
         let revoked = tx.revoke_workload_svids_of_node(&row.name, now).await?;
         event.severity = Some(keybound_audit::Severity::Warning);
-        event.reason = Some(format!("node {} decommissioned; {revoked} SVIDs revoked", row.name));
+        event.reason = Some(format!(
+            "node {} decommissioned; {revoked} SVIDs revoked",
+            row.name
+        ));
         tx.record(event).await?;
         tx.commit().await?;
         Ok(revoked)

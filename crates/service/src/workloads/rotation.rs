@@ -114,8 +114,14 @@ mod tests {
         assert_eq!(due(&[], 0, false, none), vec![Step::Bootstrap]);
         let a = row("a", state::ACTIVE, 0, 600);
         assert!(due(std::slice::from_ref(&a), 299, false, none).is_empty());
-        assert_eq!(due(std::slice::from_ref(&a), 300, false, none), vec![Step::Prepare]);
-        assert_eq!(due(std::slice::from_ref(&a), 1, true, none), vec![Step::Prepare]);
+        assert_eq!(
+            due(std::slice::from_ref(&a), 300, false, none),
+            vec![Step::Prepare]
+        );
+        assert_eq!(
+            due(std::slice::from_ref(&a), 1, true, none),
+            vec![Step::Prepare]
+        );
         let b = row("b", state::PREPARED, 300, 900);
         let both = [a.clone(), b.clone()];
         assert!(due(&both, 499, false, none).is_empty());
@@ -124,7 +130,11 @@ mod tests {
             active: Some("a".into()),
         }];
         assert_eq!(due(&both, 500, false, none), activate);
-        assert_eq!(due(&both, 10_000, false, none), activate, "asleep past expiry");
+        assert_eq!(
+            due(&both, 10_000, false, none),
+            activate,
+            "asleep past expiry"
+        );
         assert_eq!(due(&both, 301, true, none), activate);
         // Superseded: retired once its last SVID expired, or itself.
         let old = row("a", state::SUPERSEDED, 0, 600);

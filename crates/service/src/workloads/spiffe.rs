@@ -50,7 +50,10 @@ pub(crate) fn trust_domain(raw: &str) -> Result<String, ServiceError> {
 /// scheme `spiffe://`, a valid trust domain, a path of non-empty segments
 /// of `A-Z a-z 0-9 . - _`, none `.` or `..`, no query or fragment
 /// (SPIFFE-ID §2.2). The path may be empty only if `allow_empty_path`.
-pub(crate) fn spiffe_id(raw: &str, allow_empty_path: bool) -> Result<(String, String), ServiceError> {
+pub(crate) fn spiffe_id(
+    raw: &str,
+    allow_empty_path: bool,
+) -> Result<(String, String), ServiceError> {
     let invalid = || rejected(Refusal::WorkloadInvalidSpiffeId);
     if raw.len() > MAX_SPIFFE_ID {
         return Err(invalid());
@@ -210,7 +213,10 @@ pub(crate) fn bounded_list(
     if raw.len() > max {
         return Err(rejected(Refusal::WorkloadInvalidEntryField));
     }
-    let mut out = raw.iter().map(|s| check(s)).collect::<Result<Vec<_>, _>>()?;
+    let mut out = raw
+        .iter()
+        .map(|s| check(s))
+        .collect::<Result<Vec<_>, _>>()?;
     out.sort();
     out.dedup();
     Ok(out)
@@ -218,8 +224,7 @@ pub(crate) fn bounded_list(
 
 /// A hint: at most [`MAX_HINT`] characters, no control characters.
 pub(crate) fn hint(raw: &str) -> Result<String, ServiceError> {
-    if raw.chars().nth(MAX_HINT).is_some() || raw.chars().any(keybound_names::text::is_hazardous)
-    {
+    if raw.chars().nth(MAX_HINT).is_some() || raw.chars().any(keybound_names::text::is_hazardous) {
         return Err(rejected(Refusal::WorkloadInvalidEntryField));
     }
     Ok(raw.to_owned())
@@ -269,7 +274,10 @@ mod tests {
             workload_id("spiffe://other.test/app", "kb.test"),
             Err(ServiceError::Rejected(Refusal::WorkloadForeignTrustDomain))
         );
-        for reserved in ["spiffe://kb.test/keybound/node/n1", "spiffe://kb.test/keybound/node"] {
+        for reserved in [
+            "spiffe://kb.test/keybound/node/n1",
+            "spiffe://kb.test/keybound/node",
+        ] {
             assert_eq!(
                 workload_id(reserved, "kb.test"),
                 Err(ServiceError::Rejected(Refusal::WorkloadReservedSpiffeId)),
@@ -282,8 +290,12 @@ mod tests {
     #[test]
     fn selectors_are_known_types_in_one_spelling() {
         assert_eq!(
-            selectors(&["unix:uid:1000".into(), "unix:gid:0".into(), "unix:uid:1000".into()])
-                .unwrap(),
+            selectors(&[
+                "unix:uid:1000".into(),
+                "unix:gid:0".into(),
+                "unix:uid:1000".into()
+            ])
+            .unwrap(),
             vec!["unix:gid:0".to_owned(), "unix:uid:1000".to_owned()]
         );
         for bad in [
@@ -301,7 +313,9 @@ mod tests {
             selectors(&[]),
             Err(ServiceError::Rejected(Refusal::WorkloadNoSelectors))
         );
-        let many: Vec<String> = (0..=MAX_SELECTORS).map(|i| format!("unix:uid:{i}")).collect();
+        let many: Vec<String> = (0..=MAX_SELECTORS)
+            .map(|i| format!("unix:uid:{i}"))
+            .collect();
         assert!(selectors(&many).is_err());
     }
 

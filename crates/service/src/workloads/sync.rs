@@ -12,8 +12,7 @@ use keybound_audit::{Outcome, Severity};
 use keybound_jose::Algorithm;
 use keybound_store::{WorkloadEntryRow, WorkloadNodeRow, WriteTx};
 use keybound_workload_api::wire::{
-    EntryView as WireEntry, IssuedSvid, JwtSvidRequest, JwtSvidResponse, SyncRequest,
-    SyncResponse,
+    EntryView as WireEntry, IssuedSvid, JwtSvidRequest, JwtSvidResponse, SyncRequest, SyncResponse,
 };
 use serde_json::{json, Map, Value};
 
@@ -96,7 +95,12 @@ impl Service {
         if request.csrs.len() > MAX_CSRS {
             drop(tx);
             return Err(self
-                .refuse_node(ctx, Some(&node.name), Refusal::WorkloadTooManyRequests, None)
+                .refuse_node(
+                    ctx,
+                    Some(&node.name),
+                    Refusal::WorkloadTooManyRequests,
+                    None,
+                )
                 .await);
         }
         let now = self.now_ms();
@@ -113,7 +117,10 @@ impl Service {
                 ));
                 continue;
             };
-            match self.issue_x509_svid_in(&mut tx, &node, entry, &csr.public_key).await? {
+            match self
+                .issue_x509_svid_in(&mut tx, &node, entry, &csr.public_key)
+                .await?
+            {
                 Ok(svid) => svids.push(svid),
                 Err(refusal) => left_out.push(format!("{}: {}", entry.id, refusal.reason())),
             }
@@ -131,8 +138,12 @@ impl Service {
             tx.record(event).await?;
         }
         if !svids.is_empty() {
-            let mut event =
-                self.workload_event(EventKind::WorkloadSvidIssue, ctx, &node.name, &node.spiffe_id);
+            let mut event = self.workload_event(
+                EventKind::WorkloadSvidIssue,
+                ctx,
+                &node.name,
+                &node.spiffe_id,
+            );
             event.reason = Some(format!(
                 "{} X.509-SVIDs for entries {}",
                 svids.len(),
@@ -190,7 +201,11 @@ impl Service {
         } else {
             None
         };
-        let Some(entry) = entries.into_iter().find(|e| e.id == request.entry_id).filter(|_| refusal.is_none()) else {
+        let Some(entry) = entries
+            .into_iter()
+            .find(|e| e.id == request.entry_id)
+            .filter(|_| refusal.is_none())
+        else {
             drop(tx);
             let refusal = refusal.unwrap_or(Refusal::WorkloadEntryNotForNode);
             return Err(self.refuse_node(ctx, Some(&node.name), refusal, None).await);
@@ -203,10 +218,20 @@ impl Service {
         claims.insert("iat".into(), json!(now / 1000));
         claims.insert("exp".into(), json!(exp_s));
         let token = self
-            .sign_jwt_in(&mut tx, KeyPurpose::WorkloadCa, Algorithm::Es256, "JWT", &claims)
+            .sign_jwt_in(
+                &mut tx,
+                KeyPurpose::WorkloadCa,
+                Algorithm::Es256,
+                "JWT",
+                &claims,
+            )
             .await?;
-        let mut event =
-            self.workload_event(EventKind::WorkloadSvidIssue, ctx, &node.name, &node.spiffe_id);
+        let mut event = self.workload_event(
+            EventKind::WorkloadSvidIssue,
+            ctx,
+            &node.name,
+            &node.spiffe_id,
+        );
         event.reason = Some(format!(
             "JWT-SVID for entry {} ({}), audience {}",
             entry.id,

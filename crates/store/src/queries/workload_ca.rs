@@ -151,7 +151,10 @@ impl ReadTx {
     }
 
     /// The bundle sequence of `trust_domain` (0 before any authority).
-    pub async fn workload_bundle_sequence(&mut self, trust_domain: &str) -> Result<i64, StoreError> {
+    pub async fn workload_bundle_sequence(
+        &mut self,
+        trust_domain: &str,
+    ) -> Result<i64, StoreError> {
         Ok(self
             .db()?
             .query_opt(
@@ -217,9 +220,7 @@ impl ReadTx {
     }
 
     /// Every federated trust domain, by name.
-    pub async fn workload_federations(
-        &mut self,
-    ) -> Result<Vec<WorkloadFederationRow>, StoreError> {
+    pub async fn workload_federations(&mut self) -> Result<Vec<WorkloadFederationRow>, StoreError> {
         self.db()?
             .query_all(
                 "SELECT * FROM workload_federations ORDER BY trust_domain",

@@ -13,17 +13,38 @@ pub(crate) enum CaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Take the CA's next phase now: prepare the next authority (published,
+    /// not signing) or, if one is prepared, activate it. The jobs runner
+    /// does this on schedule; this is for a compromised or misissued key.
+    Rotate,
 }
 
 pub(crate) async fn run(service: &Service, command: CaCommand) -> Result<(), String> {
     match command {
+        CaCommand::Rotate => {
+            let op = super::operator();
+            let done = service
+                .rotate_workload_ca(Some((&op).into()), true)
+                .await
+                .map_err(|e| super::error("ca rotate", e))?;
+            if done.is_empty() {
+                return output::write_out("nothing changed (another server just did it)\n");
+            }
+            output::write_out(&done.iter().map(|d| format!("{d}\n")).collect::<String>())
+        }
         CaCommand::Show { json } => {
             if json {
                 let doc = service
                     .workload_bundle_json()
                     .await
                     .map_err(|e| super::error("ca show", e))?;
-                return output::write_out(&format!("{}\n", output::json(&serde_json::from_str::<serde_json::Value>(&doc).map_err(|e| e.to_string())?)?));
+                return output::write_out(&format!(
+                    "{}\n",
+                    output::json(
+                        &serde_json::from_str::<serde_json::Value>(&doc)
+                            .map_err(|e| e.to_string())?
+                    )?
+                ));
             }
             let bundle = service
                 .workload_bundle()

@@ -17,7 +17,11 @@ pub(crate) enum FederationCommand {
         /// The federated trust domain.
         trust_domain: String,
         /// Its SPIFFE bundle endpoint (https).
-        #[arg(long, conflicts_with = "bundle_file", required_unless_present = "bundle_file")]
+        #[arg(
+            long,
+            conflicts_with = "bundle_file",
+            required_unless_present = "bundle_file"
+        )]
         bundle_url: Option<String>,
         /// A SPIFFE bundle (JSON) to keep as it is.
         #[arg(long)]
@@ -87,13 +91,23 @@ pub(crate) async fn run(service: &Service, command: FederationCommand) -> Result
                 .remove_federation((&op).into(), &trust_domain, &ctx)
                 .await
                 .map_err(|e| super::error(&format!("federation {trust_domain}"), e))?;
-            output::write_out(&format!("no longer federated with {}\n", escape(&trust_domain)))
+            output::write_out(&format!(
+                "no longer federated with {}\n",
+                escape(&trust_domain)
+            ))
         }
     }
 }
 
 fn table(list: &[FederationView]) -> Table {
-    let mut table = Table::new(&["TRUST DOMAIN", "SOURCE", "SEQUENCE", "X509", "JWT", "FETCHED"]);
+    let mut table = Table::new(&[
+        "TRUST DOMAIN",
+        "SOURCE",
+        "SEQUENCE",
+        "X509",
+        "JWT",
+        "FETCHED",
+    ]);
     for f in list {
         table.row([
             f.trust_domain.clone(),

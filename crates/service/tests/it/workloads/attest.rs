@@ -11,7 +11,10 @@ async fn a_join_token_attests_its_node_once() {
     };
     let attested = w.service.attest_join(&request, &ctx()).await.unwrap();
     assert_eq!(attested.node, "node-1");
-    assert_eq!(attested.spiffe_id, "spiffe://localhost/keybound/node/node-1");
+    assert_eq!(
+        attested.spiffe_id,
+        "spiffe://localhost/keybound/node/node-1"
+    );
     assert_eq!(attested.trust_domain, TD);
     let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
     assert_eq!(nodes.len(), 1);
@@ -33,8 +36,18 @@ async fn a_join_token_attests_its_node_once() {
     );
     let last = w.audit().await.pop().unwrap();
     assert_eq!(last.event.kind, "workload.node.refused");
-    assert_eq!(last.event.reason.as_deref(), Some("workload_join_token_invalid"));
-    assert_eq!(w.service.workload_nodes((&op()).into()).await.unwrap().len(), 1);
+    assert_eq!(
+        last.event.reason.as_deref(),
+        Some("workload_join_token_invalid")
+    );
+    assert_eq!(
+        w.service
+            .workload_nodes((&op()).into())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -77,7 +90,13 @@ async fn hostile_attestations_are_refused_and_bind_nothing() {
     let mut private = key.jwk.clone();
     private["d"] = json!("AAAA");
     let rsa = json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
-    for bad in [json!(null), json!("jwk"), private, rsa, json!({"kty": "EC", "crv": "P-256", "x": "x".repeat(4000), "y": "y"})] {
+    for bad in [
+        json!(null),
+        json!("jwk"),
+        private,
+        rsa,
+        json!({"kty": "EC", "crv": "P-256", "x": "x".repeat(4000), "y": "y"}),
+    ] {
         refused(
             w.service
                 .attest_join(
@@ -91,7 +110,12 @@ async fn hostile_attestations_are_refused_and_bind_nothing() {
             Refusal::WorkloadNodeKeyInvalid,
         );
     }
-    assert!(w.service.workload_nodes((&op()).into()).await.unwrap().is_empty());
+    assert!(w
+        .service
+        .workload_nodes((&op()).into())
+        .await
+        .unwrap()
+        .is_empty());
     w.service
         .attest_join(
             &JoinAttestRequest {

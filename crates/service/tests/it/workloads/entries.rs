@@ -15,7 +15,10 @@ async fn an_entry_is_added_listed_shown_and_removed_with_its_events() {
     assert_eq!(added.jwt_ttl_s, 300, "the default JWT-SVID TTL");
     assert_eq!(
         added.selectors,
-        vec!["unix:path:/usr/bin/web".to_owned(), "unix:uid:1000".to_owned()]
+        vec![
+            "unix:path:/usr/bin/web".to_owned(),
+            "unix:uid:1000".to_owned()
+        ]
     );
     let list = w.service.workload_entries((&op()).into()).await.unwrap();
     assert_eq!(list, vec![added.clone()]);
@@ -62,7 +65,12 @@ async fn hostile_entries_are_refused_audited_and_change_nothing() {
             Refusal::WorkloadForeignTrustDomain,
         ),
         (
-            entry("spiffe://localhost/keybound/node/node-2", "node-1", "ada", 1),
+            entry(
+                "spiffe://localhost/keybound/node/node-2",
+                "node-1",
+                "ada",
+                1,
+            ),
             Refusal::WorkloadReservedSpiffeId,
         ),
         (

@@ -9,6 +9,7 @@ use keybound_workload_api::wire::{JoinAttestRequest, JwtSvidRequest, SvidRequest
 use serde_json::json;
 
 mod attest;
+mod ca;
 mod entries;
 mod federation;
 mod proof;
@@ -134,7 +135,13 @@ async fn sync(
     node: &str,
     request: &SyncRequest,
 ) -> Result<keybound_workload_api::wire::SyncResponse, ServiceError> {
-    let jti = format!("sync-{}", w.service.random_bytes()[0..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let jti = format!(
+        "sync-{}",
+        w.service.random_bytes()[0..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     let proof = key.proof(node, "/workload/v1/sync", w.now(), &jti);
     w.service
         .workload_sync(&call(&proof, "/workload/v1/sync"), request, &ctx())

@@ -4,7 +4,9 @@ use super::*;
 async fn a_decommissioned_node_is_refused_at_its_next_call() {
     let w = world().await;
     let key = attested(&w, "node-1", &[]).await;
-    sync(&w, &key, "node-1", &SyncRequest::default()).await.unwrap();
+    sync(&w, &key, "node-1", &SyncRequest::default())
+        .await
+        .unwrap();
     w.service
         .decommission_workload_node((&op()).into(), "node-1", &ctx())
         .await
@@ -32,7 +34,11 @@ async fn a_decommissioned_node_is_refused_at_its_next_call() {
             .await,
         Refusal::WorkloadNodeNameTaken,
     );
-    let node = w.service.workload_node((&op()).into(), "node-1").await.unwrap();
+    let node = w
+        .service
+        .workload_node((&op()).into(), "node-1")
+        .await
+        .unwrap();
     assert_eq!(node.status, "decommissioned");
 }
 
@@ -50,7 +56,9 @@ async fn offboarding_an_owner_removes_their_entries() {
         .unwrap();
     let done = w.service.offboard("ada", &op()).await.unwrap();
     assert_eq!(done.workload_entries, 1);
-    let got = sync(&w, &key, "node-1", &SyncRequest::default()).await.unwrap();
+    let got = sync(&w, &key, "node-1", &SyncRequest::default())
+        .await
+        .unwrap();
     let ids: Vec<&str> = got.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, vec![bobs.id.as_str()]);
     let removed = w
