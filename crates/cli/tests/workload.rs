@@ -13,8 +13,7 @@
 //!
 //! The `real_` tests run the same against `keybound serve` itself: one
 //! server on SQLite, and two servers on one PostgreSQL database (started
-//! by keybound-testdb) of which the first is killed. They are ignored
-//! until the service signs X.509-SVIDs (run them with `--ignored`).
+//! by keybound-testdb) of which the first is killed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -292,7 +291,6 @@ fn entry_id(server: &support::Server, name: &str) -> String {
 }
 
 #[test]
-#[ignore = "keybound serve issues no X.509-SVID yet (sign_svid_in is a stub on main): un-ignore once it signs"]
 fn real_serve_two_uids_talk_mtls_and_a_removed_entry_ends_it() {
     if !root() {
         return;
@@ -324,7 +322,6 @@ fn real_serve_two_uids_talk_mtls_and_a_removed_entry_ends_it() {
 }
 
 #[test]
-#[ignore = "keybound serve issues no X.509-SVID yet (sign_svid_in is a stub on main): un-ignore once it signs"]
 fn real_serve_two_servers_on_postgres_the_agent_fails_over() {
     if !root() {
         return;

@@ -235,7 +235,10 @@ impl Holdings {
             chain,
             key_pkcs8: key.key_pkcs8,
             revision: entry.revision,
-            not_before_ms,
+            // Half-life counts from when it arrived if the server backdated
+            // notBefore (for clock skew): else a short SVID would be past
+            // half-life on arrival and renewed at every sync.
+            not_before_ms: not_before_ms.max(now_ms.min(expires_at_ms)),
             expires_at_ms,
         })
     }

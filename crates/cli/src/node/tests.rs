@@ -89,6 +89,29 @@ fn renewal_is_due_at_half_life_and_not_before() {
 }
 
 #[test]
+fn a_backdated_svid_counts_its_half_life_from_arrival() {
+    let ca = Ca::new("ca");
+    let t = t0();
+    let mut h = Holdings::new(TD);
+    h.absorb(answer(vec![entry("a", 1)], vec![], &[&ca.der]), vec![], t);
+    let fresh = Fresh::generate("a").unwrap();
+    // notBefore 10 s back, 4 s ahead of arrival: not due at once.
+    let leaf = ca.leaf_at(
+        &spki(&fresh),
+        "spiffe://example.org/a",
+        t - 10_000,
+        t + 4000,
+    );
+    h.absorb(
+        answer(vec![entry("a", 1)], vec![("a", vec![leaf])], &[&ca.der]),
+        vec![fresh],
+        t,
+    );
+    assert!(h.due(t + 1999).is_empty());
+    assert_eq!(h.due(t + 2000), vec!["a".to_owned()]);
+}
+
+#[test]
 fn an_svid_whose_authority_left_the_bundle_is_due() {
     let (old, new) = (Ca::new("old"), Ca::new("new"));
     let t = t0();
