@@ -14,6 +14,9 @@
 //! The `real_` tests run the same against `keybound serve` itself: one
 //! server on SQLite, and two servers on one PostgreSQL database (started
 //! by keybound-testdb) of which the first is killed.
+//!
+//! `workload::accept`: the published SPIFFE clients' own tests against
+//! `keybound serve` + `keybound node` (the acceptance item).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,7 +30,10 @@ mod support;
 #[path = "../src/node/tests/fake.rs"]
 #[allow(dead_code)]
 mod fake;
+#[path = "../../workload-api/tests/it/spiffe_clients.rs"]
+mod spiffe_clients;
 mod workload {
+    pub mod accept;
     pub mod child;
     pub mod harness;
     pub mod tls;

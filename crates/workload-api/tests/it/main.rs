@@ -14,3 +14,4 @@ mod acceptance;
 mod api;
 mod client;
 mod fixture;
+mod spiffe_clients;
