@@ -120,10 +120,7 @@ fn spire_like_stack() -> (support::Server, NodeAgent) {
             ],
         );
     }
-    let agent = NodeAgent::start(
-        &[format!("http://127.0.0.1:{}", server.port)],
-        token.trim(),
-    );
+    let agent = NodeAgent::start(&[format!("http://127.0.0.1:{}", server.port)], token.trim());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

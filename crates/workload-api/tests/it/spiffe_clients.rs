@@ -172,8 +172,8 @@ fn pyspiffe_python() -> PathBuf {
 pub fn pyspiffe_check(endpoint: &str, cwd: &Path) {
     let python = pyspiffe_python();
     // Both crates sit in crates/: the script is found from either.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../workload-api/tests/it/pyspiffe_check.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../workload-api/tests/it/pyspiffe_check.py");
     let mut cmd = Command::new(&python);
     cmd.arg(script)
         .current_dir(cwd)
