@@ -151,8 +151,12 @@ fn real_serve_the_spiffe_crates_integration_tests_pass() {
     spiffe_clients::spiffe_crate_tests_pass(&agent.socket, "spiffe-acceptance-real");
 }
 
+/// py-spiffe with an absolute socket path (gRPC C-core percent-encodes it
+/// into `:authority`) and a relative one (plain authority `api.sock`).
 #[test]
 fn real_serve_py_spiffe_checks_pass() {
     let (_server, agent) = spire_like_stack();
-    spiffe_clients::pyspiffe_check(&format!("unix://{}", agent.socket.display()), "/".as_ref());
+    let absolute = format!("unix://{}", agent.socket.display());
+    spiffe_clients::pyspiffe_check(&absolute, "/".as_ref());
+    spiffe_clients::pyspiffe_check("unix:api.sock", agent.socket.parent().unwrap());
 }
