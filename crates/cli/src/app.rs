@@ -309,7 +309,7 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         jobs::workloads::FETCH_BUNDLES_EVERY,
         jobs::workloads::FetchBundles {
             service: service.clone(),
-            client: reqwest::Client::new(),
+            client: jobs::workloads::bundle_client()?,
         },
     );
     jobs.every(

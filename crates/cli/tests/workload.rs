@@ -328,6 +328,61 @@ fn real_serve_two_uids_talk_mtls_and_a_removed_entry_ends_it() {
 }
 
 #[test]
+fn real_serve_rotates_its_ca_while_workloads_keep_talking() {
+    if !root() {
+        return;
+    }
+    // A 12 s CA: the next authority is published at 6 s, signs from 10 s,
+    // and the old one retires once its last SVID expired. 30 s of 4 s
+    // SVIDs cover two rotations; every handshake must succeed.
+    let server = support::Server::start_in(tempfile::tempdir().unwrap(), &["--ca-ttl", "12"]);
+    let token = register_upstream(&server, "4");
+    let agent = NodeAgent::start(&[format!("http://127.0.0.1:{}", server.port)], &token);
+    let (_server_wl, mut client, port) = pair(&agent);
+    let td = support::http::RP_ID;
+    wait_for(Duration::from_secs(15), "the first handshake", || {
+        client.ask(&format!("connect {port}")).starts_with("ok")
+    });
+    keep_talking(&mut client, &port, td, Duration::from_secs(30), |_| {});
+    let (ok, events) = server.cli(&["audit", "export"]);
+    assert!(ok);
+    for kind in [
+        "workload.ca.prepare",
+        "workload.ca.activate",
+        "workload.ca.retire",
+    ] {
+        assert!(
+            events.contains(&format!("\"kind\":\"{kind}\"")),
+            "no {kind} in the audit log"
+        );
+    }
+}
+
+#[test]
+fn real_serve_an_agent_asleep_past_its_svids_and_the_ca_recovers() {
+    if !root() {
+        return;
+    }
+    let server = support::Server::start_in(tempfile::tempdir().unwrap(), &["--ca-ttl", "6"]);
+    let token = register_upstream(&server, "2");
+    let agent = NodeAgent::start(&[format!("http://127.0.0.1:{}", server.port)], &token);
+    let (_server_wl, mut client, port) = pair(&agent);
+    wait_for(Duration::from_secs(15), "the first handshake", || {
+        client.ask(&format!("connect {port}")).starts_with("ok")
+    });
+    agent.signal("STOP");
+    // Past the 2 s SVIDs and past the 6 s CA that signed them, with the
+    // server's rotation job running meanwhile.
+    std::thread::sleep(Duration::from_secs(14));
+    let stale = client.ask(&format!("connect {port}"));
+    assert!(stale.starts_with("fail"), "{stale}");
+    agent.signal("CONT");
+    wait_for(Duration::from_secs(20), "talking again", || {
+        client.ask(&format!("connect {port}")).starts_with("ok")
+    });
+}
+
+#[test]
 fn real_serve_two_servers_on_postgres_the_agent_fails_over() {
     if !root() {
         return;

@@ -50,6 +50,17 @@ pub(crate) struct FetchBundles {
     pub(crate) client: reqwest::Client,
 }
 
+/// The client federated bundles are fetched with: https only (the
+/// `https_web` profile) and no redirects, so a peer's bundle URL cannot
+/// send the fetch to plain http or elsewhere.
+pub(crate) fn bundle_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("the federated bundle client: {e}"))
+}
+
 impl FetchBundles {
     async fn fetch(&self, url: &str) -> Result<String, String> {
         let response = self
@@ -68,14 +79,21 @@ impl FetchBundles {
         {
             return Err(format!("GET {url}: larger than {MAX_BUNDLE} bytes"));
         }
-        let body = response
-            .bytes()
+        // Read in chunks and stop at the cap: a chunked answer has no
+        // Content-Length to refuse up front.
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if body.len() > MAX_BUNDLE {
-            return Err(format!("GET {url}: larger than {MAX_BUNDLE} bytes"));
+            .map_err(|e| format!("GET {url}: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_BUNDLE {
+                return Err(format!("GET {url}: larger than {MAX_BUNDLE} bytes"));
+            }
+            body.extend_from_slice(&chunk);
         }
-        String::from_utf8(body.to_vec()).map_err(|_| format!("GET {url}: not UTF-8"))
+        String::from_utf8(body).map_err(|_| format!("GET {url}: not UTF-8"))
     }
 }
 

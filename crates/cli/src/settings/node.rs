@@ -88,6 +88,16 @@ impl std::fmt::Debug for Attestation {
     }
 }
 
+/// Whether `url` names this host.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 impl NodeSettings {
     /// The servers, parsed, in order; at least one.
     pub(crate) fn servers(&self) -> Result<Vec<url::Url>, String> {
@@ -100,6 +110,14 @@ impl NodeSettings {
                 let url = url::Url::parse(s).map_err(|e| format!("--server {s:?}: {e}"))?;
                 if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
                     return Err(format!("--server {s:?}: not an http(s) base URL"));
+                }
+                // Join tokens, SVIDs and the trust bundle travel this way:
+                // plain http only to this host.
+                if url.scheme() == "http" && !is_loopback(&url) {
+                    return Err(format!(
+                        "--server {s:?}: http is allowed only to this host (127.0.0.1, ::1, \
+                         localhost); use https"
+                    ));
                 }
                 Ok(url)
             })

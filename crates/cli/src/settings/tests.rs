@@ -495,7 +495,20 @@ fn the_node_agent_needs_a_server_and_one_way_to_attest() {
     assert_eq!(urls, ["https://a.example/", "https://b.example/kb/"]);
     let commas = parse(&["--server", "https://a.example,https://b.example"]);
     assert_eq!(commas.servers().unwrap().len(), 2);
-    for bad in ["ftp://a.example", "not a url", "mailto:x@example.org"] {
+    for local in [
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080",
+        "http://localhost:8080",
+    ] {
+        assert!(parse(&["--server", local]).servers().is_ok(), "{local}");
+    }
+    for bad in [
+        "ftp://a.example",
+        "not a url",
+        "mailto:x@example.org",
+        "http://id.example.org",
+        "http://10.0.0.5:8080",
+    ] {
         assert!(parse(&["--server", bad]).servers().is_err(), "{bad}");
     }
     let both = parse(&["--join-token", "t", "--tpm"]);

@@ -4,6 +4,7 @@
 //! its node key. From then on the node proves that key on every call; a
 //! decommissioned node is refused at its next call and its SVIDs revoked.
 
+use super::tpm::TPM_NODE_PREFIX;
 use keybound_jose::{Algorithm, Jwk};
 use keybound_store::{JoinTokenRow, StoreError, WorkloadNodeRow};
 use keybound_workload_api::wire::{AttestResponse, JoinAttestRequest};
@@ -100,7 +101,14 @@ impl Service {
             actor.name(),
             &super::entries::clip(node),
         );
-        let checked = spiffe::node_name(node).and_then(|n| Ok((n, spiffe::node_sets(sets)?)));
+        // `tpm-…` names belong to TPM-attested nodes (named from their EK):
+        // a join token for one would take over that node's entries.
+        let checked = spiffe::node_name(node)
+            .and_then(|n| match n.starts_with(TPM_NODE_PREFIX) {
+                true => Err(ServiceError::Rejected(Refusal::WorkloadInvalidNodeName)),
+                false => Ok(n),
+            })
+            .and_then(|n| Ok((n, spiffe::node_sets(sets)?)));
         let (node, sets) = match checked {
             Ok(ok) => ok,
             Err(ServiceError::Rejected(r)) => {

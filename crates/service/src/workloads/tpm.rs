@@ -25,7 +25,7 @@ mod device;
 use keybound_store::{StoreError, WorkloadNodeRow};
 use keybound_tpm::{
     check_ak_policy, check_ek_policy, make_credential, quote_nonce, verify_ek_certificate,
-    verify_quote, Public, UnixTime,
+    verify_quote, Public, PublicKey, UnixTime,
 };
 use keybound_webauthn::b64;
 use keybound_workload_api::wire::{AttestResponse, TpmAttestFinish, TpmAttestStart, TpmChallenge};
@@ -65,9 +65,35 @@ fn tpm(refusal: Refusal) -> impl Fn(keybound_tpm::Error) -> Refused {
 
 /// The node name of a TPM: `tpm-` and the first 16 hex digits of its EK
 /// hash (64 bits: collisions need 2^32 TPMs).
+/// The TPM's stable identity: the SHA-256 of its endorsement key alone,
+/// canonical (RSA exponent spelled out, no leading zeros). Not of the whole
+/// public area: the certificate vouches only for the key, and a client
+/// could vary the rest (`authPolicy`, attribute bits, an explicit 65537)
+/// to pass one TPM off as a new node after it was decommissioned.
+fn ek_identity(ek: &Public) -> Vec<u8> {
+    let mut canonical = Vec::new();
+    match ek.key() {
+        PublicKey::Rsa { modulus, exponent } => {
+            canonical.extend_from_slice(b"rsa\0");
+            canonical.extend_from_slice(&exponent.to_be_bytes());
+            canonical.extend(modulus.iter().skip_while(|b| **b == 0));
+        }
+        PublicKey::EccP256 { x, y } => {
+            canonical.extend_from_slice(b"p256\0");
+            canonical.extend_from_slice(x);
+            canonical.extend_from_slice(y);
+        }
+    }
+    sha256(&canonical)
+}
+
+/// The prefix of TPM-attested nodes' names, reserved: join tokens may not
+/// name a node with it.
+pub(crate) const TPM_NODE_PREFIX: &str = "tpm-";
+
 fn node_name(ek_hash: &[u8]) -> String {
     let hex: String = ek_hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("tpm-{hex}")
+    format!("{TPM_NODE_PREFIX}{hex}")
 }
 
 impl Service {
@@ -138,7 +164,7 @@ impl Service {
             make_credential(&ek, &ak.name(), &secret, &mut **rng)
                 .map_err(tpm(Refusal::WorkloadTpmEkUntrusted))?
         };
-        let ek_hash = sha256(ek.tpmt_bytes());
+        let ek_hash = ek_identity(&ek);
         let sealed = attempt::seal(
             &self.tpm_attempt_key(),
             &Attempt {

@@ -147,6 +147,13 @@ async fn hostile_attestations_are_refused_and_bind_nothing() {
             .await,
         Refusal::WorkloadNodeNameTaken,
     );
+    // TPM nodes' names are reserved: a token would take over their entries.
+    refused(
+        w.service
+            .create_join_token((&op()).into(), "tpm-0123456789abcdef", &[], 60_000, &ctx())
+            .await,
+        Refusal::WorkloadInvalidNodeName,
+    );
     for (name, ttl) in [("Bad Name", 60_000), ("node-9", 0), ("node-9", i64::MAX)] {
         assert!(w
             .service

@@ -292,7 +292,19 @@ async fn a_decommissioned_tpm_never_comes_back() {
         w.service.attest_tpm_finish(&pending, &ctx()).await,
         Refusal::WorkloadNodeDecommissioned,
     );
+    // The same EK with one attribute bit set (noDA) in its public area:
+    // the certificate still matches the key, so only an identity of the
+    // key alone keeps the TPM decommissioned.
+    let mut varied = tpm.start(NodeKey::new().jwk).unwrap();
+    let mut area = keybound_webauthn::b64::decode(&varied.ek_public).unwrap();
+    area[8] |= 0x04;
+    varied.ek_public = keybound_webauthn::b64::encode(&area);
+    refused(
+        w.service.attest_tpm_start(&varied, &ctx()).await,
+        Refusal::WorkloadNodeDecommissioned,
+    );
     let nodes = w.service.workload_nodes((&op()).into()).await.unwrap();
+    assert_eq!(nodes.len(), 1, "no second node for the same TPM");
     assert_eq!(nodes[0].status, "decommissioned");
 }
 

@@ -11,6 +11,10 @@ use super::tables::{ENCODE_CODES, ENCODE_CODE_LENGTHS, STATIC};
 /// The dynamic table size the server advertises (h2's default,
 /// SETTINGS_HEADER_TABLE_SIZE 4096, which tonic keeps).
 pub(super) const MAX_TABLE: usize = 4096;
+/// The most a header block may decode to (RFC 7541 field sizes summed),
+/// above what any Workload API request needs; a block past it closes the
+/// connection before anything is copied further.
+pub(super) const MAX_DECODED: usize = 64 * 1024;
 /// The longest string accepted (a header block is bounded before this).
 const MAX_STRING: usize = 64 * 1024;
 
@@ -75,13 +79,25 @@ impl Decoder {
     pub(super) fn decode(&mut self, block: &[u8]) -> Result<Vec<Field>, Malformed> {
         let mut r = Reader { buf: block, pos: 0 };
         let mut out = Vec::new();
+        // What the block decodes to, counted as RFC 7541 §4.1 sizes a
+        // field: one byte of table reference can stand for a 4 KiB field,
+        // so the decoded size is bounded, not just the block's.
+        let mut decoded = 0usize;
+        let mut keep = |out: &mut Vec<Field>, f: Field| -> Result<(), Malformed> {
+            decoded = decoded.saturating_add(f.0.len() + f.1.len() + 32);
+            if decoded > MAX_DECODED {
+                return Err(Malformed);
+            }
+            out.push(f);
+            Ok(())
+        };
         while let Some(first) = r.peek() {
             if first & 0x80 != 0 {
-                out.push(self.get(r.int(7)?)?);
+                keep(&mut out, self.get(r.int(7)?)?)?;
             } else if first & 0xc0 == 0x40 {
                 let f = self.literal(&mut r, 6)?;
                 self.insert(f.clone());
-                out.push(f);
+                keep(&mut out, f)?;
             } else if first & 0xe0 == 0x20 {
                 let new = r.int(5)?;
                 if new > MAX_TABLE {
@@ -90,7 +106,7 @@ impl Decoder {
                 self.max = Some(new);
                 self.evict_to(new);
             } else {
-                out.push(self.literal(&mut r, 4)?);
+                keep(&mut out, self.literal(&mut r, 4)?)?;
             }
         }
         Ok(out)
@@ -264,6 +280,28 @@ mod tests {
             (b"x".to_vec(), vec![b'a'; 300]),
         ];
         assert_eq!(Decoder::default().decode(&encode(&fields)).unwrap(), fields);
+    }
+
+    #[test]
+    fn a_block_of_references_to_one_big_field_is_refused() {
+        // One ~4 KiB field enters the table; then each 0xbe byte (index 62,
+        // the newest dynamic entry) stands for it again.
+        let mut d = Decoder::default();
+        let mut first = vec![0x40, 0x01, b'x', 0x7f];
+        let value = vec![b'v'; 4000];
+        let mut len = Vec::new();
+        let mut n = value.len() - 127;
+        while n >= 128 {
+            len.push((n % 128) as u8 | 0x80);
+            n /= 128;
+        }
+        len.push(n as u8);
+        first.extend_from_slice(&len);
+        first.extend_from_slice(&value);
+        assert_eq!(d.decode(&first).map(|f| f.len()), Ok(1));
+        // Fifteen references (60 KiB) pass; the bomb does not.
+        assert!(d.decode(&[0xbe; 15]).is_ok());
+        assert_eq!(d.decode(&[0xbe; 16_000]), Err(Malformed));
     }
 
     #[test]
