@@ -91,7 +91,18 @@ impl Service {
         request: &SyncRequest,
         ctx: &ClientContext,
     ) -> Result<SyncResponse, ServiceError> {
-        let (mut tx, node) = self.node_call(call, ctx).await?;
+        let (tx, node) = self.node_call(call, ctx).await?;
+        self.sync_in(tx, &node, request, ctx).await
+    }
+
+    /// The sync of an authenticated `node` in `tx` (committed here).
+    pub(crate) async fn sync_in(
+        &self,
+        mut tx: WriteTx,
+        node: &WorkloadNodeRow,
+        request: &SyncRequest,
+        ctx: &ClientContext,
+    ) -> Result<SyncResponse, ServiceError> {
         if request.csrs.len() > MAX_CSRS {
             drop(tx);
             return Err(self
@@ -187,7 +198,18 @@ impl Service {
         request: &JwtSvidRequest,
         ctx: &ClientContext,
     ) -> Result<JwtSvidResponse, ServiceError> {
-        let (mut tx, node) = self.node_call(call, ctx).await?;
+        let (tx, node) = self.node_call(call, ctx).await?;
+        self.jwt_svid_in(tx, &node, request, ctx).await
+    }
+
+    /// A JWT-SVID for an authenticated `node` in `tx` (committed here).
+    pub(crate) async fn jwt_svid_in(
+        &self,
+        mut tx: WriteTx,
+        node: &WorkloadNodeRow,
+        request: &JwtSvidRequest,
+        ctx: &ClientContext,
+    ) -> Result<JwtSvidResponse, ServiceError> {
         let audience_ok = !request.audience.is_empty()
             && request.audience.len() <= MAX_AUDIENCES
             && request.audience.iter().all(|a| {
