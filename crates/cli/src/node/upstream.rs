@@ -26,12 +26,12 @@ pub(crate) enum Upstream {
 /// usefully (the last SVIDs are served until they expire).
 fn call_error(e: ServiceError) -> CallError {
     match e {
-        ServiceError::Rejected(_) | ServiceError::UnknownCredential(_) | ServiceError::Forbidden => {
-            CallError::Refused {
-                status: 403,
-                error: "forbidden".into(),
-            }
-        }
+        ServiceError::Rejected(_)
+        | ServiceError::UnknownCredential(_)
+        | ServiceError::Forbidden => CallError::Refused {
+            status: 403,
+            error: "forbidden".into(),
+        },
         other => CallError::Unreachable(other.to_string()),
     }
 }

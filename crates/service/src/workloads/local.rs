@@ -80,8 +80,12 @@ impl Service {
                 other => Err(self.refuse_node(ctx, Some(LOCAL_NODE), other, None).await),
             };
         }
-        let mut event =
-            self.workload_event(EventKind::WorkloadNodeAttest, ctx, LOCAL_NODE, &row.spiffe_id);
+        let mut event = self.workload_event(
+            EventKind::WorkloadNodeAttest,
+            ctx,
+            LOCAL_NODE,
+            &row.spiffe_id,
+        );
         event.reason = Some("local node of keybound serve --workload-socket".into());
         tx.record(event).await?;
         tx.commit().await?;
@@ -96,7 +100,9 @@ impl Service {
     ) -> Result<(WriteTx, WorkloadNodeRow), ServiceError> {
         let mut tx = self.kernel.store.begin().await?;
         let refusal = match tx.workload_node(LOCAL_NODE).await? {
-            Some(node) if node.attestation == LOCAL_ATTESTATION && node.status == status::ACTIVE => {
+            Some(node)
+                if node.attestation == LOCAL_ATTESTATION && node.status == status::ACTIVE =>
+            {
                 return Ok((tx, node))
             }
             Some(node) if node.attestation == LOCAL_ATTESTATION => {

@@ -116,7 +116,7 @@ impl Service {
         }
         let now = self.now_ms();
         tx.touch_workload_node(&node.name, now).await?;
-        let entries = self.entries_of_node(&mut tx, &node).await?;
+        let entries = self.entries_of_node(&mut tx, node).await?;
         let mut svids = Vec::new();
         let mut left_out = Vec::new();
         for csr in &request.csrs {
@@ -129,7 +129,7 @@ impl Service {
                 continue;
             };
             match self
-                .issue_x509_svid_in(&mut tx, &node, entry, &csr.public_key)
+                .issue_x509_svid_in(&mut tx, node, entry, &csr.public_key)
                 .await?
             {
                 Ok(svid) => svids.push(svid),
@@ -215,7 +215,7 @@ impl Service {
             && request.audience.iter().all(|a| {
                 !a.is_empty() && a.len() <= MAX_AUDIENCE && !a.chars().any(char::is_control)
             });
-        let entries = self.entries_of_node(&mut tx, &node).await?;
+        let entries = self.entries_of_node(&mut tx, node).await?;
         let refusal = if !audience_ok {
             Some(Refusal::WorkloadInvalidAudience)
         } else if !entries.iter().any(|e| e.id == request.entry_id) {
