@@ -343,6 +343,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             },
         );
     }
+    let local_node = match parts.workloads.workload_socket() {
+        Some(socket) => Some(crate::node::serve_local(service.clone(), socket).await?),
+        None => None,
+    };
     let (close, closed) = tokio::sync::oneshot::channel::<()>();
     let connections = http.connections();
     // A task of its own, so the grace timer runs while it blocks.
@@ -358,6 +362,9 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             },
         )
         .await;
+        if let Some(local_node) = local_node {
+            local_node.stop().await;
+        }
         jobs.stop().await;
         let closed = service.store().close().await;
         served.map_err(|e| e.to_string())?;

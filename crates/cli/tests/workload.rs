@@ -413,3 +413,108 @@ fn real_serve_two_servers_on_postgres_the_agent_fails_over() {
     );
     assert!(leaves.len() >= 3, "{} leaves", leaves.len());
 }
+
+// ---- keybound serve --workload-socket (single host) ------------------
+
+/// `serve --workload-socket` serves the Workload API itself as the node
+/// `local`: this test's own uid has no entry (PermissionDenied), then an
+/// entry parented to `local` (an X.509-SVID through the published client),
+/// then the entry removed (the open stream drops it). No root needed.
+#[test]
+fn serve_with_a_workload_socket_serves_the_local_nodes_entries() {
+    use futures::StreamExt as _;
+    use spiffe::{WorkloadApiClient, WorkloadApiError};
+
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("api.sock");
+    let server = support::Server::start_in(
+        tempfile::tempdir().unwrap(),
+        &["--workload-socket", socket.to_str().unwrap()],
+    );
+    wait_for(Duration::from_secs(10), "the socket", || socket.exists());
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o666, "every local user may call it");
+    }
+    // The node `local` was made at the start, attested as `local`.
+    let (ok, nodes) = server.cli(&["workload", "node", "list", "--json"]);
+    assert!(ok, "{nodes}");
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).unwrap();
+    let local = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "local")
+        .unwrap_or_else(|| panic!("no node local in {nodes}"));
+    assert_eq!(local["attestation"], "local");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = format!("unix:{}", socket.display());
+    let client = rt
+        .block_on(WorkloadApiClient::connect_to(&endpoint))
+        .unwrap();
+    let refused = rt.block_on(client.fetch_x509_svid()).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            WorkloadApiError::PermissionDenied(_) | WorkloadApiError::NoIdentityIssued
+        ),
+        "{refused:?}"
+    );
+
+    let auth = keybound_soft_authenticator::Authenticator::default();
+    support::http::enrol_across(&server, &server, &mut server.browser(), &auth, "ada");
+    let id = format!("spiffe://{}/single", support::http::RP_ID);
+    let selector = format!("unix:uid:{}", rustix_uid());
+    let (ok, out) = server.cli(&[
+        "workload",
+        "entry",
+        "add",
+        "--spiffe-id",
+        &id,
+        "--parent",
+        "local",
+        "--selector",
+        &selector,
+        "--owner",
+        "ada",
+    ]);
+    assert!(ok, "{out}");
+    let mut fetched = None;
+    wait_for(Duration::from_secs(20), "an X.509-SVID for local", || {
+        fetched = rt.block_on(client.fetch_x509_svid()).ok();
+        fetched.is_some()
+    });
+    let svid = fetched.unwrap();
+    assert_eq!(svid.spiffe_id().to_string(), id);
+
+    let mut stream = rt.block_on(client.stream_x509_svids()).unwrap();
+    let first = rt.block_on(stream.next()).unwrap().unwrap();
+    assert_eq!(first.spiffe_id().to_string(), id);
+    let (ok, out) = server.cli(&["workload", "entry", "remove", &entry_id(&server, "single")]);
+    assert!(ok, "{out}");
+    let next = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(20), stream.next()).await })
+        .expect("the stream answers within the sync interval");
+    assert!(
+        matches!(
+            next,
+            None | Some(Err(
+                WorkloadApiError::PermissionDenied(_) | WorkloadApiError::NoIdentityIssued
+            ))
+        ),
+        "the SVID is dropped, not sent again: {next:?}"
+    );
+    let after = rt.block_on(client.fetch_x509_svid()).unwrap_err();
+    assert!(
+        matches!(
+            after,
+            WorkloadApiError::PermissionDenied(_) | WorkloadApiError::NoIdentityIssued
+        ),
+        "{after:?}"
+    );
+}

@@ -93,7 +93,7 @@ pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing
 pub use tokens::{hash_token, Token};
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
-    WorkloadSettings,
+    WorkloadSettings, LOCAL_ATTESTATION, LOCAL_NODE,
 };
 
 /// Where a request came from, for the audit record.

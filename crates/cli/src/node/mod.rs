@@ -23,6 +23,7 @@ pub(crate) mod key;
 pub(crate) mod link;
 pub(crate) mod servers;
 pub(crate) mod tpm;
+pub(crate) mod upstream;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -40,6 +41,7 @@ use holdings::{Fresh, Holdings};
 use key::{Attested, NodeKey};
 use link::Link;
 use servers::{CallError, Servers, SKIP_MAX};
+use upstream::Upstream;
 
 /// Syncs in a row at most when each reveals new entries to ask SVIDs for.
 const MAX_ROUNDS: usize = 3;
@@ -71,7 +73,7 @@ pub(crate) struct AgentConfig {
 
 /// The running agent.
 pub(crate) struct Agent {
-    link: Arc<Link>,
+    upstream: Upstream,
     attested: Attested,
     data_dir: PathBuf,
     holdings: Holdings,
@@ -152,7 +154,7 @@ impl Agent {
         let (published, _) = watch::channel(Arc::new(Snapshot::default()));
         Ok(Agent {
             holdings: Holdings::new(&attested.response.trust_domain),
-            link,
+            upstream: Upstream::Servers(link),
             attested,
             data_dir: config.data_dir,
             published,
@@ -165,9 +167,38 @@ impl Agent {
         self.published.subscribe()
     }
 
-    /// The link, for the JWT-SVID issuer.
-    pub(crate) fn link(&self) -> Arc<Link> {
-        Arc::clone(&self.link)
+    /// The in-process agent of `keybound serve --workload-socket`: the
+    /// node `local`, made (and audited) by the service if it is new.
+    pub(crate) async fn start_local(
+        service: Arc<keybound_service::Service>,
+        sync_interval: Duration,
+    ) -> Result<Agent, String> {
+        let response = service
+            .workload_local_node(&keybound_service::ClientContext::default())
+            .await
+            .map_err(|e| format!("cannot make the local node: {e}"))?;
+        attested_log(&response);
+        let (published, _) = watch::channel(Arc::new(Snapshot::default()));
+        Ok(Agent {
+            holdings: Holdings::new(&response.trust_domain),
+            upstream: Upstream::Local(service),
+            attested: Attested {
+                response,
+                method: keybound_service::LOCAL_ATTESTATION.to_owned(),
+            },
+            data_dir: PathBuf::new(),
+            published,
+            interval: sync_interval,
+        })
+    }
+
+    /// The link to the servers (none for the local node).
+    #[cfg(test)]
+    pub(crate) fn link(&self) -> Option<&Arc<Link>> {
+        match &self.upstream {
+            Upstream::Servers(link) => Some(link),
+            Upstream::Local(_) => None,
+        }
     }
 
     /// The node's name.
@@ -194,7 +225,7 @@ impl Agent {
             let request = SyncRequest {
                 csrs: fresh.iter().map(Fresh::request).collect(),
             };
-            let response = self.link.sync(&request).await?;
+            let response = self.upstream.sync(&request).await?;
             next_sync_ms = response.next_sync_ms;
             let issued = response.svids.len();
             let dropped = self.holdings.absorb(response, fresh, unix_ms());
@@ -276,7 +307,11 @@ impl Agent {
     }
 
     async fn reattest_tpm(&mut self) {
-        match attest::tpm(&self.link, &self.data_dir).await {
+        let Upstream::Servers(link) = &self.upstream else {
+            return;
+        };
+        let link = Arc::clone(link);
+        match attest::tpm(&link, &self.data_dir).await {
             Ok(response) => {
                 let attested = Attested {
                     response,
@@ -285,7 +320,7 @@ impl Agent {
                 if let Err(why) = attested.store(&self.data_dir) {
                     tracing::error!(%why, "cannot keep the attested state");
                 }
-                self.link.set_node(&attested.response.node);
+                link.set_node(&attested.response.node);
                 attested_log(&attested.response);
                 self.attested = attested;
             }
@@ -351,7 +386,7 @@ pub(crate) fn workload_api(agent: &Agent, socket: &std::path::Path) -> Result<Ap
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))
         .map_err(|e| format!("{}: {e}", socket.display()))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let jwt: Arc<dyn JwtIssuer> = Arc::new(ServerJwts(agent.link()));
+    let jwt: Arc<dyn JwtIssuer> = Arc::new(ServerJwts(agent.upstream.clone()));
     let snapshots = agent.snapshots();
     let task = tokio::spawn(async move {
         let shutdown = async move {
@@ -364,10 +399,11 @@ pub(crate) fn workload_api(agent: &Agent, socket: &std::path::Path) -> Result<Ap
     Ok(ApiTask { _stop: stop, task })
 }
 
-/// JWT-SVIDs from the keybound servers ([`wire::paths::JWT_SVID`]).
+/// JWT-SVIDs from the keybound servers ([`wire::paths::JWT_SVID`]), or
+/// from this process's service for the local node.
 ///
 /// [`wire::paths::JWT_SVID`]: keybound_workload_api::wire::paths::JWT_SVID
-struct ServerJwts(Arc<Link>);
+struct ServerJwts(Upstream);
 
 impl JwtIssuer for ServerJwts {
     fn mint<'a>(&'a self, entry: &'a EntryView, audience: &'a [String]) -> MintFuture<'a> {
@@ -377,5 +413,51 @@ impl JwtIssuer for ServerJwts {
                 .await
                 .map_err(|e| JwtIssueError(e.to_string()))
         })
+    }
+}
+
+/// How often the in-process agent syncs at most: a sync is one local
+/// transaction, so an entry removed is dropped from the streams within
+/// this (the server's `next_sync_ms` may ask sooner).
+pub(crate) const LOCAL_SYNC_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The single-host node `keybound serve --workload-socket` runs: the
+/// agent's loop and its Workload API.
+pub(crate) struct LocalNode {
+    api: ApiTask,
+    stop: tokio::sync::oneshot::Sender<()>,
+    agent: tokio::task::JoinHandle<()>,
+    socket: PathBuf,
+}
+
+/// Starts the in-process agent for the node `local` and serves its
+/// Workload API on `socket`.
+pub(crate) async fn serve_local(
+    service: Arc<keybound_service::Service>,
+    socket: &std::path::Path,
+) -> Result<LocalNode, String> {
+    let agent = Agent::start_local(service, LOCAL_SYNC_INTERVAL).await?;
+    let api = workload_api(&agent, socket)?;
+    tracing::info!(node = %agent.node(), socket = %socket.display(), "serving the Workload API");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(agent.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok(LocalNode {
+        api,
+        stop,
+        agent,
+        socket: socket.to_owned(),
+    })
+}
+
+impl LocalNode {
+    /// Stops the loop (before the store closes) and the Workload API, and
+    /// removes the socket.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.agent.await;
+        drop(self.api);
+        let _ = std::fs::remove_file(&self.socket);
     }
 }

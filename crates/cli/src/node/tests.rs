@@ -328,13 +328,13 @@ async fn a_join_token_attests_once_and_the_node_key_stays() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let bound = fake.lock().unwrap().bound.clone().unwrap();
-    assert_eq!(Some(&bound), Some(agent.link().key().public_jwk()));
+    assert_eq!(Some(&bound), Some(agent.link().unwrap().key().public_jwk()));
     drop(agent);
     // Restarted with no token: the kept state and key are enough.
     let mut again = Agent::start(config(&[&base(&fake)], dir.path(), Attestation::None))
         .await
         .unwrap();
-    assert_eq!(again.link().key().public_jwk(), &bound);
+    assert_eq!(again.link().unwrap().key().public_jwk(), &bound);
     again.sync().await.unwrap();
     assert_eq!(fake.lock().unwrap().refused_proofs, 0);
 }
@@ -468,6 +468,7 @@ async fn a_jwt_svid_is_fetched_with_a_proof() {
         .unwrap();
     let jwt = agent
         .link()
+        .unwrap()
         .jwt_svid("a", vec!["aud".into()])
         .await
         .unwrap();
@@ -475,6 +476,7 @@ async fn a_jwt_svid_is_fetched_with_a_proof() {
     // Each call signs a new proof: two calls, two jtis, no refusal.
     agent
         .link()
+        .unwrap()
         .jwt_svid("a", vec!["aud".into()])
         .await
         .unwrap();

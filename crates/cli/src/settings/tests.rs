@@ -83,7 +83,8 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // device_enterprise_attestation.
     flags_are_keys::<DeviceSettings>();
     // Issue 17 (h-svc) added trust_domain, svid_ttl, jwt_svid_ttl,
-    // ca_ttl, ca_cert, ca_key and ca_key_encryption_key_file.
+    // ca_ttl, ca_cert, ca_key and ca_key_encryption_key_file; (h-single)
+    // workload_socket.
     flags_are_keys::<WorkloadSettings>();
     // Issue 17 (h-node): server, socket, node_data_dir, join_token, tpm,
     // sync_interval.
@@ -91,8 +92,8 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // Issue 17 (h-tpm) added tpm_ek_roots.
     flags_are_keys::<TpmSettings>();
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
-    // issue 17: + 7 (workloads) + 6 (node agent) + 1 (tpm).
-    assert_eq!(all_keys().len(), 68, "the keys the file has always had");
+    // issue 17: + 8 (workloads) + 6 (node agent) + 1 (tpm).
+    assert_eq!(all_keys().len(), 69, "the keys the file has always had");
 }
 
 #[test]

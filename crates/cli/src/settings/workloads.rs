@@ -71,6 +71,11 @@ pub(crate) struct WorkloadSettings {
     /// when not given.
     #[arg(long, env = "KEYBOUND_CA_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
     ca_key_encryption_key_file: Option<PathBuf>,
+    /// Also serve the SPIFFE Workload API on this Unix socket (mode 0666)
+    /// as the node `local`, for a single host with no `keybound node`:
+    /// entries parented to `local` are served.
+    #[arg(long, env = "KEYBOUND_WORKLOAD_SOCKET", value_name = "PATH")]
+    workload_socket: Option<PathBuf>,
 }
 
 /// The DER inside `bytes`: the first PEM block's, or `bytes` as they are.
@@ -121,6 +126,11 @@ fn key_file(path: &Path) -> Result<[u8; 32], String> {
 }
 
 impl WorkloadSettings {
+    /// The Workload API socket `serve` also serves, if any.
+    pub(crate) fn workload_socket(&self) -> Option<&Path> {
+        self.workload_socket.as_deref()
+    }
+
     /// Sets what is set; the rest keeps the service's defaults. The
     /// key-encryption key comes from its file, or on SQLite (`store_url`)
     /// from `workload-ca.key` beside the database, made (0600) if absent.

@@ -22,6 +22,7 @@ pub(crate) mod authority;
 pub(crate) mod ca;
 pub(crate) mod entries;
 pub(crate) mod federation;
+pub(crate) mod local;
 pub(crate) mod nodes;
 pub(crate) mod proof;
 pub(crate) mod rotation;
@@ -32,6 +33,7 @@ pub(crate) mod tpm;
 
 pub use entries::{EntryView, NewEntry};
 pub use federation::FederationView;
+pub use local::{LOCAL_ATTESTATION, LOCAL_NODE};
 pub use nodes::{JoinToken, NodeView};
 pub use proof::NodeCall;
 

@@ -91,7 +91,18 @@ impl Service {
         request: &SyncRequest,
         ctx: &ClientContext,
     ) -> Result<SyncResponse, ServiceError> {
-        let (mut tx, node) = self.node_call(call, ctx).await?;
+        let (tx, node) = self.node_call(call, ctx).await?;
+        self.sync_in(tx, &node, request, ctx).await
+    }
+
+    /// The sync of an authenticated `node` in `tx` (committed here).
+    pub(crate) async fn sync_in(
+        &self,
+        mut tx: WriteTx,
+        node: &WorkloadNodeRow,
+        request: &SyncRequest,
+        ctx: &ClientContext,
+    ) -> Result<SyncResponse, ServiceError> {
         if request.csrs.len() > MAX_CSRS {
             drop(tx);
             return Err(self
@@ -105,7 +116,7 @@ impl Service {
         }
         let now = self.now_ms();
         tx.touch_workload_node(&node.name, now).await?;
-        let entries = self.entries_of_node(&mut tx, &node).await?;
+        let entries = self.entries_of_node(&mut tx, node).await?;
         let mut svids = Vec::new();
         let mut left_out = Vec::new();
         for csr in &request.csrs {
@@ -118,7 +129,7 @@ impl Service {
                 continue;
             };
             match self
-                .issue_x509_svid_in(&mut tx, &node, entry, &csr.public_key)
+                .issue_x509_svid_in(&mut tx, node, entry, &csr.public_key)
                 .await?
             {
                 Ok(svid) => svids.push(svid),
@@ -187,13 +198,24 @@ impl Service {
         request: &JwtSvidRequest,
         ctx: &ClientContext,
     ) -> Result<JwtSvidResponse, ServiceError> {
-        let (mut tx, node) = self.node_call(call, ctx).await?;
+        let (tx, node) = self.node_call(call, ctx).await?;
+        self.jwt_svid_in(tx, &node, request, ctx).await
+    }
+
+    /// A JWT-SVID for an authenticated `node` in `tx` (committed here).
+    pub(crate) async fn jwt_svid_in(
+        &self,
+        mut tx: WriteTx,
+        node: &WorkloadNodeRow,
+        request: &JwtSvidRequest,
+        ctx: &ClientContext,
+    ) -> Result<JwtSvidResponse, ServiceError> {
         let audience_ok = !request.audience.is_empty()
             && request.audience.len() <= MAX_AUDIENCES
             && request.audience.iter().all(|a| {
                 !a.is_empty() && a.len() <= MAX_AUDIENCE && !a.chars().any(char::is_control)
             });
-        let entries = self.entries_of_node(&mut tx, &node).await?;
+        let entries = self.entries_of_node(&mut tx, node).await?;
         let refusal = if !audience_ok {
             Some(Refusal::WorkloadInvalidAudience)
         } else if !entries.iter().any(|e| e.id == request.entry_id) {

@@ -12,6 +12,7 @@ mod attest;
 mod ca;
 mod entries;
 mod federation;
+mod local;
 mod proof;
 mod revocation;
 mod sync;
