@@ -123,6 +123,15 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// The one answer of every node call: the JSON body, never cached, or the
+/// generic refusal.
+fn reply<T: serde::Serialize>(result: Result<T, ServiceError>) -> Response {
+    match result {
+        Ok(done) => no_store(Json(done).into_response()),
+        Err(e) => refused(&e),
+    }
+}
+
 async fn attest_join(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -137,10 +146,7 @@ async fn attest_join(
     let Some(request) = parse::<JoinAttestRequest>(&body) else {
         return bad_body();
     };
-    match state.service.attest_join(&request, &ctx).await {
-        Ok(done) => no_store(Json(done).into_response()),
-        Err(e) => refused(&e),
-    }
+    reply(state.service.attest_join(&request, &ctx).await)
 }
 
 /// TPM attestation, step one: the EK certificate and both keys checked,
@@ -158,10 +164,7 @@ async fn attest_tpm_start(
     let Some(request) = parse::<TpmAttestStart>(&body) else {
         return bad_body();
     };
-    match state.service.attest_tpm_start(&request, &ctx).await {
-        Ok(done) => no_store(Json(done).into_response()),
-        Err(e) => refused(&e),
-    }
+    reply(state.service.attest_tpm_start(&request, &ctx).await)
 }
 
 /// TPM attestation, step two: the activated secret and a quote.
@@ -178,10 +181,7 @@ async fn attest_tpm_finish(
     let Some(request) = parse::<TpmAttestFinish>(&body) else {
         return bad_body();
     };
-    match state.service.attest_tpm_finish(&request, &ctx).await {
-        Ok(done) => no_store(Json(done).into_response()),
-        Err(e) => refused(&e),
-    }
+    reply(state.service.attest_tpm_finish(&request, &ctx).await)
 }
 
 async fn sync(
@@ -195,10 +195,7 @@ async fn sync(
         return bad_body();
     };
     let call = node_call(&headers, paths::SYNC);
-    match state.service.workload_sync(&call, &request, &ctx).await {
-        Ok(done) => no_store(Json(done).into_response()),
-        Err(e) => refused(&e),
-    }
+    reply(state.service.workload_sync(&call, &request, &ctx).await)
 }
 
 async fn jwt_svid(
@@ -212,10 +209,7 @@ async fn jwt_svid(
         return bad_body();
     };
     let call = node_call(&headers, paths::JWT_SVID);
-    match state.service.workload_jwt_svid(&call, &request, &ctx).await {
-        Ok(done) => no_store(Json(done).into_response()),
-        Err(e) => refused(&e),
-    }
+    reply(state.service.workload_jwt_svid(&call, &request, &ctx).await)
 }
 
 /// This trust domain's SPIFFE bundle (`https_web` profile): public, with
