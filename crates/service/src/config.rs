@@ -54,6 +54,9 @@ pub struct Config {
     /// Workload identity: trust domain, SVID and CA lifetimes, the CA's
     /// keys (issue 17).
     pub workloads: crate::WorkloadSettings,
+    /// Task credentials for agents: lifetimes and approval deadline
+    /// (issue 18).
+    pub tasks: crate::TaskSettings,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -243,6 +246,7 @@ impl Config {
             devices: DevicePolicy::default(),
             posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
             workloads: crate::WorkloadSettings::default(),
+            tasks: crate::TaskSettings::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 )]
 
 pub mod access;
+mod agents;
 mod config;
 mod dbsc;
 mod devices;
@@ -45,6 +46,7 @@ pub use access::{
     PolicyLoad,
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
+pub use agents::{AgentView, TaskSettings, TaskStatus, TaskView};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};

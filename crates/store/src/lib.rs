@@ -52,6 +52,7 @@ pub use model::{
     Challenge, Credential, CredentialStatus, Grant, Identity, IdentityKind, IdentityStatus,
     Recovery, RoleProposal, Session,
 };
+pub use queries::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use queries::{DbscSessionRow, DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
 pub use queries::{InventoryFactRow, PostureFactRow};

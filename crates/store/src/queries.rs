@@ -3,6 +3,7 @@
 //! In each, the reads are methods of [`ReadTx`](crate::ReadTx) and the
 //! writes methods of [`WriteTx`](crate::WriteTx), which also has the reads.
 
+mod agents;
 mod audit;
 mod challenges;
 mod credentials;
@@ -24,6 +25,7 @@ mod single_use;
 mod workload_ca;
 mod workloads;
 
+pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use dbsc::DbscSessionRow;
 pub use devices::DeviceRow;
 pub use logout_outbox::LogoutDelivery;

@@ -188,6 +188,27 @@ pub enum EventKind {
     WorkloadFederationAdd,
     /// `workload.federation.remove`: a federated trust domain was removed.
     WorkloadFederationRemove,
+    // Agents and task credentials (issue 18).
+    /// `agent.add`: an agent was registered (its owner, how it proves itself).
+    AgentAdd,
+    /// `agent.remove`: an agent was removed; its tasks ended.
+    AgentRemove,
+    /// `agent.disable`: an agent was disabled (its owner offboarded); its tasks ended.
+    AgentDisable,
+    /// `task.request`: an agent asked for a task (pending approval, or active when policy needs none).
+    TaskRequest,
+    /// `task.approve`: a person approved a task with a passkey (the approval's tier and credential in details).
+    TaskApprove,
+    /// `task.deny`: a person denied a task.
+    TaskDeny,
+    /// `task.expire`: a task's approval deadline or lifetime passed.
+    TaskExpire,
+    /// `task.end`: a task was ended (by its agent, its person, an administrator, an offboarding or a removal).
+    TaskEnd,
+    /// `task.token`: a task token was issued by token exchange (RFC 8693), bound to the agent's key.
+    TaskToken,
+    /// `task.use`: requests made with a task's tokens through forward-auth, aggregated (count in details).
+    TaskUse,
 }
 
 impl EventKind {
@@ -282,6 +303,17 @@ impl EventKind {
         EventKind::WorkloadCaRetire,
         EventKind::WorkloadFederationAdd,
         EventKind::WorkloadFederationRemove,
+        // Agents and task credentials (issue 18).
+        EventKind::AgentAdd,
+        EventKind::AgentRemove,
+        EventKind::AgentDisable,
+        EventKind::TaskRequest,
+        EventKind::TaskApprove,
+        EventKind::TaskDeny,
+        EventKind::TaskExpire,
+        EventKind::TaskEnd,
+        EventKind::TaskToken,
+        EventKind::TaskUse,
     ];
 
     /// The stable name the audit log records.
@@ -374,6 +406,16 @@ impl EventKind {
             EventKind::WorkloadCaRetire => "workload.ca.retire",
             EventKind::WorkloadFederationAdd => "workload.federation.add",
             EventKind::WorkloadFederationRemove => "workload.federation.remove",
+            EventKind::AgentAdd => "agent.add",
+            EventKind::AgentRemove => "agent.remove",
+            EventKind::AgentDisable => "agent.disable",
+            EventKind::TaskRequest => "task.request",
+            EventKind::TaskApprove => "task.approve",
+            EventKind::TaskDeny => "task.deny",
+            EventKind::TaskExpire => "task.expire",
+            EventKind::TaskEnd => "task.end",
+            EventKind::TaskToken => "task.token",
+            EventKind::TaskUse => "task.use",
         }
     }
 }
