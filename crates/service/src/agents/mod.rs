@@ -177,3 +177,10 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
+
+pub(crate) mod authenticate;
+pub(crate) mod lifecycle;
+pub(crate) mod registry;
+
+pub use lifecycle::TaskFilter;
+pub use registry::NewAgent;
