@@ -167,6 +167,8 @@ fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
         backup_met: given.backup_met.unwrap_or(true),
         session_bound: given.session_bound.unwrap_or(false),
         device: None,
+        task: None,
+        task_request: None,
     })
 }
 
