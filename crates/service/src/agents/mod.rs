@@ -180,6 +180,7 @@ pub struct AgentView {
 
 pub(crate) mod authenticate;
 pub(crate) mod lifecycle;
+pub(crate) mod policy;
 pub(crate) mod registry;
 
 pub use lifecycle::TaskFilter;
