@@ -87,12 +87,21 @@ impl Service {
         let issuer = self.config.oidc.issuer.as_str();
         let (agent, proof, expires_s) = if sub.starts_with("spiffe://") {
             // A JWT-SVID: keybound's workload CA keys, this trust domain.
-            let jwks = self.published_keys(KeyPurpose::WorkloadCa).await?;
-            let keys: Vec<Jwk> = jwks
-                .get("keys")
-                .and_then(Value::as_array)
-                .map(|keys| keys.iter().filter_map(|k| Jwk::parse(k).ok()).collect())
-                .unwrap_or_default();
+            // Read in `tx`: the caller holds the writer, and a reader
+            // of the same database would wait for it on some backends.
+            let after = self.config.key_rotation.published_after_retirement_ms();
+            let now_ms = self.now_ms();
+            let keys: Vec<Jwk> = tx
+                .signing_keys(KeyPurpose::WorkloadCa.as_str())
+                .await?
+                .iter()
+                .filter(|row| {
+                    row.retired_ms
+                        .is_none_or(|r| now_ms < r.saturating_add(after))
+                })
+                .filter_map(|row| serde_json::from_str::<Value>(&row.public_jwk).ok())
+                .filter_map(|v| Jwk::parse(&v).ok())
+                .collect();
             let td = keybound_ca::TrustDomain::parse(self.trust_domain())
                 .map_err(|e| ServiceError::Internal(format!("trust domain: {}", e.reason())))?;
             let svid = keybound_ca::validate_jwt_svid(token, issuer, &keys, &td, now_s)
