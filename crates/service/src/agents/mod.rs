@@ -177,3 +177,4 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
+pub(crate) mod policy;
