@@ -178,3 +178,6 @@ pub struct AgentView {
     pub created_ms: i64,
 }
 pub(crate) mod policy;
+
+pub(crate) mod dpop;
+pub(crate) mod nonce;
