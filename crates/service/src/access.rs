@@ -54,7 +54,6 @@ pub enum AccessAction {
     TaskApprove,
 }
 
-
 /// What it is done to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessResource {

@@ -48,14 +48,7 @@ fn facts(actions: &[&str], delegator: Option<&str>, lifetime_s: i64) -> TaskFact
 
 /// `action` by agent `name` on the API `uri` with `facts`, an approval
 /// at `tier` with user verification `uv`.
-fn task(
-    action: Action,
-    name: &str,
-    uri: &str,
-    facts: TaskFacts,
-    tier: i64,
-    uv: bool,
-) -> Request {
+fn task(action: Action, name: &str, uri: &str, facts: TaskFacts, tier: i64, uv: bool) -> Request {
     Request {
         principal: Some(agent(name)),
         action,
@@ -125,7 +118,14 @@ fn by_default_no_agent_may_ask_and_no_task_starts_unattended() {
 fn the_default_approval_wants_user_verification_only() {
     let set = PolicySet::defaults().unwrap();
     let f = facts(&["pay"], Some("alice"), 900);
-    let d = set.decide(&task(Action::TaskApprove, "pay-bot", PAY, f.clone(), 1, true));
+    let d = set.decide(&task(
+        Action::TaskApprove,
+        "pay-bot",
+        PAY,
+        f.clone(),
+        1,
+        true,
+    ));
     assert_eq!(d.outcome, Outcome::Allow);
     assert_eq!(d.policies, ["keybound:task-approve"]);
     // Without user verification: denied, and no step-up is offered.
@@ -327,11 +327,13 @@ fn the_manual_lets_an_agent_read_routes_with_a_read_task() {
         Outcome::Allow
     );
     assert_eq!(
-        set.decide(&agent_get("GET", Some(grant(&["write"])))).outcome,
+        set.decide(&agent_get("GET", Some(grant(&["write"]))))
+            .outcome,
         Outcome::Deny
     );
     assert_eq!(
-        set.decide(&agent_get("POST", Some(grant(&["read"])))).outcome,
+        set.decide(&agent_get("POST", Some(grant(&["read"]))))
+            .outcome,
         Outcome::Deny
     );
     assert_eq!(
@@ -349,7 +351,10 @@ fn the_task_grant_carries_every_attribute() {
     let set = PolicySet::load(&[("all.cedar", text)]).unwrap();
     let mut g = grant(&["read"]);
     g.approval_tier = 3;
-    assert_eq!(ask(&set, &agent_get("GET", Some(g.clone()))), Outcome::Allow);
+    assert_eq!(
+        ask(&set, &agent_get("GET", Some(g.clone()))),
+        Outcome::Allow
+    );
     for change in [
         |g: &mut TaskGrant| g.id = "task-2".into(),
         |g: &mut TaskGrant| g.delegator = String::new(),
@@ -468,4 +473,26 @@ fn api_policies_are_found_by_their_uri() {
         Outcome::Deny,
         "the URI as written"
     );
+}
+
+#[test]
+fn unscoped_policies_apply_to_tasks_and_must_fit_both_contexts() {
+    // As the manual warns: an unscoped policy sees the TaskContext too.
+    let e = load_err(r#"forbid (principal, action, resource) when { context.auth_age_s > 600 };"#);
+    assert!(e.problem.contains("schema"), "{e}");
+    let scoped = r#"@id("fresh") forbid (principal, action in Keybound::Action::"http", resource) when { context.auth_age_s > 600 };
+@id("tier2") forbid (principal, action, resource) when { context.tier < 2 };
+@id("ask") permit (principal, action == Keybound::Action::"task:request", resource);"#;
+    let set = PolicySet::load(&[("scoped.cedar", scoped)]).unwrap();
+    let r = task(
+        Action::TaskRequest,
+        "report-bot",
+        REPORTS,
+        facts(&["read"], None, 60),
+        0,
+        false,
+    );
+    let d = set.decide(&r);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, ["tier2"], "the unscoped forbid hits tasks");
 }

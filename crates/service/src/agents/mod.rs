@@ -188,3 +188,6 @@ pub(crate) mod tasks;
 pub use lifecycle::TaskFilter;
 pub use registry::NewAgent;
 pub use tasks::TaskRequest;
+
+pub(crate) mod dpop;
+pub(crate) mod nonce;

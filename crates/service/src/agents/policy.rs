@@ -68,7 +68,8 @@ impl Service {
             };
         }
         for resource in q.resources {
-            if let Err(policies) = self.task_permitted(q, AccessAction::TaskRequest, resource, 0, false)
+            if let Err(policies) =
+                self.task_permitted(q, AccessAction::TaskRequest, resource, 0, false)
             {
                 return TaskVerdict::Refused {
                     resource: resource.clone(),
