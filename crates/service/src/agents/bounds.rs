@@ -41,7 +41,10 @@ pub(crate) fn resource(raw: &str) -> Option<String> {
     let authority = authority.to_ascii_lowercase();
     let (host, port) = split_port(&authority)?;
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
         !host.is_empty()
             && !host.starts_with(['.', '-'])
@@ -119,7 +122,9 @@ pub(crate) fn actions(raw: &[String]) -> Result<Vec<String>, Refusal> {
         !a.is_empty()
             && a.len() <= MAX_ACTION_LEN
             && a.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b':' | b'.' | b'_' | b'-')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b':' | b'.' | b'_' | b'-')
             })
     };
     if !raw.iter().all(ok) {
@@ -159,9 +164,18 @@ mod tests {
     fn resources_have_one_spelling() {
         for (raw, want) in [
             ("https://api.example.test", "https://api.example.test/"),
-            ("HTTPS://API.Example.TEST/Path", "https://api.example.test/Path"),
-            ("https://api.example.test:443/x", "https://api.example.test/x"),
-            ("https://api.example.test:8443/x", "https://api.example.test:8443/x"),
+            (
+                "HTTPS://API.Example.TEST/Path",
+                "https://api.example.test/Path",
+            ),
+            (
+                "https://api.example.test:443/x",
+                "https://api.example.test/x",
+            ),
+            (
+                "https://api.example.test:8443/x",
+                "https://api.example.test:8443/x",
+            ),
             ("http://localhost:8080/", "http://localhost:8080/"),
             ("http://127.0.0.1/a", "http://127.0.0.1/a"),
             ("http://[::1]:80/a", "http://[::1]/a"),
@@ -205,7 +219,11 @@ mod tests {
     fn lists_are_bounded_sorted_and_deduplicated() {
         let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            resources(&list(&["https://b.test/", "https://A.test", "https://a.test/"])),
+            resources(&list(&[
+                "https://b.test/",
+                "https://A.test",
+                "https://a.test/"
+            ])),
             Ok(list(&["https://a.test/", "https://b.test/"]))
         );
         assert_eq!(resources(&[]), Err(Refusal::TaskInvalidResource));
@@ -217,8 +235,18 @@ mod tests {
             actions(&list(&["write", "read", "read"])),
             Ok(list(&["read", "write"]))
         );
-        for bad in ["", "Read", "read write", "a/b", &"a".repeat(MAX_ACTION_LEN + 1)] {
-            assert_eq!(actions(&list(&[bad])), Err(Refusal::TaskInvalidAction), "{bad}");
+        for bad in [
+            "",
+            "Read",
+            "read write",
+            "a/b",
+            &"a".repeat(MAX_ACTION_LEN + 1),
+        ] {
+            assert_eq!(
+                actions(&list(&[bad])),
+                Err(Refusal::TaskInvalidAction),
+                "{bad}"
+            );
         }
         assert!(actions(&list(&["payments:refund", "a.b_c-d"])).is_ok());
         let many: Vec<String> = (0..=MAX_TASK_ACTIONS).map(|i| format!("a{i}")).collect();
@@ -238,8 +266,17 @@ mod tests {
         assert_eq!(lifetime(None, 900, 3600), Ok(900));
         assert_eq!(lifetime(Some(60), 900, 3600), Ok(60));
         assert_eq!(lifetime(Some(3600), 900, 3600), Ok(3600));
-        assert_eq!(lifetime(Some(59), 900, 3600), Err(Refusal::TaskInvalidLifetime));
-        assert_eq!(lifetime(Some(3601), 900, 3600), Err(Refusal::TaskInvalidLifetime));
-        assert_eq!(lifetime(Some(-1), 900, 3600), Err(Refusal::TaskInvalidLifetime));
+        assert_eq!(
+            lifetime(Some(59), 900, 3600),
+            Err(Refusal::TaskInvalidLifetime)
+        );
+        assert_eq!(
+            lifetime(Some(3601), 900, 3600),
+            Err(Refusal::TaskInvalidLifetime)
+        );
+        assert_eq!(
+            lifetime(Some(-1), 900, 3600),
+            Err(Refusal::TaskInvalidLifetime)
+        );
     }
 }

@@ -149,7 +149,9 @@ impl Service {
         attempt.actor = Some(name.clone());
         let mut attempt = agent_event(&attempt, EventKind::TaskEnd, &name);
         attempt.details.insert("task".into(), clip(id));
-        attempt.details.insert("agent_proof".into(), agent.proof.clone());
+        attempt
+            .details
+            .insert("agent_proof".into(), agent.proof.clone());
         let task = tx
             .task(id)
             .await?

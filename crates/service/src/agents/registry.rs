@@ -349,7 +349,9 @@ impl Service {
         let ended = self
             .end_tasks_in(&mut tx, tasks, by.name(), "agent_removed", &event)
             .await?;
-        event.details.insert("tasks_ended".into(), ended.to_string());
+        event
+            .details
+            .insert("tasks_ended".into(), ended.to_string());
         event.details.insert("proof".into(), proof_label(&row));
         tx.record(event).await?;
         tx.commit().await?;
@@ -389,7 +391,10 @@ impl Service {
         template: &NewEvent,
     ) -> Result<u64, ServiceError> {
         let now = self.now_ms();
-        let by = template.actor.clone().unwrap_or_else(|| "system".to_owned());
+        let by = template
+            .actor
+            .clone()
+            .unwrap_or_else(|| "system".to_owned());
         let mut disabled = 0;
         for row in tx.agents_of_owner(owner_id).await? {
             if row.status != status::ACTIVE
@@ -412,7 +417,9 @@ impl Service {
                 .end_tasks_in(tx, tasks, &by, "owner_offboarded", template)
                 .await?;
             event.reason = Some("its owner was offboarded".into());
-            event.details.insert("tasks_ended".into(), ended.to_string());
+            event
+                .details
+                .insert("tasks_ended".into(), ended.to_string());
             tx.record(event).await?;
             disabled += 1;
         }
@@ -428,7 +435,10 @@ impl Service {
         person_id: &str,
         template: &NewEvent,
     ) -> Result<u64, ServiceError> {
-        let by = template.actor.clone().unwrap_or_else(|| "system".to_owned());
+        let by = template
+            .actor
+            .clone()
+            .unwrap_or_else(|| "system".to_owned());
         let tasks = tx.live_tasks_delegated_by(person_id).await?;
         self.end_tasks_in(tx, tasks, &by, "delegator_offboarded", template)
             .await
@@ -444,7 +454,10 @@ impl Service {
         reason: &str,
         template: &NewEvent,
     ) -> Result<u64, ServiceError> {
-        let by = template.actor.clone().unwrap_or_else(|| "system".to_owned());
+        let by = template
+            .actor
+            .clone()
+            .unwrap_or_else(|| "system".to_owned());
         let mut ended = 0;
         for id in spiffe_ids {
             let Some(agent) = tx.agent_by_spiffe_id(id).await? else {

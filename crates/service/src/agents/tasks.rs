@@ -86,7 +86,9 @@ impl Service {
         };
         let mut attempt = agent_event(&attempt, EventKind::TaskRequest, &agent.identity.name);
         attempt.actor = Some(agent.identity.name.clone());
-        attempt.details.insert("agent".into(), agent.identity.name.clone());
+        attempt
+            .details
+            .insert("agent".into(), agent.identity.name.clone());
         attempt
             .details
             .insert("agent_proof".into(), agent.proof.clone());

@@ -282,7 +282,9 @@ impl Service {
             .await?;
         event.reason = Some(format!("entry {} {why}; {revoked} SVIDs revoked", row.id));
         if ended > 0 {
-            event.details.insert("tasks_ended".into(), ended.to_string());
+            event
+                .details
+                .insert("tasks_ended".into(), ended.to_string());
         }
         tx.record(event).await?;
         Ok(())

@@ -328,7 +328,9 @@ impl Service {
             .end_tasks_for_spiffe_ids(&mut tx, &spiffe_ids, "node_decommissioned", &event)
             .await?;
         if ended > 0 {
-            event.details.insert("tasks_ended".into(), ended.to_string());
+            event
+                .details
+                .insert("tasks_ended".into(), ended.to_string());
         }
         event.severity = Some(keybound_audit::Severity::Warning);
         event.reason = Some(format!(

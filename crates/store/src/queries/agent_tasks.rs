@@ -9,7 +9,10 @@ use crate::{ReadTx, StoreError, TaskRow};
 
 impl ReadTx {
     /// Every pending or active task of the agent `agent_id`, oldest first.
-    pub async fn live_tasks_of_agent(&mut self, agent_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    pub async fn live_tasks_of_agent(
+        &mut self,
+        agent_id: &str,
+    ) -> Result<Vec<TaskRow>, StoreError> {
         if !storable(agent_id) {
             return Ok(Vec::new());
         }
@@ -42,7 +45,10 @@ impl ReadTx {
     }
 
     /// How many tasks of the agent `agent_id` wait for an approval.
-    pub async fn count_pending_tasks_of_agent(&mut self, agent_id: &str) -> Result<i64, StoreError> {
+    pub async fn count_pending_tasks_of_agent(
+        &mut self,
+        agent_id: &str,
+    ) -> Result<i64, StoreError> {
         if !storable(agent_id) {
             return Ok(0);
         }
