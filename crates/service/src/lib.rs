@@ -47,6 +47,7 @@ pub use access::{
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
 pub use agents::{AgentView, TaskSettings, TaskStatus, TaskView};
+pub use agents::{TokenProof, TOKEN_EXCHANGE};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
@@ -130,6 +131,8 @@ pub struct Service {
     oidc: oidc::Oidc,
     /// Workload identity: the CA authorities this node has loaded.
     workloads: workloads::Workloads,
+    /// Agents: task uses counted on this node since the last flush.
+    agents: agents::Agents,
 }
 
 impl Service {
@@ -155,6 +158,7 @@ impl Service {
             forward,
             oidc: oidc::Oidc::default(),
             workloads: workloads::Workloads::default(),
+            agents: agents::Agents::default(),
             config,
         }
     }

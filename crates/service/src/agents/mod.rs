@@ -11,6 +11,15 @@
 //! entitlement, the agent's owner. Every issuance, approval and end is an
 //! audit event carrying the chain person -> agent -> task.
 
+pub(crate) mod exchange;
+pub(crate) mod forward;
+mod standin;
+pub(crate) mod tokens;
+pub(crate) mod usage;
+
+pub use exchange::{TokenProof, TOKEN_EXCHANGE};
+pub(crate) use usage::Agents;
+
 use keybound_store::TaskRow;
 
 /// The task settings (`--task-*`).

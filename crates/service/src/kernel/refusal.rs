@@ -300,6 +300,63 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
+    // Task tokens (issue 18, h-exchange).
+    /// A token exchange without an `actor_token` (the agent's proof).
+    ExchangeActorMissing,
+    /// A token exchange whose `actor_token_type` is not a JWT.
+    ExchangeActorTypeUnsupported,
+    /// A token exchange naming no `task_id`.
+    ExchangeTaskMissing,
+    /// A token exchange for a task that does not exist or is another agent's.
+    ExchangeTaskUnknown,
+    /// A token exchange for a task that is not active (pending, denied, ended, expired).
+    ExchangeTaskNotActive,
+    /// A token exchange for a task whose lifetime has passed.
+    ExchangeTaskExpired,
+    /// A subject token that is not live, not ours, or of the wrong type.
+    ExchangeSubjectInvalid,
+    /// A subject token of someone other than the task's delegator (or, autonomous, another agent).
+    ExchangeSubjectNotDelegator,
+    /// The task's delegator is no longer active.
+    ExchangeDelegatorNotActive,
+    /// A `resource` the task does not cover (RFC 8707 `invalid_target`).
+    ExchangeResourceNotInTask,
+    /// A `scope` value that is not one of the task's actions.
+    ExchangeScopeNotInTask,
+    /// A task token whose signature, `typ` or claims do not verify.
+    TaskTokenInvalid,
+    /// A task token past its `exp`.
+    TaskTokenExpired,
+    /// A task token with no row (never issued here).
+    TaskTokenUnknown,
+    /// A task token revoked (RFC 7009).
+    TaskTokenRevoked,
+    /// A DPoP-bound task token presented as a bearer token.
+    TaskTokenAsBearer,
+    /// A task token whose task is no longer active or has run out.
+    TaskTokenTaskEnded,
+    /// A task token whose agent, its owner or its delegator is no longer active.
+    TaskTokenAgentNotActive,
+    /// A DPoP proof signed by a key other than the one the token is bound to.
+    TaskTokenKeyMismatch,
+    /// A task token used at a URL outside its audience (its resources).
+    TaskTokenWrongResource,
+    /// No DPoP proof where one is required (stand-in until h-dpop lands).
+    DpopMissing,
+    /// A DPoP proof without the current server nonce (stand-in until h-dpop lands).
+    DpopNonceRequired,
+    /// A DPoP proof's `jti` seen before (stand-in until h-dpop lands).
+    DpopReplayed,
+    /// An agent proof naming no registered agent (stand-in until h-agents lands).
+    AgentUnknown,
+    /// An agent proof that does not verify (stand-in until h-agents lands).
+    AgentProofInvalid,
+    /// An agent proof past its `exp` (stand-in until h-agents lands).
+    AgentProofExpired,
+    /// An agent, its identity or its owner not active (stand-in until h-agents lands).
+    AgentDisabled,
+    /// A DPoP proof that fails a check of RFC 9449 §4.3 (stand-in until h-dpop lands).
+    DpopInvalid(&'static str),
 }
 
 impl Refusal {
@@ -446,6 +503,33 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::ExchangeActorMissing,
+        Refusal::ExchangeActorTypeUnsupported,
+        Refusal::ExchangeTaskMissing,
+        Refusal::ExchangeTaskUnknown,
+        Refusal::ExchangeTaskNotActive,
+        Refusal::ExchangeTaskExpired,
+        Refusal::ExchangeSubjectInvalid,
+        Refusal::ExchangeSubjectNotDelegator,
+        Refusal::ExchangeDelegatorNotActive,
+        Refusal::ExchangeResourceNotInTask,
+        Refusal::ExchangeScopeNotInTask,
+        Refusal::TaskTokenInvalid,
+        Refusal::TaskTokenExpired,
+        Refusal::TaskTokenUnknown,
+        Refusal::TaskTokenRevoked,
+        Refusal::TaskTokenAsBearer,
+        Refusal::TaskTokenTaskEnded,
+        Refusal::TaskTokenAgentNotActive,
+        Refusal::TaskTokenKeyMismatch,
+        Refusal::TaskTokenWrongResource,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
+        Refusal::AgentUnknown,
+        Refusal::AgentProofInvalid,
+        Refusal::AgentProofExpired,
+        Refusal::AgentDisabled,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -593,6 +677,34 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::ExchangeActorMissing => "exchange_actor_missing",
+            Refusal::ExchangeActorTypeUnsupported => "exchange_actor_type_unsupported",
+            Refusal::ExchangeTaskMissing => "exchange_task_missing",
+            Refusal::ExchangeTaskUnknown => "exchange_task_unknown",
+            Refusal::ExchangeTaskNotActive => "exchange_task_not_active",
+            Refusal::ExchangeTaskExpired => "exchange_task_expired",
+            Refusal::ExchangeSubjectInvalid => "exchange_subject_invalid",
+            Refusal::ExchangeSubjectNotDelegator => "exchange_subject_not_delegator",
+            Refusal::ExchangeDelegatorNotActive => "exchange_delegator_not_active",
+            Refusal::ExchangeResourceNotInTask => "exchange_resource_not_in_task",
+            Refusal::ExchangeScopeNotInTask => "exchange_scope_not_in_task",
+            Refusal::TaskTokenInvalid => "task_token_invalid",
+            Refusal::TaskTokenExpired => "task_token_expired",
+            Refusal::TaskTokenUnknown => "task_token_unknown",
+            Refusal::TaskTokenRevoked => "task_token_revoked",
+            Refusal::TaskTokenAsBearer => "task_token_as_bearer",
+            Refusal::TaskTokenTaskEnded => "task_token_task_ended",
+            Refusal::TaskTokenAgentNotActive => "task_token_agent_not_active",
+            Refusal::TaskTokenKeyMismatch => "task_token_key_mismatch",
+            Refusal::TaskTokenWrongResource => "task_token_wrong_resource",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
+            Refusal::AgentUnknown => "agent_unknown",
+            Refusal::AgentProofInvalid => "agent_proof_invalid",
+            Refusal::AgentProofExpired => "agent_proof_expired",
+            Refusal::AgentDisabled => "agent_disabled",
+            Refusal::DpopInvalid(reason) => reason,
         }
     }
 }
