@@ -166,7 +166,9 @@ impl Job for FlushTaskUses {
         match self.0.flush_task_uses().await {
             Ok(0) => {}
             Ok(tasks) => tracing::debug!(tasks, "recorded task uses"),
-            Err(e) => tracing::warn!(error = %e, "task uses not recorded; the next run tries again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "task uses not recorded; the next run tries again")
+            }
         }
     }
 }

@@ -188,10 +188,19 @@ impl Service {
         event
             .details
             .insert("agent".into(), agent.identity.name.clone());
-        event.details.insert("agent_proof".into(), agent.proof.clone());
+        event
+            .details
+            .insert("agent_proof".into(), agent.proof.clone());
         let task = self.exchange_task(&mut tx, &agent, task_id, now).await?;
         let delegator = self
-            .exchange_subject(&mut tx, &agent, &task, subject_token, subject_type, actor_token)
+            .exchange_subject(
+                &mut tx,
+                &agent,
+                &task,
+                subject_token,
+                subject_type,
+                actor_token,
+            )
             .await?;
         event.details.insert(
             "delegator".into(),
@@ -335,7 +344,10 @@ impl Service {
                     .ok_or_else(invalid)?;
                 live.identity.id
             }
-            ID_TOKEN_TYPE => self.id_token_person(tx, subject_token, delegator_id).await?,
+            ID_TOKEN_TYPE => {
+                self.id_token_person(tx, subject_token, delegator_id)
+                    .await?
+            }
             _ => return Err(invalid()),
         };
         if person != delegator_id {
@@ -372,7 +384,10 @@ impl Service {
         if claims.get("iss").and_then(Value::as_str) != Some(self.config.oidc.issuer.as_str()) {
             return Err(invalid());
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(invalid)?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(invalid)?;
         if exp * 1000 <= self.now_ms() {
             return Err(invalid());
         }
@@ -389,7 +404,10 @@ impl Service {
             .await
             .map_err(internal)?
             .ok_or_else(invalid)?;
-        let sub = claims.get("sub").and_then(Value::as_str).ok_or_else(invalid)?;
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
         let theirs = self
             .oidc_subject(&client, delegator_id)
             .await

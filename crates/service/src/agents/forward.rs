@@ -66,7 +66,10 @@ impl Service {
         ctx: &ClientContext,
     ) -> Result<ForwardDecision, ServiceError> {
         let mut event = self.event(EventKind::TaskUse, ctx);
-        match self.try_forward_task(token, proof, request, ctx, &mut event).await? {
+        match self
+            .try_forward_task(token, proof, request, ctx, &mut event)
+            .await?
+        {
             Ok(decision) => Ok(decision),
             Err((reason, error)) => self.refuse_task_request(event, reason, error).await,
         }
@@ -110,10 +113,17 @@ impl Service {
             Err(reason) => return Ok(Err((reason, INVALID_TOKEN))),
         };
         event.details.insert("task".into(), live.task.id.clone());
-        event.details.insert("agent".into(), live.agent.name.clone());
+        event
+            .details
+            .insert("agent".into(), live.agent.name.clone());
         event.subject = Some(live.agent.name.clone());
         event.subject_kind = Some("agent".into());
-        let url = format!("{}://{}{}", request.scheme(), request.host(), request.path());
+        let url = format!(
+            "{}://{}{}",
+            request.scheme(),
+            request.host(),
+            request.path()
+        );
         let dpop = match self
             .check_dpop(&mut tx, proof, request.method(), &url, Some(token))
             .await
@@ -186,7 +196,10 @@ impl Service {
                 internal => return Err(internal),
             }
         } else {
-            tracing::debug!(reason = reason.reason(), "task token refusal over the audit limit");
+            tracing::debug!(
+                reason = reason.reason(),
+                "task token refusal over the audit limit"
+            );
         }
         Ok(ForwardDecision::Unauthorized {
             error,
@@ -274,7 +287,10 @@ mod tests {
         assert!(within("https://API.test:443/", &at("https://api.test/")));
         assert!(within("https://api.test/v1", &at("https://api.test/v1")));
         assert!(within("https://api.test/v1", &at("https://api.test/v1/x")));
-        assert!(within("https://api.test/v1/", &at("https://api.test/v1/x?q=1")));
+        assert!(within(
+            "https://api.test/v1/",
+            &at("https://api.test/v1/x?q=1")
+        ));
         assert!(!within("https://api.test/v1", &at("https://api.test/v1x")));
         assert!(!within("https://api.test/v1/", &at("https://api.test/v1")));
         assert!(!within("https://api.test/", &at("http://api.test/")));

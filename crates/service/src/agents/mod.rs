@@ -17,6 +17,9 @@ mod standin;
 pub(crate) mod tokens;
 pub(crate) mod usage;
 
+#[cfg(test)]
+mod task_tests;
+
 pub use exchange::{TokenProof, TOKEN_EXCHANGE};
 pub(crate) use usage::Agents;
 

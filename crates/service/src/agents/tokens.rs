@@ -211,4 +211,3 @@ impl Service {
         Ok(Some(()))
     }
 }
-

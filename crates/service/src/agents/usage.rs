@@ -87,8 +87,7 @@ impl Service {
             let mut sorted: Vec<_> = taken.iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(b.0));
             for (task, uses) in sorted {
-                let mut event: NewEvent =
-                    self.event(EventKind::TaskUse, &ClientContext::default());
+                let mut event: NewEvent = self.event(EventKind::TaskUse, &ClientContext::default());
                 event.outcome = Some(Outcome::Success);
                 event.subject = Some(uses.agent.clone());
                 event.subject_kind = Some("agent".into());
