@@ -133,6 +133,8 @@ pub struct Service {
     workloads: workloads::Workloads,
     /// Agents: task uses counted on this node since the last flush.
     agents: agents::Agents,
+    /// DPoP: the nonce key, once loaded (issue 18).
+    dpop: agents::nonce::NonceKey,
 }
 
 impl Service {
@@ -159,6 +161,7 @@ impl Service {
             oidc: oidc::Oidc::default(),
             workloads: workloads::Workloads::default(),
             agents: agents::Agents::default(),
+            dpop: agents::nonce::NonceKey::default(),
             config,
         }
     }

@@ -211,6 +211,13 @@ fn alg_none_hmac_and_unknown_algorithms_are_refused() {
     }
     let token = raw(&json!({"typ": DPOP_TYP, "jwk": jwk}), &claims());
     assert_eq!(verify(&token), Err(Error::Malformed("alg")));
+    // The algorithm is judged before the key is even read: an HMAC proof
+    // with a symmetric `jwk` is refused for its algorithm.
+    let token = raw(
+        &json!({"typ": DPOP_TYP, "alg": "HS256", "jwk": {"kty": "oct", "k": "c2VjcmV0"}}),
+        &claims(),
+    );
+    assert_eq!(verify(&token), Err(Error::AlgorithmNotAllowed));
 }
 
 #[test]

@@ -184,6 +184,9 @@ const DPOP: &str = "dpop";
 /// Every token endpoint answer carries a fresh `DPoP-Nonce` (RFC 9449
 /// §8) when nonces are on, so an agent needs no extra round trip.
 async fn with_dpop_nonce(state: &AppState, mut response: Response) -> Response {
+    if !state.service.config().dpop_nonce {
+        return response;
+    }
     match state.service.dpop_nonce().await {
         Ok(nonce) => {
             if let Ok(value) = axum::http::HeaderValue::from_str(&nonce) {

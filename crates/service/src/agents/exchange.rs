@@ -15,7 +15,8 @@ use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{IdentityStatus, TaskRow, TaskTokenRow, WriteTx};
 use serde_json::{json, Map, Value};
 
-use super::standin::{AuthenticatedAgent, DpopFailure};
+use super::dpop::DpopFailure;
+use super::standin::AuthenticatedAgent;
 use super::string_list;
 use crate::oidc::params::OidcParams;
 use crate::oidc::signing;
@@ -47,13 +48,18 @@ pub struct TokenProof<'a> {
     pub url: &'a str,
 }
 
-/// The refusal and error a failed DPoP check is told (RFC 9449 §5, §8).
-pub(crate) fn dpop_refusal(failure: DpopFailure) -> (Refusal, OAuthError) {
-    match failure {
-        DpopFailure::Missing => (Refusal::DpopMissing, OAuthError::InvalidRequest),
-        DpopFailure::Invalid(why) => (Refusal::DpopInvalid(why), OAuthError::InvalidDpopProof),
-        DpopFailure::NonceRequired => (Refusal::DpopNonceRequired, OAuthError::UseDpopNonce),
-        DpopFailure::Replayed => (Refusal::DpopReplayed, OAuthError::InvalidDpopProof),
+/// The refusal and error a failed DPoP check is told (RFC 9449 §5, §8);
+/// a missing proof is `invalid_request` (no bearer tokens for agents).
+pub(crate) fn dpop_refused(failure: DpopFailure) -> Refused {
+    let told = match failure {
+        DpopFailure::Missing => OAuthError::InvalidRequest,
+        DpopFailure::NonceRequired => OAuthError::UseDpopNonce,
+        _ => OAuthError::InvalidDpopProof,
+    };
+    match (failure.refusal(), failure) {
+        (Some(reason), _) => refused(reason, told),
+        (None, DpopFailure::Internal(e)) => internal(e),
+        (None, _) => internal(crate::ServiceError::Internal("dpop".into())),
     }
 }
 
@@ -165,9 +171,11 @@ impl Service {
         // No bearer tokens for agents: a request without a proof is
         // refused before anything is looked up.
         if proof.dpop.is_none() {
-            let (reason, told) = dpop_refusal(DpopFailure::Missing);
-            return Err(refused(reason, told));
+            return Err(dpop_refused(DpopFailure::Missing));
         }
+        // The nonce key is loaded before the transaction (the writer is
+        // one per node).
+        self.dpop_ready().await.map_err(internal)?;
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await.map_err(internal)?;
         // The proof first: a client told to fetch a nonce has spent
@@ -175,10 +183,7 @@ impl Service {
         let dpop = self
             .check_dpop(&mut tx, proof.dpop, "POST", proof.url, None)
             .await
-            .map_err(|f| {
-                let (reason, told) = dpop_refusal(f);
-                refused(reason, told)
-            })?;
+            .map_err(dpop_refused)?;
         let agent = self
             .authenticate_agent(&mut tx, actor_token)
             .await

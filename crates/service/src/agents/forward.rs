@@ -15,7 +15,7 @@
 use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{IdentityKind, WriteTx};
 
-use super::standin::DpopFailure;
+use super::dpop::DpopFailure;
 use super::tokens::LiveTaskToken;
 use crate::access::{AccessAction, AccessContext, AccessPrincipal, AccessRequest, AccessResource};
 use crate::forward::{ForwardDecision, ForwardedRequest, Grant};
@@ -106,6 +106,9 @@ impl Service {
         let Some(claims) = self.task_token_claims(token).await? else {
             return Ok(Err((Refusal::TaskTokenInvalid, INVALID_TOKEN)));
         };
+        // The nonce key is loaded before the transaction (the writer is
+        // one per node).
+        self.dpop_ready().await?;
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await?;
         let live = match self.live_task_token(&mut tx, claims).await? {
@@ -129,7 +132,7 @@ impl Service {
             .await
         {
             Ok(dpop) => dpop,
-            Err(failure) => return Ok(Err(forward_dpop_refusal(failure))),
+            Err(failure) => return Ok(Err(forward_dpop_refusal(failure)?)),
         };
         if !keyed_alike(&dpop.jkt, live.jkt()) {
             return Ok(Err((Refusal::TaskTokenKeyMismatch, INVALID_DPOP_PROOF)));
@@ -215,13 +218,17 @@ async fn count_use(tx: &mut WriteTx, live: &LiveTaskToken, now: i64) -> Result<b
     Ok(tx.count_task_uses(&live.task.id, 1, now).await?)
 }
 
-/// The refusal and `WWW-Authenticate` error of a failed proof.
-fn forward_dpop_refusal(failure: DpopFailure) -> Refused {
-    match failure {
-        DpopFailure::Missing => (Refusal::DpopMissing, INVALID_DPOP_PROOF),
-        DpopFailure::Invalid(why) => (Refusal::DpopInvalid(why), INVALID_DPOP_PROOF),
-        DpopFailure::NonceRequired => (Refusal::DpopNonceRequired, USE_DPOP_NONCE),
-        DpopFailure::Replayed => (Refusal::DpopReplayed, INVALID_DPOP_PROOF),
+/// The refusal and `WWW-Authenticate` error of a failed proof; `Err`
+/// for our own failure.
+fn forward_dpop_refusal(failure: DpopFailure) -> Result<Refused, ServiceError> {
+    let error = match failure {
+        DpopFailure::NonceRequired => USE_DPOP_NONCE,
+        _ => INVALID_DPOP_PROOF,
+    };
+    match (failure.refusal(), failure) {
+        (Some(reason), _) => Ok((reason, error)),
+        (None, DpopFailure::Internal(e)) => Err(e),
+        (None, _) => Err(ServiceError::Internal("dpop".into())),
     }
 }
 

@@ -189,3 +189,6 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
+
+pub(crate) mod dpop;
+pub(crate) mod nonce;

@@ -1,5 +1,4 @@
-//! Stand-ins for what h-dpop (`check_dpop`, `dpop_nonce`) and h-agents
-//! (`authenticate_agent`) deliver, with their contract's names and shapes,
+//! A stand-in for what h-agents delivers (`authenticate_agent`) deliver, with their contract's names and shapes,
 //! so the token exchange and forward-auth build and are tested before
 //! those land. Removed at their merge.
 
@@ -7,51 +6,7 @@ use keybound_store::{AgentRow, Identity, IdentityStatus, WriteTx};
 use serde_json::Value;
 
 use crate::single_use::TokenKind;
-use crate::{Refusal, Service, ServiceError};
-
-/// How old a DPoP proof may be, seconds.
-const DPOP_MAX_AGE_S: i64 = 60;
-/// How far ahead a client's clock may run, seconds.
-const DPOP_MAX_FUTURE_S: i64 = 5;
-
-/// A DPoP proof that passed every check, its `jti` taken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DpopVerified {
-    /// The key's RFC 7638 thumbprint.
-    pub(crate) jkt: String,
-    /// The proof's id.
-    #[allow(dead_code)]
-    pub(crate) jti: String,
-}
-
-/// Why a DPoP proof was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // NonceRequired: h-dpop's nonces
-pub(crate) enum DpopFailure {
-    /// None was sent.
-    Missing,
-    /// A check failed; the reason.
-    Invalid(&'static str),
-    /// No nonce, or a stale one: retry with `DPoP-Nonce`.
-    NonceRequired,
-    /// Its `jti` was seen before (on any node).
-    Replayed,
-}
-
-fn reason(e: &keybound_jose::Error) -> &'static str {
-    use keybound_jose::Error as E;
-    match e {
-        E::AlgorithmNotAllowed => "dpop_algorithm_not_allowed",
-        E::PrivateKey => "dpop_private_key",
-        E::BadSignature => "dpop_bad_signature",
-        E::WrongMethod => "dpop_wrong_method",
-        E::WrongUri => "dpop_wrong_uri",
-        E::Stale => "dpop_stale",
-        E::IssuedInFuture => "dpop_issued_in_future",
-        E::WrongAccessToken => "dpop_wrong_access_token",
-        _ => "dpop_malformed",
-    }
-}
+use crate::{Refusal, Service};
 
 /// An agent whose proof verified.
 #[allow(dead_code)]
@@ -64,54 +19,6 @@ pub(crate) struct AuthenticatedAgent {
 }
 
 impl Service {
-    /// Checks a DPoP proof for `method` `url` (and `access_token`'s
-    /// `ath`), taking its `jti` once in `tx`.
-    pub(crate) async fn check_dpop(
-        &self,
-        tx: &mut WriteTx,
-        proof: Option<&str>,
-        method: &str,
-        url: &str,
-        access_token: Option<&str>,
-    ) -> Result<DpopVerified, DpopFailure> {
-        let proof = proof.ok_or(DpopFailure::Missing)?;
-        let now_s = self.now_ms() / 1000;
-        let checked = keybound_jose::verify_dpop_proof(
-            proof,
-            &keybound_jose::DpopChecks {
-                method,
-                url,
-                now_s,
-                max_age_s: DPOP_MAX_AGE_S,
-                max_future_s: DPOP_MAX_FUTURE_S,
-                access_token,
-            },
-        )
-        .map_err(|e| DpopFailure::Invalid(reason(&e)))?;
-        let once = format!("{}:{}", checked.jkt, checked.jti);
-        let fresh = self
-            .remember_once(
-                tx,
-                TokenKind::DpopProof,
-                once.as_bytes(),
-                (checked.iat + DPOP_MAX_AGE_S + DPOP_MAX_FUTURE_S) * 1000,
-            )
-            .await
-            .map_err(|_| DpopFailure::Invalid("dpop_store"))?;
-        if !fresh {
-            return Err(DpopFailure::Replayed);
-        }
-        Ok(DpopVerified {
-            jkt: checked.jkt,
-            jti: checked.jti,
-        })
-    }
-
-    /// The nonce to hand out (`DPoP-Nonce`).
-    pub async fn dpop_nonce(&self) -> Result<String, ServiceError> {
-        Ok(format!("n{}", self.now_ms() / 60_000))
-    }
-
     /// Authenticates an agent by a JWT signed with its registered key.
     pub(crate) async fn authenticate_agent(
         &self,

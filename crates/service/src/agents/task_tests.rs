@@ -189,6 +189,8 @@ async fn world() -> World {
         .unwrap();
     a.oidc_ready().await.unwrap();
     b.oidc_ready().await.unwrap();
+    a.dpop_ready().await.unwrap();
+    b.dpop_ready().await.unwrap();
     World {
         a,
         b,
@@ -236,7 +238,25 @@ impl World {
         jti: &str,
         token: Option<&str>,
     ) -> String {
+        let key_of_nonces = self.a.dpop.0.get().expect("dpop_ready");
+        let nonce = super::nonce::make(key_of_nonces, super::nonce::step_of(self.now_s()));
+        self.proof_with(key, method, url, jti, token, Some(&nonce))
+    }
+
+    /// A DPoP proof with the nonce given (or none).
+    fn proof_with(
+        &self,
+        key: &SigningKey,
+        method: &str,
+        url: &str,
+        jti: &str,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let mut claims = json!({"jti": jti, "htm": method, "htu": url, "iat": self.now_s()});
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
         if let Some(token) = token {
             claims["ath"] = json!(keybound_jose::dpop_ath(token));
         }
@@ -541,6 +561,18 @@ async fn hostile_exchanges_are_refused_with_the_rfcs_errors() {
     w.refused(got, OAuthError::InvalidRequest, Refusal::DpopMissing)
         .await;
 
+    // No nonce, or one of another deployment: use the one sent.
+    let form = w.delegated_form("h1n", &[]).await;
+    let proof = w.proof_with(&w.dpop_key, "POST", &url, "n1", None, None);
+    let got = w.exchange(form, Some(&proof)).await;
+    w.refused(got, OAuthError::UseDpopNonce, Refusal::DpopNonceRequired)
+        .await;
+    let form = w.delegated_form("h1m", &[]).await;
+    let proof = w.proof_with(&w.dpop_key, "POST", &url, "n2", None, Some("made-up"));
+    let got = w.exchange(form, Some(&proof)).await;
+    w.refused(got, OAuthError::UseDpopNonce, Refusal::DpopNonceRequired)
+        .await;
+
     // A proof for another URL, another method.
     let form = w.delegated_form("h2", &[]).await;
     let proof = w.proof("POST", "https://kb.test/elsewhere", "x1", None);
@@ -553,8 +585,12 @@ async fn hostile_exchanges_are_refused_with_the_rfcs_errors() {
 
     // A stale proof.
     let stale = {
+        let nonce = super::nonce::make(
+            w.a.dpop.0.get().unwrap(),
+            super::nonce::step_of(w.now_s()),
+        );
         w.clock.0.fetch_sub(120_000, Ordering::SeqCst);
-        let p = w.proof("POST", &url, "x3", None);
+        let p = w.proof_with(&w.dpop_key, "POST", &url, "x3", None, Some(&nonce));
         w.clock.0.fetch_add(120_000, Ordering::SeqCst);
         p
     };

@@ -300,6 +300,15 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
+    /// A request that must carry a DPoP proof came without one.
+    DpopMissing,
+    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
+    /// table `agents::dpop::DPOP_INVALID_REASONS`).
+    DpopInvalid(&'static str),
+    /// A DPoP proof without a nonce, or with one that is not current.
+    DpopNonceRequired,
+    /// A DPoP proof already seen (its key and `jti`), on any node.
+    DpopReplayed,
     // Task tokens (issue 18, h-exchange).
     /// A token exchange without an `actor_token` (the agent's proof).
     ExchangeActorMissing,
@@ -341,12 +350,6 @@ pub enum Refusal {
     TaskTokenKeyMismatch,
     /// A task token used at a URL outside its audience (its resources).
     TaskTokenWrongResource,
-    /// No DPoP proof where one is required (stand-in until h-dpop lands).
-    DpopMissing,
-    /// A DPoP proof without the current server nonce (stand-in until h-dpop lands).
-    DpopNonceRequired,
-    /// A DPoP proof's `jti` seen before (stand-in until h-dpop lands).
-    DpopReplayed,
     /// An agent proof naming no registered agent (stand-in until h-agents lands).
     AgentUnknown,
     /// An agent proof that does not verify (stand-in until h-agents lands).
@@ -355,8 +358,6 @@ pub enum Refusal {
     AgentProofExpired,
     /// An agent, its identity or its owner not active (stand-in until h-agents lands).
     AgentDisabled,
-    /// A DPoP proof that fails a check of RFC 9449 §4.3 (stand-in until h-dpop lands).
-    DpopInvalid(&'static str),
 }
 
 impl Refusal {
@@ -503,6 +504,9 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
         Refusal::ExchangeActorMissing,
         Refusal::ExchangeActorTypeUnsupported,
         Refusal::ExchangeTaskMissing,
@@ -523,9 +527,6 @@ impl Refusal {
         Refusal::TaskTokenAgentNotActive,
         Refusal::TaskTokenKeyMismatch,
         Refusal::TaskTokenWrongResource,
-        Refusal::DpopMissing,
-        Refusal::DpopNonceRequired,
-        Refusal::DpopReplayed,
         Refusal::AgentUnknown,
         Refusal::AgentProofInvalid,
         Refusal::AgentProofExpired,
@@ -677,6 +678,10 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopInvalid(reason) => reason,
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
             Refusal::ExchangeActorMissing => "exchange_actor_missing",
             Refusal::ExchangeActorTypeUnsupported => "exchange_actor_type_unsupported",
             Refusal::ExchangeTaskMissing => "exchange_task_missing",
@@ -697,14 +702,10 @@ impl Refusal {
             Refusal::TaskTokenAgentNotActive => "task_token_agent_not_active",
             Refusal::TaskTokenKeyMismatch => "task_token_key_mismatch",
             Refusal::TaskTokenWrongResource => "task_token_wrong_resource",
-            Refusal::DpopMissing => "dpop_missing",
-            Refusal::DpopNonceRequired => "dpop_nonce_required",
-            Refusal::DpopReplayed => "dpop_replayed",
             Refusal::AgentUnknown => "agent_unknown",
             Refusal::AgentProofInvalid => "agent_proof_invalid",
             Refusal::AgentProofExpired => "agent_proof_expired",
             Refusal::AgentDisabled => "agent_disabled",
-            Refusal::DpopInvalid(reason) => reason,
         }
     }
 }
