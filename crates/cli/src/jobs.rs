@@ -9,7 +9,8 @@
 //!   `--mds-url` is set;
 //! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`];
 //! - the workload CA's rotation and federated bundle fetches (`workloads`);
-//! - the task use events (`task.use`), every [`FLUSH_TASK_USES_EVERY`].
+//! - the task use events (`task.use`), every [`FLUSH_TASK_USES_EVERY`];
+//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`].
 
 pub(crate) mod workloads;
 
@@ -33,6 +34,11 @@ pub(crate) const ROTATE_KEYS_EVERY: Duration = Duration::from_secs(60);
 /// How often this node writes the `task.use` events of the requests
 /// agents made since the last time (one per task, with the count).
 pub(crate) const FLUSH_TASK_USES_EVERY: Duration = Duration::from_secs(60);
+
+/// How often tasks past their approval deadline or lifetime are expired:
+/// forward-auth refuses an overdue task at once by itself; the job records
+/// the expiry (`task.expire`) within seconds.
+pub(crate) const EXPIRE_TASKS_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a stop waits for a run under way (a purge takes
 /// milliseconds) before abandoning it: a metadata fetch may take up to a
@@ -169,6 +175,20 @@ impl Job for FlushTaskUses {
             Err(e) => {
                 tracing::warn!(error = %e, "task uses not recorded; the next run tries again")
             }
+        }
+    }
+}
+
+/// Expires agents' tasks whose approval deadline or lifetime passed
+/// (each with its `task.expire`).
+pub(crate) struct ExpireTasks(pub(crate) Arc<Service>);
+
+impl Job for ExpireTasks {
+    async fn run(&mut self) {
+        match self.0.expire_tasks().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired tasks"),
+            Err(e) => tracing::warn!(error = %e, "task expiry failed; the next run tries again"),
         }
     }
 }

@@ -46,7 +46,9 @@ pub use access::{
     PolicyLoad,
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
-pub use agents::{AgentView, TaskSettings, TaskStatus, TaskView};
+pub use agents::{
+    AgentView, NewAgent, TaskFilter, TaskRequest, TaskSettings, TaskStatus, TaskView,
+};
 pub use agents::{TokenProof, TOKEN_EXCHANGE};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};

@@ -15,8 +15,8 @@ use keybound_audit::{NewEvent, Outcome};
 use keybound_store::{IdentityStatus, TaskRow, TaskTokenRow, WriteTx};
 use serde_json::{json, Map, Value};
 
+use super::authenticate::AuthenticatedAgent;
 use super::dpop::DpopFailure;
-use super::standin::AuthenticatedAgent;
 use super::string_list;
 use crate::oidc::params::OidcParams;
 use crate::oidc::signing;
@@ -64,14 +64,16 @@ pub(crate) fn dpop_refused(failure: DpopFailure) -> Refused {
 }
 
 /// The refusal and error a failed agent proof is told: an expired proof
-/// is `invalid_grant`, any other `invalid_request` (RFC 8693 §2.2.2).
-fn actor_refusal(reason: Refusal) -> Refused {
-    let told = if reason == Refusal::AgentProofExpired {
-        OAuthError::InvalidGrant
-    } else {
-        OAuthError::InvalidRequest
-    };
-    refused(reason, told)
+/// is `invalid_grant`, any other `invalid_request` (RFC 8693 §2.2.2);
+/// our own failure stays internal.
+fn actor_refusal(e: crate::ServiceError) -> Refused {
+    match e {
+        crate::ServiceError::Rejected(Refusal::AgentProofExpired) => {
+            refused(Refusal::AgentProofExpired, OAuthError::InvalidGrant)
+        }
+        crate::ServiceError::Rejected(reason) => refused(reason, OAuthError::InvalidRequest),
+        other => internal(other),
+    }
 }
 
 /// The `aud` claim: the one resource, or all of them.

@@ -246,14 +246,6 @@ fn task_access(
     ctx: &ClientContext,
     now: i64,
 ) -> AccessRequest {
-    // The task's grant goes into `context.task` once the policy layer has
-    // it (h-policy): id, the token's scope, delegator, approval tier.
-    let _grant = (
-        &live.task.id,
-        live.scope(),
-        live.delegator.as_ref().map(|d| d.name.clone()),
-        live.task.approval_tier,
-    );
     AccessRequest {
         principal: Some(AccessPrincipal {
             id: live.agent.id.clone(),
@@ -276,6 +268,19 @@ fn task_access(
             backup_met: false,
             session_bound: false,
             device: None,
+            // What the task grants, for policies on agent routes
+            // (`context.task.actions`...).
+            task: Some(keybound_policy::TaskGrant {
+                id: live.task.id.clone(),
+                actions: live.scope(),
+                delegator: live
+                    .delegator
+                    .as_ref()
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default(),
+                approval_tier: live.task.approval_tier.unwrap_or(0),
+            }),
+            task_request: None,
         },
     }
 }

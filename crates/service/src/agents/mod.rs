@@ -13,7 +13,6 @@
 
 pub(crate) mod exchange;
 pub(crate) mod forward;
-mod standin;
 pub(crate) mod tokens;
 pub(crate) mod usage;
 
@@ -190,5 +189,15 @@ pub struct AgentView {
     pub created_ms: i64,
 }
 
+pub(crate) mod authenticate;
+pub(crate) mod bounds;
 pub(crate) mod dpop;
+pub(crate) mod lifecycle;
 pub(crate) mod nonce;
+pub(crate) mod policy;
+pub(crate) mod registry;
+pub(crate) mod tasks;
+
+pub use lifecycle::TaskFilter;
+pub use registry::NewAgent;
+pub use tasks::TaskRequest;

@@ -585,10 +585,7 @@ async fn hostile_exchanges_are_refused_with_the_rfcs_errors() {
 
     // A stale proof.
     let stale = {
-        let nonce = super::nonce::make(
-            w.a.dpop.0.get().unwrap(),
-            super::nonce::step_of(w.now_s()),
-        );
+        let nonce = super::nonce::make(w.a.dpop.0.get().unwrap(), super::nonce::step_of(w.now_s()));
         w.clock.0.fetch_sub(120_000, Ordering::SeqCst);
         let p = w.proof_with(&w.dpop_key, "POST", &url, "x3", None, Some(&nonce));
         w.clock.0.fetch_add(120_000, Ordering::SeqCst);

@@ -350,14 +350,51 @@ pub enum Refusal {
     TaskTokenKeyMismatch,
     /// A task token used at a URL outside its audience (its resources).
     TaskTokenWrongResource,
-    /// An agent proof naming no registered agent (stand-in until h-agents lands).
+    // Agents and task credentials (issue 18).
+    /// An agent's SPIFFE ID that does not parse or is outside this trust domain.
+    AgentInvalidSpiffeId,
+    /// An agent's key that is not a usable public JWK (private members, weak or unknown type).
+    AgentInvalidKey,
+    /// An agent registered with neither or both of a SPIFFE ID and a key.
+    AgentProofChoice,
+    /// An agent's description that is too long or not printable.
+    AgentInvalidDescription,
+    /// The agent's name is taken by another identity.
+    AgentNameTaken,
+    /// Another agent is registered with this SPIFFE ID.
+    AgentSpiffeIdTaken,
+    /// Another agent is registered with this key.
+    AgentKeyTaken,
+    /// An agent's owner who is not an active person.
+    AgentOwnerNotActive,
+    /// An agent proof naming no registered agent.
     AgentUnknown,
-    /// An agent proof that does not verify (stand-in until h-agents lands).
+    /// An agent proof that does not verify (signature, algorithm, audience, claims).
     AgentProofInvalid,
-    /// An agent proof past its `exp` (stand-in until h-agents lands).
+    /// An agent proof past its expiry, not yet valid, or living too long.
     AgentProofExpired,
-    /// An agent, its identity or its owner not active (stand-in until h-agents lands).
+    /// An agent key assertion whose `jti` was used already.
+    AgentProofReplayed,
+    /// An agent that is disabled or removed, or whose identity is not active.
     AgentDisabled,
+    /// A task's resources: none, too many, or one that is not an absolute https URI within bounds.
+    TaskInvalidResource,
+    /// A task's actions: none, too many, or one outside `[a-z0-9:._-]{1,64}`.
+    TaskInvalidAction,
+    /// A task's purpose that is too long or not printable.
+    TaskInvalidPurpose,
+    /// A task's lifetime outside 60 s to `--task-max-lifetime`.
+    TaskInvalidLifetime,
+    /// A task's delegator who is not an active person.
+    TaskDelegatorNotActive,
+    /// The agent has as many tasks waiting for approval as it may.
+    TaskTooManyPending,
+    /// Policy does not let the agent ask for this task.
+    TaskNotPermitted,
+    /// A task that does not exist or is not the caller's.
+    TaskUnknown,
+    /// A task that has already ended, been denied or expired.
+    TaskNotLive,
 }
 
 impl Refusal {
@@ -527,10 +564,28 @@ impl Refusal {
         Refusal::TaskTokenAgentNotActive,
         Refusal::TaskTokenKeyMismatch,
         Refusal::TaskTokenWrongResource,
+        Refusal::AgentInvalidSpiffeId,
+        Refusal::AgentInvalidKey,
+        Refusal::AgentProofChoice,
+        Refusal::AgentInvalidDescription,
+        Refusal::AgentNameTaken,
+        Refusal::AgentSpiffeIdTaken,
+        Refusal::AgentKeyTaken,
+        Refusal::AgentOwnerNotActive,
         Refusal::AgentUnknown,
         Refusal::AgentProofInvalid,
         Refusal::AgentProofExpired,
+        Refusal::AgentProofReplayed,
         Refusal::AgentDisabled,
+        Refusal::TaskInvalidResource,
+        Refusal::TaskInvalidAction,
+        Refusal::TaskInvalidPurpose,
+        Refusal::TaskInvalidLifetime,
+        Refusal::TaskDelegatorNotActive,
+        Refusal::TaskTooManyPending,
+        Refusal::TaskNotPermitted,
+        Refusal::TaskUnknown,
+        Refusal::TaskNotLive,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -702,10 +757,28 @@ impl Refusal {
             Refusal::TaskTokenAgentNotActive => "task_token_agent_not_active",
             Refusal::TaskTokenKeyMismatch => "task_token_key_mismatch",
             Refusal::TaskTokenWrongResource => "task_token_wrong_resource",
+            Refusal::AgentInvalidSpiffeId => "agent_invalid_spiffe_id",
+            Refusal::AgentInvalidKey => "agent_invalid_key",
+            Refusal::AgentProofChoice => "agent_proof_choice",
+            Refusal::AgentInvalidDescription => "agent_invalid_description",
+            Refusal::AgentNameTaken => "agent_name_taken",
+            Refusal::AgentSpiffeIdTaken => "agent_spiffe_id_taken",
+            Refusal::AgentKeyTaken => "agent_key_taken",
+            Refusal::AgentOwnerNotActive => "agent_owner_not_active",
             Refusal::AgentUnknown => "agent_unknown",
             Refusal::AgentProofInvalid => "agent_proof_invalid",
             Refusal::AgentProofExpired => "agent_proof_expired",
+            Refusal::AgentProofReplayed => "agent_proof_replayed",
             Refusal::AgentDisabled => "agent_disabled",
+            Refusal::TaskInvalidResource => "task_invalid_resource",
+            Refusal::TaskInvalidAction => "task_invalid_action",
+            Refusal::TaskInvalidPurpose => "task_invalid_purpose",
+            Refusal::TaskInvalidLifetime => "task_invalid_lifetime",
+            Refusal::TaskDelegatorNotActive => "task_delegator_not_active",
+            Refusal::TaskTooManyPending => "task_too_many_pending",
+            Refusal::TaskNotPermitted => "task_not_permitted",
+            Refusal::TaskUnknown => "task_unknown",
+            Refusal::TaskNotLive => "task_not_live",
         }
     }
 }
