@@ -170,7 +170,7 @@ enum Presented<'h> {
 }
 
 /// The one value of `name` (sent twice or unreadable: as absent).
-fn single<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?;
     if values.next().is_some() || value.len() > MAX_AGENT_HEADER {

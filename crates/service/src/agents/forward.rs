@@ -286,6 +286,7 @@ fn task_access(
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
