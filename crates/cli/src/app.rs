@@ -303,6 +303,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
     jobs.every(jobs::EXPIRE_TASKS_EVERY, jobs::ExpireTasks(service.clone()));
     jobs.every(
+        jobs::FLUSH_TASK_USES_EVERY,
+        jobs::FlushTaskUses(service.clone()),
+    );
+    jobs.every(
         jobs::workloads::rotate_ca_every(&service),
         jobs::workloads::RotateCa(service.clone()),
     );

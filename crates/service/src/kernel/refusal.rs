@@ -300,6 +300,56 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
+    /// A request that must carry a DPoP proof came without one.
+    DpopMissing,
+    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
+    /// table `agents::dpop::DPOP_INVALID_REASONS`).
+    DpopInvalid(&'static str),
+    /// A DPoP proof without a nonce, or with one that is not current.
+    DpopNonceRequired,
+    /// A DPoP proof already seen (its key and `jti`), on any node.
+    DpopReplayed,
+    // Task tokens (issue 18, h-exchange).
+    /// A token exchange without an `actor_token` (the agent's proof).
+    ExchangeActorMissing,
+    /// A token exchange whose `actor_token_type` is not a JWT.
+    ExchangeActorTypeUnsupported,
+    /// A token exchange naming no `task_id`.
+    ExchangeTaskMissing,
+    /// A token exchange for a task that does not exist or is another agent's.
+    ExchangeTaskUnknown,
+    /// A token exchange for a task that is not active (pending, denied, ended, expired).
+    ExchangeTaskNotActive,
+    /// A token exchange for a task whose lifetime has passed.
+    ExchangeTaskExpired,
+    /// A subject token that is not live, not ours, or of the wrong type.
+    ExchangeSubjectInvalid,
+    /// A subject token of someone other than the task's delegator (or, autonomous, another agent).
+    ExchangeSubjectNotDelegator,
+    /// The task's delegator is no longer active.
+    ExchangeDelegatorNotActive,
+    /// A `resource` the task does not cover (RFC 8707 `invalid_target`).
+    ExchangeResourceNotInTask,
+    /// A `scope` value that is not one of the task's actions.
+    ExchangeScopeNotInTask,
+    /// A task token whose signature, `typ` or claims do not verify.
+    TaskTokenInvalid,
+    /// A task token past its `exp`.
+    TaskTokenExpired,
+    /// A task token with no row (never issued here).
+    TaskTokenUnknown,
+    /// A task token revoked (RFC 7009).
+    TaskTokenRevoked,
+    /// A DPoP-bound task token presented as a bearer token.
+    TaskTokenAsBearer,
+    /// A task token whose task is no longer active or has run out.
+    TaskTokenTaskEnded,
+    /// A task token whose agent, its owner or its delegator is no longer active.
+    TaskTokenAgentNotActive,
+    /// A DPoP proof signed by a key other than the one the token is bound to.
+    TaskTokenKeyMismatch,
+    /// A task token used at a URL outside its audience (its resources).
+    TaskTokenWrongResource,
     // Agents and task credentials (issue 18).
     /// An agent's SPIFFE ID that does not parse or is outside this trust domain.
     AgentInvalidSpiffeId,
@@ -345,15 +395,6 @@ pub enum Refusal {
     TaskUnknown,
     /// A task that has already ended, been denied or expired.
     TaskNotLive,
-    /// A request that must carry a DPoP proof came without one.
-    DpopMissing,
-    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
-    /// table `agents::dpop::DPOP_INVALID_REASONS`).
-    DpopInvalid(&'static str),
-    /// A DPoP proof without a nonce, or with one that is not current.
-    DpopNonceRequired,
-    /// A DPoP proof already seen (its key and `jti`), on any node.
-    DpopReplayed,
 }
 
 impl Refusal {
@@ -500,6 +541,29 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
+        Refusal::ExchangeActorMissing,
+        Refusal::ExchangeActorTypeUnsupported,
+        Refusal::ExchangeTaskMissing,
+        Refusal::ExchangeTaskUnknown,
+        Refusal::ExchangeTaskNotActive,
+        Refusal::ExchangeTaskExpired,
+        Refusal::ExchangeSubjectInvalid,
+        Refusal::ExchangeSubjectNotDelegator,
+        Refusal::ExchangeDelegatorNotActive,
+        Refusal::ExchangeResourceNotInTask,
+        Refusal::ExchangeScopeNotInTask,
+        Refusal::TaskTokenInvalid,
+        Refusal::TaskTokenExpired,
+        Refusal::TaskTokenUnknown,
+        Refusal::TaskTokenRevoked,
+        Refusal::TaskTokenAsBearer,
+        Refusal::TaskTokenTaskEnded,
+        Refusal::TaskTokenAgentNotActive,
+        Refusal::TaskTokenKeyMismatch,
+        Refusal::TaskTokenWrongResource,
         Refusal::AgentInvalidSpiffeId,
         Refusal::AgentInvalidKey,
         Refusal::AgentProofChoice,
@@ -522,9 +586,6 @@ impl Refusal {
         Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
         Refusal::TaskNotLive,
-        Refusal::DpopMissing,
-        Refusal::DpopNonceRequired,
-        Refusal::DpopReplayed,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -672,6 +733,30 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopInvalid(reason) => reason,
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
+            Refusal::ExchangeActorMissing => "exchange_actor_missing",
+            Refusal::ExchangeActorTypeUnsupported => "exchange_actor_type_unsupported",
+            Refusal::ExchangeTaskMissing => "exchange_task_missing",
+            Refusal::ExchangeTaskUnknown => "exchange_task_unknown",
+            Refusal::ExchangeTaskNotActive => "exchange_task_not_active",
+            Refusal::ExchangeTaskExpired => "exchange_task_expired",
+            Refusal::ExchangeSubjectInvalid => "exchange_subject_invalid",
+            Refusal::ExchangeSubjectNotDelegator => "exchange_subject_not_delegator",
+            Refusal::ExchangeDelegatorNotActive => "exchange_delegator_not_active",
+            Refusal::ExchangeResourceNotInTask => "exchange_resource_not_in_task",
+            Refusal::ExchangeScopeNotInTask => "exchange_scope_not_in_task",
+            Refusal::TaskTokenInvalid => "task_token_invalid",
+            Refusal::TaskTokenExpired => "task_token_expired",
+            Refusal::TaskTokenUnknown => "task_token_unknown",
+            Refusal::TaskTokenRevoked => "task_token_revoked",
+            Refusal::TaskTokenAsBearer => "task_token_as_bearer",
+            Refusal::TaskTokenTaskEnded => "task_token_task_ended",
+            Refusal::TaskTokenAgentNotActive => "task_token_agent_not_active",
+            Refusal::TaskTokenKeyMismatch => "task_token_key_mismatch",
+            Refusal::TaskTokenWrongResource => "task_token_wrong_resource",
             Refusal::AgentInvalidSpiffeId => "agent_invalid_spiffe_id",
             Refusal::AgentInvalidKey => "agent_invalid_key",
             Refusal::AgentProofChoice => "agent_proof_choice",
@@ -694,10 +779,6 @@ impl Refusal {
             Refusal::TaskNotPermitted => "task_not_permitted",
             Refusal::TaskUnknown => "task_unknown",
             Refusal::TaskNotLive => "task_not_live",
-            Refusal::DpopMissing => "dpop_missing",
-            Refusal::DpopInvalid(reason) => reason,
-            Refusal::DpopNonceRequired => "dpop_nonce_required",
-            Refusal::DpopReplayed => "dpop_replayed",
         }
     }
 }
