@@ -177,3 +177,7 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
+
+mod approval;
+mod mine;
+mod policy_stub;

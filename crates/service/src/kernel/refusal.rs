@@ -300,6 +300,27 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
+    // Task approval on /me (issue 18).
+    /// No task has that id (or it is not the person's to see).
+    TaskUnknown,
+    /// The signed-in person is neither the task's delegator nor, for a task
+    /// with no delegator, its agent's owner.
+    TaskNotApprover,
+    /// The task is not waiting for an approval (approved, denied or ended).
+    TaskNotPending,
+    /// The task's approval deadline passed.
+    TaskApprovalExpired,
+    /// The assertion signed another challenge than this task's (a copied
+    /// approval of another task).
+    TaskApprovalChallengeMismatch,
+    /// The approving passkey is not the approver's, or not active.
+    TaskApprovalCredentialRefused,
+    /// Policy wants a stronger passkey to approve this task.
+    TaskApprovalTierTooLow,
+    /// Policy does not let this approval happen at any tier.
+    TaskApprovalForbidden,
+    /// The task is not pending or active: nothing to end.
+    TaskNotActive,
 }
 
 impl Refusal {
@@ -446,6 +467,15 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::TaskUnknown,
+        Refusal::TaskNotApprover,
+        Refusal::TaskNotPending,
+        Refusal::TaskApprovalExpired,
+        Refusal::TaskApprovalChallengeMismatch,
+        Refusal::TaskApprovalCredentialRefused,
+        Refusal::TaskApprovalTierTooLow,
+        Refusal::TaskApprovalForbidden,
+        Refusal::TaskNotActive,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -593,6 +623,15 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::TaskUnknown => "task_unknown",
+            Refusal::TaskNotApprover => "task_not_approver",
+            Refusal::TaskNotPending => "task_not_pending",
+            Refusal::TaskApprovalExpired => "task_approval_expired",
+            Refusal::TaskApprovalChallengeMismatch => "task_approval_challenge_mismatch",
+            Refusal::TaskApprovalCredentialRefused => "task_approval_credential_refused",
+            Refusal::TaskApprovalTierTooLow => "task_approval_tier_too_low",
+            Refusal::TaskApprovalForbidden => "task_approval_forbidden",
+            Refusal::TaskNotActive => "task_not_active",
         }
     }
 }
