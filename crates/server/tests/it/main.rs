@@ -36,6 +36,7 @@ mod rate_limits;
 mod refusals;
 mod serving;
 mod step_up;
+mod tasks;
 mod workload;
 
 const ORIGIN: &str = "http://localhost:8080";
