@@ -18,7 +18,7 @@ use keybound_webauthn::{
 };
 
 use super::mine::{bounded, Held};
-use super::policy_stub::TaskQuestion;
+use super::policy::TaskQuestion;
 use super::TaskView;
 use crate::ceremony::{refuse, refuse_and_quarantine, Failure};
 use crate::record::Record;

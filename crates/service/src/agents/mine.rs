@@ -2,11 +2,10 @@
 //! delegated or must approve (as the owner of an agent acting on its own),
 //! and denying or ending one. The approval itself is in approval.rs.
 
-use keybound_audit::{NewEvent, Outcome};
-use keybound_store::{AgentRow, Identity, ReadTx, StoreError, TaskRow, WriteTx};
+use keybound_audit::NewEvent;
+use keybound_store::{AgentRow, Identity, ReadTx, StoreError, TaskRow};
 
 use super::{TaskStatus, TaskView};
-use crate::record::Record;
 use crate::{ClientContext, EventKind, Refusal, Service, ServiceError};
 
 /// A task with the identities it names, as read in one transaction.
@@ -169,19 +168,19 @@ impl Service {
             }
         };
         let reason = match status {
-            TaskStatus::Denied => "denied by its approver",
-            _ => "ended by a person",
+            TaskStatus::Denied => "denied_by_approver",
+            _ => "ended_by_person",
         };
         if !open
             || !self
-                .finish_in(&mut tx, &held, status, &person.name, reason, &event)
+                .end_task_in(&mut tx, &held.task, status, &person.name, reason, &event)
                 .await?
         {
             drop(tx);
             let refusal = if status == TaskStatus::Denied {
                 Refusal::TaskNotPending
             } else {
-                Refusal::TaskNotActive
+                Refusal::TaskNotLive
             };
             return Err(self.record_refusal(event, refusal, None).await);
         }
@@ -191,35 +190,6 @@ impl Service {
             .await?
             .map(|h| h.view())
             .ok_or(ServiceError::NotFound)
-    }
-
-    /// Ends `held`'s task with `status` and its event, in the caller's
-    /// transaction; false when someone else ended it first.
-    // TODO(h-agents): replace with `end_task_in` once merged.
-    async fn finish_in(
-        &self,
-        tx: &mut WriteTx,
-        held: &Held,
-        status: TaskStatus,
-        by: &str,
-        reason: &str,
-        template: &NewEvent,
-    ) -> Result<bool, ServiceError> {
-        let now = self.now_ms();
-        if !tx
-            .finish_task(&held.task.id, status.as_str(), by, reason, now)
-            .await?
-        {
-            return Ok(false);
-        }
-        let mut event = template.clone();
-        event.outcome = Some(Outcome::Success);
-        event.reason = Some(reason.to_owned());
-        event
-            .details
-            .insert("uses".to_owned(), held.task.uses.to_string());
-        tx.record(event).await?;
-        Ok(true)
     }
 }
 

@@ -178,6 +178,13 @@ pub struct AgentView {
     pub created_ms: i64,
 }
 
+pub(crate) mod authenticate;
+pub(crate) mod lifecycle;
+pub(crate) mod policy;
+pub(crate) mod registry;
+
+pub use lifecycle::TaskFilter;
+pub use registry::NewAgent;
+
 mod approval;
 mod mine;
-mod policy_stub;

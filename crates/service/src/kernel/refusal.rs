@@ -300,9 +300,52 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
-    // Task approval on /me (issue 18).
-    /// No task has that id (or it is not the person's to see).
+    // Agents and task credentials (issue 18).
+    /// An agent's SPIFFE ID that does not parse or is outside this trust domain.
+    AgentInvalidSpiffeId,
+    /// An agent's key that is not a usable public JWK (private members, weak or unknown type).
+    AgentInvalidKey,
+    /// An agent registered with neither or both of a SPIFFE ID and a key.
+    AgentProofChoice,
+    /// An agent's description that is too long or not printable.
+    AgentInvalidDescription,
+    /// The agent's name is taken by another identity.
+    AgentNameTaken,
+    /// Another agent is registered with this SPIFFE ID.
+    AgentSpiffeIdTaken,
+    /// Another agent is registered with this key.
+    AgentKeyTaken,
+    /// An agent's owner who is not an active person.
+    AgentOwnerNotActive,
+    /// An agent proof naming no registered agent.
+    AgentUnknown,
+    /// An agent proof that does not verify (signature, algorithm, audience, claims).
+    AgentProofInvalid,
+    /// An agent proof past its expiry, not yet valid, or living too long.
+    AgentProofExpired,
+    /// An agent key assertion whose `jti` was used already.
+    AgentProofReplayed,
+    /// An agent that is disabled or removed, or whose identity is not active.
+    AgentDisabled,
+    /// A task's resources: none, too many, or one that is not an absolute https URI within bounds.
+    TaskInvalidResource,
+    /// A task's actions: none, too many, or one outside `[a-z0-9:._-]{1,64}`.
+    TaskInvalidAction,
+    /// A task's purpose that is too long or not printable.
+    TaskInvalidPurpose,
+    /// A task's lifetime outside 60 s to `--task-max-lifetime`.
+    TaskInvalidLifetime,
+    /// A task's delegator who is not an active person.
+    TaskDelegatorNotActive,
+    /// The agent has as many tasks waiting for approval as it may.
+    TaskTooManyPending,
+    /// Policy does not let the agent ask for this task.
+    TaskNotPermitted,
+    /// A task that does not exist or is not the caller's.
     TaskUnknown,
+    /// A task that has already ended, been denied or expired.
+    TaskNotLive,
+    // Task approval on /me (issue 18).
     /// The signed-in person is neither the task's delegator nor, for a task
     /// with no delegator, its agent's owner.
     TaskNotApprover,
@@ -319,8 +362,6 @@ pub enum Refusal {
     TaskApprovalTierTooLow,
     /// Policy does not let this approval happen at any tier.
     TaskApprovalForbidden,
-    /// The task is not pending or active: nothing to end.
-    TaskNotActive,
 }
 
 impl Refusal {
@@ -467,7 +508,28 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::AgentInvalidSpiffeId,
+        Refusal::AgentInvalidKey,
+        Refusal::AgentProofChoice,
+        Refusal::AgentInvalidDescription,
+        Refusal::AgentNameTaken,
+        Refusal::AgentSpiffeIdTaken,
+        Refusal::AgentKeyTaken,
+        Refusal::AgentOwnerNotActive,
+        Refusal::AgentUnknown,
+        Refusal::AgentProofInvalid,
+        Refusal::AgentProofExpired,
+        Refusal::AgentProofReplayed,
+        Refusal::AgentDisabled,
+        Refusal::TaskInvalidResource,
+        Refusal::TaskInvalidAction,
+        Refusal::TaskInvalidPurpose,
+        Refusal::TaskInvalidLifetime,
+        Refusal::TaskDelegatorNotActive,
+        Refusal::TaskTooManyPending,
+        Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
+        Refusal::TaskNotLive,
         Refusal::TaskNotApprover,
         Refusal::TaskNotPending,
         Refusal::TaskApprovalExpired,
@@ -475,7 +537,6 @@ impl Refusal {
         Refusal::TaskApprovalCredentialRefused,
         Refusal::TaskApprovalTierTooLow,
         Refusal::TaskApprovalForbidden,
-        Refusal::TaskNotActive,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -623,7 +684,28 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::AgentInvalidSpiffeId => "agent_invalid_spiffe_id",
+            Refusal::AgentInvalidKey => "agent_invalid_key",
+            Refusal::AgentProofChoice => "agent_proof_choice",
+            Refusal::AgentInvalidDescription => "agent_invalid_description",
+            Refusal::AgentNameTaken => "agent_name_taken",
+            Refusal::AgentSpiffeIdTaken => "agent_spiffe_id_taken",
+            Refusal::AgentKeyTaken => "agent_key_taken",
+            Refusal::AgentOwnerNotActive => "agent_owner_not_active",
+            Refusal::AgentUnknown => "agent_unknown",
+            Refusal::AgentProofInvalid => "agent_proof_invalid",
+            Refusal::AgentProofExpired => "agent_proof_expired",
+            Refusal::AgentProofReplayed => "agent_proof_replayed",
+            Refusal::AgentDisabled => "agent_disabled",
+            Refusal::TaskInvalidResource => "task_invalid_resource",
+            Refusal::TaskInvalidAction => "task_invalid_action",
+            Refusal::TaskInvalidPurpose => "task_invalid_purpose",
+            Refusal::TaskInvalidLifetime => "task_invalid_lifetime",
+            Refusal::TaskDelegatorNotActive => "task_delegator_not_active",
+            Refusal::TaskTooManyPending => "task_too_many_pending",
+            Refusal::TaskNotPermitted => "task_not_permitted",
             Refusal::TaskUnknown => "task_unknown",
+            Refusal::TaskNotLive => "task_not_live",
             Refusal::TaskNotApprover => "task_not_approver",
             Refusal::TaskNotPending => "task_not_pending",
             Refusal::TaskApprovalExpired => "task_approval_expired",
@@ -631,7 +713,6 @@ impl Refusal {
             Refusal::TaskApprovalCredentialRefused => "task_approval_credential_refused",
             Refusal::TaskApprovalTierTooLow => "task_approval_tier_too_low",
             Refusal::TaskApprovalForbidden => "task_approval_forbidden",
-            Refusal::TaskNotActive => "task_not_active",
         }
     }
 }
