@@ -8,6 +8,7 @@ mod approvals;
 mod apps;
 mod audit;
 mod console_devices;
+mod console_tasks;
 mod console_workloads;
 mod enroll;
 mod errors;
@@ -51,6 +52,9 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/admin/devices", get(console_devices::page))
         .route("/admin/workloads", get(console_workloads::page))
+        .route("/admin/agents", get(console_tasks::agents))
+        .route("/admin/tasks", get(console_tasks::tasks))
+        .route("/admin/tasks/{id}/end", post(console_tasks::end))
         .route(
             "/admin/devices/{name}/{action}",
             post(console_devices::action),
@@ -143,10 +147,11 @@ enum Notice {
     TaskDenied,
     TaskEnded,
     TaskUnchanged,
+    ConfirmEndTask,
 }
 
 impl Notice {
-    const ALL: [Notice; 53] = [
+    const ALL: [Notice; 54] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -200,6 +205,7 @@ impl Notice {
         Notice::TaskDenied,
         Notice::TaskEnded,
         Notice::TaskUnchanged,
+        Notice::ConfirmEndTask,
     ];
 
     pub(super) fn key(self) -> &'static str {
@@ -257,6 +263,7 @@ impl Notice {
             Notice::TaskDenied => "task-denied",
             Notice::TaskEnded => "task-ended",
             Notice::TaskUnchanged => "task-unchanged",
+            Notice::ConfirmEndTask => "confirm-end-task",
         }
     }
 
@@ -358,6 +365,7 @@ impl Notice {
             Notice::TaskDenied => "Task denied: the agent cannot use it.",
             Notice::TaskEnded => "Task ended: the agent's tokens for it no longer work.",
             Notice::TaskUnchanged => "Nothing changed: that task is not yours to decide, or it was already decided or ended.",
+            Notice::ConfirmEndTask => "Tick \"I am sure\" to end a task.",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -393,6 +401,7 @@ impl Notice {
                 | Notice::DeviceUnchanged
                 | Notice::ConfirmDecommission
                 | Notice::TaskUnchanged
+                | Notice::ConfirmEndTask
         )
     }
 }
