@@ -46,7 +46,9 @@ pub use access::{
     PolicyLoad,
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
-pub use agents::{AgentView, NewAgent, TaskFilter, TaskSettings, TaskStatus, TaskView};
+pub use agents::{
+    AgentView, NewAgent, TaskFilter, TaskRequest, TaskSettings, TaskStatus, TaskView,
+};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};

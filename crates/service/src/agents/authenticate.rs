@@ -30,12 +30,14 @@ pub(crate) struct AuthenticatedAgent {
     /// Its identity (kind `agent`).
     pub identity: Identity,
     /// Its registry row.
+    #[allow(dead_code)] // read by the token exchange
     pub agent: AgentRow,
     /// The person answerable for it.
     pub owner: Identity,
     /// How it proved itself: `jwt_svid:<spiffe id>` or `key:<thumbprint>`.
     pub proof: String,
     /// When the proof expires, unix seconds.
+    #[allow(dead_code)] // read by the token exchange
     pub expires_s: i64,
 }
 

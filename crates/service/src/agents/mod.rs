@@ -179,12 +179,15 @@ pub struct AgentView {
 }
 
 pub(crate) mod authenticate;
+pub(crate) mod bounds;
 pub(crate) mod lifecycle;
 pub(crate) mod policy;
 pub(crate) mod registry;
+pub(crate) mod tasks;
 
 pub use lifecycle::TaskFilter;
 pub use registry::NewAgent;
+pub use tasks::TaskRequest;
 
 mod approval;
 mod mine;
