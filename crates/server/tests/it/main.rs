@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod admin;
+mod agent_api;
 mod apps;
 mod audit_pages;
 mod bounds;
