@@ -61,7 +61,11 @@ fn malformed() -> Response {
 /// The agent's proof, or the refusal of a request that has none or that
 /// carries cookies.
 fn proof(headers: &HeaderMap) -> Result<String, Response> {
-    if headers.contains_key(header::COOKIE) {
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| !v.as_bytes().trim_ascii().is_empty());
+    if cookies {
         return Err(malformed());
     }
     let token = headers
