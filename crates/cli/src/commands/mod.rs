@@ -14,3 +14,4 @@ pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;
 pub(crate) mod workload;
+pub(crate) mod agents;

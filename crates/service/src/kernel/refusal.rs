@@ -345,6 +345,15 @@ pub enum Refusal {
     TaskUnknown,
     /// A task that has already ended, been denied or expired.
     TaskNotLive,
+    /// A request that must carry a DPoP proof came without one.
+    DpopMissing,
+    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
+    /// table `agents::dpop::DPOP_INVALID_REASONS`).
+    DpopInvalid(&'static str),
+    /// A DPoP proof without a nonce, or with one that is not current.
+    DpopNonceRequired,
+    /// A DPoP proof already seen (its key and `jti`), on any node.
+    DpopReplayed,
     // Task approval on /me (issue 18).
     /// The signed-in person is neither the task's delegator nor, for a task
     /// with no delegator, its agent's owner.
@@ -530,6 +539,9 @@ impl Refusal {
         Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
         Refusal::TaskNotLive,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
         Refusal::TaskNotApprover,
         Refusal::TaskNotPending,
         Refusal::TaskApprovalExpired,
@@ -706,6 +718,10 @@ impl Refusal {
             Refusal::TaskNotPermitted => "task_not_permitted",
             Refusal::TaskUnknown => "task_unknown",
             Refusal::TaskNotLive => "task_not_live",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopInvalid(reason) => reason,
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
             Refusal::TaskNotApprover => "task_not_approver",
             Refusal::TaskNotPending => "task_not_pending",
             Refusal::TaskApprovalExpired => "task_approval_expired",
