@@ -44,7 +44,11 @@ enum AgentsCommand {
         #[arg(long)]
         owner: String,
         /// `spiffe://TRUST-DOMAIN/PATH`, its workload's SPIFFE ID.
-        #[arg(long, conflicts_with = "key_file", required_unless_present = "key_file")]
+        #[arg(
+            long,
+            conflicts_with = "key_file",
+            required_unless_present = "key_file"
+        )]
         spiffe_id: Option<String>,
         /// A file holding its public JWK (JSON).
         #[arg(long)]
@@ -363,7 +367,10 @@ fn task_lines(t: &TaskView) -> String {
     let fields = [
         ("id", t.id.clone()),
         ("agent", t.agent.clone()),
-        ("delegator", t.delegator.clone().unwrap_or_else(|| "-".into())),
+        (
+            "delegator",
+            t.delegator.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("resources", t.resources.join(" ")),
         ("actions", t.actions.join(" ")),
         ("lifetime", format!("{} s", t.lifetime_s)),

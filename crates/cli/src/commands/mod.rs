@@ -2,6 +2,7 @@
 //! and its own), the service calls, and how their results are printed.
 
 pub(crate) mod admin;
+pub(crate) mod agents;
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod check_config;
@@ -14,4 +15,3 @@ pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;
 pub(crate) mod workload;
-pub(crate) mod agents;

@@ -70,7 +70,10 @@ fn terms(task: &TaskView) -> Markup {
             dt { "Asked" }
             dd.task-context {
                 (date(task.created_ms)) " from " (Shown(&context_text(task, "address")))
-                " (" (Shown(&context_text(task, "user_agent"))) "), proven by "
+                @if let Some(ua) = task.context.get("user_agent").and_then(|v| v.as_str()).filter(|u| !u.is_empty()) {
+                    " (" (Shown(ua)) ")"
+                }
+                ", proven by "
                 code { (Shown(&context_text(task, "agent_proof"))) }
             }
         }

@@ -85,83 +85,84 @@ impl Service {
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         let now_s = self.now_ms() / 1000;
         let issuer = self.config.oidc.issuer.as_str();
-        let (agent, proof, expires_s) = if sub.starts_with("spiffe://") {
-            // A JWT-SVID: keybound's workload CA keys, this trust domain.
-            // Read in `tx`: the caller holds the writer, and a reader
-            // of the same database would wait for it on some backends.
-            let after = self.config.key_rotation.published_after_retirement_ms();
-            let now_ms = self.now_ms();
-            let keys: Vec<Jwk> = tx
-                .signing_keys(KeyPurpose::WorkloadCa.as_str())
-                .await?
-                .iter()
-                .filter(|row| {
-                    row.retired_ms
-                        .is_none_or(|r| now_ms < r.saturating_add(after))
-                })
-                .filter_map(|row| serde_json::from_str::<Value>(&row.public_jwk).ok())
-                .filter_map(|v| Jwk::parse(&v).ok())
-                .collect();
-            let td = keybound_ca::TrustDomain::parse(self.trust_domain())
-                .map_err(|e| ServiceError::Internal(format!("trust domain: {}", e.reason())))?;
-            let svid = keybound_ca::validate_jwt_svid(token, issuer, &keys, &td, now_s)
-                .map_err(|e| match e {
-                    keybound_ca::Error::Jwt(jose) => rejected(jose_refusal(&jose)),
-                    _ => rejected(Refusal::AgentProofInvalid),
-                })?;
-            let id = svid.spiffe_id.as_str().to_owned();
-            let agent = tx
-                .agent_by_spiffe_id(&id)
-                .await?
-                .ok_or(rejected(Refusal::AgentUnknown))?;
-            (agent, format!("jwt_svid:{id}"), svid.expiry_s)
-        } else {
-            // A key assertion: the agent its `iss` names, its registered key.
-            let name = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-            let identity = tx
-                .identity_by_name(name)
-                .await?
-                .filter(|i| i.kind == IdentityKind::Agent && i.name == name)
-                .ok_or(rejected(Refusal::AgentUnknown))?;
-            let agent = tx
-                .agent(&identity.id)
-                .await?
-                .ok_or(rejected(Refusal::AgentUnknown))?;
-            let key = agent
-                .key_jwk
-                .as_deref()
-                .and_then(|json| serde_json::from_str::<Value>(json).ok())
-                .and_then(|v| Jwk::parse(&v).ok())
-                .ok_or(rejected(Refusal::AgentProofInvalid))?;
-            let keys = [key];
-            let audiences = [issuer];
-            let checks = ClientAssertionChecks {
-                client_id: &identity.name,
-                audiences: &audiences,
-                keys: &keys,
-                algorithms: &ALGORITHMS,
-                now: now_s,
+        let (agent, proof, expires_s) =
+            if sub.starts_with("spiffe://") {
+                // A JWT-SVID: keybound's workload CA keys, this trust domain.
+                // Read in `tx`: the caller holds the writer, and a reader
+                // of the same database would wait for it on some backends.
+                let after = self.config.key_rotation.published_after_retirement_ms();
+                let now_ms = self.now_ms();
+                let keys: Vec<Jwk> = tx
+                    .signing_keys(KeyPurpose::WorkloadCa.as_str())
+                    .await?
+                    .iter()
+                    .filter(|row| {
+                        row.retired_ms
+                            .is_none_or(|r| now_ms < r.saturating_add(after))
+                    })
+                    .filter_map(|row| serde_json::from_str::<Value>(&row.public_jwk).ok())
+                    .filter_map(|v| Jwk::parse(&v).ok())
+                    .collect();
+                let td = keybound_ca::TrustDomain::parse(self.trust_domain())
+                    .map_err(|e| ServiceError::Internal(format!("trust domain: {}", e.reason())))?;
+                let svid = keybound_ca::validate_jwt_svid(token, issuer, &keys, &td, now_s)
+                    .map_err(|e| match e {
+                        keybound_ca::Error::Jwt(jose) => rejected(jose_refusal(&jose)),
+                        _ => rejected(Refusal::AgentProofInvalid),
+                    })?;
+                let id = svid.spiffe_id.as_str().to_owned();
+                let agent = tx
+                    .agent_by_spiffe_id(&id)
+                    .await?
+                    .ok_or(rejected(Refusal::AgentUnknown))?;
+                (agent, format!("jwt_svid:{id}"), svid.expiry_s)
+            } else {
+                // A key assertion: the agent its `iss` names, its registered key.
+                let name = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+                let identity = tx
+                    .identity_by_name(name)
+                    .await?
+                    .filter(|i| i.kind == IdentityKind::Agent && i.name == name)
+                    .ok_or(rejected(Refusal::AgentUnknown))?;
+                let agent = tx
+                    .agent(&identity.id)
+                    .await?
+                    .ok_or(rejected(Refusal::AgentUnknown))?;
+                let key = agent
+                    .key_jwk
+                    .as_deref()
+                    .and_then(|json| serde_json::from_str::<Value>(json).ok())
+                    .and_then(|v| Jwk::parse(&v).ok())
+                    .ok_or(rejected(Refusal::AgentProofInvalid))?;
+                let keys = [key];
+                let audiences = [issuer];
+                let checks = ClientAssertionChecks {
+                    client_id: &identity.name,
+                    audiences: &audiences,
+                    keys: &keys,
+                    algorithms: &ALGORITHMS,
+                    now: now_s,
+                };
+                let verified = keybound_jose::verify_client_assertion(token, &checks)
+                    .map_err(|e| rejected(jose_refusal(&e)))?;
+                let until_s = verified
+                    .exp
+                    .saturating_add(keybound_jose::CLIENT_ASSERTION_LEEWAY);
+                let once = format!("agent:{}:{}", identity.name, verified.jti);
+                if !self
+                    .remember_once(
+                        tx,
+                        TokenKind::ClientAssertion,
+                        once.as_bytes(),
+                        until_s.saturating_mul(1000),
+                    )
+                    .await?
+                {
+                    return Err(rejected(Refusal::AgentProofReplayed));
+                }
+                let thumbprint = agent.key_thumbprint.clone().unwrap_or_default();
+                (agent, format!("key:{thumbprint}"), verified.exp)
             };
-            let verified = keybound_jose::verify_client_assertion(token, &checks)
-                .map_err(|e| rejected(jose_refusal(&e)))?;
-            let until_s = verified
-                .exp
-                .saturating_add(keybound_jose::CLIENT_ASSERTION_LEEWAY);
-            let once = format!("agent:{}:{}", identity.name, verified.jti);
-            if !self
-                .remember_once(
-                    tx,
-                    TokenKind::ClientAssertion,
-                    once.as_bytes(),
-                    until_s.saturating_mul(1000),
-                )
-                .await?
-            {
-                return Err(rejected(Refusal::AgentProofReplayed));
-            }
-            let thumbprint = agent.key_thumbprint.clone().unwrap_or_default();
-            (agent, format!("key:{thumbprint}"), verified.exp)
-        };
         let identity = tx
             .identity_by_id(&agent.identity_id)
             .await?

@@ -189,7 +189,7 @@ pub use lifecycle::TaskFilter;
 pub use registry::NewAgent;
 pub use tasks::TaskRequest;
 
-pub(crate) mod dpop;
-pub(crate) mod nonce;
 mod approval;
+pub(crate) mod dpop;
 mod mine;
+pub(crate) mod nonce;

@@ -8,7 +8,10 @@ async fn the_agent_ends_its_own_task_and_no_other() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
     let other = agent(&w, "other-bot", "ada").await;
-    let task = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
+    let task = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
     let proof = other.proof("other-bot", w.clock_ms(), &w.jti());
     refused(
         w.service.end_task_as_agent(&proof, &task.id, &ctx()).await,
@@ -36,7 +39,9 @@ async fn the_agent_ends_its_own_task_and_no_other() {
         Refusal::TaskNotLive,
     );
     refused(
-        w.service.end_task_as_agent("garbage", &task.id, &ctx()).await,
+        w.service
+            .end_task_as_agent("garbage", &task.id, &ctx())
+            .await,
         Refusal::AgentProofInvalid,
     );
 }
@@ -46,8 +51,14 @@ async fn the_operator_ends_a_task_and_lists_them() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
     let other = agent(&w, "other-bot", "ada").await;
-    let a = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
-    let b = w.ask(&other, "other-bot", &ask(&[API], &["write"])).await.unwrap();
+    let a = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
+    let b = w
+        .ask(&other, "other-bot", &ask(&[API], &["write"]))
+        .await
+        .unwrap();
     let op = op();
     let by = Actor::Operator(&op);
     let ended = w
@@ -57,7 +68,10 @@ async fn the_operator_ends_a_task_and_lists_them() {
         .unwrap();
     assert_eq!(ended.ended_by.as_deref(), Some("cli"));
     assert_eq!(ended.end_reason.as_deref(), Some("suspicious[2J use"));
-    refused(w.service.end_task(&by, &a.id, &ctx()).await, Refusal::TaskNotLive);
+    refused(
+        w.service.end_task(&by, &a.id, &ctx()).await,
+        Refusal::TaskNotLive,
+    );
     assert_eq!(
         w.service.end_task(&by, "nope", &ctx()).await,
         Err(ServiceError::NotFound)
@@ -69,13 +83,19 @@ async fn the_operator_ends_a_task_and_lists_them() {
         status: None,
     };
     let listed = w.service.tasks(&by, &mine).await.unwrap();
-    assert_eq!(listed.iter().map(|t| &t.id).collect::<Vec<_>>(), vec![&a.id]);
+    assert_eq!(
+        listed.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        vec![&a.id]
+    );
     let pending = TaskFilter {
         agent: None,
         status: Some(TaskStatus::Pending),
     };
     let listed = w.service.tasks(&by, &pending).await.unwrap();
-    assert_eq!(listed.iter().map(|t| &t.id).collect::<Vec<_>>(), vec![&b.id]);
+    assert_eq!(
+        listed.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        vec![&b.id]
+    );
     let nobody = TaskFilter {
         agent: Some("ada".into()),
         status: None,
@@ -87,13 +107,23 @@ async fn the_operator_ends_a_task_and_lists_them() {
 async fn the_expiry_job_expires_overdue_tasks_once() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
-    let active = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
-    let pending = w.ask(&key, "report-bot", &ask(&[API], &["write"])).await.unwrap();
+    let active = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
+    let pending = w
+        .ask(&key, "report-bot", &ask(&[API], &["write"]))
+        .await
+        .unwrap();
     assert_eq!(w.service.expire_tasks().await, Ok(0));
     w.wait(600_000 - 1);
     assert_eq!(w.service.expire_tasks().await, Ok(0), "not yet");
     w.wait(1);
-    assert_eq!(w.service.expire_tasks().await, Ok(1), "the approval deadline");
+    assert_eq!(
+        w.service.expire_tasks().await,
+        Ok(1),
+        "the approval deadline"
+    );
     let op = op();
     let by = Actor::Operator(&op);
     let view = w.service.task(&by, &pending.id).await.unwrap().unwrap();
@@ -117,11 +147,17 @@ async fn offboarding_the_owner_disables_agents_and_the_delegator_ends_tasks() {
     w.enrol("bob").await;
     let bobs = agent(&w, "bob-bot", "bob").await;
     let adas = agent(&w, "ada-bot", "ada").await;
-    let own = w.ask(&bobs, "bob-bot", &ask(&[API], &["write"])).await.unwrap();
+    let own = w
+        .ask(&bobs, "bob-bot", &ask(&[API], &["write"]))
+        .await
+        .unwrap();
     let mut for_bob = ask(&[API], &["read"]);
     for_bob.delegator = Some("bob".into());
     let delegated = w.ask(&adas, "ada-bot", &for_bob).await.unwrap();
-    let unrelated = w.ask(&adas, "ada-bot", &ask(&[API], &["read"])).await.unwrap();
+    let unrelated = w
+        .ask(&adas, "ada-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
     let done = w.service.offboard("bob", &op()).await.unwrap();
     assert_eq!(done.agents_disabled, 1);
     assert_eq!(done.tasks_ended, 1);
@@ -136,7 +172,10 @@ async fn offboarding_the_owner_disables_agents_and_the_delegator_ends_tasks() {
     assert_eq!(own.end_reason.as_deref(), Some("owner_offboarded"));
     let delegated = status(delegated.id).await;
     assert_eq!(delegated.status, "ended");
-    assert_eq!(delegated.end_reason.as_deref(), Some("delegator_offboarded"));
+    assert_eq!(
+        delegated.end_reason.as_deref(),
+        Some("delegator_offboarded")
+    );
     assert_eq!(status(unrelated.id).await.status, "active");
     let disable = w.last("agent.disable").await.event;
     assert_eq!(disable.subject.as_deref(), Some("bob-bot"));
@@ -145,7 +184,12 @@ async fn offboarding_the_owner_disables_agents_and_the_delegator_ends_tasks() {
     let bob_bot = w.service.agent_view(&by, "bob-bot").await.unwrap().unwrap();
     assert_eq!(bob_bot.status, "disabled");
     assert_eq!(
-        w.service.agent_view(&by, "ada-bot").await.unwrap().unwrap().status,
+        w.service
+            .agent_view(&by, "ada-bot")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "active"
     );
 }
@@ -154,7 +198,10 @@ async fn offboarding_the_owner_disables_agents_and_the_delegator_ends_tasks() {
 async fn of_two_racing_ends_one_wins() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
-    let task = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
+    let task = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
     let op = op();
     let by = Actor::Operator(&op);
     let proof = key.proof("report-bot", w.clock_ms(), &w.jti());
@@ -173,7 +220,18 @@ async fn of_two_racing_ends_one_wins() {
         .count();
     assert_eq!(wins, 1, "{by_agent:?} {by_operator:?}");
     assert_eq!(by_job, Ok(0));
-    assert_eq!(w.all("task.end").await.iter().filter(|e| e.event.outcome == Some(Outcome::Success)).count(), 1);
-    let loser = if by_agent.is_ok() { by_operator.map(|_| ()) } else { by_agent.map(|_| ()) };
+    assert_eq!(
+        w.all("task.end")
+            .await
+            .iter()
+            .filter(|e| e.event.outcome == Some(Outcome::Success))
+            .count(),
+        1
+    );
+    let loser = if by_agent.is_ok() {
+        by_operator.map(|_| ())
+    } else {
+        by_agent.map(|_| ())
+    };
     assert_eq!(loser, Err(ServiceError::Rejected(Refusal::TaskNotLive)));
 }

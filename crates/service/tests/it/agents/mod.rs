@@ -104,7 +104,11 @@ fn new_agent(name: &str, owner: &str, key: &AgentKey) -> NewAgent {
 async fn agent(w: &World, name: &str, owner: &str) -> AgentKey {
     let key = AgentKey::new();
     w.service
-        .add_agent(&Actor::Operator(&op()), &new_agent(name, owner, &key), &ctx())
+        .add_agent(
+            &Actor::Operator(&op()),
+            &new_agent(name, owner, &key),
+            &ctx(),
+        )
         .await
         .unwrap();
     key

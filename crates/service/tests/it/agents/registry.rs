@@ -30,15 +30,27 @@ async fn an_agent_is_added_shown_listed_and_removed() {
         Some(added.clone())
     );
     assert_eq!(w.service.list_agents(&by).await.unwrap(), vec![added]);
-    assert_eq!(w.service.agent_view(&by, "ada").await.unwrap(), None, "a person");
+    assert_eq!(
+        w.service.agent_view(&by, "ada").await.unwrap(),
+        None,
+        "a person"
+    );
 
     let task = w
         .ask(&key, "report-bot", &ask(&[API], &["write"]))
         .await
         .unwrap();
     assert_eq!(task.status, "pending");
-    assert_eq!(w.service.remove_agent(&by, "report-bot", &ctx()).await, Ok(1));
-    let removed = w.service.agent_view(&by, "report-bot").await.unwrap().unwrap();
+    assert_eq!(
+        w.service.remove_agent(&by, "report-bot", &ctx()).await,
+        Ok(1)
+    );
+    let removed = w
+        .service
+        .agent_view(&by, "report-bot")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(removed.status, "removed");
     let task = w.service.task(&by, &task.id).await.unwrap().unwrap();
     assert_eq!(task.status, "ended");
@@ -46,7 +58,10 @@ async fn an_agent_is_added_shown_listed_and_removed() {
     let end = w.last("task.end").await.event;
     assert_eq!(end.details["task"], task.id);
     assert_eq!(end.details["agent"], "report-bot");
-    assert_eq!(w.last("agent.remove").await.event.details["tasks_ended"], "1");
+    assert_eq!(
+        w.last("agent.remove").await.event.details["tasks_ended"],
+        "1"
+    );
     // Its proofs no longer work, and it cannot be removed twice.
     refused(
         w.ask(&key, "report-bot", &ask(&[API], &["read"])).await,
@@ -181,7 +196,12 @@ async fn bad_agents_are_refused_with_their_reasons() {
     private["d"] = json!("AAAA");
     let mut huge = key.jwk.clone();
     huge["x5c"] = json!(["A".repeat(10_000)]);
-    for jwk in [private, json!({"kty": "oct", "k": "AAAA"}), huge, json!("x")] {
+    for jwk in [
+        private,
+        json!({"kty": "oct", "k": "AAAA"}),
+        huge,
+        json!("x"),
+    ] {
         refused(
             add(NewAgent {
                 key_jwk: Some(jwk),
@@ -198,9 +218,7 @@ async fn bad_agents_are_refused_with_their_reasons() {
         .into_iter()
         .map(|e| e.event)
         .collect();
-    assert!(refusals
-        .iter()
-        .all(|e| e.outcome == Some(Outcome::Failure)));
+    assert!(refusals.iter().all(|e| e.outcome == Some(Outcome::Failure)));
     assert!(refusals
         .iter()
         .any(|e| e.reason.as_deref() == Some("agent_invalid_key")));
@@ -214,7 +232,11 @@ async fn a_name_key_or_spiffe_id_is_registered_once() {
     let key = agent(&w, "report-bot", "ada").await;
     refused(
         w.service
-            .add_agent(&by, &new_agent("report-bot", "ada", &AgentKey::new()), &ctx())
+            .add_agent(
+                &by,
+                &new_agent("report-bot", "ada", &AgentKey::new()),
+                &ctx(),
+            )
             .await,
         Refusal::AgentNameTaken,
     );
@@ -231,7 +253,11 @@ async fn a_name_key_or_spiffe_id_is_registered_once() {
         key_jwk: None,
         description: String::new(),
     };
-    let first = w.service.add_agent(&by, &spiffe("x-bot"), &ctx()).await.unwrap();
+    let first = w
+        .service
+        .add_agent(&by, &spiffe("x-bot"), &ctx())
+        .await
+        .unwrap();
     assert_eq!(first.proof, "spiffe");
     refused(
         w.service.add_agent(&by, &spiffe("y-bot"), &ctx()).await,
@@ -240,7 +266,11 @@ async fn a_name_key_or_spiffe_id_is_registered_once() {
     // An agent owns nothing: it cannot be another agent's owner.
     refused(
         w.service
-            .add_agent(&by, &new_agent("sub-bot", "report-bot", &AgentKey::new()), &ctx())
+            .add_agent(
+                &by,
+                &new_agent("sub-bot", "report-bot", &AgentKey::new()),
+                &ctx(),
+            )
             .await,
         Refusal::AgentOwnerNotActive,
     );

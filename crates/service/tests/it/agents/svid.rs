@@ -48,10 +48,15 @@ async fn a_jwt_svid_proves_the_agent_and_removing_its_entry_ends_its_tasks() {
     let w = agents_world().await;
     spiffe_agent(&w).await;
     let node = attested(&w, "node-1", &[]).await;
-    let mine = add_entry(&w, &entry(AGENT_ID, "node-1", "ada", 1000)).await.unwrap();
-    let other = add_entry(&w, &entry("spiffe://localhost/other", "node-1", "ada", 1001))
+    let mine = add_entry(&w, &entry(AGENT_ID, "node-1", "ada", 1000))
         .await
         .unwrap();
+    let other = add_entry(
+        &w,
+        &entry("spiffe://localhost/other", "node-1", "ada", 1001),
+    )
+    .await
+    .unwrap();
     let token = svid(&w, &node, "node-1", &mine.id, ISSUER).await;
     let task = w
         .service
@@ -69,17 +74,23 @@ async fn a_jwt_svid_proves_the_agent_and_removing_its_entry_ends_its_tasks() {
         .is_ok());
     let elsewhere = svid(&w, &node, "node-1", &mine.id, "https://elsewhere.test").await;
     refused(
-        w.service.request_task(&elsewhere, &ask(&[API], &["read"]), &ctx()).await,
+        w.service
+            .request_task(&elsewhere, &ask(&[API], &["read"]), &ctx())
+            .await,
         Refusal::AgentProofInvalid,
     );
     let theirs = svid(&w, &node, "node-1", &other.id, ISSUER).await;
     refused(
-        w.service.request_task(&theirs, &ask(&[API], &["read"]), &ctx()).await,
+        w.service
+            .request_task(&theirs, &ask(&[API], &["read"]), &ctx())
+            .await,
         Refusal::AgentUnknown,
     );
     w.wait(400_000);
     refused(
-        w.service.request_task(&token, &ask(&[API], &["read"]), &ctx()).await,
+        w.service
+            .request_task(&token, &ask(&[API], &["read"]), &ctx())
+            .await,
         Refusal::AgentProofExpired,
     );
     let op = op();
@@ -93,7 +104,13 @@ async fn a_jwt_svid_proves_the_agent_and_removing_its_entry_ends_its_tasks() {
     assert_eq!(ended.end_reason.as_deref(), Some("workload_entry_removed"));
     let live = w
         .service
-        .tasks(&by, &TaskFilter { agent: None, status: Some(TaskStatus::Active) })
+        .tasks(
+            &by,
+            &TaskFilter {
+                agent: None,
+                status: Some(TaskStatus::Active),
+            },
+        )
         .await
         .unwrap();
     assert!(live.is_empty(), "{live:?}");
@@ -108,7 +125,9 @@ async fn decommissioning_the_node_ends_its_agents_tasks() {
     let w = agents_world().await;
     spiffe_agent(&w).await;
     let node = attested(&w, "node-1", &[]).await;
-    let mine = add_entry(&w, &entry(AGENT_ID, "node-1", "ada", 1000)).await.unwrap();
+    let mine = add_entry(&w, &entry(AGENT_ID, "node-1", "ada", 1000))
+        .await
+        .unwrap();
     let token = svid(&w, &node, "node-1", &mine.id, ISSUER).await;
     let task = w
         .service

@@ -9,7 +9,11 @@ async fn a_key_assertion_proves_the_agent_once() {
     let now = w.clock_ms() / 1000;
     let request = ask(&[API], &["read"]);
     let proof = key.proof("report-bot", w.clock_ms(), "j-1");
-    let task = w.service.request_task(&proof, &request, &ctx()).await.unwrap();
+    let task = w
+        .service
+        .request_task(&proof, &request, &ctx())
+        .await
+        .unwrap();
     assert_eq!(task.agent, "report-bot");
     let thumbprint = keybound_jose::Jwk::parse(&key.jwk).unwrap().thumbprint();
     assert_eq!(task.context["agent_proof"], format!("key:{thumbprint}"));
@@ -61,7 +65,10 @@ async fn a_key_assertion_proves_the_agent_once() {
         ("x".repeat(20_000), Refusal::AgentProofInvalid),
     ];
     for (proof, reason) in cases {
-        refused(w.service.request_task(&proof, &request, &ctx()).await, reason);
+        refused(
+            w.service.request_task(&proof, &request, &ctx()).await,
+            reason,
+        );
     }
     let refusals = w.all("task.request").await;
     assert!(refusals
@@ -101,7 +108,10 @@ async fn policy_decides_between_active_pending_and_refused() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
     let now = w.clock_ms();
-    let read = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
+    let read = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
     assert_eq!(read.status, "active");
     assert!(!read.needs_approval);
     assert_eq!(read.approved_by.as_deref(), Some("policy"));
@@ -127,7 +137,10 @@ async fn policy_decides_between_active_pending_and_refused() {
     assert_eq!(pending.actions, vec!["read".to_owned(), "write".to_owned()]);
     assert_eq!(pending.delegator.as_deref(), Some("ada"));
     assert_eq!(pending.expires_ms, now + 600_000, "the approval deadline");
-    assert_eq!(w.last("task.request").await.event.details["delegator"], "ada");
+    assert_eq!(
+        w.last("task.request").await.event.details["delegator"],
+        "ada"
+    );
 
     // Longer than 15 minutes: no longer unattended.
     let mut long = ask(&[API], &["read"]);
@@ -137,7 +150,11 @@ async fn policy_decides_between_active_pending_and_refused() {
         "pending"
     );
     let refused_api = w
-        .ask(&key, "report-bot", &ask(&[API, "https://other.example.test/"], &["read"]))
+        .ask(
+            &key,
+            "report-bot",
+            &ask(&[API, "https://other.example.test/"], &["read"]),
+        )
         .await;
     refused(refused_api, Refusal::TaskNotPermitted);
     let event = w.last("task.request").await.event;
@@ -172,7 +189,9 @@ async fn task_requests_out_of_bounds_are_refused() {
         ),
         (
             with(&|r| {
-                r.resources = (0..17).map(|i| format!("https://a{i}.example.test/")).collect()
+                r.resources = (0..17)
+                    .map(|i| format!("https://a{i}.example.test/"))
+                    .collect()
             }),
             Refusal::TaskInvalidResource,
         ),
@@ -193,7 +212,10 @@ async fn task_requests_out_of_bounds_are_refused() {
             with(&|r| r.purpose = "look \u{202e}here".into()),
             Refusal::TaskInvalidPurpose,
         ),
-        (with(&|r| r.lifetime_s = Some(59)), Refusal::TaskInvalidLifetime),
+        (
+            with(&|r| r.lifetime_s = Some(59)),
+            Refusal::TaskInvalidLifetime,
+        ),
         (
             with(&|r| r.lifetime_s = Some(3601)),
             Refusal::TaskInvalidLifetime,
@@ -259,9 +281,15 @@ async fn an_agent_reads_only_its_own_tasks() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
     let other = agent(&w, "other-bot", "ada").await;
-    let task = w.ask(&key, "report-bot", &ask(&[API], &["read"])).await.unwrap();
+    let task = w
+        .ask(&key, "report-bot", &ask(&[API], &["read"]))
+        .await
+        .unwrap();
     let proof = key.proof("report-bot", w.clock_ms(), &w.jti());
-    assert_eq!(w.service.agent_task(&proof, &task.id).await, Ok(task.clone()));
+    assert_eq!(
+        w.service.agent_task(&proof, &task.id).await,
+        Ok(task.clone())
+    );
     let proof = other.proof("other-bot", w.clock_ms(), &w.jti());
     assert_eq!(
         w.service.agent_task(&proof, &task.id).await,
