@@ -58,15 +58,35 @@ fn malformed() -> Response {
     )
 }
 
-/// The agent's proof, or the refusal of a request that has none or that
-/// carries cookies.
-fn proof(headers: &HeaderMap) -> Result<String, Response> {
+/// Why a request has no proof to try.
+enum NoProof {
+    /// It carries cookies: it is not from an agent.
+    Cookies,
+    /// No `Authorization: Bearer`.
+    Missing,
+}
+
+impl NoProof {
+    fn reply(self) -> Response {
+        match self {
+            NoProof::Cookies => malformed(),
+            NoProof::Missing => error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "agent_proof_missing",
+            ),
+        }
+    }
+}
+
+/// The agent's proof, unless the request has none or carries cookies.
+fn proof(headers: &HeaderMap) -> Result<String, NoProof> {
     let cookies = headers
         .get_all(header::COOKIE)
         .iter()
         .any(|v| !v.as_bytes().trim_ascii().is_empty());
     if cookies {
-        return Err(malformed());
+        return Err(NoProof::Cookies);
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -78,11 +98,7 @@ fn proof(headers: &HeaderMap) -> Result<String, Response> {
         .filter(|t| !t.is_empty());
     match token {
         Some(token) => Ok(token.to_owned()),
-        None => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "agent_proof_missing",
-        )),
+        None => Err(NoProof::Missing),
     }
 }
 
@@ -139,7 +155,7 @@ async fn request(
 ) -> Response {
     let token = match proof(&headers) {
         Ok(token) => token,
-        Err(refused) => return refused,
+        Err(no) => return no.reply(),
     };
     if !is_json(&headers) {
         return malformed();
@@ -170,7 +186,7 @@ async fn show(
 ) -> Response {
     let token = match proof(&headers) {
         Ok(token) => token,
-        Err(refused) => return refused,
+        Err(no) => return no.reply(),
     };
     match state.service.agent_task(&token, &id).await {
         Ok(task) => (StatusCode::OK, Json(task)).into_response(),
@@ -186,7 +202,7 @@ async fn end(
 ) -> Response {
     let token = match proof(&headers) {
         Ok(token) => token,
-        Err(refused) => return refused,
+        Err(no) => return no.reply(),
     };
     let ctx = context(&state, &headers, &extensions);
     match state.service.end_task_as_agent(&token, &id, &ctx).await {

@@ -245,7 +245,7 @@ async fn malformed_huge_or_cookied_requests_are_refused() {
     let (app, service, bot, _) = world().await;
     let before = service.store().audit_events().await.unwrap().len();
     let json_type = ("content-type", "application/json");
-    let cases: Vec<(Vec<(&str, String)>, String, StatusCode)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec![json_type.map_owned()],
             "{not json".into(),
@@ -310,6 +310,9 @@ async fn a_task_policy_does_not_permit_is_403() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body, json!({"error": "forbidden"}));
 }
+
+/// Extra headers, the body, the status it must get.
+type Case = (Vec<(&'static str, String)>, String, StatusCode);
 
 trait MapOwned {
     fn map_owned(self) -> (&'static str, String);
