@@ -474,3 +474,25 @@ fn api_policies_are_found_by_their_uri() {
         "the URI as written"
     );
 }
+
+#[test]
+fn unscoped_policies_apply_to_tasks_and_must_fit_both_contexts() {
+    // As the manual warns: an unscoped policy sees the TaskContext too.
+    let e = load_err(r#"forbid (principal, action, resource) when { context.auth_age_s > 600 };"#);
+    assert!(e.problem.contains("schema"), "{e}");
+    let scoped = r#"@id("fresh") forbid (principal, action in Keybound::Action::"http", resource) when { context.auth_age_s > 600 };
+@id("tier2") forbid (principal, action, resource) when { context.tier < 2 };
+@id("ask") permit (principal, action == Keybound::Action::"task:request", resource);"#;
+    let set = PolicySet::load(&[("scoped.cedar", scoped)]).unwrap();
+    let r = task(
+        Action::TaskRequest,
+        "report-bot",
+        REPORTS,
+        facts(&["read"], None, 60),
+        0,
+        false,
+    );
+    let d = set.decide(&r);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, ["tier2"], "the unscoped forbid hits tasks");
+}

@@ -300,15 +300,6 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
-    /// A request that must carry a DPoP proof came without one.
-    DpopMissing,
-    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
-    /// table `agents::dpop::DPOP_INVALID_REASONS`).
-    DpopInvalid(&'static str),
-    /// A DPoP proof without a nonce, or with one that is not current.
-    DpopNonceRequired,
-    /// A DPoP proof already seen (its key and `jti`), on any node.
-    DpopReplayed,
     // Task tokens (issue 18, h-exchange).
     /// A token exchange without an `actor_token` (the agent's proof).
     ExchangeActorMissing,
@@ -395,6 +386,15 @@ pub enum Refusal {
     TaskUnknown,
     /// A task that has already ended, been denied or expired.
     TaskNotLive,
+    /// A request that must carry a DPoP proof came without one.
+    DpopMissing,
+    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
+    /// table `agents::dpop::DPOP_INVALID_REASONS`).
+    DpopInvalid(&'static str),
+    /// A DPoP proof without a nonce, or with one that is not current.
+    DpopNonceRequired,
+    /// A DPoP proof already seen (its key and `jti`), on any node.
+    DpopReplayed,
 }
 
 impl Refusal {
@@ -541,9 +541,6 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
-        Refusal::DpopMissing,
-        Refusal::DpopNonceRequired,
-        Refusal::DpopReplayed,
         Refusal::ExchangeActorMissing,
         Refusal::ExchangeActorTypeUnsupported,
         Refusal::ExchangeTaskMissing,
@@ -586,6 +583,9 @@ impl Refusal {
         Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
         Refusal::TaskNotLive,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -733,10 +733,6 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
-            Refusal::DpopMissing => "dpop_missing",
-            Refusal::DpopInvalid(reason) => reason,
-            Refusal::DpopNonceRequired => "dpop_nonce_required",
-            Refusal::DpopReplayed => "dpop_replayed",
             Refusal::ExchangeActorMissing => "exchange_actor_missing",
             Refusal::ExchangeActorTypeUnsupported => "exchange_actor_type_unsupported",
             Refusal::ExchangeTaskMissing => "exchange_task_missing",
@@ -779,6 +775,10 @@ impl Refusal {
             Refusal::TaskNotPermitted => "task_not_permitted",
             Refusal::TaskUnknown => "task_unknown",
             Refusal::TaskNotLive => "task_not_live",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopInvalid(reason) => reason,
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
         }
     }
 }
