@@ -187,6 +187,11 @@ fn the_contract(server: &Server, origin: &str, app: &App, port: u16, api_anonymo
             ("Cookie", &cookie),
             ("Remote-User", "mallory"),
             ("Remote-Groups", "admin"),
+            // Posing as an agent's task (issue 18): keybound answers
+            // these empty for people, so the proxy overwrites them.
+            ("Remote-Agent", "mallory-bot"),
+            ("Remote-Task", "mallory-task"),
+            ("Remote-Scope", "mallory-scope"),
         ],
     );
     assert_eq!(status, 200, "{head}\n{body}");
@@ -275,6 +280,9 @@ fn nginx_server(port: u16, keybound: u16, app: u16) -> String {
       auth_request_set $kb_groups $upstream_http_remote_groups;
       auth_request_set $kb_name $upstream_http_remote_name;
       auth_request_set $kb_tier $upstream_http_remote_tier;
+      auth_request_set $kb_agent $upstream_http_remote_agent;
+      auth_request_set $kb_task $upstream_http_remote_task;
+      auth_request_set $kb_scope $upstream_http_remote_scope;
       auth_request_set $kb_location $upstream_http_location;
       error_page 401 =302 $kb_location;
 
@@ -282,6 +290,9 @@ fn nginx_server(port: u16, keybound: u16, app: u16) -> String {
       proxy_set_header Remote-Groups $kb_groups;
       proxy_set_header Remote-Name $kb_name;
       proxy_set_header Remote-Tier $kb_tier;
+      proxy_set_header Remote-Agent $kb_agent;
+      proxy_set_header Remote-Task $kb_task;
+      proxy_set_header Remote-Scope $kb_scope;
       proxy_pass http://127.0.0.1:{app};
     }}
   }}
@@ -325,9 +336,12 @@ http://app.localhost:{port} {{
     request_header -Remote-Groups
     request_header -Remote-Name
     request_header -Remote-Tier
+    request_header -Remote-Agent
+    request_header -Remote-Task
+    request_header -Remote-Scope
     forward_auth 127.0.0.1:{keybound} {{
       uri /api/authz/forward-auth
-      copy_headers Remote-User Remote-Groups Remote-Name Remote-Tier
+      copy_headers Remote-User Remote-Groups Remote-Name Remote-Tier Remote-Agent Remote-Task Remote-Scope
     }}
     reverse_proxy 127.0.0.1:{app}
   }}
@@ -535,6 +549,7 @@ fn envoy_config(port: u16, keybound: u16, app: u16) -> String {
                     - exact: remote-tier
                     - exact: remote-agent
                     - exact: remote-task
+                    - exact: remote-scope
                   allowed_client_headers:
                     patterns:
                     - exact: www-authenticate

@@ -257,13 +257,13 @@ fn granted(grant: &Grant) -> Response {
         ("remote-name", grant.name.clone()),
         ("remote-tier", grant.tier.to_string()),
     ];
-    // An agent's request under a task token (issue 18).
-    if let Some(agent) = &grant.agent {
-        values.push(("remote-agent", agent.clone()));
-    }
-    if let Some(task) = &grant.task {
-        values.push(("remote-task", task.clone()));
-    }
+    // An agent's request under a task token (issue 18). Sent, empty, for
+    // people too: a proxy that copies every header keybound answers then
+    // overwrites whatever the client sent under these names, so no one
+    // can pose as an agent's task by sending them.
+    values.push(("remote-agent", grant.agent.clone().unwrap_or_default()));
+    values.push(("remote-task", grant.task.clone().unwrap_or_default()));
+    values.push(("remote-scope", grant.scope.clone().unwrap_or_default()));
     let mut response = plain(StatusCode::OK, "ok");
     for (name, value) in values {
         let Ok(value) = HeaderValue::from_str(&value) else {

@@ -62,6 +62,37 @@ fn jose_refusal(error: &keybound_jose::Error) -> Refusal {
     }
 }
 
+/// Whether some registration entry still gives `spiffe_id` to an active
+/// node (a named node, or any node of a `set:` parent). Read in the
+/// caller's transaction, so a removal or decommission committed before
+/// it is seen.
+async fn still_registered(tx: &mut WriteTx, spiffe_id: &str) -> Result<bool, ServiceError> {
+    let parents: Vec<String> = tx
+        .workload_entries()
+        .await?
+        .into_iter()
+        .filter(|e| e.spiffe_id == spiffe_id)
+        .map(|e| e.parent)
+        .collect();
+    if parents.is_empty() {
+        return Ok(false);
+    }
+    let active: Vec<keybound_store::WorkloadNodeRow> = tx
+        .workload_nodes()
+        .await?
+        .into_iter()
+        .filter(|n| n.status == "active")
+        .collect();
+    Ok(parents
+        .iter()
+        .any(|parent| match parent.strip_prefix("set:") {
+            Some(label) => active
+                .iter()
+                .any(|n| super::string_list(&n.sets).iter().any(|s| s == label)),
+            None => active.iter().any(|n| &n.name == parent),
+        }))
+}
+
 fn rejected(refusal: Refusal) -> ServiceError {
     ServiceError::Rejected(refusal)
 }
@@ -115,6 +146,13 @@ impl Service {
                     .agent_by_spiffe_id(&id)
                     .await?
                     .ok_or(rejected(Refusal::AgentUnknown))?;
+                // An SVID outlives the entry and node it came from by up to
+                // its lifetime: once no entry gives this SPIFFE ID to an
+                // active node, a copy kept on a decommissioned host proves
+                // nothing.
+                if !still_registered(tx, &id).await? {
+                    return Err(rejected(Refusal::AgentSvidUnregistered));
+                }
                 (agent, format!("jwt_svid:{id}"), svid.expiry_s)
             } else {
                 // A key assertion: the agent its `iss` names, its registered key.

@@ -25,6 +25,10 @@ pub(crate) const DPOP_MAX_AGE_S: i64 = 60;
 /// How far ahead of ours a client's clock may run, seconds.
 pub(crate) const DPOP_MAX_FUTURE_S: i64 = 5;
 
+/// How far apart two nodes' clocks may be, seconds, for a proof's `jti`
+/// to be remembered on every node for as long as any would accept it.
+pub(crate) const JTI_CLOCK_SLACK_S: i64 = 300;
+
 /// A proof that passed: the key it proves (to bind a token to, or to
 /// compare with a token's `cnf.jkt`) and its id (already taken).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,11 +177,13 @@ impl Service {
         }
         // The thumbprint is always 43 characters, so `jkt ‖ jti` is
         // unambiguous; keyed by the key, one client's `jti` never blocks
-        // another's. Kept until the proof's `iat` leaves the window.
+        // another's. Kept well past the proof's window: each node judges
+        // `iat` by its own clock, so a node running slow would still
+        // accept a proof whose record a fast node's purge had dropped.
         let seen = format!("{}{}", verified.jkt, verified.jti);
         let expires_ms = verified
             .iat
-            .saturating_add(DPOP_MAX_AGE_S + 1)
+            .saturating_add(DPOP_MAX_AGE_S + DPOP_MAX_FUTURE_S + JTI_CLOCK_SLACK_S)
             .saturating_mul(1000);
         if !self
             .remember_once(tx, TokenKind::DpopProof, seen.as_bytes(), expires_ms)

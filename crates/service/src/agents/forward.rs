@@ -175,6 +175,7 @@ impl Service {
             tier: live.task.approval_tier.unwrap_or(0),
             agent: Some(live.agent.name.clone()),
             task: Some(live.task.id.clone()),
+            scope: Some(live.scope().join(" ")),
         })))
     }
 
@@ -262,7 +263,12 @@ fn task_access(
         context: AccessContext {
             tier: live.task.approval_tier.unwrap_or(0),
             user_verified: false,
-            auth_age_s: 0,
+            // Since the approval (or the unattended start): a policy that
+            // wants a recent proof does not pass for a task's whole life.
+            auth_age_s: now
+                .saturating_sub(live.task.approved_ms.unwrap_or(live.task.created_ms))
+                .max(0)
+                / 1000,
             client_ip: ctx.ip.clone(),
             now_s: now / 1000,
             backup_met: false,

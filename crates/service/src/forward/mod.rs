@@ -58,6 +58,9 @@ pub struct Grant {
     pub agent: Option<String>,
     /// The task it acts under (`Remote-Task`).
     pub task: Option<String>,
+    /// The scope its token carries, space-separated (`Remote-Scope`): the
+    /// task's actions the token was minted for.
+    pub scope: Option<String>,
 }
 
 /// What forward-auth answers a proxy.
@@ -166,6 +169,7 @@ impl Service {
                 tier: s.tier,
                 agent: None,
                 task: None,
+                scope: None,
             }),
             // Allowed without a session: still nobody the app could be
             // told about, so sign in.

@@ -395,6 +395,10 @@ pub enum Refusal {
     TaskUnknown,
     /// A task that has already ended, been denied or expired.
     TaskNotLive,
+    /// A JWT-SVID for an agent's SPIFFE ID that no registration entry
+    /// gives to an active node any more (entry removed, node
+    /// decommissioned): a copy outliving its host.
+    AgentSvidUnregistered,
     // Task approval on /me (issue 18).
     /// The signed-in person is neither the task's delegator nor, for a task
     /// with no delegator, its agent's owner.
@@ -603,6 +607,7 @@ impl Refusal {
         Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
         Refusal::TaskNotLive,
+        Refusal::AgentSvidUnregistered,
         Refusal::TaskNotApprover,
         Refusal::TaskNotPending,
         Refusal::TaskApprovalExpired,
@@ -790,6 +795,7 @@ impl Refusal {
             Refusal::AgentKeyTaken => "agent_key_taken",
             Refusal::AgentOwnerNotActive => "agent_owner_not_active",
             Refusal::AgentUnknown => "agent_unknown",
+            Refusal::AgentSvidUnregistered => "agent_svid_unregistered",
             Refusal::AgentProofInvalid => "agent_proof_invalid",
             Refusal::AgentProofExpired => "agent_proof_expired",
             Refusal::AgentProofReplayed => "agent_proof_replayed",

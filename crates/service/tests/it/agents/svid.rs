@@ -93,12 +93,20 @@ async fn a_jwt_svid_proves_the_agent_and_removing_its_entry_ends_its_tasks() {
             .await,
         Refusal::AgentProofExpired,
     );
+    let fresh = svid(&w, &node, "node-1", &mine.id, ISSUER).await;
     let op = op();
     let by = Actor::Operator(&op);
     w.service
         .remove_workload_entry((&op).into(), &mine.id, &ctx())
         .await
         .unwrap();
+    // Still within its lifetime, but no entry gives the ID out any more.
+    refused(
+        w.service
+            .request_task(&fresh, &ask(&[API], &["read"]), &ctx())
+            .await,
+        Refusal::AgentSvidUnregistered,
+    );
     let ended = w.service.task(&by, &task.id).await.unwrap().unwrap();
     assert_eq!(ended.status, "ended");
     assert_eq!(ended.end_reason.as_deref(), Some("workload_entry_removed"));
@@ -148,4 +156,11 @@ async fn decommissioning_the_node_ends_its_agents_tasks() {
         .unwrap();
     assert_eq!(ended.status, "ended");
     assert_eq!(ended.end_reason.as_deref(), Some("node_decommissioned"));
+    // A copy of its SVID, still unexpired, asks for nothing new.
+    refused(
+        w.service
+            .request_task(&token, &ask(&[API], &["write"]), &ctx())
+            .await,
+        Refusal::AgentSvidUnregistered,
+    );
 }
