@@ -118,7 +118,6 @@ pub fn app() -> App {
 /// nginx, stopped when dropped.
 pub struct Nginx {
     child: Child,
-    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -200,11 +199,7 @@ pub fn nginx(binary: &Path, port: u16, keybound: u16, api: u16) -> Nginx {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Nginx {
-        child,
-        port,
-        _dir: dir,
-    }
+    Nginx { child, _dir: dir }
 }
 
 // ---- policies ----------------------------------------------------------
