@@ -24,11 +24,10 @@ use aws_lc_rs::signature::{
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use keybound_jose::{Algorithm, SigningKey};
-use keybound_service::oidc::{ClientCredentials, OidcParams, TokenProof};
 use keybound_service::policies::PolicySet;
 use keybound_service::{
-    Actor, ClientContext, Config, NewAgent, Operator, PolicyLoad, Service, SystemClock,
-    TaskRequest,
+    Actor, ClientContext, ClientCredentials, Config, NewAgent, OidcParams, Operator, PolicyLoad,
+    Service, SystemClock, TaskRequest, TokenProof,
 };
 use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
