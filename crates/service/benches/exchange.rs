@@ -232,7 +232,10 @@ fn bench(c: &mut Criterion) {
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
     let message = b.proof(&nonce).into_bytes();
     let signature = pair.sign(&rng, &message).unwrap();
-    let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref().to_vec());
+    let public = UnparsedPublicKey::new(
+        &ECDSA_P256_SHA256_FIXED,
+        pair.public_key().as_ref().to_vec(),
+    );
 
     let mut group = c.benchmark_group("token_exchange");
     group.bench_function("raw_aws_lc_rs_es256_verify", |bench| {

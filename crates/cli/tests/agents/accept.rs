@@ -151,7 +151,11 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
         "lifetime_s": 900,
         "purpose": "weekly report",
     });
-    let asked = client::step(&python, None, &["request", &origin, &svid, &body.to_string()]);
+    let asked = client::step(
+        &python,
+        None,
+        &["request", &origin, &svid, &body.to_string()],
+    );
     assert_eq!(asked["status"], 201, "{asked}");
     let task = &asked["body"];
     assert_eq!(task["status"], "pending", "{task}");
@@ -183,7 +187,14 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     assert_eq!(early["ok"], false, "{early}");
 
     // Alice approves on /me with her passkey.
-    sign_in(&mut browser, &auth, &mut cred, "alice", "localhost", &origin);
+    sign_in(
+        &mut browser,
+        &auth,
+        &mut cred,
+        "alice",
+        "localhost",
+        &origin,
+    );
     let (status, approved) = approve(
         &mut browser,
         &auth,
@@ -232,7 +243,10 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     assert!(seen.contains(&format!("remote-task: {task_id}")), "{seen}");
     assert!(seen.contains("remote-groups: agent"), "{seen}");
     let again = client::step(&python, None, &["call", &url, keyfile, &access_token]);
-    assert_eq!(again["status"], 200, "a second request, a second proof: {again}");
+    assert_eq!(
+        again["status"], 200,
+        "a second request, a second proof: {again}"
+    );
     let reached = api.reached.lock().unwrap().len();
 
     // A copy of the token without the agent's key: refused.
@@ -244,14 +258,21 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     );
     assert_eq!(stolen["status"], 401, "{stolen}");
     assert!(
-        stolen["www_authenticate"].as_str().unwrap().starts_with("DPoP"),
+        stolen["www_authenticate"]
+            .as_str()
+            .unwrap()
+            .starts_with("DPoP"),
         "{stolen}"
     );
     // Outside the task's resource: refused.
     let elsewhere = format!("http://{api_host}/billing/");
     let outside = client::step(&python, None, &["call", &elsewhere, keyfile, &access_token]);
     assert_eq!(outside["status"], 401, "{outside}");
-    assert_eq!(api.reached.lock().unwrap().len(), reached, "nothing refused reached the API");
+    assert_eq!(
+        api.reached.lock().unwrap().len(),
+        reached,
+        "nothing refused reached the API"
+    );
 
     // The agent ends its task: the next request is refused.
     let ended = client::step(&python, None, &["end", &origin, &svid, &task_id]);
@@ -262,7 +283,13 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
 
     // The whole chain is in the audit log, alice -> report-bot -> task.
     let events = audit(&server);
-    for k in ["agent.add", "task.request", "task.approve", "task.token", "task.end"] {
+    for k in [
+        "agent.add",
+        "task.request",
+        "task.approve",
+        "task.token",
+        "task.end",
+    ] {
         let event = events
             .iter()
             .find(|e| kind(e) == k && field(e, "outcome") != "failure")
@@ -277,7 +304,9 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     assert!(approval.to_string().contains("approval_tier"), "{approval}");
     let token_event = events.iter().find(|e| kind(e) == "task.token").unwrap();
     assert!(
-        token_event.to_string().contains(&format!("jwt_svid:{spiffe_id}")),
+        token_event
+            .to_string()
+            .contains(&format!("jwt_svid:{spiffe_id}")),
         "the agent's proof is recorded: {token_event}"
     );
     let (ok, verified) = server.cli(&["audit", "verify"]);

@@ -262,7 +262,12 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
     assert_eq!(reply.json()["token_type"], "DPoP");
     let token = reply.json()["access_token"].as_str().unwrap().to_owned();
     for node in [a, b] {
-        let ok = s.forward(node, &page, &token, Some(&s.api_proof(&key, node, &page, &token)));
+        let ok = s.forward(
+            node,
+            &page,
+            &token,
+            Some(&s.api_proof(&key, node, &page, &token)),
+        );
         assert_eq!(ok.status, 200, "{ok:?}");
         assert_eq!(ok.header("remote-user"), Some("alice"));
         assert_eq!(ok.header("remote-agent"), Some(AGENT));
@@ -310,23 +315,38 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
     });
     refused_and_audited(&s, a, "the subject token of another person", || {
         let form = s.form(&task, &s.bob_token, &s.assertion(json!({})));
-        oauth_error(&s.exchange(a, &form, &s.token_proof(&key, a)), 400, "invalid_grant");
+        oauth_error(
+            &s.exchange(a, &form, &s.token_proof(&key, a)),
+            400,
+            "invalid_grant",
+        );
     });
     refused_and_audited(&s, a, "an expired actor token", || {
         let actor = s.assertion(json!({"iat": now() - 120, "exp": now() - 60}));
         let form = s.form(&task, &s.alice_token, &actor);
-        oauth_error(&s.exchange(a, &form, &s.token_proof(&key, a)), 400, "invalid_grant");
+        oauth_error(
+            &s.exchange(a, &form, &s.token_proof(&key, a)),
+            400,
+            "invalid_grant",
+        );
     });
     refused_and_audited(&s, a, "a resource the task does not name", || {
         let form = s
             .form(&task, &s.alice_token, &s.assertion(json!({})))
             .replace(&enc(API), &enc("https://payroll.kb.test/"));
-        oauth_error(&s.exchange(a, &form, &s.token_proof(&key, a)), 400, "invalid_target");
+        oauth_error(
+            &s.exchange(a, &form, &s.token_proof(&key, a)),
+            400,
+            "invalid_target",
+        );
     });
 
     // Forward-auth, each wrong in one way.
     refused_and_audited(&s, a, "the token without its DPoP proof", || {
-        unauthorized(&s.forward(a, &page, &token, None), &["invalid_token", "invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(a, &page, &token, None),
+            &["invalid_token", "invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "the token as a bearer token", || {
         let bearer = format!("Bearer {token}");
@@ -347,11 +367,17 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
     refused_and_audited(&s, a, "the token with a proof by another key", || {
         let thief = fresh_key();
         let proof = s.api_proof(&thief, a, &page, &token);
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_token", "invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_token", "invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "a proof for another URL", || {
         let proof = s.api_proof(&key, a, &format!("{API}other"), &token);
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "a proof for another method", || {
         let proof = dpop(
@@ -361,7 +387,10 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
             json!({"ath": ath(&token), "nonce": s.nonce(a)}),
             json!({}),
         );
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "a stale iat at the API", || {
         let proof = dpop(
@@ -371,11 +400,22 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
             json!({"ath": ath(&token), "nonce": s.nonce(a), "iat": now() - 600}),
             json!({}),
         );
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_dpop_proof", "use_dpop_nonce"]);
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof", "use_dpop_nonce"],
+        );
     });
     refused_and_audited(&s, a, "alg none at the API", || {
-        let proof = dpop_unsigned(&key, "GET", &page, json!({"ath": ath(&token), "nonce": s.nonce(a)}));
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_dpop_proof"]);
+        let proof = dpop_unsigned(
+            &key,
+            "GET",
+            &page,
+            json!({"ath": ath(&token), "nonce": s.nonce(a)}),
+        );
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "a private key in the JWK at the API", || {
         let mut jwk = key.public_jwk(None).unwrap().to_json();
@@ -387,17 +427,26 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
             json!({"ath": ath(&token), "nonce": s.nonce(a)}),
             json!({"jwk": jwk}),
         );
-        unauthorized(&s.forward(a, &page, &token, Some(&proof)), &["invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(a, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, b, "a proof replayed on the second node", || {
         let proof = s.api_proof(&key, a, &page, &token);
         assert_eq!(s.forward(a, &page, &token, Some(&proof)).status, 200);
-        unauthorized(&s.forward(b, &page, &token, Some(&proof)), &["invalid_dpop_proof"]);
+        unauthorized(
+            &s.forward(b, &page, &token, Some(&proof)),
+            &["invalid_dpop_proof"],
+        );
     });
     refused_and_audited(&s, a, "the token for resource A at resource B", || {
         let elsewhere = format!("{OTHER_API}invoices");
         let proof = s.api_proof(&key, a, &elsewhere, &token);
-        unauthorized(&s.forward(a, &elsewhere, &token, Some(&proof)), &["invalid_token"]);
+        unauthorized(
+            &s.forward(a, &elsewhere, &token, Some(&proof)),
+            &["invalid_token"],
+        );
     });
 
     // The task ends (an admin, on node a): the next request is refused on
@@ -407,22 +456,31 @@ fn the_hostile_list_on_two_nodes_is_refused_with_the_rfc_errors_and_audited() {
     for node in [a, b] {
         refused_and_audited(&s, node, "the token after its task ended", || {
             let proof = s.api_proof(&key, node, &page, &token);
-            unauthorized(&s.forward(node, &page, &token, Some(&proof)), &["invalid_token"]);
+            unauthorized(
+                &s.forward(node, &page, &token, Some(&proof)),
+                &["invalid_token"],
+            );
         });
     }
-    let reply = post_form(
-        b,
-        "/oauth2/revoke",
-        &[],
-        &format!("token={}", enc(&token)),
+    let reply = post_form(b, "/oauth2/revoke", &[], &format!("token={}", enc(&token)));
+    assert_eq!(
+        reply.status, 200,
+        "revocation by presenting the token: {}",
+        reply.body
     );
-    assert_eq!(reply.status, 200, "revocation by presenting the token: {}", reply.body);
     refused_and_audited(&s, a, "an exchange for the ended task", || {
         let form = s.form(&task, &s.alice_token, &s.assertion(json!({})));
-        oauth_error(&s.exchange(a, &form, &s.token_proof(&key, a)), 400, "invalid_grant");
+        oauth_error(
+            &s.exchange(a, &form, &s.token_proof(&key, a)),
+            400,
+            "invalid_grant",
+        );
     });
     let events = audit(a);
-    assert!(events.iter().any(|e| kind(e) == "task.end"), "the end is audited");
+    assert!(
+        events.iter().any(|e| kind(e) == "task.end"),
+        "the end is audited"
+    );
     let (ok, verified) = a.cli(&["audit", "verify"]);
     assert!(ok, "{verified}");
     let _ = RP_ID;

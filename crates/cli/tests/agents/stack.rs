@@ -399,7 +399,8 @@ pub fn approve(
     rp_id: &str,
     origin: &str,
 ) -> (u16, Value) {
-    let (status, options) = browser.post_json(&format!("/me/tasks/{id}/approve/options"), &json!({}));
+    let (status, options) =
+        browser.post_json(&format!("/me/tasks/{id}/approve/options"), &json!({}));
     assert_eq!(status, 200, "{options}");
     let options = if options["publicKey"].is_object() {
         options["publicKey"].clone()
