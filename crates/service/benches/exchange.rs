@@ -5,7 +5,9 @@
 //! ES256 signatures (the agent's assertion and its DPoP proof) and makes
 //! one (the token). The agent acts on its own entitlement (an autonomous
 //! task, unattended by policy), so the subject token is its own assertion.
-//! The client's proofs are made outside the timed part.
+//! The client's proofs are made outside the timed part. DPoP proof
+//! verification alone (what forward-auth does before its store work) is
+//! measured in the same run.
 //!
 //! `cargo bench -p keybound-service --bench exchange`
 #![allow(
@@ -23,7 +25,7 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use keybound_jose::{Algorithm, SigningKey};
+use keybound_jose::{verify_dpop_proof, Algorithm, DpopChecks, SigningKey};
 use keybound_service::policies::PolicySet;
 use keybound_service::{
     Actor, ClientContext, ClientCredentials, Config, NewAgent, OidcParams, Operator, PolicyLoad,
@@ -243,6 +245,39 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("raw_aws_lc_rs_es256_sign", |bench| {
         bench.iter(|| pair.sign(&rng, &message).unwrap());
+    });
+    // A DPoP proof for an API request (with `ath`), verified as
+    // forward-auth does before its store work: every stateless check of
+    // RFC 9449 §4.3 and the signature.
+    let api_url = format!("{API}weekly");
+    let api_proof = {
+        let header = json!({
+            "typ": "dpop+jwt",
+            "jwk": b.dpop_key.public_jwk(None).unwrap().to_json(),
+        });
+        let claims = json!({
+            "jti": b.jti(), "htm": "GET", "htu": api_url, "iat": now(),
+            "ath": keybound_jose::dpop_ath("a-task-token"), "nonce": nonce,
+        });
+        keybound_jose::sign(
+            header.as_object().unwrap(),
+            &claims,
+            &b.dpop_key,
+            &SystemRandom::new(),
+        )
+        .unwrap()
+    };
+    let checks = DpopChecks {
+        method: "GET",
+        url: &api_url,
+        now_s: now(),
+        max_age_s: 3600,
+        max_future_s: 5,
+        access_token: Some("a-task-token"),
+    };
+    verify_dpop_proof(&api_proof, &checks).unwrap();
+    group.bench_function("keybound_dpop_proof_verify", |bench| {
+        bench.iter(|| verify_dpop_proof(&api_proof, &checks).unwrap());
     });
     group.bench_function("keybound_token_exchange_sqlite", |bench| {
         bench.iter_batched(
