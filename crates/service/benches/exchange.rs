@@ -29,8 +29,9 @@ use keybound_jose::{verify_dpop_proof, Algorithm, DpopChecks, SigningKey};
 use keybound_service::policies::PolicySet;
 use keybound_service::{
     Actor, ClientContext, ClientCredentials, Config, NewAgent, OidcParams, Operator, PolicyLoad,
-    Service, SystemClock, TaskRequest, TokenProof,
+    RegistrationRequest, RegistrationStart, Service, SystemClock, TaskRequest, TokenProof,
 };
+use keybound_soft_authenticator::{Authenticator, Ceremony};
 use keybound_store::Store;
 use keybound_webauthn::OriginPolicy;
 use rand_chacha::rand_core::SeedableRng;
@@ -138,6 +139,41 @@ fn key() -> SigningKey {
     .unwrap()
 }
 
+/// `name` enrolled with a passkey: an active person (an agent's owner
+/// must be one).
+async fn enrol(service: &Service, operator: &Operator, name: &str) {
+    let token = service.invite(name, false, operator).await.unwrap();
+    let browser = b"bench-browser";
+    let options = service
+        .begin_registration(
+            browser,
+            RegistrationStart::Invitation(&token.value),
+            &RegistrationRequest::default(),
+        )
+        .await
+        .unwrap();
+    let options = serde_json::to_value(&options).unwrap();
+    let b64 = |v: &Value| keybound_webauthn::b64::decode(v.as_str().unwrap()).unwrap();
+    let (user, challenge) = (b64(&options["user"]["id"]), b64(&options["challenge"]));
+    let (_, answer) = Authenticator::default().register(
+        keybound_soft_authenticator::Algorithm::Es256,
+        &Ceremony {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: &challenge,
+        },
+        &user,
+    );
+    service
+        .finish_registration(
+            browser,
+            answer.to_string().as_bytes(),
+            &ClientContext::default(),
+        )
+        .await
+        .unwrap();
+}
+
 async fn setup() -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -156,7 +192,7 @@ async fn setup() -> Bench {
         .unwrap();
     let operator = Operator::local("bench");
     let ctx = ClientContext::default();
-    service.invite("alice", false, &operator).await.unwrap();
+    enrol(&service, &operator, "alice").await;
     let agent_key = key();
     let dpop_key = key();
     let jwk: Value = agent_key.public_jwk(None).unwrap().to_json();
