@@ -45,6 +45,15 @@ pub enum Error {
     MissingClaim(&'static str),
     /// `exp` lies further after `iat` (or now) than the caller allows.
     LifetimeTooLong,
+    /// A DPoP proof's `htm` is not the request's method.
+    WrongMethod,
+    /// A DPoP proof's `htu` is not the request's URI (after normalisation),
+    /// or either is not an `http`/`https` URI that can be compared.
+    WrongUri,
+    /// A DPoP proof's `iat` is older than the caller accepts.
+    Stale,
+    /// A DPoP proof's `ath` is not the hash of the access token presented.
+    WrongAccessToken,
 }
 
 impl fmt::Display for Error {
@@ -68,6 +77,10 @@ impl fmt::Display for Error {
             Error::WrongSubject => f.write_str("wrong subject"),
             Error::MissingClaim(what) => write!(f, "missing claim {what}"),
             Error::LifetimeTooLong => f.write_str("token lifetime too long"),
+            Error::WrongMethod => f.write_str("wrong HTTP method"),
+            Error::WrongUri => f.write_str("wrong HTTP URI"),
+            Error::Stale => f.write_str("token too old"),
+            Error::WrongAccessToken => f.write_str("wrong access token hash"),
         }
     }
 }

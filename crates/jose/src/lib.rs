@@ -21,6 +21,7 @@ mod claims;
 mod client_assertion;
 mod crypto;
 mod dbsc;
+mod dpop;
 mod error;
 mod jwk;
 mod jws;
@@ -35,6 +36,10 @@ pub use client_assertion::{
 pub use crypto::{SecureRandom, SigningKey};
 pub use dbsc::{
     verify_dbsc_proof, DbscProof, DBSC_ALGORITHMS, DBSC_TYP, MAX_DBSC_CLAIM_LEN, MAX_DBSC_PROOF_LEN,
+};
+pub use dpop::{
+    dpop_ath, verify_dpop_proof, DpopChecks, DpopProof, DPOP_ALGORITHMS, DPOP_TYP,
+    MAX_DPOP_CLAIM_LEN, MAX_DPOP_PROOF_LEN, MAX_HTU_LEN,
 };
 pub use error::Error;
 pub use jwk::{Jwk, MIN_RSA_BITS};

@@ -92,7 +92,8 @@ impl PolicySet {
     /// request that is denied is asked again as if its session had proved
     /// each tier from its own (at least 1) to 3 just now (`auth_age_s` 0):
     /// the first that would be allowed is the answer's step-up tier, unless
-    /// a forbid denied the request outright whatever the tier. The
+    /// a forbid denied the request outright whatever the tier. The task
+    /// actions are never answered with a step-up. The
     /// entities and the policies are prepared once for all these asks.
     pub fn decide(&self, request: &Request) -> Decision {
         let prepared = match self.prepare(request, true) {
@@ -101,7 +102,9 @@ impl PolicySet {
             Err(e) => return Decision::denied(vec![e]),
         };
         let first = prepared.ask(&request.context);
-        if first.outcome == Outcome::Allow {
+        // A task's tier is the approving passkey's, not a session's: no
+        // sign-in now would change it, so no step-up is offered.
+        if first.outcome == Outcome::Allow || request.action.is_task() {
             return first;
         }
         let mut asked = request.context.clone();
@@ -149,6 +152,7 @@ impl PolicySet {
         };
         Ok(Some(Prepared {
             principal: principal_uid,
+            kind: request.action.clone(),
             action,
             resource,
             entities,
@@ -160,6 +164,8 @@ impl PolicySet {
 /// One request's inputs, ready to be asked under several contexts.
 struct Prepared<'a> {
     principal: EntityUid,
+    /// The action asked (which context Cedar is given).
+    kind: request::Action,
     action: EntityUid,
     resource: EntityUid,
     entities: cedar_policy::Entities,
@@ -172,7 +178,7 @@ impl Prepared<'_> {
         let Some(policies) = &self.policies else {
             return Decision::denied(Vec::new());
         };
-        let context = match request::context(context) {
+        let context = match request::context(context, &self.kind) {
             Ok(c) => c,
             Err(e) => return Decision::denied(vec![e]),
         };

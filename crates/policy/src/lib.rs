@@ -8,7 +8,7 @@
 //! memory and asks [`PolicySet::decide`] on every proxied request, so a
 //! decision must stay cheap as policies grow: Cedar's authorizer looks at
 //! every policy it is given, so the set is indexed by resource (the app's
-//! host, the OIDC client, the console) and action at load, and a request is
+//! host, the OIDC client, the console, the API) and action at load, and a request is
 //! decided over only the policies that could apply to it (`index`).
 #![warn(missing_docs)]
 #![cfg_attr(
@@ -21,6 +21,7 @@ mod device;
 mod index;
 mod load;
 mod request;
+mod task;
 
 pub use decide::{Decision, Outcome};
 pub use device::{version_numbers, DeviceContext, Posture};
@@ -28,6 +29,7 @@ pub use load::{
     LoadError, PolicySet, DEFAULTS, MAX_POLICIES, MAX_POLICY_FILES, MAX_POLICY_FILE_BYTES,
 };
 pub use request::{Action, Context, Principal, Request, Resource, HTTP_METHODS};
+pub use task::{TaskFacts, TaskGrant};
 
 /// The schema every policy is validated against.
 pub const SCHEMA: &str = include_str!("../schema/keybound.cedarschema");

@@ -14,7 +14,7 @@ use crate::index::Index;
 use crate::request::Types;
 
 /// The default policies, always loaded first (`defaults/*.cedar`).
-pub const DEFAULTS: [(&str, &str); 2] = [
+pub const DEFAULTS: [(&str, &str); 3] = [
     (
         "defaults/admin.cedar",
         include_str!("../defaults/admin.cedar"),
@@ -22,6 +22,10 @@ pub const DEFAULTS: [(&str, &str); 2] = [
     (
         "defaults/oidc.cedar",
         include_str!("../defaults/oidc.cedar"),
+    ),
+    (
+        "defaults/tasks.cedar",
+        include_str!("../defaults/tasks.cedar"),
     ),
 ];
 

@@ -39,6 +39,12 @@ pub enum Action {
     OidcAuthorize,
     /// Using the admin console.
     AdminConsole,
+    /// An agent asks for a task on an API (`task:request`).
+    TaskRequest,
+    /// The task may start without a person's approval (`task:unattended`).
+    TaskUnattended,
+    /// A person approves an agent's task (`task:approve`).
+    TaskApprove,
 }
 
 impl Action {
@@ -53,16 +59,32 @@ impl Action {
                 .unwrap_or("OTHER"),
             Action::OidcAuthorize => "oidc:authorize",
             Action::AdminConsole => "admin:console",
+            Action::TaskRequest => "task:request",
+            Action::TaskUnattended => "task:unattended",
+            Action::TaskApprove => "task:approve",
         }
+    }
+
+    /// Whether this is one of the task actions, decided over a
+    /// `TaskContext` (and never answered with a step-up).
+    pub fn is_task(&self) -> bool {
+        matches!(
+            self,
+            Action::TaskRequest | Action::TaskUnattended | Action::TaskApprove
+        )
     }
 
     /// The action a name from the command line or a test means: an HTTP
     /// method the schema names, `OTHER`, `oidc:authorize` or
-    /// `admin:console`; anything else is `None`.
+    /// `admin:console`, `task:request`, `task:unattended` or
+    /// `task:approve`; anything else is `None`.
     pub fn parse(name: &str) -> Option<Action> {
         match name {
             "oidc:authorize" => Some(Action::OidcAuthorize),
             "admin:console" => Some(Action::AdminConsole),
+            "task:request" => Some(Action::TaskRequest),
+            "task:unattended" => Some(Action::TaskUnattended),
+            "task:approve" => Some(Action::TaskApprove),
             _ if name == "OTHER" || HTTP_METHODS.contains(&name) => {
                 Some(Action::Http(name.to_owned()))
             }
@@ -88,6 +110,11 @@ pub enum Resource {
     },
     /// The admin console.
     Console,
+    /// An API an agent's task may touch, by its resource URI (RFC 8707).
+    Api {
+        /// The URI, as the agent asked for it.
+        uri: String,
+    },
 }
 
 /// The facts of the request.
@@ -113,6 +140,15 @@ pub struct Context {
     /// The device the session was proven on, when it was proven with a
     /// device's credential (`context.device`).
     pub device: Option<crate::DeviceContext>,
+    /// The task of the agent's token on a forward-auth request
+    /// (`context.task`); `None` for every other request.
+    pub task: Option<crate::TaskGrant>,
+    /// The task asked for, for the task actions (`task:request`,
+    /// `task:unattended`, `task:approve`), which are decided over it,
+    /// `tier` (the approving passkey's at `task:approve`, else 0),
+    /// `user_verified`, `now_s` and `client_ip`. A task action without it
+    /// is denied.
+    pub task_request: Option<crate::TaskFacts>,
 }
 
 /// One question.
@@ -136,6 +172,7 @@ pub(crate) struct Types {
     pub(crate) route: EntityTypeName,
     pub(crate) client: EntityTypeName,
     pub(crate) console: EntityTypeName,
+    pub(crate) api: EntityTypeName,
     pub(crate) action: EntityTypeName,
 }
 
@@ -149,6 +186,7 @@ impl Types {
             route: t("Keybound::Route")?,
             client: t("Keybound::OidcClient")?,
             console: t("Keybound::Console")?,
+            api: t("Keybound::Api")?,
             action: t("Keybound::Action")?,
         })
     }
@@ -171,6 +209,7 @@ impl Types {
             ),
             Resource::OidcClient { client_id } => (Types::uid(&self.client, client_id), None),
             Resource::Console => (Types::uid(&self.console, "console"), None),
+            Resource::Api { uri } => (Types::uid(&self.api, uri), None),
         }
     }
 }
@@ -218,7 +257,9 @@ pub(crate) fn entities(
             HashMap::from([("client_id".to_owned(), string(client_id))]),
             HashSet::new(),
         ),
-        Resource::Console => Ok(Entity::new_no_attrs(resource_uid, HashSet::new())),
+        Resource::Console | Resource::Api { .. } => {
+            Ok(Entity::new_no_attrs(resource_uid, HashSet::new()))
+        }
     }
     .map_err(|e| e.to_string())?;
     list.push(resource_entity);
@@ -232,8 +273,12 @@ pub(crate) fn entities(
     Ok((uid, entities))
 }
 
-/// The context as Cedar sees it.
-pub(crate) fn context(c: &Context) -> Result<CedarContext, String> {
+/// The context as Cedar sees it for `action`: a `TaskContext` for the task
+/// actions, a `RequestContext` for the others.
+pub(crate) fn context(c: &Context, action: &Action) -> Result<CedarContext, String> {
+    if action.is_task() {
+        return task_context(c);
+    }
     let mut pairs = vec![
         ("tier".to_owned(), RestrictedExpression::new_long(c.tier)),
         (
@@ -258,8 +303,39 @@ pub(crate) fn context(c: &Context) -> Result<CedarContext, String> {
             RestrictedExpression::new_long(c.step_up_window_s),
         ),
     ];
-    // Only an address that parses reaches Cedar's `ip()`, which would
-    // otherwise fail the whole context on a malformed header.
+    push_client_ip(&mut pairs, c);
+    if let Some(device) = &c.device {
+        pairs.push(("device".to_owned(), crate::device::record(device)?));
+    }
+    if let Some(task) = &c.task {
+        pairs.push(("task".to_owned(), crate::task::grant_record(task)?));
+    }
+    CedarContext::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+/// A `TaskContext`: the task's facts, with the request's tier, user
+/// verification, time and address.
+fn task_context(c: &Context) -> Result<CedarContext, String> {
+    let facts = c
+        .task_request
+        .as_ref()
+        .ok_or_else(|| "a task action needs the task's facts".to_owned())?;
+    let mut pairs = crate::task::facts_pairs(facts);
+    pairs.extend([
+        ("tier".to_owned(), RestrictedExpression::new_long(c.tier)),
+        (
+            "user_verified".to_owned(),
+            RestrictedExpression::new_bool(c.user_verified),
+        ),
+        ("now_s".to_owned(), RestrictedExpression::new_long(c.now_s)),
+    ]);
+    push_client_ip(&mut pairs, c);
+    CedarContext::from_pairs(pairs).map_err(|e| e.to_string())
+}
+
+/// Only an address that parses reaches Cedar's `ip()`, which would
+/// otherwise fail the whole context on a malformed header.
+fn push_client_ip(pairs: &mut Vec<(String, RestrictedExpression)>, c: &Context) {
     if let Some(ip) = c
         .client_ip
         .as_deref()
@@ -267,8 +343,4 @@ pub(crate) fn context(c: &Context) -> Result<CedarContext, String> {
     {
         pairs.push(("client_ip".to_owned(), RestrictedExpression::new_ip(ip)));
     }
-    if let Some(device) = &c.device {
-        pairs.push(("device".to_owned(), crate::device::record(device)?));
-    }
-    CedarContext::from_pairs(pairs).map_err(|e| e.to_string())
 }

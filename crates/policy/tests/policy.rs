@@ -11,6 +11,9 @@ use keybound_policy::{
 #[path = "policy/device.rs"]
 mod device;
 
+#[path = "policy/tasks.rs"]
+mod tasks;
+
 #[path = "../benches/support/generate.rs"]
 mod generate;
 
@@ -35,6 +38,8 @@ fn ctx(tier: i64, age: i64) -> Context {
         session_bound: false,
         step_up_window_s: 300,
         device: None,
+        task: None,
+        task_request: None,
     }
 }
 
@@ -300,7 +305,12 @@ fn the_hash_covers_names_and_texts() {
     assert_eq!(a.hash().len(), 64);
     assert_eq!(
         a.files(),
-        ["defaults/admin.cedar", "defaults/oidc.cedar", "a.cedar"]
+        [
+            "defaults/admin.cedar",
+            "defaults/oidc.cedar",
+            "defaults/tasks.cedar",
+            "a.cedar"
+        ]
     );
 }
 

@@ -44,6 +44,14 @@ pub enum AccessAction {
     OidcAuthorize,
     /// Using the admin console (decided by the default admin rule).
     AdminConsole,
+    /// An agent asks for a task on an API (`task:request`, issue 18). The
+    /// task actions are decided over `AccessContext::task_request` and
+    /// never answered with a step-up.
+    TaskRequest,
+    /// The task may start without a person's approval (`task:unattended`).
+    TaskUnattended,
+    /// A person approves an agent's task (`task:approve`).
+    TaskApprove,
 }
 
 /// What it is done to.
@@ -64,6 +72,11 @@ pub enum AccessResource {
     },
     /// The admin console.
     Console,
+    /// An API an agent's task may touch, by its resource URI (RFC 8707).
+    Api {
+        /// The URI, as the task records it.
+        uri: String,
+    },
 }
 
 /// The facts of the request that are neither who nor what.
@@ -87,6 +100,13 @@ pub struct AccessContext {
     /// The device the session was proven on (`context.device`): set when
     /// the session's credential binds a trusted or untrusted device.
     pub device: Option<keybound_policy::DeviceContext>,
+    /// The task of an agent's DPoP-bound task token on a forward-auth
+    /// request (`context.task`); `None` for every other request.
+    pub task: Option<keybound_policy::TaskGrant>,
+    /// The task asked for, for the task actions (which see it, with
+    /// `tier`, `user_verified`, `now_s` and `client_ip`, as Cedar's
+    /// `TaskContext`); `None` for every other action.
+    pub task_request: Option<keybound_policy::TaskFacts>,
 }
 
 /// One question for the seam.

@@ -57,6 +57,10 @@ pub struct Config {
     /// Task credentials for agents: lifetimes and approval deadline
     /// (issue 18).
     pub tasks: crate::TaskSettings,
+    /// Whether DPoP proofs must carry a nonce this deployment handed out
+    /// (RFC 9449 §8): a proof made ahead of time is then worth at most two
+    /// minutes (`--dpop-nonce`, default on).
+    pub dpop_nonce: bool,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -247,6 +251,7 @@ impl Config {
             posture_max_age_ms: crate::posture::DEFAULT_POSTURE_MAX_AGE_MS,
             workloads: crate::WorkloadSettings::default(),
             tasks: crate::TaskSettings::default(),
+            dpop_nonce: true,
         }
     }
 }

@@ -130,6 +130,8 @@ pub struct Service {
     oidc: oidc::Oidc,
     /// Workload identity: the CA authorities this node has loaded.
     workloads: workloads::Workloads,
+    /// DPoP: the nonce key, once loaded (issue 18).
+    dpop: agents::nonce::NonceKey,
 }
 
 impl Service {
@@ -155,6 +157,7 @@ impl Service {
             forward,
             oidc: oidc::Oidc::default(),
             workloads: workloads::Workloads::default(),
+            dpop: agents::nonce::NonceKey::default(),
             config,
         }
     }

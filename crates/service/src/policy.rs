@@ -80,6 +80,8 @@ pub(crate) fn console_request(
             // already turned a bound session without one away.
             session_bound: false,
             device: None,
+            task: None,
+            task_request: None,
         },
     }
 }

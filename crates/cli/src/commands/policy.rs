@@ -24,6 +24,9 @@ use crate::settings::{LifetimeSettings, PolicySettings, Sources, StoreSettings};
 const DENIED: u8 = 2;
 /// Exit status of a step-up.
 const STEP_UP: u8 = 3;
+/// A task's lifetime when `--context` names none (`--task-default-lifetime`'s
+/// default), seconds.
+const DEFAULT_TASK_LIFETIME_S: i64 = 900;
 
 /// Check access policies.
 #[derive(Args, Debug)]
@@ -46,18 +49,23 @@ struct Check {
     #[arg(long)]
     principal: String,
     /// GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE,
-    /// OTHER, oidc:authorize or admin:console.
+    /// OTHER, oidc:authorize, admin:console, task:request,
+    /// task:unattended or task:approve.
     #[arg(long)]
     action: String,
     /// A route as a URL or HOST/PATH (`https://app.example.com/admin`),
-    /// `oidc-client:CLIENT_ID`, or `console`.
+    /// `oidc-client:CLIENT_ID`, `console`, or `api:URI` (an API of an
+    /// agent's task, for the task actions).
     #[arg(long)]
     resource: String,
     /// The request's circumstances as JSON, each key optional: {"tier": 2,
     /// "user_verified": true, "auth_age_s": 0, "client_ip": "10.0.0.1",
     /// "now_s": 1800000000, "backup_met": true, "session_bound": false}.
     /// Defaults: tier 1, verified, just signed in, no address, now, backup
-    /// met, not a device-bound session.
+    /// met, not a device-bound session. The task actions also take
+    /// {"actions": ["read"], "delegator": "alice", "owner": "olga",
+    /// "lifetime_s": 900} (defaults: none, none, "", 900) and default to
+    /// tier 0, not verified.
     #[arg(long, value_name = "JSON")]
     context: Option<String>,
     /// A device name (`dev-…`): the request is asked as if proven on it,
@@ -87,6 +95,10 @@ struct GivenContext {
     now_s: Option<i64>,
     backup_met: Option<bool>,
     session_bound: Option<bool>,
+    actions: Option<Vec<String>>,
+    delegator: Option<String>,
+    owner: Option<String>,
+    lifetime_s: Option<i64>,
 }
 
 /// What `--json` prints.
@@ -114,8 +126,13 @@ fn action(name: &str) -> Result<AccessAction, String> {
         Some(keybound_service::policies::Action::Http(method)) => Ok(AccessAction::Http(method)),
         Some(keybound_service::policies::Action::OidcAuthorize) => Ok(AccessAction::OidcAuthorize),
         Some(keybound_service::policies::Action::AdminConsole) => Ok(AccessAction::AdminConsole),
+        Some(keybound_service::policies::Action::TaskRequest) => Ok(AccessAction::TaskRequest),
+        Some(keybound_service::policies::Action::TaskUnattended) => {
+            Ok(AccessAction::TaskUnattended)
+        }
+        Some(keybound_service::policies::Action::TaskApprove) => Ok(AccessAction::TaskApprove),
         None => Err(format!(
-            "unknown action '{name}': one of {}, OTHER, oidc:authorize, admin:console",
+            "unknown action '{name}': one of {}, OTHER, oidc:authorize, admin:console, task:request, task:unattended, task:approve",
             keybound_service::policies::HTTP_METHODS.join(", ")
         )),
     }
@@ -124,6 +141,14 @@ fn action(name: &str) -> Result<AccessAction, String> {
 fn resource(text: &str) -> Result<AccessResource, String> {
     if text == "console" {
         return Ok(AccessResource::Console);
+    }
+    if let Some(uri) = text.strip_prefix("api:") {
+        if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("api: needs the API's URI".into());
+        }
+        return Ok(AccessResource::Api {
+            uri: uri.to_owned(),
+        });
     }
     if let Some(client_id) = text.strip_prefix("oidc-client:") {
         if client_id.is_empty() {
@@ -144,7 +169,7 @@ fn resource(text: &str) -> Result<AccessResource, String> {
     let path = path.split(['?', '#']).next().unwrap_or("/");
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "resource '{text}': a route as https://HOST/PATH or HOST/PATH, oidc-client:CLIENT_ID, or console"
+            "resource '{text}': a route as https://HOST/PATH or HOST/PATH, oidc-client:CLIENT_ID, console, or api:URI"
         ));
     }
     Ok(AccessResource::Route {
@@ -153,20 +178,44 @@ fn resource(text: &str) -> Result<AccessResource, String> {
     })
 }
 
-fn context(json: Option<&str>, now_s: i64) -> Result<AccessContext, String> {
+/// The context for `action`: a task action's defaults are an agent's
+/// request (tier 0, not verified) and it takes the task's facts, which
+/// other actions refuse.
+fn context(json: Option<&str>, now_s: i64, action: &AccessAction) -> Result<AccessContext, String> {
     let given: GivenContext = match json {
         Some(text) => serde_json::from_str(text).map_err(|e| format!("--context: {e}"))?,
         None => GivenContext::default(),
     };
+    let task = matches!(
+        action,
+        AccessAction::TaskRequest | AccessAction::TaskUnattended | AccessAction::TaskApprove
+    );
+    let facts = given.actions.is_some()
+        || given.delegator.is_some()
+        || given.owner.is_some()
+        || given.lifetime_s.is_some();
+    if facts && !task {
+        return Err(
+            "--context: actions, delegator, owner and lifetime_s are for the task actions".into(),
+        );
+    }
+    let task_request = task.then(|| keybound_service::policies::TaskFacts {
+        actions: given.actions.unwrap_or_default(),
+        delegator: given.delegator,
+        owner: given.owner.unwrap_or_default(),
+        lifetime_s: given.lifetime_s.unwrap_or(DEFAULT_TASK_LIFETIME_S),
+    });
     Ok(AccessContext {
-        tier: given.tier.unwrap_or(1),
-        user_verified: given.user_verified.unwrap_or(true),
+        tier: given.tier.unwrap_or(if task { 0 } else { 1 }),
+        user_verified: given.user_verified.unwrap_or(!task),
         auth_age_s: given.auth_age_s.unwrap_or(0),
         client_ip: given.client_ip,
         now_s: given.now_s.unwrap_or(now_s),
         backup_met: given.backup_met.unwrap_or(true),
         session_bound: given.session_bound.unwrap_or(false),
         device: None,
+        task: None,
+        task_request,
     })
 }
 
@@ -178,7 +227,7 @@ impl Check {
         let now_s = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let context = context(self.context.as_deref(), now_s)?;
+        let context = context(self.context.as_deref(), now_s, &action)?;
         let policy = sources.resolve(self.policy)?;
         let set = policy_dir::load(policy.dir())?;
         let settings = ServiceSettings {
@@ -266,6 +315,14 @@ mod tests {
             }
         );
         assert_eq!(resource("console").unwrap(), AccessResource::Console);
+        assert_eq!(
+            resource("api:https://api.example.test/").unwrap(),
+            AccessResource::Api {
+                uri: "https://api.example.test/".into()
+            }
+        );
+        assert!(resource("api:").is_err());
+        assert!(resource("api:https://a b/").is_err());
         assert!(resource("oidc-client:").is_err());
         assert!(resource("").is_err());
         assert!(resource("https:///x").is_err());
@@ -276,9 +333,51 @@ mod tests {
     fn actions_and_contexts_are_checked() {
         assert!(action("GET").is_ok());
         assert!(action("FETCH").unwrap_err().contains("unknown action"));
-        assert!(context(Some("{\"tier\": 2}"), 0).is_ok());
-        assert!(context(Some("{\"tier\": \"2\"}"), 0).is_err());
-        assert!(context(Some("{\"tierr\": 2}"), 0).is_err());
-        assert!(context(Some("not json"), 0).is_err());
+        let get = AccessAction::Http("GET".into());
+        assert!(context(Some("{\"tier\": 2}"), 0, &get).is_ok());
+        assert!(context(Some("{\"tier\": \"2\"}"), 0, &get).is_err());
+        assert!(context(Some("{\"tierr\": 2}"), 0, &get).is_err());
+        assert!(context(Some("not json"), 0, &get).is_err());
+        assert!(
+            context(Some("{\"actions\": [\"read\"]}"), 0, &get).is_err(),
+            "task facts only for the task actions"
+        );
+    }
+
+    #[test]
+    fn task_actions_parse_and_take_the_task_facts() {
+        assert_eq!(action("task:request").unwrap(), AccessAction::TaskRequest);
+        assert_eq!(
+            action("task:unattended").unwrap(),
+            AccessAction::TaskUnattended
+        );
+        assert_eq!(action("task:approve").unwrap(), AccessAction::TaskApprove);
+        let c = context(
+            Some("{\"actions\": [\"read\"], \"delegator\": \"alice\", \"owner\": \"olga\"}"),
+            5,
+            &AccessAction::TaskRequest,
+        )
+        .unwrap();
+        assert_eq!((c.tier, c.user_verified, c.now_s), (0, false, 5));
+        assert_eq!(
+            c.task_request,
+            Some(keybound_service::policies::TaskFacts {
+                actions: vec!["read".into()],
+                delegator: Some("alice".into()),
+                owner: "olga".into(),
+                lifetime_s: DEFAULT_TASK_LIFETIME_S,
+            })
+        );
+        let c = context(
+            Some("{\"tier\": 3, \"user_verified\": true, \"lifetime_s\": 60}"),
+            0,
+            &AccessAction::TaskApprove,
+        )
+        .unwrap();
+        assert_eq!((c.tier, c.user_verified), (3, true));
+        assert_eq!(c.task_request.map(|f| f.lifetime_s), Some(60));
+        let c = context(None, 0, &AccessAction::Http("GET".into())).unwrap();
+        assert_eq!(c.task_request, None);
+        assert_eq!((c.tier, c.user_verified), (1, true));
     }
 }

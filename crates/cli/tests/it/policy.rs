@@ -286,3 +286,75 @@ fn policy_check_explains_and_refuses_nonsense() {
         assert!(err.contains("--context"), "{context}: {err}");
     }
 }
+
+#[test]
+fn policy_check_asks_the_task_actions() {
+    let data = tempfile::tempdir().unwrap();
+    let policies = tempfile::tempdir().unwrap();
+    std::fs::write(
+        policies.path().join("tasks.cedar"),
+        r#"@id("pay-tier3") forbid (principal, action == Keybound::Action::"task:approve",
+              resource == Keybound::Api::"https://pay.example.test/") when { context.tier < 3 };"#,
+    )
+    .unwrap();
+    let dir = policies.path().to_str().unwrap();
+    assert_eq!(run(data.path(), &["init"]).0, 0);
+    assert_eq!(run(data.path(), &["admin", "invite", "ann"]).0, 0);
+    let check = |action: &str, context: &str| {
+        run(
+            data.path(),
+            &[
+                "policy",
+                "check",
+                "--policy-dir",
+                dir,
+                "--principal",
+                "ann",
+                "--action",
+                action,
+                "--resource",
+                "api:https://pay.example.test/",
+                "--context",
+                context,
+                "--json",
+            ],
+        )
+    };
+    // No task:request permit: the default deny.
+    let (code, out, err) = check("task:request", r#"{"actions": ["pay"]}"#);
+    assert_eq!(code, 2, "{out}{err}");
+    // A tier-2 approval is denied by the forbid, not offered a step-up.
+    let (code, out, err) = check(
+        "task:approve",
+        r#"{"actions": ["pay"], "delegator": "ann", "tier": 2, "user_verified": true}"#,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["decision"], "deny");
+    assert_eq!(report["policies"][0], "pay-tier3");
+    let (code, out, err) = check(
+        "task:approve",
+        r#"{"actions": ["pay"], "tier": 3, "user_verified": true}"#,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // Task facts on another action are refused.
+    let (code, _, err) = run(
+        data.path(),
+        &[
+            "policy",
+            "check",
+            "--policy-dir",
+            dir,
+            "--principal",
+            "ann",
+            "--action",
+            "GET",
+            "--resource",
+            "app.example.com/",
+            "--context",
+            r#"{"actions": ["pay"]}"#,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("task actions"), "{err}");
+}

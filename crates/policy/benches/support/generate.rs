@@ -137,6 +137,8 @@ pub fn request(rng: &mut Rng, apps: usize) -> Request {
             session_bound: false,
             step_up_window_s: 300,
             device: None,
+            task: None,
+            task_request: None,
         },
     }
 }

@@ -67,6 +67,8 @@ fn ask(device: Option<DeviceContext>) -> Outcome {
             session_bound: false,
             step_up_window_s: 300,
             device,
+            task: None,
+            task_request: None,
         },
     })
     .outcome

@@ -56,6 +56,9 @@ fn action_name(action: &AccessAction) -> String {
         AccessAction::Http(method) => method.to_ascii_uppercase(),
         AccessAction::OidcAuthorize => "oidc:authorize".into(),
         AccessAction::AdminConsole => "admin:console".into(),
+        AccessAction::TaskRequest => "task:request".into(),
+        AccessAction::TaskUnattended => "task:unattended".into(),
+        AccessAction::TaskApprove => "task:approve".into(),
     }
 }
 
@@ -64,6 +67,7 @@ fn resource_name(resource: &AccessResource) -> String {
         AccessResource::Route { host, path } => format!("{host}{path}"),
         AccessResource::OidcClient { client_id } => format!("oidc client {client_id}"),
         AccessResource::Console => "console".into(),
+        AccessResource::Api { uri } => format!("api {uri}"),
     }
 }
 

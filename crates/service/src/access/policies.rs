@@ -129,6 +129,9 @@ pub(crate) fn to_policy(request: &AccessRequest, window_ms: i64) -> keybound_pol
             AccessAction::Http(method) => Action::Http(method.clone()),
             AccessAction::OidcAuthorize => Action::OidcAuthorize,
             AccessAction::AdminConsole => Action::AdminConsole,
+            AccessAction::TaskRequest => Action::TaskRequest,
+            AccessAction::TaskUnattended => Action::TaskUnattended,
+            AccessAction::TaskApprove => Action::TaskApprove,
         },
         resource: match &request.resource {
             AccessResource::Route { host, path } => Resource::Route {
@@ -139,6 +142,7 @@ pub(crate) fn to_policy(request: &AccessRequest, window_ms: i64) -> keybound_pol
                 client_id: client_id.clone(),
             },
             AccessResource::Console => Resource::Console,
+            AccessResource::Api { uri } => Resource::Api { uri: uri.clone() },
         },
         context: Context {
             tier: c.tier,
@@ -153,6 +157,8 @@ pub(crate) fn to_policy(request: &AccessRequest, window_ms: i64) -> keybound_pol
             // in milliseconds, for a window of whole seconds.
             step_up_window_s: window_ms.div_euclid(1000),
             device: c.device.clone(),
+            task: c.task.clone(),
+            task_request: c.task_request.clone(),
         },
     }
 }
@@ -179,6 +185,9 @@ pub(crate) fn decide_with(
     from_decision(set.decide(&to_policy(request, window_ms)))
 }
 
+/// The seam's answer for `d`. The task actions never get a step-up: the
+/// policy crate offers none for them (a task's tier is its approving
+/// passkey's, which no sign-in changes).
 fn from_decision(d: Decision) -> AccessDecision {
     use keybound_policy::Outcome;
     match d.outcome {

@@ -177,3 +177,7 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
+pub(crate) mod policy;
+
+pub(crate) mod dpop;
+pub(crate) mod nonce;

@@ -132,6 +132,8 @@ impl Service {
                 // through only with its live bound cookie.
                 session_bound: session.as_deref().is_some_and(|s| s.bound.is_some()),
                 device: session.as_deref().and_then(|s| s.device.clone()),
+                task: None,
+                task_request: None,
             },
         };
         let decision = self.decide(&access);

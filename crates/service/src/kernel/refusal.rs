@@ -300,6 +300,15 @@ pub enum Refusal {
     WorkloadTpmActivationFailed,
     /// A quote not signed by the AK, not a quote, or over another nonce.
     WorkloadTpmQuoteInvalid,
+    /// A request that must carry a DPoP proof came without one.
+    DpopMissing,
+    /// A DPoP proof failed a check; the reason names which (`dpop_*`, the
+    /// table `agents::dpop::DPOP_INVALID_REASONS`).
+    DpopInvalid(&'static str),
+    /// A DPoP proof without a nonce, or with one that is not current.
+    DpopNonceRequired,
+    /// A DPoP proof already seen (its key and `jti`), on any node.
+    DpopReplayed,
 }
 
 impl Refusal {
@@ -446,6 +455,9 @@ impl Refusal {
         Refusal::WorkloadTpmAttemptInvalid,
         Refusal::WorkloadTpmActivationFailed,
         Refusal::WorkloadTpmQuoteInvalid,
+        Refusal::DpopMissing,
+        Refusal::DpopNonceRequired,
+        Refusal::DpopReplayed,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -593,6 +605,10 @@ impl Refusal {
             Refusal::WorkloadTpmAttemptInvalid => "workload_tpm_attempt_invalid",
             Refusal::WorkloadTpmActivationFailed => "workload_tpm_activation_failed",
             Refusal::WorkloadTpmQuoteInvalid => "workload_tpm_quote_invalid",
+            Refusal::DpopMissing => "dpop_missing",
+            Refusal::DpopInvalid(reason) => reason,
+            Refusal::DpopNonceRequired => "dpop_nonce_required",
+            Refusal::DpopReplayed => "dpop_replayed",
         }
     }
 }

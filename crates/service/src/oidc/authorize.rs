@@ -324,6 +324,8 @@ impl Service {
                 backup_met: credentials >= self.config.policy.min_credentials,
                 session_bound,
                 device,
+                task: None,
+                task_request: None,
             },
         };
         match self.decide(&request) {

@@ -23,6 +23,8 @@ fn route(principal: Option<AccessPrincipal>, path: &str, tier: i64) -> AccessReq
             backup_met: true,
             session_bound: false,
             device: None,
+            task: None,
+            task_request: None,
         },
     }
 }
