@@ -301,6 +301,11 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
     let mut jobs = Jobs::new();
     jobs.every(jobs::PURGE_EVERY, jobs::Purge(service.clone()));
     jobs.every(jobs::ROTATE_KEYS_EVERY, jobs::RotateKeys(service.clone()));
+    jobs.every(jobs::EXPIRE_TASKS_EVERY, jobs::ExpireTasks(service.clone()));
+    jobs.every(
+        jobs::FLUSH_TASK_USES_EVERY,
+        jobs::FlushTaskUses(service.clone()),
+    );
     jobs.every(
         jobs::workloads::rotate_ca_every(&service),
         jobs::workloads::RotateCa(service.clone()),

@@ -8,7 +8,9 @@
 //! - the FIDO metadata fetch, every `--mds-refresh` seconds, when
 //!   `--mds-url` is set;
 //! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`];
-//! - the workload CA's rotation and federated bundle fetches (`workloads`).
+//! - the workload CA's rotation and federated bundle fetches (`workloads`);
+//! - the task use events (`task.use`), every [`FLUSH_TASK_USES_EVERY`];
+//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`].
 
 pub(crate) mod workloads;
 
@@ -28,6 +30,15 @@ pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// How often the signing keys' schedule is checked: a step is due at
 /// most this late (the schedule is days; the check is a read).
 pub(crate) const ROTATE_KEYS_EVERY: Duration = Duration::from_secs(60);
+
+/// How often this node writes the `task.use` events of the requests
+/// agents made since the last time (one per task, with the count).
+pub(crate) const FLUSH_TASK_USES_EVERY: Duration = Duration::from_secs(60);
+
+/// How often tasks past their approval deadline or lifetime are expired:
+/// forward-auth refuses an overdue task at once by itself; the job records
+/// the expiry (`task.expire`) within seconds.
+pub(crate) const EXPIRE_TASKS_EVERY: Duration = Duration::from_secs(10);
 
 /// How long a stop waits for a run under way (a purge takes
 /// milliseconds) before abandoning it: a metadata fetch may take up to a
@@ -149,6 +160,35 @@ impl Job for RefreshMetadata {
             Err(e) => {
                 tracing::warn!(error = %e, "FIDO metadata fetch failed; the last good BLOB stays")
             }
+        }
+    }
+}
+
+/// Writes the aggregated task use events (issue 18).
+pub(crate) struct FlushTaskUses(pub(crate) Arc<Service>);
+
+impl Job for FlushTaskUses {
+    async fn run(&mut self) {
+        match self.0.flush_task_uses().await {
+            Ok(0) => {}
+            Ok(tasks) => tracing::debug!(tasks, "recorded task uses"),
+            Err(e) => {
+                tracing::warn!(error = %e, "task uses not recorded; the next run tries again")
+            }
+        }
+    }
+}
+
+/// Expires agents' tasks whose approval deadline or lifetime passed
+/// (each with its `task.expire`).
+pub(crate) struct ExpireTasks(pub(crate) Arc<Service>);
+
+impl Job for ExpireTasks {
+    async fn run(&mut self) {
+        match self.0.expire_tasks().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired tasks"),
+            Err(e) => tracing::warn!(error = %e, "task expiry failed; the next run tries again"),
         }
     }
 }

@@ -46,7 +46,10 @@ pub use access::{
     PolicyLoad,
 };
 pub use account::{Account, InvitationState, OpenRecovery, Revoked};
-pub use agents::{AgentView, TaskSettings, TaskStatus, TaskView};
+pub use agents::{
+    AgentView, NewAgent, TaskFilter, TaskRequest, TaskSettings, TaskStatus, TaskView,
+};
+pub use agents::{TokenProof, TOKEN_EXCHANGE};
 pub use alerts::AlertThresholds;
 pub use authentication::{AuthenticationRequest, SignedIn};
 pub use backchannel::{LogoutRetry, OutgoingLogout, LOGOUT_BACKOFF_MS, MAX_LOGOUT_ATTEMPTS};
@@ -130,6 +133,8 @@ pub struct Service {
     oidc: oidc::Oidc,
     /// Workload identity: the CA authorities this node has loaded.
     workloads: workloads::Workloads,
+    /// Agents: task uses counted on this node since the last flush.
+    agents: agents::Agents,
     /// DPoP: the nonce key, once loaded (issue 18).
     dpop: agents::nonce::NonceKey,
 }
@@ -157,6 +162,7 @@ impl Service {
             forward,
             oidc: oidc::Oidc::default(),
             workloads: workloads::Workloads::default(),
+            agents: agents::Agents::default(),
             dpop: agents::nonce::NonceKey::default(),
             config,
         }

@@ -24,6 +24,8 @@ mod signing_keys;
 mod single_use;
 mod workload_ca;
 mod workloads;
+// Issue 18: live tasks by what ends them.
+mod agent_tasks;
 
 pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use dbsc::DbscSessionRow;

@@ -524,6 +524,8 @@ fn envoy_config(port: u16, keybound: u16, app: u16) -> String {
                     - exact: cookie
                     - exact: accept
                     - exact: x-forwarded-proto
+                    - exact: authorization
+                    - exact: dpop
                 authorization_response:
                   allowed_upstream_headers:
                     patterns:
@@ -531,6 +533,12 @@ fn envoy_config(port: u16, keybound: u16, app: u16) -> String {
                     - exact: remote-groups
                     - exact: remote-name
                     - exact: remote-tier
+                    - exact: remote-agent
+                    - exact: remote-task
+                  allowed_client_headers:
+                    patterns:
+                    - exact: www-authenticate
+                    - exact: dpop-nonce
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router

@@ -105,14 +105,25 @@ async fn decide(
     let Ok(request) = asked else {
         return plain(StatusCode::BAD_REQUEST, "malformed forwarded request");
     };
-    let cookie = cookies::get(headers, cookies::SESSION).filter(|c| cookies::is_minted(c));
-    let bound = cookies::get(headers, keybound_service::BOUND_COOKIE);
     let ctx = client::context(state, headers, extensions);
-    let decision = state
-        .service
-        .forward_auth(cookie.as_deref(), bound.as_deref(), &request, &ctx)
-        .await;
+    let decision = match agent_credentials(headers) {
+        Some(Presented::Dpop { token, proof }) => {
+            state
+                .service
+                .forward_auth_task(token, proof, &request, &ctx)
+                .await
+        }
+        Some(Presented::Bearer(token)) => {
+            match state.service.forward_auth_bearer(token, &ctx).await {
+                Ok(Some(refused)) => Ok(refused),
+                Ok(None) => session_decision(state, headers, &request, &ctx).await,
+                Err(e) => Err(e),
+            }
+        }
+        None => session_decision(state, headers, &request, &ctx).await,
+    };
     match decision {
+        Ok(ForwardDecision::Unauthorized { error, nonce }) => dpop_refused(error, nonce),
         Ok(ForwardDecision::Allow(grant)) => granted(&grant),
         Ok(ForwardDecision::SignIn) => {
             let to = format!("{}/?{}", origin(state), rd(&request, None));
@@ -128,6 +139,73 @@ async fn decide(
             plain(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
     }
+}
+
+/// The person's decision: the session cookie (and DBSC bound cookie).
+async fn session_decision(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &ForwardedRequest,
+    ctx: &keybound_service::ClientContext,
+) -> Result<ForwardDecision, keybound_service::ServiceError> {
+    let cookie = cookies::get(headers, cookies::SESSION).filter(|c| cookies::is_minted(c));
+    let bound = cookies::get(headers, keybound_service::BOUND_COOKIE);
+    state
+        .service
+        .forward_auth(cookie.as_deref(), bound.as_deref(), request, ctx)
+        .await
+}
+
+/// The longest `Authorization` or `DPoP` header read (a token and some).
+const MAX_AGENT_HEADER: usize = 16 * 1024 + 16;
+
+/// What an agent presented: `Authorization: DPoP <token>` with the
+/// `DPoP` proof, or a token as `Bearer` (refused if it is a task token).
+enum Presented<'h> {
+    Dpop {
+        token: &'h str,
+        proof: Option<&'h str>,
+    },
+    Bearer(&'h str),
+}
+
+/// The one value of `name` (sent twice or unreadable: as absent).
+fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() || value.len() > MAX_AGENT_HEADER {
+        return None;
+    }
+    value.to_str().ok().map(str::trim)
+}
+
+fn agent_credentials(headers: &HeaderMap) -> Option<Presented<'_>> {
+    let (scheme, token) = single(headers, header::AUTHORIZATION)?.split_once(' ')?;
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("dpop") {
+        let proof = single(headers, header::HeaderName::from_static("dpop"));
+        Some(Presented::Dpop { token, proof })
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Presented::Bearer(token))
+    } else {
+        None
+    }
+}
+
+/// 401 for a task token or proof that does not hold (RFC 9449 §7.1),
+/// with a fresh nonce.
+fn dpop_refused(error: &str, nonce: Option<String>) -> Response {
+    let mut response = plain(StatusCode::UNAUTHORIZED, "invalid task token");
+    let challenge = format!("DPoP error=\"{error}\", algs=\"ES256 RS256 EdDSA\"");
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
 }
 
 /// keybound's own origin, where the sign-in page is.
@@ -173,12 +251,19 @@ fn go(family: Family, headers: &HeaderMap, to: &str) -> Response {
 /// refused rather than dropped: an app must never see a user without
 /// the rest.
 fn granted(grant: &Grant) -> Response {
-    let values = [
+    let mut values = vec![
         ("remote-user", grant.user.clone()),
         ("remote-groups", grant.groups.join(",")),
         ("remote-name", grant.name.clone()),
         ("remote-tier", grant.tier.to_string()),
     ];
+    // An agent's request under a task token (issue 18).
+    if let Some(agent) = &grant.agent {
+        values.push(("remote-agent", agent.clone()));
+    }
+    if let Some(task) = &grant.task {
+        values.push(("remote-task", task.clone()));
+    }
     let mut response = plain(StatusCode::OK, "ok");
     for (name, value) in values {
         let Ok(value) = HeaderValue::from_str(&value) else {

@@ -22,7 +22,7 @@ use axum::http::{Extensions, HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use keybound_service::{ClientCredentials, EventKind, OidcParams};
+use keybound_service::{ClientCredentials, EventKind, OidcParams, TokenProof};
 
 use crate::client::context;
 use crate::cookies;
@@ -155,10 +155,47 @@ async fn token(
     };
     let credentials = basic_credentials(&headers);
     let ctx = context(&state, &headers, &extensions);
-    match state.service.oidc_token(&params, &credentials, &ctx).await {
+    // RFC 9449 §4.1: one `DPoP` header; two are as a malformed one.
+    let mut dpop = headers.get_all(DPOP).iter();
+    let proof = match (dpop.next(), dpop.next()) {
+        (Some(one), None) => Some(one.to_str().unwrap_or("")),
+        (Some(_), Some(_)) => Some(""),
+        (None, _) => None,
+    };
+    let url = format!("{}/oauth2/token", state.service.config().oidc.issuer);
+    let proof = TokenProof {
+        dpop: proof,
+        url: &url,
+    };
+    let answer = match state
+        .service
+        .oidc_token(&params, &credentials, &proof, &ctx)
+        .await
+    {
         Ok(tokens) => reply::private_json(tokens),
         Err(e) => reply::json_error(&e, credentials.basic.is_some()),
+    };
+    with_dpop_nonce(&state, answer).await
+}
+
+/// The `DPoP` request header (RFC 9449 §4.1).
+const DPOP: &str = "dpop";
+
+/// Every token endpoint answer carries a fresh `DPoP-Nonce` (RFC 9449
+/// §8) when nonces are on, so an agent needs no extra round trip.
+async fn with_dpop_nonce(state: &AppState, mut response: Response) -> Response {
+    if !state.service.config().dpop_nonce {
+        return response;
     }
+    match state.service.dpop_nonce().await {
+        Ok(nonce) => {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&nonce) {
+                response.headers_mut().insert("dpop-nonce", value);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "no DPoP nonce"),
+    }
+    response
 }
 
 async fn userinfo(

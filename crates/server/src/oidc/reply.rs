@@ -61,6 +61,9 @@ pub(super) fn json_error(e: &OidcError, basic: bool) -> Response {
     let OidcError::OAuth(error) = e else {
         return server_error(e);
     };
+    // `use_dpop_nonce` and `invalid_dpop_proof` are 400 at the token
+    // endpoint (RFC 9449 §8, §5), as every other error but
+    // `invalid_client`.
     let status = match error {
         OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,

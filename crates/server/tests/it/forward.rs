@@ -515,3 +515,59 @@ async fn too_low_a_tier_is_sent_to_step_up_and_an_unpermitted_app_is_forbidden()
         Some("default deny")
     );
 }
+
+/// An agent's `Authorization: DPoP` that does not hold: 401 with the
+/// RFC 9449 challenge and a fresh nonce, never the sign-in redirect; a
+/// bearer token that is not a task token goes the person's way.
+#[tokio::test]
+async fn a_task_token_that_does_not_hold_gets_a_dpop_challenge() {
+    let (app, _) = proxied_app().await;
+    let mut browser = Browser::new(app);
+    let headers = with(
+        NGINX,
+        &[("authorization", "DPoP not.a.token"), ("dpop", "x.y.z")],
+    );
+    let (status, headers) = ask(&mut browser, "/api/authz/auth-request", &headers).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let challenge = headers.get("www-authenticate").unwrap().to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("algs=\"ES256"), "{challenge}");
+    assert!(headers.get("dpop-nonce").is_some());
+    assert!(headers.get("location").is_none(), "no sign-in for agents");
+
+    let headers = with(TRAEFIK, &[("authorization", "Bearer not-a-task-token")]);
+    let (status, headers) = ask(&mut browser, "/api/authz/forward-auth", &headers).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("www-authenticate").is_none());
+    assert!(
+        headers.get("location").is_some(),
+        "sign in, as without a token"
+    );
+}
+
+/// The token exchange without a DPoP proof: 400 `invalid_request` (no
+/// bearer tokens for agents), with a nonce for the retry.
+#[tokio::test]
+async fn the_token_exchange_wants_a_dpop_proof_and_hands_out_a_nonce() {
+    let (app, _) = proxied_app().await;
+    let mut browser = Browser::new(app);
+    let body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+                &actor_token=a.b.c&actor_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt\
+                &subject_token=a.b.c&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt\
+                &task_id=t1";
+    let (status, headers, reply) = browser
+        .request(
+            "POST",
+            "/oauth2/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["error"], "invalid_request");
+    assert!(headers.get("dpop-nonce").is_some());
+}

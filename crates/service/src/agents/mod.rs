@@ -11,6 +11,17 @@
 //! entitlement, the agent's owner. Every issuance, approval and end is an
 //! audit event carrying the chain person -> agent -> task.
 
+pub(crate) mod exchange;
+pub(crate) mod forward;
+pub(crate) mod tokens;
+pub(crate) mod usage;
+
+#[cfg(test)]
+mod task_tests;
+
+pub use exchange::{TokenProof, TOKEN_EXCHANGE};
+pub(crate) use usage::Agents;
+
 use keybound_store::TaskRow;
 
 /// The task settings (`--task-*`).
@@ -177,7 +188,16 @@ pub struct AgentView {
     /// Registered, ms.
     pub created_ms: i64,
 }
-pub(crate) mod policy;
 
+pub(crate) mod authenticate;
+pub(crate) mod bounds;
 pub(crate) mod dpop;
+pub(crate) mod lifecycle;
 pub(crate) mod nonce;
+pub(crate) mod policy;
+pub(crate) mod registry;
+pub(crate) mod tasks;
+
+pub use lifecycle::TaskFilter;
+pub use registry::NewAgent;
+pub use tasks::TaskRequest;

@@ -51,8 +51,13 @@ pub struct Grant {
     pub name: String,
     /// Its groups (`Remote-Groups`).
     pub groups: Vec<String>,
-    /// The tier the session proved (`Remote-Tier`).
+    /// The tier the session proved (`Remote-Tier`); for an agent's task
+    /// token, the tier of the task's approval (0 when unattended).
     pub tier: i64,
+    /// The agent making the request with a task token (`Remote-Agent`).
+    pub agent: Option<String>,
+    /// The task it acts under (`Remote-Task`).
+    pub task: Option<String>,
 }
 
 /// What forward-auth answers a proxy.
@@ -71,6 +76,14 @@ pub enum ForwardDecision {
         user: String,
         /// Ids of the deciding policies.
         policies: Vec<String>,
+    },
+    /// A DPoP-bound task token (or its proof) that does not hold: 401
+    /// with `WWW-Authenticate: DPoP error="<error>"` (RFC 9449 §7.1).
+    Unauthorized {
+        /// `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+        error: &'static str,
+        /// A fresh nonce for the `DPoP-Nonce` header.
+        nonce: Option<String>,
     },
 }
 
@@ -151,6 +164,8 @@ impl Service {
                 name: s.name.clone(),
                 groups: s.groups.clone(),
                 tier: s.tier,
+                agent: None,
+                task: None,
             }),
             // Allowed without a session: still nobody the app could be
             // told about, so sign in.

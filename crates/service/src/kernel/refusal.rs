@@ -309,6 +309,92 @@ pub enum Refusal {
     DpopNonceRequired,
     /// A DPoP proof already seen (its key and `jti`), on any node.
     DpopReplayed,
+    // Task tokens (issue 18, h-exchange).
+    /// A token exchange without an `actor_token` (the agent's proof).
+    ExchangeActorMissing,
+    /// A token exchange whose `actor_token_type` is not a JWT.
+    ExchangeActorTypeUnsupported,
+    /// A token exchange naming no `task_id`.
+    ExchangeTaskMissing,
+    /// A token exchange for a task that does not exist or is another agent's.
+    ExchangeTaskUnknown,
+    /// A token exchange for a task that is not active (pending, denied, ended, expired).
+    ExchangeTaskNotActive,
+    /// A token exchange for a task whose lifetime has passed.
+    ExchangeTaskExpired,
+    /// A subject token that is not live, not ours, or of the wrong type.
+    ExchangeSubjectInvalid,
+    /// A subject token of someone other than the task's delegator (or, autonomous, another agent).
+    ExchangeSubjectNotDelegator,
+    /// The task's delegator is no longer active.
+    ExchangeDelegatorNotActive,
+    /// A `resource` the task does not cover (RFC 8707 `invalid_target`).
+    ExchangeResourceNotInTask,
+    /// A `scope` value that is not one of the task's actions.
+    ExchangeScopeNotInTask,
+    /// A task token whose signature, `typ` or claims do not verify.
+    TaskTokenInvalid,
+    /// A task token past its `exp`.
+    TaskTokenExpired,
+    /// A task token with no row (never issued here).
+    TaskTokenUnknown,
+    /// A task token revoked (RFC 7009).
+    TaskTokenRevoked,
+    /// A DPoP-bound task token presented as a bearer token.
+    TaskTokenAsBearer,
+    /// A task token whose task is no longer active or has run out.
+    TaskTokenTaskEnded,
+    /// A task token whose agent, its owner or its delegator is no longer active.
+    TaskTokenAgentNotActive,
+    /// A DPoP proof signed by a key other than the one the token is bound to.
+    TaskTokenKeyMismatch,
+    /// A task token used at a URL outside its audience (its resources).
+    TaskTokenWrongResource,
+    // Agents and task credentials (issue 18).
+    /// An agent's SPIFFE ID that does not parse or is outside this trust domain.
+    AgentInvalidSpiffeId,
+    /// An agent's key that is not a usable public JWK (private members, weak or unknown type).
+    AgentInvalidKey,
+    /// An agent registered with neither or both of a SPIFFE ID and a key.
+    AgentProofChoice,
+    /// An agent's description that is too long or not printable.
+    AgentInvalidDescription,
+    /// The agent's name is taken by another identity.
+    AgentNameTaken,
+    /// Another agent is registered with this SPIFFE ID.
+    AgentSpiffeIdTaken,
+    /// Another agent is registered with this key.
+    AgentKeyTaken,
+    /// An agent's owner who is not an active person.
+    AgentOwnerNotActive,
+    /// An agent proof naming no registered agent.
+    AgentUnknown,
+    /// An agent proof that does not verify (signature, algorithm, audience, claims).
+    AgentProofInvalid,
+    /// An agent proof past its expiry, not yet valid, or living too long.
+    AgentProofExpired,
+    /// An agent key assertion whose `jti` was used already.
+    AgentProofReplayed,
+    /// An agent that is disabled or removed, or whose identity is not active.
+    AgentDisabled,
+    /// A task's resources: none, too many, or one that is not an absolute https URI within bounds.
+    TaskInvalidResource,
+    /// A task's actions: none, too many, or one outside `[a-z0-9:._-]{1,64}`.
+    TaskInvalidAction,
+    /// A task's purpose that is too long or not printable.
+    TaskInvalidPurpose,
+    /// A task's lifetime outside 60 s to `--task-max-lifetime`.
+    TaskInvalidLifetime,
+    /// A task's delegator who is not an active person.
+    TaskDelegatorNotActive,
+    /// The agent has as many tasks waiting for approval as it may.
+    TaskTooManyPending,
+    /// Policy does not let the agent ask for this task.
+    TaskNotPermitted,
+    /// A task that does not exist or is not the caller's.
+    TaskUnknown,
+    /// A task that has already ended, been denied or expired.
+    TaskNotLive,
 }
 
 impl Refusal {
@@ -458,6 +544,48 @@ impl Refusal {
         Refusal::DpopMissing,
         Refusal::DpopNonceRequired,
         Refusal::DpopReplayed,
+        Refusal::ExchangeActorMissing,
+        Refusal::ExchangeActorTypeUnsupported,
+        Refusal::ExchangeTaskMissing,
+        Refusal::ExchangeTaskUnknown,
+        Refusal::ExchangeTaskNotActive,
+        Refusal::ExchangeTaskExpired,
+        Refusal::ExchangeSubjectInvalid,
+        Refusal::ExchangeSubjectNotDelegator,
+        Refusal::ExchangeDelegatorNotActive,
+        Refusal::ExchangeResourceNotInTask,
+        Refusal::ExchangeScopeNotInTask,
+        Refusal::TaskTokenInvalid,
+        Refusal::TaskTokenExpired,
+        Refusal::TaskTokenUnknown,
+        Refusal::TaskTokenRevoked,
+        Refusal::TaskTokenAsBearer,
+        Refusal::TaskTokenTaskEnded,
+        Refusal::TaskTokenAgentNotActive,
+        Refusal::TaskTokenKeyMismatch,
+        Refusal::TaskTokenWrongResource,
+        Refusal::AgentInvalidSpiffeId,
+        Refusal::AgentInvalidKey,
+        Refusal::AgentProofChoice,
+        Refusal::AgentInvalidDescription,
+        Refusal::AgentNameTaken,
+        Refusal::AgentSpiffeIdTaken,
+        Refusal::AgentKeyTaken,
+        Refusal::AgentOwnerNotActive,
+        Refusal::AgentUnknown,
+        Refusal::AgentProofInvalid,
+        Refusal::AgentProofExpired,
+        Refusal::AgentProofReplayed,
+        Refusal::AgentDisabled,
+        Refusal::TaskInvalidResource,
+        Refusal::TaskInvalidAction,
+        Refusal::TaskInvalidPurpose,
+        Refusal::TaskInvalidLifetime,
+        Refusal::TaskDelegatorNotActive,
+        Refusal::TaskTooManyPending,
+        Refusal::TaskNotPermitted,
+        Refusal::TaskUnknown,
+        Refusal::TaskNotLive,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -609,6 +737,48 @@ impl Refusal {
             Refusal::DpopInvalid(reason) => reason,
             Refusal::DpopNonceRequired => "dpop_nonce_required",
             Refusal::DpopReplayed => "dpop_replayed",
+            Refusal::ExchangeActorMissing => "exchange_actor_missing",
+            Refusal::ExchangeActorTypeUnsupported => "exchange_actor_type_unsupported",
+            Refusal::ExchangeTaskMissing => "exchange_task_missing",
+            Refusal::ExchangeTaskUnknown => "exchange_task_unknown",
+            Refusal::ExchangeTaskNotActive => "exchange_task_not_active",
+            Refusal::ExchangeTaskExpired => "exchange_task_expired",
+            Refusal::ExchangeSubjectInvalid => "exchange_subject_invalid",
+            Refusal::ExchangeSubjectNotDelegator => "exchange_subject_not_delegator",
+            Refusal::ExchangeDelegatorNotActive => "exchange_delegator_not_active",
+            Refusal::ExchangeResourceNotInTask => "exchange_resource_not_in_task",
+            Refusal::ExchangeScopeNotInTask => "exchange_scope_not_in_task",
+            Refusal::TaskTokenInvalid => "task_token_invalid",
+            Refusal::TaskTokenExpired => "task_token_expired",
+            Refusal::TaskTokenUnknown => "task_token_unknown",
+            Refusal::TaskTokenRevoked => "task_token_revoked",
+            Refusal::TaskTokenAsBearer => "task_token_as_bearer",
+            Refusal::TaskTokenTaskEnded => "task_token_task_ended",
+            Refusal::TaskTokenAgentNotActive => "task_token_agent_not_active",
+            Refusal::TaskTokenKeyMismatch => "task_token_key_mismatch",
+            Refusal::TaskTokenWrongResource => "task_token_wrong_resource",
+            Refusal::AgentInvalidSpiffeId => "agent_invalid_spiffe_id",
+            Refusal::AgentInvalidKey => "agent_invalid_key",
+            Refusal::AgentProofChoice => "agent_proof_choice",
+            Refusal::AgentInvalidDescription => "agent_invalid_description",
+            Refusal::AgentNameTaken => "agent_name_taken",
+            Refusal::AgentSpiffeIdTaken => "agent_spiffe_id_taken",
+            Refusal::AgentKeyTaken => "agent_key_taken",
+            Refusal::AgentOwnerNotActive => "agent_owner_not_active",
+            Refusal::AgentUnknown => "agent_unknown",
+            Refusal::AgentProofInvalid => "agent_proof_invalid",
+            Refusal::AgentProofExpired => "agent_proof_expired",
+            Refusal::AgentProofReplayed => "agent_proof_replayed",
+            Refusal::AgentDisabled => "agent_disabled",
+            Refusal::TaskInvalidResource => "task_invalid_resource",
+            Refusal::TaskInvalidAction => "task_invalid_action",
+            Refusal::TaskInvalidPurpose => "task_invalid_purpose",
+            Refusal::TaskInvalidLifetime => "task_invalid_lifetime",
+            Refusal::TaskDelegatorNotActive => "task_delegator_not_active",
+            Refusal::TaskTooManyPending => "task_too_many_pending",
+            Refusal::TaskNotPermitted => "task_not_permitted",
+            Refusal::TaskUnknown => "task_unknown",
+            Refusal::TaskNotLive => "task_not_live",
         }
     }
 }

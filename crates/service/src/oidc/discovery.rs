@@ -18,7 +18,13 @@ impl Service {
         if self.config.oidc.refresh_tokens {
             grants.push("refresh_token");
         }
+        // Agents trade their proof for a task token (RFC 8693, issue 18).
+        grants.push(crate::agents::TOKEN_EXCHANGE);
         let assertion_algs: Vec<&str> = crate::oidc::assertion::ALGORITHMS
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        let dpop_algs: Vec<&str> = keybound_jose::DPOP_ALGORITHMS
             .iter()
             .map(|a| a.as_str())
             .collect();
@@ -58,6 +64,7 @@ impl Service {
             "authorization_response_iss_parameter_supported": true,
             "backchannel_logout_supported": true,
             "backchannel_logout_session_supported": true,
+            "dpop_signing_alg_values_supported": dpop_algs,
         })
     }
 }

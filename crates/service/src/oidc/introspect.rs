@@ -38,7 +38,7 @@ impl Service {
     }
 
     /// The live token behind `token`, if it is one.
-    async fn live_token(
+    pub(crate) async fn live_token(
         &self,
         tx: &mut ReadTx,
         token: &str,
@@ -124,6 +124,10 @@ impl Service {
                 )
                 .await);
         }
+        // A task token may be revoked by whoever holds it (issue 18).
+        if let Some(()) = self.revoke_task_token(params, ctx).await? {
+            return Ok(());
+        }
         let client = match self.authenticate_client(params, credentials).await {
             Ok(client) => client,
             Err((reason, OidcError::OAuth(told))) => {
@@ -207,6 +211,9 @@ impl Service {
                     .await)
             }
         };
+        if let Some(answer) = self.introspect_task_token(token).await? {
+            return Ok(answer);
+        }
         let mut tx = self.kernel.store.read().await?;
         let Some(live) = self.live_token(&mut tx, token).await? else {
             return Ok(json!({"active": false}));

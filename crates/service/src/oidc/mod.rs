@@ -53,6 +53,12 @@ pub enum OAuthError {
     InteractionRequired,
     /// `invalid_token` (a bearer token at UserInfo)
     InvalidToken,
+    /// `invalid_target` (RFC 8707 §2: a `resource` the grant does not cover)
+    InvalidTarget,
+    /// `invalid_dpop_proof` (RFC 9449 §5: a DPoP proof that fails a check)
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8: retry with the `DPoP-Nonce` sent)
+    UseDpopNonce,
 }
 
 impl OAuthError {
@@ -70,6 +76,9 @@ impl OAuthError {
             OAuthError::LoginRequired => "login_required",
             OAuthError::InteractionRequired => "interaction_required",
             OAuthError::InvalidToken => "invalid_token",
+            OAuthError::InvalidTarget => "invalid_target",
+            OAuthError::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthError::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -135,7 +144,7 @@ const MAX_REFUSAL_SOURCES: usize = 10_000;
 
 impl RefusalWindow {
     /// Whether a refusal from `source` at `now_ms` is to be audited.
-    fn admit(&mut self, source: Option<&str>, now_ms: i64) -> bool {
+    pub(crate) fn admit(&mut self, source: Option<&str>, now_ms: i64) -> bool {
         let minute = now_ms.div_euclid(60_000);
         if minute != self.minute {
             self.minute = minute;

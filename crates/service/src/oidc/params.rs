@@ -22,6 +22,8 @@ pub(crate) fn bound(name: &str) -> usize {
         "scope" | "acr_values" => 512,
         "refresh_token" => 128,
         "token" | "id_token_hint" | "client_assertion" => keybound_jose::MAX_TOKEN_LEN,
+        "subject_token" | "actor_token" => keybound_jose::MAX_TOKEN_LEN,
+        "task_id" => 64,
         _ => DEFAULT_MAX,
     }
 }
@@ -65,6 +67,28 @@ impl OidcParams {
             Some((_, v)) => Ok(Some(v)),
             None => Ok(None),
         }
+    }
+
+    /// Every value of a repeatable parameter (RFC 8707 `resource`), each
+    /// within its bound and free of control characters; empty ones are
+    /// absent. [`Refusal::OidcMalformedRequest`] past `max` values.
+    pub(crate) fn all(&self, name: &str, max: usize) -> Result<Vec<&str>, Refusal> {
+        let mut values = Vec::new();
+        for (_, v) in self.0.iter().filter(|(k, _)| k == name) {
+            if v.len() > bound(name) {
+                return Err(Refusal::OidcOversizedParameter);
+            }
+            if v.chars().any(char::is_control) {
+                return Err(Refusal::OidcMalformedRequest);
+            }
+            if !v.is_empty() {
+                values.push(v.as_str());
+            }
+        }
+        if values.len() > max {
+            return Err(Refusal::OidcMalformedRequest);
+        }
+        Ok(values)
     }
 
     /// [`OidcParams::get`], and absent is [`Refusal::OidcMalformedRequest`].

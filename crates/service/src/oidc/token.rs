@@ -19,13 +19,13 @@ use crate::tokens::{hash_token, hex_id};
 use crate::{ClientContext, EventKind, Refusal, Service};
 
 /// What a refused token request is told, and why (for the audit log).
-type Refused = (Refusal, OidcError);
+pub(crate) type Refused = (Refusal, OidcError);
 
-fn refused(reason: Refusal, told: OAuthError) -> Refused {
+pub(crate) fn refused(reason: Refusal, told: OAuthError) -> Refused {
     (reason, OidcError::OAuth(told))
 }
 
-fn internal(e: impl Into<OidcError>) -> Refused {
+pub(crate) fn internal(e: impl Into<OidcError>) -> Refused {
     (Refusal::OidcMalformedRequest, e.into())
 }
 
@@ -76,15 +76,27 @@ impl Service {
     /// into `params`, client credentials from the `Authorization` header):
     /// the JSON reply of RFC 6749 §5.1, or the refusal to send as §5.2.
     /// Every refusal is audited; nothing is issued with one.
+    ///
+    /// `proof` is the request's `DPoP` header and the token endpoint's
+    /// URL: the token exchange for agents (RFC 8693) needs both.
     pub async fn oidc_token(
         &self,
         params: &OidcParams,
         credentials: &ClientCredentials,
+        proof: &crate::agents::TokenProof<'_>,
         ctx: &ClientContext,
     ) -> Result<Value, OidcError> {
         let mut event = self.event(EventKind::OidcToken, ctx);
         self.oidc_ready().await?;
-        let attempt = self.try_token(params, credentials, &mut event).await;
+        let attempt = match params.get("grant_type") {
+            // No client authentication: the actor token authenticates the
+            // agent.
+            Ok(Some(crate::agents::TOKEN_EXCHANGE)) if !params.any_oversized() => {
+                event.kind = EventKind::TaskToken.as_str().to_owned();
+                self.exchange_task_token(params, proof, &mut event).await
+            }
+            _ => self.try_token(params, credentials, &mut event).await,
+        };
         match attempt {
             Ok(reply) => Ok(reply),
             Err((reason, OidcError::OAuth(told))) => {

@@ -25,6 +25,10 @@ pub struct Offboarded {
     pub devices: usize,
     /// Workload registration entries removed (their SVIDs revoked).
     pub workload_entries: usize,
+    /// Agents they owned, disabled (their tasks ended).
+    pub agents_disabled: u64,
+    /// Tasks they had delegated, ended.
+    pub tasks_ended: u64,
 }
 
 impl Service {
@@ -124,6 +128,15 @@ impl Service {
         // removed with its workload.entry.remove, its SVIDs revoked.
         done.workload_entries = self
             .remove_entries_of(&mut tx, &identity.id, actor, ctx)
+            .await?;
+        // Their agents are disabled and every task hanging on them ends
+        // (issue 18): as owner (agent.disable, task.end) and as delegator.
+        let template = event(EventKind::AdminOffboard);
+        done.agents_disabled = self
+            .disable_agents_of(&mut tx, &identity.id, &template)
+            .await?;
+        done.tasks_ended = self
+            .end_tasks_delegated_by(&mut tx, &identity.id, &template)
             .await?;
         for grant in tx.void_grants_of(&identity.id, now).await? {
             let mut e = event(EventKind::OffboardVoidGrant);

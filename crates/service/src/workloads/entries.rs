@@ -270,7 +270,22 @@ impl Service {
         let revoked = tx.revoke_workload_svids_of_entry(&row.id, now).await?;
         let mut event =
             self.workload_event(EventKind::WorkloadEntryRemove, ctx, actor, &row.spiffe_id);
+        // Tasks of an agent that proved itself with this SPIFFE ID end with
+        // the identity it proved (issue 18).
+        let ended = self
+            .end_tasks_for_spiffe_ids(
+                tx,
+                std::slice::from_ref(&row.spiffe_id),
+                "workload_entry_removed",
+                &event,
+            )
+            .await?;
         event.reason = Some(format!("entry {} {why}; {revoked} SVIDs revoked", row.id));
+        if ended > 0 {
+            event
+                .details
+                .insert("tasks_ended".into(), ended.to_string());
+        }
         tx.record(event).await?;
         Ok(())
     }

@@ -316,6 +316,22 @@ impl Service {
                 .await);
         }
         let revoked = tx.revoke_workload_svids_of_node(&row.name, now).await?;
+        // Tasks of agents whose SPIFFE IDs this node served end: the JWT-SVIDs
+        // it handed out can no longer be trusted (issue 18).
+        let spiffe_ids: Vec<String> = self
+            .entries_of_node(&mut tx, &row)
+            .await?
+            .into_iter()
+            .map(|e| e.spiffe_id)
+            .collect();
+        let ended = self
+            .end_tasks_for_spiffe_ids(&mut tx, &spiffe_ids, "node_decommissioned", &event)
+            .await?;
+        if ended > 0 {
+            event
+                .details
+                .insert("tasks_ended".into(), ended.to_string());
+        }
         event.severity = Some(keybound_audit::Severity::Warning);
         event.reason = Some(format!(
             "node {} decommissioned; {revoked} SVIDs revoked",

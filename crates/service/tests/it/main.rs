@@ -22,6 +22,7 @@ use serde_json::Value;
 
 mod access;
 mod account;
+mod agents;
 mod alerts;
 mod authority;
 mod bounds;

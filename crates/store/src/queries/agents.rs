@@ -103,7 +103,7 @@ pub struct TaskRow {
     pub last_used_ms: Option<i64>,
 }
 
-fn task_from_row(r: &dyn Fields) -> Result<TaskRow, StoreError> {
+pub(super) fn task_from_row(r: &dyn Fields) -> Result<TaskRow, StoreError> {
     Ok(TaskRow {
         id: r.text("id")?,
         agent_id: r.text("agent_id")?,

@@ -33,7 +33,7 @@ fn op() -> Operator {
 }
 
 /// A node agent's key, and the proofs it signs.
-struct NodeKey {
+pub(crate) struct NodeKey {
     key: JoseKey,
     jwk: Value,
 }
@@ -62,7 +62,7 @@ impl NodeKey {
     }
 
     /// A good proof by `node` for `POST path` at `now_ms`, with `jti`.
-    fn proof(&self, node: &str, path: &str, now_ms: i64, jti: &str) -> String {
+    pub(crate) fn proof(&self, node: &str, path: &str, now_ms: i64, jti: &str) -> String {
         self.proof_with(
             &self.jwk,
             &json!({"htm": "POST", "htu": format!("{SERVER}{path}"), "iat": now_ms / 1000,
@@ -87,7 +87,7 @@ async fn token(w: &World, node: &str, sets: &[&str]) -> JoinToken {
 }
 
 /// A node `name` (in `sets`) attested by join token with a fresh key.
-async fn attested(w: &World, name: &str, sets: &[&str]) -> NodeKey {
+pub(crate) async fn attested(w: &World, name: &str, sets: &[&str]) -> NodeKey {
     let key = NodeKey::new();
     let t = token(w, name, sets).await;
     w.service
@@ -104,7 +104,7 @@ async fn attested(w: &World, name: &str, sets: &[&str]) -> NodeKey {
 }
 
 /// An entry for `spiffe_id` under `parent`, owned by `owner`, uid `uid`.
-fn entry(spiffe_id: &str, parent: &str, owner: &str, uid: u32) -> NewEntry {
+pub(crate) fn entry(spiffe_id: &str, parent: &str, owner: &str, uid: u32) -> NewEntry {
     NewEntry {
         spiffe_id: spiffe_id.into(),
         parent: parent.into(),
@@ -114,14 +114,14 @@ fn entry(spiffe_id: &str, parent: &str, owner: &str, uid: u32) -> NewEntry {
     }
 }
 
-async fn add(w: &World, new: &NewEntry) -> Result<EntryView, ServiceError> {
+pub(crate) async fn add(w: &World, new: &NewEntry) -> Result<EntryView, ServiceError> {
     w.service
         .add_workload_entry((&op()).into(), new, &ctx())
         .await
 }
 
 /// A node call to `path` with `authorization`.
-fn call<'a>(authorization: &'a str, path: &'a str) -> NodeCall<'a> {
+pub(crate) fn call<'a>(authorization: &'a str, path: &'a str) -> NodeCall<'a> {
     NodeCall {
         authorization: Some(authorization),
         method: "POST",
