@@ -153,7 +153,7 @@ pub(crate) fn checked(settings: &ServeSettings) -> Result<checks::Report, String
 pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Config, String> {
     let origins = OriginPolicy::exact(settings.site.origins()?).map_err(|e| e.to_string())?;
     let mut config = Config::new(settings.site.rp_id()?, origins, secret);
-    settings.people.apply(&mut config);
+    settings.people.apply(&mut config)?;
     settings.registration.apply(&mut config.policy);
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);

@@ -69,6 +69,10 @@ enum Command {
     /// federated trust domains.
     Workload(Box<commands::workload::Workload>),
     Node(Box<commands::node::Node>),
+    /// Agents (issue 18): register, list, show and remove them.
+    Agents(Box<commands::agents::Agents>),
+    /// Agents' tasks: list, show and end them.
+    Task(Box<commands::agents::Task>),
 }
 
 fn main() -> ExitCode {
@@ -136,6 +140,8 @@ async fn start(command: Command, sources: Sources) -> ExitCode {
         Command::Policy(policy) => policy.run(&sources).await,
         Command::Workload(workload) => workload.run(&sources).await,
         Command::Node(node) => node.run(&sources).await,
+        Command::Agents(agents) => agents.run(&sources).await,
+        Command::Task(task) => task.run(&sources).await,
     };
     // What the log has queued is written out before the last word.
     drop(log);

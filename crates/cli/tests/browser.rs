@@ -27,6 +27,8 @@ mod dbsc;
 mod devices;
 #[path = "browser/forward.rs"]
 mod forward;
+#[path = "browser/tasks.rs"]
+mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -15,6 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 
 #[path = "it/admin.rs"]
 mod admin;
+#[path = "it/agents.rs"]
+mod agents;
 #[path = "it/checks.rs"]
 mod checks;
 #[path = "it/device_import.rs"]

@@ -374,6 +374,28 @@
     }
   }
 
+  // Approving an agent's task (issue 18): the server's options carry a
+  // challenge that is the hash of the task as shown; the passkey signs it.
+  async function approveTask(id) {
+    say("task-error", "");
+    try {
+      const options = await post("/me/tasks/" + encodeURIComponent(id) + "/approve/options", {});
+      delete options.status;
+      delete options.errorMessage;
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+      await post("/me/tasks/" + encodeURIComponent(id) + "/approve", credentialJSON(credential));
+      location.assign("/me?notice=task-approved#task-" + id);
+    } catch (e) {
+      const tooLow = e instanceof Failure && e.reply && e.reply.reason === "task_tier_too_low";
+      say(
+        "task-error",
+        tooLow
+          ? "This task needs a stronger passkey: approve it with a device-bound passkey or security key, with your PIN or biometric."
+          : explain(e, "The task was not approved. It may have expired or been decided already: reload the page.")
+      );
+    }
+  }
+
   function mePage() {
     const account = document.getElementById("account");
     const add = document.getElementById("add-passkey");
@@ -383,6 +405,9 @@
     // A fresh sign-in from this page replaces the session (a step-up).
     const stepUp = document.getElementById("step-up");
     if (stepUp) stepUp.addEventListener("click", () => signIn(""));
+    document.querySelectorAll("button.approve-task").forEach((button) => {
+      button.addEventListener("click", () => approveTask(button.dataset.taskId));
+    });
     if (!account) return;
     const userId = account.dataset.userId;
     const rpId = account.dataset.rpId;

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod access;
+mod agents;
 mod assets;
 mod ceremony;
 mod client;
@@ -126,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(assets::router())
         .merge(workload::router())
+        .merge(agents::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -2,6 +2,7 @@
 //! and its own), the service calls, and how their results are printed.
 
 pub(crate) mod admin;
+pub(crate) mod agents;
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod check_config;

@@ -57,11 +57,60 @@ pub(crate) struct PeopleSettings {
         default_value = "0"
     )]
     recovery_wait: Option<u32>,
+    /// Seconds an agent's task lives when the agent asks for no lifetime
+    /// (issue 18).
+    #[arg(
+        long,
+        env = "KEYBOUND_TASK_DEFAULT_LIFETIME",
+        value_name = "SECONDS",
+        default_value = "900"
+    )]
+    task_default_lifetime: Option<TaskSeconds>,
+    /// The longest lifetime an agent's task may have, seconds.
+    #[arg(
+        long,
+        env = "KEYBOUND_TASK_MAX_LIFETIME",
+        value_name = "SECONDS",
+        default_value = "3600"
+    )]
+    task_max_lifetime: Option<TaskSeconds>,
+    /// Seconds a task waits for a person's approval before it expires.
+    #[arg(
+        long,
+        env = "KEYBOUND_TASK_APPROVAL_TTL",
+        value_name = "SECONDS",
+        default_value = "600"
+    )]
+    task_approval_ttl: Option<TaskSeconds>,
+    /// Seconds one task token lives (never past its task).
+    #[arg(
+        long,
+        env = "KEYBOUND_TASK_TOKEN_TTL",
+        value_name = "SECONDS",
+        default_value = "300"
+    )]
+    task_token_ttl: Option<TokenSeconds>,
+    /// Require a server nonce in DPoP proofs (RFC 9449 §8): a proof made
+    /// in advance, or copied, stops working once the nonce turns over.
+    #[arg(
+        long,
+        env = "KEYBOUND_DPOP_NONCE",
+        value_name = "BOOL",
+        default_value = "true",
+        action = ArgAction::Set
+    )]
+    dpop_nonce: Option<bool>,
 }
 
+/// A task lifetime or approval deadline: a minute to a day.
+type TaskSeconds = Bounded<60, 86_400>;
+/// A task token's lifetime: ten seconds to an hour.
+type TokenSeconds = Bounded<10, 3600>;
+
 impl PeopleSettings {
-    /// Sets what is set; the rest keeps the service's defaults.
-    pub(crate) fn apply(&self, config: &mut Config) {
+    /// Sets what is set; the rest keeps the service's defaults. A default
+    /// task lifetime past the longest is refused.
+    pub(crate) fn apply(&self, config: &mut Config) -> Result<(), String> {
         if let Some(name) = &self.rp_name {
             config.rp_name.clone_from(name);
         }
@@ -80,5 +129,29 @@ impl PeopleSettings {
         if let Some(s) = self.recovery_wait {
             config.recovery.wait_ms = i64::from(s) * 1000;
         }
+        let seconds = |b: u64| i64::try_from(b).unwrap_or(i64::MAX);
+        let tasks = &mut config.tasks;
+        if let Some(s) = self.task_default_lifetime {
+            tasks.default_lifetime_s = seconds(s.get());
+        }
+        if let Some(s) = self.task_max_lifetime {
+            tasks.max_lifetime_s = seconds(s.get());
+        }
+        if let Some(s) = self.task_approval_ttl {
+            tasks.approval_ttl_s = seconds(s.get());
+        }
+        if let Some(s) = self.task_token_ttl {
+            tasks.token_ttl_s = seconds(s.get());
+        }
+        if tasks.default_lifetime_s > tasks.max_lifetime_s {
+            return Err(format!(
+                "--task-default-lifetime ({} s) is longer than --task-max-lifetime ({} s)",
+                tasks.default_lifetime_s, tasks.max_lifetime_s
+            ));
+        }
+        if let Some(on) = self.dpop_nonce {
+            config.dpop_nonce = on;
+        }
+        Ok(())
     }
 }

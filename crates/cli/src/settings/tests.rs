@@ -92,8 +92,57 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // Issue 17 (h-tpm) added tpm_ek_roots.
     flags_are_keys::<TpmSettings>();
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
-    // issue 17: + 8 (workloads) + 6 (node agent) + 1 (tpm).
-    assert_eq!(all_keys().len(), 69, "the keys the file has always had");
+    // issue 17: + 8 (workloads) + 6 (node agent) + 1 (tpm); issue 18
+    // (people): task_default_lifetime, task_max_lifetime,
+    // task_approval_ttl, task_token_ttl, dpop_nonce.
+    assert_eq!(all_keys().len(), 74, "the keys the file has always had");
+}
+
+/// The task settings (issue 18) are bounded, the default lifetime no
+/// longer than the longest, and DPoP nonces may be turned off.
+#[test]
+fn task_settings_are_bounded_and_consistent() {
+    for bad in [
+        ["--task-max-lifetime", "59"],
+        ["--task-default-lifetime", "86401"],
+        ["--task-approval-ttl", "0"],
+        ["--task-token-ttl", "3601"],
+        ["--dpop-nonce", "maybe"],
+    ] {
+        assert!(
+            Cli::try_parse_from(std::iter::once("keybound").chain(bad)).is_err(),
+            "{bad:?}"
+        );
+    }
+    let origins = || OriginPolicy::exact(["http://localhost:8080"]).unwrap();
+    let (cli, _) = parse(&[
+        "--task-default-lifetime",
+        "600",
+        "--task-max-lifetime",
+        "1200",
+        "--task-approval-ttl",
+        "120",
+        "--task-token-ttl",
+        "60",
+        "--dpop-nonce",
+        "false",
+    ]);
+    let mut config = Config::new("localhost", origins(), [0; 32]);
+    cli.people.apply(&mut config).unwrap();
+    assert_eq!(
+        config.tasks,
+        keybound_service::TaskSettings {
+            default_lifetime_s: 600,
+            max_lifetime_s: 1200,
+            approval_ttl_s: 120,
+            token_ttl_s: 60,
+        }
+    );
+    assert!(!config.dpop_nonce);
+    let (cli, _) = parse(&["--task-default-lifetime", "7200"]);
+    let mut config = Config::new("localhost", origins(), [0; 32]);
+    let refused = cli.people.apply(&mut config).unwrap_err();
+    assert!(refused.contains("--task-max-lifetime"), "{refused}");
 }
 
 #[test]
@@ -208,6 +257,8 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.invitation_ttl_ms, theirs.invitation_ttl_ms);
     assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
     assert_eq!(ours.dbsc_refresh_ms, theirs.dbsc_refresh_ms);
+    assert_eq!(ours.tasks, theirs.tasks);
+    assert_eq!(ours.dpop_nonce, theirs.dpop_nonce);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);
     assert_eq!(ours.rate_limits, theirs.rate_limits);

@@ -8,7 +8,7 @@ use keybound_service::{Config, Operator, RegistrationStart, Service, SystemClock
 use serde_json::Value;
 
 /// A database under `dir` where `ada` enrolled a passkey.
-fn with_ada(dir: &std::path::Path) {
+pub(super) fn with_ada(dir: &std::path::Path) {
     let db = format!("sqlite://{}", dir.join("keybound.db").display());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

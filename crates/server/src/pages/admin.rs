@@ -90,10 +90,12 @@ pub(super) fn enrol_link(state: &AppState, token: &str) -> String {
 
 /// The console's menu; `here` is the current page's path.
 pub(super) fn nav(here: &str) -> Markup {
-    const PAGES: [(&str, &str); 8] = [
+    const PAGES: [(&str, &str); 10] = [
         ("/admin", "People"),
         ("/admin/devices", "Devices"),
         ("/admin/workloads", "Workloads"),
+        ("/admin/agents", "Agents"),
+        ("/admin/tasks", "Tasks"),
         ("/admin/invitations", "Invitations"),
         ("/admin/recoveries", "Recoveries and roles"),
         ("/admin/apps", "Apps"),

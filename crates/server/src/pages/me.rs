@@ -32,6 +32,10 @@ pub(super) async fn page(
         Ok(devices) => devices,
         Err(e) => return not_signed_in(&state, &e),
     };
+    let tasks = match state.service.my_tasks(&session).await {
+        Ok(tasks) => tasks,
+        Err(e) => return not_signed_in(&state, &e),
+    };
     let notice = query.notice();
     layout(
         "Your passkeys and devices",
@@ -40,6 +44,7 @@ pub(super) async fn page(
         html! {
             (account_page(&state, &account, &devices, notice))
             (super::my_devices::section(&devices, notice))
+            (super::my_tasks::section(&tasks))
         },
     )
     .into_response()

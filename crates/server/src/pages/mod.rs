@@ -8,6 +8,7 @@ mod approvals;
 mod apps;
 mod audit;
 mod console_devices;
+mod console_tasks;
 mod console_workloads;
 mod enroll;
 mod errors;
@@ -16,6 +17,7 @@ mod guard;
 mod invitations;
 mod me;
 mod my_devices;
+mod my_tasks;
 mod person;
 mod recover;
 mod sign_in;
@@ -50,6 +52,9 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/admin/devices", get(console_devices::page))
         .route("/admin/workloads", get(console_workloads::page))
+        .route("/admin/agents", get(console_tasks::agents))
+        .route("/admin/tasks", get(console_tasks::tasks))
+        .route("/admin/tasks/{id}/end", post(console_tasks::end))
         .route(
             "/admin/devices/{name}/{action}",
             post(console_devices::action),
@@ -72,6 +77,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/person/end-session", post(person::end_session))
         .route("/admin/credentials/{id}/vouch", post(admin::vouch))
         .route("/me/recovery/{id}/object", post(me::object_to_recovery))
+        .route(
+            "/me/tasks/{id}/approve/options",
+            post(my_tasks::approve_options),
+        )
+        .route("/me/tasks/{id}/approve", post(my_tasks::approve))
+        .route("/me/tasks/{id}/deny", post(my_tasks::deny))
+        .route("/me/tasks/{id}/end", post(my_tasks::end))
         .route("/recover", get(recover::page).post(recover::request))
 }
 
@@ -130,10 +142,16 @@ enum Notice {
     DeviceUntrusted,
     DeviceUnchanged,
     ConfirmDecommission,
+    // Agents' tasks on /me (issue 18).
+    TaskApproved,
+    TaskDenied,
+    TaskEnded,
+    TaskUnchanged,
+    ConfirmEndTask,
 }
 
 impl Notice {
-    const ALL: [Notice; 49] = [
+    const ALL: [Notice; 54] = [
         Notice::SignedOut,
         Notice::SessionEnded,
         Notice::RevokedSignedOut,
@@ -183,6 +201,11 @@ impl Notice {
         Notice::DeviceUntrusted,
         Notice::DeviceUnchanged,
         Notice::ConfirmDecommission,
+        Notice::TaskApproved,
+        Notice::TaskDenied,
+        Notice::TaskEnded,
+        Notice::TaskUnchanged,
+        Notice::ConfirmEndTask,
     ];
 
     pub(super) fn key(self) -> &'static str {
@@ -236,6 +259,11 @@ impl Notice {
             Notice::DeviceUntrusted => "device-untrusted",
             Notice::DeviceUnchanged => "device-unchanged",
             Notice::ConfirmDecommission => "confirm-decommission",
+            Notice::TaskApproved => "task-approved",
+            Notice::TaskDenied => "task-denied",
+            Notice::TaskEnded => "task-ended",
+            Notice::TaskUnchanged => "task-unchanged",
+            Notice::ConfirmEndTask => "confirm-end-task",
         }
     }
 
@@ -333,6 +361,11 @@ impl Notice {
             Notice::DeviceUntrusted => "Device untrusted: from its next request, policies that require a trusted device refuse it.",
             Notice::DeviceUnchanged => "Nothing changed: the device already had that trust, or it is decommissioned.",
             Notice::ConfirmDecommission => "Tick \"I am sure\" to decommission a device.",
+            Notice::TaskApproved => "Task approved: the agent may act within it until it ends.",
+            Notice::TaskDenied => "Task denied: the agent cannot use it.",
+            Notice::TaskEnded => "Task ended: the agent's tokens for it no longer work.",
+            Notice::TaskUnchanged => "Nothing changed: that task is not yours to decide, or it was already decided or ended.",
+            Notice::ConfirmEndTask => "Tick \"I am sure\" to end a task.",
             Notice::RecoveryObjected => {
                 "The recovery is cancelled and the administrators are alerted. If you did not ask for it, someone may be \
                  trying to take over your account."
@@ -367,6 +400,8 @@ impl Notice {
                 | Notice::InvalidDeviceLabel
                 | Notice::DeviceUnchanged
                 | Notice::ConfirmDecommission
+                | Notice::TaskUnchanged
+                | Notice::ConfirmEndTask
         )
     }
 }

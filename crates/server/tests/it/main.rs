@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod admin;
+mod agent_api;
 mod apps;
 mod audit_pages;
 mod bounds;
@@ -36,6 +37,7 @@ mod rate_limits;
 mod refusals;
 mod serving;
 mod step_up;
+mod tasks;
 mod workload;
 
 const ORIGIN: &str = "http://localhost:8080";

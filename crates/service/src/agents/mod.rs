@@ -201,3 +201,6 @@ pub(crate) mod tasks;
 pub use lifecycle::TaskFilter;
 pub use registry::NewAgent;
 pub use tasks::TaskRequest;
+
+mod approval;
+mod mine;

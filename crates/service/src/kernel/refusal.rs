@@ -395,6 +395,23 @@ pub enum Refusal {
     TaskUnknown,
     /// A task that has already ended, been denied or expired.
     TaskNotLive,
+    // Task approval on /me (issue 18).
+    /// The signed-in person is neither the task's delegator nor, for a task
+    /// with no delegator, its agent's owner.
+    TaskNotApprover,
+    /// The task is not waiting for an approval (approved, denied or ended).
+    TaskNotPending,
+    /// The task's approval deadline passed.
+    TaskApprovalExpired,
+    /// The assertion signed another challenge than this task's (a copied
+    /// approval of another task).
+    TaskApprovalChallengeMismatch,
+    /// The approving passkey is not the approver's, or not active.
+    TaskApprovalCredentialRefused,
+    /// Policy wants a stronger passkey to approve this task.
+    TaskApprovalTierTooLow,
+    /// Policy does not let this approval happen at any tier.
+    TaskApprovalForbidden,
 }
 
 impl Refusal {
@@ -586,6 +603,13 @@ impl Refusal {
         Refusal::TaskNotPermitted,
         Refusal::TaskUnknown,
         Refusal::TaskNotLive,
+        Refusal::TaskNotApprover,
+        Refusal::TaskNotPending,
+        Refusal::TaskApprovalExpired,
+        Refusal::TaskApprovalChallengeMismatch,
+        Refusal::TaskApprovalCredentialRefused,
+        Refusal::TaskApprovalTierTooLow,
+        Refusal::TaskApprovalForbidden,
     ];
 
     /// The stable snake_case name the audit log records.
@@ -779,6 +803,13 @@ impl Refusal {
             Refusal::TaskNotPermitted => "task_not_permitted",
             Refusal::TaskUnknown => "task_unknown",
             Refusal::TaskNotLive => "task_not_live",
+            Refusal::TaskNotApprover => "task_not_approver",
+            Refusal::TaskNotPending => "task_not_pending",
+            Refusal::TaskApprovalExpired => "task_approval_expired",
+            Refusal::TaskApprovalChallengeMismatch => "task_approval_challenge_mismatch",
+            Refusal::TaskApprovalCredentialRefused => "task_approval_credential_refused",
+            Refusal::TaskApprovalTierTooLow => "task_approval_tier_too_low",
+            Refusal::TaskApprovalForbidden => "task_approval_forbidden",
         }
     }
 }

@@ -86,7 +86,6 @@ async fn bad_agents_are_refused_with_their_reasons() {
     let good = new_agent("report-bot", "ada", &key);
     let add = |new: NewAgent| {
         let service = &w.service;
-        let by = by;
         async move { service.add_agent(&by, &new, &ctx()).await }
     };
     refused(
