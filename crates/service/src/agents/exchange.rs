@@ -331,10 +331,11 @@ impl Service {
                 )
                 .is_ok();
             if !same {
-                let subject = self
-                    .authenticate_agent(tx, subject_token)
-                    .await
-                    .map_err(|_| invalid())?;
+                let subject = match self.authenticate_agent(tx, subject_token).await {
+                    Ok(subject) => subject,
+                    Err(crate::ServiceError::Rejected(_)) => return Err(invalid()),
+                    Err(e) => return Err(internal(e)),
+                };
                 if subject.identity.id != agent.identity.id {
                     return Err(not_theirs());
                 }

@@ -235,3 +235,69 @@ async fn of_two_racing_ends_one_wins() {
     };
     assert_eq!(loser, Err(ServiceError::Rejected(Refusal::TaskNotLive)));
 }
+
+/// Two nodes on one database end the same task at once: one `task.end`.
+#[tokio::test]
+async fn of_two_nodes_ending_a_task_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
+    let node = |seed: u64| {
+        let url = url.clone();
+        let clock = clock.clone();
+        async move {
+            let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
+            Service::new(
+                Store::open(&url).await.unwrap(),
+                config,
+                clock,
+                Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+            )
+        }
+    };
+    let a = World {
+        service: node(1).await,
+        clock: clock.clone(),
+        auth: Authenticator::default(),
+    };
+    let b = node(2).await;
+    let set = PolicySet::load(&[("tasks.cedar", POLICIES)]).unwrap();
+    a.service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    a.enrol("ada").await;
+    let key = agent(&a, "report-bot", "ada").await;
+    let task = a
+        .ask(&key, "report-bot", &ask(&[API], &["write"]))
+        .await
+        .unwrap();
+    let op = op();
+    let by = Actor::Operator(&op);
+    let c = ctx();
+    let (on_a, on_b) = tokio::join!(
+        a.service.end_task(&by, &task.id, &c),
+        b.end_task(&by, &task.id, &c)
+    );
+    assert_eq!(
+        [on_a.is_ok(), on_b.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{on_a:?} {on_b:?}"
+    );
+    let ends = a.all("task.end").await;
+    assert_eq!(
+        ends.iter()
+            .filter(|e| e.event.outcome == Some(Outcome::Success))
+            .count(),
+        1
+    );
+    assert_eq!(
+        ends.iter()
+            .filter(|e| e.event.reason.as_deref() == Some("task_not_live"))
+            .count(),
+        1
+    );
+}

@@ -104,6 +104,42 @@ async fn an_agent_of_an_inactive_owner_is_refused() {
 }
 
 #[tokio::test]
+async fn a_suspended_owner_or_the_wrong_kind_of_proof_is_refused() {
+    let w = agents_world().await;
+    w.enrol("bob").await;
+    let key = agent(&w, "bob-bot", "bob").await;
+    assert!(w
+        .ask(&key, "bob-bot", &ask(&[API], &["read"]))
+        .await
+        .is_ok());
+    w.service.suspend("bob", &op()).await.unwrap();
+    refused(
+        w.ask(&key, "bob-bot", &ask(&[API], &["read"])).await,
+        Refusal::AgentOwnerNotActive,
+    );
+    // An agent registered with a SPIFFE ID proves nothing with a key.
+    w.service
+        .add_agent(
+            &Actor::Operator(&op()),
+            &NewAgent {
+                name: "svid-bot".into(),
+                owner: "ada".into(),
+                spiffe_id: Some("spiffe://localhost/agents/svid-bot".into()),
+                key_jwk: None,
+                description: String::new(),
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    refused(
+        w.ask(&AgentKey::new(), "svid-bot", &ask(&[API], &["read"]))
+            .await,
+        Refusal::AgentProofInvalid,
+    );
+}
+
+#[tokio::test]
 async fn policy_decides_between_active_pending_and_refused() {
     let w = agents_world().await;
     let key = agent(&w, "report-bot", "ada").await;
