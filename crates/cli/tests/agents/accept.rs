@@ -186,15 +186,8 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     let early = client::step(&python, None, &["exchange", &token_url, keyfile, &form]);
     assert_eq!(early["ok"], false, "{early}");
 
-    // Alice approves on /me with her passkey.
-    sign_in(
-        &mut browser,
-        &auth,
-        &mut cred,
-        "alice",
-        "localhost",
-        &origin,
-    );
+    // Alice approves on /me with her passkey (in the session her access
+    // token belongs to: signing in again would end it).
     let (status, approved) = approve(
         &mut browser,
         &auth,
@@ -212,7 +205,16 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
     // Token exchange: Authlib with pydpop's proof; keybound asks for a
     // nonce first and pydpop retries with it by itself.
     let got = client::step(&python, None, &["exchange", &token_url, keyfile, &form]);
-    assert_eq!(got["ok"], true, "{got}");
+    assert_eq!(
+        got["ok"],
+        true,
+        "{got}; refusals: {:?}",
+        audit(&server)
+            .iter()
+            .filter(|e| field(e, "outcome") == "failure")
+            .map(|e| format!("{} {}", kind(e), field(e, "reason")))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(got["nonce_retry"], true, "{got}");
     let token = &got["token"];
     assert_eq!(token["token_type"], "DPoP", "{token}");
@@ -300,9 +302,15 @@ fn a_python_agent_gets_a_dpop_bound_task_token_and_calls_an_api_behind_nginx() {
             assert!(text.contains(&task_id), "{k}: {text}");
         }
     }
-    let approval = events.iter().find(|e| kind(e) == "task.approve").unwrap();
+    let approval = events
+        .iter()
+        .find(|e| kind(e) == "task.approve" && field(e, "outcome") == "success")
+        .unwrap();
     assert!(approval.to_string().contains("approval_tier"), "{approval}");
-    let token_event = events.iter().find(|e| kind(e) == "task.token").unwrap();
+    let token_event = events
+        .iter()
+        .find(|e| kind(e) == "task.token" && field(e, "outcome") == "success")
+        .unwrap();
     assert!(
         token_event
             .to_string()

@@ -366,29 +366,6 @@ pub fn person_access_token(
     reply.json()["access_token"].as_str().unwrap().to_owned()
 }
 
-/// Signs `name` in at `server` in `browser` with `cred` (`rp_id`,
-/// `origin` of that server).
-pub fn sign_in(
-    browser: &mut Browser,
-    auth: &Authenticator,
-    cred: &mut Credential,
-    name: &str,
-    rp_id: &str,
-    origin: &str,
-) {
-    let (status, options) = browser.post_json("/assertion/options", &json!({"username": name}));
-    assert_eq!(status, 200, "{options}");
-    let c = challenge(&options);
-    let ceremony = Ceremony {
-        rp_id,
-        origin,
-        challenge: &c,
-    };
-    let answer = auth.assert_with(cred, &ceremony, &Tweaks::default());
-    let (status, reply) = browser.post_json("/assertion/result", &answer);
-    assert_eq!(status, 200, "{reply}");
-}
-
 /// The person approves task `id` on /me with the passkey: the options
 /// (whose challenge is the hash of the task's details), the assertion.
 pub fn approve(
