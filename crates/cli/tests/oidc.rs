@@ -469,8 +469,15 @@ fn discovery_and_jwks_describe_what_is_enforced() {
     assert_eq!(doc["acr_values_supported"], json!(["phr", "phrh"]));
     assert_eq!(
         doc["grant_types_supported"],
-        json!(["authorization_code"]),
-        "refresh tokens are off by default"
+        json!([
+            "authorization_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ]),
+        "refresh tokens are off by default; agents exchange for task tokens"
+    );
+    assert_eq!(
+        doc["dpop_signing_alg_values_supported"],
+        json!(["ES256", "RS256", "EdDSA"])
     );
     let jwks = raw(server.port, "GET", "/oauth2/jwks", &[], b"").json();
     let key = &jwks["keys"][0];

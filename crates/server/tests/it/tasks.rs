@@ -318,3 +318,42 @@ async fn task_posts_from_another_site_are_refused() {
     }
     assert_eq!(status_of(&service, TASK1).await, "pending");
 }
+
+#[tokio::test]
+async fn a_policy_that_wants_tier_3_refuses_a_weaker_passkey() {
+    use keybound_service::policies::PolicySet;
+    use keybound_service::PolicyLoad;
+    let (_app, service, mut browser, mut cred) = setup().await;
+    let set = PolicySet::load(&[(
+        "tasks.cedar",
+        r#"@id("tier-3-approvals")
+forbid (principal, action == Keybound::Action::"task:approve", resource)
+when { context.tier < 3 };"#,
+    )])
+    .unwrap();
+    service
+        .install_policies(set, PolicyLoad::Start, None)
+        .await
+        .unwrap();
+    let assertion = approval(&mut browser, &mut cred, TASK1).await;
+    let (status, reply) = browser
+        .post(&format!("/me/tasks/{TASK1}/approve"), assertion.to_string())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply["reason"], "task_tier_too_low");
+    assert_eq!(status_of(&service, TASK1).await, "pending");
+    let events = service.store().audit_events().await.unwrap();
+    let refused = events
+        .iter()
+        .rev()
+        .find(|e| e.event.kind == "task.approve")
+        .unwrap();
+    assert_eq!(
+        refused.event.reason.as_deref(),
+        Some("task_approval_tier_too_low")
+    );
+    assert_eq!(
+        refused.event.details.get("policies").map(String::as_str),
+        Some("tier-3-approvals")
+    );
+}

@@ -392,10 +392,13 @@ mod tests {
         }
     }
 
+    /// One shown field and how to change it.
+    type Change = (&'static str, Box<dyn Fn(&mut TaskView)>);
+
     #[test]
     fn every_shown_field_changes_the_challenge() {
         let base = approval_challenge(&task());
-        let changes: Vec<(&str, Box<dyn Fn(&mut TaskView)>)> = vec![
+        let changes: Vec<Change> = vec![
             ("id", Box::new(|t| t.id.push('0'))),
             ("agent", Box::new(|t| t.agent = "other-bot".to_owned())),
             ("delegator", Box::new(|t| t.delegator = None)),
