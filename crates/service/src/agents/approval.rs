@@ -89,7 +89,7 @@ fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
 impl Service {
     /// WebAuthn request options to approve task `task_id`: the signed-in
     /// person's active passkeys, user verification required, the challenge
-    /// [`approval_challenge`]. Only for a pending task they approve;
+    /// `approval_challenge`. Only for a pending task they approve;
     /// otherwise [`ServiceError::NotFound`].
     pub async fn task_approval_options(
         &self,

@@ -56,7 +56,7 @@ impl Service {
     /// header). Allowed: as the delegator (or the agent, when autonomous),
     /// with the agent and task named. A token or proof that does not hold:
     /// [`ForwardDecision::Unauthorized`], audited (`task.use`, failure,
-    /// at most [`crate::oidc::AUDITED_REFUSALS_PER_MINUTE`] a minute per
+    /// at most 120 (`AUDITED_REFUSALS_PER_MINUTE`) a minute per
     /// address). Refused by policy: [`ForwardDecision::Deny`].
     pub async fn forward_auth_task(
         &self,

@@ -288,7 +288,7 @@ impl Service {
     /// The expiry job (the jobs runner, every 10 s): each pending task past
     /// its approval deadline (`approval_timeout`) and each active task past
     /// its lifetime (`lifetime`) becomes `expired`, with `task.expire`.
-    /// How many expired in this run (at most [`EXPIRE_BATCH`]).
+    /// How many expired in this run (at most `EXPIRE_BATCH`).
     pub async fn expire_tasks(&self) -> Result<usize, ServiceError> {
         let now = self.now_ms();
         let mut tx = self.kernel.store.begin().await?;

@@ -50,7 +50,7 @@ pub struct NewAgent {
     /// Its public JWK, when it proves itself with a key (private members
     /// are refused).
     pub key_jwk: Option<Value>,
-    /// What it is for (at most [`MAX_AGENT_DESCRIPTION`] characters).
+    /// What it is for (at most `MAX_AGENT_DESCRIPTION` (200) characters).
     pub description: String,
 }
 
