@@ -41,16 +41,6 @@ pub(crate) struct AuthenticatedAgent {
     pub expires_s: i64,
 }
 
-/// The unverified claims of a compact JWS, only to choose how to verify it.
-fn peek_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = keybound_webauthn::b64::decode(payload).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(claims) => Some(claims),
-        _ => None,
-    }
-}
-
 /// The refusal a JOSE failure is audited with.
 fn jose_refusal(error: &keybound_jose::Error) -> Refusal {
     use keybound_jose::Error as E;
@@ -112,7 +102,8 @@ impl Service {
         if token.len() > keybound_jose::MAX_TOKEN_LEN {
             return Err(rejected(Refusal::AgentProofInvalid));
         }
-        let claims = peek_claims(token).ok_or(rejected(Refusal::AgentProofInvalid))?;
+        let claims = crate::oidc::assertion::unverified_claims(token)
+            .ok_or(rejected(Refusal::AgentProofInvalid))?;
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         let now_s = self.now_ms() / 1000;
         let issuer = self.config.oidc.issuer.as_str();

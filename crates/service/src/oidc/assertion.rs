@@ -57,10 +57,22 @@ pub(crate) fn presented<'a>(
 /// The `iss` an assertion claims, unverified: only to find the client
 /// when the form names none (RFC 7521 §4.2 makes `client_id` optional).
 fn claimed_issuer(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
+    unverified_claims(assertion)?
+        .get("iss")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The claims of a compact JWS, unverified: only to choose how (and with
+/// which key) to verify it, never to trust. An agent's proof is read the
+/// same way to tell a JWT-SVID from a key-signed assertion.
+pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
+    let payload = token.split('.').nth(1)?;
     let bytes = keybound_webauthn::b64::decode(payload).ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
 }
 
 /// The refusal a failed verification is audited with.
