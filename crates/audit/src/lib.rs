@@ -49,7 +49,9 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod checkpoint;
 mod details;
+pub mod merkle;
 
 use std::collections::BTreeMap;
 
@@ -155,13 +157,23 @@ struct Canonical<'a> {
     event: &'a NewEvent,
 }
 
+/// The canonical bytes of event `seq`: what the chain hashes after the
+/// previous hash, and the data of the event's Merkle leaf. Serialising a
+/// struct of owned strings, options and integers cannot fail; an empty
+/// body would still hash deterministically.
+pub fn canonical(seq: u64, event: &NewEvent) -> Vec<u8> {
+    serde_json::to_vec(&Canonical { seq, event }).unwrap_or_default()
+}
+
+/// The event's leaf hash in the Merkle tree ([`merkle`]): leaf `seq - 1`.
+pub fn leaf_hash(event: &AuditEvent) -> merkle::Hash {
+    merkle::leaf_hash(&canonical(event.seq, &event.event))
+}
+
 fn link_hash(prev_hash: &str, seq: u64, event: &NewEvent) -> String {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(prev_hash.as_bytes());
-    // Serialising a struct of owned strings, options and integers cannot
-    // fail; an empty body would still chain deterministically.
-    let body = serde_json::to_vec(&Canonical { seq, event }).unwrap_or_default();
-    ctx.update(&body);
+    ctx.update(&canonical(seq, event));
     hex::encode(ctx.finish().as_ref())
 }
 
