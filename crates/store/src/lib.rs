@@ -53,6 +53,7 @@ pub use model::{
     Recovery, RoleProposal, Session,
 };
 pub use queries::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
+pub use queries::{AuditCheckpointRow, AuditKeyRow, LeaseRow};
 pub use queries::{DbscSessionRow, DeviceRow, IssuedRecovery, LogoutDelivery, SigningKeyRow};
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
 pub use queries::{InventoryFactRow, PostureFactRow};

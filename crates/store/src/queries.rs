@@ -5,6 +5,7 @@
 
 mod agents;
 mod audit;
+mod audit_tree;
 mod challenges;
 mod credentials;
 mod dbsc;
@@ -28,6 +29,7 @@ mod workloads;
 mod agent_tasks;
 
 pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
+pub use audit_tree::{AuditCheckpointRow, AuditKeyRow, LeaseRow};
 pub use dbsc::DbscSessionRow;
 pub use devices::DeviceRow;
 pub use logout_outbox::LogoutDelivery;
