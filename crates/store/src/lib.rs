@@ -61,7 +61,7 @@ pub use queries::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};
 pub use queries::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
-pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};
+pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC, LOCK_WAIT_METRIC};
 
 use backend::Backend;
 use readers::Readers;

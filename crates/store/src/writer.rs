@@ -73,6 +73,10 @@ pub(crate) struct Batch {
 pub const BATCH_METRIC: &str = "keybound_store_batch_transactions";
 /// Seconds one batch's COMMIT took (a histogram).
 pub const COMMIT_METRIC: &str = "keybound_store_commit_seconds";
+/// Seconds opening a batch waited for the database-wide writer lock (a
+/// histogram): what this node's writes wait for other nodes' and other
+/// processes' batches.
+pub const LOCK_WAIT_METRIC: &str = "keybound_store_lock_wait_seconds";
 
 /// How well group commit is batching: committed batches and the caller
 /// transactions they carried.
@@ -233,12 +237,14 @@ impl Batch {
     }
 
     async fn open_batch(&mut self) -> Result<(), StoreError> {
+        let started = Instant::now();
         if self.conn.is_broken() || self.begin().await.is_err() {
             // The connection may have died (a database restart): one fresh
             // connection, one more try.
             self.conn = self.backend.connect(&self.url, self.durability).await?;
             self.begin().await?;
         }
+        metrics::histogram!(LOCK_WAIT_METRIC).record(started.elapsed().as_secs_f64());
         self.open = true;
         Ok(())
     }

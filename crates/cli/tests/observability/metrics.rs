@@ -189,6 +189,8 @@ fn metrics_count_the_ceremonies_on_their_own_listener() {
     // Group commit: batches and their commit times were observed.
     assert!(sample(&samples, "keybound_store_batch_transactions_count", &[]) >= 4.0);
     assert!(sample(&samples, "keybound_store_commit_seconds_count", &[]) >= 4.0);
+    // Every batch opened waited (if at all) for the writer lock.
+    assert!(sample(&samples, "keybound_store_lock_wait_seconds_count", &[]) >= 4.0);
     assert_eq!(sample(&samples, "keybound_store_readers_max", &[]), 8.0);
     // No label carries a client's text.
     for (name, labels, _) in &samples {
