@@ -8,6 +8,7 @@
 
 mod client;
 mod load;
+mod nodes;
 mod raw;
 mod stats;
 mod table;
@@ -85,6 +86,20 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
         clients: Vec<usize>,
     },
+    /// Two servers on one throwaway PostgreSQL database, driven at once:
+    /// sign-ins per second and how long each node waited for the
+    /// database-wide writer lock.
+    Nodes {
+        /// The `keybound` binary to start (default: next to this one).
+        #[arg(long)]
+        server_bin: Option<PathBuf>,
+        /// Seconds measured per row.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Client counts per node, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "8,32")]
+        clients: Vec<usize>,
+    },
 }
 
 #[tokio::main]
@@ -143,19 +158,36 @@ async fn go(cli: Cli) -> Result<(), String> {
             warmup,
             clients,
         } => {
-            let server_bin = match server_bin {
-                Some(bin) => bin,
-                None => std::env::current_exe()
-                    .map_err(|e| e.to_string())?
-                    .with_file_name("keybound"),
-            };
             table::table(table::Plan {
                 warmup: Duration::from_secs(warmup),
                 duration: Duration::from_secs(seconds),
                 clients,
-                server_bin,
+                server_bin: server_bin_or_sibling(server_bin)?,
             })
             .await
         }
+        Command::Nodes {
+            server_bin,
+            seconds,
+            clients,
+        } => {
+            nodes::nodes(
+                &server_bin_or_sibling(server_bin)?,
+                &clients,
+                Duration::from_secs(1),
+                Duration::from_secs(seconds),
+            )
+            .await
+        }
+    }
+}
+
+/// `--server-bin`, or the `keybound` binary next to this one.
+fn server_bin_or_sibling(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    match given {
+        Some(bin) => Ok(bin),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())
+            .map(|exe| exe.with_file_name("keybound")),
     }
 }

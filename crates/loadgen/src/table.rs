@@ -28,9 +28,9 @@ pub struct Plan {
 }
 
 /// A `keybound serve` child process, killed on drop.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    target: Target,
+    pub(crate) target: Target,
     _data: tempfile::TempDir,
 }
 
@@ -43,6 +43,16 @@ impl Drop for Node {
 
 impl Node {
     fn start(bin: &PathBuf, database_url: Option<&str>, durability: &str) -> Result<Node, String> {
+        Node::start_with(bin, database_url, durability, &[])
+    }
+
+    /// [`Node::start`] with more arguments for `serve`.
+    pub(crate) fn start_with(
+        bin: &PathBuf,
+        database_url: Option<&str>,
+        durability: &str,
+        extra: &[String],
+    ) -> Result<Node, String> {
         let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(bin);
         cmd.args([
@@ -65,6 +75,7 @@ impl Node {
         ])
         .arg("--data-dir")
         .arg(data.path())
+        .args(extra)
         .env_remove("KEYBOUND_DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -105,7 +116,7 @@ struct Row {
 
 impl Node {
     /// CPU seconds (user + system) this server process has used so far.
-    fn cpu_seconds(&self) -> Option<f64> {
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
         // Fields after the parenthesised command name; utime and stime are
         // the 14th and 15th fields of the whole line.
