@@ -109,6 +109,8 @@ mod posture;
 mod signing_keys;
 #[path = "it/standing.rs"]
 mod standing;
+#[path = "it/audit_streams.rs"]
+mod audit_streams;
 
 /// PostgreSQL refuses a NUL in a text parameter with an error; client text
 /// (a name, an id from a URL) must find nothing, not fail (issue 12).
