@@ -139,6 +139,7 @@ pub(crate) async fn run(service: &Service, args: StreamArgs) -> Result<ExitCode,
             }
         }
     };
+    sink.close().await;
     eprintln!("audit stream {name:?}: {delivered} events delivered; acknowledged up to seq {cursor}");
     outcome
 }

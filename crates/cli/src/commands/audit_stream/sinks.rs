@@ -71,6 +71,14 @@ impl Sink {
         result
     }
 
+    /// Ends a syslog connection cleanly (a TLS close_notify, then FIN), so
+    /// the receiver sees the end of the stream rather than a truncation.
+    pub(crate) async fn close(&mut self) {
+        if let Some(mut stream) = self.connection.take() {
+            let _ = tokio::time::timeout(IO_TIMEOUT, stream.shutdown()).await;
+        }
+    }
+
     async fn deliver_inner(&mut self, events: &[AuditEvent]) -> Result<(), String> {
         match self.target.clone() {
             Target::Stdout => {
