@@ -91,6 +91,8 @@ on_both_backends!(
 mod audit_details;
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
+#[path = "it/audit_streams.rs"]
+mod audit_streams;
 #[path = "it/backup.rs"]
 mod backup;
 #[path = "it/dbsc.rs"]
@@ -109,8 +111,6 @@ mod posture;
 mod signing_keys;
 #[path = "it/standing.rs"]
 mod standing;
-#[path = "it/audit_streams.rs"]
-mod audit_streams;
 
 /// PostgreSQL refuses a NUL in a text parameter with an error; client text
 /// (a name, an id from a URL) must find nothing, not fail (issue 12).

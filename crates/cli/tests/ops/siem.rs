@@ -101,7 +101,10 @@ fn a_file_stream_resumes_where_it_stopped_and_misses_nothing() {
     let dir = data(&["ada", "bob", "cy"]);
     let file = dir.path().join("siem.jsonl");
     let to = format!("file:{}", file.display());
-    let (ok, _, err) = kb(dir.path(), &["audit", "stream", "--to", &to, "--max-events", "2"]);
+    let (ok, _, err) = kb(
+        dir.path(),
+        &["audit", "stream", "--to", &to, "--max-events", "2"],
+    );
     assert!(ok, "{err}");
     let all = export(dir.path());
     assert!(all.len() >= 3, "one event per invitation at least");
@@ -112,7 +115,10 @@ fn a_file_stream_resumes_where_it_stopped_and_misses_nothing() {
     assert!(ok, "{err}");
     let all = export(dir.path());
     assert_eq!(lines_of(&file), all, "resumed after the cursor");
-    assert!(err.contains(&format!("acknowledged up to seq {}", all.len())), "{err}");
+    assert!(
+        err.contains(&format!("acknowledged up to seq {}", all.len())),
+        "{err}"
+    );
     for line in &all {
         let event: Value = serde_json::from_str(line).unwrap();
         assert!(event["hash"].is_string() && event["prev_hash"].is_string());
@@ -122,12 +128,41 @@ fn a_file_stream_resumes_where_it_stopped_and_misses_nothing() {
     assert!(ok);
     assert_eq!(lines_of(&file), all, "nothing new, nothing sent");
 
-    let (ok, _, _) = kb(dir.path(), &["audit", "stream", "--to", &to, "--from-start"]);
+    let (ok, _, _) = kb(
+        dir.path(),
+        &["audit", "stream", "--to", &to, "--from-start"],
+    );
     assert!(ok);
     assert_eq!(lines_of(&file), [all.clone(), all].concat());
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// Events deleted from the log's middle cannot be streamed, but the
+/// stream says which are missing rather than pass over them in silence.
+#[test]
+fn a_gap_in_the_log_is_reported_while_streaming() {
+    let dir = data(&["ada", "bob", "cy"]);
+    let db = format!("sqlite://{}", dir.path().join("keybound.db").display());
+    let (ok, _, err) = kb(
+        dir.path(),
+        &["audit", "stream", "--to", "-", "--max-events", "1"],
+    );
+    assert!(ok && !err.contains("WARNING"), "{err}");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (ok, out, err) = kb(dir.path(), &["audit", "stream", "--to", "-"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("WARNING: events 2..=2 are missing"), "{err}");
+    let seqs: Vec<u64> = out.lines().map(seq_of).collect();
+    assert_eq!(seqs, [3]);
 }
 
 /// `-` writes what `audit export` writes; two names keep two cursors.
@@ -141,7 +176,11 @@ fn stdout_streams_the_export_lines_under_its_own_cursor() {
     let (_, again, _) = kb(dir.path(), &["audit", "stream", "--to", "-"]);
     assert_eq!(again, "", "the cursor was kept");
     let (_, other, _) = kb(dir.path(), &["audit", "stream", "--to", "-", "--name", "b"]);
-    assert_eq!(other.lines().collect::<Vec<_>>(), all, "another name starts over");
+    assert_eq!(
+        other.lines().collect::<Vec<_>>(),
+        all,
+        "another name starts over"
+    );
 }
 
 /// `--follow` delivers events appended while it runs, and stops on
@@ -489,14 +528,20 @@ fn syslog_over_tcp_reaches_rsyslog_in_both_framings_and_resumes() {
     assert!(!ok, "nothing listening: {err}");
     assert!(err.contains("acknowledged up to seq 0"), "{err}");
 
-    let (ok, _, err) = kb(dir.path(), &["audit", "stream", "--to", &to, "--name", "siem"]);
+    let (ok, _, err) = kb(
+        dir.path(),
+        &["audit", "stream", "--to", &to, "--name", "siem"],
+    );
     assert!(ok, "{err}");
     let all = export(dir.path());
     assert_eq!(received(&rsyslog, all.len()), all, "from the first event");
 
     invite(dir.path(), &["cy"]);
     let lf = format!("{to}?framing=lf");
-    let (ok, _, err) = kb(dir.path(), &["audit", "stream", "--to", &lf, "--name", "siem"]);
+    let (ok, _, err) = kb(
+        dir.path(),
+        &["audit", "stream", "--to", &lf, "--name", "siem"],
+    );
     assert!(ok, "{err}");
     let all = export(dir.path());
     assert_eq!(received(&rsyslog, all.len()), all, "LF framing, resumed");
@@ -510,7 +555,10 @@ fn syslog_over_tls_reaches_rsyslog_only_with_its_ca() {
     let Some(binary) = tool("/usr/sbin/rsyslogd", "the rsyslog TLS test") else {
         return;
     };
-    let gtls = format!("/usr/lib/{}-linux-gnu/rsyslog/lmnsd_gtls.so", std::env::consts::ARCH);
+    let gtls = format!(
+        "/usr/lib/{}-linux-gnu/rsyslog/lmnsd_gtls.so",
+        std::env::consts::ARCH
+    );
     if tool(&gtls, "the rsyslog TLS test (Debian's rsyslog-gnutls)").is_none() {
         return;
     }
@@ -525,7 +573,14 @@ fn syslog_over_tls_reaches_rsyslog_only_with_its_ca() {
     std::fs::write(&other, pem(&TestCa::new().der())).unwrap();
     let (ok, _, err) = kb(
         dir.path(),
-        &["audit", "stream", "--to", &to, "--ca-file", other.to_str().unwrap()],
+        &[
+            "audit",
+            "stream",
+            "--to",
+            &to,
+            "--ca-file",
+            other.to_str().unwrap(),
+        ],
     );
     assert!(!ok, "an untrusted server: {err}");
     assert!(err.contains("handshake"), "{err}");
@@ -534,7 +589,14 @@ fn syslog_over_tls_reaches_rsyslog_only_with_its_ca() {
     std::fs::write(&ca_file, &ca_pem).unwrap();
     let (ok, _, err) = kb(
         dir.path(),
-        &["audit", "stream", "--to", &to, "--ca-file", ca_file.to_str().unwrap()],
+        &[
+            "audit",
+            "stream",
+            "--to",
+            &to,
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+        ],
     );
     assert!(ok, "{err}");
     let all = export(dir.path());

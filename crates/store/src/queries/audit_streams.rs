@@ -71,10 +71,7 @@ impl WriteTx {
         storable_name(name)?;
         self.write()
             .await?
-            .execute(
-                "DELETE FROM audit_streams WHERE name = $1",
-                params![name],
-            )
+            .execute("DELETE FROM audit_streams WHERE name = $1", params![name])
             .await?;
         Ok(())
     }

@@ -14,7 +14,11 @@ async fn audit_stream_cursors_move_only_forward_per_name_and_reset(db: &Db) {
     a.advance_audit_stream("siem", 5, 100).await.unwrap();
     assert_eq!(b.audit_stream_cursor("siem").await.unwrap(), 5);
     b.advance_audit_stream("siem", 3, 200).await.unwrap();
-    assert_eq!(a.audit_stream_cursor("siem").await.unwrap(), 5, "never back");
+    assert_eq!(
+        a.audit_stream_cursor("siem").await.unwrap(),
+        5,
+        "never back"
+    );
     a.advance_audit_stream("siem", 5, 300).await.unwrap();
     a.advance_audit_stream("siem", 9, 400).await.unwrap();
     assert_eq!(b.audit_stream_cursor("siem").await.unwrap(), 9);

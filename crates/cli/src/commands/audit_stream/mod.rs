@@ -106,6 +106,18 @@ pub(crate) async fn run(service: &Service, args: StreamArgs) -> Result<ExitCode,
                 _ = signals.next() => break Ok(ExitCode::SUCCESS),
             }
         };
+        if let Some(first) = page.first().map(|e| e.seq) {
+            if first != cursor + 1 {
+                // Rows deleted from the log: the receiver cannot get them,
+                // but it should know they were missing when streamed.
+                eprintln!(
+                    "audit stream {name:?}: WARNING: events {}..={} are missing from the \
+                     log (run `keybound audit verify`)",
+                    cursor + 1,
+                    first - 1
+                );
+            }
+        }
         let attempt = tokio::select! {
             result = sink.deliver(&page) => result,
             _ = signals.next() => break Ok(ExitCode::SUCCESS),
@@ -140,6 +152,8 @@ pub(crate) async fn run(service: &Service, args: StreamArgs) -> Result<ExitCode,
         }
     };
     sink.close().await;
-    eprintln!("audit stream {name:?}: {delivered} events delivered; acknowledged up to seq {cursor}");
+    eprintln!(
+        "audit stream {name:?}: {delivered} events delivered; acknowledged up to seq {cursor}"
+    );
     outcome
 }

@@ -203,9 +203,7 @@ fn open_append(path: &PathBuf) -> Result<std::fs::File, String> {
 }
 
 /// The PEM certificates in `path`.
-fn certificates(
-    path: &PathBuf,
-) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+fn certificates(path: &PathBuf) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
     use rustls_pki_types::pem::PemObject;
     let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("--ca-file {}: {e}", path.display()))?
