@@ -22,3 +22,6 @@ mod lifecycle;
 mod proxy;
 #[path = "ops/tls.rs"]
 mod tls;
+// Issue 19: the audit log streamed to a SIEM.
+#[path = "ops/siem.rs"]
+mod siem;

@@ -27,6 +27,8 @@ mod workload_ca;
 mod workloads;
 // Issue 18: live tasks by what ends them.
 mod agent_tasks;
+// Issue 19: where each audit stream to a SIEM stands.
+mod audit_streams;
 
 pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use audit_tree::{AuditCheckpointRow, AuditKeyRow, LeaseRow};

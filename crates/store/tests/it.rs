@@ -93,6 +93,8 @@ mod audit_details;
 mod audit_pages;
 #[path = "it/audit_tree.rs"]
 mod audit_tree;
+#[path = "it/audit_streams.rs"]
+mod audit_streams;
 #[path = "it/backup.rs"]
 mod backup;
 #[path = "it/dbsc.rs"]

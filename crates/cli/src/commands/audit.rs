@@ -42,6 +42,10 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stream events to a SIEM (a file, standard output, syslog over TCP
+    /// or TLS, OpenTelemetry over HTTP), at least once, resuming where the
+    /// receiver last acknowledged.
+    Stream(super::audit_stream::StreamArgs),
 }
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
@@ -66,6 +70,10 @@ async fn run(
     service: &Service,
     command: AuditCommand,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let command = match command {
+        AuditCommand::Stream(args) => return Ok(super::audit_stream::run(service, args).await?),
+        other => other,
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if matches!(command, AuditCommand::Verify) {
@@ -97,7 +105,7 @@ async fn run(
         }
         for e in &page {
             match &command {
-                AuditCommand::Verify => {}
+                AuditCommand::Verify | AuditCommand::Stream(_) => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
@@ -181,7 +189,7 @@ pub(crate) async fn verify_chain(
 /// One event as a line of JSON for a terminal: JSON escapes the C0
 /// controls, and [`escape_json`] the rest (C1 controls, bidi and invisible
 /// characters) that a client may have put in a name or user agent.
-fn json_line(event: &keybound_audit::AuditEvent) -> Result<String, String> {
+pub(crate) fn json_line(event: &keybound_audit::AuditEvent) -> Result<String, String> {
     let line = serde_json::to_string(event).map_err(|e| e.to_string())?;
     Ok(escape_json(&line).into_owned())
 }

@@ -15,3 +15,5 @@ pub(crate) mod oidc;
 pub(crate) mod policy;
 pub(crate) mod serve;
 pub(crate) mod workload;
+// Issue 19: the audit log streamed to a SIEM.
+pub(crate) mod audit_stream;
