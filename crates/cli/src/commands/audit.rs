@@ -9,6 +9,8 @@ use clap::{Args, Subcommand};
 use keybound_service::names::text::{escape, escape_json};
 use keybound_service::{Service, SystemClock};
 
+mod reconcile;
+
 use crate::app::{self, ServiceSettings};
 use crate::output::{self, Table};
 use crate::settings::{Sources, StoreSettings};
@@ -39,6 +41,14 @@ enum AuditCommand {
         #[arg(long, value_parser = parse_duration_ms)]
         since: Option<i64>,
         /// Print each event as a line of JSON (as `audit export` does).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay the log into the state it implies (identities, roles,
+    /// credentials, devices, workload entries, agents) and name every
+    /// difference from the database; exit code 1 when there is one.
+    Reconcile {
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -82,6 +92,11 @@ async fn run(
         out.flush()?;
         return Ok(verified);
     }
+    if let AuditCommand::Reconcile { json } = command {
+        let done = reconcile::run(service, json, &mut out).await?;
+        out.flush()?;
+        return Ok(done);
+    }
     let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
     let now = keybound_service::Clock::now_ms(&SystemClock);
     // Alerts are few: gathered for one aligned table.
@@ -97,7 +112,7 @@ async fn run(
         }
         for e in &page {
             match &command {
-                AuditCommand::Verify => {}
+                AuditCommand::Verify | AuditCommand::Reconcile { .. } => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));
