@@ -63,7 +63,10 @@ fn audit_reconcile_names_an_admin_flag_set_by_sql() {
     let diff = &v["differences"][0];
     assert_eq!(diff["object"], "identity bob");
     assert_eq!(diff["field"], "is_admin");
-    assert_eq!((diff["actual"].as_str(), diff["implied"].as_str()), (Some("1"), Some("0")));
+    assert_eq!(
+        (diff["actual"].as_str(), diff["implied"].as_str()),
+        (Some("1"), Some("0"))
+    );
     assert!(diff["last_event_seq"].as_u64().is_some());
     assert_eq!(v["settled"], true);
 }
@@ -81,7 +84,10 @@ fn audit_reconcile_escapes_a_name_written_by_sql() {
     );
     let (code, out, _) = run(d, &["audit", "reconcile"]);
     assert_eq!(code, 1, "{out}");
-    assert!(!out.contains('\u{1b}'), "no raw escape reaches the terminal: {out:?}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "no raw escape reaches the terminal: {out:?}"
+    );
     assert!(out.starts_with("identity eve"), "{out}");
     assert!(
         out.contains("row = present in the database, the log implies absent (no event sets it)"),

@@ -66,7 +66,9 @@ impl Scene {
 /// Registers a passkey for the invitation `token`; its id (base64url) and
 /// the session it opened.
 async fn enrol_with(w: &World, token: &Token) -> (String, Token) {
-    let (_, _, enrolled) = w.register(RegistrationStart::Invitation(&token.value)).await;
+    let (_, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&token.value))
+        .await;
     let enrolled = enrolled.unwrap();
     (
         keybound_webauthn::b64::encode(&enrolled.credential_id),
@@ -206,8 +208,14 @@ async fn a_database_changed_only_through_the_service_matches_its_log() {
     assert!(done.settled);
     // ada, bob, carol, dan, the laptop, two agents.
     assert_eq!(done.identities, 7);
-    assert_eq!(done.credentials, 5, "ada 2 (one the laptop's), bob 2, carol 1");
-    assert_eq!((done.devices, done.workload_entries, done.agents), (1, 1, 2));
+    assert_eq!(
+        done.credentials, 5,
+        "ada 2 (one the laptop's), bob 2, carol 1"
+    );
+    assert_eq!(
+        (done.devices, done.workload_entries, done.agents),
+        (1, 1, 2)
+    );
     assert_eq!(done.events, s.w.audit().await.len() as u64);
     // Reading is all it did: no event.
     assert_eq!(done.events, s.w.audit().await.len() as u64);
@@ -253,7 +261,11 @@ async fn a_revoked_credential_set_back_to_active_is_named() {
     );
     let found = s.differences().await;
     assert_eq!(found.len(), 1, "{found:#?}");
-    let d = find(&found, &format!("credential {} of bob", s.revoked), "status");
+    let d = find(
+        &found,
+        &format!("credential {} of bob", s.revoked),
+        "status",
+    );
     assert_eq!(
         (d.actual.as_str(), d.implied.as_str()),
         ("active", "revoked")
@@ -341,7 +353,10 @@ async fn a_workload_entry_inserted_by_sql_is_named_and_a_deleted_one_too() {
     assert_eq!(found.len(), 3, "{found:#?}");
     let back = find(
         &found,
-        &format!("workload entry {} (spiffe://localhost/batch)", s.removed_entry),
+        &format!(
+            "workload entry {} (spiffe://localhost/batch)",
+            s.removed_entry
+        ),
         "row",
     );
     assert_eq!(back.implied, "absent");
@@ -351,7 +366,10 @@ async fn a_workload_entry_inserted_by_sql_is_named_and_a_deleted_one_too() {
         &format!("workload entry {} (spiffe://localhost/web)", s.entry),
         "row",
     );
-    assert_eq!((gone.actual.as_str(), gone.implied.as_str()), ("absent", "present"));
+    assert_eq!(
+        (gone.actual.as_str(), gone.implied.as_str()),
+        ("absent", "present")
+    );
 }
 
 #[tokio::test]
@@ -375,7 +393,10 @@ async fn identities_devices_and_agents_changed_by_sql_are_named() {
         &[],
     );
     // dan, only invited, made active; bob's passkey moved to dan.
-    s.sql("UPDATE identities SET status = 'active' WHERE name = 'dan'", &[]);
+    s.sql(
+        "UPDATE identities SET status = 'active' WHERE name = 'dan'",
+        &[],
+    );
     let id = keybound_webauthn::b64::decode(&s.bobs).unwrap();
     s.sql(
         "UPDATE credentials SET identity_id = (SELECT id FROM identities WHERE name = 'dan')
@@ -385,13 +406,25 @@ async fn identities_devices_and_agents_changed_by_sql_are_named() {
     let found = s.differences().await;
     assert_eq!(found.len(), 5, "{found:#?}");
     let d = find(&found, "identity mallory", "row");
-    assert_eq!((d.actual.as_str(), d.implied.as_str(), d.last_event_seq), ("present", "absent", None));
+    assert_eq!(
+        (d.actual.as_str(), d.implied.as_str(), d.last_event_seq),
+        ("present", "absent", None)
+    );
     let d = find(&found, &format!("device {}", s.laptop), "status");
-    assert_eq!((d.actual.as_str(), d.implied.as_str()), ("trusted", "decommissioned"));
+    assert_eq!(
+        (d.actual.as_str(), d.implied.as_str()),
+        ("trusted", "decommissioned")
+    );
     let d = find(&found, "agent old-bot", "status");
-    assert_eq!((d.actual.as_str(), d.implied.as_str()), ("active", "disabled"));
+    assert_eq!(
+        (d.actual.as_str(), d.implied.as_str()),
+        ("active", "disabled")
+    );
     let d = find(&found, "identity dan", "status");
-    assert_eq!((d.actual.as_str(), d.implied.as_str()), ("active", "invited"));
+    assert_eq!(
+        (d.actual.as_str(), d.implied.as_str()),
+        ("active", "invited")
+    );
     let d = find(&found, &format!("credential {} of dan", s.bobs), "owner");
     assert_eq!((d.actual.as_str(), d.implied.as_str()), ("dan", "bob"));
 }
@@ -402,7 +435,9 @@ async fn a_quarantine_lifted_by_sql_is_named() {
     // A quarantine as sign-in makes it: the counter went backwards.
     let w = &s.w;
     let invitation = w.service.invite("erin", false, &op()).await.unwrap();
-    let (mut cred, _, enrolled) = w.register(RegistrationStart::Invitation(&invitation.value)).await;
+    let (mut cred, _, enrolled) = w
+        .register(RegistrationStart::Invitation(&invitation.value))
+        .await;
     let id = enrolled.unwrap().credential_id;
     let (_, ok) = w.sign_in(&mut cred, "erin", &Tweaks::default()).await;
     ok.unwrap();
@@ -413,9 +448,15 @@ async fn a_quarantine_lifted_by_sql_is_named() {
     let (_, refused) = w.sign_in(&mut cred, "erin", &regress).await;
     assert!(refused.is_err());
     assert_eq!(s.differences().await, [], "the quarantine is in the log");
-    s.sql("UPDATE credentials SET status = 'active' WHERE id = ?1", &[&id]);
+    s.sql(
+        "UPDATE credentials SET status = 'active' WHERE id = ?1",
+        &[&id],
+    );
     let found = s.differences().await;
     let object = format!("credential {} of erin", keybound_webauthn::b64::encode(&id));
     let d = find(&found, &object, "status");
-    assert_eq!((d.actual.as_str(), d.implied.as_str()), ("active", "quarantined"));
+    assert_eq!(
+        (d.actual.as_str(), d.implied.as_str()),
+        ("active", "quarantined")
+    );
 }

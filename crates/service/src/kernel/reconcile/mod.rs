@@ -17,6 +17,8 @@
 //! and the pass is repeated (at most [`ATTEMPTS`] times) until that holds.
 
 mod replay;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -62,8 +64,7 @@ pub struct Reconciliation {
     pub differences: Vec<Difference>,
     /// Events replayed.
     pub events: u64,
-    /// Rows compared: identities, credentials, devices, workload entries,
-    /// agents.
+    /// Identities compared (the rows in the database).
     pub identities: usize,
     /// Credentials compared.
     pub credentials: usize,

@@ -265,8 +265,10 @@ impl Replay {
     }
 
     fn device(&mut self, name: String, status: &'static str, seq: u64) {
-        self.devices.entry(name).or_insert(DeviceState { status: None }).status =
-            Some(Said::at(status, seq));
+        self.devices
+            .entry(name)
+            .or_insert(DeviceState { status: None })
+            .status = Some(Said::at(status, seq));
     }
 
     /// The credential `id`; one first seen here (its registration is not
@@ -292,15 +294,16 @@ impl Replay {
     /// agents, each by name.
     pub fn compare(self, actual: &Actual) -> Vec<Difference> {
         let mut out = Vec::new();
-        let mut diff = |object: String, field: &'static str, implied: String, actual: String, seq| {
-            out.push(Difference {
-                object,
-                field,
-                implied,
-                actual,
-                last_event_seq: seq,
-            })
-        };
+        let mut diff =
+            |object: String, field: &'static str, implied: String, actual: String, seq| {
+                out.push(Difference {
+                    object,
+                    field,
+                    implied,
+                    actual,
+                    last_event_seq: seq,
+                })
+            };
         const PRESENT: &str = "present";
         const ABSENT: &str = "absent";
         let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
@@ -314,7 +317,13 @@ impl Replay {
             };
             if let Some(kind) = &log.kind {
                 if kind.value != db.kind {
-                    diff(object.clone(), "kind", kind.value.into(), db.kind.clone(), Some(kind.seq));
+                    diff(
+                        object.clone(),
+                        "kind",
+                        kind.value.into(),
+                        db.kind.clone(),
+                        Some(kind.seq),
+                    );
                 }
             }
             if let Some(status) = &log.status {
@@ -325,7 +334,13 @@ impl Replay {
             }
             if let Some(admin) = &log.admin {
                 if admin.value != db.is_admin {
-                    diff(object, "is_admin", flag(admin.value), flag(db.is_admin), Some(admin.seq));
+                    diff(
+                        object,
+                        "is_admin",
+                        flag(admin.value),
+                        flag(db.is_admin),
+                        Some(admin.seq),
+                    );
                 }
             }
         }
@@ -346,11 +361,23 @@ impl Replay {
                 continue;
             };
             if let Some(owner) = log.owner.as_ref().filter(|o| **o != db.owner) {
-                diff(object.clone(), "owner", owner.clone(), db.owner.clone(), None);
+                diff(
+                    object.clone(),
+                    "owner",
+                    owner.clone(),
+                    db.owner.clone(),
+                    None,
+                );
             }
             if log.status.value != db.status {
                 let seq = Some(log.status.seq).filter(|s| *s > 0);
-                diff(object, "status", log.status.value.into(), db.status.clone(), seq);
+                diff(
+                    object,
+                    "status",
+                    log.status.value.into(),
+                    db.status.clone(),
+                    seq,
+                );
             }
         }
         for (id, log) in &self.credentials {
@@ -374,7 +401,13 @@ impl Replay {
         }
         for name in self.devices.keys() {
             if !actual.devices.contains_key(name) {
-                diff(format!("device {name}"), "row", PRESENT.into(), ABSENT.into(), None);
+                diff(
+                    format!("device {name}"),
+                    "row",
+                    PRESENT.into(),
+                    ABSENT.into(),
+                    None,
+                );
             }
         }
 
@@ -383,14 +416,26 @@ impl Replay {
             let object = format!("workload entry {id} ({spiffe_id})");
             match self.entries.get(id) {
                 Some(log) if log.present.value => {}
-                Some(log) => diff(object, "row", ABSENT.into(), PRESENT.into(), Some(log.present.seq)),
+                Some(log) => diff(
+                    object,
+                    "row",
+                    ABSENT.into(),
+                    PRESENT.into(),
+                    Some(log.present.seq),
+                ),
                 None => diff(object, "row", ABSENT.into(), PRESENT.into(), None),
             }
         }
         for (id, log) in &self.entries {
             if log.present.value && !actual.entries.contains_key(id) {
                 let object = format!("workload entry {id} ({})", log.spiffe_id);
-                diff(object, "row", PRESENT.into(), ABSENT.into(), Some(log.present.seq));
+                diff(
+                    object,
+                    "row",
+                    PRESENT.into(),
+                    ABSENT.into(),
+                    Some(log.present.seq),
+                );
             }
         }
 
@@ -399,13 +444,21 @@ impl Replay {
             let object = format!("agent {name}");
             match self.agents.get(name) {
                 None => diff(object, "row", ABSENT.into(), PRESENT.into(), None),
-                Some(s) if s.value != db => diff(object, "status", s.value.into(), db.clone(), Some(s.seq)),
+                Some(s) if s.value != db => {
+                    diff(object, "status", s.value.into(), db.clone(), Some(s.seq))
+                }
                 Some(_) => {}
             }
         }
         for (name, s) in &self.agents {
             if !actual.agents.contains_key(name) {
-                diff(format!("agent {name}"), "row", PRESENT.into(), ABSENT.into(), Some(s.seq));
+                diff(
+                    format!("agent {name}"),
+                    "row",
+                    PRESENT.into(),
+                    ABSENT.into(),
+                    Some(s.seq),
+                );
             }
         }
         out
