@@ -17,10 +17,12 @@ fn ctx() -> ClientContext {
     }
 }
 
-/// A world on a database file, so the tests can reach its rows directly.
+/// A world on a database file (or a PostgreSQL database), so the tests can
+/// reach its rows directly.
 struct Scene {
     w: World,
     dir: tempfile::TempDir,
+    url: String,
     /// bob's credential an operator revoked.
     revoked: String,
     /// bob's credential still in use.
@@ -39,6 +41,25 @@ impl Scene {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .unwrap();
         conn.execute(sql, params).unwrap()
+    }
+
+    /// Runs `sql` (no parameters) on whichever database the scene is on:
+    /// PostgreSQL through `psql`, as an operator would.
+    fn plain_sql(&self, sql: &str) {
+        if !self.url.starts_with("postgres") {
+            self.sql(sql, &[]);
+            return;
+        }
+        let bin = keybound_testdb::bin_dir().unwrap();
+        let out = std::process::Command::new(bin.join("psql"))
+            .args(["-v", "ON_ERROR_STOP=1", "-q", "-d", &self.url, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     async fn differences(&self) -> Vec<Difference> {
@@ -83,6 +104,10 @@ async fn enrol_with(w: &World, token: &Token) -> (String, Token) {
 async fn scene() -> Scene {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    scene_on(dir, url).await
+}
+
+async fn scene_on(dir: tempfile::TempDir, url: String) -> Scene {
     let config = Config::new(RP_ID, OriginPolicy::exact([ORIGIN]).unwrap(), [9; 32]);
     let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000_000)));
     let w = World {
@@ -184,6 +209,7 @@ async fn scene() -> Scene {
     Scene {
         w,
         dir,
+        url,
         revoked,
         bobs,
         laptop,
@@ -459,4 +485,23 @@ async fn a_quarantine_lifted_by_sql_is_named() {
         (d.actual.as_str(), d.implied.as_str()),
         ("active", "quarantined")
     );
+}
+
+/// The same history on PostgreSQL reconciles with nothing to report, and
+/// the admin flag set with `psql` is named.
+#[tokio::test]
+async fn on_postgres_the_log_and_the_state_agree_until_sql_intervenes() {
+    let Some(pg) = keybound_testdb::shared("audit reconcile") else {
+        return;
+    };
+    let s = scene_on(tempfile::tempdir().unwrap(), pg.fresh_database()).await;
+    assert_eq!(s.differences().await, []);
+    s.plain_sql("UPDATE identities SET is_admin = true WHERE name = 'bob'");
+    s.plain_sql("UPDATE identities SET status = 'active' WHERE name = 'carol'");
+    let found = s.differences().await;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let d = find(&found, "identity bob", "is_admin");
+    assert_eq!((d.actual.as_str(), d.implied.as_str()), ("1", "0"));
+    let d = find(&found, "identity carol", "status");
+    assert_eq!(d.implied, "offboarded");
 }
