@@ -31,6 +31,9 @@ mod policy;
 mod settings;
 #[path = "it/workloads.rs"]
 mod workloads;
+// Issue 19: `audit reconcile`.
+#[path = "it/reconcile.rs"]
+mod reconcile;
 
 struct Server(Child);
 impl Drop for Server {

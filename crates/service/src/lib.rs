@@ -96,6 +96,8 @@ pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
+// Issue 19: state reconciled against the audit log.
+pub use kernel::reconcile::{Difference, Reconciliation};
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
     WorkloadSettings, LOCAL_ATTESTATION, LOCAL_NODE,

@@ -91,10 +91,10 @@ on_both_backends!(
 mod audit_details;
 #[path = "it/audit_pages.rs"]
 mod audit_pages;
-#[path = "it/audit_tree.rs"]
-mod audit_tree;
 #[path = "it/audit_streams.rs"]
 mod audit_streams;
+#[path = "it/audit_tree.rs"]
+mod audit_tree;
 #[path = "it/backup.rs"]
 mod backup;
 #[path = "it/dbsc.rs"]

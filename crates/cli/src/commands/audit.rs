@@ -9,6 +9,8 @@ use clap::{Args, Subcommand};
 use keybound_service::names::text::{escape, escape_json};
 use keybound_service::{Service, SystemClock};
 
+mod reconcile;
+
 use crate::app::{self, ServiceSettings};
 use crate::output::{self, Table};
 use crate::settings::{Sources, StoreSettings};
@@ -46,6 +48,14 @@ enum AuditCommand {
     /// or TLS, OpenTelemetry over HTTP), at least once, resuming where the
     /// receiver last acknowledged.
     Stream(super::audit_stream::StreamArgs),
+    /// Replay the log into the state it implies (identities, roles,
+    /// credentials, devices, workload entries, agents) and name every
+    /// difference from the database; exit code 1 when there is one.
+    Reconcile {
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
@@ -90,6 +100,11 @@ async fn run(
         out.flush()?;
         return Ok(verified);
     }
+    if let AuditCommand::Reconcile { json } = command {
+        let done = reconcile::run(service, json, &mut out).await?;
+        out.flush()?;
+        return Ok(done);
+    }
     let mut chain = service.store().audit_chain(AUDIT_PAGE).await?;
     let now = keybound_service::Clock::now_ms(&SystemClock);
     // Alerts are few: gathered for one aligned table.
@@ -105,7 +120,8 @@ async fn run(
         }
         for e in &page {
             match &command {
-                AuditCommand::Verify | AuditCommand::Stream(_) => {}
+                AuditCommand::Verify | AuditCommand::Stream(_) | AuditCommand::Reconcile { .. } => {
+                }
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));

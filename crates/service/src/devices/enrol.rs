@@ -308,6 +308,12 @@ impl Service {
         enrolled.subject_kind = Some(IdentityKind::Device.as_str().to_owned());
         enrolled.credential_id = Some(b64::encode(&e.verified.credential_id));
         enrolled.outcome = Some(Outcome::Success);
+        // The status it starts in, for `audit reconcile` (the reason says
+        // it too, in prose).
+        enrolled.details.insert(
+            crate::kernel::reconcile::DEVICE_STATUS.into(),
+            device_status.to_owned(),
+        );
         enrolled.reason = Some(format!(
             "{device_status}: {trust_reason}; label {:?}{}",
             row.label,

@@ -15,6 +15,8 @@ pub(crate) mod refusal;
 pub(crate) mod single_use;
 pub(crate) mod tier;
 pub(crate) mod tokens;
+// Issue 19: the log replayed against the state (`audit reconcile`).
+pub(crate) mod reconcile;
 
 use std::sync::{Arc, Mutex};
 

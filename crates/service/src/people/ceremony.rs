@@ -83,6 +83,11 @@ pub(crate) fn refuse_and_quarantine(
 ) -> Failure {
     let mut event = event.clone();
     event.severity = Some(Severity::High);
+    // What the refusal did to the credential, for `audit reconcile`.
+    event.details.insert(
+        crate::kernel::reconcile::CREDENTIAL_STATUS.into(),
+        "quarantined".into(),
+    );
     Failure::Refused(Box::new(Refused {
         reason,
         event,

@@ -193,6 +193,10 @@ impl Service {
             Err(e) => return Err(e.into()),
         }
         let mut event = attempt;
+        // The entry by its id, for `audit reconcile`.
+        event
+            .details
+            .insert(crate::kernel::reconcile::ENTRY_ID.into(), row.id.clone());
         event.reason = Some(format!(
             "entry {} parent {} selectors {} owner {}",
             row.id,
@@ -281,6 +285,9 @@ impl Service {
             )
             .await?;
         event.reason = Some(format!("entry {} {why}; {revoked} SVIDs revoked", row.id));
+        event
+            .details
+            .insert(crate::kernel::reconcile::ENTRY_ID.into(), row.id.clone());
         if ended > 0 {
             event
                 .details

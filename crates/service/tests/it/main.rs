@@ -40,6 +40,8 @@ mod recovery_requests;
 mod standing;
 mod tiers;
 mod workloads;
+// Issue 19: state reconciled against the audit log.
+mod reconcile;
 
 const RP_ID: &str = "localhost";
 const ORIGIN: &str = "http://localhost:8080";

@@ -80,6 +80,10 @@ impl Service {
         event.subject = Some(identity.name.clone());
         event.subject_kind = Some(IdentityKind::Device.as_str().to_owned());
         event.outcome = Some(Outcome::Success);
+        event.details.insert(
+            crate::kernel::reconcile::DEVICE_STATUS.into(),
+            device_status::TRUSTED.to_owned(),
+        );
         event.reason = Some(format!(
             "trusted: {reason}; workload node {node}, EK sha256 {ek_hex}"
         ));
