@@ -58,6 +58,7 @@ pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcT
 pub use queries::{InventoryFactRow, PostureFactRow};
 pub use queries::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};
 pub use queries::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
+pub use queries::{LimitObservationRow, LimitUsageRow, SHARED_READ_LIMIT};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};
 pub use writer::{CommitStats, BATCH_METRIC, COMMIT_METRIC};

@@ -26,6 +26,8 @@ mod workload_ca;
 mod workloads;
 // Issue 18: live tasks by what ends them.
 mod agent_tasks;
+// Issue 19: rate-limit usage and anomaly observations shared by nodes.
+mod shared_limits;
 
 pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use dbsc::DbscSessionRow;
@@ -35,6 +37,7 @@ pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
 pub use posture::{InventoryFactRow, PostureFactRow};
 pub use recoveries::IssuedRecovery;
+pub use shared_limits::{LimitObservationRow, LimitUsageRow, SHARED_READ_LIMIT};
 pub use signing_keys::SigningKeyRow;
 pub use workload_ca::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
 pub use workloads::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};

@@ -71,7 +71,7 @@ impl Default for RateLimits {
 /// This node's buckets and pending challenges.
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    buckets: Buckets,
+    pub(crate) buckets: Buckets,
     pending: Pending,
 }
 

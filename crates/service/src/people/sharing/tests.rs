@@ -1,0 +1,3 @@
+//! The merge logic, with time passed in.
+
+use super::*;
