@@ -19,7 +19,7 @@
 //! challenges, which the store counts: with N nodes a source gets at most
 //! N times its budget.
 
-mod buckets;
+pub(crate) mod buckets;
 mod pending;
 pub(crate) mod source;
 #[cfg(test)]
