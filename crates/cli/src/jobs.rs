@@ -203,7 +203,10 @@ impl Job for ShareLimits {
     async fn run(&mut self) {
         match self.0.share_limits().await {
             Ok(shared) if shared.alerts > 0 => {
-                tracing::info!(alerts = shared.alerts, "alerts raised by other nodes' observations")
+                tracing::info!(
+                    alerts = shared.alerts,
+                    "alerts raised by other nodes' observations"
+                )
             }
             Ok(_) => {}
             Err(e) => {

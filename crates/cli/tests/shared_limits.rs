@@ -104,8 +104,7 @@ fn alerts(server: &Server, kind: &str) -> usize {
 /// together they do, and the alert is recorded once.
 #[test]
 fn a_registration_burst_split_across_two_nodes_raises_one_alert() {
-    let Some(url) = database("a_registration_burst_split_across_two_nodes_raises_one_alert")
-    else {
+    let Some(url) = database("a_registration_burst_split_across_two_nodes_raises_one_alert") else {
         return;
     };
     let flags = ["--open-registration"];
@@ -129,7 +128,11 @@ fn a_registration_burst_split_across_two_nodes_raises_one_alert() {
     assert_eq!(fired, 1, "the split burst raised its alert");
     // Both nodes have now merged everything: still one.
     thread::sleep(Duration::from_millis(1000));
-    assert_eq!(alerts(&b, "alert.registrations"), 1, "fired once, not per node");
+    assert_eq!(
+        alerts(&b, "alert.registrations"),
+        1,
+        "fired once, not per node"
+    );
     let (ok, out) = a.cli(&["audit", "verify"]);
     assert!(ok, "{out}");
 }

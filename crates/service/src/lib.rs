@@ -84,10 +84,10 @@ pub use oidc::{
     Authorized, ClientCredentials, ClientRegistration, LoggedOut, OAuthError, OidcError,
     OidcParams, RegisteredClient,
 };
+pub use people::sharing::{Shared, SHARE_EVERY, SHARE_METRIC};
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
 pub use principal::{Actor, Admin, Operator};
 pub use rate_limit::{IssuedChallenge, RateLimits};
-pub use people::sharing::{Shared, SHARE_EVERY, SHARE_METRIC};
 pub use recovery::{Approval, PendingRecovery};
 pub use refusal::Refusal;
 pub use registration::{Enrolled, RegistrationRequest, RegistrationStart};

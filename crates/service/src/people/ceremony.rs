@@ -124,7 +124,10 @@ impl Service {
                 }
                 tx.record(event).await?;
                 // The detector's alert carries its source as the address.
-                let source = alert.as_ref().and_then(|a| a.ip.clone()).unwrap_or_default();
+                let source = alert
+                    .as_ref()
+                    .and_then(|a| a.ip.clone())
+                    .unwrap_or_default();
                 let alert = self
                     .claimed_alert(&mut tx, "failures_across_accounts", &source, alert)
                     .await?;

@@ -46,9 +46,11 @@ impl People {
         People {
             limiter,
             detectors: alerts::Detectors::new(
-                crate::tokens::sha256(&[b"detectors".as_slice(), &config.enumeration_secret].concat())
-                    .try_into()
-                    .unwrap_or([0; 32]),
+                crate::tokens::sha256(
+                    &[b"detectors".as_slice(), &config.enumeration_secret].concat(),
+                )
+                .try_into()
+                .unwrap_or([0; 32]),
                 config.shared_limits,
             ),
             decoys: decoys::Decoys::new(),

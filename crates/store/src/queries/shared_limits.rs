@@ -232,11 +232,7 @@ impl WriteTx {
                 events_before_ms,
             ),
         ] {
-            purged += self
-                .write()
-                .await?
-                .execute(sql, params![before])
-                .await?;
+            purged += self.write().await?.execute(sql, params![before]).await?;
         }
         Ok(purged)
     }

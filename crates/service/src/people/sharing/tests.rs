@@ -12,7 +12,7 @@ use rand_chacha::rand_core::SeedableRng;
 use super::*;
 use crate::alerts::Detectors;
 use crate::rate_limit::buckets::{Admission, Buckets};
-use crate::{Clock, ClientContext, Config};
+use crate::{ClientContext, Clock, Config};
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -26,7 +26,13 @@ fn growth_charges_what_is_new_and_a_repeated_read_charges_nothing() {
     assert_eq!(s.growth("src 1.2.3.4", w, "b", 6, T0), -2, "a refund");
     assert_eq!(s.growth("src 1.2.3.4", w, "c", 4, T0), 4, "per node");
     assert_eq!(
-        s.growth("src 1.2.3.4", w + USAGE_WINDOW_MS, "b", 1, T0 + USAGE_WINDOW_MS),
+        s.growth(
+            "src 1.2.3.4",
+            w + USAGE_WINDOW_MS,
+            "b",
+            1,
+            T0 + USAGE_WINDOW_MS
+        ),
         1,
         "a new window starts at zero"
     );
@@ -40,7 +46,10 @@ fn growth_charges_what_is_new_and_a_repeated_read_charges_nothing() {
 fn the_first_read_looks_back_a_slack_then_each_read_overlaps_the_last() {
     let s = Sharing::new("a".into());
     assert_eq!(s.since(false, USAGE_SLACK_MS, T0), T0 - USAGE_SLACK_MS);
-    assert_eq!(s.since(false, USAGE_SLACK_MS, T0 + 250), T0 - USAGE_SLACK_MS);
+    assert_eq!(
+        s.since(false, USAGE_SLACK_MS, T0 + 250),
+        T0 - USAGE_SLACK_MS
+    );
     assert_eq!(s.since(true, 600_000, T0), T0 - 600_000);
     assert_eq!(s.since(true, 600_000, T0 + 250), T0 - OBSERVATION_SLACK_MS);
 }
@@ -110,8 +119,15 @@ fn charging_the_other_nodes_spend_holds_a_spread_source_to_its_budget() {
 fn remote_charges_are_bounded_and_make_buckets_for_unknown_sources() {
     let b = Buckets::default();
     b.charge_remote("src new", 10, T0, 1_000);
-    assert_eq!(b.tokens("src new", 10, T0), -10.0, "at most a minute of debt");
-    assert!(matches!(b.take("src new", 10, T0), Admission::Refused { .. }));
+    assert_eq!(
+        b.tokens("src new", 10, T0),
+        -10.0,
+        "at most a minute of debt"
+    );
+    assert!(matches!(
+        b.take("src new", 10, T0),
+        Admission::Refused { .. }
+    ));
     b.charge_remote("src other", 0, T0, 5);
     assert_eq!(b.len(), 1, "a limit of 0 charges nothing");
 }
@@ -125,7 +141,15 @@ fn merged_observations_fire_once_and_a_repeated_row_counts_once() {
     };
     let (a, b) = (Detectors::new([7; 32], true), Detectors::new([7; 32], true));
     for (i, d) in [&a, &b, &a].into_iter().enumerate() {
-        let fired = d.observe("registrations", "1.2.3.4", &format!("p{i}"), false, 4, 600_000, T0);
+        let fired = d.observe(
+            "registrations",
+            "1.2.3.4",
+            &format!("p{i}"),
+            false,
+            4,
+            600_000,
+            T0,
+        );
         assert!(fired.is_none(), "three in all, two on a");
     }
     let from_a = a.take_outbox();
@@ -133,25 +157,57 @@ fn merged_observations_fire_once_and_a_repeated_row_counts_once() {
     let mut raised = Vec::new();
     for _ in 0..2 {
         for o in &from_a {
-            raised.extend(b.merge("a", o.seq, o.detector, &o.source, o.target, o.time_ms, rule, T0 + 1));
+            raised.extend(b.merge(
+                "a",
+                o.seq,
+                o.detector,
+                &o.source,
+                o.target,
+                o.time_ms,
+                rule,
+                T0 + 1,
+            ));
         }
     }
     assert!(raised.is_empty(), "3 events, each of a's once: {raised:?}");
     let alert = b.observe("registrations", "1.2.3.4", "p3", false, 4, 600_000, T0 + 2);
-    assert!(alert.is_some(), "the fourth, on b, fires on the merged window");
+    assert!(
+        alert.is_some(),
+        "the fourth, on b, fires on the merged window"
+    );
     // a learns b's two: its window reaches four too, and raises the alert
     // the claim across nodes will refuse (b fired it).
     let from_b = b.take_outbox();
     let raised: Vec<Raised> = from_b
         .iter()
-        .filter_map(|o| a.merge("b", o.seq, o.detector, &o.source, o.target, o.time_ms, rule, T0 + 3))
+        .filter_map(|o| {
+            a.merge(
+                "b",
+                o.seq,
+                o.detector,
+                &o.source,
+                o.target,
+                o.time_ms,
+                rule,
+                T0 + 3,
+            )
+        })
         .collect();
     assert_eq!(raised.len(), 1);
     assert_eq!(raised[0].detector, "registrations");
     assert_eq!(raised[0].source, "1.2.3.4");
     // Observations older than the window are not merged.
     assert!(b
-        .merge("c", 1, "registrations", "5.6.7.8", 1, T0 - 600_000, rule, T0)
+        .merge(
+            "c",
+            1,
+            "registrations",
+            "5.6.7.8",
+            1,
+            T0 - 600_000,
+            rule,
+            T0
+        )
         .is_none());
 }
 
@@ -169,7 +225,11 @@ fn distinct_targets_from_two_nodes_count_once_with_the_shared_key() {
     let fired: Vec<Raised> = a
         .take_outbox()
         .iter()
-        .filter_map(|o| b.merge("a", o.seq, o.detector, &o.source, o.target, o.time_ms, rule, T0))
+        .filter_map(|o| {
+            b.merge(
+                "a", o.seq, o.detector, &o.source, o.target, o.time_ms, rule, T0,
+            )
+        })
         .collect();
     assert!(fired.is_empty(), "ada on both nodes is one account");
     let fired = b
@@ -188,7 +248,11 @@ impl Clock for FakeClock {
 
 /// A node on the database at `url`, sharing its limits; `seed` names it.
 async fn node(url: &str, clock: Arc<FakeClock>, seed: u64) -> Service {
-    let mut config = Config::new("kb.test", OriginPolicy::exact(["https://kb.test"]).unwrap(), [3; 32]);
+    let mut config = Config::new(
+        "kb.test",
+        OriginPolicy::exact(["https://kb.test"]).unwrap(),
+        [3; 32],
+    );
     config.shared_limits = true;
     config.rate_limits.per_source = 10;
     config.alerts.registrations = 4;
@@ -228,26 +292,48 @@ async fn two_nodes_share(url: &str) {
     let shared = b.share_limits().await.unwrap();
     assert_eq!(shared.usage_read, 1, "{shared:?}");
     assert!(
-        matches!(b.admit(&x, None).await, Err(ServiceError::RateLimited { .. })),
+        matches!(
+            b.admit(&x, None).await,
+            Err(ServiceError::RateLimited { .. })
+        ),
         "b charged a's ten"
     );
     // b's one comes back to a; a second round charges nothing new.
     a.share_limits().await.unwrap();
     b.share_limits().await.unwrap();
-    assert!(a.people.limiter.buckets.tokens("src 192.0.2.7", 10, clock.now_ms()) < 0.0);
+    assert!(
+        a.people
+            .limiter
+            .buckets
+            .tokens("src 192.0.2.7", 10, clock.now_ms())
+            < 0.0
+    );
 
     // Registrations: two on each node, threshold four.
     let now = clock.now_ms();
     for (node, name) in [(&a, "r1"), (&b, "r2"), (&a, "r3"), (&b, "r4")] {
-        let alert = node
-            .people
-            .detectors
-            .observe("registrations", "198.51.100.9", name, false, 4, 600_000, now);
+        let alert = node.people.detectors.observe(
+            "registrations",
+            "198.51.100.9",
+            name,
+            false,
+            4,
+            600_000,
+            now,
+        );
         assert!(alert.is_none(), "two per node stay under four");
     }
     assert_eq!(a.share_limits().await.unwrap().alerts, 0, "a knows of two");
-    assert_eq!(b.share_limits().await.unwrap().alerts, 1, "b merges a's two");
-    assert_eq!(a.share_limits().await.unwrap().alerts, 0, "b fired it already");
+    assert_eq!(
+        b.share_limits().await.unwrap().alerts,
+        1,
+        "b merges a's two"
+    );
+    assert_eq!(
+        a.share_limits().await.unwrap().alerts,
+        0,
+        "b fired it already"
+    );
     let alerts: Vec<_> = a
         .store()
         .audit_events()
@@ -283,7 +369,11 @@ async fn without_sharing_a_node_writes_nothing_and_claims_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("kb.db").display());
     let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
-    let mut config = Config::new("kb.test", OriginPolicy::exact(["https://kb.test"]).unwrap(), [3; 32]);
+    let mut config = Config::new(
+        "kb.test",
+        OriginPolicy::exact(["https://kb.test"]).unwrap(),
+        [3; 32],
+    );
     config.rate_limits.per_source = 10;
     let a = Service::new(
         Store::open(&url).await.unwrap(),
