@@ -157,6 +157,8 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.registration.apply(&mut config.policy);
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);
+    let postgres = keybound_store::sqlite_file(&settings.store.located_url()?).is_none();
+    config.shared_limits = settings.limits.shared(postgres);
     settings.lifetimes.apply(&mut config);
     settings.keys.apply(&mut config);
     settings.oidc.apply(&mut config)?;
@@ -328,6 +330,12 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
         keybound_service::forward::FOLLOW_EVERY,
         jobs::FollowChanges(service.clone()),
     );
+    if service.config().shared_limits {
+        jobs.every(
+            keybound_service::SHARE_EVERY,
+            jobs::ShareLimits(service.clone()),
+        );
+    }
     if let Some(url) = metadata.url() {
         jobs.every(
             refresh_every,

@@ -10,7 +10,9 @@
 //! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`];
 //! - the workload CA's rotation and federated bundle fetches (`workloads`);
 //! - the task use events (`task.use`), every [`FLUSH_TASK_USES_EVERY`];
-//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`].
+//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`];
+//! - with several nodes, sharing rate-limit usage and anomaly observations
+//!   (`ShareLimits`), every [`keybound_service::SHARE_EVERY`].
 
 pub(crate) mod workloads;
 
@@ -189,6 +191,27 @@ impl Job for ExpireTasks {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "expired tasks"),
             Err(e) => tracing::warn!(error = %e, "task expiry failed; the next run tries again"),
+        }
+    }
+}
+
+/// Shares this node's rate-limit usage and anomaly observations with the
+/// other nodes and takes theirs (issue 19).
+pub(crate) struct ShareLimits(pub(crate) Arc<Service>);
+
+impl Job for ShareLimits {
+    async fn run(&mut self) {
+        match self.0.share_limits().await {
+            Ok(shared) if shared.alerts > 0 => {
+                tracing::info!(
+                    alerts = shared.alerts,
+                    "alerts raised by other nodes' observations"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "sharing limits failed; the next run tries again")
+            }
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct Config {
     /// (RFC 9449 §8): a proof made ahead of time is then worth at most two
     /// minutes (`--dpop-nonce`, default on).
     pub dpop_nonce: bool,
+    /// Whether this node shares its rate-limit usage and anomaly
+    /// observations with the other nodes on the database (issue 19;
+    /// `--shared-limits`, default on for PostgreSQL): see
+    /// `people::sharing` for the design and its error bound.
+    pub shared_limits: bool,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -252,6 +257,7 @@ impl Config {
             workloads: crate::WorkloadSettings::default(),
             tasks: crate::TaskSettings::default(),
             dpop_nonce: true,
+            shared_limits: false,
         }
     }
 }

@@ -84,6 +84,7 @@ pub use oidc::{
     Authorized, ClientCredentials, ClientRegistration, LoggedOut, OAuthError, OidcError,
     OidcParams, RegisteredClient,
 };
+pub use people::sharing::{Shared, SHARE_EVERY, SHARE_METRIC};
 pub use policy::{ADMIN_MIN_TIER, STEP_UP_WINDOW_MS};
 pub use principal::{Actor, Admin, Operator};
 pub use rate_limit::{IssuedChallenge, RateLimits};
@@ -156,9 +157,10 @@ impl Service {
             first: Arc::new(observe::AuditObserver),
             cache: forward.cache.clone(),
         }));
+        let node: [u8; 8] = kernel.random();
         Service {
             trust: trust::Trust::new(&config),
-            people: people::People::new(),
+            people: people::People::new(&config, keybound_webauthn::b64::encode(&node)),
             access: access::Access::new(),
             kernel,
             forward,

@@ -58,6 +58,7 @@ pub use queries::{DbscSessionRow, DeviceRow, IssuedRecovery, LogoutDelivery, Sig
 pub use queries::{EndingSessions, OidcClient, OidcCode, OidcSessionEnding, OidcToken};
 pub use queries::{InventoryFactRow, PostureFactRow};
 pub use queries::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};
+pub use queries::{LimitObservationRow, LimitUsageRow, SHARED_READ_LIMIT};
 pub use queries::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
 pub use readers::{READERS_IN_USE_METRIC, READERS_METRIC};
 pub use transaction::{ReadTx, WriteTx};

@@ -29,6 +29,8 @@ mod workloads;
 mod agent_tasks;
 // Issue 19: where each audit stream to a SIEM stands.
 mod audit_streams;
+// Issue 19: rate-limit usage and anomaly observations shared by nodes.
+mod shared_limits;
 
 pub use agents::{AgentRow, TaskRow, TaskTokenRow, TASK_LIST_LIMIT};
 pub use audit_tree::{AuditCheckpointRow, AuditKeyRow, LeaseRow};
@@ -39,6 +41,7 @@ pub use oidc::{OidcClient, OidcCode, OidcToken};
 pub use oidc_sessions::{EndingSessions, OidcSessionEnding};
 pub use posture::{InventoryFactRow, PostureFactRow};
 pub use recoveries::IssuedRecovery;
+pub use shared_limits::{LimitObservationRow, LimitUsageRow, SHARED_READ_LIMIT};
 pub use signing_keys::SigningKeyRow;
 pub use workload_ca::{WorkloadAuthorityRow, WorkloadFederationRow, WorkloadSvidRow};
 pub use workloads::{JoinTokenRow, WorkloadEntryRow, WorkloadNodeRow};

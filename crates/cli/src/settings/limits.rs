@@ -1,7 +1,7 @@
 //! Ceremony rate limits and unanswered challenges: how much of a node one
 //! client address, or one account's name, may use.
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use keybound_service::RateLimits;
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +47,26 @@ pub(crate) struct LimitSettings {
         default_value = "100000"
     )]
     pending_challenges: Option<usize>,
+    /// Share rate-limit usage and anomaly observations with the other
+    /// nodes on the database, every 250 ms: a limit then holds across nodes
+    /// within that lag, rather than being N times its setting. Default: on
+    /// with PostgreSQL, off with SQLite (one node).
+    #[arg(
+        long,
+        env = "KEYBOUND_SHARED_LIMITS",
+        value_name = "BOOL",
+        action = ArgAction::Set
+    )]
+    shared_limits: Option<bool>,
 }
 
 impl LimitSettings {
+    /// Whether limits are shared across nodes, on a PostgreSQL database
+    /// (`postgres`) or a SQLite file.
+    pub(crate) fn shared(&self, postgres: bool) -> bool {
+        self.shared_limits.unwrap_or(postgres)
+    }
+
     /// Sets what is set; the rest keeps the service's defaults.
     pub(crate) fn apply(&self, limits: &mut RateLimits) {
         if let Some(n) = self.rate_limit_per_minute {

@@ -94,8 +94,9 @@ fn every_group_names_its_flags_as_its_file_keys() {
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
     // issue 17: + 8 (workloads) + 6 (node agent) + 1 (tpm); issue 18
     // (people): task_default_lifetime, task_max_lifetime,
-    // task_approval_ttl, task_token_ttl, dpop_nonce.
-    assert_eq!(all_keys().len(), 74, "the keys the file has always had");
+    // task_approval_ttl, task_token_ttl, dpop_nonce; issue 19 (h-limits)
+    // shared_limits.
+    assert_eq!(all_keys().len(), 75, "the keys the file has always had");
 }
 
 /// The task settings (issue 18) are bounded, the default lifetime no

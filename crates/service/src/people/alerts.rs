@@ -8,7 +8,6 @@
 //! of them.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
 use keybound_audit::{NewEvent, Outcome, Severity};
@@ -57,12 +56,20 @@ const MAX_EVENTS_PER_SOURCE: usize = 1_024;
 const MAX_SOURCE_BYTES: usize = 64;
 /// Idle windows are swept at least this often (calls).
 const SWEEP_EVERY: usize = 256;
+/// Observations waiting for the next flush to the other nodes, at most:
+/// past it (the database unreachable for long) the newest are dropped.
+const MAX_OUTBOX: usize = 10_000;
 
 /// Recent events per (detector, source), and when each last fired. Bounded
 /// in sources and events; windows are forgotten when their events leave
 /// the time window, and the least recently active first when the bounds
 /// are reached. Targets are kept as keyed 64-bit hashes, never as the
 /// text a client sent.
+///
+/// With sharing on (several nodes, [`crate::people::sharing`]), each
+/// observation is also queued for the other nodes, and theirs are merged
+/// into the same windows; targets are then hashed with a key every node
+/// holds (the enumeration secret), so the same account counts once.
 #[derive(Debug, Default)]
 pub(crate) struct Detectors {
     seen: Mutex<Seen>,
@@ -74,7 +81,45 @@ struct Seen {
     /// Events held across every window.
     events: usize,
     calls: usize,
-    hasher: RandomState,
+    /// The key of target hashes.
+    key: [u8; 32],
+    /// Whether observations are queued for the other nodes.
+    sharing: bool,
+    /// Observations not yet written for the other nodes.
+    outbox: Vec<Observation>,
+    /// The number of this node's next observation.
+    next_seq: i64,
+    /// Other nodes' observations already merged, (node, seq) -> time.
+    merged: HashMap<(String, i64), i64>,
+}
+
+/// One observation, as the nodes share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observation {
+    /// This node's number for it (unique with the node's name).
+    pub(crate) seq: i64,
+    pub(crate) detector: &'static str,
+    pub(crate) source: String,
+    /// Keyed hash of the target.
+    pub(crate) target: i64,
+    pub(crate) time_ms: i64,
+}
+
+/// How a detector counts: distinct targets or events, and how many fire it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub(crate) distinct: bool,
+    pub(crate) threshold: usize,
+    pub(crate) window_ms: i64,
+}
+
+/// An alert a detector raised, with what it is counted for (the claim key
+/// across nodes).
+#[derive(Debug, Clone)]
+pub(crate) struct Raised {
+    pub(crate) detector: &'static str,
+    pub(crate) source: String,
+    pub(crate) event: NewEvent,
 }
 
 #[derive(Debug, Default)]
@@ -87,7 +132,114 @@ struct Window {
     last_ms: i64,
 }
 
+impl Window {
+    /// Adds an event at `time_ms` (which may be older than the newest, for
+    /// another node's) and keeps what the rule needs: events inside the
+    /// window as of `now_ms`, one per target when counting distinct
+    /// targets (the newest), at most the threshold (the newest).
+    fn add(&mut self, time_ms: i64, target: u64, rule: Rule, now_ms: i64) {
+        while self
+            .events
+            .front()
+            .is_some_and(|(t, _)| now_ms - t >= rule.window_ms)
+        {
+            self.events.pop_front();
+        }
+        if now_ms - time_ms >= rule.window_ms {
+            return;
+        }
+        if rule.distinct {
+            if self
+                .events
+                .iter()
+                .any(|(t, h)| *h == target && *t >= time_ms)
+            {
+                return;
+            }
+            self.events.retain(|(_, h)| *h != target);
+        }
+        let at = self.events.partition_point(|(t, _)| *t <= time_ms);
+        self.events.insert(at, (time_ms, target));
+        while self.events.len() > rule.threshold.min(MAX_EVENTS_PER_SOURCE) {
+            self.events.pop_front();
+        }
+    }
+
+    /// Whether the window fires now: at its threshold and not fired within
+    /// the window. Marks it fired if so.
+    fn fires(&mut self, rule: Rule, now_ms: i64) -> bool {
+        let recently_fired = self.fired_ms.is_some_and(|t| now_ms - t < rule.window_ms);
+        if self.events.len() < rule.threshold || recently_fired {
+            return false;
+        }
+        self.fired_ms = Some(now_ms);
+        true
+    }
+}
+
+/// The alert of `detector` for `source` with `count` in its window.
+fn alert(detector: &str, source: &str, count: usize, rule: Rule, now_ms: i64) -> NewEvent {
+    NewEvent {
+        time_ms: now_ms,
+        kind: format!("alert.{detector}"),
+        ip: Some(source.to_owned()),
+        outcome: Some(Outcome::Alert),
+        severity: Some(Severity::High),
+        reason: Some(format!(
+            "{count} {} from one address within {} minutes",
+            if rule.distinct { "accounts" } else { "events" },
+            rule.window_ms / 60_000
+        )),
+        ..NewEvent::default()
+    }
+}
+
 impl Seen {
+    /// The keyed hash of a target.
+    fn target(&self, subject: &str) -> u64 {
+        let digest = crate::tokens::sha256(&[&self.key[..], subject.as_bytes()].concat());
+        let mut bytes = [0u8; 8];
+        for (b, d) in bytes.iter_mut().zip(digest) {
+            *b = d;
+        }
+        u64::from_be_bytes(bytes)
+    }
+
+    /// Sweeps when due or over a bound.
+    fn maybe_sweep(&mut self, now_ms: i64, window_ms: i64) {
+        self.calls = self.calls.wrapping_add(1);
+        if self.calls.is_multiple_of(SWEEP_EVERY)
+            || self.windows.len() >= MAX_SOURCES
+            || self.events >= MAX_EVENTS
+        {
+            self.sweep(now_ms, window_ms);
+        }
+    }
+
+    /// Adds an event to the window of (`detector`, `source`), keeping the
+    /// event count current; the window.
+    fn add(
+        &mut self,
+        detector: &'static str,
+        source: String,
+        time_ms: i64,
+        target: u64,
+        rule: Rule,
+        now_ms: i64,
+    ) -> &mut Window {
+        let Seen {
+            windows, events, ..
+        } = self;
+        let window = windows.entry((detector, source)).or_default();
+        let before = window.events.len();
+        window.last_ms = window.last_ms.max(now_ms);
+        window.add(time_ms, target, rule, now_ms);
+        *events = events
+            .saturating_sub(before)
+            .saturating_add(window.events.len());
+        window
+    }
+
     /// Forgets windows with nothing inside `window_ms`; then, while over a
     /// bound, the least recently active eighth.
     fn sweep(&mut self, now_ms: i64, window_ms: i64) {
@@ -127,64 +279,116 @@ impl Detectors {
         if threshold == 0 {
             return None;
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.calls = seen.calls.wrapping_add(1);
-        if seen.calls.is_multiple_of(SWEEP_EVERY)
-            || seen.windows.len() >= MAX_SOURCES
-            || seen.events >= MAX_EVENTS
-        {
-            seen.sweep(now_ms, window_ms);
-        }
-        let target = seen.hasher.hash_one(subject);
+        let rule = Rule {
+            distinct,
+            threshold,
+            window_ms,
+        };
+        let mut seen = self.lock();
+        seen.maybe_sweep(now_ms, window_ms);
+        let target = seen.target(subject);
         let source = bounded(source);
-        let Seen {
-            windows, events, ..
-        } = &mut *seen;
-        let window = windows.entry((detector, source.clone())).or_default();
-        let before = window.events.len();
-        window.last_ms = now_ms;
-        while window
-            .events
-            .front()
-            .is_some_and(|(t, _)| now_ms - t >= window_ms)
-        {
-            window.events.pop_front();
+        if seen.sharing && seen.outbox.len() < MAX_OUTBOX {
+            let seq = seen.next_seq;
+            seen.next_seq = seq.wrapping_add(1);
+            seen.outbox.push(Observation {
+                seq,
+                detector,
+                source: source.clone(),
+                target: i64::from_be_bytes(target.to_be_bytes()),
+                time_ms: now_ms,
+            });
         }
-        if distinct {
-            window.events.retain(|(_, h)| *h != target);
-        }
-        window.events.push_back((now_ms, target));
-        while window.events.len() > threshold.min(MAX_EVENTS_PER_SOURCE) {
-            window.events.pop_front();
-        }
-        *events = events
-            .saturating_sub(before)
-            .saturating_add(window.events.len());
+        let window = seen.add(detector, source.clone(), now_ms, target, rule, now_ms);
         let count = window.events.len();
-        let recently_fired = window.fired_ms.is_some_and(|t| now_ms - t < window_ms);
-        if count < threshold || recently_fired {
+        window
+            .fires(rule, now_ms)
+            .then(|| alert(detector, &source, count, rule, now_ms))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Detectors whose target hashes are keyed with `key`, queueing
+    /// observations for the other nodes if `sharing`.
+    pub(crate) fn new(key: [u8; 32], sharing: bool) -> Self {
+        let seen = Seen {
+            key,
+            sharing,
+            ..Seen::default()
+        };
+        Detectors {
+            seen: Mutex::new(seen),
+        }
+    }
+
+    /// The observations made since the last call, for the other nodes.
+    pub(crate) fn take_outbox(&self) -> Vec<Observation> {
+        std::mem::take(&mut self.lock().outbox)
+    }
+
+    /// Puts back observations a failed flush did not write.
+    pub(crate) fn restore_outbox(&self, mut observations: Vec<Observation>) {
+        let mut seen = self.lock();
+        observations.append(&mut seen.outbox);
+        observations.truncate(MAX_OUTBOX);
+        seen.outbox = observations;
+    }
+
+    /// Merges another node's observation (`node`, `seq`) into the windows
+    /// under `rule` (once: a repeat is ignored). Returns the alert when the
+    /// merged window reaches its threshold and has not fired within the
+    /// window: the caller claims it across nodes before recording it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn merge(
+        &self,
+        node: &str,
+        seq: i64,
+        detector: &'static str,
+        source: &str,
+        target: i64,
+        time_ms: i64,
+        rule: Rule,
+        now_ms: i64,
+    ) -> Option<Raised> {
+        if rule.threshold == 0 {
             return None;
         }
-        window.fired_ms = Some(now_ms);
-        Some(NewEvent {
-            time_ms: now_ms,
-            kind: format!("alert.{detector}"),
-            ip: Some(source),
-            outcome: Some(Outcome::Alert),
-            severity: Some(Severity::High),
-            reason: Some(format!(
-                "{count} {} from one address within {} minutes",
-                if distinct { "accounts" } else { "events" },
-                window_ms / 60_000
-            )),
-            ..NewEvent::default()
+        let mut seen = self.lock();
+        seen.maybe_sweep(now_ms, rule.window_ms);
+        if now_ms - time_ms >= rule.window_ms {
+            return None;
+        }
+        // Forget what left every window; then at most one of each.
+        if seen.merged.len() >= MAX_EVENTS {
+            seen.merged.retain(|_, t| now_ms - *t < rule.window_ms);
+            if seen.merged.len() >= MAX_EVENTS {
+                seen.merged.clear();
+            }
+        }
+        if seen
+            .merged
+            .insert((node.to_owned(), seq), time_ms)
+            .is_some()
+        {
+            return None;
+        }
+        let source = bounded(source);
+        let target = u64::from_be_bytes(target.to_be_bytes());
+        let window = seen.add(detector, source.clone(), time_ms, target, rule, now_ms);
+        let count = window.events.len();
+        window.fires(rule, now_ms).then(|| Raised {
+            detector,
+            event: alert(detector, &source, count, rule, now_ms),
+            source,
         })
     }
 
     /// (sources, events) held: what bounds this node's memory for the
     /// detectors.
     pub(crate) fn usage(&self) -> (usize, usize) {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = self.lock();
         (seen.windows.len(), seen.events)
     }
 }

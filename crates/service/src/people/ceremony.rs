@@ -128,6 +128,14 @@ impl Service {
                     tx.end_sessions_of_credential(&id, event.time_ms).await?;
                 }
                 tx.record(event).await?;
+                // The detector's alert carries its source as the address.
+                let source = alert
+                    .as_ref()
+                    .and_then(|a| a.ip.clone())
+                    .unwrap_or_default();
+                let alert = self
+                    .claimed_alert(&mut tx, "failures_across_accounts", &source, alert)
+                    .await?;
                 if let Some(alert) = alert {
                     tx.record(alert).await?;
                 }

@@ -32,6 +32,16 @@ impl Service {
         // their notAfter (no CRL lists them, no retirement waits for them).
         purged += tx.purge_workload_join_tokens(now).await?;
         purged += tx.purge_workload_svids(now).await?;
+        // Shared limits (issue 19): usage rows once no node charges them
+        // (two windows), observations and alert claims once they have left
+        // every detector's window.
+        purged += tx
+            .purge_shared_limits(
+                crate::people::sharing::window_of(now)
+                    .saturating_sub(2 * crate::people::sharing::USAGE_WINDOW_MS),
+                now.saturating_sub(self.config.alerts.window_ms.saturating_mul(2)),
+            )
+            .await?;
         tx.commit().await?;
         Ok(purged)
     }

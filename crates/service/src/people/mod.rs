@@ -22,6 +22,8 @@ pub(crate) mod registration;
 pub(crate) mod roles;
 pub(crate) mod sessions;
 pub(crate) mod standing;
+// Issue 19: limits and anomaly windows shared across nodes.
+pub(crate) mod sharing;
 
 /// The people context's state on this node.
 pub(crate) struct People {
@@ -31,14 +33,28 @@ pub(crate) struct People {
     pub(crate) detectors: alerts::Detectors,
     /// The shapes decoy sign-in options are drawn from.
     pub(crate) decoys: decoys::Decoys,
+    /// This node's side of the limits shared across nodes.
+    pub(crate) sharing: sharing::Sharing,
 }
 
 impl People {
-    pub(crate) fn new() -> Self {
+    /// `node` names this node in the shared tables; `config` says whether
+    /// it shares, and keys the detectors' target hashes.
+    pub(crate) fn new(config: &crate::Config, node: String) -> Self {
+        let limiter = rate_limit::Limiter::default();
+        limiter.buckets.share(config.shared_limits);
         People {
-            limiter: rate_limit::Limiter::default(),
-            detectors: alerts::Detectors::default(),
+            limiter,
+            detectors: alerts::Detectors::new(
+                crate::tokens::sha256(
+                    &[b"detectors".as_slice(), &config.enumeration_secret].concat(),
+                )
+                .try_into()
+                .unwrap_or([0; 32]),
+                config.shared_limits,
+            ),
             decoys: decoys::Decoys::new(),
+            sharing: sharing::Sharing::new(node),
         }
     }
 }

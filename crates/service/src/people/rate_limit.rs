@@ -19,7 +19,7 @@
 //! challenges, which the store counts: with N nodes a source gets at most
 //! N times its budget.
 
-mod buckets;
+pub(crate) mod buckets;
 mod pending;
 pub(crate) mod source;
 #[cfg(test)]
@@ -71,7 +71,7 @@ impl Default for RateLimits {
 /// This node's buckets and pending challenges.
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    buckets: Buckets,
+    pub(crate) buckets: Buckets,
     pending: Pending,
 }
 

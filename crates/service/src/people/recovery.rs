@@ -143,6 +143,18 @@ impl Service {
             Some(alert)
         });
         tx.record(event).await?;
+        // Claimed across nodes first: one alert however many saw it.
+        let source = from_one_source
+            .as_ref()
+            .and_then(|a| a.ip.clone())
+            .unwrap_or_default();
+        let from_one_source = self
+            .claimed_alert(&mut tx, "recovery_requests", &source, from_one_source)
+            .await?;
+        let account = active.as_ref().map(|i| i.id.clone()).unwrap_or_default();
+        let for_one_account = self
+            .claimed_alert(&mut tx, "recovery_account", &account, for_one_account)
+            .await?;
         for alert in [from_one_source, for_one_account].into_iter().flatten() {
             tx.record(alert).await?;
         }

@@ -86,9 +86,24 @@ pub(crate) struct Buckets {
 struct Map {
     buckets: HashMap<String, Bucket>,
     calls: usize,
+    /// Whether tokens taken are kept for the other nodes (`spent`).
+    sharing: bool,
+    /// Net tokens taken per bucket since the last [`Buckets::take_spent`]:
+    /// what this node tells the others (sharing only; bounded by the map's
+    /// keys, as only known buckets spend).
+    spent: HashMap<String, i64>,
 }
 
 impl Map {
+    /// Notes that `tokens` were taken from `key` (negative: given back),
+    /// for the other nodes. The overflow bucket is this node's alone.
+    fn spend(&mut self, key: &str, tokens: i64) {
+        if !self.sharing || tokens == 0 || key == OVERFLOW || !self.buckets.contains_key(key) {
+            return;
+        }
+        *self.spent.entry(key.to_owned()).or_default() += tokens;
+    }
+
     /// The bucket `key` refilled to `now_ms`, made if needed (or the
     /// shared overflow bucket when the map is full).
     fn bucket(&mut self, key: &str, per_minute: u32, now_ms: i64) -> &mut Bucket {
@@ -143,6 +158,7 @@ impl Buckets {
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             bucket.refusing = false;
+            map.spend(key, 1);
             return Admission::Admitted;
         }
         refused(bucket)
@@ -172,6 +188,7 @@ impl Buckets {
         let bucket = map.bucket(key, per_minute, now_ms);
         let capacity = bucket.capacity();
         bucket.tokens = (bucket.tokens + tokens).clamp(-capacity, capacity);
+        map.spend(key, -(tokens.round() as i64));
     }
 
     /// Queues a request on `key`: it goes at once while tokens last, then
@@ -196,6 +213,7 @@ impl Buckets {
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             bucket.refusing = false;
+            map.spend(key, 1);
             return Delay {
                 wait_ms: 0,
                 first: false,
@@ -211,10 +229,64 @@ impl Buckets {
         bucket.tokens = (bucket.tokens - 1.0).max(floor);
         let first = !bucket.refusing;
         bucket.refusing = true;
-        Delay {
+        let delay = Delay {
             wait_ms: wait.ceil() as u64,
             first,
+        };
+        map.spend(key, 1);
+        delay
+    }
+
+    /// Starts (or stops) keeping the tokens taken for the other nodes.
+    pub(crate) fn share(&self, sharing: bool) {
+        let mut map = self.lock();
+        map.sharing = sharing;
+        map.spent.clear();
+    }
+
+    /// The net tokens taken per bucket since the last call, and forgets
+    /// them: what this node's next flush writes.
+    pub(crate) fn take_spent(&self) -> Vec<(String, i64)> {
+        let mut map = self.lock();
+        std::mem::take(&mut map.spent)
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .collect()
+    }
+
+    /// Puts back what a failed flush did not write.
+    pub(crate) fn restore_spent(&self, spent: Vec<(String, i64)>) {
+        let mut map = self.lock();
+        if !map.sharing {
+            return;
         }
+        for (key, n) in spent {
+            *map.spent.entry(key).or_default() += n;
+        }
+    }
+
+    /// Charges `key` with `tokens` other nodes took from it (negative:
+    /// gave back), within the same bounds as [`Buckets::adjust`]; not kept
+    /// for the other nodes (they know). A bucket this node does not hold is
+    /// made for it (so a source that moves here finds its budget spent),
+    /// unless the map is full: the overflow bucket is not charged.
+    pub(crate) fn charge_remote(&self, key: &str, per_minute: u32, now_ms: i64, tokens: i64) {
+        if per_minute == 0 || tokens == 0 {
+            return;
+        }
+        let mut map = self.lock();
+        if !map.buckets.contains_key(key) && map.buckets.len() >= MAX_BUCKETS {
+            return;
+        }
+        let bucket = map.bucket(key, per_minute, now_ms);
+        let capacity = bucket.capacity();
+        bucket.tokens = (bucket.tokens - tokens as f64).clamp(-capacity, capacity);
+    }
+
+    /// The tokens `key` holds at `now_ms` (tests).
+    #[cfg(test)]
+    pub(crate) fn tokens(&self, key: &str, per_minute: u32, now_ms: i64) -> f64 {
+        self.lock().bucket(key, per_minute, now_ms).tokens
     }
 
     /// How many buckets exist (tests).

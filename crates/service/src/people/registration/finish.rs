@@ -352,6 +352,14 @@ impl Service {
             )
         });
         tx.record(event).await?;
+        // The detector's alert carries its source as the address.
+        let source = alert
+            .as_ref()
+            .and_then(|a| a.ip.clone())
+            .unwrap_or_default();
+        let alert = self
+            .claimed_alert(&mut tx, "registrations", &source, alert)
+            .await?;
         if let Some(alert) = alert {
             tx.record(alert).await?;
         }
