@@ -23,6 +23,7 @@ mod people;
 pub mod policy;
 pub mod posture;
 mod principal;
+mod transparency;
 mod trust;
 mod workloads;
 
@@ -96,6 +97,9 @@ pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
+pub use transparency::{
+    TransparencySettings, AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC,
+};
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
     WorkloadSettings, LOCAL_ATTESTATION, LOCAL_NODE,
@@ -137,6 +141,8 @@ pub struct Service {
     agents: agents::Agents,
     /// DPoP: the nonce key, once loaded (issue 18).
     dpop: agents::nonce::NonceKey,
+    /// The audit log's sealer on this node: its key, what it last signed.
+    transparency: transparency::Transparency,
 }
 
 impl Service {
@@ -164,6 +170,7 @@ impl Service {
             workloads: workloads::Workloads::default(),
             agents: agents::Agents::default(),
             dpop: agents::nonce::NonceKey::default(),
+            transparency: transparency::Transparency::default(),
             config,
         }
     }
