@@ -10,8 +10,10 @@
 //! - the signing key rotation check, every [`ROTATE_KEYS_EVERY`];
 //! - the workload CA's rotation and federated bundle fetches (`workloads`);
 //! - the task use events (`task.use`), every [`FLUSH_TASK_USES_EVERY`];
-//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`].
+//! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`];
+//! - the audit log's sealer, every `--audit-seal-interval` (`audit`).
 
+pub(crate) mod audit;
 pub(crate) mod workloads;
 
 use std::future::Future;
