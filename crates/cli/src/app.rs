@@ -39,6 +39,7 @@ pub(crate) struct ServiceSettings {
     pub(crate) devices: DeviceSettings,
     pub(crate) workloads: WorkloadSettings,
     pub(crate) tpm: TpmSettings,
+    pub(crate) audit: crate::settings::AuditSettings,
 }
 
 impl Default for ServiceSettings {
@@ -56,6 +57,7 @@ impl Default for ServiceSettings {
             devices: DeviceSettings::defaults(),
             workloads: WorkloadSettings::defaults(),
             tpm: TpmSettings::defaults(),
+            audit: crate::settings::AuditSettings::defaults(),
         }
     }
 }
@@ -167,6 +169,7 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
         .workloads
         .apply(&mut config, &settings.store.located_url()?)?;
     settings.tpm.apply(&mut config)?;
+    settings.audit.apply(&mut config)?;
     // A retired signing key stays published as long as the longest token
     // it signed lives: with the OIDC lifetimes, not a guess.
     config.key_rotation.max_token_lifetime_ms = config.oidc.longest_signed_token_ms();
@@ -336,6 +339,14 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             jobs::ShareLimits(service.clone()),
         );
     }
+    let sealer = jobs::audit::holder_id(&service);
+    jobs.every(
+        jobs::audit::seal_every(&service),
+        jobs::audit::SealAuditLog {
+            service: service.clone(),
+            holder: sealer.clone(),
+        },
+    );
     if let Some(url) = metadata.url() {
         jobs.every(
             refresh_every,
@@ -379,6 +390,10 @@ pub(crate) async fn serve(settings: ServeSettings) -> Result<ExitCode, String> {
             local_node.stop().await;
         }
         jobs.stop().await;
+        // Another node seals from its next run, not after the lease lapses.
+        if let Err(e) = service.release_audit_lease(&sealer).await {
+            tracing::warn!(error = %e, "could not give the audit sealer's lease up");
+        }
         let closed = service.store().close().await;
         served.map_err(|e| e.to_string())?;
         closed.map_err(|e| format!("cannot flush the database: {e}"))

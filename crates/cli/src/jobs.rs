@@ -13,7 +13,9 @@
 //! - the expiry of agents' tasks, every [`EXPIRE_TASKS_EVERY`];
 //! - with several nodes, sharing rate-limit usage and anomaly observations
 //!   (`ShareLimits`), every [`keybound_service::SHARE_EVERY`].
+//! - the audit log's sealer, every `--audit-seal-interval` (`audit`).
 
+pub(crate) mod audit;
 pub(crate) mod workloads;
 
 use std::future::Future;

@@ -66,6 +66,9 @@ pub struct Config {
     /// `--shared-limits`, default on for PostgreSQL): see
     /// `people::sharing` for the design and its error bound.
     pub shared_limits: bool,
+    /// The verifiable audit log: its origin, witness file, how often the
+    /// sealer runs and its lease (issue 19).
+    pub transparency: crate::TransparencySettings,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -258,6 +261,7 @@ impl Config {
             tasks: crate::TaskSettings::default(),
             dpop_nonce: true,
             shared_limits: false,
+            transparency: crate::TransparencySettings::new(rp_id),
         }
     }
 }

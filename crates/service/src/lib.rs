@@ -23,6 +23,7 @@ mod people;
 pub mod policy;
 pub mod posture;
 mod principal;
+mod transparency;
 mod trust;
 mod workloads;
 
@@ -99,6 +100,9 @@ pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing
 pub use tokens::{hash_token, Token};
 // Issue 19: state reconciled against the audit log.
 pub use kernel::reconcile::{Difference, Reconciliation};
+pub use transparency::{
+    TransparencySettings, AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC,
+};
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
     WorkloadSettings, LOCAL_ATTESTATION, LOCAL_NODE,
@@ -140,6 +144,8 @@ pub struct Service {
     agents: agents::Agents,
     /// DPoP: the nonce key, once loaded (issue 18).
     dpop: agents::nonce::NonceKey,
+    /// The audit log's sealer on this node: its key, what it last signed.
+    transparency: transparency::Transparency,
 }
 
 impl Service {
@@ -168,6 +174,7 @@ impl Service {
             workloads: workloads::Workloads::default(),
             agents: agents::Agents::default(),
             dpop: agents::nonce::NonceKey::default(),
+            transparency: transparency::Transparency::default(),
             config,
         }
     }

@@ -53,6 +53,8 @@ pub(crate) struct Serve {
     workloads: WorkloadSettings,
     #[command(flatten)]
     tpm: TpmSettings,
+    #[command(flatten)]
+    audit: crate::settings::AuditSettings,
 }
 
 impl Serve {
@@ -83,6 +85,7 @@ impl Serve {
                 devices: sources.resolve(self.devices)?,
                 workloads: sources.resolve(self.workloads)?,
                 tpm: sources.resolve(self.tpm)?,
+                audit: sources.resolve(self.audit)?,
             },
             http: sources.resolve(self.http)?,
             metadata: sources.resolve(self.metadata)?,

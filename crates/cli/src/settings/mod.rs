@@ -14,6 +14,7 @@
 //! file's one, field by field, keeping the file's value wherever clap
 //! only supplied its default.
 
+mod audit;
 mod devices;
 mod file;
 mod http;
@@ -46,6 +47,7 @@ use serde::de::{DeserializeOwned, MapAccess};
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use audit::AuditSettings;
 pub(crate) use devices::DeviceSettings;
 pub(crate) use http::HttpSettings;
 pub(crate) use keys::KeySettings;
@@ -155,6 +157,7 @@ groups! {
     workloads: WorkloadSettings,
     node: NodeSettings,
     tpm: TpmSettings,
+    audit: AuditSettings,
 }
 
 /// Where settings come from besides the groups clap parsed: the file, and

@@ -91,12 +91,15 @@ fn every_group_names_its_flags_as_its_file_keys() {
     flags_are_keys::<NodeSettings>();
     // Issue 17 (h-tpm) added tpm_ek_roots.
     flags_are_keys::<TpmSettings>();
+    // Issue 19 (h-sealer) added audit_witness, audit_origin and
+    // audit_seal_interval.
+    flags_are_keys::<AuditSettings>();
     // The issue 16 branches: 50 + 2 (devices) + 1 (posture) + 1 (DBSC);
     // issue 17: + 8 (workloads) + 6 (node agent) + 1 (tpm); issue 18
     // (people): task_default_lifetime, task_max_lifetime,
-    // task_approval_ttl, task_token_ttl, dpop_nonce; issue 19 (h-limits)
-    // shared_limits.
-    assert_eq!(all_keys().len(), 75, "the keys the file has always had");
+    // task_approval_ttl, task_token_ttl, dpop_nonce; issue 19:
+    // shared_limits, audit_witness, audit_origin, audit_seal_interval.
+    assert_eq!(all_keys().len(), 78, "the keys the file has always had");
 }
 
 /// The task settings (issue 18) are bounded, the default lifetime no
@@ -245,6 +248,7 @@ fn the_defaults_are_the_libraries() {
         devices: DeviceSettings::defaults(),
         workloads: WorkloadSettings::defaults(),
         tpm: TpmSettings::defaults(),
+        audit: AuditSettings::defaults(),
     };
     let ours = app::config(&settings, [0; 32]).unwrap();
     let origins = OriginPolicy::exact(["http://localhost:8080"]).unwrap();
@@ -259,6 +263,7 @@ fn the_defaults_are_the_libraries() {
     assert_eq!(ours.step_up_window_ms, theirs.step_up_window_ms);
     assert_eq!(ours.dbsc_refresh_ms, theirs.dbsc_refresh_ms);
     assert_eq!(ours.tasks, theirs.tasks);
+    assert_eq!(ours.transparency, theirs.transparency);
     assert_eq!(ours.dpop_nonce, theirs.dpop_nonce);
     assert_eq!(ours.policy, theirs.policy);
     assert_eq!(ours.recovery, theirs.recovery);

@@ -39,6 +39,7 @@ mod recovery;
 mod recovery_requests;
 mod standing;
 mod tiers;
+mod transparency;
 mod workloads;
 // Issue 19: state reconciled against the audit log.
 mod reconcile;
