@@ -23,6 +23,7 @@ mod people;
 pub mod policy;
 pub mod posture;
 mod principal;
+mod transparency;
 mod trust;
 mod workloads;
 
@@ -96,6 +97,9 @@ pub use single_use::TokenKind;
 pub use tier::Tier;
 pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing};
 pub use tokens::{hash_token, Token};
+pub use transparency::{
+    GivenCheckpoint, InclusionProof, KeySource, LogProblem, LogReport, ProblemKind,
+};
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
     WorkloadSettings, LOCAL_ATTESTATION, LOCAL_NODE,
