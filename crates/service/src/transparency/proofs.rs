@@ -6,6 +6,7 @@
 //! name the nodes, read them, build the proof.
 
 use keybound_audit::merkle::{self, Hash, ProofError};
+use keybound_audit::checkpoint::VerifierKey;
 use keybound_audit::AuditEvent;
 use keybound_store::AuditCheckpointRow;
 
@@ -28,6 +29,9 @@ pub struct InclusionProof {
     pub proof: Vec<Hash>,
     /// The signed checkpoint of `size` leaves the path leads to.
     pub checkpoint: AuditCheckpointRow,
+    /// The verifier key the database holds for the checkpoint's key id
+    /// (an auditor should check against a key obtained elsewhere).
+    pub key: Option<VerifierKey>,
 }
 
 fn proof_error(e: ProofError) -> ServiceError {
@@ -61,6 +65,15 @@ impl Service {
         .ok_or(ServiceError::NotFound)?;
         let ids = merkle::inclusion_nodes(index, checkpoint.size).map_err(proof_error)?;
         let nodes = tx.audit_nodes(&ids).await?;
+        let key = tx
+            .audit_keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.key_id == checkpoint.key_id)
+            .find_map(|k| {
+                let public = <[u8; 32]>::try_from(k.public_key.as_slice()).ok()?;
+                VerifierKey::new(&k.origin, public).ok()
+            });
         drop(tx);
         let proof = merkle::inclusion_proof(index, checkpoint.size, &nodes).map_err(proof_error)?;
         let event = store
@@ -87,6 +100,7 @@ impl Service {
             leaf_hash,
             proof,
             checkpoint,
+            key,
         })
     }
 
