@@ -27,7 +27,10 @@ fn leaf(i: u64) -> Hash {
 
 /// Builds the tree of `SIZE` leaves keeping only the nodes the sampled
 /// proofs need (the rest would be 2,000,000 hashes for nothing).
-fn setup() -> (Hash, Hash, Vec<(u64, Hash, Vec<Hash>)>, Vec<Hash>) {
+/// A leaf index, its hash and its inclusion proof.
+type Sample = (u64, Hash, Vec<Hash>);
+
+fn setup() -> (Hash, Hash, Vec<Sample>, Vec<Hash>) {
     let indices: Vec<u64> = (0..SAMPLES).map(|k| (k * 7919 * 127) % SIZE).collect();
     let old = SIZE - 12_345;
     let mut wanted: HashSet<_> = indices
@@ -51,7 +54,13 @@ fn setup() -> (Hash, Hash, Vec<(u64, Hash, Vec<Hash>)>, Vec<Hash>) {
     let root = tree.root();
     let proofs = indices
         .iter()
-        .map(|&i| (i, leaf(i), merkle::inclusion_proof(i, SIZE, &nodes).unwrap()))
+        .map(|&i| {
+            (
+                i,
+                leaf(i),
+                merkle::inclusion_proof(i, SIZE, &nodes).unwrap(),
+            )
+        })
         .collect();
     let consistency = merkle::consistency_proof(old, SIZE, &nodes).unwrap();
     (root, old_root, proofs, consistency)

@@ -77,7 +77,12 @@ impl Key {
     }
 
     fn id(&self) -> String {
-        self.verifier().encode().split('+').nth(1).unwrap().to_owned()
+        self.verifier()
+            .encode()
+            .split('+')
+            .nth(1)
+            .unwrap()
+            .to_owned()
     }
 }
 
@@ -410,7 +415,10 @@ fn an_inserted_event_with_every_later_hash_resealed_is_named() {
         out.contains("by checkpoint 30 (signed") && out.contains("stored in the database"),
         "{out}"
     );
-    assert!(out.contains("the stored tree node at level 0 index 24"), "{out}");
+    assert!(
+        out.contains("the stored tree node at level 0 index 24"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -527,7 +535,11 @@ fn python() -> Option<PathBuf> {
         None
     };
     if !python.is_file() {
-        match Command::new("python3").args(["-m", "venv"]).arg(&venv).output() {
+        match Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+        {
             Ok(o) if o.status.success() => {}
             Ok(o) => return fail("python3 -m venv", &String::from_utf8_lossy(&o.stderr)),
             Err(e) => return fail("python3 -m venv", &e.to_string()),
@@ -546,7 +558,11 @@ fn python() -> Option<PathBuf> {
 
 fn python_verify(python: &Path, args: &[&str]) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify_proof.py");
-    let out = Command::new(python).arg(script).args(args).output().unwrap();
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.success(),
         format!(
@@ -566,9 +582,23 @@ fn inclusion_proofs_verify_in_an_independent_python_verifier() {
     log.seal(&key, None);
     let key_text = key.verifier().encode();
     let Some(python) = python() else { return };
-    for (seq, size) in [(1, 22), (7, 22), (22, 22), (23, 37), (32, 37), (37, 37), (5, 37)] {
+    for (seq, size) in [
+        (1, 22),
+        (7, 22),
+        (22, 22),
+        (23, 37),
+        (32, 37),
+        (37, 37),
+        (5, 37),
+    ] {
         let args: Vec<String> = if size == 37 && seq <= 22 {
-            vec!["audit".into(), "prove".into(), seq.to_string(), "--size".into(), "37".into()]
+            vec![
+                "audit".into(),
+                "prove".into(),
+                seq.to_string(),
+                "--size".into(),
+                "37".into(),
+            ]
         } else {
             vec!["audit".into(), "prove".into(), seq.to_string()]
         };
@@ -716,10 +746,16 @@ fn verify_peak_rss(log: &Log, events: u64) -> (u64, f64) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains(&format!("{events} events")), "{stdout}");
-    assert!(stdout.contains("1 checkpoint(s) matched (1 stored)"), "{stdout}");
+    assert!(
+        stdout.contains("1 checkpoint(s) matched (1 stored)"),
+        "{stdout}"
+    );
     let rss = stderr
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .unwrap()
         .trim()
         .parse()

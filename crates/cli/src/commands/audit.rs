@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use keybound_service::names::text::{escape, escape_json};
+use keybound_service::names::text::escape_json;
 use keybound_service::{Service, SystemClock};
 
 use crate::app::{self, ServiceSettings};

@@ -110,7 +110,7 @@ struct WitnessLine {
 
 /// Every checkpoint of a witness file, one JSON object a line.
 fn witness_file(path: &Path, out: &mut Vec<GivenCheckpoint>) -> Result<(), String> {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let file = std::fs::File::open(path)
         .map_err(|e| format!("cannot read witness file {}: {e}", path.display()))?;
     let mut reader = std::io::BufReader::new(file);
@@ -187,7 +187,11 @@ pub(crate) async fn verify(service: &Service, args: &VerifyArgs) -> Result<ExitC
         )
         .map_err(w)?;
     } else {
-        if report.problems.iter().any(|p| p.kind == keybound_service::ProblemKind::Chain) {
+        if report
+            .problems
+            .iter()
+            .any(|p| p.kind == keybound_service::ProblemKind::Chain)
+        {
             // The first line as before issue 19, for scripts that grep it.
             writeln!(out, "audit chain BROKEN").map_err(w)?;
         }

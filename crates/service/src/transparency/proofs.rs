@@ -5,8 +5,8 @@
 //! (`audit_tree`), read by the two-phase API of `keybound_audit::merkle`:
 //! name the nodes, read them, build the proof.
 
-use keybound_audit::merkle::{self, Hash, ProofError};
 use keybound_audit::checkpoint::VerifierKey;
+use keybound_audit::merkle::{self, Hash, ProofError};
 use keybound_audit::AuditEvent;
 use keybound_store::AuditCheckpointRow;
 
@@ -84,8 +84,7 @@ impl Service {
             .filter(|e| e.seq == seq)
             .ok_or(ServiceError::NotFound)?;
         let leaf_hash = keybound_audit::leaf_hash(&event);
-        if !merkle::verify_inclusion(index, checkpoint.size, &leaf_hash, &proof, &checkpoint.root)
-        {
+        if !merkle::verify_inclusion(index, checkpoint.size, &leaf_hash, &proof, &checkpoint.root) {
             return Err(ServiceError::Internal(format!(
                 "event {seq} and the stored tree no longer lead to the root signed at size {}: \
                  run `keybound audit verify`",
