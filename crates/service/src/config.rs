@@ -61,6 +61,9 @@ pub struct Config {
     /// (RFC 9449 §8): a proof made ahead of time is then worth at most two
     /// minutes (`--dpop-nonce`, default on).
     pub dpop_nonce: bool,
+    /// The verifiable audit log: its origin, witness file, how often the
+    /// sealer runs and its lease (issue 19).
+    pub transparency: crate::TransparencySettings,
 }
 
 /// How a newly enrolled device earns `trusted` (issue 16).
@@ -252,6 +255,7 @@ impl Config {
             workloads: crate::WorkloadSettings::default(),
             tasks: crate::TaskSettings::default(),
             dpop_nonce: true,
+            transparency: crate::TransparencySettings::new(rp_id),
         }
     }
 }

@@ -99,6 +99,7 @@ pub use tiers::{limited, session_tier, standing, Limits, ModelEvidence, Standing
 pub use tokens::{hash_token, Token};
 pub use transparency::{
     GivenCheckpoint, InclusionProof, KeySource, LogProblem, LogReport, ProblemKind,
+    TransparencySettings, AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC,
 };
 pub use workloads::{
     EntryView, FederationView, JoinToken, NewEntry, NodeCall, NodeView, UpstreamCa,
@@ -141,6 +142,8 @@ pub struct Service {
     agents: agents::Agents,
     /// DPoP: the nonce key, once loaded (issue 18).
     dpop: agents::nonce::NonceKey,
+    /// The audit log's sealer on this node: its key, what it last signed.
+    transparency: transparency::Transparency,
 }
 
 impl Service {
@@ -168,6 +171,7 @@ impl Service {
             workloads: workloads::Workloads::default(),
             agents: agents::Agents::default(),
             dpop: agents::nonce::NonceKey::default(),
+            transparency: transparency::Transparency::default(),
             config,
         }
     }

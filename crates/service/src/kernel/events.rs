@@ -209,6 +209,8 @@ pub enum EventKind {
     TaskToken,
     /// `task.use`: requests made with a task's tokens through forward-auth, aggregated (count in details).
     TaskUse,
+    /// `audit.tamper`: the sealer found the stored tree or events no longer matching what it signed (severity high; sealing stops).
+    AuditTamper,
 }
 
 impl EventKind {
@@ -314,6 +316,7 @@ impl EventKind {
         EventKind::TaskEnd,
         EventKind::TaskToken,
         EventKind::TaskUse,
+        EventKind::AuditTamper,
     ];
 
     /// The stable name the audit log records.
@@ -416,6 +419,7 @@ impl EventKind {
             EventKind::TaskEnd => "task.end",
             EventKind::TaskToken => "task.token",
             EventKind::TaskUse => "task.use",
+            EventKind::AuditTamper => "audit.tamper",
         }
     }
 }

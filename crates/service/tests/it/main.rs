@@ -39,6 +39,7 @@ mod recovery;
 mod recovery_requests;
 mod standing;
 mod tiers;
+mod transparency;
 mod workloads;
 
 const RP_ID: &str = "localhost";
