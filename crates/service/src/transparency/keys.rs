@@ -46,11 +46,7 @@ fn verifier(row: &AuditKeyRow) -> Result<VerifierKey, ServiceError> {
 /// The signed note's key hash of `key`, hex: the text between the `+`s
 /// of its encoding (a key name holds no `+`).
 pub(crate) fn key_id(key: &VerifierKey) -> String {
-    key.encode()
-        .split('+')
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
+    key.encode().split('+').nth(1).unwrap_or_default().to_owned()
 }
 
 impl Service {

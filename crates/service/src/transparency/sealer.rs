@@ -118,8 +118,7 @@ impl Service {
             // Nothing new: keep the lease if it is this node's and half
             // spent, so an idle holder stays the holder without a write
             // every run.
-            if lease
-                .is_some_and(|l| l.holder == holder && l.expires_ms - now < settings.lease_ms / 2)
+            if lease.is_some_and(|l| l.holder == holder && l.expires_ms - now < settings.lease_ms / 2)
             {
                 let mut tx = store.begin().await?;
                 tx.take_lease(AUDIT_SEALER_LEASE, holder, now, now + settings.lease_ms)

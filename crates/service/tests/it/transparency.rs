@@ -52,11 +52,7 @@ async fn last_seq(w: &World) -> u64 {
 #[tokio::test]
 async fn appended_events_are_sealed_by_the_next_run_and_the_checkpoint_verifies() {
     let w = world().await;
-    assert_eq!(
-        w.service.seal_audit_log("n1").await.unwrap(),
-        None,
-        "empty log"
-    );
+    assert_eq!(w.service.seal_audit_log("n1").await.unwrap(), None, "empty log");
     assert_eq!(w.service.audit_verifier_key().await.unwrap(), None);
     invite(&w, "ada").await;
     invite(&w, "bob").await;
@@ -238,12 +234,7 @@ async fn tampering_is_found(edit: &str, expect: &str) {
     // Halted: nothing more is signed, and it is said each run.
     assert!(w.service.seal_audit_log("n1").await.is_err());
     assert_eq!(
-        w.service
-            .latest_audit_checkpoint()
-            .await
-            .unwrap()
-            .unwrap()
-            .size,
+        w.service.latest_audit_checkpoint().await.unwrap().unwrap().size,
         cp.size,
         "{edit}"
     );
@@ -272,7 +263,11 @@ async fn an_edited_last_event_is_found() {
 
 #[tokio::test]
 async fn a_deleted_tail_is_found() {
-    tampering_is_found("DELETE FROM audit_events WHERE seq >= {last}", "is gone").await;
+    tampering_is_found(
+        "DELETE FROM audit_events WHERE seq >= {last}",
+        "is gone",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -313,7 +308,11 @@ async fn a_rewritten_checkpoint_row_is_found() {
 
 #[tokio::test]
 async fn a_missing_node_is_found() {
-    tampering_is_found("DELETE FROM audit_tree WHERE level = 1", "lacks the node").await;
+    tampering_is_found(
+        "DELETE FROM audit_tree WHERE level = 1",
+        "lacks the node",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -325,10 +324,7 @@ async fn a_node_restarted_on_a_tampered_log_finds_it_too() {
     drop(w);
     sql(
         &dir,
-        &format!(
-            "UPDATE audit_events SET subject = 'eve' WHERE seq = {}",
-            cp.size
-        ),
+        &format!("UPDATE audit_events SET subject = 'eve' WHERE seq = {}", cp.size),
     );
     let w = file_world(&dir, Some([5; 32])).await;
     let err = w.service.seal_audit_log("n1").await.unwrap_err();
