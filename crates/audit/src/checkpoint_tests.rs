@@ -132,7 +132,7 @@ fn malformed_notes_and_keys_are_refused_without_panic() {
         "origin\n1\nAAAA\n",
         &note.replace('\u{2014}', "-"),
         &note.replace("\n\n", "\n"),
-        &note.trim_end().to_owned(),
+        note.trim_end(),
         &"x".repeat(MAX_NOTE + 1),
     ] {
         assert!(vkey.verify(bad).is_err(), "{bad:?}");

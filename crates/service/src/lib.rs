@@ -101,6 +101,7 @@ pub use tokens::{hash_token, Token};
 // Issue 19: state reconciled against the audit log.
 pub use kernel::reconcile::{Difference, Reconciliation};
 pub use transparency::{
+    GivenCheckpoint, InclusionProof, KeySource, LogProblem, LogReport, ProblemKind,
     TransparencySettings, AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC,
 };
 pub use workloads::{

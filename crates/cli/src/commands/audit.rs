@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use keybound_service::names::text::{escape, escape_json};
+use keybound_service::names::text::escape_json;
 use keybound_service::{Service, SystemClock};
 
 mod reconcile;
@@ -30,8 +30,9 @@ pub(crate) struct Audit {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Verify the hash chain; names the first broken event.
-    Verify,
+    /// Verify the hash chain, the Merkle tree and the signed checkpoints
+    /// (stored ones, and those given); names what is wrong.
+    Verify(super::audit_verify::VerifyArgs),
     /// Write every event as JSON lines to standard output.
     Export,
     /// List the events that call for attention (alerts, and events with a
@@ -56,6 +57,8 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the inclusion proof of event SEQ in a signed checkpoint (JSON).
+    Prove(super::audit_verify::ProveArgs),
 }
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
@@ -86,19 +89,10 @@ async fn run(
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if matches!(command, AuditCommand::Verify) {
-        let verified = match verify_chain(service.store()).await? {
-            Ok(events) => {
-                writeln!(out, "audit chain verified: {events} events")?;
-                ExitCode::SUCCESS
-            }
-            Err(broken) => {
-                writeln!(out, "audit chain BROKEN: {}", escape(&broken))?;
-                ExitCode::FAILURE
-            }
-        };
-        out.flush()?;
-        return Ok(verified);
+    match &command {
+        AuditCommand::Verify(args) => return Ok(super::audit_verify::verify(service, args).await?),
+        AuditCommand::Prove(args) => return Ok(super::audit_verify::prove(service, args).await?),
+        _ => {}
     }
     if let AuditCommand::Reconcile { json } = command {
         let done = reconcile::run(service, json, &mut out).await?;
@@ -120,8 +114,10 @@ async fn run(
         }
         for e in &page {
             match &command {
-                AuditCommand::Verify | AuditCommand::Stream(_) | AuditCommand::Reconcile { .. } => {
-                }
+                AuditCommand::Verify(_)
+                | AuditCommand::Prove(_)
+                | AuditCommand::Stream(_)
+                | AuditCommand::Reconcile { .. } => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));

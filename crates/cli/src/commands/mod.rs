@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod agents;
 pub(crate) mod audit;
+mod audit_verify;
 pub(crate) mod backup;
 pub(crate) mod check_config;
 pub(crate) mod device;

@@ -12,11 +12,17 @@
 //!   stored tree and events still match the last signed checkpoint, or
 //!   `audit.tamper` and no more signing), the witness file.
 //!
+//! - `proofs`: inclusion and consistency proofs for auditors.
+//! - `verify`: [`crate::Service::verify_audit_log`], one streaming pass
+//!   that holds the events against given and stored checkpoints.
+//!
 //! What a checkpoint proves, and what it cannot, is in
 //! docs/manual/audit-format.md.
 
 pub(crate) mod keys;
+mod proofs;
 pub(crate) mod sealer;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -24,7 +30,9 @@ use std::sync::{Arc, Mutex};
 use keybound_audit::merkle::Hash;
 use keybound_store::AuditCheckpointRow;
 
+pub use proofs::InclusionProof;
 pub use sealer::{AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC};
+pub use verify::{GivenCheckpoint, KeySource, LogProblem, LogReport, ProblemKind};
 
 /// The verifiable log's settings (`--audit-origin`, `--audit-witness`,
 /// `--audit-seal-interval`).

@@ -128,13 +128,19 @@ impl ReadTx {
     pub async fn audit_nodes(&mut self, ids: &[NodeId]) -> Result<Nodes, StoreError> {
         let mut nodes = Nodes::new();
         for chunk in ids.chunks(NODES_PER_READ) {
-            let mut sql = String::from("SELECT level, idx, hash FROM audit_tree WHERE FALSE");
+            // `(level = ? AND idx = ?) OR ...` with nothing before it: a
+            // leading `FALSE OR` stops SQLite's multi-index OR, and every
+            // read became a scan of the whole tree.
+            let mut sql = String::from("SELECT level, idx, hash FROM audit_tree WHERE ");
             let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * 2);
-            for (level, idx) in chunk {
+            for (i, (level, idx)) in chunk.iter().enumerate() {
                 params.push(Param::from(i64::from(*level)));
                 params.push(Param::from(i64_of(*idx)));
                 let n = params.len();
-                sql.push_str(&format!(" OR (level = ${} AND idx = ${n})", n - 1));
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push_str(&format!("(level = ${} AND idx = ${n})", n - 1));
             }
             let rows = self
                 .db()?
