@@ -85,6 +85,17 @@ impl Service {
             if let Some(key) = cached.filter(|k| k.key_id == row.key_id) {
                 return Ok(key);
             }
+            if !row.sealed_private.is_empty()
+                && self.config.workloads.ca_key_encryption_key.is_none()
+            {
+                // A node without the key file would otherwise start a key
+                // of its own, and every node after it too.
+                return Err(ServiceError::Internal(format!(
+                    "the audit key {} is sealed under a key-encryption key this node was not \
+                     given: start it with --ca-key-encryption-key-file",
+                    row.key_id
+                )));
+            }
             if let (Some(kek), false) = (
                 self.config.workloads.ca_key_encryption_key.as_ref(),
                 row.sealed_private.is_empty(),

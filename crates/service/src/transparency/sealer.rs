@@ -48,6 +48,26 @@ pub const MAX_SEAL_BATCH: u64 = 5000;
 /// The metric counting witness lines that could not be written.
 pub const WITNESS_FAILURES_METRIC: &str = "keybound_audit_witness_failures_total";
 
+/// The last checkpoint a witness file holds (its size and root): the
+/// file's last complete line, read from its end, so a long file costs
+/// one short read. `None` when there is no file or no readable line.
+fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
+    use std::io::{Read, Seek, SeekFrom};
+    /// A witness line is a few hundred bytes.
+    const TAIL: u64 = 64 * 1024;
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let size = value.get("size")?.as_u64()?;
+    let root = B64.decode(value.get("root")?.as_str()?).ok()?;
+    Some((size, <[u8; 32]>::try_from(root.as_slice()).ok()?))
+}
+
 /// What the self-checks found.
 enum Check {
     /// The log matches its latest checkpoint; the tree resumed from it.
@@ -86,13 +106,26 @@ impl Service {
         // Before any other transaction: an in-memory database reads on
         // its one connection.
         drop(rtx);
-        let mut tree = match checked? {
+        let checked = match checked? {
+            // A reader's statements each see the latest commit, so another
+            // node sealing between two of them can look like tampering:
+            // before saying so, check again under the writer lock, where
+            // nothing moves.
+            Check::Tampered(_) => {
+                let mut wtx = store.begin().await?;
+                let again = self.check_log(&mut wtx).await;
+                wtx.commit().await?;
+                again?
+            }
+            sound => sound,
+        };
+        let mut tree = match checked {
             Check::Sound(tree) => tree,
             Check::Tampered(why) => return Err(self.tampered(why).await),
         };
         let start = tree.size();
         let mut made: Vec<(NodeId, Hash)> = Vec::new();
-        'pages: while tree.size() - start < MAX_SEAL_BATCH {
+        while tree.size() - start < MAX_SEAL_BATCH {
             let want = (MAX_SEAL_BATCH - (tree.size() - start)).min(MAX_AUDIT_PAGE as u64);
             let events = store
                 .audit_after(tree.size(), usize::try_from(want).unwrap_or(1))
@@ -101,15 +134,16 @@ impl Service {
                 break;
             }
             for event in &events {
-                // Leaf i is event i + 1: a gap is not sealed over (the
-                // hash chain's verify names it).
+                // Leaf i is event i + 1. Sequence numbers are given under
+                // the writer lock and committed in order, so a gap was
+                // made by deleting rows: tampering, never sealed over.
                 if event.seq != tree.size() + 1 {
-                    tracing::warn!(
-                        expected = tree.size() + 1,
-                        found = event.seq,
-                        "the audit log has a gap; sealing stops before it"
+                    let why = format!(
+                        "event {} is missing: the next event stored is {}",
+                        tree.size() + 1,
+                        event.seq
                     );
-                    break 'pages;
+                    return Err(self.tampered(why).await);
                 }
                 made.extend(tree.push(keybound_audit::leaf_hash(event)));
             }
@@ -196,7 +230,18 @@ impl Service {
     async fn check_log(&self, tx: &mut ReadTx) -> Result<Check, ServiceError> {
         let latest = tx.latest_audit_checkpoint().await?;
         let size = tx.audit_tree_size().await?;
-        let remembered = *lock(&self.transparency.signed);
+        // A node that remembers nothing (just started, or taking the lease
+        // over) remembers what its witness file holds: a truncation with
+        // the tree and checkpoint rows deleted too is found all the same.
+        let remembered = match *lock(&self.transparency.signed) {
+            Some(signed) => Some(signed),
+            None => self
+                .config
+                .transparency
+                .witness
+                .as_deref()
+                .and_then(last_witnessed),
+        };
         let Some(cp) = latest else {
             if let Some((signed, _)) = remembered {
                 return Ok(Check::Tampered(format!(

@@ -188,11 +188,6 @@ impl Keys {
         }
     }
 
-    /// The origin checkpoints must name: the key's name.
-    fn origin(&self) -> Option<&str> {
-        self.all().first().map(|k| k.name.as_str())
-    }
-
     /// Checks a note's signature; `Ok(checkpoint)` when a key verifies
     /// it, otherwise the problem and (when the body is a checkpoint of
     /// this log) the checkpoint it claims, still worth holding the events
@@ -218,19 +213,21 @@ impl Keys {
                 ))
             }
         };
-        if let Some(origin) = self.origin() {
-            if claimed.origin != origin {
-                return Err((
-                    problem(
-                        ProblemKind::Origin,
-                        format!(
-                            "{what} is of another log: origin {:?}, this log is {origin:?}",
-                            claimed.origin
-                        ),
+        // Any log key's name: after a change of origin the old keys stay
+        // published, and each checkpoint names the log it was signed for.
+        let names: Vec<&str> = self.all().iter().map(|k| k.name.as_str()).collect();
+        if !names.is_empty() && !names.contains(&claimed.origin.as_str()) {
+            return Err((
+                problem(
+                    ProblemKind::Origin,
+                    format!(
+                        "{what} is of another log: origin {:?}, this log's keys are named {}",
+                        claimed.origin,
+                        names.join(", ")
                     ),
-                    None,
-                ));
-            }
+                ),
+                None,
+            ));
         }
         let keys = self.all();
         if keys.is_empty() {
@@ -271,6 +268,8 @@ impl Keys {
 /// The stored checkpoints, read a page at a time in size order.
 struct StoredCheckpoints {
     after: u64,
+    /// The largest stored when the pass began; later ones are left out.
+    limit: u64,
     done: bool,
     buffered: VecDeque<AuditCheckpointRow>,
 }
@@ -290,7 +289,12 @@ impl StoredCheckpoints {
             if let Some(last) = page.last() {
                 self.after = last.size;
             }
-            self.buffered.extend(page);
+            if page.iter().any(|c| c.size > self.limit) {
+                self.done = true;
+            }
+            let limit = self.limit;
+            self.buffered
+                .extend(page.into_iter().filter(|c| c.size <= limit));
         }
         Ok(())
     }
@@ -480,9 +484,13 @@ impl Service {
         key: Option<&VerifierKey>,
     ) -> Result<LogReport, ServiceError> {
         let store = self.store();
-        let (tree_size, stored_keys) = {
+        // What was stored when the pass began: checkpoints the sealer
+        // signs while the events stream by are not this pass's (they would
+        // look like checkpoints beyond the log's end).
+        let (tree_size, stored_keys, stored_limit) = {
             let mut tx = store.read().await?;
-            (tx.audit_tree_size().await?, tx.audit_keys().await?)
+            let limit = tx.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
+            (tx.audit_tree_size().await?, tx.audit_keys().await?, limit)
         };
         let mut problems = Vec::new();
         let mut stored = Vec::new();
@@ -536,6 +544,7 @@ impl Service {
         };
         let mut reader = StoredCheckpoints {
             after: 0,
+            limit: stored_limit,
             done: false,
             buffered: VecDeque::new(),
         };
