@@ -17,9 +17,9 @@
     missing_docs
 )]
 
-mod support;
 #[path = "nodes/sealing.rs"]
 mod sealing;
+mod support;
 
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;

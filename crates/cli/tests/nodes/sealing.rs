@@ -260,7 +260,9 @@ fn every_acknowledged_event_is_sealed_within_a_second() {
     let seqs = registration_seqs(&server, &names);
     let lines = witness(&witness_file);
     assert!(
-        lines.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+        lines
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
         "checkpoints grow"
     );
     let mut lags = seal_lags(&acked, &seqs, &lines);
