@@ -194,3 +194,23 @@ forbid (principal, action, resource in Keybound::App::"{host}")
 "#
     )
 }
+
+impl Server {
+    /// Starts the server again on the same data (directory, database) with
+    /// `extra`, as an operator restarts it after a crash; a new port.
+    pub fn restart(&mut self, extra: &[&str]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let fresh = Server::launch(
+            dir,
+            "127.0.0.1:0",
+            &self.rp_id.clone(),
+            &self.origin.clone(),
+            self.database_url.clone(),
+            extra,
+        );
+        // The old value's child is already reaped; dropping it is harmless.
+        drop(std::mem::replace(self, fresh));
+    }
+}
