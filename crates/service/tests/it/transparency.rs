@@ -411,3 +411,108 @@ async fn a_witness_line_is_appended_per_checkpoint_and_a_bad_path_does_not_stop_
         .unwrap();
     assert!(w2.seal_audit_log("n1").await.unwrap().is_some());
 }
+
+/// A service on the file database `dir` with a witness file.
+async fn witnessed_world(dir: &tempfile::TempDir, witness: &std::path::Path) -> World {
+    let mut w = file_world(dir, Some([5; 32])).await;
+    let mut config = w.service.config().clone();
+    config.transparency.witness = Some(witness.to_path_buf());
+    let store = w.service.store().clone();
+    w.service = Service::new(
+        store,
+        config,
+        w.clock.clone(),
+        Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(
+            SEED.fetch_add(1, Ordering::SeqCst),
+        )),
+    );
+    w
+}
+
+/// A truncation that deletes the tail's events, tree rows and checkpoints
+/// leaves a database that agrees with itself; a node starting on it (or
+/// taking the lease over) remembers nothing, but its witness file does.
+#[tokio::test]
+async fn a_fresh_node_finds_a_clean_truncation_by_its_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("witness.jsonl");
+    let w = witnessed_world(&dir, &witness).await;
+    invite(&w, "ada").await;
+    let first = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    invite(&w, "bob").await;
+    invite(&w, "cy").await;
+    let second = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    drop(w);
+    sql(
+        &dir,
+        &format!(
+            "DELETE FROM audit_events WHERE seq > {s};
+             DELETE FROM audit_tree WHERE (idx + 1) << level > {s};
+             DELETE FROM audit_checkpoints WHERE size > {s};",
+            s = first.size
+        ),
+    );
+    let w = witnessed_world(&dir, &witness).await;
+    w.clock.0.fetch_add(3_001, Ordering::SeqCst);
+    invite(&w, "dee").await;
+    invite(&w, "eve").await;
+    invite(&w, "fay").await;
+    let err = w.service.seal_audit_log("n2").await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("one of {}", second.size)),
+        "{err}"
+    );
+    // Without the witness the same database would be signed over: the
+    // check is the witness's.
+    let latest = w.service.latest_audit_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, first.size);
+}
+
+/// Sequence numbers are given under the writer lock and committed in
+/// order: a gap is a deleted event, never sealed over.
+#[tokio::test]
+async fn a_deleted_unsealed_event_halts_the_sealer() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some([5; 32])).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    invite(&w, "bob").await;
+    invite(&w, "cy").await;
+    sql(
+        &dir,
+        &format!("DELETE FROM audit_events WHERE seq = {}", cp.size + 1),
+    );
+    let err = w.service.seal_audit_log("n1").await.unwrap_err();
+    assert!(err.to_string().contains("is missing"), "{err}");
+    assert!(w.service.audit_sealing_halted().is_some());
+    let tamper = w
+        .service
+        .store()
+        .audit_events()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == "audit.tamper")
+        .count();
+    assert_eq!(tamper, 1);
+}
+
+/// A node without the key-encryption key does not start a key of its own
+/// beside the sealed one.
+#[tokio::test]
+async fn a_node_without_the_key_file_does_not_start_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some([5; 32])).await;
+    invite(&w, "ada").await;
+    w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    drop(w);
+    let w = file_world(&dir, None).await;
+    w.clock.0.fetch_add(3_001, Ordering::SeqCst);
+    invite(&w, "bob").await;
+    let err = w.service.seal_audit_log("n2").await.unwrap_err();
+    assert!(
+        err.to_string().contains("--ca-key-encryption-key-file"),
+        "{err}"
+    );
+    assert_eq!(w.service.audit_verifier_keys().await.unwrap().len(), 1);
+}
