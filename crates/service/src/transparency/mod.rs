@@ -16,6 +16,7 @@
 //! docs/manual/audit-format.md.
 
 pub(crate) mod keys;
+pub(crate) mod publish;
 pub(crate) mod sealer;
 
 use std::path::PathBuf;
