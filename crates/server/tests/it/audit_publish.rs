@@ -171,7 +171,7 @@ async fn hostile_consistency_queries_are_invalid_requests_never_errors() {
         format!("old=0x1&new={b}"),
         format!("old=1.0&new={b}"),
         format!("old=&new={b}"),
-        format!("old=1"),
+        "old=1".to_owned(),
         format!("new={b}"),
         String::new(),
         format!("old=1&old=1&new={b}"),
