@@ -34,6 +34,9 @@ mod workloads;
 // Issue 19: `audit reconcile`.
 #[path = "it/reconcile.rs"]
 mod reconcile;
+// Issue 19: `audit key`, `audit checkpoint`.
+#[path = "it/audit_publish.rs"]
+mod audit_publish;
 
 struct Server(Child);
 impl Drop for Server {

@@ -11,6 +11,7 @@
 mod access;
 mod agents;
 mod assets;
+mod audit;
 mod ceremony;
 mod client;
 mod cookies;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(workload::router())
         .merge(agents::router())
+        .merge(audit::router())
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -59,6 +59,12 @@ enum AuditCommand {
     },
     /// Print the inclusion proof of event SEQ in a signed checkpoint (JSON).
     Prove(super::audit_verify::ProveArgs),
+    /// Print the log's verifier key (`name+hash+base64`), as
+    /// `GET /audit/v1/key` serves it: what a monitor pins.
+    Key,
+    /// Print the latest signed checkpoint (a C2SP signed note), as
+    /// `GET /audit/v1/checkpoint` serves it.
+    Checkpoint,
 }
 
 /// `30s`, `30m`, `24h`, `7d` in milliseconds, for clap.
@@ -85,6 +91,13 @@ async fn run(
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let command = match command {
         AuditCommand::Stream(args) => return Ok(super::audit_stream::run(service, args).await?),
+        AuditCommand::Key => {
+            return super::audit_publish::run(service, super::audit_publish::Published::Key).await
+        }
+        AuditCommand::Checkpoint => {
+            return super::audit_publish::run(service, super::audit_publish::Published::Checkpoint)
+                .await
+        }
         other => other,
     };
     let stdout = std::io::stdout();
@@ -117,7 +130,9 @@ async fn run(
                 AuditCommand::Verify(_)
                 | AuditCommand::Prove(_)
                 | AuditCommand::Stream(_)
-                | AuditCommand::Reconcile { .. } => {}
+                | AuditCommand::Reconcile { .. }
+                | AuditCommand::Key
+                | AuditCommand::Checkpoint => {}
                 AuditCommand::Export => writeln!(out, "{}", json_line(e)?)?,
                 AuditCommand::Alerts { since, json } => {
                     let from = since.map_or(i64::MIN, |ms| now.saturating_sub(ms));

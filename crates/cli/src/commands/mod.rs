@@ -18,3 +18,5 @@ pub(crate) mod serve;
 pub(crate) mod workload;
 // Issue 19: the audit log streamed to a SIEM.
 pub(crate) mod audit_stream;
+// Issue 19: the log's key and checkpoint, as the server publishes them.
+pub(crate) mod audit_publish;

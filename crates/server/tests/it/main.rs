@@ -25,6 +25,7 @@ mod admin;
 mod agent_api;
 mod apps;
 mod audit_pages;
+mod audit_publish;
 mod bounds;
 mod connections;
 mod console;

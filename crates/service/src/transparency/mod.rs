@@ -21,6 +21,7 @@
 
 pub(crate) mod keys;
 mod proofs;
+pub(crate) mod publish;
 pub(crate) mod sealer;
 mod verify;
 

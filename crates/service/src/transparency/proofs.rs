@@ -102,21 +102,4 @@ impl Service {
             key,
         })
     }
-
-    /// The consistency proof that the tree of `new` leaves extends the tree
-    /// of `old` leaves, from the stored tree. [`ServiceError::NotFound`]
-    /// unless `0 < old <= new <= ` the stored tree's size.
-    pub async fn audit_consistency_proof(
-        &self,
-        old: u64,
-        new: u64,
-    ) -> Result<Vec<Hash>, ServiceError> {
-        let ids = merkle::consistency_nodes(old, new).map_err(proof_error)?;
-        let mut tx = self.store().read().await?;
-        if new > tx.audit_tree_size().await? {
-            return Err(ServiceError::NotFound);
-        }
-        let nodes = tx.audit_nodes(&ids).await?;
-        merkle::consistency_proof(old, new, &nodes).map_err(proof_error)
-    }
 }
