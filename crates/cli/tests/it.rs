@@ -364,9 +364,16 @@ fn audit_commands_stream_a_chain_longer_than_a_page() {
     tamper("UPDATE audit_events SET subject = 'mallory' WHERE seq = 1700");
     let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
     assert!(!ok);
+    // The chain's verdict first, then each problem named on its own line.
     assert_eq!(
-        broken.trim(),
-        "audit chain BROKEN: event 1700 was altered: its hash does not match its content"
+        broken.lines().next(),
+        Some("audit chain BROKEN"),
+        "{broken}"
+    );
+    assert!(
+        broken.lines().any(|l| l
+            == "- the hash chain is broken: event 1700 was altered: its hash does not match its content"),
+        "{broken}"
     );
     tamper("DELETE FROM audit_events WHERE seq >= 1700 AND seq < 2300");
     let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
@@ -586,9 +593,16 @@ fn audit_commands_carry_subject_kinds_and_details() {
     });
     let (ok, broken) = keybound(dir.path(), &["audit", "verify"]);
     assert!(!ok);
+    // The chain's verdict first, then each problem named on its own line.
     assert_eq!(
-        broken.trim(),
-        "audit chain BROKEN: event 2 was altered: its hash does not match its content"
+        broken.lines().next(),
+        Some("audit chain BROKEN"),
+        "{broken}"
+    );
+    assert!(
+        broken.lines().any(|l| l
+            == "- the hash chain is broken: event 2 was altered: its hash does not match its content"),
+        "{broken}"
     );
 }
 
