@@ -231,16 +231,17 @@ impl VerifierKey {
         })
     }
 
+    /// The signed note's key hash of this key, hex: its id in a
+    /// signature line, and the middle of its encoding.
+    pub fn key_id(&self) -> String {
+        hex::encode(key_hash(&self.name, &self.public))
+    }
+
     /// The key in `name+hash+base64` form.
     pub fn encode(&self) -> String {
         let mut raw = vec![ED25519_ALG];
         raw.extend_from_slice(&self.public);
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(key_hash(&self.name, &self.public)),
-            B64.encode(raw)
-        )
+        format!("{}+{}+{}", self.name, self.key_id(), B64.encode(raw))
     }
 
     /// Checks a signed checkpoint: a signature line by this key that

@@ -46,6 +46,7 @@ fn go_sumdb_note_interoperates_both_ways() {
     assert_eq!(ours, GO_NOTE);
     let vkey = VerifierKey::parse(GO_VKEY).unwrap();
     assert_eq!(vkey.encode(), GO_VKEY);
+    assert_eq!(vkey.key_id(), "c74f20a3");
     assert_eq!(verifier("PeterNeumann", &go_key()), vkey);
     assert_eq!(vkey.open(GO_NOTE).unwrap(), GO_TEXT);
     let changed = GO_NOTE.replace("cryptography", "cryptographY");

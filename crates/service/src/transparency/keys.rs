@@ -36,21 +36,11 @@ fn aad(key_id: &str) -> String {
 }
 
 /// The verifier key of `row`.
-fn verifier(row: &AuditKeyRow) -> Result<VerifierKey, ServiceError> {
+pub(crate) fn verifier(row: &AuditKeyRow) -> Result<VerifierKey, ServiceError> {
     let public = <[u8; 32]>::try_from(row.public_key.as_slice())
         .map_err(|_| ServiceError::Internal("a stored audit key is not 32 bytes".into()))?;
     VerifierKey::new(&row.origin, public)
         .map_err(|e| ServiceError::Internal(format!("a stored audit key: {e}")))
-}
-
-/// The signed note's key hash of `key`, hex: the text between the `+`s
-/// of its encoding (a key name holds no `+`).
-pub(crate) fn key_id(key: &VerifierKey) -> String {
-    key.encode()
-        .split('+')
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 impl Service {
@@ -147,7 +137,7 @@ impl Service {
         let verifier = VerifierKey::new(&origin, public).map_err(|e| {
             ServiceError::Internal(format!("--audit-origin {origin:?} cannot name a key: {e}"))
         })?;
-        let key_id = key_id(&verifier);
+        let key_id = verifier.key_id();
         let sealed_private = match self.config.workloads.ca_key_encryption_key.as_ref() {
             Some(kek) => crate::workloads::seal::seal(kek, &aad(&key_id), self.random(), &pkcs8)?,
             None => Vec::new(),

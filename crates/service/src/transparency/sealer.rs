@@ -355,12 +355,9 @@ impl Service {
             None => tx
                 .audit_keys()
                 .await?
-                .into_iter()
+                .iter()
                 .find(|k| k.key_id == cp.key_id)
-                .and_then(|k| {
-                    let public = <[u8; 32]>::try_from(k.public_key.as_slice()).ok()?;
-                    VerifierKey::new(&k.origin, public).ok()
-                }),
+                .and_then(|k| super::keys::verifier(k).ok()),
         };
         let Some(key) = key else {
             return Ok(Some(format!(

@@ -156,16 +156,6 @@ fn problem(kind: ProblemKind, message: String) -> LogProblem {
     LogProblem { kind, message }
 }
 
-/// The key id a stored checkpoint names: the hex key hash, the middle of
-/// the encoded verifier key.
-fn key_id(key: &VerifierKey) -> String {
-    key.encode()
-        .split('+')
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The keys to check signatures with.
 struct Keys {
     given: Option<VerifierKey>,
@@ -495,9 +485,8 @@ impl Service {
         let mut problems = Vec::new();
         let mut stored = Vec::new();
         for row in stored_keys {
-            let public = <[u8; 32]>::try_from(row.public_key.as_slice()).ok();
-            match public.map(|p| VerifierKey::new(&row.origin, p)) {
-                Some(Ok(k)) if key_id(&k) == row.key_id => stored.push(k),
+            match super::keys::verifier(&row) {
+                Ok(k) if k.key_id() == row.key_id => stored.push(k),
                 _ => problems.push(problem(
                     ProblemKind::Signature,
                     format!(
