@@ -34,7 +34,7 @@ pub struct InclusionProof {
     pub key: Option<VerifierKey>,
 }
 
-fn proof_error(e: ProofError) -> ServiceError {
+pub(super) fn proof_error(e: ProofError) -> ServiceError {
     match e {
         ProofError::LeafOutOfRange | ProofError::BadSizes => ServiceError::NotFound,
         ProofError::Missing(m) => ServiceError::Internal(format!("audit tree: {m}")),

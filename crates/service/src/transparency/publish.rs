@@ -5,6 +5,7 @@
 
 use keybound_audit::merkle::{self, Hash};
 
+use super::proofs::proof_error;
 use crate::{Service, ServiceError};
 
 impl Service {
@@ -26,11 +27,10 @@ impl Service {
         if tx.audit_checkpoint(new).await?.is_none() {
             return Ok(None);
         }
-        let ids = merkle::consistency_nodes(old, new)
-            .map_err(|e| ServiceError::Internal(format!("audit consistency proof: {e}")))?;
+        let ids = merkle::consistency_nodes(old, new).map_err(proof_error)?;
         let nodes = tx.audit_nodes(&ids).await?;
         merkle::consistency_proof(old, new, &nodes)
             .map(Some)
-            .map_err(|e| ServiceError::Internal(format!("audit consistency proof: {e}")))
+            .map_err(proof_error)
     }
 }
