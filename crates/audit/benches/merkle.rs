@@ -115,9 +115,37 @@ fn benches(c: &mut Criterion) {
     });
 }
 
+/// What tagging costs an event (`keybound_audit::mac`): one HMAC to write
+/// it and one to check it, beside the yardstick of one raw aws-lc-rs
+/// Ed25519 verification.
+fn tag_benches(c: &mut Criterion) {
+    use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair};
+    let key = keybound_audit::mac::EventMac::derive(&[7; 32]);
+    let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let tag = key.tag(123_456, hash);
+    c.bench_function("event tag: tag one event", |b| {
+        b.iter(|| black_box(key.tag(black_box(123_456), black_box(hash))))
+    });
+    c.bench_function("event tag: verify one event's tag", |b| {
+        b.iter(|| assert!(key.verify(black_box(123_456), black_box(hash), black_box(&tag))))
+    });
+    let pair = Ed25519KeyPair::from_seed_unchecked(&[9; 32]).unwrap();
+    let message = [7u8; 128];
+    let sig = pair.sign(&message);
+    let public =
+        signature::UnparsedPublicKey::new(&signature::ED25519, pair.public_key().as_ref().to_vec());
+    c.bench_function("yardstick: aws-lc-rs Ed25519 verify", |b| {
+        b.iter(|| {
+            public
+                .verify(black_box(&message), black_box(sig.as_ref()))
+                .unwrap()
+        })
+    });
+}
+
 criterion_group! {
     name = merkle_benches;
     config = Criterion::default().sample_size(30);
-    targets = benches
+    targets = benches, tag_benches
 }
 criterion_main!(merkle_benches);

@@ -164,6 +164,21 @@ impl Checkpoint {
     pub fn sign(&self, key: &Ed25519KeyPair) -> String {
         sign_note(&self.body(), &self.origin, key)
     }
+
+    /// [`Checkpoint::sign`] with extension lines after the root, which
+    /// C2SP allows and verifiers that do not know them ignore. A line that
+    /// is empty or holds a newline would change the note's shape and is
+    /// left out.
+    pub fn sign_with_extensions(&self, extensions: &[String], key: &Ed25519KeyPair) -> String {
+        let mut body = self.body();
+        for line in extensions {
+            if !line.is_empty() && !line.contains('\n') {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        sign_note(&body, &self.origin, key)
+    }
 }
 
 /// A signed note of `text` (which must end in a newline) by `key` under

@@ -167,3 +167,27 @@ fn extension_lines_after_the_root_are_read_past() {
     let body = format!("{}extension line\n", checkpoint().body());
     assert_eq!(Checkpoint::parse_body(&body), Ok(checkpoint()));
 }
+
+#[test]
+fn extension_lines_are_signed_and_ignored_by_the_checkpoint_reader() {
+    let pair = key(7);
+    let cp = checkpoint();
+    let lines = [
+        "keybound-mac-since 3".to_owned(),
+        String::new(),
+        "two\nlines".to_owned(),
+    ];
+    let note = cp.sign_with_extensions(&lines, &pair);
+    let vkey = verifier(&cp.origin, &pair);
+    assert_eq!(vkey.verify(&note).unwrap(), cp);
+    // Only the well-formed line is in the body, after the root.
+    assert_eq!(
+        vkey.open(&note).unwrap(),
+        format!("{}keybound-mac-since 3\n", cp.body())
+    );
+    // The line is signed: changing it breaks the signature.
+    let moved = note.replace("mac-since 3", "mac-since 4");
+    assert_eq!(vkey.verify(&moved), Err(CheckpointError::BadSignature));
+    // No extensions: the plain note.
+    assert_eq!(cp.sign_with_extensions(&[], &pair), cp.sign(&pair));
+}

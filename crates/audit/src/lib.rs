@@ -51,6 +51,7 @@
 
 pub mod checkpoint;
 mod details;
+pub mod mac;
 pub mod merkle;
 
 use std::collections::BTreeMap;

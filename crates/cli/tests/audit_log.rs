@@ -32,6 +32,9 @@ use keybound_audit::{AuditEvent, NewEvent};
 use serde_json::Value;
 use sqlx::Connection;
 
+#[path = "audit_log/tags.rs"]
+mod tags;
+
 const BIN: &str = env!("CARGO_BIN_EXE_keybound");
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/acfc9e6.db");
 const ORIGIN: &str = "audit.test/keybound-audit";

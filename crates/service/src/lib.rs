@@ -101,7 +101,7 @@ pub use tokens::{hash_token, Token};
 // Issue 19: state reconciled against the audit log.
 pub use kernel::reconcile::{Difference, Reconciliation};
 pub use transparency::{
-    GivenCheckpoint, InclusionProof, KeySource, LogProblem, LogReport, ProblemKind,
+    GivenCheckpoint, InclusionProof, KeySource, LogProblem, LogReport, ProblemKind, TagSummary,
     TransparencySettings, AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC,
 };
 pub use workloads::{
@@ -164,6 +164,10 @@ impl Service {
             first: Arc::new(observe::AuditObserver),
             cache: forward.cache.clone(),
         }));
+        let transparency = transparency::Transparency::new(&config);
+        if let Some(key) = &transparency.event_mac {
+            kernel.store.tag_audit_events(key.clone());
+        }
         let node: [u8; 8] = kernel.random();
         Service {
             trust: trust::Trust::new(&config),
@@ -175,7 +179,7 @@ impl Service {
             workloads: workloads::Workloads::default(),
             agents: agents::Agents::default(),
             dpop: agents::nonce::NonceKey::default(),
-            transparency: transparency::Transparency::default(),
+            transparency,
             config,
         }
     }

@@ -95,6 +95,17 @@ impl Store {
             .await
     }
 
+    /// The tags of the events after `after` up to `last` (at most
+    /// [`MAX_AUDIT_PAGE`] of them), as [`crate::ReadTx::audit_tags`].
+    pub async fn audit_tags(
+        &self,
+        after: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Option<Vec<u8>>)>, StoreError> {
+        let mut tx = self.read().await?;
+        tx.audit_tags(after, last).await
+    }
+
     /// The chain as it stands now, to read in pages of `page` events (at
     /// most [`MAX_AUDIT_PAGE`]).
     pub async fn audit_chain(&self, page: usize) -> Result<AuditChain, StoreError> {

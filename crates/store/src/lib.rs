@@ -206,6 +206,14 @@ impl Store {
         self.writer.observe(observer);
     }
 
+    /// Tags every audit event this process appends from now on with `key`
+    /// (`keybound_audit::mac`): what tells the sealer an event was written
+    /// by keybound, not inserted by a database writer. Every clone of this
+    /// store shares it.
+    pub fn tag_audit_events(&self, key: keybound_audit::mac::EventMac) {
+        self.writer.tag_audit_events(key);
+    }
+
     /// Group commit's record on this node (for benchmarks and tests).
     pub async fn commit_stats(&self) -> CommitStats {
         self.writer.stats().await

@@ -28,10 +28,15 @@ pub(crate) struct Writer {
     /// Told of the audit events of every committed transaction (shared
     /// with the batch, which tells it).
     observer: Observer,
+    /// The key events are tagged with (shared with the batch).
+    mac: MacKey,
 }
 
 /// Who hears of committed audit events, if anyone.
 type Observer = Arc<RwLock<Option<Arc<dyn CommitObserver>>>>;
+
+/// The key audit events are tagged with, if this process has one.
+type MacKey = Arc<RwLock<Option<keybound_audit::mac::EventMac>>>;
 
 /// A caller's audit events, released into the batch, reported once the
 /// batch commits, inside the span that was current when the caller
@@ -59,6 +64,7 @@ pub(crate) struct Batch {
     /// (an HTTP client disconnecting) does not take the report with it.
     sealed: Vec<Sealed>,
     observer: Observer,
+    mac: MacKey,
     stats: CommitStats,
     /// The audit chain's last event as this batch sees it: `Some(None)`
     /// for an empty chain, `None` when unknown (read it from the table).
@@ -101,6 +107,7 @@ impl Writer {
     ) -> Result<Writer, StoreError> {
         let conn = backend.connect(url, durability).await?;
         let observer = Observer::default();
+        let mac = MacKey::default();
         let state = Arc::new(Mutex::new(Batch {
             conn,
             backend,
@@ -111,6 +118,7 @@ impl Writer {
             waiting: Vec::new(),
             sealed: Vec::new(),
             observer: observer.clone(),
+            mac: mac.clone(),
             stats: CommitStats::default(),
             head: None,
             head_at_savepoint: None,
@@ -121,7 +129,13 @@ impl Writer {
             state,
             wake,
             observer,
+            mac,
         })
+    }
+
+    /// Sets the key every audit event appended from now on is tagged with.
+    pub(crate) fn tag_audit_events(&self, key: keybound_audit::mac::EventMac) {
+        *self.mac.write().unwrap_or_else(|p| p.into_inner()) = Some(key);
     }
 
     /// Sets who hears of committed audit events (replacing any before).
@@ -229,6 +243,15 @@ impl Batch {
     /// the chain is empty).
     pub(crate) fn chain_head(&self) -> Option<Option<AuditEvent>> {
         self.head.clone()
+    }
+
+    /// The tag of the event just sealed, if this process tags events.
+    pub(crate) fn audit_tag(&self, event: &AuditEvent) -> Option<Vec<u8>> {
+        self.mac
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|key| key.tag(event.seq, &event.hash))
     }
 
     /// Records the event just appended as the chain's last.

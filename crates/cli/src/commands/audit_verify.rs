@@ -14,7 +14,7 @@ use base64::Engine;
 use clap::Args;
 use keybound_audit::checkpoint::{VerifierKey, MAX_NOTE};
 use keybound_service::names::text::escape;
-use keybound_service::{GivenCheckpoint, KeySource, Service};
+use keybound_service::{GivenCheckpoint, KeySource, Service, TagSummary};
 
 /// The longest witness file line read (a note is at most [`MAX_NOTE`]).
 const MAX_WITNESS_LINE: usize = 2 * MAX_NOTE;
@@ -210,12 +210,31 @@ pub(crate) async fn verify(service: &Service, args: &VerifyArgs) -> Result<ExitC
         }
     }
     writeln!(out, "{key_text}").map_err(w)?;
+    writeln!(out, "{}", tags_text(&report)).map_err(w)?;
     out.flush().map_err(w)?;
     Ok(if report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The report's line on the events' tags (`keybound_audit::mac`).
+fn tags_text(report: &keybound_service::LogReport) -> String {
+    match report.tags {
+        TagSummary::NotChecked => "event tags not checked: give the key-encryption key the \
+                                   servers use (--ca-key-encryption-key-file)"
+            .to_owned(),
+        TagSummary::Checked {
+            tagged,
+            since: Some(since),
+        } => format!(
+            "event tags checked: {tagged} event(s) tagged; every event from {since} on must be"
+        ),
+        TagSummary::Checked { since: None, .. } => {
+            "event tags checked: no event is tagged yet".to_owned()
+        }
+    }
 }
 
 /// `audit prove SEQ`: the inclusion proof as one JSON object.

@@ -65,10 +65,11 @@ pub(crate) struct WorkloadSettings {
         requires = "ca_cert"
     )]
     ca_key: Option<PathBuf>,
-    /// 32 random bytes (raw, or 64 hex digits) that seal the CA's private
-    /// keys in the database (AES-256-GCM). Required on PostgreSQL; on
-    /// SQLite, generated next to the database (`workload-ca.key`, 0600)
-    /// when not given.
+    /// 32 random bytes (raw, or 64 hex digits) that seal the CA's and the
+    /// audit log's private keys in the database (AES-256-GCM) and tag
+    /// every audit event (HMAC): give every node and every command the
+    /// same file. Required on PostgreSQL; on SQLite, generated next to the
+    /// database (`workload-ca.key`, 0600) when not given.
     #[arg(long, env = "KEYBOUND_CA_KEY_ENCRYPTION_KEY_FILE", value_name = "FILE")]
     ca_key_encryption_key_file: Option<PathBuf>,
     /// Also serve the SPIFFE Workload API on this Unix socket (mode 0666)

@@ -11,6 +11,9 @@
 //! - `sealer`: [`crate::Service::seal_audit_log`], its self-checks (the
 //!   stored tree and events still match the last signed checkpoint, or
 //!   `audit.tamper` and no more signing), the witness file.
+//! - `tags`: the events' tags (`keybound_audit::mac`), checked before an
+//!   event is sealed, so an event a database writer inserted stops the
+//!   sealer instead of being signed into history.
 //!
 //! - `proofs`: inclusion and consistency proofs for auditors.
 //! - `verify`: [`crate::Service::verify_audit_log`], one streaming pass
@@ -23,17 +26,19 @@ pub(crate) mod keys;
 mod proofs;
 pub(crate) mod publish;
 pub(crate) mod sealer;
+mod tags;
 mod verify;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use keybound_audit::mac::EventMac;
 use keybound_audit::merkle::Hash;
 use keybound_store::AuditCheckpointRow;
 
 pub use proofs::InclusionProof;
 pub use sealer::{AUDIT_SEALER_LEASE, MAX_SEAL_BATCH, WITNESS_FAILURES_METRIC};
-pub use verify::{GivenCheckpoint, KeySource, LogProblem, LogReport, ProblemKind};
+pub use verify::{GivenCheckpoint, KeySource, LogProblem, LogReport, ProblemKind, TagSummary};
 
 /// The verifiable log's settings (`--audit-origin`, `--audit-witness`,
 /// `--audit-seal-interval`).
@@ -91,6 +96,23 @@ pub(crate) struct Transparency {
     /// A checkpoint committed whose witness line could not be written: the
     /// next run tries again.
     pub(crate) witness_pending: Mutex<Option<AuditCheckpointRow>>,
+    /// The key events are tagged with (`keybound_audit::mac`), derived
+    /// from the key-encryption key; `None` without one.
+    pub(crate) event_mac: Option<EventMac>,
+}
+
+impl Transparency {
+    /// The state of a node that has just started.
+    pub(crate) fn new(config: &crate::Config) -> Self {
+        Transparency {
+            event_mac: config
+                .workloads
+                .ca_key_encryption_key
+                .as_ref()
+                .map(EventMac::derive),
+            ..Transparency::default()
+        }
+    }
 }
 
 /// A poisoned lock still holds a usable value here (plain data).

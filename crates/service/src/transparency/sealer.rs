@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use keybound_audit::checkpoint::{Checkpoint, VerifierKey};
+use keybound_audit::mac::{mac_since, mac_since_line};
 use keybound_audit::merkle::{self, Hash, NodeId, TreeBuilder};
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{AuditCheckpointRow, AuditQuery, ReadTx, MAX_AUDIT_PAGE};
@@ -70,8 +71,10 @@ fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
 
 /// What the self-checks found.
 enum Check {
-    /// The log matches its latest checkpoint; the tree resumed from it.
-    Sound(TreeBuilder),
+    /// The log matches its latest checkpoint; the tree resumed from it,
+    /// and the first event that must carry a tag, as that checkpoint's
+    /// signed note says (`tags`).
+    Sound(TreeBuilder, Option<u64>),
     /// It does not: why.
     Tampered(String),
 }
@@ -119,8 +122,8 @@ impl Service {
             }
             sound => sound,
         };
-        let mut tree = match checked {
-            Check::Sound(tree) => tree,
+        let (mut tree, mut tags_since) = match checked {
+            Check::Sound(tree, since) => (tree, since),
             Check::Tampered(why) => return Err(self.tampered(why).await),
         };
         let start = tree.size();
@@ -133,18 +136,23 @@ impl Service {
             if events.is_empty() {
                 break;
             }
-            for event in &events {
+            for (expected, event) in (tree.size() + 1..).zip(&events) {
                 // Leaf i is event i + 1. Sequence numbers are given under
                 // the writer lock and committed in order, so a gap was
                 // made by deleting rows: tampering, never sealed over.
-                if event.seq != tree.size() + 1 {
+                if event.seq != expected {
                     let why = format!(
-                        "event {} is missing: the next event stored is {}",
-                        tree.size() + 1,
+                        "event {expected} is missing: the next event stored is {}",
                         event.seq
                     );
                     return Err(self.tampered(why).await);
                 }
+            }
+            // Only events keybound wrote are sealed (`tags`).
+            if let Err(why) = self.check_tags(&events, &mut tags_since).await? {
+                return Err(self.tampered(why).await);
+            }
+            for event in &events {
                 made.extend(tree.push(keybound_audit::leaf_hash(event)));
             }
         }
@@ -174,12 +182,13 @@ impl Service {
         }
         let key = self.audit_signing_key(&mut tx).await?;
         let root = tree.root();
+        let extensions: Vec<String> = tags_since.map(mac_since_line).into_iter().collect();
         let note = Checkpoint {
             origin: key.origin.clone(),
             size: tree.size(),
             root,
         }
-        .sign(&key.pair);
+        .sign_with_extensions(&extensions, &key.pair);
         let row = AuditCheckpointRow {
             size: tree.size(),
             root,
@@ -253,7 +262,7 @@ impl Service {
                     "the tree holds {size} leaves but no checkpoint covers them"
                 )));
             }
-            return Ok(Check::Sound(TreeBuilder::new()));
+            return Ok(Check::Sound(TreeBuilder::new(), None));
         };
         if size != cp.size {
             return Ok(Check::Tampered(format!(
@@ -280,9 +289,10 @@ impl Service {
                 )));
             }
         }
-        if let Some(why) = self.check_note(tx, &cp).await? {
-            return Ok(Check::Tampered(why));
-        }
+        let tags_since = match self.check_note(tx, &cp).await? {
+            Ok(since) => since,
+            Err(why) => return Ok(Check::Tampered(why)),
+        };
         if cp.size > 0 {
             let last = tx
                 .audit_page(&AuditQuery {
@@ -331,16 +341,17 @@ impl Service {
             )));
         };
         *lock(&self.transparency.signed) = Some((cp.size, cp.root));
-        Ok(Check::Sound(tree))
+        Ok(Check::Sound(tree, tags_since))
     }
 
     /// Whether the latest checkpoint's note is signed by its key and says
-    /// what its row says; why not.
+    /// what its row says, and if so from which event on it requires tags;
+    /// `Err`: why not.
     async fn check_note(
         &self,
         tx: &mut ReadTx,
         cp: &AuditCheckpointRow,
-    ) -> Result<Option<String>, ServiceError> {
+    ) -> Result<Result<Option<u64>, String>, ServiceError> {
         // This node's own key when it signed it (a row can be rewritten;
         // memory cannot), else the stored key the row names.
         let cached = lock(&self.transparency.key).clone();
@@ -360,18 +371,18 @@ impl Service {
                 .and_then(|k| super::keys::verifier(k).ok()),
         };
         let Some(key) = key else {
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "checkpoint {} names the key {}, which is not stored",
                 cp.size, cp.key_id
             )));
         };
         Ok(match key.verify(&cp.note) {
-            Err(e) => Some(format!("checkpoint {}: {e}", cp.size)),
-            Ok(signed) if signed.size != cp.size || signed.root != cp.root => Some(format!(
+            Err(e) => Err(format!("checkpoint {}: {e}", cp.size)),
+            Ok(signed) if signed.size != cp.size || signed.root != cp.root => Err(format!(
                 "checkpoint {}'s row does not say what its signed note says",
                 cp.size
             )),
-            Ok(_) => None,
+            Ok(_) => Ok(key.open(&cp.note).ok().and_then(mac_since)),
         })
     }
 

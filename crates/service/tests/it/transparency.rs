@@ -10,6 +10,8 @@ use keybound_audit::merkle;
 
 use super::*;
 
+mod tags;
+
 static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100);
 
 async fn file_world(dir: &tempfile::TempDir, kek: Option<[u8; 32]>) -> World {

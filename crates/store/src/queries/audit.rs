@@ -141,6 +141,35 @@ impl ReadTx {
     }
 }
 
+impl ReadTx {
+    /// The tags (`keybound_audit::mac`) of the events after `after` up to
+    /// `last`, in sequence order; `None` for an event stored without one.
+    pub async fn audit_tags(
+        &mut self,
+        after: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Option<Vec<u8>>)>, StoreError> {
+        let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let limit = i64::try_from(MAX_AUDIT_PAGE).unwrap_or(1);
+        self.db()?
+            .query_all(
+                "SELECT seq, mac FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq \
+                 LIMIT $3",
+                &[
+                    Param::from(seq(after)),
+                    Param::from(seq(last)),
+                    Param::from(limit),
+                ],
+                |r| {
+                    let seq = u64::try_from(r.int("seq")?)
+                        .map_err(|_| StoreError::Corrupt("audit seq".into()))?;
+                    Ok((seq, r.opt_blob("mac")?))
+                },
+            )
+            .await
+    }
+}
+
 impl WriteTx {
     /// Appends an event to the audit chain, linked to the current last
     /// event. The batch holds the database-wide writer lock, so no other
@@ -165,14 +194,15 @@ impl WriteTx {
         let e = &sealed.event;
         let seq = i64::try_from(sealed.seq).map_err(|_| StoreError::Corrupt("audit seq".into()))?;
         let details = details_json(&e.details)?;
+        let tag = self.lease()?.audit_tag(&sealed);
         self.write()
             .await?
             .execute(
                 "INSERT INTO audit_events (seq, time_ms, kind, actor, subject, credential_id, aaguid,
                      attestation, user_verified, sign_count, origin, ip, user_agent, outcome,
-                     reason, severity, subject_kind, details, prev_hash, hash)
+                     reason, severity, subject_kind, details, prev_hash, hash, mac)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20)",
+                     $17, $18, $19, $20, $21)",
                 params![
                     seq,
                     e.time_ms,
@@ -194,6 +224,7 @@ impl WriteTx {
                     &details,
                     &sealed.prev_hash,
                     &sealed.hash,
+                    &tag,
                 ],
             )
             .await?;

@@ -12,14 +12,22 @@
 //! happened (removed, changed or inserted, re-signed by another key), so
 //! an operator reading the report knows where to look.
 
+mod report;
+mod signatures;
+
 use std::collections::VecDeque;
 
-use keybound_audit::checkpoint::{Checkpoint, CheckpointError, VerifierKey};
+use keybound_audit::checkpoint::VerifierKey;
+use keybound_audit::mac::mac_since;
 use keybound_audit::merkle::{self, Hash, NodeId, TreeBuilder};
 use keybound_audit::ChainVerifier;
 use keybound_store::{AuditCheckpointRow, Store, MAX_AUDIT_PAGE};
 
 use crate::{Service, ServiceError};
+
+use report::{label, problem};
+pub use report::{GivenCheckpoint, KeySource, LogProblem, LogReport, ProblemKind, TagSummary};
+use signatures::Keys;
 
 /// Stored checkpoints read at a time.
 const CHECKPOINT_PAGE: usize = 1000;
@@ -28,90 +36,6 @@ const CHECKPOINT_PAGE: usize = 1000;
 /// before the rest are only counted.
 const NODES_NAMED: u64 = 3;
 
-/// A checkpoint the auditor brings: a raw signed note (`--checkpoint`) or
-/// a witness file's line (`--witness`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GivenCheckpoint {
-    /// Where it came from, for the report: a file name, `witness:LINE`.
-    pub source: String,
-    /// The signed note.
-    pub note: String,
-    /// When it was signed, when the source says (a witness line does).
-    pub time_ms: Option<i64>,
-}
-
-/// Which key checkpoints were checked with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// The key the auditor gave.
-    Given,
-    /// The keys stored in the database: whoever can write the database
-    /// can replace them, so only a given key or checkpoint proves much.
-    Database {
-        /// How many.
-        keys: usize,
-    },
-    /// None: the log was never sealed and no key was given.
-    None,
-}
-
-/// What kind of problem, for callers that act on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemKind {
-    /// The hash chain is broken (an unsealed edit, a gap).
-    Chain,
-    /// The log is shorter than a checkpoint: events were removed.
-    Removed,
-    /// The events no longer produce a signed root: changed, inserted or
-    /// removed before that size.
-    Rewritten,
-    /// A checkpoint's signature does not verify with the key.
-    Signature,
-    /// A checkpoint of another log.
-    Origin,
-    /// Not a checkpoint at all.
-    Malformed,
-    /// A stored checkpoint whose columns disagree with its own note.
-    StoredCheckpoint,
-    /// Stored tree nodes that disagree with the events, or are missing.
-    StoredTree,
-}
-
-/// One thing wrong, named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogProblem {
-    /// What kind.
-    pub kind: ProblemKind,
-    /// The sentence for the operator.
-    pub message: String,
-}
-
-/// The outcome of [`Service::verify_audit_log`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogReport {
-    /// Events read.
-    pub events: u64,
-    /// Events whose chain links verified.
-    pub chain_verified: u64,
-    /// The root of all the events read.
-    pub root: Hash,
-    /// Which key signatures were checked with.
-    pub key: KeySource,
-    /// Checkpoints whose root the events still produce: (size, where from).
-    pub matched: Vec<(u64, String)>,
-    /// Stored checkpoints checked.
-    pub stored_checkpoints: u64,
-    /// Everything wrong; empty when the log holds.
-    pub problems: Vec<LogProblem>,
-}
-
-impl LogReport {
-    /// True when nothing is wrong.
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
 /// A checkpoint to hold the events against.
 #[derive(Debug, Clone)]
 struct Target {
@@ -119,140 +43,6 @@ struct Target {
     root: Hash,
     /// `checkpoint 57 (signed …, from FILE)`.
     label: String,
-}
-
-/// `2026-12-03T16:05:00Z` from ms since the epoch (civil-from-days,
-/// proleptic Gregorian): the service has no date library and needs one
-/// format.
-fn iso(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn label(size: u64, time_ms: Option<i64>, source: &str) -> String {
-    match time_ms {
-        Some(t) => format!("checkpoint {size} (signed {}, {source})", iso(t)),
-        None => format!("checkpoint {size} ({source})"),
-    }
-}
-
-fn problem(kind: ProblemKind, message: String) -> LogProblem {
-    LogProblem { kind, message }
-}
-
-/// The keys to check signatures with.
-struct Keys {
-    given: Option<VerifierKey>,
-    stored: Vec<VerifierKey>,
-}
-
-impl Keys {
-    fn source(&self) -> KeySource {
-        match (&self.given, self.stored.len()) {
-            (Some(_), _) => KeySource::Given,
-            (None, 0) => KeySource::None,
-            (None, keys) => KeySource::Database { keys },
-        }
-    }
-
-    fn all(&self) -> Vec<&VerifierKey> {
-        match &self.given {
-            Some(k) => vec![k],
-            None => self.stored.iter().collect(),
-        }
-    }
-
-    /// Checks a note's signature; `Ok(checkpoint)` when a key verifies
-    /// it, otherwise the problem and (when the body is a checkpoint of
-    /// this log) the checkpoint it claims, still worth holding the events
-    /// against.
-    fn check(
-        &self,
-        note: &str,
-        what: &str,
-    ) -> Result<Checkpoint, (LogProblem, Option<Checkpoint>)> {
-        let claimed = note
-            .find("\n\n")
-            .and_then(|i| note.get(..=i))
-            .ok_or(CheckpointError::Malformed(
-                "no blank line before the signatures",
-            ))
-            .and_then(Checkpoint::parse_body);
-        let claimed = match claimed {
-            Ok(c) => c,
-            Err(e) => {
-                return Err((
-                    problem(ProblemKind::Malformed, format!("{what}: {e}")),
-                    None,
-                ))
-            }
-        };
-        // Any log key's name: after a change of origin the old keys stay
-        // published, and each checkpoint names the log it was signed for.
-        let names: Vec<&str> = self.all().iter().map(|k| k.name.as_str()).collect();
-        if !names.is_empty() && !names.contains(&claimed.origin.as_str()) {
-            return Err((
-                problem(
-                    ProblemKind::Origin,
-                    format!(
-                        "{what} is of another log: origin {:?}, this log's keys are named {}",
-                        claimed.origin,
-                        names.join(", ")
-                    ),
-                ),
-                None,
-            ));
-        }
-        let keys = self.all();
-        if keys.is_empty() {
-            return Err((
-                problem(
-                    ProblemKind::Signature,
-                    format!(
-                        "{what} cannot be checked: no key was given and the database holds none \
-                         (give --key)"
-                    ),
-                ),
-                Some(claimed),
-            ));
-        }
-        let mut last = CheckpointError::NoSignatureByKey;
-        for key in keys {
-            match key.verify(note) {
-                Ok(c) => return Ok(c),
-                Err(e) => last = e,
-            }
-        }
-        let whose = if self.given.is_some() {
-            "the given key"
-        } else {
-            "any key in the database (was the log's key replaced?)"
-        };
-        let why = match last {
-            CheckpointError::BadSignature => {
-                format!("{what}: its signature does not verify with {whose}: the note was altered")
-            }
-            CheckpointError::NoSignatureByKey => format!("{what} is not signed by {whose}"),
-            other => format!("{what}: {other}"),
-        };
-        Err((problem(ProblemKind::Signature, why), Some(claimed)))
-    }
 }
 
 /// The stored checkpoints, read a page at a time in size order.
@@ -477,11 +267,12 @@ impl Service {
         // What was stored when the pass began: checkpoints the sealer
         // signs while the events stream by are not this pass's (they would
         // look like checkpoints beyond the log's end).
-        let (tree_size, stored_keys, stored_limit) = {
+        let (tree_size, stored_keys, latest) = {
             let mut tx = store.read().await?;
-            let limit = tx.latest_audit_checkpoint().await?.map_or(0, |c| c.size);
-            (tx.audit_tree_size().await?, tx.audit_keys().await?, limit)
+            let latest = tx.latest_audit_checkpoint().await?;
+            (tx.audit_tree_size().await?, tx.audit_keys().await?, latest)
         };
+        let stored_limit = latest.as_ref().map_or(0, |c| c.size);
         let mut problems = Vec::new();
         let mut stored = Vec::new();
         for row in stored_keys {
@@ -500,6 +291,16 @@ impl Service {
             given: key.cloned(),
             stored,
         };
+        // From which event on tags are required, as the latest checkpoint
+        // says, if its signature verifies (a rewritten one is reported
+        // below).
+        let signed_since = latest.as_ref().and_then(|cp| {
+            keys.all()
+                .into_iter()
+                .find_map(|k| k.open(&cp.note).ok().and_then(mac_since))
+        });
+        let mut tags =
+            super::tags::TagAudit::new(self.transparency.event_mac.clone(), signed_since);
         let mut targets = Vec::new();
         for g in given {
             let what = format!("the checkpoint from {}", g.source);
@@ -577,6 +378,9 @@ impl Service {
                 }
             }
             pass.compare_nodes(store, &made_in_tree).await?;
+            if let Some(tags) = &mut tags {
+                tags.page(store, &page, &mut pass.problems).await?;
+            }
         }
         if chain_ok && verifier.verified() < chain.len() {
             pass.problems.push(problem(
@@ -624,19 +428,8 @@ impl Service {
             key: pass.keys.source(),
             matched: pass.matched,
             stored_checkpoints: pass.stored_seen,
+            tags: tags.map_or(TagSummary::NotChecked, |t| t.finish(&mut pass.problems)),
             problems: pass.problems,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::iso;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso(1_796_313_900_000), "2026-12-03T16:05:00Z");
-        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }
