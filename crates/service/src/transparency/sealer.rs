@@ -49,8 +49,8 @@ pub const MAX_SEAL_BATCH: u64 = 5000;
 /// The metric counting witness lines that could not be written.
 pub const WITNESS_FAILURES_METRIC: &str = "keybound_audit_witness_failures_total";
 
-/// The last checkpoint a witness file holds (its size and root): the
-/// file's last complete line, read from its end, so a long file costs
+/// The last checkpoint a witness file holds (its note's size and root):
+/// the file's last complete line, read from its end, so a long file costs
 /// one short read. `None` when there is no file or no readable line.
 fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
     use std::io::{Read, Seek, SeekFrom};
@@ -64,9 +64,14 @@ fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
     let text = String::from_utf8_lossy(&tail);
     let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
-    let size = value.get("size")?.as_u64()?;
-    let root = B64.decode(value.get("root")?.as_str()?).ok()?;
-    Some((size, <[u8; 32]>::try_from(root.as_slice()).ok()?))
+    // The note, as `audit verify` reads it, not the line's convenience
+    // copies of its size and root. Its signature is not checked here: the
+    // file is this node's own, outside the database's reach, and the keys
+    // to check it with are in the database.
+    let note = value.get("note")?.as_str()?;
+    let body = note.find("\n\n").and_then(|i| note.get(..=i))?;
+    let checkpoint = Checkpoint::parse_body(body).ok()?;
+    Some((checkpoint.size, checkpoint.root))
 }
 
 /// What the self-checks found.
