@@ -17,7 +17,7 @@ fn an_event_appended_by_a_database_writer_is_named_by_its_missing_tag() {
     );
 
     // A command run on the database tags what it writes.
-    let (ok, out, err) = log.keybound(&["admin", "invite", "ada"]);
+    let (ok, out, err) = log.keybound(&["admin", "invite", "newcomer"]);
     assert!(ok, "{out}{err}");
     let (ok, out) = verify(&log, &[]);
     assert!(ok, "{out}");

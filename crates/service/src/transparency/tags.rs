@@ -70,6 +70,10 @@ pub(super) struct TagAudit {
     since: Option<u64>,
     tagged: u64,
     refused: u64,
+    /// Refused for a tag that does not verify (not for a missing one).
+    bad_tags: u64,
+    /// The first few refusals, named.
+    named: Vec<LogProblem>,
 }
 
 impl TagAudit {
@@ -81,6 +85,8 @@ impl TagAudit {
             since: signed_since,
             tagged: 0,
             refused: 0,
+            bad_tags: 0,
+            named: Vec::new(),
         })
     }
 
@@ -90,7 +96,6 @@ impl TagAudit {
         &mut self,
         store: &Store,
         page: &[AuditEvent],
-        problems: &mut Vec<LogProblem>,
     ) -> Result<(), ServiceError> {
         let (Some(first), Some(last)) = (page.first(), page.last()) else {
             return Ok(());
@@ -107,8 +112,9 @@ impl TagAudit {
                 Ok(()) => {}
                 Err(why) => {
                     self.refused += 1;
+                    self.bad_tags += u64::from(tag.is_some());
                     if self.refused <= TAGS_NAMED {
-                        problems.push(LogProblem {
+                        self.named.push(LogProblem {
                             kind: ProblemKind::Untagged,
                             message: why,
                         });
@@ -120,7 +126,26 @@ impl TagAudit {
     }
 
     /// What was found; the events refused beyond those named, counted.
+    /// When not one tag verifies, the likeliest cause is this process's
+    /// key, not the log: that is said once instead of naming every event.
     pub(super) fn finish(self, problems: &mut Vec<LogProblem>) -> TagSummary {
+        if self.tagged == 0 && self.bad_tags > 0 && self.bad_tags == self.refused {
+            problems.push(LogProblem {
+                kind: ProblemKind::Untagged,
+                message: format!(
+                    "none of the {} tagged events' tags verifies with this key-encryption key: \
+                     is it the one the servers use? (A restored database needs the key file its \
+                     server had, workload-ca.key beside it or --ca-key-encryption-key-file.) If \
+                     it is, every tag was replaced",
+                    self.bad_tags
+                ),
+            });
+            return TagSummary::Checked {
+                tagged: 0,
+                since: self.since,
+            };
+        }
+        problems.extend(self.named);
         let more = self.refused.saturating_sub(TAGS_NAMED);
         if more > 0 {
             problems.push(LogProblem {

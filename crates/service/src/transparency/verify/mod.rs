@@ -379,7 +379,7 @@ impl Service {
             }
             pass.compare_nodes(store, &made_in_tree).await?;
             if let Some(tags) = &mut tags {
-                tags.page(store, &page, &mut pass.problems).await?;
+                tags.page(store, &page).await?;
             }
         }
         if chain_ok && verifier.verified() < chain.len() {
