@@ -171,6 +171,12 @@ pub fn leaf_hash(event: &AuditEvent) -> merkle::Hash {
     merkle::leaf_hash(&canonical(event.seq, &event.event))
 }
 
+/// Whether `event`'s stored `hash` is the hash of its `prev_hash`, `seq`
+/// and content: false when the content was changed after it was hashed.
+pub fn hash_matches(event: &AuditEvent) -> bool {
+    link_hash(&event.prev_hash, event.seq, &event.event) == event.hash
+}
+
 fn link_hash(prev_hash: &str, seq: u64, event: &NewEvent) -> String {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(prev_hash.as_bytes());

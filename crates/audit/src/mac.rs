@@ -73,20 +73,24 @@ pub fn mac_since_line(seq: u64) -> String {
 }
 
 /// The first event that must carry a tag, as a checkpoint body's
-/// extension lines say; `None` when none says so (or says it twice).
+/// extension lines say; `None` when no line says so. A line that is
+/// malformed, or said twice, requires tags of every event (`Some(1)`): a
+/// requirement is never read as weaker than it may be.
 pub fn mac_since(body: &str) -> Option<u64> {
     let mut found = body
         .split('\n')
         .skip(3)
-        .filter_map(|line| line.strip_prefix(MAC_SINCE)?.strip_prefix(' '))
-        .map(|n| {
+        .filter(|line| line.starts_with(MAC_SINCE))
+        .map(|line| {
+            let n = line.strip_prefix(MAC_SINCE)?.strip_prefix(' ')?;
             n.parse::<u64>()
                 .ok()
-                .filter(|_| n.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|&v| v >= 1 && n.bytes().all(|b| b.is_ascii_digit()))
         });
     match (found.next(), found.next()) {
-        (Some(n), None) => n,
-        _ => None,
+        (None, _) => None,
+        (Some(Some(n)), None) => Some(n),
+        _ => Some(1),
     }
 }
 
@@ -129,16 +133,18 @@ mod tests {
         );
         // Not in the origin, size or root lines.
         assert_eq!(mac_since("keybound-mac-since 2\n3\nAAAA\n"), None);
-        // Malformed or repeated: none.
-        for bad in ["+2", "-2", "2x", "", " 2", "99999999999999999999999"] {
+        // Malformed or repeated: tags of every event.
+        for bad in ["+2", "-2", "2x", "", " 2", "0", "99999999999999999999999"] {
             assert_eq!(
                 mac_since(&format!("log\n3\nAAAA\nkeybound-mac-since {bad}\n")),
-                None
+                Some(1),
+                "{bad:?}"
             );
         }
+        assert_eq!(mac_since("log\n3\nAAAA\nkeybound-mac-since9\n"), Some(1));
         assert_eq!(
-            mac_since("log\n3\nAAAA\nkeybound-mac-since 2\nkeybound-mac-since 2\n"),
-            None
+            mac_since("log\n3\nAAAA\nkeybound-mac-since 5\nkeybound-mac-since 5\n"),
+            Some(1)
         );
     }
 }

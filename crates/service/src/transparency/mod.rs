@@ -93,6 +93,9 @@ pub(crate) struct Transparency {
     /// The largest checkpoint this node signed or checked: the stored log
     /// must never fall below it.
     pub(crate) signed: Mutex<Option<(u64, Hash)>>,
+    /// The first event that checkpoint required a tag of (`tags`): no
+    /// later checkpoint may require less.
+    pub(crate) since: Mutex<Option<u64>>,
     /// A checkpoint committed whose witness line could not be written: the
     /// next run tries again.
     pub(crate) witness_pending: Mutex<Option<AuditCheckpointRow>>,

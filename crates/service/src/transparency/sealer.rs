@@ -49,10 +49,11 @@ pub const MAX_SEAL_BATCH: u64 = 5000;
 /// The metric counting witness lines that could not be written.
 pub const WITNESS_FAILURES_METRIC: &str = "keybound_audit_witness_failures_total";
 
-/// The last checkpoint a witness file holds (its note's size and root):
-/// the file's last complete line, read from its end, so a long file costs
-/// one short read. `None` when there is no file or no readable line.
-fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
+/// The last checkpoint a witness file holds (its note's size, root and
+/// tag requirement): the file's last complete line, read from its end, so
+/// a long file costs one short read. `None` when there is no file or no
+/// readable line.
+fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash, Option<u64>)> {
     use std::io::{Read, Seek, SeekFrom};
     /// A witness line is a few hundred bytes.
     const TAIL: u64 = 64 * 1024;
@@ -71,7 +72,7 @@ fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash)> {
     let note = value.get("note")?.as_str()?;
     let body = note.find("\n\n").and_then(|i| note.get(..=i))?;
     let checkpoint = Checkpoint::parse_body(body).ok()?;
-    Some((checkpoint.size, checkpoint.root))
+    Some((checkpoint.size, checkpoint.root, mac_since(body)))
 }
 
 /// What the self-checks found.
@@ -131,6 +132,14 @@ impl Service {
             Check::Sound(tree, since) => (tree, since),
             Check::Tampered(why) => return Err(self.tampered(why).await),
         };
+        if let (None, Some(since)) = (&self.transparency.event_mac, tags_since) {
+            // It could neither check tags nor write them: sealing would
+            // sign whatever a database writer appended.
+            return Err(ServiceError::Internal(format!(
+                "this audit log requires every event from {since} on to be tagged, and this node \
+                 has no key-encryption key: start it with --ca-key-encryption-key-file"
+            )));
+        }
         let start = tree.size();
         let mut made: Vec<(NodeId, Hash)> = Vec::new();
         while tree.size() - start < MAX_SEAL_BATCH {
@@ -149,6 +158,15 @@ impl Service {
                     let why = format!(
                         "event {expected} is missing: the next event stored is {}",
                         event.seq
+                    );
+                    return Err(self.tampered(why).await);
+                }
+                // Its content must still be what was hashed (and tagged):
+                // an edit of an unsealed event is never sealed either.
+                if !keybound_audit::hash_matches(event) {
+                    let why = format!(
+                        "event {expected} no longer matches its own hash: it was changed after \
+                         it was written"
                     );
                     return Err(self.tampered(why).await);
                 }
@@ -207,6 +225,9 @@ impl Service {
         }
         tx.commit().await?;
         *lock(&self.transparency.signed) = Some((row.size, row.root));
+        if tags_since.is_some() {
+            *lock(&self.transparency.since) = tags_since;
+        }
         tracing::info!(
             target: "keybound::audit",
             size = row.size,
@@ -247,14 +268,19 @@ impl Service {
         // A node that remembers nothing (just started, or taking the lease
         // over) remembers what its witness file holds: a truncation with
         // the tree and checkpoint rows deleted too is found all the same.
-        let remembered = match *lock(&self.transparency.signed) {
-            Some(signed) => Some(signed),
-            None => self
+        let memory = *lock(&self.transparency.signed);
+        let (remembered, remembered_since) = match memory {
+            Some(signed) => (Some(signed), *lock(&self.transparency.since)),
+            None => match self
                 .config
                 .transparency
                 .witness
                 .as_deref()
-                .and_then(last_witnessed),
+                .and_then(last_witnessed)
+            {
+                Some((size, root, since)) => (Some((size, root)), since),
+                None => (None, None),
+            },
         };
         let Some(cp) = latest else {
             if let Some((signed, _)) = remembered {
@@ -298,6 +324,17 @@ impl Service {
             Ok(since) => since,
             Err(why) => return Ok(Check::Tampered(why)),
         };
+        // The requirement never weakens: a checkpoint re-signed without it
+        // (with a key a database writer stored) is tampering.
+        if let Some(required) = remembered_since {
+            if tags_since.is_none_or(|s| s > required) {
+                return Ok(Check::Tampered(format!(
+                    "checkpoint {} does not require event tags from {required} on, as the one \
+                     this node signed or checked did: it was re-signed without the requirement",
+                    cp.size
+                )));
+            }
+        }
         if cp.size > 0 {
             let last = tx
                 .audit_page(&AuditQuery {
@@ -346,6 +383,9 @@ impl Service {
             )));
         };
         *lock(&self.transparency.signed) = Some((cp.size, cp.root));
+        if tags_since.is_some() {
+            *lock(&self.transparency.since) = tags_since;
+        }
         Ok(Check::Sound(tree, tags_since))
     }
 

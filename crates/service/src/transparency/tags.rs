@@ -61,6 +61,21 @@ pub(super) fn check_tag(
     }
 }
 
+/// The stored tags of `events` (consecutive, at most a page), by `seq`.
+async fn stored_tags(
+    store: &Store,
+    events: &[AuditEvent],
+) -> Result<HashMap<u64, Option<Vec<u8>>>, ServiceError> {
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Ok(HashMap::new());
+    };
+    Ok(store
+        .audit_tags(first.seq.saturating_sub(1), last.seq)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Event tags named one by one before the rest are only counted.
 const TAGS_NAMED: u64 = 3;
 
@@ -97,14 +112,7 @@ impl TagAudit {
         store: &Store,
         page: &[AuditEvent],
     ) -> Result<(), ServiceError> {
-        let (Some(first), Some(last)) = (page.first(), page.last()) else {
-            return Ok(());
-        };
-        let tags: HashMap<u64, Option<Vec<u8>>> = store
-            .audit_tags(first.seq.saturating_sub(1), last.seq)
-            .await?
-            .into_iter()
-            .collect();
+        let tags = stored_tags(store, page).await?;
         for event in page {
             let tag = tags.get(&event.seq).and_then(|t| t.as_deref());
             match check_tag(&self.key, event, tag, &mut self.since) {
@@ -175,16 +183,7 @@ impl Service {
         let Some(key) = &self.transparency.event_mac else {
             return Ok(Ok(()));
         };
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return Ok(Ok(()));
-        };
-        let tags: HashMap<u64, Option<Vec<u8>>> = self
-            .kernel
-            .store
-            .audit_tags(first.seq.saturating_sub(1), last.seq)
-            .await?
-            .into_iter()
-            .collect();
+        let tags = stored_tags(&self.kernel.store, events).await?;
         for event in events {
             let tag = tags.get(&event.seq).and_then(|t| t.as_deref());
             if let Err(why) = check_tag(key, event, tag, since) {

@@ -291,14 +291,21 @@ impl Service {
             given: key.cloned(),
             stored,
         };
-        // From which event on tags are required, as the latest checkpoint
-        // says, if its signature verifies (a rewritten one is reported
-        // below).
-        let signed_since = latest.as_ref().and_then(|cp| {
+        // From which event on tags are required: the earliest any verified
+        // checkpoint says, given or the latest stored (a database writer
+        // can re-sign the stored one without it, not the given ones).
+        let required = |note: &str| {
             keys.all()
                 .into_iter()
-                .find_map(|k| k.open(&cp.note).ok().and_then(mac_since))
-        });
+                .find_map(|k| k.open(note).ok())
+                .and_then(mac_since)
+        };
+        let signed_since = given
+            .iter()
+            .map(|g| g.note.as_str())
+            .chain(latest.as_ref().map(|cp| cp.note.as_str()))
+            .filter_map(required)
+            .min();
         let mut tags =
             super::tags::TagAudit::new(self.transparency.event_mac.clone(), signed_since);
         let mut targets = Vec::new();

@@ -80,7 +80,7 @@ pub struct LogProblem {
     pub message: String,
 }
 
-/// The outcome of [`Service::verify_audit_log`].
+/// The outcome of [`crate::Service::verify_audit_log`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogReport {
     /// Events read.

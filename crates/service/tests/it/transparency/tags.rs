@@ -209,3 +209,178 @@ async fn verify_names_the_first_untagged_events_and_counts_the_rest() {
     assert_eq!(report.tags, TagSummary::NotChecked);
     assert!(report.ok(), "{:?}", report.problems);
 }
+
+#[tokio::test]
+async fn an_unsealed_event_edited_in_place_is_not_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some(KEK)).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    invite(&w, "bob").await;
+    let last = last_seq(&w).await;
+    // The content changes; its hash and tag are left as they were.
+    sql(
+        &dir,
+        &format!("UPDATE audit_events SET subject = 'mallory' WHERE seq = {last}"),
+    );
+    refused(
+        &w,
+        cp.size,
+        &format!("event {last} no longer matches its own hash"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_tag_stored_as_text_is_a_bad_tag_not_a_silent_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some(KEK)).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    invite(&w, "bob").await;
+    let last = last_seq(&w).await;
+    sql(
+        &dir,
+        &format!("UPDATE audit_events SET mac = 'not a tag' WHERE seq = {last}"),
+    );
+    refused(
+        &w,
+        cp.size,
+        &format!("event {last} carries a tag that does not verify"),
+    )
+    .await;
+}
+
+/// What a database writer can do with a key of their own: store it and
+/// re-sign the latest checkpoint (same size and root) without the
+/// `keybound-mac-since` line.
+fn resign_without_the_requirement(dir: &tempfile::TempDir) {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    let pair = Ed25519KeyPair::from_seed_unchecked(&[42; 32]).unwrap();
+    let public: [u8; 32] = pair.public_key().as_ref().try_into().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("kb.db")).unwrap();
+    let (size, root, origin): (i64, Vec<u8>, String) = db
+        .query_row(
+            "SELECT c.size, c.root, k.origin FROM audit_checkpoints c \
+             JOIN audit_keys k ON k.key_id = c.key_id ORDER BY c.size DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let key = VerifierKey::new(&origin, public).unwrap();
+    let note = keybound_audit::checkpoint::Checkpoint {
+        origin: origin.clone(),
+        size: u64::try_from(size).unwrap(),
+        root: root.as_slice().try_into().unwrap(),
+    }
+    .sign(&pair);
+    db.execute(
+        "INSERT INTO audit_keys (key_id, origin, public_key, sealed_private, created_ms) \
+         VALUES (?1, ?2, ?3, X'', 1)",
+        rusqlite::params![key.key_id(), origin, public.to_vec()],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE audit_checkpoints SET note = ?1, key_id = ?2 WHERE size = ?3",
+        rusqlite::params![note, key.key_id(), size],
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_checkpoint_re_signed_without_the_requirement_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some(KEK)).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    resign_without_the_requirement(&dir);
+    forge(&dir, "mallory").await;
+    refused(&w, cp.size, "does not require event tags from 1 on").await;
+}
+
+#[tokio::test]
+async fn a_restarted_node_remembers_the_requirement_by_its_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("witness.jsonl");
+    let w = witnessed_world(&dir, &witness).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    drop(w);
+    resign_without_the_requirement(&dir);
+    forge(&dir, "mallory").await;
+    let w = witnessed_world(&dir, &witness).await;
+    refused(&w, cp.size, "does not require event tags from 1 on").await;
+}
+
+#[tokio::test]
+async fn a_node_without_the_key_does_not_seal_a_log_that_requires_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some(KEK)).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    drop(w);
+    let keyless = file_world(&dir, None).await;
+    invite(&keyless, "bob").await;
+    let err = keyless.service.seal_audit_log("n1").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("requires every event from 1 on to be tagged"),
+        "{err}"
+    );
+    let latest = keyless.service.latest_audit_checkpoint().await.unwrap();
+    assert_eq!(latest.unwrap().size, cp.size);
+}
+
+#[tokio::test]
+async fn verify_holds_the_requirement_of_a_given_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = file_world(&dir, Some(KEK)).await;
+    invite(&w, "ada").await;
+    let cp = w.service.seal_audit_log("n1").await.unwrap().unwrap();
+    let key = w.service.audit_verifier_key().await.unwrap().unwrap();
+    // The stored checkpoints and tree go, every tag is cleared, and an
+    // event is appended: nothing stored requires tags any more.
+    sql(
+        &dir,
+        "DELETE FROM audit_checkpoints; DELETE FROM audit_tree; UPDATE audit_events SET mac = NULL",
+    );
+    let forged = forge(&dir, "mallory").await;
+    let stored_only = w.service.verify_audit_log(&[], Some(&key)).await.unwrap();
+    assert!(
+        stored_only
+            .problems
+            .iter()
+            .all(|p| p.kind != ProblemKind::Untagged),
+        "nothing stored requires tags: {:?}",
+        stored_only.problems
+    );
+    // The checkpoint the auditor kept still does.
+    let given = GivenCheckpoint {
+        source: "kept".into(),
+        note: cp.note.clone(),
+        time_ms: None,
+    };
+    let report = w
+        .service
+        .verify_audit_log(&[given], Some(&key))
+        .await
+        .unwrap();
+    let untagged: Vec<&str> = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::Untagged)
+        .map(|p| p.message.as_str())
+        .collect();
+    assert!(
+        untagged
+            .iter()
+            .any(|m| m.contains("event 1 carries no tag")),
+        "{untagged:?}"
+    );
+    assert!(
+        untagged
+            .iter()
+            .any(|m| m.contains(&format!("{}", forged)) || m.contains("more events")),
+        "{untagged:?}"
+    );
+}
