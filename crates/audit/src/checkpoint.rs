@@ -102,8 +102,8 @@ fn key_hash(name: &str, public: &[u8]) -> [u8; 4] {
 }
 
 /// A key name as signed notes allow it: non-empty, bounded, no spaces,
-/// no `+`, no control characters.
-fn valid_name(name: &str) -> bool {
+/// no `+`, no control characters. A log's origin is its key's name.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_ORIGIN
         && !name
@@ -179,6 +179,16 @@ impl Checkpoint {
         }
         sign_note(&body, &self.origin, key)
     }
+}
+
+/// A signed note's text, up to and with the newline before the blank line
+/// that starts its signatures; its signatures are not checked.
+pub fn note_body(note: &str) -> Result<&str, CheckpointError> {
+    note.find("\n\n")
+        .and_then(|i| note.get(..=i))
+        .ok_or(CheckpointError::Malformed(
+            "no blank line before the signatures",
+        ))
 }
 
 /// A signed note of `text` (which must end in a newline) by `key` under
@@ -279,10 +289,8 @@ impl VerifierKey {
                 "longer than a checkpoint can be",
             ));
         }
-        let split = note.find("\n\n").ok_or(CheckpointError::Malformed(
-            "no blank line before the signatures",
-        ))?;
-        let (body, rest) = note.split_at(split + 1);
+        let body = note_body(note)?;
+        let rest = note.get(body.len()..).unwrap_or_default();
         let signatures = rest.get(1..).unwrap_or_default();
         if signatures.is_empty() || !signatures.ends_with('\n') {
             return Err(CheckpointError::Malformed("no signature lines"));

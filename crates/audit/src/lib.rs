@@ -302,7 +302,7 @@ impl ChainVerifier {
         if e.prev_hash != self.prev_hash {
             return Err(ChainError::BrokenLink { seq: e.seq });
         }
-        if link_hash(&e.prev_hash, e.seq, &e.event) != e.hash {
+        if !hash_matches(e) {
             return Err(ChainError::HashMismatch { seq: e.seq });
         }
         self.prev_hash.clone_from(&e.hash);

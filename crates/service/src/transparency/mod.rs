@@ -82,6 +82,19 @@ pub(crate) struct LoadedKey {
     pub(crate) pair: aws_lc_rs::signature::Ed25519KeyPair,
 }
 
+/// A checkpoint as a node remembers it (from its own run, or its witness
+/// file's last line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Signed {
+    /// Its size.
+    pub(crate) size: u64,
+    /// Its root.
+    pub(crate) root: Hash,
+    /// The first event it required a tag of (`tags`): no later checkpoint
+    /// may require less.
+    pub(crate) tags_since: Option<u64>,
+}
+
 /// A node's sealer state: in memory only, so a restart re-runs every
 /// check from the database and the witnesses.
 #[derive(Default)]
@@ -91,11 +104,8 @@ pub(crate) struct Transparency {
     /// Why sealing stopped (tampering found); `None`: sealing.
     pub(crate) halted: Mutex<Option<String>>,
     /// The largest checkpoint this node signed or checked: the stored log
-    /// must never fall below it.
-    pub(crate) signed: Mutex<Option<(u64, Hash)>>,
-    /// The first event that checkpoint required a tag of (`tags`): no
-    /// later checkpoint may require less.
-    pub(crate) since: Mutex<Option<u64>>,
+    /// must never fall below it, nor require fewer tags.
+    pub(crate) signed: Mutex<Option<Signed>>,
     /// A checkpoint committed whose witness line could not be written: the
     /// next run tries again.
     pub(crate) witness_pending: Mutex<Option<AuditCheckpointRow>>,

@@ -34,7 +34,7 @@ use keybound_audit::merkle::{self, Hash, NodeId, TreeBuilder};
 use keybound_audit::{NewEvent, Outcome, Severity};
 use keybound_store::{AuditCheckpointRow, AuditQuery, ReadTx, MAX_AUDIT_PAGE};
 
-use super::lock;
+use super::{lock, Signed};
 use crate::record::Record;
 use crate::{ClientContext, EventKind, Service, ServiceError};
 
@@ -53,7 +53,7 @@ pub const WITNESS_FAILURES_METRIC: &str = "keybound_audit_witness_failures_total
 /// tag requirement): the file's last complete line, read from its end, so
 /// a long file costs one short read. `None` when there is no file or no
 /// readable line.
-fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash, Option<u64>)> {
+fn last_witnessed(path: &std::path::Path) -> Option<Signed> {
     use std::io::{Read, Seek, SeekFrom};
     /// A witness line is a few hundred bytes.
     const TAIL: u64 = 64 * 1024;
@@ -70,9 +70,13 @@ fn last_witnessed(path: &std::path::Path) -> Option<(u64, Hash, Option<u64>)> {
     // file is this node's own, outside the database's reach, and the keys
     // to check it with are in the database.
     let note = value.get("note")?.as_str()?;
-    let body = note.find("\n\n").and_then(|i| note.get(..=i))?;
+    let body = keybound_audit::checkpoint::note_body(note).ok()?;
     let checkpoint = Checkpoint::parse_body(body).ok()?;
-    Some((checkpoint.size, checkpoint.root, mac_since(body)))
+    Some(Signed {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        tags_since: mac_since(body),
+    })
 }
 
 /// What the self-checks found.
@@ -224,10 +228,11 @@ impl Service {
             return Ok(None);
         }
         tx.commit().await?;
-        *lock(&self.transparency.signed) = Some((row.size, row.root));
-        if tags_since.is_some() {
-            *lock(&self.transparency.since) = tags_since;
-        }
+        *lock(&self.transparency.signed) = Some(Signed {
+            size: row.size,
+            root: row.root,
+            tags_since,
+        });
         tracing::info!(
             target: "keybound::audit",
             size = row.size,
@@ -269,21 +274,15 @@ impl Service {
         // over) remembers what its witness file holds: a truncation with
         // the tree and checkpoint rows deleted too is found all the same.
         let memory = *lock(&self.transparency.signed);
-        let (remembered, remembered_since) = match memory {
-            Some(signed) => (Some(signed), *lock(&self.transparency.since)),
-            None => match self
-                .config
+        let remembered = memory.or_else(|| {
+            self.config
                 .transparency
                 .witness
                 .as_deref()
                 .and_then(last_witnessed)
-            {
-                Some((size, root, since)) => (Some((size, root)), since),
-                None => (None, None),
-            },
-        };
+        });
         let Some(cp) = latest else {
-            if let Some((signed, _)) = remembered {
+            if let Some(Signed { size: signed, .. }) = remembered {
                 return Ok(Check::Tampered(format!(
                     "every checkpoint is gone, but this node signed or checked one of {signed} events"
                 )));
@@ -301,7 +300,12 @@ impl Service {
                 cp.size
             )));
         }
-        if let Some((signed, signed_root)) = remembered {
+        if let Some(Signed {
+            size: signed,
+            root: signed_root,
+            ..
+        }) = remembered
+        {
             if cp.size < signed {
                 return Ok(Check::Tampered(format!(
                     "the latest checkpoint covers {} events, but this node signed or checked one \
@@ -326,7 +330,7 @@ impl Service {
         };
         // The requirement never weakens: a checkpoint re-signed without it
         // (with a key a database writer stored) is tampering.
-        if let Some(required) = remembered_since {
+        if let Some(required) = remembered.and_then(|r| r.tags_since) {
             if tags_since.is_none_or(|s| s > required) {
                 return Ok(Check::Tampered(format!(
                     "checkpoint {} does not require event tags from {required} on, as the one \
@@ -382,10 +386,11 @@ impl Service {
                 cp.size
             )));
         };
-        *lock(&self.transparency.signed) = Some((cp.size, cp.root));
-        if tags_since.is_some() {
-            *lock(&self.transparency.since) = tags_since;
-        }
+        *lock(&self.transparency.signed) = Some(Signed {
+            size: cp.size,
+            root: cp.root,
+            tags_since,
+        });
         Ok(Check::Sound(tree, tags_since))
     }
 

@@ -1,7 +1,7 @@
 //! The keys `audit verify` checks checkpoint signatures with: the one the
 //! auditor gives, else the ones the database holds.
 
-use keybound_audit::checkpoint::{Checkpoint, CheckpointError, VerifierKey};
+use keybound_audit::checkpoint::{note_body, Checkpoint, CheckpointError, VerifierKey};
 
 use super::report::{problem, KeySource, LogProblem, ProblemKind};
 
@@ -36,13 +36,7 @@ impl Keys {
         note: &str,
         what: &str,
     ) -> Result<Checkpoint, (LogProblem, Option<Checkpoint>)> {
-        let claimed = note
-            .find("\n\n")
-            .and_then(|i| note.get(..=i))
-            .ok_or(CheckpointError::Malformed(
-                "no blank line before the signatures",
-            ))
-            .and_then(Checkpoint::parse_body);
+        let claimed = note_body(note).and_then(Checkpoint::parse_body);
         let claimed = match claimed {
             Ok(c) => c,
             Err(e) => {
