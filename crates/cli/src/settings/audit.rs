@@ -47,12 +47,7 @@ impl AuditSettings {
         }
         if let Some(origin) = &self.audit_origin {
             let origin = origin.trim();
-            if origin.is_empty()
-                || origin.len() > 256
-                || origin
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '+')
-            {
+            if !keybound_audit::checkpoint::valid_name(origin) {
                 return Err(format!(
                     "--audit-origin {origin:?}: 1 to 256 characters, no spaces or '+'"
                 ));
