@@ -159,15 +159,14 @@ pub(crate) fn config(settings: &ServiceSettings, secret: [u8; 32]) -> Result<Con
     settings.registration.apply(&mut config.policy);
     settings.tiers.apply(&mut config)?;
     settings.limits.apply(&mut config.rate_limits);
-    let postgres = keybound_store::sqlite_file(&settings.store.located_url()?).is_none();
+    let url = settings.store.located_url()?;
+    let postgres = keybound_store::sqlite_file(&url).is_none();
     config.shared_limits = settings.limits.shared(postgres);
     settings.lifetimes.apply(&mut config);
     settings.keys.apply(&mut config);
     settings.oidc.apply(&mut config)?;
     settings.devices.apply(&mut config);
-    settings
-        .workloads
-        .apply(&mut config, &settings.store.located_url()?)?;
+    settings.workloads.apply(&mut config, &url)?;
     settings.tpm.apply(&mut config)?;
     settings.audit.apply(&mut config)?;
     // A retired signing key stays published as long as the longest token

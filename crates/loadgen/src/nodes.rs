@@ -5,11 +5,10 @@
 //! `keybound_store_lock_wait_seconds` histogram, scraped from its metrics
 //! listener before and after the run.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keybound_testdb::Postgres;
+use keybound_testdb::{free_port, Postgres};
 
 use crate::load::{run, Scenario};
 use crate::table::Node;
@@ -23,14 +22,6 @@ fn histogram(text: &str, name: &str) -> (f64, f64) {
             .unwrap_or(0.0)
     };
     (value("sum"), value("count"))
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }
 
 async fn scrape(port: u16) -> Result<String, String> {

@@ -250,7 +250,8 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+/// A TCP port on 127.0.0.1 free at the time of the call.
+pub fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

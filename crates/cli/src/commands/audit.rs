@@ -177,7 +177,7 @@ fn alert_row(e: &keybound_audit::AuditEvent) -> Vec<String> {
 
 /// A unit enum's snake_case name as the audit log writes it (empty for
 /// none).
-fn word<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn word<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),

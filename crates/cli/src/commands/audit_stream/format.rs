@@ -6,6 +6,8 @@
 use keybound_audit::{AuditEvent, Outcome, Severity};
 use serde_json::{json, Value};
 
+use crate::commands::audit::{json_line, word};
+
 /// The syslog facility: authpriv (10), for security messages that may
 /// name people (RFC 5424 §6.2.1).
 const FACILITY_AUTHPRIV: u8 = 10;
@@ -66,11 +68,6 @@ impl Level {
             Level::Info => (9, "INFO"),
         }
     }
-}
-
-/// One event as `audit export` writes it.
-pub(crate) fn json_line(event: &AuditEvent) -> Result<String, String> {
-    crate::commands::audit::json_line(event)
 }
 
 /// An SD-PARAM value escaped as RFC 5424 §6.3.3 requires: `"`, `\` and
@@ -138,12 +135,7 @@ pub(crate) fn otlp_body(events: &[AuditEvent], hostname: &str) -> Result<Value, 
     for e in events {
         let (number, text) = Level::of(e).otel();
         let nanos = i128::from(e.event.time_ms) * 1_000_000;
-        let outcome = match e.event.outcome {
-            Some(Outcome::Success) => "success",
-            Some(Outcome::Failure) => "failure",
-            Some(Outcome::Alert) => "alert",
-            None => "",
-        };
+        let outcome = word(&e.event.outcome);
         records.push(json!({
             "timeUnixNano": nanos.max(0).to_string(),
             "severityNumber": number,

@@ -82,27 +82,18 @@ impl Sink {
     async fn deliver_inner(&mut self, events: &[AuditEvent]) -> Result<(), String> {
         match self.target.clone() {
             Target::Stdout => {
-                let mut text = String::new();
-                for e in events {
-                    text.push_str(&format::json_line(e)?);
-                    text.push('\n');
-                }
+                let text = export_lines(events)?;
                 let mut out = std::io::stdout().lock();
                 out.write_all(text.as_bytes())
                     .and_then(|()| out.flush())
                     .map_err(|e| format!("standard output: {e}"))
             }
             Target::File(path) => {
-                let mut text = String::new();
-                for e in events {
-                    text.push_str(&format::json_line(e)?);
-                    text.push('\n');
-                }
-                let file = match self.file.take() {
+                let text = export_lines(events)?;
+                let mut file = match self.file.take() {
                     Some(file) => file,
                     None => open_append(&path)?,
                 };
-                let mut file = file;
                 file.write_all(text.as_bytes())
                     .and_then(|()| file.sync_data())
                     .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -189,6 +180,16 @@ impl Sink {
             Err(format!("OTLP POST {url}: {status}"))
         }
     }
+}
+
+/// `events` as `audit export` writes them, a line each.
+fn export_lines(events: &[AuditEvent]) -> Result<String, String> {
+    let mut text = String::new();
+    for e in events {
+        text.push_str(&crate::commands::audit::json_line(e)?);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// Opens `path` to append (created 0600: the log names people).

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use keybound_audit::{AuditEvent, Outcome};
 
 use super::{Actual, Difference};
+use crate::agents::registry::status as agent;
+use crate::devices::status as device;
 use crate::EventKind;
 
 /// A value the log implies, and the event that last set it.
@@ -198,15 +200,15 @@ impl Replay {
                         .map(str::to_owned)
                 });
                 let status = match said.as_deref() {
-                    Some("trusted") => Some(Said::at("trusted", seq)),
-                    Some("untrusted") => Some(Said::at("untrusted", seq)),
+                    Some(device::TRUSTED) => Some(Said::at(device::TRUSTED, seq)),
+                    Some(device::UNTRUSTED) => Some(Said::at(device::UNTRUSTED, seq)),
                     _ => None,
                 };
                 self.devices.insert(subject, DeviceState { status });
             }
-            EventKind::DeviceTrust => self.device(subject, "trusted", seq),
-            EventKind::DeviceUntrust => self.device(subject, "untrusted", seq),
-            EventKind::DeviceDecommission => self.device(subject, "decommissioned", seq),
+            EventKind::DeviceTrust => self.device(subject, device::TRUSTED, seq),
+            EventKind::DeviceUntrust => self.device(subject, device::UNTRUSTED, seq),
+            EventKind::DeviceDecommission => self.device(subject, device::DECOMMISSIONED, seq),
             EventKind::WorkloadEntryAdd | EventKind::WorkloadEntryRemove => {
                 // This version names the entry in details; older events in
                 // their reason (`entry <id> …`).
@@ -238,10 +240,10 @@ impl Replay {
             }
             EventKind::AgentRemove => {
                 self.status(&subject, "offboarded", seq);
-                self.agents.insert(subject, Said::at("removed", seq));
+                self.agents.insert(subject, Said::at(agent::REMOVED, seq));
             }
             EventKind::AgentDisable => {
-                self.agents.insert(subject, Said::at("disabled", seq));
+                self.agents.insert(subject, Said::at(agent::DISABLED, seq));
             }
             _ => {}
         }
